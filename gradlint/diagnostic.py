@@ -1,0 +1,68 @@
+"""Diagnostics: what a rule reports, with an optional fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Applicability(str, Enum):
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """1-based row, 1-based column (ruff's convention)."""
+
+    row: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Edit:
+    content: str
+    location: Location
+    end_location: Location
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: Applicability
+    message: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str  # "GL001"
+    name: str  # "inplace-on-leaf"
+    message: str
+    filename: str
+    location: Location
+    end_location: Location
+    fix: Fix | None = None
+    noqa_row: int | None = None
+    url: str | None = None
+    cell: int | None = None  # notebooks (later)
+
+    def sort_key(self) -> tuple:
+        return (self.filename, self.location.row, self.location.column, self.code)
+
+
+@dataclass
+class FileError:
+    """A file that could not be checked: unreadable, undecodable, unparsable, missing."""
+
+    filename: str
+    reason: str
+    row: int | None = None
+    column: int | None = None
+
+
+@dataclass
+class FileResult:
+    filename: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    error: FileError | None = None

@@ -1,0 +1,114 @@
+"""Parse once, build the semantic model once, run every selected rule, apply noqa.
+
+Public API (used by the CLI, the verifier, and later the fixer and the language server):
+
+    lint_source(source: str, filename: str, settings: Settings) -> FileResult
+    lint_file(path: str, settings: Settings) -> FileResult     # reads + decodes via gradlint.source
+
+A file that does not parse yields FileResult(error=FileError(...)) and no diagnostics.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
+from gradlint.model import build_model
+from gradlint.settings import Settings
+
+# Tokens without which no rule can fire: a file with none of them is not parsed at all.
+PREFILTER_TOKENS = ("torch", "parameters(", ".data", "requires_grad", "no_grad")
+
+
+def _selected_rules(settings: Settings):
+    from gradlint.rules import ALL_RULES
+
+    return [r for r in ALL_RULES if r.code in settings.selected]
+
+
+def could_fire(source: str) -> bool:
+    return any(tok in source for tok in PREFILTER_TOKENS)
+
+
+def lint_source(source: str, filename: str, settings: Settings) -> FileResult:
+    result = FileResult(filename=filename)
+    rules = _selected_rules(settings)
+    if not rules or not could_fire(source):
+        return result
+    from gradlint import noqa
+
+    noqa_map = noqa.parse_noqa(source)
+    if noqa_map.file_exempt:
+        return result
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        result.error = FileError(filename, f"syntax error: {_first_line(exc.message)}", exc.raw_line, exc.raw_column + 1)
+        return result
+    except RecursionError:
+        result.error = FileError(filename, "too deeply nested for the parser")
+        return result
+    try:
+        model = build_model(module, settings.options, filename)
+    except RecursionError:
+        result.error = FileError(filename, "too deeply nested to analyse")
+        return result
+    findings = []
+    for rule_cls in rules:
+        rule = rule_cls()
+        for finding in rule.check(model, settings.options):
+            findings.append((rule_cls, finding))
+    if not findings:
+        return result
+    # Positions only for files with findings, and only the reported nodes are looked up.
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    seen: set[tuple] = set()
+    for rule_cls, finding in findings:
+        rng = positions.get(finding.node)
+        if rng is None:
+            continue
+        start = Location(rng.start.line, rng.start.column + 1)
+        end = Location(rng.end.line, rng.end.column + 1)
+        key = (rule_cls.code, start)
+        if key in seen:
+            continue
+        seen.add(key)
+        if noqa.is_suppressed(start.row, rule_cls.code, noqa_map):
+            continue
+        result.diagnostics.append(
+            Diagnostic(
+                code=rule_cls.code,
+                name=rule_cls.name,
+                message=finding.message,
+                filename=filename,
+                location=start,
+                end_location=end,
+                fix=None,
+                noqa_row=start.row,
+                url=rule_cls.url(),
+            )
+        )
+    result.diagnostics.sort(key=Diagnostic.sort_key)
+    return result
+
+
+def lint_file(path: str, settings: Settings) -> FileResult:
+    from gradlint.source import SourceError, read_source
+
+    try:
+        source = read_source(path)
+    except SourceError as exc:
+        return FileResult(filename=path, error=FileError(path, str(exc)))
+    return lint_source(source, path, settings)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "invalid syntax"
+
+
+if sys.getrecursionlimit() < 5000:
+    # LibCST's native parser handles deep nesting; the Python visitors recurse once per level.
+    sys.setrecursionlimit(5000)

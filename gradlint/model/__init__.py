@@ -1,0 +1,206 @@
+"""The semantic model every rule shares, computed once per file.
+
+It answers, for the rules:
+- names: what `torch`, `nn`, `no_grad`, `F` … refer to (`imports.resolve(expr)`);
+- grad mode: the mode at every recorded fact (`effective_mode(fact.mode, fact.function)`), through
+  `with` blocks, decorators (with and without parentheses), bare `set_grad_enabled(...)` statements,
+  `enable_grad` nested in `no_grad`, and — for functions without a decorator — the mode at the places
+  this file calls them;
+- leaf parameters: what each expression holds (`Value`/`Kind`): parameters from `nn.Parameter`,
+  factories with `requires_grad=True`, `.requires_grad_()`, loops over `.parameters()`,
+  `.named_parameters()`, `param_groups`, `self.w` assigned a Parameter, `.weight`/`.bias` of modules;
+- evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`), and where
+  they put the model in eval mode.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import libcst as cst
+
+from gradlint.model.builder import ModelBuilder
+from gradlint.model.facts import (
+    ClassInfo,
+    DataAccess,
+    FunctionInfo,
+    InplaceOp,
+    LocalCall,
+    LoopInfo,
+    Mode,
+    ModelCall,
+    Rebind,
+    Releaf,
+)
+from gradlint.model.names import ImportMap, dotted
+from gradlint.model.values import Kind, Value
+from gradlint.settings import RuleOptions
+
+__all__ = [
+    "ClassInfo",
+    "DataAccess",
+    "EvalContext",
+    "FunctionInfo",
+    "InplaceOp",
+    "Kind",
+    "LocalCall",
+    "LoopInfo",
+    "Mode",
+    "ModelCall",
+    "Rebind",
+    "Releaf",
+    "SemanticModel",
+    "Value",
+    "build_model",
+    "dotted",
+]
+
+
+@dataclass(eq=False)
+class EvalContext:
+    """A function or loop that is evaluation code."""
+
+    reason: str
+    function: FunctionInfo | None
+    loop: LoopInfo | None
+    model_calls: list[ModelCall]
+
+    @property
+    def has_grad_use(self) -> bool:
+        return (self.loop.has_grad_use if self.loop else False) or (
+            self.function.has_grad_use if self.function and not self.loop else False
+        )
+
+    @property
+    def has_step(self) -> bool:
+        if self.loop is not None:
+            return self.loop.has_step
+        return bool(self.function and self.function.has_step)
+
+    @property
+    def has_backward(self) -> bool:
+        if self.loop is not None:
+            return self.loop.has_backward
+        return bool(self.function and self.function.has_backward)
+
+
+class SemanticModel:
+    def __init__(self, module: cst.Module, builder: ModelBuilder) -> None:
+        self.module = module
+        self.imports: ImportMap = builder.imports
+        self.functions = builder.functions
+        self.classes = builder.classes
+        self.loops = builder.loops
+        self.inplace_ops = builder.inplace_ops
+        self.rebinds = builder.rebinds
+        self.releafs = builder.releafs
+        self.data_accesses = builder.data_accesses
+        self.local_calls = builder.local_calls
+        self.model_calls = builder.model_calls
+        self.is_test_file = builder.is_test_file
+        self.module_eval_seqs = builder.module_eval_seqs
+        self._calls_by_name: dict[str, list[LocalCall]] = defaultdict(list)
+        self._calls_by_fn: dict[int, list[LocalCall]] = defaultdict(list)
+        for call in self.local_calls:
+            self._calls_by_name[call.name].append(call)
+            self._calls_by_fn[id(call.function)].append(call)
+        self._fn_mode: dict[int, Mode] = {}
+        self._fn_sets_eval: dict[int, bool] = {}
+
+    # ---------------------------------------------------------------- grad mode
+
+    def call_sites(self, fn: FunctionInfo) -> list[LocalCall]:
+        sites = list(self._calls_by_name.get(fn.name, ()))
+        if fn.name == "__init__" and fn.class_info is not None:
+            sites += self._calls_by_name.get(fn.class_info.name, ())
+        return [s for s in sites if s.function is not fn]
+
+    def function_mode(self, fn: FunctionInfo) -> Mode:
+        """The grad mode a function body starts in."""
+        if fn.decorator_mode is not Mode.INHERITED:
+            return fn.decorator_mode
+        key = id(fn)
+        if key in self._fn_mode:
+            return self._fn_mode[key]
+        self._fn_mode[key] = Mode.ENABLED  # cycle guard
+        modes = [self.effective_mode(s.mode, s.function) for s in self.call_sites(fn)]
+        if any(m in (Mode.DISABLED, Mode.INFERENCE) for m in modes):
+            result = Mode.DISABLED
+        elif any(m is Mode.UNKNOWN for m in modes):
+            result = Mode.UNKNOWN
+        else:
+            result = Mode.ENABLED
+        self._fn_mode[key] = result
+        return result
+
+    def effective_mode(self, mode: Mode, fn: FunctionInfo | None) -> Mode:
+        if mode is not Mode.INHERITED:
+            return mode
+        if fn is None:
+            return Mode.ENABLED
+        return self.function_mode(fn)
+
+    # ---------------------------------------------------------------- eval mode
+
+    def sets_eval(self, fn: FunctionInfo, before: int | None = None, _seen: set[int] | None = None) -> bool:
+        """Does fn put a model in eval mode (itself, or through a helper of this file it calls)
+        before sequence point `before`?"""
+        seen = _seen if _seen is not None else set()
+        if id(fn) in seen:
+            return False
+        seen.add(id(fn))
+        if any(before is None or s < before for s in fn.eval_seqs):
+            return True
+        for call in self._calls_by_fn.get(id(fn), ()):
+            if before is not None and call.seq >= before:
+                continue
+            for callee in self.functions_named(call.name):
+                if self.sets_eval(callee, None, seen):
+                    return True
+        return False
+
+    def functions_named(self, name: str) -> list[FunctionInfo]:
+        out = [f for f in self.functions if f.name == name]
+        cls = self.classes.get(name)
+        if cls is not None:
+            out += [m for m in cls.methods if m.name == "__init__"]
+        return out
+
+    def code(self, node: cst.CSTNode, limit: int = 60) -> str:
+        """Source text of a (reported) node, shortened for messages."""
+        text = " ".join(self.module.code_for_node(node).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def eval_contexts(self) -> list[EvalContext]:
+        contexts: list[EvalContext] = []
+        if self.is_test_file:
+            return contexts  # tests call models on purpose, once, with grad on
+        for fn in self.functions:
+            if fn.eval_reason and fn.model_calls:
+                contexts.append(EvalContext(fn.eval_reason, fn, None, list(fn.model_calls)))
+        for loop in self.loops:
+            if not loop.eval_reason or not loop.model_calls:
+                continue
+            if loop.function is not None and loop.function.eval_reason:
+                continue  # the whole function is the context
+            parent = loop.parent
+            nested = False
+            while parent is not None:
+                if parent.eval_reason:
+                    nested = True
+                    break
+                parent = parent.parent
+            if nested:
+                continue
+            contexts.append(EvalContext(loop.eval_reason, loop.function, loop, list(loop.model_calls)))
+        return contexts
+
+    def mode_at(self, call: ModelCall | InplaceOp | Rebind | DataAccess) -> Mode:
+        return self.effective_mode(call.mode, call.function)
+
+
+def build_model(module: cst.Module, options: RuleOptions, filename: str = "") -> SemanticModel:
+    builder = ModelBuilder(options, filename)
+    builder.walk(module)
+    return SemanticModel(module, builder)

@@ -1,0 +1,1151 @@
+"""One walk over a LibCST module that records every fact the rules need.
+
+Light scope tracking of our own (no QualifiedNameProvider / ScopeProvider): a stack of scopes with
+flow-sensitive bindings (statement order), a stack of grad-mode regions, a stack of loops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import libcst as cst
+
+from gradlint.model.facts import (
+    ClassInfo,
+    DataAccess,
+    FunctionInfo,
+    InplaceOp,
+    LocalCall,
+    LoopInfo,
+    Mode,
+    ModelCall,
+    Rebind,
+    Releaf,
+)
+from gradlint.model.names import (
+    GRAD_MODE_NAMES,
+    TORCH_FACTORIES,
+    TORCH_TENSOR_FUNCS,
+    ImportMap,
+    dotted,
+    is_inplace_method,
+)
+from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
+from gradlint.model.walk import Walker
+from gradlint.settings import RuleOptions
+
+AUG_OPS = {
+    cst.AddAssign: "+=",
+    cst.SubtractAssign: "-=",
+    cst.MultiplyAssign: "*=",
+    cst.DivideAssign: "/=",
+    cst.FloorDivideAssign: "//=",
+    cst.PowerAssign: "**=",
+    cst.ModuloAssign: "%=",
+    cst.MatrixMultiplyAssign: "@=",
+    cst.BitAndAssign: "&=",
+    cst.BitOrAssign: "|=",
+    cst.BitXorAssign: "^=",
+    cst.LeftShiftAssign: "<<=",
+    cst.RightShiftAssign: ">>=",
+}
+
+# Lightning hooks run under no_grad/inference_mode and in eval mode, set by the framework.
+FRAMEWORK_NO_GRAD_HOOKS = re.compile(
+    r"(validation_step|test_step|predict_step|validation_epoch_end|test_epoch_end|on_(validation|test|predict)_\w+)"
+)
+
+EVAL_TOKENS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout"}
+
+# methods on a tensor that do not return a tensor
+NON_TENSOR_METHODS = frozenset(
+    "item tolist numpy size dim numel stride data_ptr element_size nelement is_contiguous "
+    "is_floating_point is_leaf equal allclose any_ all_ __len__ backward".split()
+)
+MODULE_RETURNING_METHODS = frozenset(
+    "eval train to cuda cpu float double half bfloat16 requires_grad_ apply share_memory type".split()
+)
+WRAPPERS_KEEPING_ITERABLE = frozenset({"list", "tuple", "sorted", "reversed", "iter", "filter", "tqdm", "set"})
+
+
+def _split_tokens(name: str) -> list[str]:
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [t for t in name.lower().split("_") if t]
+
+
+def _const_bool(expr: cst.BaseExpression | None) -> bool | None:
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return expr.value == "True"
+    if isinstance(expr, cst.Integer):
+        return expr.value != "0"
+    return None
+
+
+def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def _positional(call: cst.Call) -> list[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def _names_in(expr: cst.CSTNode) -> set[str]:
+    """Every Name used as a value in expr (not attribute names)."""
+    found: set[str] = set()
+
+    class V(Walker):
+        def visit_Name(self, node: cst.Name) -> None:
+            found.add(node.value)
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            self.walk(node.value)
+            return False
+
+    V().walk(expr)
+    return found
+
+
+def _reads_grad_of(expr: cst.CSTNode, target: str) -> bool:
+    """Does expr read `<target>.grad` (an update step like `p - lr * p.grad`)?"""
+    found = False
+
+    class V(Walker):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if node.attr.value == "grad" and dotted(node.value) == target:
+                found = True
+
+    V().walk(expr)
+    return found
+
+
+def _has_grad_term(expr: cst.CSTNode) -> bool:
+    """Does expr involve a gradient: `x.grad`, or a name like `grad`, `grads`, `g`, `dw`?"""
+    found = False
+
+    class V(Walker):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if node.attr.value == "grad":
+                found = True
+
+        def visit_Name(self, node: cst.Name) -> None:
+            nonlocal found
+            if "grad" in node.value.lower() or node.value in ("g", "dp", "dw", "db"):
+                found = True
+
+    V().walk(expr)
+    return found
+
+
+class _Scope:
+    __slots__ = ("bindings", "parent", "function", "class_info")
+
+    def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
+        self.bindings: dict[str, Value] = {}
+        self.parent = parent
+        self.function = function
+        self.class_info = class_info
+
+    def lookup(self, name: str) -> Value | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+
+class _Region:
+    __slots__ = ("mode",)
+
+    def __init__(self, mode: Mode):
+        self.mode = mode
+
+
+class ModelBuilder(Walker):
+    def __init__(self, options: RuleOptions, filename: str = "") -> None:
+        self.options = options
+        self.filename = filename
+        self.imports = ImportMap()
+        self._model_name_res = [re.compile(p) for p in options.all_model_names]
+        self._eval_fn_res = [re.compile(p) for p in options.all_eval_function_patterns]
+        # results
+        self.functions: list[FunctionInfo] = []
+        self.classes: dict[str, ClassInfo] = {}
+        self.loops: list[LoopInfo] = []
+        self.inplace_ops: list[InplaceOp] = []
+        self.rebinds: list[Rebind] = []
+        self.releafs: list[Releaf] = []
+        self.data_accesses: list[DataAccess] = []
+        self.local_calls: list[LocalCall] = []
+        self.model_calls: list[ModelCall] = []
+        self.is_test_file = bool(
+            re.search(r"(^|/)(test_[^/]*|[^/]*_test|tests?_[^/]*|conftest)\.py$|(^|/)tests?/", filename.replace("\\", "/"))
+        )
+        # walking state
+        self._seq = 0
+        self._scope = _Scope(None, None, None)
+        self._regions: list[_Region] = [_Region(Mode.ENABLED)]
+        self._region_floor: list[int] = []  # region stack depth at each function entry
+        self._loops: list[LoopInfo] = []
+        self._loop_floor: list[int] = []
+        self._loop_targets: list[set[str]] = []  # names bound by enclosing for-loops over parameters
+        self._writes: dict[int, str] = {}  # id(expr) -> how it is written to
+        self._frozen: set[str] = set()  # receivers whose parameters were frozen (model.requires_grad_(False))
+        self._pending_assign: list[tuple[list[tuple[cst.BaseExpression, Value]], Value]] = []
+        self.module_eval_seqs: list[int] = []  # X.eval() at module level
+        # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
+        self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _next(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    @property
+    def _function(self) -> FunctionInfo | None:
+        return self._scope.function
+
+    @property
+    def _mode(self) -> Mode:
+        return self._regions[-1].mode
+
+    @property
+    def _loop(self) -> LoopInfo | None:
+        floor = self._loop_floor[-1] if self._loop_floor else 0
+        return self._loops[-1] if len(self._loops) > floor else None
+
+    def _is_model_name(self, name: str) -> bool:
+        return any(r.fullmatch(name) for r in self._model_name_res)
+
+    def grad_mode_kind(self, expr: cst.BaseExpression) -> str | None:
+        q = self.imports.resolve(expr)
+        return GRAD_MODE_NAMES.get(q) if q else None
+
+    def mode_of_grad_ctx(self, expr: cst.BaseExpression, current: Mode) -> Mode | None:
+        """The mode a `with` item or decorator sets, or None if it is not a grad-mode object."""
+        call = expr if isinstance(expr, cst.Call) else None
+        kind = self.grad_mode_kind(call.func if call else expr)
+        if kind is None:
+            return None
+        if kind == "no_grad":
+            return Mode.DISABLED
+        if kind == "enable_grad":
+            return Mode.ENABLED
+        if kind == "inference_mode":
+            if call is None:
+                return Mode.INFERENCE
+            arg = _kwarg(call, "mode") or (_positional(call)[0] if _positional(call) else None)
+            flag = True if arg is None else _const_bool(arg.value)
+            if flag is None:
+                return Mode.UNKNOWN
+            return Mode.INFERENCE if flag else current
+        # set_grad_enabled
+        if call is None:
+            return Mode.UNKNOWN
+        arg = _kwarg(call, "mode") or (_positional(call)[0] if _positional(call) else None)
+        flag = _const_bool(arg.value) if arg is not None else None
+        if flag is None:
+            return Mode.UNKNOWN
+        return Mode.ENABLED if flag else Mode.DISABLED
+
+    # ----------------------------------------------------------------------------- classification
+
+    def classify(self, expr: cst.BaseExpression) -> Value:
+        if isinstance(expr, cst.Name):
+            v = self._scope.lookup(expr.value)
+            if v is not None and v.kind is not Kind.UNKNOWN:
+                return v
+            if expr.value in self.classes:
+                return OTHER
+            if v is None and expr.value in self.imports.aliases:
+                return OTHER
+            if self._is_model_name(expr.value):
+                return Value(Kind.MODULE, f"`{expr.value}`")
+            return UNKNOWN
+        if isinstance(expr, cst.Attribute):
+            return self._classify_attribute(expr)
+        if isinstance(expr, cst.Call):
+            return self._classify_call(expr)
+        if isinstance(expr, cst.Subscript):
+            return self._classify_subscript(expr)
+        if isinstance(expr, cst.BinaryOperation):
+            left, right = self.classify(expr.left), self.classify(expr.right)
+            kinds = {left.kind, right.kind}
+            if kinds & {Kind.LEAF, Kind.NONLEAF}:
+                return Value(Kind.NONLEAF)
+            if Kind.TENSOR in kinds:
+                return Value(Kind.TENSOR)
+            return UNKNOWN
+        if isinstance(expr, cst.UnaryOperation):
+            inner = self.classify(expr.expression)
+            if inner.kind in (Kind.LEAF, Kind.NONLEAF):
+                return Value(Kind.NONLEAF)
+            return inner if inner.kind is Kind.TENSOR else UNKNOWN
+        if isinstance(expr, (cst.List, cst.Tuple)):
+            elems = [e.value for e in expr.elements if isinstance(e, cst.Element)]
+            if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
+                return Value(Kind.PARAMS, "a list of leaf tensors")
+            return OTHER
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+            return self._classify_comprehension(expr)
+        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
+                             cst.Float, cst.Dict, cst.Set, cst.Lambda)):
+            return OTHER
+        return UNKNOWN
+
+    def _classify_comprehension(self, expr: cst.ListComp | cst.GeneratorExp) -> Value:
+        comp = expr.for_in
+        if comp.inner_for_in is not None:
+            return UNKNOWN
+        it = self.classify(comp.iter)
+        if it.kind is Kind.PARAMS and isinstance(comp.target, cst.Name) and isinstance(expr.elt, cst.Name):
+            if expr.elt.value == comp.target.value:
+                return it
+        return UNKNOWN
+
+    def _classify_attribute(self, expr: cst.Attribute) -> Value:
+        attr = expr.attr.value
+        if attr == "grad":
+            return Value(Kind.TENSOR, "a gradient")
+        if attr == "data":
+            base = self.classify(expr.value)
+            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
+        if attr == "param_groups":
+            return Value(Kind.GROUPS)
+        base = self.classify(expr.value)
+        if base.kind is Kind.SELF and self._scope_class() is not None:
+            cls = self._scope_class()
+            assert cls is not None
+            if attr in cls.attrs and cls.attrs[attr].kind is not Kind.UNKNOWN:
+                return cls.attrs[attr]
+            if self._is_model_name(attr):
+                return Value(Kind.MODULE, f"`self.{attr}`")
+            return UNKNOWN
+        if base.kind is Kind.MODULE:
+            if attr in ("weight", "bias"):
+                if self._is_frozen(expr.value):
+                    return Value(Kind.TENSOR)
+                return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
+            if self._is_model_name(attr):
+                return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
+            return UNKNOWN
+        if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
+            return Value(Kind.NONLEAF) if base.kind in (Kind.LEAF, Kind.NONLEAF) else Value(Kind.TENSOR)
+        if base.kind is Kind.UNKNOWN and self._is_model_name(attr):
+            return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
+        return UNKNOWN
+
+    def _scope_class(self) -> ClassInfo | None:
+        scope: _Scope | None = self._scope
+        while scope is not None:
+            if scope.class_info is not None:
+                return scope.class_info
+            scope = scope.parent
+        return None
+
+    def _is_frozen(self, receiver: cst.BaseExpression) -> bool:
+        d = dotted(receiver)
+        return d is not None and d in self._frozen
+
+    def _classify_subscript(self, expr: cst.Subscript) -> Value:
+        base = self.classify(expr.value)
+        if base.kind is Kind.PARAMS:
+            return Value(Kind.LEAF, base.origin)
+        if base.kind is Kind.GROUPS:
+            return Value(Kind.GROUP)
+        if base.kind is Kind.GROUP:
+            if len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+                key = expr.slice[0].slice.value
+                if isinstance(key, cst.SimpleString) and key.evaluated_value == "params":
+                    return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
+            return OTHER
+        if base.kind is Kind.MODULE:
+            return Value(Kind.MODULE, base.origin)
+        if base.kind in (Kind.LEAF, Kind.NONLEAF):
+            return Value(Kind.NONLEAF)
+        if base.kind is Kind.TENSOR:
+            return Value(Kind.TENSOR)
+        return UNKNOWN
+
+    def _classify_call(self, call: cst.Call) -> Value:
+        func = call.func
+        q = self.imports.resolve(func)
+        if q is not None:
+            v = self._classify_qualified_call(q, call)
+            if v is not None:
+                return v
+        if isinstance(func, cst.Name):
+            name = func.value
+            cls = self.classes.get(name)
+            if cls is not None:
+                return Value(Kind.MODULE, f"a `{name}`") if cls.is_module else OTHER
+            if name in WRAPPERS_KEEPING_ITERABLE:
+                pos = _positional(call)
+                if pos:
+                    inner = self.classify(pos[-1].value)
+                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES):
+                        return inner
+                return UNKNOWN
+            if self._scope.lookup(name) is None and self._is_model_name(name):
+                return UNKNOWN
+            fv = self.classify(func)
+            if fv.kind is Kind.MODULE:
+                return Value(Kind.TENSOR, "a model output")
+            return UNKNOWN
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "parameters":
+                if self._is_frozen(func.value):
+                    return Value(Kind.OTHER)
+                owner = dotted(func.value)
+                return Value(Kind.PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+            if method == "named_parameters":
+                if self._is_frozen(func.value):
+                    return Value(Kind.OTHER)
+                owner = dotted(func.value)
+                return Value(Kind.NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+            if method in ("modules", "children"):
+                return Value(Kind.MODULES)
+            if method in ("named_modules", "named_children"):
+                return Value(Kind.NAMED_MODULES)
+            if method == "from_pretrained":
+                return Value(Kind.MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
+            recv = self.classify(func.value)
+            if recv.kind is Kind.MODULE:
+                if method in MODULE_RETURNING_METHODS:
+                    return recv
+                if method == "forward":
+                    return Value(Kind.TENSOR, "a model output")
+                return UNKNOWN
+            if recv.kind is Kind.SELF:
+                cls = self._scope_class()
+                if method == "forward" and cls is not None and cls.is_module:
+                    return Value(Kind.TENSOR)
+                return UNKNOWN
+            if recv.is_tensor:
+                return self._classify_tensor_method(recv, method, call)
+        fv = self.classify(func)
+        if fv.kind is Kind.MODULE:
+            return Value(Kind.TENSOR, "a model output")
+        return UNKNOWN
+
+    def _classify_tensor_method(self, recv: Value, method: str, call: cst.Call) -> Value:
+        if method in NON_TENSOR_METHODS:
+            return OTHER
+        if method == "detach":
+            return Value(Kind.TENSOR)
+        if method == "requires_grad_":
+            arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
+            flag = True if arg is None else _const_bool(arg.value)
+            if flag is False:
+                return Value(Kind.TENSOR) if recv.kind is not Kind.NONLEAF else recv
+            if recv.kind is Kind.TENSOR:
+                return Value(Kind.LEAF, "made a leaf with requires_grad_()")
+            return recv
+        if is_inplace_method(method):
+            return recv  # in-place methods return self
+        if recv.kind in (Kind.LEAF, Kind.NONLEAF):
+            return Value(Kind.NONLEAF)
+        return Value(Kind.TENSOR)
+
+    def _classify_qualified_call(self, q: str, call: cst.Call) -> Value | None:
+        if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            rg = _kwarg(call, "requires_grad")
+            if rg is None and len(_positional(call)) >= 2:
+                rg = _positional(call)[1]
+            if rg is not None:
+                flag = _const_bool(rg.value)
+                if flag is None:
+                    return UNKNOWN  # requires_grad=<expression>
+                if flag is False:
+                    return Value(Kind.TENSOR)
+            return Value(Kind.LEAF, "an `nn.Parameter`")
+        if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
+            return Value(Kind.PARAMS, "an `nn.ParameterList` entry")
+        head, _, last = q.rpartition(".")
+        if head == "torch":
+            if last in TORCH_FACTORIES:
+                rg = _kwarg(call, "requires_grad")
+                if rg is not None:
+                    flag = _const_bool(rg.value)
+                    if flag is None:
+                        return UNKNOWN  # requires_grad=<expression>
+                    if flag:
+                        return Value(Kind.LEAF, "created with `requires_grad=True`")
+                return Value(Kind.TENSOR)
+            if last in TORCH_TENSOR_FUNCS:
+                args = [self.classify(a.value) for a in call.args if not a.star]
+                if any(a.kind in (Kind.LEAF, Kind.NONLEAF) for a in args):
+                    return Value(Kind.NONLEAF)
+                return Value(Kind.TENSOR)
+            return None
+        if q.startswith("torch.nn.functional."):
+            return Value(Kind.TENSOR)
+        if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
+            return Value(Kind.MODULE, f"an `nn.{last}`")
+        if q.startswith("torchvision.models.") or q in ("timm.create_model",):
+            return Value(Kind.MODULE, f"`{q}(...)`")
+        return None
+
+    # ----------------------------------------------------------------------------- binding
+
+    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
+        if isinstance(target, cst.Name):
+            self._scope.bindings[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._bind(el.value, UNKNOWN)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            if self.classify(target.value).kind is Kind.SELF:
+                cls = self._scope_class()
+                if cls is not None and value.kind is not Kind.UNKNOWN:
+                    cls.attrs[target.attr.value] = value
+
+    def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
+        """Bind a for-loop target; return the names bound to parameters."""
+        elem = self._element_value(iterable)
+        params: set[str] = set()
+        self._bind_elem(target, elem, params)
+        return params
+
+    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple:
+        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name):
+            fname = iterable.func.value
+            pos = _positional(iterable)
+            if fname == "enumerate" and pos:
+                return (OTHER, self._element_value(pos[0].value))
+            if fname == "zip" and pos:
+                return tuple(self._element_value(a.value) for a in pos)
+        it = self.classify(iterable)
+        if it.kind is Kind.PARAMS:
+            return Value(Kind.LEAF, it.origin or "a parameter")
+        if it.kind is Kind.NAMED_PARAMS:
+            return (OTHER, Value(Kind.LEAF, it.origin or "a parameter"))
+        if it.kind is Kind.GROUPS:
+            return Value(Kind.GROUP)
+        if it.kind is Kind.MODULES:
+            return Value(Kind.MODULE, "a submodule")
+        if it.kind is Kind.NAMED_MODULES:
+            return (OTHER, Value(Kind.MODULE, "a submodule"))
+        return UNKNOWN
+
+    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple, params: set[str]) -> None:
+        if isinstance(target, cst.Name):
+            v = elem if isinstance(elem, Value) else UNKNOWN
+            self._scope.bindings[target.value] = v
+            if v.kind is Kind.LEAF:
+                params.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            els = [e.value for e in target.elements]
+            if isinstance(elem, tuple) and len(elem) == len(els):
+                for t, e in zip(els, elem):
+                    self._bind_elem(t, e, params)
+            else:
+                for t in els:
+                    self._bind_elem(t, UNKNOWN, params)
+
+    # ----------------------------------------------------------------------------- module / imports
+
+    def visit_Module(self, node: cst.Module) -> None:
+        # Pre-pass over top-level statements for class names (so a class used before it is defined,
+        # or in a function above it, is still known).
+        for stmt in node.body:
+            if isinstance(stmt, cst.ClassDef):
+                self._register_class(stmt)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Import):
+                        self.imports.add_import(small)
+                    elif isinstance(small, cst.ImportFrom):
+                        self.imports.add_import_from(small)
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.imports.add_import(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.imports.add_import_from(node)
+
+    # ----------------------------------------------------------------------------- classes
+
+    def _register_class(self, node: cst.ClassDef) -> ClassInfo:
+        name = node.name.value
+        if name in self.classes and self.classes[name].node is node:
+            return self.classes[name]
+        is_module = False
+        is_lightning = False
+        for base in node.bases:
+            q = self.imports.resolve(base.value) or dotted(base.value) or ""
+            last = q.rsplit(".", 1)[-1]
+            if q in ("torch.nn.Module", "torch.nn.modules.module.Module") or last in ("Module",):
+                is_module = True
+            if "Lightning" in last:
+                is_module = True
+                is_lightning = True
+            if last in self.classes and self.classes[last].is_module:
+                is_module = True
+                is_lightning = is_lightning or self.classes[last].is_lightning
+        info = ClassInfo(node=node, name=name, is_module=is_module, is_lightning=is_lightning)
+        self.classes[name] = info
+        return info
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        info = self._register_class(node)
+        self._prescan_self_attrs(node, info)
+        self._scope = _Scope(self._scope, self._function, info)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        assert self._scope.parent is not None
+        self._scope = self._scope.parent
+
+    def _prescan_self_attrs(self, node: cst.ClassDef, info: ClassInfo) -> None:
+        """`self.X = nn.Linear(...)` / `nn.Parameter(...)` anywhere in the class's methods."""
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                for small in _iter_small_statements(stmt.body.body):
+                    if isinstance(small, cst.Assign):
+                        for t in small.targets:
+                            self._prescan_target(t.target, small.value, info)
+                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                        self._prescan_target(small.target, small.value, info)
+                    elif (
+                        isinstance(small, cst.Expr)
+                        and isinstance(small.value, cst.Call)
+                        and isinstance(small.value.func, cst.Attribute)
+                        and small.value.func.attr.value == "register_parameter"
+                    ):
+                        pos = _positional(small.value)
+                        if len(pos) >= 2 and isinstance(pos[0].value, cst.SimpleString):
+                            key = pos[0].value.evaluated_value
+                            if isinstance(key, str):
+                                v = self._classify_in_class(pos[1].value)
+                                if v.kind is Kind.LEAF:
+                                    info.attrs[key] = v
+
+    def _prescan_target(self, target: cst.BaseExpression, value: cst.BaseExpression, info: ClassInfo) -> None:
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and target.value.value == "self"
+        ):
+            v = self._classify_in_class(value)
+            attr = target.attr.value
+            if v.kind is Kind.LEAF:
+                v = Value(Kind.LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
+            if v.kind is not Kind.UNKNOWN:
+                prev = info.attrs.get(attr)
+                # an attribute assigned different kinds of things in different places is unknown
+                if prev is not None and prev.kind is not v.kind:
+                    info.attrs[attr] = UNKNOWN
+                else:
+                    info.attrs[attr] = v
+
+    def _classify_in_class(self, value: cst.BaseExpression) -> Value:
+        saved = self._scope
+        self._scope = _Scope(None, None, None)
+        try:
+            v = self.classify(value)
+        finally:
+            self._scope = saved
+        if v.kind is Kind.MODULE and v.origin.startswith("`") and isinstance(value, cst.Name):
+            return UNKNOWN  # self.model = model: only the name says it is a module; let attr names decide
+        return v
+
+    # ----------------------------------------------------------------------------- functions
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        name = node.name.value
+        cls = self._scope.class_info
+        mode = Mode.INHERITED
+        for dec in node.decorators:
+            m = self.mode_of_grad_ctx(dec.decorator, Mode.INHERITED)
+            if m is not None:
+                mode = m
+            else:
+                d = dotted(dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator) or ""
+                if "no_grad" in d or "inference_mode" in d:
+                    mode = Mode.DISABLED
+                elif "grad" in d.lower():
+                    mode = Mode.UNKNOWN
+        if cls is not None and cls.is_lightning and FRAMEWORK_NO_GRAD_HOOKS.fullmatch(name):
+            mode = Mode.DISABLED
+        info = FunctionInfo(node=node, name=name, class_info=cls, parent=self._function, decorator_mode=mode)
+        info.eval_reason = self._eval_reason(info)
+        self.functions.append(info)
+        if cls is not None:
+            cls.methods.append(info)
+        self._scope = _Scope(self._scope, info, None)
+        self._bind_params(node, cls)
+        self._region_floor.append(len(self._regions))
+        self._regions.append(_Region(mode))
+        self._loop_floor.append(len(self._loops))
+        self._loop_targets.append(set())
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        floor = self._region_floor.pop()
+        del self._regions[floor:]
+        self._loop_floor.pop()
+        self._loop_targets.pop()
+        assert self._scope.parent is not None
+        self._scope = self._scope.parent
+
+    def _bind_params(self, node: cst.FunctionDef, cls: ClassInfo | None) -> None:
+        params = node.params
+        all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for i, p in enumerate(all_params):
+            pname = p.name.value
+            if i == 0 and cls is not None and pname in ("self",):
+                self._scope.bindings[pname] = Value(Kind.SELF)
+                continue
+            value = UNKNOWN
+            if p.annotation is not None:
+                q = self.imports.resolve(p.annotation.annotation) or ""
+                if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                    value = Value(Kind.LEAF, "an `nn.Parameter`")
+                elif q in ("torch.nn.Module",):
+                    value = Value(Kind.MODULE, f"`{pname}`")
+                elif q in ("torch.Tensor",):
+                    value = Value(Kind.TENSOR)
+            self._scope.bindings[pname] = value
+
+    def _eval_reason(self, info: FunctionInfo) -> str | None:
+        name = info.name
+        cls = info.class_info
+        if cls is not None and (cls.is_module or name in ("eval", "train")):
+            return None  # a model's own methods: the caller decides the mode
+        if FRAMEWORK_NO_GRAD_HOOKS.fullmatch(name):
+            return None
+        if name.startswith("test") or name.endswith("_test"):
+            if self.is_test_file or (cls is not None and any(
+                (dotted(b.value) or "").endswith("TestCase") for b in cls.node.bases
+            )):
+                return None  # pytest / unittest test functions
+            if not _has_loop(info.node):
+                return None  # a smoke test calling a model once
+        if any(r.fullmatch(name) for r in self._eval_fn_res):
+            return f"`{name}` is an evaluation function"
+        return None
+
+    # ----------------------------------------------------------------------------- regions
+
+    def visit_With(self, node: cst.With) -> None:
+        mode: Mode | None = None
+        for item in node.items:
+            m = self.mode_of_grad_ctx(item.item, self._mode)
+            if m is not None:
+                mode = m
+        self._regions.append(_Region(mode if mode is not None else self._mode))
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._regions.pop()
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        # a bare `torch.set_grad_enabled(False)` switches grad mode for what follows
+        value = node.value
+        if isinstance(value, cst.Call) and self.grad_mode_kind(value.func) == "set_grad_enabled":
+            m = self.mode_of_grad_ctx(value, self._mode)
+            if m is not None:
+                self._regions[-1].mode = m
+
+    # ----------------------------------------------------------------------------- loops
+
+    def visit_For(self, node: cst.For) -> None:
+        loop = LoopInfo(node=node, function=self._function, seq=self._next(), parent=self._loop)
+        loop.eval_reason = self._loop_eval_reason(node.iter) or self._after_eval_reason()
+        self.loops.append(loop)
+        if self._function is not None:
+            self._function.loops.append(loop)
+        self._loops.append(loop)
+        params = self._bind_loop_target(node.target, node.iter)
+        targets = set(self._loop_targets[-1]) if self._loop_targets else set()
+        self._loop_targets.append(targets | params)
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._loops.pop()
+        self._loop_targets.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        loop = LoopInfo(node=node, function=self._function, seq=self._next(), parent=self._loop)
+        self.loops.append(loop)
+        if self._function is not None:
+            self._function.loops.append(loop)
+        self._loops.append(loop)
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._loops.pop()
+
+    def _loop_eval_reason(self, iterable: cst.BaseExpression) -> str | None:
+        expr = iterable
+        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in (
+            "enumerate", "tqdm", "iter", "zip", "list", "progress_bar", "track"
+        ):
+            pos = _positional(expr)
+            if not pos:
+                return None
+            expr = pos[0].value
+        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in (
+            "tqdm", "track"
+        ):
+            pos = _positional(expr)
+            if not pos:
+                return None
+            expr = pos[0].value
+        name: str | None = None
+        if isinstance(expr, cst.Name):
+            name = expr.value
+        elif isinstance(expr, cst.Attribute):
+            name = expr.attr.value
+        elif isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+            idx = expr.slice[0].slice
+            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
+                key = idx.value.evaluated_value
+                if isinstance(key, str) and key.lower() in EVAL_TOKENS:
+                    return f"it loops over `{dotted(expr.value) or 'loaders'}[{idx.value.value}]`"
+            return None
+        if name is None:
+            return None
+        tokens = _split_tokens(name)
+        if tokens and set(tokens) & EVAL_TOKENS and not ({"train", "training"} & set(tokens)):
+            return f"it loops over `{dotted(expr) or name}`"
+        return None
+
+    # ----------------------------------------------------------------------------- statements
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        op = AUG_OPS.get(type(node.operator), "op=")
+        self._writes[id(node.target)] = "augassign"
+        self._record_inplace(node, node.target, op, extra=node.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        rhs_value = self.classify(node.value)
+        for t in node.targets:
+            target = t.target
+            if isinstance(target, cst.Subscript):
+                self._writes[id(target.value)] = "setitem"
+                self._record_inplace(node, target, "[...] =", extra=node.value)
+            elif isinstance(target, cst.Attribute) and target.attr.value == "data":
+                self._writes[id(target)] = "assign"
+                if isinstance(node.value, cst.Attribute) and node.value.attr.value == "data":
+                    self._writes[id(node.value)] = "assign-source"  # `p.data = t.data`: one idiom
+            elif isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
+                self._set_requires_grad(target.value, _const_bool(node.value))
+            elif isinstance(target, cst.Name):
+                self._record_rebind(node, target.value)
+                if self._is_releaf(node.value):
+                    self.releafs.append(Releaf(target.value, self._next(), self._function))
+        self._pending_assign.append(([(t.target, rhs_value) for t in node.targets], rhs_value))
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        targets, _ = self._pending_assign.pop()
+        for target, value in targets:
+            if isinstance(target, cst.Name) and value.kind is Kind.UNKNOWN and target.value in self._loop_targets_all():
+                value = UNKNOWN
+            self._bind(target, value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._pending_assign.append(([(node.target, self.classify(node.value))], UNKNOWN))
+        else:
+            self._pending_assign.append(([], UNKNOWN))
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        targets, _ = self._pending_assign.pop()
+        for target, value in targets:
+            self._bind(target, value)
+
+    def _loop_targets_all(self) -> set[str]:
+        return self._loop_targets[-1] if self._loop_targets else set()
+
+    def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
+        if isinstance(receiver, cst.Name):
+            cur = self._scope.lookup(receiver.value)
+            if flag is False and cur is not None and cur.kind is Kind.LEAF:
+                self._scope.bindings[receiver.value] = Value(Kind.TENSOR, "frozen")
+            elif flag is True:
+                self.releafs.append(Releaf(receiver.value, self._next(), self._function))
+                if cur is not None and cur.kind is Kind.TENSOR:
+                    self._scope.bindings[receiver.value] = Value(Kind.LEAF, "made a leaf with requires_grad = True")
+
+    def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
+        """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
+        if isinstance(rhs, cst.Call):
+            if isinstance(rhs.func, cst.Attribute) and rhs.func.attr.value in ("requires_grad_", "detach"):
+                return True
+            v = self.classify(rhs)
+            if v.kind is Kind.LEAF and "parameter of" not in v.origin:
+                return True
+        return False
+
+    def _record_rebind(self, node: cst.Assign, name: str) -> None:
+        old = self._scope.lookup(name)
+        if old is None or old.kind is not Kind.LEAF:
+            # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
+            if not (name in _loop_target_names(self._loops) and _reads_grad_of(node.value, name)):
+                return
+            old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+        self.rebinds.append(
+            Rebind(
+                node=node,
+                name=name,
+                value=old,
+                rhs=node.value,
+                seq=self._next(),
+                mode=self._mode,
+                function=self._function,
+                loop=self._loop,
+                is_loop_target=name in _loop_target_names(self._loops),
+            )
+        )
+
+    def _record_inplace(self, node: cst.CSTNode, target: cst.BaseExpression, op: str,
+                        extra: cst.BaseExpression | None = None) -> None:
+        view = False
+        full_slice = False
+        base = target
+        if isinstance(target, cst.Subscript):
+            view = True
+            base = target.value
+            full_slice = len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
+                getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step")
+            )
+        value = self.classify(base)
+        bname = dotted(base)
+        reads_own = bool(bname) and extra is not None and _reads_grad_of(extra, bname or "")
+        if value.kind is not Kind.LEAF and reads_own and isinstance(base, cst.Name):
+            if base.value in _loop_target_names(self._loops) and self._scope.lookup(base.value) in (None, UNKNOWN):
+                value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
+        self.inplace_ops.append(
+            InplaceOp(
+                node=node,
+                target=base,
+                value=value,
+                op=op,
+                view=view,
+                full_slice=full_slice,
+                mode=self._mode,
+                function=self._function,
+                reads_own_grad=reads_own,
+            )
+        )
+
+    # ----------------------------------------------------------------------------- calls
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        fn = self._function
+        loop = self._loop
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            recv = func.value
+            if is_inplace_method(method):
+                self._writes[id(recv)] = "inplace"
+                self._record_inplace(node, recv, f"{method}()", extra=node)
+            if method == "requires_grad_":
+                arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
+                flag = True if arg is None else _const_bool(arg.value)
+                rv = self.classify(recv)
+                if rv.kind is Kind.MODULE and flag is False:
+                    d = dotted(recv)
+                    if d:
+                        self._frozen.add(d)
+                else:
+                    self._set_requires_grad(recv, flag)
+                if flag is not False:
+                    self._mark_grad_use()
+            elif method == "eval" and not node.args:
+                self._record_mode_switch(recv, True)
+            elif method == "train":
+                arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
+                self._record_mode_switch(recv, arg is not None and _const_bool(arg.value) is not True)
+            elif method == "backward":
+                self._mark_grad_use(backward=True)
+            elif method == "step" and not node.args:
+                rv = self.classify(recv)
+                if rv.kind not in (Kind.MODULE,):
+                    if fn is not None:
+                        fn.has_step = True
+                    for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
+                        lp.has_step = True
+            elif method == "retain_grad" and isinstance(recv, cst.Name):
+                self.releafs.append(Releaf(recv.value, self._next(), fn))
+        out = _kwarg(node, "out")
+        if out is not None and self._is_torch_op(func):
+            self._writes[id(out.value)] = "out"
+            self._record_inplace(node, out.value, "out=")
+        q = self.imports.resolve(func)
+        if q is not None:
+            if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
+                self._mark_grad_use(backward=q == "torch.autograd.backward")
+            elif GRAD_MODE_NAMES.get(q) == "enable_grad":
+                self._mark_grad_use()
+            elif q.rsplit(".", 1)[-1] in TORCH_FACTORIES:
+                rg = _kwarg(node, "requires_grad")
+                if rg is not None and _const_bool(rg.value) is not False:
+                    self._mark_grad_use()
+        # calls to functions of this file, by simple name
+        callee: str | None = None
+        if isinstance(func, cst.Name):
+            callee = func.value
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            callee = func.attr.value
+        if callee is not None:
+            self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn))
+        # model calls
+        text = self._model_call_text(node)
+        if text is not None:
+            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text)
+            self.model_calls.append(mc)
+            if fn is not None:
+                fn.model_calls.append(mc)
+            if loop is not None:
+                loop.model_calls.append(mc)
+
+    def _is_torch_op(self, func: cst.BaseExpression) -> bool:
+        """A torch function (`torch.add`) or a method of a known tensor (`x.add`): `out=` means torch's out."""
+        q = self.imports.resolve(func)
+        if q is not None:
+            return q.startswith("torch.")
+        return isinstance(func, cst.Attribute) and self.classify(func.value).is_tensor
+
+    def _record_mode_switch(self, receiver: cst.BaseExpression, to_eval: bool) -> None:
+        seq = self._next()
+        fn = self._function
+        if to_eval:
+            if fn is not None:
+                fn.eval_seqs.append(seq)
+            else:
+                self.module_eval_seqs.append(seq)
+        key = id(fn) if fn is not None else 0
+        self._mode_switches.setdefault(key, []).append((seq, dotted(receiver) or "", to_eval))
+
+    def _after_eval_reason(self) -> str | None:
+        """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
+        fn = self._function
+        switches = self._mode_switches.get(id(fn) if fn is not None else 0)
+        if not switches:
+            return None
+        seq, receiver, to_eval = switches[-1]
+        if to_eval and receiver:
+            return f"it runs after `{receiver}.eval()`"
+        return None
+
+    def _model_call_text(self, node: cst.Call) -> str | None:
+        func = node.func
+        target = func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            target = func.value
+        if not isinstance(target, (cst.Name, cst.Attribute)) or not node.args:
+            return None  # a model is called with inputs; `solver.model()` is not a forward pass
+        if isinstance(target, cst.Name) and target.value == "self":
+            return None  # a module calling itself: the model's own code
+        v = self.classify(target)
+        if v.kind is Kind.MODULE:
+            d = dotted(target)
+            if d is None:
+                return None
+            # a loss / activation module is not "the model"
+            if "Loss" in v.origin or d.lower().endswith(("loss", "criterion", "loss_fn")):
+                return None
+            q = self.imports.resolve(target)
+            if q is not None and q.startswith("torch."):
+                return None  # torch.nn.functional... resolved names are functions, not models
+            return d
+        return None
+
+    def _mark_grad_use(self, backward: bool = False) -> None:
+        fn = self._function
+        if fn is not None:
+            fn.has_grad_use = True
+            if backward:
+                fn.has_backward = True
+        for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
+            lp.has_grad_use = True
+            if backward:
+                lp.has_backward = True
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "data":
+            base_value = self.classify(node.value)
+            if base_value.is_tensor:
+                self.data_accesses.append(
+                    DataAccess(
+                        node=node,
+                        base=node.value,
+                        value=base_value,
+                        write=self._writes.get(id(node)),
+                        mode=self._mode,
+                        function=self._function,
+                    )
+                )
+
+
+def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:
+    names: set[str] = set()
+    for lp in loops:
+        if isinstance(lp.node, cst.For):
+            names |= _target_names(lp.node.target)
+    return names
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    if isinstance(target, cst.Name):
+        return {target.value}
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: set[str] = set()
+        for el in target.elements:
+            out |= _target_names(el.value)
+        return out
+    return set()
+
+
+def _iter_small_statements(body: Sequence[cst.CSTNode]):
+    """Small statements in a block, recursing into compound statements (not nested defs/classes)."""
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            yield from stmt.body
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            for block_attr in ("body", "orelse", "finalbody"):
+                block = getattr(stmt, block_attr, None)
+                if block is None:
+                    continue
+                if isinstance(block, (cst.Else, cst.Finally)):
+                    block = block.body
+                elif isinstance(block, cst.If):  # elif chain
+                    yield from _iter_small_statements([block])
+                    continue
+                if isinstance(block, cst.IndentedBlock):
+                    yield from _iter_small_statements(block.body)
+                elif isinstance(block, cst.SimpleStatementSuite):
+                    yield from block.body
+            for handler in getattr(stmt, "handlers", ()) or ():
+                if isinstance(handler.body, cst.IndentedBlock):
+                    yield from _iter_small_statements(handler.body.body)
+
+
+def _has_loop(func: cst.FunctionDef) -> bool:
+    found = False
+
+    class V(Walker):
+        def visit_For(self, node: cst.For) -> bool:
+            nonlocal found
+            found = True
+            return False
+
+        def visit_While(self, node: cst.While) -> bool:
+            nonlocal found
+            found = True
+            return False
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            return node is func
+
+    V().walk(func)
+    return found

@@ -1,0 +1,124 @@
+"""The facts the model records in its single walk over a file; rules read these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import libcst as cst
+
+from gradlint.model.values import Value
+
+
+class Mode(Enum):
+    ENABLED = "enabled"  # grad mode on (the default)
+    DISABLED = "disabled"  # no_grad(), set_grad_enabled(False)
+    INFERENCE = "inference"  # inference_mode()
+    UNKNOWN = "unknown"  # set_grad_enabled(flag), an unrecognised grad decorator
+    INHERITED = "inherited"  # a function body with no grad-mode decorator: whatever its caller has
+
+    @property
+    def records_graph(self) -> bool:
+        return self is Mode.ENABLED
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    is_module: bool  # subclasses nn.Module (directly, or through a class in this file)
+    is_lightning: bool
+    attrs: dict[str, Value] = field(default_factory=dict)  # self.X -> what it holds
+    methods: list["FunctionInfo"] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class LoopInfo:
+    node: cst.For | cst.While
+    function: "FunctionInfo | None"
+    seq: int
+    eval_reason: str | None = None  # why this loop is evaluation code ("loops over `val_loader`")
+    has_backward: bool = False
+    has_step: bool = False
+    has_grad_use: bool = False
+    model_calls: list["ModelCall"] = field(default_factory=list)
+    parent: "LoopInfo | None" = None
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: cst.FunctionDef
+    name: str
+    class_info: ClassInfo | None
+    parent: "FunctionInfo | None"
+    decorator_mode: Mode  # INHERITED unless decorated with a grad-mode decorator
+    eval_reason: str | None = None  # why this function is evaluation code
+    eval_seqs: list[int] = field(default_factory=list)  # where it calls X.eval() / X.train(False)
+    calls: list["LocalCall"] = field(default_factory=list)  # calls to functions/methods by simple name
+    model_calls: list["ModelCall"] = field(default_factory=list)
+    has_backward: bool = False
+    has_step: bool = False
+    has_grad_use: bool = False  # backward / autograd.grad / enable_grad / requires_grad_ (saliency, attacks)
+    loops: list[LoopInfo] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class LocalCall:
+    name: str  # callee's simple name (`evaluate`, `self.validate` -> `validate`, `Net` -> class)
+    node: cst.Call
+    seq: int
+    mode: Mode
+    function: FunctionInfo | None
+
+
+@dataclass(eq=False)
+class ModelCall:
+    node: cst.Call
+    seq: int
+    mode: Mode
+    function: FunctionInfo | None
+    loop: LoopInfo | None
+    text: str  # `model`, `self.net`
+
+
+@dataclass(eq=False)
+class InplaceOp:
+    node: cst.CSTNode  # the statement (AugAssign / Assign) or the call
+    target: cst.BaseExpression  # the tensor written to (the base, for p[i] = ...)
+    value: Value  # what the target holds
+    op: str  # "-=", "add_()", "[...] =", "out="
+    view: bool  # written through indexing (p[0] = ...)
+    full_slice: bool  # p[:] = ... (torch reports the plain leaf message)
+    mode: Mode
+    function: FunctionInfo | None
+    reads_own_grad: bool  # the statement reads `<target>.grad` (an update step)
+
+
+@dataclass(eq=False)
+class Rebind:
+    node: cst.Assign
+    name: str
+    value: Value  # what the name held before
+    rhs: cst.BaseExpression
+    seq: int
+    mode: Mode
+    function: FunctionInfo | None
+    loop: LoopInfo | None
+    is_loop_target: bool  # the name is the target of an enclosing `for` over parameters
+
+
+@dataclass(eq=False)
+class Releaf:
+    name: str
+    seq: int
+    function: FunctionInfo | None
+
+
+@dataclass(eq=False)
+class DataAccess:
+    node: cst.Attribute  # the `X.data` attribute
+    base: cst.BaseExpression
+    value: Value  # what X holds
+    write: str | None  # None for a read; "inplace", "augassign", "setitem", "assign", "out"
+    mode: Mode
+    function: FunctionInfo | None

@@ -1,0 +1,130 @@
+"""Import aliases and qualified names, without LibCST's (slow) QualifiedNameProvider.
+
+A file's imports are read into one map from local name to dotted origin (`nn` -> `torch.nn`,
+`ng` -> `torch.no_grad`). Imports anywhere in the file count: scripts and notebooks import inside
+functions, and a name bound by an import is almost never rebound to something unrelated.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+def dotted(expr: cst.BaseExpression) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(expr, cst.Attribute):
+        parts.append(expr.attr.value)
+        expr = expr.value
+    if isinstance(expr, cst.Name):
+        parts.append(expr.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _module_name(node: cst.BaseExpression | None) -> str | None:
+    if node is None:
+        return None
+    return dotted(node)
+
+
+class ImportMap:
+    """Local name -> dotted origin."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[str, str] = {}
+
+    def add_import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self.aliases[alias.asname.name.value] = full
+            else:
+                top = full.split(".", 1)[0]
+                self.aliases[top] = top
+
+    def add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative:
+            return
+        module = _module_name(node.module)
+        if module is None or isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = dotted(alias.name)
+            if name is None:
+                continue
+            local = name
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                local = alias.asname.name.value
+            self.aliases[local] = f"{module}.{name}"
+
+    def resolve(self, expr: cst.BaseExpression) -> str | None:
+        """The qualified name of a Name/Attribute chain through the import aliases.
+
+        Returns None when the chain does not start at an imported name. `torch` is assumed to be
+        the torch module even when the file does not import it (notebook cells, snippets).
+        """
+        d = dotted(expr)
+        if d is None:
+            return None
+        head, _, rest = d.partition(".")
+        origin = self.aliases.get(head)
+        if origin is None:
+            if head == "torch":
+                origin = "torch"
+            else:
+                return None
+        return f"{origin}.{rest}" if rest else origin
+
+    def imports_torch(self) -> bool:
+        return any(v == "torch" or v.startswith("torch.") for v in self.aliases.values())
+
+
+# --- vocabularies -------------------------------------------------------------------------------
+
+GRAD_MODE_NAMES = {
+    "torch.no_grad": "no_grad",
+    "torch.autograd.no_grad": "no_grad",
+    "torch.autograd.grad_mode.no_grad": "no_grad",
+    "torch.enable_grad": "enable_grad",
+    "torch.autograd.enable_grad": "enable_grad",
+    "torch.autograd.grad_mode.enable_grad": "enable_grad",
+    "torch.set_grad_enabled": "set_grad_enabled",
+    "torch.autograd.set_grad_enabled": "set_grad_enabled",
+    "torch.autograd.grad_mode.set_grad_enabled": "set_grad_enabled",
+    "torch.inference_mode": "inference_mode",
+    "torch.autograd.inference_mode": "inference_mode",
+    "torch.autograd.grad_mode.inference_mode": "inference_mode",
+}
+
+# torch functions that create a tensor and take `requires_grad=`
+TORCH_FACTORIES = frozenset(
+    """tensor as_tensor zeros ones empty full rand randn randint randperm arange range linspace logspace
+    eye zeros_like ones_like empty_like full_like rand_like randn_like randint_like normal empty_strided
+    from_numpy""".split()
+)
+
+# torch functions known to return a single tensor (used to know that `x.data` is a tensor's .data)
+TORCH_TENSOR_FUNCS = TORCH_FACTORIES | frozenset(
+    """cat concat concatenate stack hstack vstack matmul mm bmm addmm einsum sigmoid tanh relu softmax
+    log_softmax exp log log1p sqrt rsqrt abs neg sum mean prod std var norm clamp clip where flatten
+    reshape squeeze unsqueeze transpose permute t cumsum cumprod diag tril triu outer dot mul add sub div
+    pow square sin cos tan erf gather index_select masked_select take bernoulli multinomial sign round floor
+    ceil cdist logsumexp amax amin argmax argmin clone detach""".split()
+)
+
+# In-place methods that are NOT data mutations (never flagged as in-place updates)
+NON_MUTATING_UNDERSCORE_METHODS = frozenset(
+    {"requires_grad_", "share_memory_", "retain_grad_", "detach_", "record_stream_", "pin_memory_"}
+)
+
+
+def is_inplace_method(name: str) -> bool:
+    return (
+        name.endswith("_")
+        and not name.endswith("__")
+        and not name.startswith("_")
+        and name not in NON_MUTATING_UNDERSCORE_METHODS
+    )

@@ -1,0 +1,114 @@
+"""GL002 rebind-loses-grad."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from gradlint.model import Mode, SemanticModel
+from gradlint.model.builder import _has_grad_term, _names_in
+from gradlint.rules.base import Finding, Rule
+from gradlint.settings import RuleOptions
+
+
+class RebindLosesGrad(Rule):
+    code = "GL002"
+    name = "rebind-loses-grad"
+    summary = "A parameter or leaf name rebound to a tensor computed from itself in an update step"
+    docs = """\
+## What it does
+Flags an update step that rebinds the name of a parameter or a leaf tensor that requires grad to a new
+tensor computed from it and a gradient — `p = p - lr * p.grad`, `w = w.sub(lr * w.grad)`,
+`p = p - lr * g` — inside or outside `torch.no_grad()`.
+
+## Why is this bad?
+Assignment makes the name point at a *new* tensor; the parameter itself is never changed.
+- In a loop over `model.parameters()` the model silently never trains: no error, no warning.
+- For a standalone leaf `w`, outside `no_grad` the new `w` is a non-leaf: its `.grad` stays `None`
+  (PyTorch warns "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed...")
+  and the next update fails with `TypeError: unsupported operand type(s) for *: 'float' and 'NoneType'`.
+- Inside `no_grad` the new `w` does not require grad, and the next `backward()` raises
+  `RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`.
+
+## Example
+```python
+with torch.no_grad():
+    for p in model.parameters():
+        p = p - lr * p.grad
+```
+
+## Use instead
+```python
+with torch.no_grad():
+    for p in model.parameters():
+        p -= lr * p.grad          # or p.sub_(lr * p.grad)
+```
+
+## Not flagged
+Functional fast weights under new names (`fast = {n: p - lr * g ...}`, MAML with
+`create_graph=True`); an explicit new leaf each step (`x = (x - lr * x.grad).detach().requires_grad_()`,
+PGD/FGSM input attacks), also when the `.detach().requires_grad_()` follows on a later line of the
+same step; names that are not leaves that require grad.
+
+## Fix safety
+No automatic fix yet.
+
+## Options
+None.
+"""
+    VALID = (
+        "import torch\nw = torch.randn(2, requires_grad=True)\nw = (w - 0.1 * w.grad).detach().requires_grad_()\n",
+        "import torch\nfast = {n: p - 0.1 * g for (n, p), g in zip(params.items(), grads)}\n",
+        "import torch\nfor p in model.parameters():\n    q = p - 0.1 * p.grad\n",
+    )
+    INVALID = (
+        "import torch\nwith torch.no_grad():\n    for p in model.parameters():\n        p = p - 0.1 * p.grad\n",
+        "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nw = w - 0.1 * w.grad\n",
+        "import torch\nw = torch.zeros(3, requires_grad=True)\nw = w.sub(0.1 * w.grad)\n",
+    )
+
+    def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        for rb in model.rebinds:
+            if rb.name not in _names_in(rb.rhs):
+                continue
+            if not _has_grad_term(rb.rhs):
+                continue
+            if _outer_is_new_leaf(rb.rhs):
+                continue
+            if _releafed_later(model, rb):
+                continue
+            mode = model.mode_at(rb)
+            if rb.is_loop_target:
+                effect = "only the loop variable is rebound: the parameter is never updated and the model silently does not train"
+            elif mode in (Mode.DISABLED, Mode.INFERENCE):
+                effect = (f"the new `{rb.name}` does not require grad, so the next backward raises "
+                          "`RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn`")
+            else:
+                effect = (f"the new `{rb.name}` is a non-leaf whose `.grad` stays None, so the next update fails "
+                          "with `TypeError: unsupported operand type(s) ... 'NoneType'`")
+            yield Finding(
+                rb.node,
+                f"`{rb.name}` ({rb.value.origin or 'a leaf that requires grad'}) is rebound to a new tensor computed "
+                f"from itself: {effect}; update it in place under `torch.no_grad()` (`{rb.name} -= ...`)",
+            )
+
+
+def _outer_is_new_leaf(rhs: cst.BaseExpression) -> bool:
+    """`(...).detach()`, `(...).detach().requires_grad_()`, `nn.Parameter(...)`, `torch.tensor(...)`."""
+    if isinstance(rhs, cst.Call):
+        func = rhs.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("detach", "requires_grad_", "clone_"):
+            return True
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            last = func.value if isinstance(func, cst.Name) else func.attr.value
+            if last in ("Parameter", "tensor", "as_tensor"):
+                return True
+    return False
+
+
+def _releafed_later(model: SemanticModel, rb) -> bool:
+    for r in model.releafs:
+        if r.name == rb.name and r.function is rb.function and r.seq > rb.seq:
+            return True
+    return False

@@ -75,7 +75,21 @@ None.
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for acc in model.data_accesses:
             base = model.code(acc.base)
-            if acc.write in ("inplace", "augassign", "setitem", "out"):
+            fn = acc.function.name if acc.function is not None else ""
+            if acc.write in ("inplace", "augassign", "setitem", "out", "update") and (
+                "init" in fn.lower() or "reset" in fn.lower()
+            ):
+                msg = (
+                    f"initialising `{base}` through `.data` hides the write from autograd; use `nn.init.*` "
+                    f"(which runs under no_grad) or write to `{base}` under `with torch.no_grad():`"
+                )
+            elif acc.write == "update":
+                msg = (
+                    f"updating `{base}` through `.data` is invisible to autograd's version counter: between a "
+                    f"forward and its backward it silently corrupts gradients; update it in place under "
+                    f"`with torch.no_grad():` (`{base}.sub_(...)` / `{base} -= ...`)"
+                )
+            elif acc.write in ("inplace", "augassign", "setitem", "out"):
                 msg = (
                     f"in-place write through `{base}.data` is invisible to autograd's version counter: between "
                     f"a forward and its backward it silently corrupts gradients; write to `{base}` under "

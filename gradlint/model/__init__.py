@@ -100,6 +100,7 @@ class SemanticModel:
         self.model_calls = builder.model_calls
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
+        self.uses_torch = builder.uses_torch
         self._calls_by_name: dict[str, list[LocalCall]] = defaultdict(list)
         self._calls_by_fn: dict[int, list[LocalCall]] = defaultdict(list)
         for call in self.local_calls:
@@ -174,8 +175,10 @@ class SemanticModel:
 
     def eval_contexts(self) -> list[EvalContext]:
         contexts: list[EvalContext] = []
-        if self.is_test_file:
-            return contexts  # tests call models on purpose, once, with grad on
+        if self.is_test_file or not self.uses_torch:
+            # tests call models on purpose, with grad on; a file that imports no torch library may be
+            # Keras, JAX or scikit-learn code where `model(x)` means something else
+            return contexts
         for fn in self.functions:
             if fn.eval_reason and fn.model_calls:
                 contexts.append(EvalContext(fn.eval_reason, fn, None, list(fn.model_calls)))

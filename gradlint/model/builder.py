@@ -56,6 +56,11 @@ FRAMEWORK_NO_GRAD_HOOKS = re.compile(
     r"(validation_step|test_step|predict_step|validation_epoch_end|test_epoch_end|on_(validation|test|predict)_\w+)"
 )
 
+TORCH_ECOSYSTEM = frozenset(
+    {"torch", "torchvision", "torchaudio", "torchtext", "lightning", "pytorch_lightning", "timm", "transformers",
+     "accelerate", "torchmetrics", "ignite", "fastai", "detectron2", "mmcv", "mmengine", "peft", "diffusers"}
+)
+
 EVAL_TOKENS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout"}
 
 # methods on a tensor that do not return a tensor
@@ -566,6 +571,11 @@ class ModelBuilder(Walker):
                     elif isinstance(small, cst.ImportFrom):
                         self.imports.add_import_from(small)
 
+    @property
+    def uses_torch(self) -> bool:
+        """Does the file import PyTorch or a library built on it (so `model(x)` is a torch model)?"""
+        return any(origin.split(".", 1)[0] in TORCH_ECOSYSTEM for origin in self.imports.aliases.values())
+
     def visit_Import(self, node: cst.Import) -> None:
         self.imports.add_import(node)
 
@@ -830,9 +840,16 @@ class ModelBuilder(Walker):
                 self._writes[id(target.value)] = "setitem"
                 self._record_inplace(node, target, "[...] =", extra=node.value)
             elif isinstance(target, cst.Attribute) and target.attr.value == "data":
-                self._writes[id(target)] = "assign"
-                if isinstance(node.value, cst.Attribute) and node.value.attr.value == "data":
-                    self._writes[id(node.value)] = "assign-source"  # `p.data = t.data`: one idiom
+                # `p.data = p.data - lr * p.grad.data` is an update of p written through .data;
+                # `p.data = other` swaps storage (maybe of another shape) and is not flagged. Either way the
+                # `.data` reads on the right-hand side are part of the same statement and not reported apart.
+                base = dotted(target.value)
+                self_update = False
+                for attr in _data_attributes(node.value):
+                    self._writes[id(attr)] = "assign-source"
+                    if base is not None and dotted(attr.value) == base:
+                        self_update = True
+                self._writes[id(target)] = "update" if self_update else "assign"
             elif isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
                 self._set_requires_grad(target.value, _const_bool(node.value))
             elif isinstance(target, cst.Name):
@@ -867,10 +884,26 @@ class ModelBuilder(Walker):
             cur = self._scope.lookup(receiver.value)
             if flag is False and cur is not None and cur.kind is Kind.LEAF:
                 self._scope.bindings[receiver.value] = Value(Kind.TENSOR, "frozen")
+                self._freeze_loop_owner(receiver.value)
             elif flag is True:
                 self.releafs.append(Releaf(receiver.value, self._next(), self._function))
                 if cur is not None and cur.kind is Kind.TENSOR:
                     self._scope.bindings[receiver.value] = Value(Kind.LEAF, "made a leaf with requires_grad = True")
+
+    def _freeze_loop_owner(self, name: str) -> None:
+        """`for p in model.parameters(): p.requires_grad = False` freezes `model` for the rest of the file."""
+        for loop in reversed(self._loops):
+            if isinstance(loop.node, cst.For) and name in _target_names(loop.node.target):
+                it = loop.node.iter
+                if (
+                    isinstance(it, cst.Call)
+                    and isinstance(it.func, cst.Attribute)
+                    and it.func.attr.value in ("parameters", "named_parameters")
+                ):
+                    owner = dotted(it.func.value)
+                    if owner:
+                        self._frozen.add(owner)
+                return
 
     def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
         """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
@@ -1083,6 +1116,18 @@ class ModelBuilder(Walker):
                         function=self._function,
                     )
                 )
+
+
+def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:
+    found: list[cst.Attribute] = []
+
+    class V(Walker):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if node.attr.value == "data":
+                found.append(node)
+
+    V().walk(expr)
+    return found
 
 
 def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:

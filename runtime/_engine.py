@@ -1,0 +1,149 @@
+"""Backward: topological traversal of the grad_fn graph, accumulation into leaves' .grad,
+retain_grad, freeing saved tensors, and torch.autograd.grad."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradlint.runtime import _errors as E
+from gradlint.runtime._core import AccumulateGrad, Node, Tensor, _mode
+
+
+def _collect(roots: Sequence[Node]) -> dict[Node, int]:
+    """Number of incoming edges per node reachable from the roots."""
+    deps: dict[Node, int] = {}
+    stack = list(roots)
+    seen = set(id(r) for r in roots)
+    for r in roots:
+        deps.setdefault(r, 0)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if id(nxt) not in seen:
+                seen.add(id(nxt))
+                stack.append(nxt)
+    return deps
+
+
+def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None], retain_graph: bool | None,
+                 create_graph: bool, inputs: Sequence[Tensor] | None = None,
+                 capture: Sequence[Tensor] | None = None, allow_unused: bool = False) -> list[Tensor | None] | None:
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots: list[Node] = []
+    root_grads: list[Tensor] = []
+    for t, g in zip(tensors, grad_tensors):
+        if not t.requires_grad:
+            raise RuntimeError(E.NO_GRAD_FN)
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError(E.IMPLICIT_SCALAR)
+            g = Tensor(np.ones(t._a.shape, dtype=t._a.dtype))
+        elif not isinstance(g, Tensor):
+            g = Tensor(np.asarray(g, dtype=t._a.dtype))
+        node = t.grad_fn if t.grad_fn is not None else _leaf_node(t)
+        roots.append(node)
+        root_grads.append(g)
+
+    capture_nodes: dict[int, int] = {}
+    if capture is not None:
+        for i, c in enumerate(capture):
+            n = c.grad_fn if c.grad_fn is not None else _leaf_node(c)
+            capture_nodes[id(n)] = i
+    captured: list[Tensor | None] = [None] * (len(capture) if capture is not None else 0)
+
+    deps = _collect(roots)
+    pending: dict[Node, Tensor] = {}
+    for node, g in zip(roots, root_grads):
+        pending[node] = pending[node] + g if node in pending else g
+    ready = [r for r in dict.fromkeys(roots) if deps[r] == 0]
+
+    prev_mode = _mode.grad
+    _mode.grad = create_graph
+    try:
+        while ready:
+            node = ready.pop()
+            grad = pending.pop(node, None)
+            for t in node._retained:
+                if grad is not None:
+                    t._grad = grad if t._grad is None else t._grad + grad
+            if capture is not None and id(node) in capture_nodes:
+                i = capture_nodes[id(node)]
+                captured[i] = grad if captured[i] is None else captured[i] + grad
+            if isinstance(node, AccumulateGrad):
+                if capture is None and grad is not None:
+                    var = node.variable
+                    if create_graph:
+                        var._grad = grad if var._grad is None else var._grad + grad
+                    elif var._grad is None:
+                        var._grad = Tensor(np.array(grad._a, dtype=var._a.dtype))
+                    else:  # accumulate in place, as torch does (p.grad keeps its identity)
+                        np.add(var._grad._a, grad._a, out=var._grad._a, casting="unsafe")
+                        var._grad._vc.value += 1
+                continue
+            if grad is None:
+                in_grads: Sequence[Tensor | None] = [None] * len(node.next_functions)
+            else:
+                node._check_saved()
+                in_grads = node._backward(grad)
+                if not retain_graph:
+                    node._freed = True
+            for (nxt, _), g in zip(node.next_functions, in_grads):
+                if nxt is None:
+                    continue
+                if g is not None:
+                    if not isinstance(g, Tensor):
+                        g = Tensor(np.asarray(g))
+                    pending[nxt] = pending[nxt] + g if nxt in pending else g
+                deps[nxt] -= 1
+                if deps[nxt] == 0:
+                    ready.append(nxt)
+    finally:
+        _mode.grad = prev_mode
+    if capture is not None:
+        for c, g in zip(capture, captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+        return captured
+    return None
+
+
+def _leaf_node(t: Tensor) -> Node:
+    if t._accumulator is None:
+        t._accumulator = AccumulateGrad(t)
+    return t._accumulator
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None,
+         only_inputs=True, materialize_grads=False):
+    outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        gos: list = [None] * len(outs)
+    elif isinstance(grad_outputs, Tensor):
+        gos = [grad_outputs]
+    else:
+        gos = list(grad_outputs)
+    for i in ins:
+        if not i.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    res = run_backward(outs, gos, retain_graph, create_graph, capture=ins, allow_unused=bool(allow_unused))
+    assert res is not None
+    if materialize_grads:
+        res = [r if r is not None else Tensor(np.zeros(i._a.shape, i._a.dtype)) for r, i in zip(res, ins)]
+    return tuple(res)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    ts = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    gs = [grad_tensors] if isinstance(grad_tensors, Tensor) or grad_tensors is None else list(grad_tensors)
+    if len(gs) == 1 and len(ts) > 1 and gs[0] is None:
+        gs = [None] * len(ts)
+    run_backward(ts, gs, retain_graph, create_graph)

@@ -1,0 +1,57 @@
+"""Every error and warning message the engine raises, verbatim from PyTorch 2.13 (checked against
+torch 2.13.0+cpu). Kept in one module so the differential tests can see them all in one place."""
+
+LEAF_INPLACE = "a leaf Variable that requires grad is being used in an in-place operation."
+VIEW_OF_LEAF_INPLACE = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+OUT_WITH_GRAD = "{op}(): functions with out=... arguments don't support automatic differentiation, but one of the arguments requires grad."
+NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
+IMPLICIT_SCALAR = "grad can be implicitly created only for scalar outputs"
+BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they have "
+    "already been freed). Saved intermediate values of the graph are freed when you call .backward() or "
+    "autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or "
+    "if you need to access saved tensors after calling backward."
+)
+VERSION_MISMATCH = (
+    "one of the variables needed for gradient computation has been modified by an inplace operation: "
+    "[{tensor_type} [{shape}]]{origin} is at version {version}; expected version {expected} instead. Hint: "
+    "enable anomaly detection to find the operation that failed to compute its gradient, with "
+    "torch.autograd.set_detect_anomaly(True, check_nan=False)."
+)
+NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+    "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+    "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+    "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information."
+)
+NONLEAF_REQUIRES_GRAD = (
+    "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a "
+    "subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+)
+NONLEAF_REQUIRES_GRAD_TRUE = "you can only change requires_grad flags of leaf variables."
+INT_REQUIRES_GRAD_FACTORY = "Only Tensors of floating point and complex dtype can require gradients"
+INT_REQUIRES_GRAD_METHOD = "only Tensors of floating point dtype can require gradients"
+INT_REQUIRES_GRAD_ATTR = "only Tensors of floating point and complex dtype can require gradients"
+NUMPY_REQUIRES_GRAD = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode in "
+    "computation tracked by autograd. To work around this, you can make a clone to get a normal tensor and use "
+    "it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`."
+)
+INFERENCE_INPLACE = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
+    "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
+)
+ITEM_MULTI = "a Tensor with {n} elements cannot be converted to Scalar"
+BN_ONE_VALUE = "Expected more than 1 value per channel when training, got input size torch.Size({shape})"
+EMPTY_PARAMS = "optimizer got an empty parameter list"
+NONLEAF_OPTIMIZE = "can't optimize a non-leaf Tensor"
+UNSUPPORTED = "{what} is not supported by the gradlint runtime"
+
+
+class UnsupportedError(NotImplementedError):
+    """Raised for anything outside the engine's subset: never a wrong answer."""
+
+
+def unsupported(what: str) -> UnsupportedError:
+    return UnsupportedError(UNSUPPORTED.format(what=what))

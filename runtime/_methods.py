@@ -1,0 +1,195 @@
+"""Operators and methods of Tensor, bound onto the class (kept apart from _core to keep that readable)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradlint.runtime import _ops as O
+from gradlint.runtime._core import Tensor, _mode
+from gradlint.runtime._random import rng
+
+
+def _bind(name: str, fn) -> None:
+    setattr(Tensor, name, fn)
+
+
+# arithmetic operators
+_bind("__add__", lambda a, b: O.add(a, b))
+_bind("__radd__", lambda a, b: O.add(b, a))
+_bind("__sub__", lambda a, b: O.sub(a, b))
+_bind("__rsub__", lambda a, b: O.rsub(a, b))
+_bind("__mul__", lambda a, b: O.mul(a, b))
+_bind("__rmul__", lambda a, b: O.mul(b, a))
+_bind("__truediv__", lambda a, b: O.div(a, b))
+_bind("__rtruediv__", lambda a, b: O.div(b, a))
+_bind("__floordiv__", lambda a, b: O.floor_divide(a, b))
+_bind("__mod__", lambda a, b: O.remainder(a, b))
+_bind("__pow__", lambda a, b: O.pow(a, b))
+_bind("__rpow__", lambda a, b: O.pow(b, a))
+_bind("__matmul__", lambda a, b: O.matmul(a, b))
+_bind("__rmatmul__", lambda a, b: O.matmul(b, a))
+_bind("__neg__", lambda a: O.neg(a))
+_bind("__pos__", lambda a: a)
+_bind("__abs__", lambda a: O.abs(a))
+_bind("__lt__", lambda a, b: O.compare(a, b, np.less))
+_bind("__le__", lambda a, b: O.compare(a, b, np.less_equal))
+_bind("__gt__", lambda a, b: O.compare(a, b, np.greater))
+_bind("__ge__", lambda a, b: O.compare(a, b, np.greater_equal))
+_bind("__and__", lambda a, b: Tensor(np.logical_and(a._a, O._arr(b, a.dtype)) if a.dtype.name == "bool" else a._a & O._arr(b, a.dtype)))
+_bind("__or__", lambda a, b: Tensor(np.logical_or(a._a, O._arr(b, a.dtype)) if a.dtype.name == "bool" else a._a | O._arr(b, a.dtype)))
+_bind("__invert__", lambda a: Tensor(~a._a))
+_bind("__getitem__", lambda a, k: O.getitem(a, k))
+_bind("__setitem__", lambda a, k, v: O.setitem(a, k, v))
+_bind("__iter__", lambda a: iter([a[i] for i in range(len(a))]))
+
+# in-place operators
+_bind("__iadd__", lambda a, b: O._inplace_binary(a, b, O.add, "AddBackward0"))
+_bind("__isub__", lambda a, b: O._inplace_binary(a, b, O.sub, "SubBackward0"))
+_bind("__imul__", lambda a, b: O._inplace_binary(a, b, O.mul, "MulBackward0"))
+_bind("__itruediv__", lambda a, b: O._inplace_binary(a, b, O.div, "DivBackward0"))
+
+# out-of-place methods
+for _name in ("add", "sub", "mul", "div", "pow", "matmul", "mm", "clamp", "clip", "sum", "mean", "max", "min",
+              "argmax", "argmin", "softmax", "log_softmax", "reshape", "view", "flatten", "unsqueeze", "squeeze",
+              "transpose", "t", "permute", "expand", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "abs",
+              "neg", "sign"):
+    _bind(_name, getattr(O, _name))
+_bind("multiply", O.mul)
+_bind("subtract", O.sub)
+_bind("divide", O.div)
+_bind("T", property(lambda a: O.t(a) if a.dim() <= 2 else O.permute(a, *reversed(range(a.dim())))))
+_bind("view_as", lambda a, other: O.view(a, *other.shape))
+_bind("reshape_as", lambda a, other: O.reshape(a, *other.shape))
+_bind("expand_as", lambda a, other: O.expand(a, *other.shape))
+_bind("square", lambda a: O.mul(a, a))
+_bind("eq", lambda a, b: O.compare(a, b, np.equal))
+_bind("ne", lambda a, b: O.compare(a, b, np.not_equal))
+_bind("gt", lambda a, b: O.compare(a, b, np.greater))
+_bind("lt", lambda a, b: O.compare(a, b, np.less))
+_bind("any", lambda a: Tensor(np.asarray(a._a.any())))
+_bind("all", lambda a: Tensor(np.asarray(a._a.all())))
+_bind("norm", lambda a, p=2: O.sqrt(O.sum(O.mul(a, a))) if p == 2 else _unsupported("Tensor.norm(p != 2)"))
+_bind("equal", lambda a, b: a.shape == b.shape and bool(np.array_equal(a._a, b._a)))
+_bind("new_zeros", lambda a, *s, **k: Tensor(np.zeros(s[0] if len(s) == 1 and isinstance(s[0], (tuple, list)) else s, a._a.dtype)))
+_bind("new_ones", lambda a, *s, **k: Tensor(np.ones(s[0] if len(s) == 1 and isinstance(s[0], (tuple, list)) else s, a._a.dtype)))
+
+
+def _unsupported(what: str):
+    from gradlint.runtime._errors import unsupported
+
+    raise unsupported(what)
+
+
+# in-place methods (all go through torch's leaf / view / inference checks and bump the version)
+def _iop(fn, name):
+    def method(a: Tensor, *args: Any, **kw: Any) -> Tensor:
+        return O._inplace_binary(a, args[0] if args else kw.pop("other"), fn, name, **kw)
+
+    return method
+
+
+_bind("add_", _iop(O.add, "AddBackward0"))
+_bind("sub_", _iop(O.sub, "SubBackward0"))
+_bind("mul_", _iop(O.mul, "MulBackward0"))
+_bind("div_", _iop(O.div, "DivBackward0"))
+_bind("pow_", _iop(O.pow, "PowBackward0"))
+
+
+def _unary_inplace(fn):
+    def method(a: Tensor, *args: Any, **kw: Any) -> Tensor:
+        O._check_inplace(a)
+        src = O._prev(a) if _mode.grad and a.requires_grad else a
+        return O.inplace(a, "", fn(src, *args, **kw))
+
+    return method
+
+
+for _name in ("relu", "sigmoid", "tanh", "exp", "sqrt", "neg", "abs", "clamp"):
+    _bind(_name + "_", _unary_inplace(getattr(O, _name)))
+_bind("clip_", _unary_inplace(O.clamp))
+
+
+def zero_(a: Tensor) -> Tensor:
+    return fill_(a, 0)
+
+
+def fill_(a: Tensor, value: Any) -> Tensor:
+    O._check_inplace(a)
+    if _mode.grad and a.requires_grad:
+        zeros = Tensor(np.full(a._a.shape, float(value) if a.dtype.is_floating_point else value, dtype=a._a.dtype))
+        from gradlint.runtime._core import _record
+
+        res = _record("FillBackward0", zeros, [O._prev(a)], lambda g: (g * 0,))
+        return O.inplace(a, "FillBackward0", res)
+    a._a[...] = value
+    a._vc.value += 1
+    return a
+
+
+def copy_(a: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
+    O._check_inplace(a)
+    src_t = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+    if _mode.grad and (a.requires_grad or src_t.requires_grad):
+        from gradlint.runtime._core import _record
+
+        shape = src_t.shape
+        res = _record("CopyBackwards", Tensor(np.broadcast_to(src_t._a, a._a.shape).astype(a._a.dtype)),
+                      [O._prev(a), src_t], lambda g: (g * 0, O._unbroadcast(g, shape)))
+        return O.inplace(a, "CopyBackwards", res)
+    np.copyto(a._a, np.broadcast_to(src_t._a, a._a.shape), casting="unsafe")
+    a._vc.value += 1
+    return a
+
+
+def masked_fill_(a: Tensor, mask: Tensor, value: Any) -> Tensor:
+    O._check_inplace(a)
+    m = mask._a.astype(bool)
+    if _mode.grad and a.requires_grad:
+        from gradlint.runtime._core import _record
+
+        arr = a._a.copy()
+        arr[np.broadcast_to(m, arr.shape)] = value
+        keep = Tensor((~np.broadcast_to(m, arr.shape)).astype(a._a.dtype))
+        res = _record("MaskedFillBackward0", Tensor(arr), [O._prev(a)], lambda g: (g * keep,))
+        return O.inplace(a, "MaskedFillBackward0", res)
+    a._a[np.broadcast_to(m, a._a.shape)] = value
+    a._vc.value += 1
+    return a
+
+
+def masked_fill(a: Tensor, mask: Tensor, value: Any) -> Tensor:
+    m = np.broadcast_to(mask._a.astype(bool), a._a.shape)
+    arr = a._a.copy()
+    arr[m] = value
+    keep = Tensor((~m).astype(a._a.dtype))
+    from gradlint.runtime._core import _record
+
+    return _record("MaskedFillBackward0", Tensor(arr), [a], lambda g: (g * keep,))
+
+
+def normal_(a: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    return O.fill_random(a, lambda s: rng(generator).normal(mean, std, s))
+
+
+def uniform_(a: Tensor, a_: float = 0.0, b: float = 1.0, generator=None, **kw: Any) -> Tensor:
+    lo = kw.get("from", a_)
+    hi = kw.get("to", b)
+    return O.fill_random(a, lambda s: rng(generator).uniform(lo, hi, s))
+
+
+def addcmul_(a: Tensor, t1: Tensor, t2: Tensor, value: float = 1) -> Tensor:
+    return O._inplace_binary(a, O.mul(O.mul(t1, t2), value), O.add, "AddcmulBackward0")
+
+
+def addcdiv_(a: Tensor, t1: Tensor, t2: Tensor, value: float = 1) -> Tensor:
+    return O._inplace_binary(a, O.mul(O.div(t1, t2), value), O.add, "AddcdivBackward0")
+
+
+def lerp_(a: Tensor, end: Tensor, weight: float) -> Tensor:
+    return O._inplace_binary(a, O.mul(O.sub(end, a.detach() if not _mode.grad else a), weight), O.add, "LerpBackward0")
+
+
+for _fn in (zero_, fill_, copy_, masked_fill_, masked_fill, normal_, uniform_, addcmul_, addcdiv_, lerp_):
+    _bind(_fn.__name__, _fn)

@@ -1,0 +1,5 @@
+"""torch.utils."""
+
+from gradlint.runtime.utils import data
+
+__all__ = ["data"]

@@ -356,8 +356,19 @@ class ModelBuilder(Walker):
         return None
 
     def _is_frozen(self, receiver: cst.BaseExpression) -> bool:
-        d = dotted(receiver)
-        return d is not None and d in self._frozen
+        """Was `receiver`, or a module it belongs to (`backbone` for `backbone[0]`, `self.enc` for
+        `self.enc.layer1`), frozen with `.requires_grad_(False)`?"""
+        if not self._frozen:
+            return False
+        expr: cst.BaseExpression = receiver
+        while True:
+            d = dotted(expr)
+            if d is not None and d in self._frozen:
+                return True
+            if isinstance(expr, (cst.Attribute, cst.Subscript)):
+                expr = expr.value
+            else:
+                return False
 
     def _classify_subscript(self, expr: cst.Subscript) -> Value:
         base = self.classify(expr.value)

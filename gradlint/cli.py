@@ -13,7 +13,9 @@ from gradlint import __version__
 from gradlint.config import ConfigError, ConfigResolver, Overrides
 from gradlint.diagnostic import Diagnostic, FileError, FileResult
 from gradlint.report import FORMATS, get_reporter
+from gradlint.cache import cache_dir as cache_dir_for
 from gradlint.report.style import use_color
+from gradlint.runner import default_jobs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -45,7 +47,13 @@ def main() -> None:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Use this pyproject.toml / gradlint.toml.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
 @click.option("--color/--no-color", default=None, help="Colour the output (default: only on a terminal).")
-def check(paths, select, extend_select, ignore, output_format, exit_zero, config_path, quiet, color) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
+              help="Worker processes (default 0: all cores; small runs use one process).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Cache folder (default .gradlint_cache, or $GRADLINT_CACHE_DIR).")
+def check(paths, select, extend_select, ignore, output_format, exit_zero, config_path, quiet, color, jobs,
+          no_cache, cache_dir) -> None:
     """Check PATHS (default: the current folder) for grad-mode misuse."""
     overrides = Overrides(
         select=_split_codes(select) or None,
@@ -61,7 +69,8 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
         _err(str(exc))
         sys.exit(EXIT_ERROR)
 
-    results, sources = run_files(found.files, resolver)
+    results, sources = run_files(found.files, resolver, jobs or default_jobs(),
+                                 None if no_cache else str(cache_dir_for(cache_dir)))
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
     diagnostics: list[Diagnostic] = []
     for res in results:
@@ -73,7 +82,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
     for e in errors:
         where = f"{e.filename}:{e.row}:{e.column}" if e.row else e.filename
         _err(f"{where}: {e.reason}")
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     get_reporter(output_format)(diagnostics, sources, out, use_color(out, color) and output_format != "json")
     out.flush()
     if not quiet and output_format != "json":
@@ -89,30 +98,24 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
 
 
-def run_files(files: list[Path], resolver: ConfigResolver) -> tuple[list[FileResult], dict[str, str]]:
+def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
+              cache_root: str | None = None) -> tuple[list[FileResult], dict[str, str]]:
     """Lint every file; a file that fails for any reason becomes one error line, never a traceback."""
-    from gradlint.linter import lint_source
-    from gradlint.source import SourceError, read_source
+    from gradlint.runner import lint_many
 
     results: list[FileResult] = []
     sources: dict[str, str] = {}
+    work = []
     for path in files:
         name = str(path)
         try:
-            settings = resolver.settings_for(path)
-            source = read_source(name)
-            res = lint_source(source, name, settings)
-            if res.diagnostics:
-                sources[name] = source
-        except SourceError as exc:
-            res = FileResult(filename=name, error=FileError(name, str(exc)))
+            work.append((name, resolver.settings_for(path)))
         except ConfigError as exc:
-            res = FileResult(filename=name, error=FileError(name, str(exc)))
-        except RecursionError:
-            res = FileResult(filename=name, error=FileError(name, "too deeply nested to analyse"))
-        except Exception as exc:  # an internal error must not stop the run
-            res = FileResult(filename=name, error=FileError(name, f"internal error: {type(exc).__name__}: {exc}"))
+            results.append(FileResult(filename=name, error=FileError(name, str(exc))))
+    for res, source in lint_many(work, jobs, cache_root):
         results.append(res)
+        if source is not None:
+            sources[res.filename] = source
     return results, sources
 
 

@@ -92,7 +92,7 @@ def verify_fixtures(
 ) -> list[FixtureVerdict]:
     """Run and judge fixtures (the work behind `gradlint verify`); verdicts in the fixtures' order."""
     from gradlint.verify.check import check_declaration, check_lint, compare_outcomes
-    from gradlint.verify.golden import load_golden
+    from gradlint.verify.golden import golden_is_current, load_golden
     from gradlint.verify.runner import DEFAULT_TIMEOUT, run_fixtures
 
     outcomes = run_fixtures(
@@ -108,6 +108,11 @@ def verify_fixtures(
                 v.golden_problems = ["no golden outcome recorded (python -m gradlint.verify.golden --update)"]
             else:
                 v.golden_problems = compare_outcomes(golden, outcome)
+                if not golden_is_current(fixture):
+                    v.golden_problems.insert(
+                        0, "the golden is stale: the fixture changed since it was recorded "
+                        "(python -m gradlint.verify.golden --update)"
+                    )
         if check_lint_:
             v.lint_problems, v.lint_lines = check_lint(fixture)
         verdicts.append(v)

@@ -8,12 +8,14 @@ tests also re-run torch live and check the goldens are current.
     python -m gradlint.verify.golden --engine [CODE ...]   # run the engine, compare with the goldens
 
 A golden records only what is compared: the status, the exception (type, full message, first line),
-the warnings (unique, torch's "Triggered internally" suffix stripped) and the observations.
+the warnings (unique, torch's "Triggered internally" suffix stripped) and the observations — plus the
+sha256 of the fixture it was recorded from, so a stale golden is noticed without torch.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -29,10 +31,16 @@ def golden_path(fixture: Fixture) -> Path:
     return fixture.golden_path
 
 
-def golden_record(outcome: Outcome, fixture: Fixture) -> dict:
+def source_digest(fixture: Fixture) -> str:
+    """sha256 of the fixture's bytes: a golden is only valid for the exact program it was recorded from."""
+    return hashlib.sha256(fixture.path.read_bytes()).hexdigest()
+
+
+def golden_record(outcome: Outcome, fixture: Fixture, digest: str | None = None) -> dict:
     return {
         "format": GOLDEN_FORMAT,
         "fixture": fixture.id,
+        "source_sha256": digest or source_digest(fixture),
         "backend": "torch",
         "torch_version": outcome.torch_version,
         "status": outcome.status,
@@ -50,11 +58,22 @@ def golden_record(outcome: Outcome, fixture: Fixture) -> dict:
     }
 
 
-def load_golden(fixture: Fixture) -> Outcome | None:
+def read_golden(fixture: Fixture) -> dict | None:
     path = golden_path(fixture)
     if not path.exists():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def golden_is_current(fixture: Fixture, data: dict | None = None) -> bool:
+    data = data if data is not None else read_golden(fixture)
+    return data is not None and data.get("source_sha256") == source_digest(fixture)
+
+
+def load_golden(fixture: Fixture) -> Outcome | None:
+    data = read_golden(fixture)
+    if data is None:
+        return None
     return Outcome.from_dict(
         {
             "fixture": str(fixture.path),
@@ -68,11 +87,12 @@ def load_golden(fixture: Fixture) -> Outcome | None:
     )
 
 
-def write_golden(fixture: Fixture, outcome: Outcome) -> Path:
+def write_golden(fixture: Fixture, outcome: Outcome, digest: str | None = None) -> Path:
     if outcome.backend != "torch":
         raise ValueError("goldens record real PyTorch's outcomes only")
     path = golden_path(fixture)
-    path.write_text(json.dumps(golden_record(outcome, fixture), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    record = golden_record(outcome, fixture, digest)
+    path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
 
 
@@ -105,16 +125,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if backend == "torch" and not torch_available():
         print("real PyTorch is not importable by this interpreter", file=sys.stderr)
         return 2
+    digests = [source_digest(f) for f in fixtures]
     outcomes = run_fixtures([f.path for f in fixtures], backend, jobs=args.jobs)
     status = 0
-    for fixture, outcome in zip(fixtures, outcomes):
+    for fixture, digest, outcome in zip(fixtures, digests, outcomes):
         if args.update:
             problems = check_declaration(fixture, outcome)
             if outcome.status not in ("ok", "exception"):
                 print(f"NOT WRITTEN {fixture.id}: {outcome.describe()}")
                 status = 1
                 continue
-            write_golden(fixture, outcome)
+            if source_digest(fixture) != digest:
+                print(f"NOT WRITTEN {fixture.id}: the file changed while it ran; run --update again")
+                status = 1
+                continue
+            write_golden(fixture, outcome, digest)
             note = "" if not problems else "  (torch does NOT show the declared outcome: " + "; ".join(problems) + ")"
             if problems:
                 status = 1
@@ -126,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 status = 1
                 continue
             problems = compare_outcomes(golden, outcome)
+            if not golden_is_current(fixture):
+                problems.insert(0, "the golden is stale: the fixture changed since it was recorded")
             print(f"{'same' if not problems else 'DIFFERS'}  {fixture.id}")
             for p in problems:
                 print(f"    {p}")

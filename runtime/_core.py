@@ -409,6 +409,8 @@ class Tensor:
     @property
     def _version(self) -> int:
         """The version counter's value, as torch exposes it."""
+        if self._inference:
+            raise RuntimeError(E.INFERENCE_VERSION)
         return self._vc.value
 
     def __getattr__(self, name: str) -> Any:

@@ -42,6 +42,7 @@ INFERENCE_INPLACE = (
     "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
     "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details."
 )
+INFERENCE_VERSION = "Inference tensors do not track version counter."
 ITEM_MULTI = "a Tensor with {n} elements cannot be converted to Scalar"
 BN_ONE_VALUE = "Expected more than 1 value per channel when training, got input size torch.Size({shape})"
 EMPTY_PARAMS = "optimizer got an empty parameter list"

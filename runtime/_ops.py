@@ -151,7 +151,7 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - torch's name
                        lambda g: (g * (b * (a ** (b - 1))) if b != 0 else g * 0, None), saved)
     if not isinstance(a, Tensor):
         saved = [res] if _recording(b) else []
-        return _record("PowBackward1", res, [a, b], lambda g: (None, g * res * math.log(a)), saved)
+        return _record("PowBackward2", res, [a, b], lambda g: (None, g * res * math.log(a)), saved)
     saved = [a, b, res] if _recording(a, b) else []
     return _record("PowBackward1", res, [a, b],
                    lambda g: (_unbroadcast(g * b * a ** (b - 1), sa), _unbroadcast(g * res * log(a), sb)), saved)
@@ -519,7 +519,8 @@ def getitem(a: Tensor, key: Any) -> Tensor:
         np.add.at(full, np_key, g._a)
         return (Tensor(full),)
 
-    return _record("IndexBackward0", res, [a], backward)
+    saved = [k for k in keys if isinstance(k, Tensor)] if _recording(a) else []
+    return _record("IndexBackward0", res, [a], backward, saved)
 
 
 def _basic_index(a: Tensor, keys: tuple) -> Tensor:
@@ -584,7 +585,7 @@ def _select(a: Tensor, d: int, i: int) -> Tensor:
         full[tuple(idx)] = g._a
         return (Tensor(full),)
 
-    return _view("SelectBackward0", a, a._a[tuple(idx)], backward)
+    return _view("SelectBackward0", a, a._a[(*idx, Ellipsis)], backward)  # `...` keeps a 0-d result a view
 
 
 def cat(tensors: Any, dim: int = 0) -> Tensor:
@@ -622,8 +623,9 @@ def where(cond: Tensor, a: Any, b: Any) -> Tensor:
     res = Tensor(np.where(c, _arr(a, dt), _arr(b, dt)))
     sa, sb = _shape(a), _shape(b)
     m = Tensor(c)
+    saved = [cond] if _recording(a, b) else []
     return _record("WhereBackward0", res, [None, a, b],
-                   lambda g: (None, _unbroadcast(g * m, sa), _unbroadcast(g * (~c).astype(np.float32), sb)))
+                   lambda g: (None, _unbroadcast(g * m, sa), _unbroadcast(g * (~c).astype(np.float32), sb)), saved)
 
 
 # ----------------------------------------------------------------------------------------------- in-place

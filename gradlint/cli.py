@@ -1,8 +1,23 @@
-"""The `gradlint` command line: check, rules, explain, verify."""
+"""The `gradlint` command line: check, rules, explain, verify.
+
+`gradlint check` conventions (modelled on ruff):
+
+- stdout carries the findings only, in the chosen format (`full` — the default —, `concise`, `json`);
+  with `json` stdout is exactly one JSON document. Everything else goes to stderr: one line
+  `gradlint: path: reason` per file that could not be checked, configuration errors, and the summary
+  (`Found N errors.` / `All checks passed!`, left out with `--quiet` and for machine-readable formats).
+- Exit status: 0 nothing found, 1 findings (0 with `--exit-zero`), 2 a usage or configuration error, an
+  internal error, or any file or path that could not be checked (missing, unreadable, undecodable,
+  unparsable) — the other files are still checked and reported.
+- Colour only when stdout is a terminal, unless `--color/--no-color`, `NO_COLOR` or `FORCE_COLOR` say
+  otherwise; never in JSON.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json as jsonlib
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -10,10 +25,10 @@ from pathlib import Path
 import click
 
 from gradlint import __version__
+from gradlint.cache import cache_dir as cache_dir_for
 from gradlint.config import ConfigError, ConfigResolver, Overrides
 from gradlint.diagnostic import Diagnostic, FileError, FileResult
-from gradlint.report import FORMATS, get_reporter
-from gradlint.cache import cache_dir as cache_dir_for
+from gradlint.report import FORMATS, MACHINE_READABLE, write_report
 from gradlint.report.style import use_color
 from gradlint.runner import default_jobs
 
@@ -31,46 +46,140 @@ def _err(message: str) -> None:
     click.echo(f"gradlint: {message}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="gradlint")
+class LazyGroup(click.Group):
+    """A group whose heavier subcommands are imported only when used; one that cannot be imported
+    becomes a command that explains why (exit 2) instead of breaking the whole CLI."""
+
+    def __init__(self, *args, lazy_subcommands: dict[str, str] | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_subcommands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
+            self.add_command(self._load(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> click.Command:
+        module, _, attr = self.lazy_subcommands[name].partition(":")
+        try:
+            cmd = getattr(importlib.import_module(module), attr)
+            if not isinstance(cmd, click.Command):
+                raise TypeError(f"{module}.{attr} is not a click command")
+            return cmd
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+
+            @click.command(name, context_settings={"ignore_unknown_options": True, "help_option_names": []},
+                           help=f"(unavailable: {reason})")
+            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+            def unavailable(args: tuple[str, ...]) -> None:
+                _err(f"the {name!r} command is unavailable: {reason}")
+                sys.exit(EXIT_ERROR)
+
+            return unavailable
+
+
+@click.group(cls=LazyGroup, lazy_subcommands={"verify": "gradlint.verify.command:verify"},
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="gradlint")
 def main() -> None:
     """gradlint: find PyTorch grad-mode misuse (in-place on leaves, lost updates, .data, eval mode, no_grad)."""
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (replaces the default). `ALL` for every rule.")
-@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition.")
-@click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-@click.option("--output-format", type=click.Choice(FORMATS), default="full", show_default=True)
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Rule codes or prefixes to enable, replacing the configured selection (`ALL`: every rule). "
+                   "Comma-separated; repeatable.")
+@click.option("--extend-select", multiple=True, metavar="CODES", help="Rule codes or prefixes to enable in addition.")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Rule codes or prefixes to disable.")
+@click.option("--output-format", type=click.Choice(FORMATS), default="full", show_default=True,
+              envvar="GRADLINT_OUTPUT_FORMAT", help="How findings are printed [env: GRADLINT_OUTPUT_FORMAT].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Use this pyproject.toml / gradlint.toml.")
-@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--config", "config_args", multiple=True, metavar="PATH|KEY=VALUE",
+              help="A pyproject.toml / gradlint.toml to use instead of the nearest one, or an inline "
+                   "`KEY = VALUE` TOML setting applied over it. Repeatable.")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only: no summary.")
 @click.option("--color/--no-color", default=None, help="Colour the output (default: only on a terminal).")
+@click.option("--force-exclude/--no-force-exclude", default=None,
+              help="Apply excludes to files named on the command line too (default: off, or the "
+                   "`force-exclude` setting).")
+@click.option("--respect-gitignore/--no-respect-gitignore", default=None,
+              help="Skip files that .gitignore ignores (default: on).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
               help="Worker processes (default 0: all cores; small runs use one process).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Cache folder (default .gradlint_cache, or $GRADLINT_CACHE_DIR).")
-def check(paths, select, extend_select, ignore, output_format, exit_zero, config_path, quiet, color, jobs,
-          no_cache, cache_dir) -> None:
+def check(paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
+          force_exclude, respect_gitignore, jobs, no_cache, cache_dir) -> None:
     """Check PATHS (default: the current folder) for grad-mode misuse."""
-    overrides = Overrides(
-        select=_split_codes(select) or None,
-        extend_select=_split_codes(extend_select),
-        ignore=_split_codes(ignore),
-    )
     try:
-        resolver = ConfigResolver(Path(config_path) if config_path else None, overrides)
-        from gradlint.discovery import discover
-
-        found = discover(list(paths) or ["."], resolver)
+        status = _check(
+            paths=list(paths) or ["."], select=select, extend_select=extend_select, ignore=ignore,
+            output_format=output_format, exit_zero=exit_zero, config_args=config_args, quiet=quiet,
+            color=color, force_exclude=force_exclude, respect_gitignore=respect_gitignore, jobs=jobs,
+            cache_root=None if no_cache else str(cache_dir_for(cache_dir)),
+        )
     except ConfigError as exc:
         _err(str(exc))
-        sys.exit(EXIT_ERROR)
+        status = EXIT_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        status = EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        status = 130
+    except Exception as exc:  # never a traceback: say what broke, exit 2
+        _err(f"internal error: {type(exc).__name__}: {exc} (please report this)")
+        status = EXIT_ERROR
+    sys.exit(status)
 
-    results, sources = run_files(found.files, resolver, jobs or default_jobs(),
-                                 None if no_cache else str(cache_dir_for(cache_dir)))
+
+def _silence_stdout() -> None:
+    """After a closed pipe (`gradlint check | head`), stop Python complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _split_config_args(config_args: tuple[str, ...]) -> tuple[Path | None, list[str]]:
+    path: Path | None = None
+    inline: list[str] = []
+    for arg in config_args:
+        if "=" in arg and not os.path.exists(arg):
+            inline.append(arg)
+            continue
+        if path is not None:
+            raise ConfigError(f"--config: only one configuration file can be given ({path}, {arg})")
+        path = Path(arg)
+        if path.is_dir():
+            raise ConfigError(f"--config {arg}: is a directory; name the pyproject.toml or gradlint.toml")
+    return path, inline
+
+
+def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
+           force_exclude, respect_gitignore, jobs, cache_root) -> int:
+    config_path, inline = _split_config_args(config_args)
+    overrides = Overrides(
+        select=_split_codes(select) if select else None,
+        extend_select=_split_codes(extend_select),
+        ignore=_split_codes(ignore),
+        inline=inline,
+        respect_gitignore=respect_gitignore,
+        force_exclude=force_exclude,
+    )
+    resolver = ConfigResolver(config_path, overrides)
+    from gradlint.discovery import discover
+
+    found = discover(paths, resolver)
+    results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
+
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
     diagnostics: list[Diagnostic] = []
     for res in results:
@@ -83,24 +192,30 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
         where = f"{e.filename}:{e.row}:{e.column}" if e.row else e.filename
         _err(f"{where}: {e.reason}")
     out = sys.stdout
-    get_reporter(output_format)(diagnostics, sources, out, use_color(out, color) and output_format != "json")
+    write_report(output_format, diagnostics, sources, out, use_color(out, color),
+                 errors=errors, files=[str(f) for f in found.files])
     out.flush()
-    if not quiet and output_format != "json":
-        n = len(diagnostics)
-        if n:
-            click.echo(f"Found {n} error{'s' if n != 1 else ''}.", err=True)
-        elif not errors:
-            click.echo("All checks passed!", err=True)
-        if errors:
-            click.echo(f"{len(errors)} file{'s' if len(errors) != 1 else ''} could not be checked.", err=True)
+    if not quiet and output_format not in MACHINE_READABLE:
+        _summary(len(diagnostics), len(errors), len(found.files))
     if errors:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
+        return EXIT_ERROR
+    return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
+
+
+def _summary(n: int, n_errors: int, n_files: int) -> None:
+    if n_files == 0 and n_errors == 0:
+        click.echo("gradlint: warning: no Python files found under the given paths", err=True)
+    if n:
+        click.echo(f"Found {n} error{'s' if n != 1 else ''}.", err=True)
+    elif not n_errors:
+        click.echo("All checks passed!", err=True)
+    if n_errors:
+        click.echo(f"{n_errors} file{'s' if n_errors != 1 else ''} could not be checked.", err=True)
 
 
 def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
               cache_root: str | None = None) -> tuple[list[FileResult], dict[str, str]]:
-    """Lint every file; a file that fails for any reason becomes one error line, never a traceback."""
+    """Lint every file; a file that fails for any reason becomes one error, never a traceback."""
     from gradlint.runner import lint_many
 
     results: list[FileResult] = []
@@ -127,13 +242,15 @@ def rules(output_format: str) -> None:
 
     if output_format == "json":
         click.echo(jsonlib.dumps([
-            {"code": r.code, "name": r.name, "summary": r.summary, "default": r.default_enabled, "fixable": r.fixable}
+            {"code": r.code, "name": r.name, "summary": r.summary, "default": r.default_enabled,
+             "fixable": r.fixable, "url": r.url()}
             for r in ALL_RULES
         ], indent=2))
         return
-    click.echo(f"{'code':<7} {'name':<22} {'default':<8} {'fixable':<8} summary")
+    name_w = max([len("name")] + [len(r.name) for r in ALL_RULES]) + 2
+    click.echo(f"{'code':<7} {'name':<{name_w}} {'default':<8} {'fixable':<8} summary")
     for r in ALL_RULES:
-        click.echo(f"{r.code:<7} {r.name:<22} {'on' if r.default_enabled else 'off':<8} "
+        click.echo(f"{r.code:<7} {r.name:<{name_w}} {'on' if r.default_enabled else 'off':<8} "
                    f"{'yes' if r.fixable else 'no':<8} {r.summary}")
 
 
@@ -141,33 +258,30 @@ def rules(output_format: str) -> None:
 @click.argument("code")
 @click.option("--no-run", is_flag=True, help="Only print the docs; do not run the rule's fixtures.")
 def explain(code: str, no_run: bool) -> None:
-    """Show a rule's documentation and what running its fixtures shows."""
-    from gradlint.rules import ALL_RULES, get_rule
+    """Show a rule's documentation (CODE or name) and what running its fixtures shows."""
+    from gradlint.rules import ALL_RULES
 
-    rule = get_rule(code) or next((r for r in ALL_RULES if r.name == code.lower()), None)
+    wanted = code.strip()
+    rule = next((r for r in ALL_RULES if r.code == wanted.upper() or r.name == wanted.lower()), None)
     if rule is None:
-        _err(f"unknown rule {code!r}; known: {', '.join(r.code for r in ALL_RULES)}")
+        known = ", ".join(f"{r.code} ({r.name})" for r in ALL_RULES) or "none"
+        _err(f"unknown rule {code!r}; valid codes: {known}")
         sys.exit(EXIT_ERROR)
     click.echo(f"# {rule.code} {rule.name}\n")
-    click.echo(textwrap.dedent(rule.docs).rstrip() + "\n")
+    click.echo(textwrap.dedent(rule.docs).strip() + "\n")
     if no_run:
         return
-    click.echo("## What the fixtures show (run on gradlint's autograd engine)")
+    click.echo("## What the fixtures show (run on gradlint's autograd engine)\n")
     try:
         from gradlint.verify import explain_outcomes
 
-        for line in explain_outcomes(rule.code):
-            click.echo(f"- {line}")
+        lines = list(explain_outcomes(rule.code))
     except Exception as exc:  # the docs above are still useful
-        click.echo(f"(could not run the fixtures: {type(exc).__name__}: {exc})")
-
-
-def _register_verify() -> None:
-    try:
-        from gradlint.verify.command import verify
-    except ImportError:  # pragma: no cover - the verifier ships with gradlint
+        click.echo(f"(the fixtures could not be run: {type(exc).__name__}: {exc})")
         return
-    main.add_command(verify)
+    for line in lines or ["(no fixtures)"]:
+        click.echo(f"- {line}")
 
 
-_register_verify()
+if __name__ == "__main__":  # pragma: no cover
+    main()

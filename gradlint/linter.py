@@ -10,7 +10,12 @@ A file that does not parse yields FileResult(error=FileError(...)) and no diagno
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from itertools import accumulate
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -33,11 +38,53 @@ def could_fire(source: str) -> bool:
     return any(tok in source for tok in PREFILTER_TOKENS)
 
 
-def lint_source(source: str, filename: str, settings: Settings) -> FileResult:
+# LibCST's native parser recurses on the C stack: a main-thread stack (8 MB) overflows — a segfault, not
+# an exception — at about 1,500 nested brackets or a chain of ~20,000 binary operators. Files are therefore
+# parsed and analysed on a worker thread with a large stack, and absurd bracket nesting is refused outright.
+MAX_BRACKET_DEPTH = 1000
+_STACK_SIZE = 512 * 1024 * 1024
+_BRACKETS = re.compile(r"[^()\[\]{}]+")
+_DEPTH_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_executor: ThreadPoolExecutor | None = None
+_executor_pid = 0
+
+
+def bracket_depth(source: str) -> int:
+    """The deepest bracket nesting in the text (brackets inside strings are counted too: an upper bound
+    in practice, since they are rarely unbalanced)."""
+    only = _BRACKETS.sub("", source)
+    if len(only) < MAX_BRACKET_DEPTH:
+        return len(only)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, only)), default=0)
+
+
+def _big_stack_executor() -> ThreadPoolExecutor:
+    global _executor, _executor_pid
+    if _executor is None or _executor_pid != os.getpid():  # a forked worker needs its own thread
+        old = threading.stack_size()
+        threading.stack_size(_STACK_SIZE)
+        try:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradlint-parse")
+            _executor.submit(lambda: None).result()  # start the thread while the stack size is set
+        finally:
+            threading.stack_size(old)
+        _executor_pid = os.getpid()
+    return _executor
+
+
+def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bool = True) -> FileResult:
+    """Lint one file's text. With `prefilter` (the default), text that cannot hold a finding is not parsed."""
     result = FileResult(filename=filename)
     rules = _selected_rules(settings)
-    if not rules or not could_fire(source):
+    if not rules or (prefilter and not could_fire(source)):
         return result
+    if bracket_depth(source) > MAX_BRACKET_DEPTH:
+        result.error = FileError(filename, f"brackets nested more than {MAX_BRACKET_DEPTH} deep; not analysed")
+        return result
+    return _big_stack_executor().submit(_lint_parsed, source, filename, settings, rules, result).result()
+
+
+def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: FileResult) -> FileResult:
     from gradlint import noqa
 
     noqa_map = noqa.parse_noqa(source)
@@ -50,6 +97,9 @@ def lint_source(source: str, filename: str, settings: Settings) -> FileResult:
         return result
     except RecursionError:
         result.error = FileError(filename, "too deeply nested for the parser")
+        return result
+    except Exception as exc:  # the native parser's other failures (e.g. invalid tokens) are bad input too
+        result.error = FileError(filename, f"cannot parse: {_first_line(str(exc))}")
         return result
     try:
         model = build_model(module, settings.options, filename)
@@ -87,7 +137,7 @@ def lint_source(source: str, filename: str, settings: Settings) -> FileResult:
                 location=start,
                 end_location=end,
                 fix=None,
-                noqa_row=start.row,
+                noqa_row=noqa_map.noqa_row(start.row),
                 url=rule_cls.url(),
             )
         )
@@ -109,6 +159,6 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "invalid syntax"
 
 
-if sys.getrecursionlimit() < 5000:
-    # LibCST's native parser handles deep nesting; the Python visitors recurse once per level.
-    sys.setrecursionlimit(5000)
+if sys.getrecursionlimit() < 20000:
+    # The model's walker recurses once per tree level; deep trees are analysed on the big-stack thread.
+    sys.setrecursionlimit(20000)

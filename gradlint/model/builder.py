@@ -409,8 +409,6 @@ class ModelBuilder(Walker):
                     if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES):
                         return inner
                 return UNKNOWN
-            if self._scope.lookup(name) is None and self._is_model_name(name):
-                return UNKNOWN
             fv = self.classify(func)
             if fv.kind is Kind.MODULE:
                 return Value(Kind.TENSOR, "a model output")

@@ -216,7 +216,7 @@ def _summary(n: int, n_errors: int, n_files: int) -> None:
 def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
               cache_root: str | None = None) -> tuple[list[FileResult], dict[str, str]]:
     """Lint every file; a file that fails for any reason becomes one error, never a traceback."""
-    from gradlint.runner import lint_many
+    from gradlint.runner import Progress, lint_many
 
     results: list[FileResult] = []
     sources: dict[str, str] = {}
@@ -227,7 +227,12 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
             work.append((name, resolver.settings_for(path)))
         except ConfigError as exc:
             results.append(FileResult(filename=name, error=FileError(name, str(exc))))
-    for res, source in lint_many(work, jobs, cache_root):
+    progress = Progress(sys.stderr)
+    try:
+        done = lint_many(work, jobs, cache_root, progress)
+    finally:
+        progress.clear()
+    for res, source in done:
         results.append(res)
         if source is not None:
             sources[res.filename] = source

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -57,14 +59,50 @@ def _lint_star(args: tuple[str, Settings, str | None]) -> tuple[FileResult, str 
     return lint_one(*args)
 
 
-def lint_many(jobs_in: list[tuple[str, Settings]], jobs: int, cache_root: str | None) -> list[tuple[FileResult, str | None]]:
+def lint_many(jobs_in: list[tuple[str, Settings]], jobs: int, cache_root: str | None,
+              progress: Callable[[int, int], None] | None = None) -> list[tuple[FileResult, str | None]]:
+    """Lint every (path, settings); `progress(done, total)` is called as results arrive."""
     work = [(path, settings, cache_root) for path, settings in jobs_in]
+    out: list[tuple[FileResult, str | None]] = []
     if jobs <= 1 or len(work) < POOL_THRESHOLD:
-        return [lint_one(*w) for w in work]
+        results = map(_lint_star, work)
+        pool = None
+    else:
+        try:
+            ctx = multiprocessing.get_context("fork")
+        except ValueError:  # pragma: no cover - no fork on this platform
+            ctx = multiprocessing.get_context()
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+        results = pool.map(_lint_star, work, chunksize=max(1, min(32, len(work) // (jobs * 8))))
     try:
-        ctx = multiprocessing.get_context("fork")
-    except ValueError:  # pragma: no cover - no fork on this platform
-        ctx = multiprocessing.get_context()
-    chunksize = max(1, len(work) // (jobs * 8))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        return list(pool.map(_lint_star, work, chunksize=chunksize))
+        for item in results:
+            out.append(item)
+            if progress is not None:
+                progress(len(out), len(work))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
+
+
+class Progress:
+    """A one-line progress report on a terminal's stderr, shown only for runs that last a while."""
+
+    def __init__(self, stream, delay: float = 2.0) -> None:
+        self.stream = stream
+        self.enabled = hasattr(stream, "isatty") and stream.isatty()
+        self.start = time.monotonic()
+        self.delay = delay
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
+            return
+        self.shown = True
+        self.stream.write(f"\rgradlint: checked {done}/{total} files")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()

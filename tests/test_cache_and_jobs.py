@@ -80,3 +80,26 @@ def test_parallel_run_is_deterministic_and_equal_to_serial(tmp_path):
     parallel = _check(str(src), "--no-cache", "-j", "2")
     assert serial.exit_code == parallel.exit_code == 1
     assert serial.stdout == parallel.stdout
+
+
+def test_progress_line_only_on_a_terminal_after_the_delay():
+    import io
+
+    from gradlint.runner import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    piped = io.StringIO()
+    p = Progress(piped, delay=0)
+    p(1, 2)
+    assert piped.getvalue() == ""
+    tty = Tty()
+    p = Progress(tty, delay=0)
+    p(1, 2)
+    p.clear()
+    assert "checked 1/2 files" in tty.getvalue() and tty.getvalue().endswith("\r\x1b[K")
+    slow = Tty()
+    Progress(slow, delay=60)(1, 2)
+    assert slow.getvalue() == ""

@@ -17,7 +17,6 @@ from gradlint.runtime._core import (
     _record,
     _unbroadcast,
     bool_,
-    float32,
     float64,
     get_default_dtype,
     int64,

@@ -870,8 +870,6 @@ class ModelBuilder(Walker):
     def leave_Assign(self, original_node: cst.Assign) -> None:
         targets, _ = self._pending_assign.pop()
         for target, value in targets:
-            if isinstance(target, cst.Name) and value.kind is Kind.UNKNOWN and target.value in self._loop_targets_all():
-                value = UNKNOWN
             self._bind(target, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -884,9 +882,6 @@ class ModelBuilder(Walker):
         targets, _ = self._pending_assign.pop()
         for target, value in targets:
             self._bind(target, value)
-
-    def _loop_targets_all(self) -> set[str]:
-        return self._loop_targets[-1] if self._loop_targets else set()
 
     def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
         if isinstance(receiver, cst.Name):

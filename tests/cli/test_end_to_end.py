@@ -13,15 +13,7 @@ from click.testing import CliRunner
 
 from gradlint.cli import main
 
-BAD = "import torch\nw = torch.randn(3, requires_grad=True)\nw += 1\n"
-BAD_TWO = (
-    "import torch\n"
-    "w = torch.randn(3, requires_grad=True)\n"
-    "w += 1\n"
-    "for p in model.parameters():\n"
-    "    p.data.add_(p.grad, alpha=-0.1)\n"
-)
-CLEAN = "import torch\nx = torch.randn(3)\nx += 1\n"
+from .conftest import BAD, BAD_TWO, CLEAN, write
 
 
 def run(*args: str, cwd: Path | None = None):
@@ -34,16 +26,6 @@ def run(*args: str, cwd: Path | None = None):
         finally:
             os.chdir(old)
     return runner.invoke(main, list(args))
-
-
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    p = tmp_path / name
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        p.write_bytes(text)
-    else:
-        p.write_text(text)
-    return p
 
 
 # ------------------------------------------------------------------ exit codes and formats

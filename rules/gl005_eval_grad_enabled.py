@@ -69,7 +69,7 @@ As GL004.
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for ctx in model.eval_contexts():
-            if ctx.has_step or ctx.has_grad_use or (ctx.function is not None and ctx.function.has_grad_use):
+            if ctx.has_step or ctx.has_grad_use:
                 continue
             enabled = [c for c in ctx.model_calls if model.mode_at(c) is Mode.ENABLED]
             if not enabled:

@@ -68,9 +68,8 @@ class EvalContext:
 
     @property
     def has_grad_use(self) -> bool:
-        return (self.loop.has_grad_use if self.loop else False) or (
-            self.function.has_grad_use if self.function and not self.loop else False
-        )
+        """Gradients are wanted here (saliency, attacks): in the loop, or anywhere in its function."""
+        return bool(self.loop and self.loop.has_grad_use) or bool(self.function and self.function.has_grad_use)
 
     @property
     def has_step(self) -> bool:

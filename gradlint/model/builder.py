@@ -202,7 +202,7 @@ class ModelBuilder(Walker):
         self._loop_targets: list[set[str]] = []  # names bound by enclosing for-loops over parameters
         self._writes: dict[int, str] = {}  # id(expr) -> how it is written to
         self._frozen: set[str] = set()  # receivers whose parameters were frozen (model.requires_grad_(False))
-        self._pending_assign: list[tuple[list[tuple[cst.BaseExpression, Value]], Value]] = []
+        self._pending_assign: list[list[tuple[cst.BaseExpression, Value]]] = []
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
         self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
@@ -865,22 +865,20 @@ class ModelBuilder(Walker):
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
                     self.releafs.append(Releaf(target.value, self._next(), self._function))
-        self._pending_assign.append(([(t.target, rhs_value) for t in node.targets], rhs_value))
+        self._pending_assign.append([(t.target, rhs_value) for t in node.targets])
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
-        targets, _ = self._pending_assign.pop()
-        for target, value in targets:
+        for target, value in self._pending_assign.pop():
             self._bind(target, value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self._pending_assign.append(([(node.target, self.classify(node.value))], UNKNOWN))
+            self._pending_assign.append([(node.target, self.classify(node.value))])
         else:
-            self._pending_assign.append(([], UNKNOWN))
+            self._pending_assign.append([])
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
-        targets, _ = self._pending_assign.pop()
-        for target, value in targets:
+        for target, value in self._pending_assign.pop():
             self._bind(target, value)
 
     def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
@@ -953,7 +951,7 @@ class ModelBuilder(Walker):
             )
         value = self.classify(base)
         bname = dotted(base)
-        reads_own = bool(bname) and extra is not None and _reads_grad_of(extra, bname or "")
+        reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
         if value.kind is not Kind.LEAF and reads_own and isinstance(base, cst.Name):
             if base.value in _loop_target_names(self._loops) and self._scope.lookup(base.value) in (None, UNKNOWN):
                 value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")

@@ -24,18 +24,36 @@ from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
 from gradlint.model import build_model
 from gradlint.settings import Settings
 
-# Tokens without which no rule can fire: a file with none of them is not parsed at all.
-PREFILTER_TOKENS = ("torch", "parameters(", ".data", "requires_grad", "no_grad")
+_PLAN_CACHE: dict[frozenset[str], tuple[list, tuple[str, ...], tuple]] = {}
+
+
+def _plan(settings: Settings) -> tuple[list, tuple[str, ...], tuple]:
+    """The selected rules, the union of their prefilter tokens, and the model extensions they need."""
+    plan = _PLAN_CACHE.get(settings.selected)
+    if plan is None:
+        from gradlint.rules import ALL_RULES
+
+        rules = [r for r in ALL_RULES if r.code in settings.selected]
+        tokens = tuple(dict.fromkeys(t for r in rules for t in r.prefilter))
+        extensions = tuple(dict.fromkeys(e for r in rules for e in r.extensions))
+        plan = (rules, tokens, extensions)
+        _PLAN_CACHE[settings.selected] = plan
+    return plan
 
 
 def _selected_rules(settings: Settings):
-    from gradlint.rules import ALL_RULES
-
-    return [r for r in ALL_RULES if r.code in settings.selected]
+    return _plan(settings)[0]
 
 
-def could_fire(source: str) -> bool:
-    return any(tok in source for tok in PREFILTER_TOKENS)
+def could_fire(source: str, settings: Settings | None = None) -> bool:
+    """Can any selected rule fire in this text? (Each rule declares the substrings it needs.)"""
+    if settings is None:
+        from gradlint.rules.base import DEFAULT_PREFILTER
+
+        tokens: tuple[str, ...] = DEFAULT_PREFILTER
+    else:
+        tokens = _plan(settings)[1]
+    return any(tok in source for tok in tokens)
 
 
 # LibCST's native parser recurses on the C stack: a main-thread stack (8 MB) overflows — a segfault, not
@@ -76,7 +94,7 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
     """Lint one file's text. With `prefilter` (the default), text that cannot hold a finding is not parsed."""
     result = FileResult(filename=filename)
     rules = _selected_rules(settings)
-    if not rules or (prefilter and not could_fire(source)):
+    if not rules or (prefilter and not could_fire(source, settings)):
         return result
     if bracket_depth(source) > MAX_BRACKET_DEPTH:
         result.error = FileError(filename, f"brackets nested more than {MAX_BRACKET_DEPTH} deep; not analysed")
@@ -102,7 +120,7 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         result.error = FileError(filename, f"cannot parse: {_first_line(str(exc))}")
         return result
     try:
-        model = build_model(module, settings.options, filename)
+        model = build_model(module, settings.options, filename, _plan(settings)[2])
     except RecursionError:
         result.error = FileError(filename, "too deeply nested to analyse")
         return result

@@ -16,11 +16,14 @@ It answers, for the rules:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import libcst as cst
 
 from gradlint.model.builder import ModelBuilder
+from gradlint.model.extension import Extension
 from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
@@ -37,8 +40,11 @@ from gradlint.model.names import ImportMap, dotted
 from gradlint.model.values import Kind, Value
 from gradlint.settings import RuleOptions
 
+E = TypeVar("E", bound=Extension)
+
 __all__ = [
     "ClassInfo",
+    "Extension",
     "DataAccess",
     "EvalContext",
     "FunctionInfo",
@@ -107,6 +113,16 @@ class SemanticModel:
             self._calls_by_fn[id(call.function)].append(call)
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
+        self._extensions = builder.extensions
+        for ext in self._extensions.values():
+            ext.finish(self)
+
+    def ext(self, cls: type[E]) -> E:
+        """The model extension `cls` (built because a selected rule declared it in `Rule.extensions`)."""
+        found = self._extensions.get(cls)
+        if found is None:
+            raise KeyError(f"model extension {cls.__name__} was not built: add it to the rule's `extensions`")
+        return found  # type: ignore[return-value]
 
     # ---------------------------------------------------------------- grad mode
 
@@ -202,7 +218,8 @@ class SemanticModel:
         return self.effective_mode(call.mode, call.function)
 
 
-def build_model(module: cst.Module, options: RuleOptions, filename: str = "") -> SemanticModel:
-    builder = ModelBuilder(options, filename)
+def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
+                extensions: Sequence[type[Extension]] = ()) -> SemanticModel:
+    builder = ModelBuilder(options, filename, extensions)
     builder.walk(module)
     return SemanticModel(module, builder)

@@ -31,6 +31,7 @@ from gradlint.model.names import (
     dotted,
     is_inplace_method,
 )
+from gradlint.model.extension import Extension
 from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
 from gradlint.model.walk import Walker
 from gradlint.settings import RuleOptions
@@ -173,9 +174,13 @@ class _Region:
 
 
 class ModelBuilder(Walker):
-    def __init__(self, options: RuleOptions, filename: str = "") -> None:
+    def __init__(self, options: RuleOptions, filename: str = "",
+                 extensions: Sequence[type[Extension]] = ()) -> None:
         self.options = options
         self.filename = filename
+        # model extensions driven by this walk (see gradlint.model.extension); per-instance dispatch
+        self.extensions: dict[type[Extension], Extension] = {cls: cls(self) for cls in extensions}
+        self._ext_dispatch: dict[type, tuple] = {}
         self.imports = ImportMap()
         self._model_name_res = [re.compile(p) for p in options.all_model_names]
         self._eval_fn_res = [re.compile(p) for p in options.all_eval_function_patterns]
@@ -206,6 +211,60 @@ class ModelBuilder(Walker):
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
         self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+
+    # ----------------------------------------------------------------------------- extensions
+
+    def _handlers(self, tp: type):
+        base = super()._handlers(tp)
+        if not self.extensions:
+            return base
+        found = self._ext_dispatch.get(tp)
+        if found is None:
+            name = tp.__name__
+            visits = [m for e in self.extensions.values() if (m := getattr(e, f"visit_{name}", None))]
+            leaves = [m for e in self.extensions.values() if (m := getattr(e, f"leave_{name}", None))]
+            bvisit, bleave = base
+            visit = leave = None
+            if visits:
+                def visit(builder, node, _b=bvisit, _v=tuple(visits)):
+                    r = _b(builder, node) if _b is not None else None
+                    for m in _v:
+                        m(node)
+                    return r
+            else:
+                visit = bvisit
+            if leaves:
+                def leave(builder, node, _b=bleave, _l=tuple(leaves)):
+                    for m in _l:
+                        m(node)
+                    if _b is not None:
+                        _b(builder, node)
+            else:
+                leave = bleave
+            found = (visit, leave)
+            self._ext_dispatch[tp] = found
+        return found
+
+    # public read-only state for extensions
+    @property
+    def mode(self) -> Mode:
+        return self._regions[-1].mode
+
+    @property
+    def function(self) -> FunctionInfo | None:
+        return self._scope.function
+
+    @property
+    def loop(self) -> LoopInfo | None:
+        return self._loop
+
+    @property
+    def enclosing_loops(self) -> list[LoopInfo]:
+        floor = self._loop_floor[-1] if self._loop_floor else 0
+        return self._loops[floor:]
+
+    def next_seq(self) -> int:
+        return self._next()
 
     # ----------------------------------------------------------------------------- helpers
 

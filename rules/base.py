@@ -52,9 +52,9 @@ class InsertAfter:
 
 @dataclass(frozen=True)
 class ReplaceLines:
-    """Replace whole lines: from the start of the line where `first` starts (its indentation included)
-    to the end of the line where `last` ends (its newline included). `content` is complete lines, each
-    ending with a newline, indented as it should stand (use `gradlint.fix` helpers for indentation)."""
+    """Replace whole lines: from the start of the line where `first` starts to the end of the line where
+    `last` ends (newline included). `content` is lines written *relative* to that block: the resolver
+    prefixes every non-empty line with the indentation of `first`'s line and keeps the file's newline."""
 
     first: cst.CSTNode
     last: cst.CSTNode
@@ -63,13 +63,24 @@ class ReplaceLines:
 
 @dataclass(frozen=True)
 class InsertLinesBefore:
-    """Insert complete lines (each ending with a newline) before the line where `node` starts."""
+    """Insert lines before the line where `node` starts; `content` is relative lines, indented like `node`."""
 
     node: cst.CSTNode
     content: str
 
 
-NodeEdit = Replace | InsertBefore | InsertAfter | ReplaceLines | InsertLinesBefore
+@dataclass(frozen=True)
+class WrapInBlock:
+    """Wrap the statements from `first` to `last` (whole lines, same block) in a compound statement:
+    `header` (e.g. "with torch.no_grad():") goes at their indentation, the lines move one indentation
+    unit (the file's own: spaces or tabs) deeper. Comments and blank lines between them move along."""
+
+    first: cst.CSTNode
+    last: cst.CSTNode
+    header: str
+
+
+NodeEdit = Replace | InsertBefore | InsertAfter | ReplaceLines | InsertLinesBefore | WrapInBlock
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,35 @@ class FixSpec:
     message: str
     edits: tuple[NodeEdit, ...]
     safe: bool = False
+
+
+def torch_ref(model: "SemanticModel", attr: str) -> tuple[str, tuple[NodeEdit, ...]]:
+    """How to write `torch.<attr>` (e.g. "no_grad") in this file, respecting its imports: `T.no_grad` after
+    `import torch as T`, `ng` after `from torch import no_grad as ng`; else `torch.no_grad` plus the edit
+    that adds `import torch` (after the module docstring and `__future__` imports) when nothing binds it."""
+    aliases = model.imports.aliases
+    for local, origin in aliases.items():
+        if origin == f"torch.{attr}":
+            return local, ()
+    for local, origin in aliases.items():
+        if origin == "torch":
+            return f"{local}.{attr}", ()
+    body = model.module.body
+    index = 0
+    while index < len(body) and _is_docstring_or_future(body[index], index):
+        index += 1
+    if index < len(body):
+        return f"torch.{attr}", (InsertLinesBefore(body[index], "import torch\n"),)
+    return f"torch.{attr}", (InsertAfter(body[-1], "\nimport torch"),) if body else ()
+
+
+def _is_docstring_or_future(stmt: cst.CSTNode, index: int) -> bool:
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    small = stmt.body[0]
+    if index == 0 and isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    return isinstance(small, cst.ImportFrom) and isinstance(small.module, cst.Name) and small.module.value == "__future__"
 
 
 @dataclass

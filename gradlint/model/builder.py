@@ -207,6 +207,8 @@ class ModelBuilder(Walker):
         self._loop_targets: list[set[str]] = []  # names bound by enclosing for-loops over parameters
         self._writes: dict[int, str] = {}  # id(expr) -> how it is written to
         self._frozen: set[str] = set()  # receivers whose parameters were frozen (model.requires_grad_(False))
+        self._frozen_tensors: set[str] = set()  # `layer.weight.requires_grad = False` (until set True again)
+        self._module_functions: set[str] = set()  # functions defined at the top level of the file
         self._pending_assign: list[list[tuple[cst.BaseExpression, Value]]] = []
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
@@ -326,7 +328,7 @@ class ModelBuilder(Walker):
             v = self._scope.lookup(expr.value)
             if v is not None and v.kind is not Kind.UNKNOWN:
                 return v
-            if expr.value in self.classes:
+            if expr.value in self.classes or (v is None and expr.value in self._module_functions):
                 return OTHER
             if v is None and expr.value in self.imports.aliases:
                 return OTHER
@@ -387,6 +389,8 @@ class ModelBuilder(Walker):
         if base.kind is Kind.SELF and self._scope_class() is not None:
             cls = self._scope_class()
             assert cls is not None
+            if attr in cls.method_names:
+                return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
             if attr in cls.attrs and cls.attrs[attr].kind is not Kind.UNKNOWN:
                 return cls.attrs[attr]
             if self._is_model_name(attr):
@@ -394,7 +398,7 @@ class ModelBuilder(Walker):
             return UNKNOWN
         if base.kind is Kind.MODULE:
             if attr in ("weight", "bias"):
-                if self._is_frozen(expr.value):
+                if self._is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
                     return Value(Kind.TENSOR)
                 return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
             if self._is_model_name(attr):
@@ -630,7 +634,9 @@ class ModelBuilder(Walker):
         # Pre-pass over top-level statements for class names (so a class used before it is defined,
         # or in a function above it, is still known).
         for stmt in node.body:
-            if isinstance(stmt, cst.ClassDef):
+            if isinstance(stmt, cst.FunctionDef):
+                self._module_functions.add(stmt.name.value)
+            elif isinstance(stmt, cst.ClassDef):
                 self._register_class(stmt)
             elif isinstance(stmt, cst.SimpleStatementLine):
                 for small in stmt.body:
@@ -669,7 +675,26 @@ class ModelBuilder(Walker):
             if last in self.classes and self.classes[last].is_module:
                 is_module = True
                 is_lightning = is_lightning or self.classes[last].is_lightning
-        info = ClassInfo(node=node, name=name, is_module=is_module, is_lightning=is_lightning)
+        method_names = frozenset(
+            stmt.name.value for stmt in node.body.body if isinstance(stmt, cst.FunctionDef)
+        ) if isinstance(node.body, cst.IndentedBlock) else frozenset()
+        framework_base = False
+        is_autograd_function = False
+        for base in node.bases:
+            d = dotted(base.value) or ""
+            head = d.split(".", 1)[0]
+            q = self.imports.resolve(base.value) or ""
+            if q in ("torch.autograd.Function", "torch.autograd.function.Function"):
+                is_autograd_function = True
+            if head in self.imports.relative or (
+                q.split(".", 1)[0] in TORCH_ECOSYSTEM and not q.startswith("torch.")
+            ):
+                framework_base = True
+        if not is_module and not is_autograd_function and "forward" in method_names:
+            # a class with a `forward` method is a module (its nn.Module base may come from another file)
+            is_module = True
+        info = ClassInfo(node=node, name=name, is_module=is_module, is_lightning=is_lightning,
+                         method_names=method_names, framework_base=framework_base)
         self.classes[name] = info
         return info
 
@@ -795,8 +820,8 @@ class ModelBuilder(Walker):
     def _eval_reason(self, info: FunctionInfo) -> str | None:
         name = info.name
         cls = info.class_info
-        if cls is not None and (cls.is_module or name in ("eval", "train")):
-            return None  # a model's own methods: the caller decides the mode
+        if cls is not None and (cls.is_module or cls.framework_base or name in ("eval", "train")):
+            return None  # a model's own methods, or a framework's hooks: the caller decides the mode
         if FRAMEWORK_NO_GRAD_HOOKS.fullmatch(name):
             return None
         if name.startswith("test") or name.endswith("_test"):
@@ -941,6 +966,14 @@ class ModelBuilder(Walker):
             self._bind(target, value)
 
     def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
+        if isinstance(receiver, cst.Attribute):
+            d = dotted(receiver)
+            if d is not None:
+                if flag is False:
+                    self._frozen_tensors.add(d)
+                else:
+                    self._frozen_tensors.discard(d)
+            return
         if isinstance(receiver, cst.Name):
             cur = self._scope.lookup(receiver.value)
             if flag is False and cur is not None and cur.kind is Kind.LEAF:

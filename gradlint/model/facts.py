@@ -29,6 +29,10 @@ class ClassInfo:
     is_module: bool  # subclasses nn.Module (directly, or through a class in this file)
     is_lightning: bool
     attrs: dict[str, Value] = field(default_factory=dict)  # self.X -> what it holds
+    method_names: frozenset[str] = frozenset()  # names defined with `def` in the class body
+    # a base class comes from a framework (transformers, lightning, ... or a relative import): the
+    # framework, not this file, decides train/eval and grad modes around its hooks
+    framework_base: bool = False
     methods: list["FunctionInfo"] = field(default_factory=list)
 
 

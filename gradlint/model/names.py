@@ -33,6 +33,7 @@ class ImportMap:
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
+        self.relative: set[str] = set()  # local names bound by relative imports (`from .base import X`)
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -47,6 +48,11 @@ class ImportMap:
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if node.relative:
+            if not isinstance(node.names, cst.ImportStar):
+                for alias in node.names:
+                    local = alias.asname.name if alias.asname is not None else alias.name
+                    if isinstance(local, cst.Name):
+                        self.relative.add(local.value)
             return
         module = _module_name(node.module)
         if module is None or isinstance(node.names, cst.ImportStar):

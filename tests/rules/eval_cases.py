@@ -154,3 +154,50 @@ EVAL_CASES = {
                 opt.step()
         """, [], []),
 }
+
+# Real-library look-alikes (transformers, timm): none of these is evaluation code the file controls.
+EVAL_CASES.update({
+    "method_of_class_with_forward_and_external_base": ("""
+        import torch
+        from .modeling_base import BasePreTrainedModel
+        class Segmenter(BasePreTrainedModel):
+            def forward(self, x):
+                return self.head(x)
+            def predict(self, x):
+                return self.class_predictor(x)
+        """, [], []),
+    "framework_subclass_hook": ("""
+        import torch
+        from transformers import Trainer
+        class MyTrainer(Trainer):
+            def prediction_step(self, model, inputs):
+                with torch.no_grad():
+                    return model(**inputs)
+        """, [], []),
+    "relative_base_pipeline": ("""
+        import torch
+        from .base import Pipeline
+        class TablePipeline(Pipeline):
+            def batch_inference(self, **inputs):
+                return self.model(**inputs)
+        """, [], []),
+    "own_method_named_like_a_model": ("""
+        import torch
+        class Evaluator:
+            def _wrap_model(self, model, training=True):
+                return model
+            def evaluation_loop(self, loader):
+                model = self._wrap_model(self.model, training=False)
+                model.eval()
+                with torch.no_grad():
+                    for x in loader:
+                        model(x)
+        """, [], []),
+    "module_function_named_like_a_model": ("""
+        import torch
+        def _is_peft_model(model):
+            return hasattr(model, "peft_config")
+        def validate_quantization(model):
+            return not _is_peft_model(model)
+        """, [], []),
+})

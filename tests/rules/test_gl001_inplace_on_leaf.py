@@ -73,3 +73,19 @@ def test_gl001_true_positives(name):
 @pytest.mark.parametrize("name", sorted(GL001_GOOD))
 def test_gl001_lookalikes_stay_silent(name):
     assert rows("GL001", GL001_GOOD[name]) == []
+
+
+def test_parameter_frozen_through_attribute_before_copy_is_silent():
+    # transformers' prune_linear_layer: requires_grad switched off around the copy
+    code = """
+        import torch
+        from torch import nn
+        def prune(W, b):
+            new_layer = nn.Linear(4, 3)
+            new_layer.weight.requires_grad = False
+            new_layer.weight.copy_(W)
+            new_layer.weight.requires_grad = True
+            new_layer.bias.copy_(b)
+            return new_layer
+        """
+    assert rows("GL001", code) == [9]  # the bias was never frozen

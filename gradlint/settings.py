@@ -18,7 +18,9 @@ DEFAULT_MODEL_NAMES: tuple[str, ...] = (
     # names (or attribute names, as in self.model) that hold an nn.Module; regular expressions (fullmatch)
     r"model",
     r"models?_\w+",
-    r"\w+_model",
+    # `student_model`, `ema_model`; not verbs on a model (`prepare_model`, `_wrap_model`, `load_model`)
+    r"(?!_|(get|load|build|create|make|prepare|wrap|unwrap|init|setup|set|to|is|has|save|export|compile|"
+    r"train|eval|evaluate|update|copy|clone|freeze|unfreeze|convert|apply|register|patch|quantize|fuse)_)\w+_model",
     r"net",
     r"network",
     r"net[A-Z_]\w*",

@@ -201,3 +201,18 @@ EVAL_CASES.update({
             return not _is_peft_model(model)
         """, [], []),
 })
+
+EVAL_CASES.update({
+    "verb_on_a_model_is_not_a_model": ("""
+        import torch
+        def evaluation_loop(self, loader):
+            model = self.accelerator.prepare_model(self.model, evaluation_mode=True)
+            return model
+        """, [], []),
+    "noun_model_names_still_models": ("""
+        import torch
+        def evaluate(student_model, loader):
+            for x in loader:
+                student_model(x)
+        """, [5], [5]),
+})

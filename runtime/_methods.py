@@ -15,21 +15,33 @@ def _bind(name: str, fn) -> None:
     setattr(Tensor, name, fn)
 
 
+def _none_is_not_implemented(fn):
+    """torch's binary operators return NotImplemented for a None operand, so Python raises
+    `TypeError: unsupported operand type(s) for +: 'NoneType' and 'Tensor'` (e.g. `p.grad += g` on a None grad)."""
+
+    def op(a, b):
+        if b is None:
+            return NotImplemented
+        return fn(a, b)
+
+    return op
+
+
 # arithmetic operators
-_bind("__add__", lambda a, b: O.add(a, b))
-_bind("__radd__", lambda a, b: O.add(b, a))
-_bind("__sub__", lambda a, b: O.sub(a, b))
-_bind("__rsub__", lambda a, b: O.rsub(a, b))
-_bind("__mul__", lambda a, b: O.mul(a, b))
-_bind("__rmul__", lambda a, b: O.mul(b, a))
-_bind("__truediv__", lambda a, b: O.div(a, b))
-_bind("__rtruediv__", lambda a, b: O.div(b, a))
-_bind("__floordiv__", lambda a, b: O.floor_divide(a, b))
-_bind("__mod__", lambda a, b: O.remainder(a, b))
-_bind("__pow__", lambda a, b: O.pow(a, b))
-_bind("__rpow__", lambda a, b: O.pow(b, a))
-_bind("__matmul__", lambda a, b: O.matmul(a, b))
-_bind("__rmatmul__", lambda a, b: O.matmul(b, a))
+_bind("__add__", _none_is_not_implemented(lambda a, b: O.add(a, b)))
+_bind("__radd__", _none_is_not_implemented(lambda a, b: O.add(b, a)))
+_bind("__sub__", _none_is_not_implemented(lambda a, b: O.sub(a, b)))
+_bind("__rsub__", _none_is_not_implemented(lambda a, b: O.rsub(a, b)))
+_bind("__mul__", _none_is_not_implemented(lambda a, b: O.mul(a, b)))
+_bind("__rmul__", _none_is_not_implemented(lambda a, b: O.mul(b, a)))
+_bind("__truediv__", _none_is_not_implemented(lambda a, b: O.div(a, b)))
+_bind("__rtruediv__", _none_is_not_implemented(lambda a, b: O.div(b, a)))
+_bind("__floordiv__", _none_is_not_implemented(lambda a, b: O.floor_divide(a, b)))
+_bind("__mod__", _none_is_not_implemented(lambda a, b: O.remainder(a, b)))
+_bind("__pow__", _none_is_not_implemented(lambda a, b: O.pow(a, b)))
+_bind("__rpow__", _none_is_not_implemented(lambda a, b: O.pow(b, a)))
+_bind("__matmul__", _none_is_not_implemented(lambda a, b: O.matmul(a, b)))
+_bind("__rmatmul__", _none_is_not_implemented(lambda a, b: O.matmul(b, a)))
 _bind("__neg__", lambda a: O.neg(a))
 _bind("__pos__", lambda a: a)
 _bind("__abs__", lambda a: O.abs(a))
@@ -45,10 +57,10 @@ _bind("__setitem__", lambda a, k, v: O.setitem(a, k, v))
 _bind("__iter__", lambda a: iter([a[i] for i in range(len(a))]))
 
 # in-place operators
-_bind("__iadd__", lambda a, b: O._inplace_binary(a, b, O.add, "AddBackward0"))
-_bind("__isub__", lambda a, b: O._inplace_binary(a, b, O.sub, "SubBackward0"))
-_bind("__imul__", lambda a, b: O._inplace_binary(a, b, O.mul, "MulBackward0"))
-_bind("__itruediv__", lambda a, b: O._inplace_binary(a, b, O.div, "DivBackward0"))
+_bind("__iadd__", _none_is_not_implemented(lambda a, b: O._inplace_binary(a, b, O.add, "AddBackward0")))
+_bind("__isub__", _none_is_not_implemented(lambda a, b: O._inplace_binary(a, b, O.sub, "SubBackward0")))
+_bind("__imul__", _none_is_not_implemented(lambda a, b: O._inplace_binary(a, b, O.mul, "MulBackward0")))
+_bind("__itruediv__", _none_is_not_implemented(lambda a, b: O._inplace_binary(a, b, O.div, "DivBackward0")))
 
 # out-of-place methods
 for _name in ("add", "sub", "mul", "div", "pow", "matmul", "mm", "clamp", "clip", "sum", "mean", "max", "min",

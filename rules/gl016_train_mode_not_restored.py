@@ -1,0 +1,258 @@
+"""GL016 train-mode-not-restored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from gradlint.model import FunctionInfo, LocalCall, LoopInfo, SemanticModel
+from gradlint.model.ext_modules import ModeSwitch, ModuleFacts, ends_loop_after
+from gradlint.rules.base import Finding, Rule
+from gradlint.settings import RuleOptions
+
+_END = 1 << 62
+
+
+class TrainModeNotRestored(Rule):
+    code = "GL016"
+    name = "train-mode-not-restored"
+    summary = "`model.eval()` inside a training loop with no `model.train()` before the next training step"
+    docs = """\
+## What it does
+Flags `model.eval()` (or `model.train(False)`) inside a training loop — a loop that calls
+`backward()` / `optimizer.step()`, directly or through a helper function of the same file — when
+nothing in that loop puts the model back in training mode: no `model.train()` anywhere in the loop
+(at its top, after the validation, in a nested loop), no call to a helper of this file that calls
+`.train()` (a `train_one_epoch(model)` that starts with `model.train()`, an `evaluate(model)` that
+restores the mode with `model.train()` / `model.train(was_training)`). Also flags the `eval()` inside
+such a helper (`validate(model)`) when the training loop calling it never switches back. Reported at
+the `eval()` call.
+
+## Why is this bad?
+`eval()` is sticky: after the first validation every later epoch trains in evaluation mode. Nothing
+raises; measured on PyTorch 2.13 with `Linear → BatchNorm1d → Dropout → Linear` and `model.train()`
+only before the epoch loop:
+
+```
+epoch 0: training=True, dropout active=True, BN stats updated by train step=True
+epoch 1: training=False, dropout active=False, BN stats updated by train step=False
+epoch 2: training=False, dropout active=False, BN stats updated by train step=False
+```
+
+From the second epoch on, Dropout is off and BatchNorm normalises with frozen running statistics and
+stops updating them: the model trains without regularisation and its BN statistics no longer match the
+weights being learnt.
+
+## Example
+```python
+model.train()
+for epoch in range(epochs):
+    for x, y in train_loader:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        val_loss = sum(loss_fn(model(x), y).item() for x, y in val_loader)
+```
+
+## Use instead
+```python
+for epoch in range(epochs):
+    model.train()
+    for x, y in train_loader:
+        ...
+    model.eval()
+    with torch.no_grad():
+        ...
+```
+
+## Not flagged
+`model.train()` anywhere in the training loop; a helper of this file called in the loop that calls
+`model.train()` (`train_one_epoch`), or an evaluation helper that restores the mode
+(`was = model.training; model.eval(); ...; model.train(was)`); an `eval()` after the training loop (final
+evaluation); an `eval()` followed by `break` / `return` / `raise` in its block (the loop ends there); a
+loop that rebuilds the model each iteration (`model = Net()`); models with no sign of being trained in
+this file — neither `.train()` nor an optimizer built from their `.parameters()` (a frozen teacher or
+EMA model put in eval mode every step is correct); loops that do not train (no `backward()` /
+`step()`, directly or through a helper); test files.
+
+## Fix safety
+No automatic fix: where the `model.train()` belongs (top of the loop, after validation, in a helper)
+depends on the code; inserting it right after the validation block is usually right but can change
+which mode later code of the same iteration sees.
+
+## Options
+None.
+"""
+    VALID = (
+        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    model.train()\n"
+        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n    model.eval()\n    validate(model)\n",
+        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\nfor epoch in range(3):\n"
+        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\nmodel.eval()\n",
+        "import torch\ndef train_one_epoch(model):\n    model.train()\n    model(x).sum().backward()\n    opt.step()\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    train_one_epoch(model)\n"
+        "    model.eval()\n    evaluate(model)\n",
+    )
+    INVALID = (
+        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\nfor epoch in range(3):\n"
+        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n    model.eval()\n",
+        "import torch\ndef validate(model):\n    model.eval()\n    with torch.no_grad():\n        model(x)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    model(x).sum().backward()\n"
+        "    opt.step()\n    validate(model)\n",
+    )
+    prefilter = (".eval(", ".train(")
+    extensions = (ModuleFacts,)
+
+    def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        if model.is_test_file or not model.uses_torch:
+            return
+        facts = model.ext(ModuleFacts)
+        if not any(s.kind == "eval" for s in facts.switches):
+            return
+        checker = _Checker(model, facts)
+        reported: set[int] = set()
+        # eval() directly in a training loop
+        for sw in facts.switches:
+            if sw.kind != "eval":
+                continue
+            loop = next((lp for lp in reversed(sw.loops) if checker.loop_trains(lp)), None)
+            if loop is None or not checker.evidence(sw.receiver):
+                continue
+            if checker.loop_restores(loop, sw.receiver) or ends_loop_after(sw.loops[-1], sw.node):
+                continue
+            reported.add(id(sw.node))
+            yield Finding(sw.node, _message(sw, None))
+        # eval() in a helper that a training loop calls
+        for loop in model.loops:
+            if not checker.loop_trains(loop):
+                continue
+            for call in checker.calls_in(loop):
+                if checker.innermost_training_loop(call) is not loop:
+                    continue
+                for callee in model.functions_named(call.name):
+                    if not model.sets_eval(callee):
+                        continue
+                    for sw in checker.eval_switches(callee):
+                        if id(sw.node) in reported or not checker.evidence(sw.receiver):
+                            continue
+                        if checker.loop_restores(loop, sw.receiver):
+                            continue
+                        reported.add(id(sw.node))
+                        yield Finding(sw.node, _message(sw, call))
+
+
+def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
+    recv = sw.receiver or "the model"
+    is_eval = isinstance(sw.node.func, cst.Attribute) and sw.node.func.attr.value == "eval"
+    code = f"`{recv}.eval()`" if is_eval else f"`{recv}.train(False)`"
+    where = "inside the training loop" if call is None else f"(called from the training loop through `{call.name}(...)`)"
+    return (
+        f"{code} {where} is never undone: no `{recv}.train()` runs before the next training step, so from "
+        "the second epoch on the model trains in eval mode (Dropout off, BatchNorm frozen on its running "
+        f"statistics, which stop updating); call `{recv}.train()` at the top of the loop or after the validation"
+    )
+
+
+class _Checker:
+    def __init__(self, model: SemanticModel, facts: ModuleFacts) -> None:
+        self.model = model
+        self.facts = facts
+        self._switches: dict[int, list[ModeSwitch]] = {}
+        for sw in facts.switches:
+            self._switches.setdefault(id(sw.function), []).append(sw)
+        self._trains: dict[int, bool] = {}
+        self._sets_train: dict[int, bool] = {}
+        self._loop_trains: dict[int, bool] = {}
+        trained = {s.receiver for s in facts.switches if s.kind in ("train", "restore") and s.receiver}
+        for opt in facts.optimizers:
+            trained |= opt.receivers
+        self._trained = trained
+        self._trained_last = {r.rsplit(".", 1)[-1] for r in trained}
+
+    def evidence(self, receiver: str) -> bool:
+        """Is `receiver` a model this file trains (switches to train mode, or optimises)?"""
+        if not receiver:
+            return False
+        return receiver in self._trained or receiver.rsplit(".", 1)[-1] in self._trained_last
+
+    def end(self, loop: LoopInfo) -> int:
+        return self.facts.loop_end.get(id(loop), _END)
+
+    def inside(self, seq: int, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
+        return fn is loop.function and loop.seq < seq <= self.end(loop)
+
+    def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
+        calls = self.model._calls_by_fn.get(id(loop.function), [])
+        return [c for c in calls if self.inside(c.seq, c.function, loop)]
+
+    def innermost_training_loop(self, call: LocalCall) -> LoopInfo | None:
+        loops = [lp for lp in self.model.loops if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
+        return max(loops, key=lambda lp: lp.seq) if loops else None
+
+    def trains(self, fn: FunctionInfo, depth: int = 0) -> bool:
+        key = id(fn)
+        if key not in self._trains:
+            self._trains[key] = False  # cycle guard
+            result = fn.has_step or fn.has_backward
+            if not result and depth < 4:
+                result = any(
+                    self.trains(callee, depth + 1)
+                    for call in self.model._calls_by_fn.get(key, ())
+                    for callee in self.model.functions_named(call.name)
+                )
+            self._trains[key] = result
+        return self._trains[key]
+
+    def sets_train(self, fn: FunctionInfo, depth: int = 0) -> bool:
+        key = id(fn)
+        if key not in self._sets_train:
+            self._sets_train[key] = False
+            result = any(s.kind in ("train", "restore") for s in self._switches.get(key, ()))
+            if not result and depth < 4:
+                result = any(
+                    self.sets_train(callee, depth + 1)
+                    for call in self.model._calls_by_fn.get(key, ())
+                    for callee in self.model.functions_named(call.name)
+                )
+            self._sets_train[key] = result
+        return self._sets_train[key]
+
+    def loop_trains(self, loop: LoopInfo) -> bool:
+        key = id(loop)
+        if key not in self._loop_trains:
+            self._loop_trains[key] = loop.has_step or loop.has_backward or any(
+                self.trains(callee) for call in self.calls_in(loop) for callee in self.model.functions_named(call.name)
+            )
+        return self._loop_trains[key]
+
+    def loop_restores(self, loop: LoopInfo, receiver: str) -> bool:
+        fn = loop.function
+        for sw in self._switches.get(id(fn), ()):
+            if sw.kind in ("train", "restore") and self.inside(sw.seq, sw.function, loop):
+                return True
+        for call in self.calls_in(loop):
+            if any(self.sets_train(callee) for callee in self.model.functions_named(call.name)):
+                return True
+        for seq, name, bfn in self.facts.loop_bindings:
+            if self.inside(seq, bfn, loop) and (receiver == name or receiver.startswith(name + ".")):
+                return True  # the model is rebuilt inside the loop
+        return False
+
+    def eval_switches(self, fn: FunctionInfo, depth: int = 0, seen: set[int] | None = None) -> list[ModeSwitch]:
+        """eval() switches in fn, or in helpers it calls, that are not inside fn's own training loops."""
+        seen = seen if seen is not None else set()
+        if id(fn) in seen or depth > 3:
+            return []
+        seen.add(id(fn))
+        out = [
+            s for s in self._switches.get(id(fn), ())
+            if s.kind == "eval" and not any(self.loop_trains(lp) for lp in s.loops)
+        ]
+        if self.sets_train(fn):
+            return []
+        for call in self.model._calls_by_fn.get(id(fn), ()):
+            for callee in self.model.functions_named(call.name):
+                out += self.eval_switches(callee, depth + 1, seen)
+        return out

@@ -1,0 +1,273 @@
+"""GL016 train-mode-not-restored: `eval()` in a training loop that never switches back, and the restoring
+look-alikes that stay silent (catalogue GL016)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ._lint import rows
+
+BAD = {
+    "catalogue_module_level": (
+        """
+        import torch as T
+        model = T.nn.Sequential(T.nn.Linear(4, 8), T.nn.Dropout(0.5))
+        opt = T.optim.SGD(model.parameters(), lr=0.01)
+        model.train()
+        for epoch in range(3):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            model.eval()
+            with T.no_grad():
+                model(x_val)
+        """, [10]),
+    "fit_function_nested_batches": (
+        """
+        import torch
+        def fit(model, optimizer, train_loader, val_loader, epochs):
+            model.train()
+            for epoch in range(epochs):
+                for x, y in train_loader:
+                    optimizer.zero_grad()
+                    loss_fn(model(x), y).backward()
+                    optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    for x, y in val_loader:
+                        model(x)
+        """, [10]),
+    "trainer_method": (
+        """
+        import torch
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.optimizer = torch.optim.Adam(self.model.parameters())
+            def fit(self, loader, epochs):
+                for epoch in range(epochs):
+                    for x, y in loader:
+                        self.optimizer.zero_grad()
+                        self.model(x).sum().backward()
+                        self.optimizer.step()
+                    self.model.eval()
+                    self.validate()
+        """, [13]),
+    "validate_helper": (
+        """
+        import torch
+        def validate(model, loader):
+            model.eval()
+            with torch.no_grad():
+                return [model(x) for x in loader]
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(10):
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            validate(model, val_loader)
+        """, [4]),
+    "eval_every_n_steps_in_batch_loop": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(10):
+            model.train()
+            for step, (x, y) in enumerate(train_loader):
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+                if step % 100 == 0:
+                    model.eval()
+                    evaluate(model)
+        """, [11]),
+    "train_false": (
+        """
+        import torch
+        model.train()
+        for epoch in range(3):
+            loss = model(x).sum()
+            loss.backward()
+            opt.step()
+            model.train(False)
+        """, [8]),
+    "while_loop_via_training_helper": (
+        """
+        import torch
+        def train_step(model, batch):
+            model(batch).sum().backward()
+            opt.step()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        while step < max_steps:
+            train_step(net, next(it))
+            net.eval()
+            step += 1
+        """, [9]),
+}
+
+GOOD = {
+    "train_at_loop_top": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            model.eval()
+            evaluate(model)
+        """),
+    "train_after_validation": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(3):
+            model(x).sum().backward()
+            opt.step()
+            model.eval()
+            evaluate(model)
+            model.train()
+        """),
+    "train_one_epoch_helper": (
+        """
+        import torch
+        def train_one_epoch(model, loader):
+            model.train()
+            for x, y in loader:
+                model(x).sum().backward()
+                opt.step()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            train_one_epoch(model, train_loader)
+            model.eval()
+            evaluate(model)
+        """),
+    "evaluate_restores_mode": (
+        """
+        import torch
+        def evaluate(model):
+            was_training = model.training
+            model.eval()
+            with torch.no_grad():
+                out = model(x)
+            model.train(was_training)
+            return out
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(3):
+            model(x).sum().backward()
+            opt.step()
+            evaluate(model)
+        """),
+    "final_eval_after_loop": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(3):
+            model(x).sum().backward()
+            opt.step()
+        model.eval()
+        test(model)
+        """),
+    "eval_then_break": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(100):
+            model(x).sum().backward()
+            opt.step()
+            if converged():
+                model.eval()
+                break
+        """),
+    "model_rebuilt_each_iteration": (
+        """
+        import torch
+        for lr in (0.1, 0.01):
+            model = Net()
+            opt = torch.optim.SGD(model.parameters(), lr=lr)
+            for step in range(100):
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+            scores.append(evaluate(model))
+        """),
+    "frozen_teacher": (
+        """
+        import torch
+        opt = torch.optim.SGD(student.parameters(), lr=0.1)
+        student.train()
+        for x in loader:
+            teacher.eval()
+            with torch.no_grad():
+                t = teacher(x)
+            (student(x) - t).pow(2).mean().backward()
+            opt.step()
+        """),
+    "no_training_in_loop": (
+        """
+        import torch
+        model.train()
+        for ckpt in checkpoints:
+            model.load_state_dict(torch.load(ckpt))
+            model.eval()
+            results.append(evaluate(model))
+        """),
+    "mode_kwarg": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train(mode=True)
+            model(x).sum().backward()
+            opt.step()
+            model.eval()
+        """),
+    "gan_generator_sampling": (
+        """
+        import torch
+        opt_g = torch.optim.Adam(G.parameters())
+        for step in range(1000):
+            G.train()
+            G(z).mean().backward()
+            opt_g.step()
+            if step % 100 == 0:
+                G.eval()
+                samples = G(z_fixed)
+        """),
+}
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad(name):
+    snippet, expected = BAD[name]
+    assert rows("GL016", snippet) == expected
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_good(name):
+    assert rows("GL016", GOOD[name]) == []
+
+
+def test_test_files_are_silent():
+    snippet, _ = BAD["catalogue_module_level"]
+    assert rows("GL016", snippet, filename="tests/test_training.py") == []
+
+
+def test_on_by_default_and_message():
+    from gradlint.linter import lint_source
+    from gradlint.rules import get_rule
+    from gradlint.settings import Settings
+    import textwrap
+
+    assert get_rule("GL016").default_enabled is True
+    res = lint_source(textwrap.dedent(BAD["catalogue_module_level"][0]), "train.py",
+                      Settings(selected=frozenset({"GL016"})))
+    (d,) = res.diagnostics
+    assert "`model.eval()`" in d.message and "`model.train()`" in d.message
+    assert "Dropout off" in d.message

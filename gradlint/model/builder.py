@@ -33,7 +33,7 @@ from gradlint.model.names import (
 )
 from gradlint.model.extension import Extension
 from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
-from gradlint.model.walk import Walker
+from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
 
 AUG_OPS = {
@@ -101,51 +101,26 @@ def _positional(call: cst.Call) -> list[cst.Arg]:
 
 def _names_in(expr: cst.CSTNode) -> set[str]:
     """Every Name used as a value in expr (not attribute names)."""
-    found: set[str] = set()
-
-    class V(Walker):
-        def visit_Name(self, node: cst.Name) -> None:
-            found.add(node.value)
-
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            self.walk(node.value)
-            return False
-
-    V().walk(expr)
-    return found
+    attr_names = {id(n.attr) for n in iter_nodes(expr) if type(n) is cst.Attribute}
+    return {n.value for n in iter_nodes(expr) if type(n) is cst.Name and id(n) not in attr_names}
 
 
 def _reads_grad_of(expr: cst.CSTNode, target: str) -> bool:
     """Does expr read `<target>.grad` (an update step like `p - lr * p.grad`)?"""
-    found = False
-
-    class V(Walker):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            nonlocal found
-            if node.attr.value == "grad" and dotted(node.value) == target:
-                found = True
-
-    V().walk(expr)
-    return found
+    return any(
+        type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target
+        for n in iter_nodes(expr)
+    )
 
 
 def _has_grad_term(expr: cst.CSTNode) -> bool:
     """Does expr involve a gradient: `x.grad`, or a name like `grad`, `grads`, `g`, `dw`?"""
-    found = False
-
-    class V(Walker):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            nonlocal found
-            if node.attr.value == "grad":
-                found = True
-
-        def visit_Name(self, node: cst.Name) -> None:
-            nonlocal found
-            if "grad" in node.value.lower() or node.value in ("g", "dp", "dw", "db"):
-                found = True
-
-    V().walk(expr)
-    return found
+    for n in iter_nodes(expr):
+        if type(n) is cst.Attribute and n.attr.value == "grad":
+            return True
+        if type(n) is cst.Name and ("grad" in n.value.lower() or n.value in ("g", "dp", "dw", "db")):
+            return True
+    return False
 
 
 class _Scope:
@@ -183,6 +158,7 @@ class ModelBuilder(Walker):
         self._ext_dispatch: dict[type, tuple] = {}
         self.imports = ImportMap()
         self._model_name_res = [re.compile(p) for p in options.all_model_names]
+        self._model_name_cache: dict[str, bool] = {}
         self._eval_fn_res = [re.compile(p) for p in options.all_eval_function_patterns]
         # results
         self.functions: list[FunctionInfo] = []
@@ -288,7 +264,10 @@ class ModelBuilder(Walker):
         return self._loops[-1] if len(self._loops) > floor else None
 
     def _is_model_name(self, name: str) -> bool:
-        return any(r.fullmatch(name) for r in self._model_name_res)
+        found = self._model_name_cache.get(name)
+        if found is None:
+            found = self._model_name_cache[name] = any(r.fullmatch(name) for r in self._model_name_res)
+        return found
 
     def grad_mode_kind(self, expr: cst.BaseExpression) -> str | None:
         q = self.imports.resolve(expr)
@@ -1213,15 +1192,7 @@ class ModelBuilder(Walker):
 
 
 def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:
-    found: list[cst.Attribute] = []
-
-    class V(Walker):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            if node.attr.value == "data":
-                found.append(node)
-
-    V().walk(expr)
-    return found
+    return [n for n in iter_nodes(expr) if type(n) is cst.Attribute and n.attr.value == "data"]
 
 
 def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:
@@ -1270,21 +1241,8 @@ def _iter_small_statements(body: Sequence[cst.CSTNode]):
 
 
 def _has_loop(func: cst.FunctionDef) -> bool:
-    found = False
-
-    class V(Walker):
-        def visit_For(self, node: cst.For) -> bool:
-            nonlocal found
-            found = True
-            return False
-
-        def visit_While(self, node: cst.While) -> bool:
-            nonlocal found
-            found = True
-            return False
-
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is func
-
-    V().walk(func)
-    return found
+    """A for/while loop in the function's own body (not in nested functions or classes)."""
+    return any(
+        type(n) in (cst.For, cst.While)
+        for n in iter_nodes(func.body, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda))
+    )

@@ -10,6 +10,7 @@ A `visit_` method that returns False skips the node's children, as with LibCST v
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import libcst as cst
@@ -50,22 +51,70 @@ def _fields(tp: type) -> tuple[str, ...]:
     return names
 
 
-class Walker:
-    """Subclass and define `visit_Call(self, node)`, `leave_For(self, node)`, … as needed."""
+_IS_NODE: dict[type, bool] = {}
 
-    _dispatch_cache: dict[tuple[type, type], tuple[Callable | None, Callable | None]]
+
+def _learn(tp: type) -> bool:
+    """Is `tp` a LibCST node type? (cached: isinstance against LibCST's ABC costs several times more)"""
+    found = _IS_NODE[tp] = isinstance(tp, type) and issubclass(tp, cst.CSTNode)
+    return found
+
+
+def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The semantic children of a node, in source order (cheap; LibCST's `.children` runs a visitor)."""
+    out: list[cst.CSTNode] = []
+    for name in _fields(type(node)):
+        child = getattr(node, name)
+        ct = type(child)
+        if ct is tuple or ct is list:
+            for item in child:
+                it = _IS_NODE.get(type(item))
+                if it is None:
+                    it = _learn(type(item))
+                if it:
+                    out.append(item)
+        else:
+            is_node = _IS_NODE.get(ct)
+            if is_node is None:
+                is_node = _learn(ct)
+            if is_node:
+                out.append(child)
+    return out
+
+
+def iter_nodes(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """`node` and every node below it, in source order. Nodes of a type in `prune` are yielded but not
+    descended into (below the starting node)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if prune and n is not node and isinstance(n, prune):
+            continue
+        kids = child_nodes(n)
+        if kids:
+            kids.reverse()
+            stack.extend(kids)
+
+
+class Walker:
+    """Subclass and define `visit_Call(self, node)`, `leave_For(self, node)`, … as needed.
+
+    Define walker subclasses at module level: a class made inside a function on every call costs its
+    creation and starts with an empty dispatch cache each time (use `iter_nodes` for small searches)."""
+
+    _dispatch_cache: dict[type, tuple[Callable | None, Callable | None]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._dispatch_cache = {}
 
     def _handlers(self, tp: type) -> tuple[Callable | None, Callable | None]:
-        key = (type(self), tp)
-        found = self._dispatch_cache.get(key)
+        found = self._dispatch_cache.get(tp)
         if found is None:
             name = tp.__name__
             found = (getattr(type(self), f"visit_{name}", None), getattr(type(self), f"leave_{name}", None))
-            self._dispatch_cache[key] = found
+            self._dispatch_cache[tp] = found
         return found
 
     def walk(self, node: cst.CSTNode) -> None:
@@ -77,11 +126,19 @@ class Walker:
             return
         for name in _fields(tp):
             child = getattr(node, name)
-            if isinstance(child, cst.CSTNode):
-                self.walk(child)
-            elif isinstance(child, (tuple, list)):
+            ct = type(child)
+            if ct is tuple or ct is list:
                 for item in child:
-                    if isinstance(item, cst.CSTNode):
+                    it = _IS_NODE.get(type(item))
+                    if it is None:
+                        it = _learn(type(item))
+                    if it:
                         self.walk(item)
+            else:
+                is_node = _IS_NODE.get(ct)
+                if is_node is None:
+                    is_node = _learn(ct)
+                if is_node:
+                    self.walk(child)
         if leave is not None:
             leave(self, node)

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from gradlint import __version__
-from gradlint.diagnostic import Diagnostic, Location
+from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
 from gradlint.settings import Settings
 
 CACHE_VERSION = "v1"
@@ -27,10 +27,36 @@ def cache_dir(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get("GRADLINT_CACHE_DIR") or DEFAULT_DIR)
 
 
+_CODE_STAMP: str | None = None
+
+
+def code_stamp() -> str:
+    """Which build of gradlint this is: the version, plus the size and mtime of every module of the
+    package (so an editable or development install that changed a rule never reads stale results)."""
+    global _CODE_STAMP
+    if _CODE_STAMP is None:
+        import gradlint
+
+        h = hashlib.sha256(__version__.encode())
+        for base in sorted(set(gradlint.__path__)):
+            for sub in ("", "model", "report", "verify", "rules"):
+                folder = Path(base) / sub
+                try:
+                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for e in entries:
+                    if e.name.endswith(".py"):
+                        st = e.stat()
+                        h.update(f"{sub}/{e.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        _CODE_STAMP = h.hexdigest()[:16]
+    return _CODE_STAMP
+
+
 def settings_fingerprint(settings: Settings) -> str:
     opts = settings.options
     data = json.dumps(
-        [__version__, sorted(settings.selected), opts.all_eval_function_patterns, opts.all_model_names],
+        [code_stamp(), sorted(settings.selected), opts.all_eval_function_patterns, opts.all_model_names],
         separators=(",", ":"),
     )
     return hashlib.sha256(data.encode()).hexdigest()[:16]
@@ -74,7 +100,7 @@ class Cache:
                 Diagnostic(
                     code=d["code"], name=d["name"], message=d["message"], filename=filename,
                     location=Location(*d["location"]), end_location=Location(*d["end_location"]),
-                    noqa_row=d["noqa_row"], url=d["url"],
+                    fix=_fix_from(d.get("fix")), noqa_row=d["noqa_row"], url=d["url"], cell=d.get("cell"),
                 )
                 for d in data["diagnostics"]
             ]
@@ -82,8 +108,6 @@ class Cache:
             return None  # corrupt: a miss, rewritten by put()
 
     def put(self, key: str, diagnostics: list[Diagnostic]) -> None:
-        if any(d.fix is not None for d in diagnostics):
-            return  # fixes are not cached: the file is linted again
         try:
             self._ensure()
             path = self._path(key)
@@ -92,7 +116,7 @@ class Cache:
                 {"code": d.code, "name": d.name, "message": d.message,
                  "location": [d.location.row, d.location.column],
                  "end_location": [d.end_location.row, d.end_location.column],
-                 "noqa_row": d.noqa_row, "url": d.url}
+                 "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell}
                 for d in diagnostics
             ]})
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -101,3 +125,24 @@ class Cache:
             os.replace(tmp, path)
         except OSError:
             pass  # a cache that cannot be written is only slower
+
+
+def _fix_to(fix: Fix | None) -> dict | None:
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability.value,
+        "message": fix.message,
+        "edits": [[e.content, e.location.row, e.location.column, e.end_location.row, e.end_location.column]
+                  for e in fix.edits],
+    }
+
+
+def _fix_from(data: dict | None) -> Fix | None:
+    if data is None:
+        return None
+    return Fix(
+        applicability=Applicability(data["applicability"]),
+        message=data["message"],
+        edits=tuple(Edit(content, Location(r, c), Location(er, ec)) for content, r, c, er, ec in data["edits"]),
+    )

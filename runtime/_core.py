@@ -348,7 +348,8 @@ class Tensor:
 
     def __init__(self, array: np.ndarray, requires_grad: bool = False, *, _vc: _Version | None = None,
                  _base: Tensor | None = None) -> None:
-        self._a = array
+        # numpy ops on 0-d arrays return numpy scalars; keep an ndarray so in-place ops (np.copyto) work
+        self._a = array if isinstance(array, np.ndarray) else np.asarray(array)
         self._vc = _vc if _vc is not None else _Version()
         self.requires_grad_flag = False
         self.grad_fn: Node | None = None

@@ -1,0 +1,818 @@
+"""Training-loop facts (GL006 graph-accumulated, GL007 zero-grad-missing, GL013 backward-through-freed-graph).
+
+Recorded in the builder's single walk:
+
+- a light *graph provenance* for names: which expressions hold a tensor that carries an autograd graph,
+  as a set of "root" ids (one id per graph-building call or op visited: a model call, a loss call, an op on
+  a tensor that requires grad). Two values share a root when they share part of a graph; `.detach()`,
+  `.item()`, `float()`, `.data`, and anything computed under `no_grad`/`inference_mode`/
+  `set_grad_enabled(<flag>)` carry none. Unknown calls carry none (rules stay silent on what we do not
+  know), except functions whose name says they compute a loss (`criterion`, `loss_fn`, `compute_loss`).
+- `backward()`-like calls (`t.backward()`, `torch.autograd.backward/grad`, `scaler.scale(t).backward()`,
+  `accelerator.backward(t)`, `self.manual_backward(t)`) with the roots they free and their
+  `retain_graph`/`create_graph` flags, and their position in the block structure (for "runs after");
+- optimizer `step()` calls, gradient resets (`zero_grad`, `p.grad = None`, `p.grad.zero_()`), calls to
+  local functions inside loops (a helper that resets);
+- accumulations (`acc += t`, `acc = acc + t`, `acc.append(t)`, `d[k] += t`, `acc = torch.cat([acc, t])`),
+  assignments and clears per loop (is the accumulator re-created every iteration?), names returned;
+- carried assignments: `h = f(..., h, ...)` inside a loop where the new value carries a graph built on
+  the previous iteration's `h` (not through `.detach()`).
+
+Everything is per function (`fn`), with the enclosing loops of that function (`loops`, outermost first).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from gradlint.model.builder import _const_bool, _kwarg, _positional
+from gradlint.model.extension import Extension
+from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
+from gradlint.model.names import TORCH_FACTORIES, dotted
+from gradlint.model.values import Kind
+
+EMPTY: frozenset[int] = frozenset()
+
+# tensor methods whose result carries no graph
+NON_GRAPH_METHODS = frozenset(
+    """item tolist numpy detach detach_ size dim numel stride data_ptr element_size nelement is_contiguous
+    is_floating_point is_complex equal allclose any all argmax argmin argsort eq ne lt le gt ge isnan isinf
+    isfinite nonzero long int bool byte short char count_nonzero backward append extend insert clear keys
+    values items get update format __len__ copy_ zero_ fill_ uniform_ normal_ register_hook retain_grad
+    requires_grad_ unique""".split()
+)
+NON_GRAPH_ATTRS = frozenset(
+    "shape dtype device grad data requires_grad is_leaf grad_fn ndim layout is_cuda names output_nr".split()
+)
+NON_GRAPH_BUILTINS = frozenset(
+    "float int bool str len round repr print isinstance type id hash format range enumerate zip".split()
+)
+GRAPH_BUILTINS = frozenset({"sum", "max", "min", "abs"})
+LOSS_NAME = re.compile(r"(criterion\w*|\w*loss\w*|crit|bce\w*|mse\w*|nll\w*|huber\w*|\w*_criterion)", re.IGNORECASE)
+OPT_NAME = re.compile(r"\w*optim\w*|(\w*_)?opts?(_\w*)?|opt[a-z]|opt\d+|\w*_opt", re.IGNORECASE)
+RESET_NAME = re.compile(r"zero_grad|(reset|clear|zero)_?grads?", re.IGNORECASE)
+DETACH_HIDDEN = None
+DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
+BACKWARD_WRAPPER = re.compile(r"\w*(accelerator|fabric|engine|deepspeed|ds|amp|trainer|model_engine)\w*", re.IGNORECASE)
+
+
+@dataclass(eq=False)
+class Backward:
+    node: cst.Call
+    stmt: cst.CSTNode | None  # the statement line holding the call
+    kind: str  # "backward" (a .backward()/autograd.backward) or "grad" (torch.autograd.grad)
+    target: cst.BaseExpression | None
+    keys: frozenset[str]  # names mentioned in the target(s)
+    roots: frozenset[int]
+    frees: bool  # False with retain_graph=True / create_graph=True / a non-constant retain_graph
+    retain_true: bool  # retain_graph=True (constant)
+    create_graph: bool
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+    mode: Mode
+    path: tuple[tuple[int, int], ...]
+    unconditional_in: LoopInfo | None = None  # the innermost loop, when every iteration of it runs the call
+
+
+@dataclass(eq=False)
+class Step:
+    node: cst.Call
+    optimizer: str  # `opt`, `self.optimizer`
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+
+
+@dataclass(eq=False)
+class Reset:
+    node: cst.CSTNode
+    receiver: str  # the zero_grad receiver (`opt`, `model`), "" for `p.grad = None` and helpers
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+
+
+@dataclass(eq=False)
+class LoopCall:
+    name: str
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+
+
+@dataclass(eq=False)
+class Accumulation:
+    stmt: cst.CSTNode  # the reported statement (AugAssign / Assign / the append call)
+    key: str  # the accumulator (`total_loss`, `self.losses`, `history` for history["loss"].append)
+    piece: cst.BaseExpression  # the graph-carrying value added
+    op: str  # "+=", "= +", "append", "cat"
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+    mode: Mode
+
+
+@dataclass(eq=False)
+class Binding:
+    """An assignment that re-creates `key` (not an accumulation of it), or a clear of a list."""
+
+    key: str
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+    unconditional_in: LoopInfo | None  # the innermost loop whose every iteration runs it, if that is loops[-1]
+    number_literal: bool  # `total = 0` / `0.0`
+    node: cst.CSTNode | None = None
+
+
+@dataclass(eq=False)
+class Carried:
+    stmt: cst.CSTNode  # the assignment
+    keys: tuple[str, ...]  # the carried names
+    cid: int  # the root id standing for the previous iteration's graph
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+    mode: Mode
+
+
+@dataclass
+class _FnState:
+    taint: dict[str, frozenset[int]] = field(default_factory=dict)
+    derived: dict[str, set[str]] = field(default_factory=dict)  # key -> keys its value was computed from
+    returned: set[str] = field(default_factory=set)
+
+
+class TrainingFacts(Extension):
+    name = "training"
+
+    def __init__(self, builder) -> None:
+        super().__init__(builder)
+        self.backwards: list[Backward] = []
+        self.steps: list[Step] = []
+        self.resets: list[Reset] = []
+        self.loop_calls: list[LoopCall] = []
+        self.accumulations: list[Accumulation] = []
+        self.bindings: list[Binding] = []
+        self.carried: list[Carried] = []
+        self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
+        self.schedulers: set[str] = set()
+        self.exits: set[int] = set()  # id(loop) of loops with a break/return inside
+        self.loop_start_root: dict[int, int] = {}
+        self.fn_state: dict[int, _FnState] = {}  # id(fn) or 0 -> state
+        self._states: list[_FnState] = [_FnState()]
+        self.fn_state[0] = self._states[0]
+        self._next_root = 1
+        self._ctl: list[object] = []  # LoopInfo, "cond", or "fn" markers
+        self._frames: list[list[int]] = []  # block frames: [frame id, statement counter]
+        self._frame_id = 0
+        self._elifs: set[int] = set()
+        self._stmt: cst.CSTNode | None = None
+        self._override: dict[str, frozenset[int]] | None = None
+        self.model = None
+
+    def finish(self, model) -> None:
+        self.model = model
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def _st(self) -> _FnState:
+        return self._states[-1]
+
+    def _new_root(self) -> int:
+        self._next_root += 1
+        return self._next_root
+
+    def _loops(self) -> tuple[LoopInfo, ...]:
+        return tuple(self.b.enclosing_loops)
+
+    def _recording(self) -> bool:
+        return self.b.mode in (Mode.ENABLED, Mode.INHERITED)
+
+    def _path(self) -> tuple[tuple[int, int], ...]:
+        return tuple((f[0], f[1]) for f in self._frames)
+
+    def _unconditional_loop(self) -> LoopInfo | None:
+        """The innermost loop, if the current statement runs on every one of its iterations."""
+        for item in reversed(self._ctl):
+            if isinstance(item, LoopInfo):
+                return item
+            return None  # a condition / handler / function boundary comes first
+        return None
+
+    def _key(self, expr: cst.BaseExpression) -> str | None:
+        return dotted(expr)
+
+    def _lookup(self, key: str) -> frozenset[int] | None:
+        if self._override is not None and key in self._override:
+            return self._override[key]
+        return self._st.taint.get(key)
+
+    # ------------------------------------------------------------------ graph provenance
+
+    def roots(self, expr: cst.BaseExpression | None) -> frozenset[int]:
+        if expr is None:
+            return EMPTY
+        return self._r(expr)[0]
+
+    def _op(self, parts: list[tuple[frozenset[int], bool]]) -> tuple[frozenset[int], bool]:
+        """An op over `parts`: a new graph node when any part requires grad and grad mode records."""
+        if not self._recording():
+            return EMPTY, False
+        if any(req for _, req in parts):
+            out: set[int] = set()
+            for r, _ in parts:
+                out |= r
+            out.add(self._new_root())
+            return frozenset(out), True
+        return EMPTY, False
+
+    def _r(self, e: cst.BaseExpression) -> tuple[frozenset[int], bool]:
+        if isinstance(e, (cst.Name, cst.Attribute)):
+            key = self._key(e)
+            if key is not None:
+                found = self._lookup(key)
+                if found:
+                    return found, True
+                if found is not None:
+                    return EMPTY, self.b.classify(e).kind is Kind.LEAF
+            if isinstance(e, cst.Attribute):
+                if e.attr.value in NON_GRAPH_ATTRS:
+                    return EMPTY, False
+                base = self._r(e.value)
+                if base[0]:
+                    return base
+            v = self.b.classify(e)
+            if v.kind is Kind.LEAF:
+                return EMPTY, True
+            if v.kind is Kind.NONLEAF and self._recording():
+                return frozenset({self._new_root()}), True
+            return EMPTY, False
+        if isinstance(e, cst.Subscript):
+            return self._r(e.value)
+        if isinstance(e, cst.BinaryOperation):
+            return self._op([self._r(e.left), self._r(e.right)])
+        if isinstance(e, cst.UnaryOperation):
+            if isinstance(e.operator, cst.Not):
+                return EMPTY, False
+            return self._op([self._r(e.expression)])
+        if isinstance(e, cst.IfExp):
+            a, b = self._r(e.body), self._r(e.orelse)
+            return a[0] | b[0], a[1] or b[1]
+        if isinstance(e, (cst.List, cst.Tuple, cst.Set)):
+            return self._union([el.value for el in e.elements])
+        if isinstance(e, cst.Dict):
+            return self._union([el.value for el in e.elements if isinstance(el, cst.DictElement)])
+        if isinstance(e, (cst.ListComp, cst.GeneratorExp)):
+            return self._union([e.elt, e.for_in.iter])
+        if isinstance(e, cst.Call):
+            return self._r_call(e)
+        return EMPTY, False
+
+    def _union(self, exprs: list[cst.BaseExpression]) -> tuple[frozenset[int], bool]:
+        out: frozenset[int] = EMPTY
+        req = False
+        for x in exprs:
+            r, q = self._r(x)
+            out |= r
+            req = req or q
+        return out, req
+
+    def _args(self, call: cst.Call) -> list[tuple[frozenset[int], bool]]:
+        return [self._r(a.value) for a in call.args]
+
+    def _r_call(self, call: cst.Call) -> tuple[frozenset[int], bool]:
+        func = call.func
+        q = self.b.imports.resolve(func)
+        if q is not None:
+            if q == "torch.autograd.grad":
+                cg = _kwarg(call, "create_graph")
+                if cg is not None and _const_bool(cg.value):
+                    return self._op(self._args(call))
+                return EMPTY, False
+            head, _, last = q.rpartition(".")
+            if head == "torch" and last in TORCH_FACTORIES:
+                rg = _kwarg(call, "requires_grad")
+                return EMPTY, bool(rg is not None and _const_bool(rg.value))
+            if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                return EMPTY, True
+            if q.startswith("torch.") and not q.startswith("torch.optim") and "." not in q[6:] or q.startswith(
+                ("torch.nn.functional.", "torch.linalg.", "torch.fft.", "torch.special.")
+            ):
+                if last in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_tensor",
+                            "numel", "manual_seed", "is_grad_enabled", "device", "dtype", "Size"):
+                    return EMPTY, False
+                return self._op(self._args(call))
+            if not q.startswith("torch."):
+                root = q.split(".", 1)[0]
+                if root in ("numpy", "np", "math", "statistics", "random", "builtins", "json", "os"):
+                    return EMPTY, False
+        if isinstance(func, cst.Name):
+            name = func.value
+            if name in NON_GRAPH_BUILTINS:
+                return EMPTY, False
+            if name in GRAPH_BUILTINS:
+                return self._op(self._args(call))
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in NON_GRAPH_METHODS:
+                return EMPTY, False
+            recv = self._r(func.value)
+            if recv[0] or recv[1]:
+                return self._op([recv, *self._args(call)])
+            if method == "forward" and self.b.classify(func.value).kind in (Kind.MODULE, Kind.SELF):
+                return self._model_output(call)
+        fv = self.b.classify(func)
+        if fv.kind is Kind.MODULE:
+            d = dotted(func) or ""
+            if "Loss" in fv.origin or LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
+                return self._op(self._args(call))  # a loss module: a graph when its inputs carry one
+            if q is not None and q.startswith("torch."):
+                return self._op(self._args(call))  # an nn.<Module> constructed inline
+            return self._model_output(call)
+        if fv.kind is Kind.SELF:
+            cls = self.b._scope_class()
+            if cls is not None and cls.is_module:
+                return self._model_output(call)
+        d = dotted(func)
+        if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
+            return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
+        return EMPTY, False
+
+    def _model_output(self, call: cst.Call) -> tuple[frozenset[int], bool]:
+        if not self._recording() or not call.args:
+            return EMPTY, False
+        out: set[int] = set()
+        for r, _ in self._args(call):
+            out |= r
+        out.add(self._new_root())
+        return frozenset(out), True
+
+    # ------------------------------------------------------------------ structure
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._push_frame()
+
+    def leave_Module(self, node: cst.Module) -> None:
+        self._frames.pop()
+
+    def _push_frame(self) -> None:
+        self._frame_id += 1
+        self._frames.append([self._frame_id, 0])
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._push_frame()
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._frames.pop()
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._push_frame()
+
+    def leave_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._frames.pop()
+
+    def _count(self) -> None:
+        if self._frames:
+            self._frames[-1][1] += 1
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._count()
+        self._stmt = node
+
+    def visit_If(self, node: cst.If) -> None:
+        if id(node) not in self._elifs:
+            self._count()
+        if isinstance(node.orelse, cst.If):
+            self._elifs.add(id(node.orelse))
+        self._ctl.append("cond")
+
+    def leave_If(self, node: cst.If) -> None:
+        self._ctl.pop()
+
+    def visit_With(self, node: cst.With) -> None:
+        self._count()
+
+    def visit_Try(self, node: cst.Try) -> None:
+        self._count()
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._ctl.append("cond")
+
+    def leave_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._ctl.pop()
+
+    def visit_Match(self, node) -> None:
+        self._count()
+        self._ctl.append("cond")
+
+    def leave_Match(self, node) -> None:
+        self._ctl.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._count()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._count()
+        self._ctl.append("fn")
+        st = _FnState()
+        self._states.append(st)
+        fn = self.b.function
+        if fn is not None:
+            self.fn_state[id(fn)] = st
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._ctl.pop()
+        self._states.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._ctl.append("cond")
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self._ctl.pop()
+
+    def visit_For(self, node: cst.For) -> None:
+        self._count()
+        loop = self.b.loop
+        # the target: elements of a graph-carrying container carry its graph
+        r = self.roots(node.iter)
+        for key in _target_keys(node.target):
+            self._st.taint[key] = r
+            self.bindings.append(Binding(key, self.b.next_seq(), self.b.function, self._loops(), loop, False))
+        if loop is not None:
+            self.loop_start_root[id(loop)] = self._next_root + 1
+            self._ctl.append(loop)
+
+    def leave_For(self, node: cst.For) -> None:
+        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
+            self._ctl.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._count()
+        loop = self.b.loop
+        if loop is not None:
+            self.loop_start_root[id(loop)] = self._next_root + 1
+            self._ctl.append(loop)
+
+    def leave_While(self, node: cst.While) -> None:
+        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
+            self._ctl.pop()
+
+    def visit_Break(self, node: cst.Break) -> None:
+        loop = self.b.loop
+        if loop is not None:
+            self.exits.add(id(loop))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        for loop in self.b.enclosing_loops:
+            self.exits.add(id(loop))
+        if node.value is not None:
+            self._st.returned |= _keys_in(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self._st.returned |= _keys_in(node.value)
+
+    # ------------------------------------------------------------------ statements
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        targets = [t.target for t in node.targets]
+        rhs = node.value
+        fn, loops = self.b.function, self._loops()
+        # optimizers / schedulers by constructor
+        q = self.b.imports.resolve(rhs.func) if isinstance(rhs, cst.Call) else None
+        if q is not None and q.startswith("torch.optim."):
+            for t in targets:
+                k = self._key(t)
+                if k:
+                    (self.schedulers if ".lr_scheduler." in q or q.startswith("torch.optim.swa_utils") else self.optimizers).add(k)
+        # resets: p.grad = ...
+        for t in targets:
+            if isinstance(t, cst.Attribute) and t.attr.value == "grad":
+                self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
+        keys = [k for t in targets for k in _target_keys(t)]
+        # accumulation: acc = acc + piece / acc = torch.cat([acc, piece])
+        if len(targets) == 1 and (k := self._key(targets[0])) is not None:
+            piece = _accumulated_piece(rhs, k, self.b)
+            if piece is not None:
+                pr = self.roots(piece[0])
+                cur = (self._st.taint.get(k) or EMPTY) | pr
+                if pr:
+                    self.accumulations.append(
+                        Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops, self.b.mode))
+                    if loops:
+                        cid = self._new_root()
+                        cur = cur | {cid}
+                        self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode))
+                self._st.taint[k] = cur
+                self._st.derived.setdefault(k, set()).update(_keys_in(rhs))
+                return
+        # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
+        r, _ = self._r(rhs)
+        carried = False
+        if loops and keys and r:
+            sentinel = -1
+            self._override = {k: (self._st.taint.get(k) or EMPTY) | {sentinel} for k in keys}
+            try:
+                rs, _ = self._r(rhs)
+            finally:
+                self._override = None
+            if sentinel in rs:
+                carried = True
+                cid = self._new_root()
+                r = r | {cid}
+                self.carried.append(Carried(node, tuple(keys), cid, self.b.next_seq(), fn, loops, self.b.mode))
+        unc = self._unconditional_loop()
+        lit = isinstance(rhs, (cst.Integer, cst.Float)) or (
+            isinstance(rhs, cst.Call) and isinstance(rhs.func, cst.Name) and rhs.func.value == "float")
+        names = _keys_in(rhs)
+        if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)) and isinstance(rhs, (cst.Tuple, cst.List)) \
+                and len(targets[0].elements) == len(rhs.elements):
+            for te, re_ in zip(targets[0].elements, rhs.elements):
+                for k in _target_keys(te.value):
+                    self._bind(k, r if carried else self.roots(re_.value), fn, loops, unc, False, _keys_in(re_.value),
+                               node)
+            return
+        for t in targets:
+            if isinstance(t, cst.Subscript):
+                base = self._key(t.value)
+                if base is not None:
+                    self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
+                continue
+            for k in _target_keys(t):
+                self._bind(k, r, fn, loops, unc, lit, names, node)
+
+    def _bind(self, key, roots, fn, loops, unc, lit, names, node=None) -> None:
+        self._st.taint[key] = roots
+        self._st.derived.setdefault(key, set()).update(names)
+        self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, unc, lit, node))
+
+    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is None:
+            return
+        k = self._key(node.target)
+        if k is None:
+            return
+        lit = isinstance(node.value, (cst.Integer, cst.Float))
+        self._bind(k, self.roots(node.value), self.b.function, self._loops(), self._unconditional_loop(), lit,
+                   _keys_in(node.value))
+
+    def leave_AugAssign(self, node: cst.AugAssign) -> None:
+        target = node.target
+        key = self._key(target.value if isinstance(target, cst.Subscript) else target)
+        if key is None:
+            return
+        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+            self.resets.append(Reset(node, "", self.b.next_seq(), self.b.function, self._loops()))
+            return
+        pr, _ = self._r(node.value)
+        if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)) and pr:
+            op = "+=" if isinstance(node.operator, cst.AddAssign) else "-="
+            self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
+                                                   self._loops(), self.b.mode))
+        cur = self._st.taint.get(key) or EMPTY
+        if pr and self._recording():
+            cur = cur | pr | {self._new_root()}
+            if self._loops() and not isinstance(target, cst.Subscript):
+                cid = self._new_root()
+                cur = cur | {cid}
+                self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, self._loops(),
+                                            self.b.mode))
+        self._st.taint[key] = cur
+        self._st.derived.setdefault(key, set()).update(_keys_in(node.value))
+
+    def visit_Del(self, node: cst.Del) -> None:
+        target = node.target
+        if isinstance(target, cst.Subscript):
+            k = self._key(target.value)
+            if k is not None and _is_full_slice(target):
+                self.bindings.append(Binding(k, self.b.next_seq(), self.b.function, self._loops(),
+                                             self._unconditional_loop(), False))
+            return
+        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+            self.resets.append(Reset(node, "", self.b.next_seq(), self.b.function, self._loops()))
+        for k in _target_keys(target):
+            self._st.taint.pop(k, None)
+
+    # ------------------------------------------------------------------ calls
+
+    def leave_Call(self, node: cst.Call) -> None:
+        func = node.func
+        fn, loops = self.b.function, self._loops()
+        q = self.b.imports.resolve(func)
+        if q in ("torch.autograd.backward", "torch.autograd.grad"):
+            pos = _positional(node)
+            target = pos[0].value if pos else (a.value if (a := (_kwarg(node, "tensors") or _kwarg(node, "outputs"))) else None)
+            self._record_backward(node, target, "grad" if q.endswith(".grad") else "backward")
+            return
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            fname = func.value if isinstance(func, cst.Name) else func.attr.value
+            if DETACH_HELPER.search(fname) and fname != "detach":
+                # detach_hidden(h) / repackage_hidden(h) / h.detach_(): cuts what it is given
+                cut = [a.value for a in node.args]
+                if isinstance(func, cst.Attribute) and fname == "detach_":
+                    cut = [func.value]
+                for expr in cut:
+                    for k in _target_keys(expr):
+                        self.bindings.append(Binding(k, self.b.next_seq(), fn, loops, self._unconditional_loop(),
+                                                     False, node))
+        if isinstance(func, cst.Name):
+            if RESET_NAME.search(func.value):
+                self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
+            elif loops:
+                self.loop_calls.append(LoopCall(func.value, self.b.next_seq(), fn, loops))
+            return
+        if not isinstance(func, cst.Attribute):
+            return
+        method = func.attr.value
+        recv = func.value
+        if method in ("backward", "manual_backward"):
+            rr = self._r(recv)
+            pos = _positional(node)
+            if method == "manual_backward" or (not (rr[0] or rr[1]) and pos and BACKWARD_WRAPPER.fullmatch(
+                    (dotted(recv) or "").rsplit(".", 1)[-1])):
+                target = pos[0].value if pos else None  # accelerator.backward(loss)
+            elif isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and recv.func.attr.value == "scale" \
+                    and _positional(recv):
+                target = _positional(recv)[0].value  # scaler.scale(loss).backward()
+            else:
+                target = recv
+            self._record_backward(node, target, "backward")
+            return
+        if RESET_NAME.search(method):
+            self.resets.append(Reset(node, dotted(recv) or "", self.b.next_seq(), fn, loops))
+            return
+        if method in ("zero_", "fill_", "mul_", "detach_", "requires_grad_") and _is_grad_attr(recv):
+            if method != "requires_grad_" and method != "detach_":
+                self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
+            return
+        if method == "step":
+            opt = self._optimizer_of_step(node, recv)
+            if opt is not None:
+                self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops))
+            return
+        if method in ("append", "extend", "add_", "insert") and node.args:
+            key = self._key(recv.value if isinstance(recv, cst.Subscript) else recv)
+            if key is None:
+                return
+            piece = node.args[-1].value
+            pr, _ = self._r(piece)
+            if pr:
+                self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
+                                                       self.b.mode))
+                self._st.taint[key] = (self._st.taint.get(key) or EMPTY) | pr
+            self._st.derived.setdefault(key, set()).update(_keys_in(piece))
+            return
+        if method == "clear" and not node.args:
+            key = self._key(recv)
+            if key is not None:
+                self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, self._unconditional_loop(), False))
+                self._st.taint[key] = EMPTY
+            return
+        if loops and isinstance(recv, cst.Name) and recv.value == "self":
+            self.loop_calls.append(LoopCall(method, self.b.next_seq(), fn, loops))
+
+    def _optimizer_of_step(self, node: cst.Call, recv: cst.BaseExpression) -> str | None:
+        pos = _positional(node)
+        if not node.args:
+            d = dotted(recv)
+            if d is None or d in self.schedulers:
+                return None
+            last = d.rsplit(".", 1)[-1]
+            if d in self.optimizers or (OPT_NAME.fullmatch(last) and "sched" not in last.lower()):
+                if self.b.classify(recv).kind is Kind.MODULE:
+                    return None
+                return d
+            return None
+        if len(node.args) == 1 and pos and "scaler" in (dotted(recv) or "").lower():
+            d = dotted(pos[0].value)  # scaler.step(optimizer)
+            if d is not None and (d in self.optimizers or OPT_NAME.fullmatch(d.rsplit(".", 1)[-1])):
+                return d
+        return None
+
+    def _record_backward(self, node: cst.Call, target: cst.BaseExpression | None, kind: str) -> None:
+        rg = _kwarg(node, "retain_graph")
+        cg = _kwarg(node, "create_graph")
+        create = cg is not None and _const_bool(cg.value) is True
+        retain_true = rg is not None and _const_bool(rg.value) is True
+        if rg is not None:
+            frees = _const_bool(rg.value) is False
+        else:
+            frees = cg is None or _const_bool(cg.value) is False
+        if kind == "backward" and target is not None and len(_positional(node)) >= 3:
+            frees = False  # positional retain_graph: do not guess
+        roots = self.roots(target) if target is not None else EMPTY
+        keys = frozenset(_keys_in(target)) if target is not None else frozenset()
+        self.backwards.append(Backward(
+            node=node, stmt=self._stmt, kind=kind, target=target, keys=keys, roots=roots, frees=frees,
+            retain_true=retain_true, create_graph=create, seq=self.b.next_seq(), fn=self.b.function,
+            loops=self._loops(), mode=self.b.mode, path=self._path(), unconditional_in=self._unconditional_loop(),
+        ))
+
+    # ------------------------------------------------------------------ queries for the rules
+
+    def state(self, fn: FunctionInfo | None) -> _FnState:
+        return self.fn_state.get(id(fn) if fn is not None else 0) or _FnState()
+
+    def derived_closure(self, fn: FunctionInfo | None, key: str) -> set[str]:
+        """Keys whose value was computed (directly or transitively) from `key` in fn."""
+        st = self.state(fn)
+        out = {key}
+        changed = True
+        while changed:
+            changed = False
+            for k, srcs in st.derived.items():
+                if k not in out and srcs & out:
+                    out.add(k)
+                    changed = True
+        return out
+
+
+def dominates(a: Backward, b: Backward) -> bool:
+    """Does backward `a` run before `b` whenever `b` runs (a statement before b's, in a block enclosing b)?"""
+    pa, pb = a.path, b.path
+    k = len(pa)
+    if k == 0 or len(pb) < k or pa[: k - 1] != pb[: k - 1] or pa[k - 1][0] != pb[k - 1][0]:
+        return False
+    if pb[k - 1][1] > pa[k - 1][1]:
+        return True
+    return pb[k - 1][1] == pa[k - 1][1] and len(pb) == k and b.seq > a.seq
+
+
+def _target_keys(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for el in target.elements:
+            out += _target_keys(el.value)
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _target_keys(target.value)
+    d = dotted(target)
+    return [d] if d is not None and isinstance(target, (cst.Name, cst.Attribute)) else []
+
+
+def _keys_in(expr: cst.CSTNode) -> set[str]:
+    """Names and dotted names (`self.total`) mentioned in expr."""
+    found: set[str] = set()
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Name, cst.Attribute)):
+            d = dotted(node)
+            if d is not None:
+                found.add(d)
+                parts = d.split(".")
+                for i in range(1, len(parts)):
+                    found.add(".".join(parts[:i]))
+                continue
+        if isinstance(node, (cst.Lambda, cst.FunctionDef)):
+            continue
+        stack.extend(node.children)
+    return found
+
+
+def _is_grad_attr(expr: cst.BaseExpression) -> bool:
+    """`p.grad` or `p.grad.data`."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        expr = expr.value
+    return isinstance(expr, cst.Attribute) and expr.attr.value == "grad"
+
+
+def _is_full_slice(target: cst.Subscript) -> bool:
+    return len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
+        getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step"))
+
+
+def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseExpression, str] | None:
+    """`acc + piece` / `piece + acc` / `acc + a + b` (the rest) or `torch.cat([acc, piece])`."""
+    if isinstance(rhs, cst.BinaryOperation) and isinstance(rhs.operator, cst.Add):
+        terms: list[cst.BaseExpression] = []
+        expr: cst.BaseExpression = rhs
+        while isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            terms.append(expr.right)
+            expr = expr.left
+        terms.append(expr)
+        terms.reverse()
+        own = [t for t in terms if dotted(t) == key]
+        if len(own) == 1:
+            rest = [t for t in terms if t is not own[0]]
+            if len(rest) == 1:
+                return rest[0], "= +"
+            return rhs, "= +"
+        return None
+    if isinstance(rhs, cst.Call):
+        q = b.imports.resolve(rhs.func)
+        if q in ("torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.vstack", "torch.hstack"):
+            pos = _positional(rhs)
+            if pos and isinstance(pos[0].value, (cst.List, cst.Tuple)):
+                els = [e.value for e in pos[0].value.elements]
+                if any(dotted(e) == key for e in els):
+                    rest = [e for e in els if dotted(e) != key]
+                    if len(rest) == 1:
+                        return rest[0], "cat"
+    return None

@@ -1,0 +1,210 @@
+"""GL006 graph-accumulated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import re
+
+import libcst as cst
+
+from gradlint.model import LoopInfo, Mode, SemanticModel, dotted
+from gradlint.model.builder import TORCH_ECOSYSTEM
+from gradlint.model.ext_training import Accumulation, TrainingFacts
+from gradlint.rules.base import Finding, FixSpec, Replace, Rule
+from gradlint.settings import RuleOptions
+
+# `model.uses_torch` needs one of these imported (a Keras/JAX `model(x)` is not a torch graph)
+TORCH_TOKENS = tuple(sorted(TORCH_ECOSYSTEM))
+
+
+DATA_ITERABLE = re.compile(r"\w*(loader|batch|dataset|samples|examples)\w*|data|\w+_data|data_\w+", re.IGNORECASE)
+ITER_WRAPPERS = frozenset({"enumerate", "tqdm", "iter", "zip", "list", "progress_bar", "track"})
+
+
+def _is_data_loop(loop: LoopInfo) -> bool:
+    """A loop over batches (`loader`, `train_dataloader`, `enumerate(tqdm(batches))`, `data`)."""
+    node = loop.node
+    if not isinstance(node, cst.For):
+        return False
+    expr = node.iter
+    while isinstance(expr, cst.Call):
+        func = expr.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        if name not in ITER_WRAPPERS or not expr.args:
+            return False
+        expr = expr.args[0].value
+    d = dotted(expr)
+    return d is not None and bool(DATA_ITERABLE.fullmatch(d.rsplit(".", 1)[-1]))
+
+
+class GraphAccumulated(Rule):
+    code = "GL006"
+    name = "graph-accumulated"
+    summary = "A tensor that carries an autograd graph is accumulated across loop iterations (`total += loss`)"
+    fixable = True
+    docs = """\
+## What it does
+Flags a loop that accumulates a tensor carrying an autograd graph into something that outlives the
+iteration: `total += loss`, `total = total + loss`, `losses.append(loss)`, `history["loss"].append(loss)`,
+`stats[k] += loss`, `preds = torch.cat([preds, out])`. The value must be known to carry a graph: computed
+from a model call, a loss / criterion call, or an op on a tensor that requires grad, with grad mode on
+(not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()` function or one this file
+only calls under them). Reported at the accumulating statement. The message says which leak it is:
+only the graph skeleton (the loop calls `backward()` every iteration) or the saved activations too
+(no `backward()` in the loop, or `backward(retain_graph=True)`).
+
+## Why is this bad?
+The accumulator keeps every iteration's graph reachable, so it is never freed. Measured on PyTorch
+2.13 (50 iterations of a 512→2048→1 MLP):
+
+* `total += loss` with `loss.backward()` every iteration: backward frees the saved activations (0/50
+  alive), but the graph skeleton stays: 404 autograd nodes reachable after 50 iterations, 24,004 after
+  3,000, and CPU memory grows by roughly 5–550 KB per iteration: a slow leak, nothing raises.
+* no `backward()` in the loop (a validation loop without `no_grad`) or `backward(retain_graph=True)`:
+  every iteration's activations stay alive too (50/50 alive), about 2 MB per iteration here: the
+  classic out-of-memory after N batches.
+
+`total` also prints as `tensor(..., grad_fn=<AddBackward0>)` instead of a number.
+
+## Example
+```python
+total_loss = 0
+for x, y in loader:
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+    total_loss += loss
+```
+
+## Use instead
+```python
+    total_loss += loss.item()     # or float(loss); `loss.detach()` to keep a tensor
+```
+
+## Not flagged
+* `loss.item()`, `float(loss)`, `loss.detach()`, `loss.cpu().item()` accumulations;
+* accumulation under `torch.no_grad()` / `torch.inference_mode()`, in a `@torch.no_grad()` function,
+  or with `set_grad_enabled(flag)` (unknown mode);
+* sum-then-backward: `loss = loss + l_i` over tasks or micro-batches, then `loss.backward()` (or a value
+  computed from the accumulator, `torch.stack(losses).mean().backward()`, `scaler.scale(total)`,
+  `accelerator.backward(total)`) anywhere in the function;
+* an accumulator re-created every iteration (`losses = []` / `losses.clear()` / `total = 0` in the loop
+  body, not under a condition);
+* a helper that sums losses and returns the sum (the caller backpropagates it), unless it is evaluation
+  code and has no `backward()`;
+* without a `backward()` in the loop, only evaluation code (GL004's names: `evaluate`, `val_loader` …)
+  and loops over batches (`loader`, `batches`, `dataset`, `data`, through `enumerate`/`tqdm`/`zip`) are
+  checked: a model's own methods collecting features, pyramid levels or time steps, and other loops
+  (`range(n)`, over layers or crops) are a forward pass, not a leak; `self.<attr>` accumulators too (another
+  method may backpropagate them);
+* values that are not known to carry a graph (results of unknown functions), and test files.
+
+## Fix safety
+The fix makes the accumulated value history-free. When the accumulator starts as a Python number in the
+same function (`total = 0`) and the statement is `+=` / `= acc + ...`, the fix is `.item()`: **unsafe**,
+because it turns the accumulator into a Python float (later `total.item()`, `.cpu()` or tensor
+arithmetic change or break) and `.item()` raises for a non-scalar tensor (`reduction="none"`).
+Otherwise (lists, dicts, tensor accumulators) the fix is `.detach()`: **safe** — it keeps the same
+values, dtype and device and only drops the history nobody backpropagates (the rule has checked that
+the accumulator is never passed to `backward()`); it is unsafe when the accumulator is returned from the
+function (a caller could backpropagate it). No fix for tuples/lists/dicts appended as a whole.
+
+## Options
+None.
+"""
+    VALID = (
+        "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
+        "    total += loss.item()\n",
+        "import torch\nwith torch.no_grad():\n    total = 0\n    for x, y in loader:\n"
+        "        total += criterion(model(x), y)\n",
+        "import torch\ntotal = 0\nfor x in chunks:\n    total = total + model(x).pow(2).mean()\ntotal.backward()\n",
+        "import torch\nfor x, y in loader:\n    losses = []\n    losses.append(criterion(model(x), y))\n",
+    )
+    INVALID = (
+        "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
+        "    total += loss\n",
+        "import torch\nlosses = []\nfor x, y in val_loader:\n    losses.append(criterion(model(x), y))\n",
+    )
+    prefilter = TORCH_TOKENS
+    extensions = (TrainingFacts,)
+
+    def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        if not model.uses_torch or model.is_test_file:
+            return
+        t = model.ext(TrainingFacts)
+        reported: set[int] = set()
+        for acc in t.accumulations:
+            if not acc.loops or id(acc.stmt) in reported:
+                continue
+            if model.effective_mode(acc.mode, acc.fn) is not Mode.ENABLED:
+                continue
+            loop = acc.loops[-1]
+            if any(b.key == acc.key and b.fn is acc.fn and b.unconditional_in is loop for b in t.bindings):
+                continue  # re-created every iteration
+            derived = t.derived_closure(acc.fn, acc.key)
+            in_fn = [b for b in t.backwards if b.fn is acc.fn]
+            if any(b.keys & derived for b in in_fn):
+                continue  # sum-then-backward: the accumulator is the objective
+            in_loop = [b for b in in_fn if loop in b.loops]
+            returned = bool(t.state(acc.fn).returned & derived)
+            if not in_loop:
+                if "." in acc.key:
+                    continue  # `self.losses`: another method may backpropagate it
+                if acc.fn is not None and acc.fn.class_info is not None and acc.fn.class_info.is_module:
+                    continue  # a model's own forward code collecting features / pyramid levels
+                evaluation = bool(loop.eval_reason or (acc.fn is not None and acc.fn.eval_reason))
+                if not evaluation and not _is_data_loop(loop):
+                    continue  # not a loop over batches: a forward pass collecting intermediate results
+                if returned and not evaluation:
+                    continue  # a helper summing losses for its caller
+            reported.add(id(acc.stmt))
+            yield Finding(acc.stmt, self._message(model, t, acc, in_loop), self._fix(model, t, acc, returned))
+
+    def _message(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, in_loop) -> str:
+        piece = model.code(acc.piece, 40)
+        stmt = acc.stmt
+        if isinstance(stmt, cst.AugAssign):
+            holder = model.code(stmt.target, 40)
+        elif isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
+            holder = model.code(stmt.func.value, 40)
+        else:
+            holder = acc.key
+        what = (f"`{model.code(stmt)}` accumulates `{piece}`, which carries its autograd graph, into `{holder}`, "
+                "which lives across loop iterations: every iteration's graph stays reachable from it")
+        if in_loop and not any(b.retain_true for b in in_loop):
+            leak = ("the loop's `backward()` frees the saved activations but not the graph's nodes, so memory "
+                    "grows a little with every iteration (a slow leak; measured 5-550 KB per iteration)")
+        elif in_loop:
+            leak = ("`backward(retain_graph=True)` keeps the saved activations too, so memory grows by a whole "
+                    "forward pass per iteration until it runs out")
+        else:
+            leak = ("nothing in the loop calls `backward()`, so every iteration's saved activations stay alive "
+                    "too: memory grows by a whole forward pass per iteration until it runs out")
+        if self._number_accumulator(t, acc):
+            fix = f"accumulate `{piece}.item()` (or `.detach()` to keep a tensor)"
+        else:
+            fix = f"store `{piece}.detach()` (or `.item()` for a scalar)"
+        if not in_loop:
+            fix += ", or run the loop under `torch.no_grad()`"
+        return f"{what}; {leak}; {fix}"
+
+    @staticmethod
+    def _number_accumulator(t: TrainingFacts, acc: Accumulation) -> bool:
+        return acc.op in ("+=", "-=", "= +") and any(
+            b.key == acc.key and b.fn is acc.fn and b.number_literal for b in t.bindings)
+
+    def _fix(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, returned: bool) -> FixSpec | None:
+        piece = acc.piece
+        if not isinstance(piece, (cst.Name, cst.Attribute, cst.Subscript, cst.Call, cst.BinaryOperation,
+                                  cst.UnaryOperation)):
+            return None
+        text = model.module.code_for_node(piece).strip()
+        if isinstance(piece, (cst.BinaryOperation, cst.UnaryOperation)) and not piece.lpar:
+            text = f"({text})"
+        if self._number_accumulator(t, acc):
+            return FixSpec(f"Accumulate `{model.code(piece, 30)}.item()`", (Replace(piece, f"{text}.item()"),),
+                           safe=False)
+        return FixSpec(f"Accumulate `{model.code(piece, 30)}.detach()`", (Replace(piece, f"{text}.detach()"),),
+                       safe=not returned)

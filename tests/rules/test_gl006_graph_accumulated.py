@@ -1,0 +1,237 @@
+"""GL006 graph-accumulated: true positives in several shapes, and the catalogue look-alikes that stay silent."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from gradlint.linter import lint_source
+from gradlint.settings import Settings
+
+from ._lint import rows
+
+BAD = {
+    "faq_plus_equals_after_backward": (
+        """
+        import torch
+        total_loss = 0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss
+        """, [9]),
+    "alias_torch_and_functional_loss": (
+        """
+        import torch as T
+        import torch.nn.functional as F
+        running = 0.0
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            running = running + loss
+        """, [8]),
+    "from_import_loss_module": (
+        """
+        from torch import nn
+        crit = nn.MSELoss()
+        losses = []
+        for x, y in val_loader:
+            losses.append(crit(model(x), y))
+        """, [6]),
+    "method_in_class_self_model": (
+        """
+        import torch
+        class Trainer:
+            def train_epoch(self, loader):
+                epoch_loss = 0
+                for batch in loader:
+                    self.optimizer.zero_grad()
+                    out = self.model(batch)
+                    loss = self.loss_fn(out, batch)
+                    loss.backward()
+                    self.optimizer.step()
+                    epoch_loss += loss
+                return epoch_loss / len(loader)
+        """, [12]),
+    "nested_function": (
+        """
+        import torch
+        def main():
+            def run(loader):
+                history = []
+                for x in loader:
+                    history.append(model(x).mean())
+                print(history)
+            run(data)
+        """, [7]),
+    "reset_per_epoch_accumulates_over_batches": (
+        """
+        import torch
+        for epoch in range(10):
+            total = 0
+            for x, y in loader:
+                loss = criterion(net(x), y)
+                loss.backward()
+                opt.step()
+                total += loss
+            print(total / len(loader))
+        """, [9]),
+    "periodic_reset_still_accumulates": (
+        """
+        import torch
+        running_loss = 0.0
+        for i, (x, y) in enumerate(loader):
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss
+            if i % 100 == 99:
+                print(running_loss / 100)
+                running_loss = 0.0
+        """, [8]),
+    "dict_of_metrics": (
+        """
+        import torch
+        stats = {"loss": 0.0}
+        while True:
+            out = model(next(it))
+            loss = out.pow(2).mean()
+            loss.backward()
+            stats["loss"] += loss
+        """, [8]),
+    "cat_outputs_in_eval_function": (
+        """
+        import torch
+        def evaluate(model, loader):
+            preds = torch.zeros(0)
+            for x in loader:
+                preds = torch.cat([preds, model(x)])
+            return preds
+        """, [6]),
+    "attribute_accumulator_with_backward": (
+        """
+        import torch
+        class Loop:
+            def fit(self, loader):
+                for x, y in loader:
+                    loss = criterion(self.model(x), y)
+                    loss.backward()
+                    self.losses.append(loss)
+        """, [8]),
+    "loss_scaled_by_batch_size": (
+        """
+        import torch
+        total = 0
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            loss.backward()
+            total += loss * x.size(0)
+        """, [7]),
+}
+
+GOOD = {
+    "item": "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n    total += loss.item()\n",
+    "detach": "import torch\nlosses = []\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n    losses.append(loss.detach())\n",
+    "float_and_cpu_item": (
+        "import torch\nt = 0.0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
+        "    t += float(loss)\n    t += loss.cpu().item()\n"),
+    "no_grad_block": "import torch\nwith torch.no_grad():\n    total = 0\n    for x, y in loader:\n        total += criterion(model(x), y)\n",
+    "no_grad_decorator": (
+        "import torch\n@torch.no_grad()\ndef evaluate(model, loader):\n    losses = []\n    for x, y in loader:\n"
+        "        losses.append(criterion(model(x), y))\n    return losses\n"),
+    "inference_mode_alias": (
+        "import torch as T\nwith T.inference_mode():\n    outs = []\n    for x in loader:\n        outs.append(model(x))\n"),
+    "called_only_under_no_grad": (
+        "import torch\ndef collect(loader):\n    outs = []\n    for x in loader:\n        outs.append(model(x))\n"
+        "    print(outs)\nwith torch.no_grad():\n    collect(val_loader)\n"),
+    "set_grad_enabled_flag": (
+        "import torch\nfor phase in ['train', 'val']:\n    running = 0\n    for x, y in loaders[phase]:\n"
+        "        with torch.set_grad_enabled(phase == 'train'):\n            loss = criterion(model(x), y)\n"
+        "        running += loss\n"),
+    "sum_then_backward": "import torch\ntotal = 0\nfor chunk in chunks:\n    total = total + model(chunk).pow(2).mean()\ntotal.backward()\n",
+    "multi_task_in_step": (
+        "import torch\nfor x, y in loader:\n    opt.zero_grad()\n    loss = 0\n    for head in heads:\n"
+        "        loss += criterion(head(model(x)), y)\n    loss.backward()\n    opt.step()\n"),
+    "stack_then_backward": (
+        "import torch\nlosses = []\nfor x, y in micro_batches:\n    losses.append(criterion(model(x), y))\n"
+        "torch.stack(losses).mean().backward()\n"),
+    "derived_backward_via_scaler": (
+        "import torch\nacc = 0\nfor x in chunks:\n    acc += model(x).sum()\nloss = acc / len(chunks)\n"
+        "scaler.scale(loss).backward()\n"),
+    "accelerator_backward": (
+        "import torch\nacc = 0\nfor x in chunks:\n    acc = acc + model(x).sum()\naccelerator.backward(acc)\n"),
+    "list_cleared_each_iteration": (
+        "import torch\nbuf = []\nfor x in loader:\n    buf.append(model(x))\n    out = torch.cat(buf)\n    buf.clear()\n"),
+    "list_recreated_each_iteration": "import torch\nfor x in loader:\n    outs = []\n    outs.append(model(x))\n",
+    "helper_returns_sum_of_losses": (
+        "import torch\ndef total_loss(outputs, targets):\n    total = 0\n    for o, t in zip(outputs, targets):\n"
+        "        total += criterion(o, t)\n    return total\n"),
+    "regularizer_helper": (
+        "import torch\ndef l2(model):\n    reg = 0\n    for p in model.parameters():\n        reg = reg + p.pow(2).sum()\n"
+        "    return reg\n"),
+    "model_forward_collects_features": (
+        "import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def forward(self, x):\n        feats = []\n"
+        "        for layer in self.layers:\n            x = layer(x)\n            feats.append(x)\n        return feats\n"),
+    "grad_norm_accumulation": (
+        "import torch\ntotal_norm = 0\nfor p in model.parameters():\n    total_norm += p.grad.norm() ** 2\n"),
+    "unknown_function_result": (
+        "import torch\ntotal = 0\nfor x, y in loader:\n    l = compute(model, x, y)\n    l.backward()\n    total += l\n"),
+    "attribute_accumulator_without_backward": (
+        "import torch\nclass M:\n    def step(self, x):\n        for t in x:\n            self.buf.append(model(t))\n"),
+    "int_metric": (
+        "import torch\ncorrect = 0\nfor x, y in loader:\n    out = model(x)\n    out.sum().backward()\n"
+        "    correct += (out.argmax(1) == y).sum()\n"),
+    "item_metric_dict": (
+        "import torch\nhist = {'loss': []}\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
+        "    hist['loss'].append(loss.item())\n"),
+    "model_forward_feature_list_used_later": (
+        "import torch\nimport torch.nn as nn\nclass Detr(nn.Module):\n    def forward(self, sources):\n        pos_list = []\n"
+        "        for lvl, src in enumerate(sources):\n            pos_list.append(self.position_embedding(src))\n"
+        "        out = self.encoder(sources, pos_list)\n        return out\n"),
+    "non_data_loop_in_script": "import torch\nouts = []\nfor t in range(10):\n    outs.append(model(x))\nuse(outs)\n",
+    "no_torch_import": "total = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n    total += loss\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad(name):
+    snippet, expected = BAD[name]
+    assert rows("GL006", snippet) == expected
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_good(name):
+    assert rows("GL006", GOOD[name]) == []
+
+
+def test_test_files_are_silent():
+    assert rows("GL006", BAD["faq_plus_equals_after_backward"][0], filename="tests/test_train.py") == []
+
+
+def _diag(snippet: str):
+    res = lint_source(textwrap.dedent(snippet), "train.py", Settings(selected=frozenset({"GL006"})))
+    assert res.error is None and len(res.diagnostics) == 1
+    return res.diagnostics[0]
+
+
+def test_message_says_which_leak():
+    skeleton = _diag(BAD["faq_plus_equals_after_backward"][0]).message
+    assert "`total_loss += loss`" in skeleton and "frees the saved activations but not the graph" in skeleton
+    activations = _diag(BAD["from_import_loss_module"][0]).message
+    assert "nothing in the loop calls `backward()`" in activations and "torch.no_grad()" in activations
+    retained = _diag(
+        "import torch\nt = 0\nfor x in xs:\n    l = model(x).sum()\n    l.backward(retain_graph=True)\n    t += l\n"
+    ).message
+    assert "retain_graph=True" in retained
+
+
+def test_fixes():
+    number = _diag(BAD["faq_plus_equals_after_backward"][0])
+    assert number.fix is not None and "loss.item()" in number.fix.message
+    lst = _diag(BAD["from_import_loss_module"][0])
+    assert lst.fix is not None and ".detach()" in lst.fix.message
+    scaled = _diag(BAD["loss_scaled_by_batch_size"][0])
+    assert scaled.fix is not None and "(loss * x.size(0)).item()" in scaled.fix.edits[0].content

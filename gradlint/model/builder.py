@@ -148,6 +148,18 @@ class _Region:
         self.mode = mode
 
 
+# Shared across files: the same options compile once, and a name's verdict is computed once per run.
+_MODEL_NAME_CACHES: dict[tuple[str, ...], dict[str, bool]] = {}
+_COMPILED: dict[tuple[str, ...], list[re.Pattern[str]]] = {}
+
+
+def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
+    found = _COMPILED.get(patterns)
+    if found is None:
+        found = _COMPILED[patterns] = [re.compile(p) for p in patterns]
+    return found
+
+
 class ModelBuilder(Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = ()) -> None:
@@ -157,9 +169,9 @@ class ModelBuilder(Walker):
         self.extensions: dict[type[Extension], Extension] = {cls: cls(self) for cls in extensions}
         self._ext_dispatch: dict[type, tuple] = {}
         self.imports = ImportMap()
-        self._model_name_res = [re.compile(p) for p in options.all_model_names]
-        self._model_name_cache: dict[str, bool] = {}
-        self._eval_fn_res = [re.compile(p) for p in options.all_eval_function_patterns]
+        self._model_name_res = _compiled(options.all_model_names)
+        self._model_name_cache = _MODEL_NAME_CACHES.setdefault(options.all_model_names, {})
+        self._eval_fn_res = _compiled(options.all_eval_function_patterns)
         # results
         self.functions: list[FunctionInfo] = []
         self.classes: dict[str, ClassInfo] = {}
@@ -924,6 +936,11 @@ class ModelBuilder(Walker):
                 self._writes[id(target)] = "update" if self_update else "assign"
             elif isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
                 self._set_requires_grad(target.value, _const_bool(node.value))
+            elif isinstance(target, (cst.Tuple, cst.List)):
+                # `p.data, meta = repack(...)` swaps storage like `p.data = t` (not a read; not flagged)
+                for el in target.elements:
+                    if isinstance(el.value, cst.Attribute) and el.value.attr.value == "data":
+                        self._writes[id(el.value)] = "assign"
             elif isinstance(target, cst.Name):
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):

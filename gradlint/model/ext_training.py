@@ -33,6 +33,7 @@ from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
 from gradlint.model.names import TORCH_FACTORIES, dotted
 from gradlint.model.values import Kind
+from gradlint.model.walk import child_nodes
 
 EMPTY: frozenset[int] = frozenset()
 
@@ -772,7 +773,7 @@ def _keys_in(expr: cst.CSTNode) -> set[str]:
                 continue
         if isinstance(node, (cst.Lambda, cst.FunctionDef)):
             continue
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))  # not `node.children`: LibCST runs a whole visitor for it
     return found
 
 

@@ -315,7 +315,7 @@ class ModelBuilder(Walker):
     # ----------------------------------------------------------------------------- classification
 
     def classify(self, expr: cst.BaseExpression) -> Value:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             v = self._scope.lookup(expr.value)
             if v is not None and v.kind is not Kind.UNKNOWN:
                 return v
@@ -326,13 +326,13 @@ class ModelBuilder(Walker):
             if self._is_model_name(expr.value):
                 return Value(Kind.MODULE, f"`{expr.value}`")
             return UNKNOWN
-        if isinstance(expr, cst.Attribute):
+        if type(expr) is cst.Attribute:
             return self._classify_attribute(expr)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._classify_call(expr)
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             return self._classify_subscript(expr)
-        if isinstance(expr, cst.BinaryOperation):
+        if type(expr) is cst.BinaryOperation:
             left, right = self.classify(expr.left), self.classify(expr.right)
             kinds = {left.kind, right.kind}
             if kinds & {Kind.LEAF, Kind.NONLEAF}:
@@ -340,17 +340,17 @@ class ModelBuilder(Walker):
             if Kind.TENSOR in kinds:
                 return Value(Kind.TENSOR)
             return UNKNOWN
-        if isinstance(expr, cst.UnaryOperation):
+        if type(expr) is cst.UnaryOperation:
             inner = self.classify(expr.expression)
             if inner.kind in (Kind.LEAF, Kind.NONLEAF):
                 return Value(Kind.NONLEAF)
             return inner if inner.kind is Kind.TENSOR else UNKNOWN
-        if isinstance(expr, (cst.List, cst.Tuple)):
+        if type(expr) in (cst.List, cst.Tuple):
             elems = [e.value for e in expr.elements if isinstance(e, cst.Element)]
             if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
                 return Value(Kind.PARAMS, "a list of leaf tensors")
             return OTHER
-        if isinstance(expr, (cst.ListComp, cst.GeneratorExp)):
+        if type(expr) in (cst.ListComp, cst.GeneratorExp):
             return self._classify_comprehension(expr)
         if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
                              cst.Float, cst.Dict, cst.Set, cst.Lambda)):

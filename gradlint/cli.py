@@ -11,6 +11,14 @@
   unparsable) — the other files are still checked and reported.
 - Colour only when stdout is a terminal, unless `--color/--no-color`, `NO_COLOR` or `FORCE_COLOR` say
   otherwise; never in JSON.
+- Fixes (gradlint/fix.py): findings with a fix are marked `[*]` (safe ones; unsafe ones too with
+  `--unsafe-fixes`) and the summary adds ruff's hint line. `--fix` writes the safe fixes (`--unsafe-fixes`
+  also the unsafe ones) and reports what remains (`Found N errors (F fixed, R remaining).`; exit 0 if
+  nothing remains, 1 otherwise or with `--exit-non-zero-on-fix` when something was fixed); `--diff`
+  prints the unified diffs and writes nothing (exit 1 if there is a diff); `--fix-only` fixes without
+  reporting (exit 0); `--show-fixes` lists the fixes applied (and, without `--fix`, shows each fix as a
+  diff in the full format); `--no-fix` overrides `--fix`/`--fix-only`. A file whose fixes would not
+  parse is left unchanged and reported (exit 2).
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ from gradlint import __version__
 from gradlint.cache import cache_dir as cache_dir_for
 from gradlint.config import ConfigError, ConfigResolver, Overrides
 from gradlint.diagnostic import Diagnostic, FileError, FileResult
+from gradlint.fix import FixOptions
+from gradlint.fix import click_options as _fix_click_options
 from gradlint.report import FORMATS, MACHINE_READABLE, write_report
 from gradlint.report.style import use_color
 from gradlint.runner import default_jobs
@@ -82,7 +92,8 @@ class LazyGroup(click.Group):
             return unavailable
 
 
-@click.group(cls=LazyGroup, lazy_subcommands={"verify": "gradlint.verify.command:verify"},
+@click.group(cls=LazyGroup,
+             lazy_subcommands={"verify": "gradlint.verify.command:verify", "lsp": "gradlint.lsp:lsp_command"},
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="gradlint")
 def main() -> None:
@@ -103,6 +114,8 @@ def main() -> None:
               help="A pyproject.toml / gradlint.toml to use instead of the nearest one, or an inline "
                    "`KEY = VALUE` TOML setting applied over it. Repeatable.")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only: no summary.")
+@click.option("--statistics", is_flag=True,
+              help="Print how many findings each rule has (most first) instead of the findings.")
 @click.option("--color/--no-color", default=None, help="Colour the output (default: only on a terminal).")
 @click.option("--force-exclude/--no-force-exclude", default=None,
               help="Apply excludes to files named on the command line too (default: off, or the "
@@ -114,8 +127,9 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Cache folder (default .gradlint_cache, or $GRADLINT_CACHE_DIR).")
+@_fix_click_options
 def check(paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
-          force_exclude, respect_gitignore, jobs, no_cache, cache_dir) -> None:
+          force_exclude, respect_gitignore, jobs, no_cache, cache_dir, statistics=False, **fix_flags) -> None:
     """Check PATHS (default: the current folder) for grad-mode misuse."""
     try:
         status = _check(
@@ -123,6 +137,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
             output_format=output_format, exit_zero=exit_zero, config_args=config_args, quiet=quiet,
             color=color, force_exclude=force_exclude, respect_gitignore=respect_gitignore, jobs=jobs,
             cache_root=None if no_cache else str(cache_dir_for(cache_dir)),
+            statistics=statistics, fix_flags=fix_flags,
         )
     except ConfigError as exc:
         _err(str(exc))
@@ -164,7 +179,7 @@ def _split_config_args(config_args: tuple[str, ...]) -> tuple[Path | None, list[
 
 
 def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
-           force_exclude, respect_gitignore, jobs, cache_root) -> int:
+           force_exclude, respect_gitignore, jobs, cache_root, statistics=False, fix_flags=None) -> int:
     config_path, inline = _split_config_args(config_args)
     overrides = Overrides(
         select=_split_codes(select) if select else None,
@@ -179,8 +194,16 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
     found = discover(paths, resolver)
     results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
+    fixing = FixOptions.from_flags(fix_flags)
+    outcome = None
+    if fixing.apply:  # `--fix` & co. (gradlint/fix.py): results and sources become those of the fixed files
+        from gradlint.fix import fix_files
+
+        outcome = fix_files(results, sources, lambda p: resolver.settings_for(Path(p)), unsafe=fixing.unsafe,
+                            write=not fixing.diff)
 
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
+    errors += outcome.errors if outcome is not None else []
     diagnostics: list[Diagnostic] = []
     for res in results:
         if res.error is not None:
@@ -192,20 +215,70 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
         where = f"{e.filename}:{e.row}:{e.column}" if e.row else e.filename
         _err(f"{where}: {e.reason}")
     out = sys.stdout
-    write_report(output_format, diagnostics, sources, out, use_color(out, color),
-                 errors=errors, files=[str(f) for f in found.files])
+    if outcome is not None and (fixing.diff or fixing.fix_only):
+        return _fix_only_report(fixing, outcome, errors, quiet, out)
+    if statistics:
+        from gradlint.report.statistics import write_statistics
+
+        write_statistics(diagnostics, out, as_json=output_format in ("json", "json-lines"), unsafe=fixing.unsafe)
+    else:
+        write_report(output_format, diagnostics, sources, out, use_color(out, color),
+                     errors=errors, files=[str(f) for f in found.files],
+                     unsafe_fixes=fixing.unsafe, show_fixes=fixing.show_fixes)
     out.flush()
+    fixed = outcome.total if outcome is not None else 0
     if not quiet and output_format not in MACHINE_READABLE:
-        _summary(len(diagnostics), len(errors), len(found.files))
+        if outcome is not None and fixing.show_fixes:
+            from gradlint.fix import show_fixes_text
+
+            for text in show_fixes_text(outcome):
+                click.echo(text, err=True)
+        _summary(len(diagnostics), len(errors), len(found.files), fixed=fixed)
+        if any(d.fix is not None for d in diagnostics):
+            from gradlint.fix import fix_hint
+
+            hint = fix_hint(diagnostics, fixing.unsafe)
+            if hint:
+                click.echo(hint, err=True)
     if errors:
         return EXIT_ERROR
+    if fixing.exit_non_zero_on_fix and fixed:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
 
 
-def _summary(n: int, n_errors: int, n_files: int) -> None:
+def _fix_only_report(fixing: FixOptions, outcome, errors: list[FileError], quiet: bool, out) -> int:
+    """`--diff` (the diffs on stdout, nothing written) and `--fix-only` (no findings reported)."""
+    from gradlint.fix import show_fixes_text
+
+    total = outcome.total
+    if fixing.diff:
+        for text in outcome.diffs:
+            out.write(text)
+        out.flush()
+    if not quiet:
+        if fixing.show_fixes:
+            for text in show_fixes_text(outcome, would=fixing.diff):
+                click.echo(text, err=True)
+        verb = "Would fix" if fixing.diff else "Fixed"
+        if total:
+            click.echo(f"{verb} {total} error{'s' if total != 1 else ''}.", err=True)
+        elif not errors:
+            click.echo("No errors would be fixed." if fixing.diff else "No errors fixed.", err=True)
+    if errors:
+        return EXIT_ERROR
+    if fixing.diff:
+        return EXIT_FINDINGS if outcome.diffs else EXIT_CLEAN
+    return EXIT_FINDINGS if fixing.exit_non_zero_on_fix and total else EXIT_CLEAN
+
+
+def _summary(n: int, n_errors: int, n_files: int, fixed: int = 0) -> None:
     if n_files == 0 and n_errors == 0:
         click.echo("gradlint: warning: no Python files found under the given paths", err=True)
-    if n:
+    if fixed:  # after --fix (ruff's wording)
+        total = n + fixed
+        click.echo(f"Found {total} error{'s' if total != 1 else ''} ({fixed} fixed, {n} remaining).", err=True)
+    elif n:
         click.echo(f"Found {n} error{'s' if n != 1 else ''}.", err=True)
     elif not n_errors:
         click.echo("All checks passed!", err=True)

@@ -45,10 +45,10 @@ class Diagnostic:
     fix: Fix | None = None
     noqa_row: int | None = None
     url: str | None = None
-    cell: int | None = None  # notebooks (later)
+    cell: int | None = None  # notebooks: the cell (1-based); location/end_location/noqa_row are then within it
 
     def sort_key(self) -> tuple:
-        return (self.filename, self.location.row, self.location.column, self.code)
+        return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
 
 
 @dataclass

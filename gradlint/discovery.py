@@ -1,4 +1,5 @@
-"""Which files to check: the paths given on the command line, folders searched for `*.py` / `*.pyi`.
+"""Which files to check: the paths given on the command line, folders searched for `*.py` / `*.pyi`
+and Jupyter notebooks (`*.ipynb`, as ruff does; see gradlint.notebook).
 
     discover(paths, resolver) -> Discovered(files, errors)
 
@@ -31,6 +32,8 @@ from gradlint.config import Config, ConfigResolver, relpath
 from gradlint.globmatch import PatternList
 
 SOURCE_SUFFIXES = (".py", ".pyi")
+NOTEBOOK_SUFFIXES = (".ipynb",)
+SEARCHED_SUFFIXES = SOURCE_SUFFIXES + NOTEBOOK_SUFFIXES  # what a folder search picks up
 
 
 @dataclass
@@ -229,7 +232,7 @@ class _Walker:
                         child_gi = self.gitignores(child_real)  # elsewhere, or a nested work tree
                     subdirs.append((child, child_real, ancestors | {rkey}, child_gi))
                     continue
-                if not entry.name.endswith(SOURCE_SUFFIXES):
+                if not entry.name.endswith(SEARCHED_SUFFIXES):
                     continue
                 if cfg.is_excluded(child, False):
                     continue
@@ -273,4 +276,4 @@ def discover(paths: list[str], resolver: ConfigResolver) -> Discovered:
     return walker.out
 
 
-__all__ = ["Discovered", "GitIgnores", "SOURCE_SUFFIXES", "discover", "git_top", "relpath"]
+__all__ = ["Discovered", "GitIgnores", "NOTEBOOK_SUFFIXES", "SEARCHED_SUFFIXES", "SOURCE_SUFFIXES", "discover", "git_top", "relpath"]

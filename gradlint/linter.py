@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
 from gradlint.model import build_model
+from gradlint.positions import Positions
 from gradlint.settings import Settings
 
 _PLAN_CACHE: dict[frozenset[str], tuple[list, tuple[str, ...], tuple]] = {}
@@ -131,9 +131,10 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
             findings.append((rule_cls, finding))
     if not findings:
         return result
-    # Positions only for files with findings, and only the reported nodes are looked up.
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    # Positions only for files with findings, and only for the reported nodes and the nodes their fixes edit.
+    positions = Positions(module, _nodes_to_locate(findings))
     seen: set[tuple] = set()
+    text_lines = None  # the line table for resolving fixes, built on the first fix
     for rule_cls, finding in findings:
         rng = positions.get(finding.node)
         if rng is None:
@@ -146,6 +147,13 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         seen.add(key)
         if noqa.is_suppressed(start.row, rule_cls.code, noqa_map):
             continue
+        fix = None
+        if finding.fix is not None:  # node edits -> text edits (gradlint.fix); a suppressed finding has none
+            from gradlint import fix as fixmod
+
+            if text_lines is None:
+                text_lines = fixmod._Text(source)
+            fix = fixmod.resolve_fix(finding.fix, module, positions, source, text_lines)
         result.diagnostics.append(
             Diagnostic(
                 code=rule_cls.code,
@@ -154,7 +162,7 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
                 filename=filename,
                 location=start,
                 end_location=end,
-                fix=None,
+                fix=fix,
                 noqa_row=noqa_map.noqa_row(start.row),
                 url=rule_cls.url(),
             )
@@ -163,9 +171,29 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
     return result
 
 
+def _nodes_to_locate(findings) -> list[cst.CSTNode]:
+    nodes: list[cst.CSTNode] = []
+    for _, finding in findings:
+        nodes.append(finding.node)
+        if finding.fix is not None:
+            for edit in finding.fix.edits:
+                for attr in ("node", "first", "last"):
+                    node = getattr(edit, attr, None)
+                    if isinstance(node, cst.CSTNode):
+                        nodes.append(node)
+                        decorators = getattr(node, "decorators", None)
+                        if decorators:
+                            nodes.append(decorators[0])
+    return nodes
+
+
 def lint_file(path: str, settings: Settings) -> FileResult:
     from gradlint.source import SourceError, read_source
 
+    if path.lower().endswith(".ipynb"):
+        from gradlint.notebook import lint_notebook
+
+        return lint_notebook(path, settings)
     try:
         source = read_source(path)
     except SourceError as exc:

@@ -29,6 +29,10 @@ def default_jobs() -> int:
 
 def lint_one(path: str, settings: Settings, cache_root: str | None) -> tuple[FileResult, str | None]:
     """Lint one file; never raises. Returns the result and, if there are findings, the source text."""
+    if path.lower().endswith(".ipynb"):
+        from gradlint.notebook import lint_notebook_one
+
+        return lint_notebook_one(path, settings, cache_root)
     from gradlint.linter import lint_source
     from gradlint.source import SourceError, read_source
 

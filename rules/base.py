@@ -23,7 +23,18 @@ DEFAULT_PREFILTER = ("torch", "parameters(", ".data", "requires_grad", "no_grad"
 
 # ----------------------------------------------------------------------------- fixes
 # A rule describes a fix as edits on nodes of the parsed module; the linter turns them into text edits
-# (1-based rows/columns, ruff's `fix.edits`) with the positions it computes for reported files only.
+# (1-based rows/columns, ruff's `fix.edits`) with the positions it computes for reported files only
+# (gradlint/fix.py `resolve_fix`). Conventions of the resolver:
+# - a "\n" in `content` is written with the file's line ending (CRLF files stay CRLF);
+# - relative lines (ReplaceLines, InsertLinesBefore/After) get the anchor line's indentation, and their
+#   own indentation, written in units of four spaces, becomes the file's unit (tabs in a tab file);
+# - a decorated def/class spans from its first decorator;
+# - the edits of one fix must not overlap, except edits inside a WrapInBlock's lines: those are applied
+#   to the wrapped text (e.g. Replace `p.data` by `p` + WrapInBlock of its statement in no_grad);
+# - a fix that cannot be resolved (a node not in the module, whole-line edits on a node that shares
+#   its line with other code) is dropped: the finding is reported without a fix.
+# Helpers to find statements, loops and blocks for a node: gradlint/fix.py (statement_of,
+# update_wrap_target, no_grad_wrap, ...).
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,15 @@ class InsertLinesBefore:
 
 
 @dataclass(frozen=True)
+class InsertLinesAfter:
+    """Insert lines after the line where `node` ends (its whole statement, for a compound statement: after
+    its last body line); `content` is relative lines, indented like the line where `node` starts."""
+
+    node: cst.CSTNode
+    content: str
+
+
+@dataclass(frozen=True)
 class WrapInBlock:
     """Wrap the statements from `first` to `last` (whole lines, same block) in a compound statement:
     `header` (e.g. "with torch.no_grad():") goes at their indentation, the lines move one indentation
@@ -80,7 +100,7 @@ class WrapInBlock:
     header: str
 
 
-NodeEdit = Replace | InsertBefore | InsertAfter | ReplaceLines | InsertLinesBefore | WrapInBlock
+NodeEdit = Replace | InsertBefore | InsertAfter | ReplaceLines | InsertLinesBefore | InsertLinesAfter | WrapInBlock
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,10 @@ class Rule:
     summary: ClassVar[str] = ""  # one line, shown by `gradlint rules`
     default_enabled: ClassVar[bool] = True
     fixable: ClassVar[bool] = False
+    # Exception-message prefixes a fixed bad fixture may end with: the fix turned a silent bug into a loud
+    # one (e.g. GL003: a `.data` write between forward and backward now trips autograd's version check).
+    # `gradlint verify` accepts these as "symptom gone"; document them in the rule's "## Fix safety".
+    fix_may_raise: ClassVar[tuple[str, ...]] = ()
     # Markdown, with the sections: What it does / Why is this bad? / Example / Use instead / Fix safety / Options
     docs: ClassVar[str] = ""
     # Code snippets: each VALID must produce no finding, each INVALID at least one (tests run them all).

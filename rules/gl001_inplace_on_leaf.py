@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
-from gradlint.rules.base import Finding, Rule
+from gradlint import fix as fixes
+from gradlint.rules.base import Finding, FixSpec, Rule, torch_ref
 from gradlint.settings import RuleOptions
 
 LEAF_MSG = "a leaf Variable that requires grad is being used in an in-place operation."
@@ -69,7 +70,15 @@ updates inside `no_grad`/`inference_mode`/`set_grad_enabled(False)` blocks or fu
 them, or in functions this file only calls under them; `set_grad_enabled(flag)` with a non-constant flag.
 
 ## Fix safety
-No automatic fix yet.
+The fix wraps the update in `with torch.no_grad():` (the alias the file uses: `T.no_grad()` after
+`import torch as T`, `no_grad()` after `from torch import no_grad`; `import torch` is added only when
+nothing binds it). When every statement of the enclosing `for` loop is such an update (or `p.grad`
+bookkeeping such as `p.grad.zero_()`, `continue`, an `if` holding only updates) the whole loop is
+wrapped instead, as in the example above. Only whole statements on their own lines are wrapped
+(`y = 2 * w; w += 1` is left alone: `y` would change). The fix is **safe**: the flagged line raises
+as written, so no correct program computes anything there, and under `no_grad` the update does what
+it says. Comments and blank lines inside the wrapped region move along; the file's indentation (spaces
+or tabs) and line endings are kept.
 
 ## Options
 None.
@@ -86,7 +95,10 @@ None.
         "import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, e):\n        super().__init__()\n        self.emb = nn.Embedding(5, 3)\n        self.emb.weight.copy_(e)\n",
     )
 
+    fixable = True
+
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        updates: set[int] | None = None
         for op in model.inplace_ops:
             if op.value.kind is not Kind.LEAF:
                 continue
@@ -104,8 +116,20 @@ None.
                 error = LEAF_MSG
                 what = f"in-place `{op.op}` on `{target}`"
             origin = f" ({op.value.origin})" if op.value.origin else ""
+            if updates is None:  # built for files with findings only
+                updates = fixes.update_statements(model)
             yield Finding(
                 op.node,
                 f"{what}, a leaf tensor that requires grad{origin}, with grad mode on raises "
                 f"`RuntimeError: {error}`; do it under `with torch.no_grad():`",
+                fix=_wrap_fix(model, op, updates),
             )
+
+
+def _wrap_fix(model: SemanticModel, op, updates: set[int]) -> FixSpec | None:
+    found = fixes.update_wrap_target(model, op.node, updates)
+    if found is None:
+        return None
+    first, last, what = found
+    ref, _ = torch_ref(model, "no_grad")
+    return fixes.no_grad_wrap(model, first, last, message=f"Wrap {what} in `with {ref}():`", safe=True)

@@ -8,7 +8,8 @@ import libcst as cst
 
 from gradlint.model import Mode, SemanticModel
 from gradlint.model.builder import _has_grad_term, _names_in
-from gradlint.rules.base import Finding, Rule
+from gradlint import fix as fixes
+from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
 
@@ -52,7 +53,12 @@ PGD/FGSM input attacks), also when the `.detach().requires_grad_()` follows on a
 same step; names that are not leaves that require grad.
 
 ## Fix safety
-No automatic fix yet.
+The fix turns the rebinding into the in-place update it was meant to be: `p = p - lr * p.grad` becomes
+`p -= lr * p.grad` (`+`, `-`, `*`, `/`), `p = p.sub(x)` becomes `p.sub_(x)` (`add`, `sub`, `mul`,
+`div`, `addcmul`, `addcdiv`, `clamp`), and any other `p = f(p, p.grad)` becomes `p.copy_(f(p, p.grad))`
+— under `with torch.no_grad():` (added unless the code already runs under it; the alias the file uses).
+**Unsafe**: it changes what the program does on purpose — the parameter is now really updated, and
+an in-place update keeps `p`'s dtype and shape where the expression might have promoted or broadcast.
 
 ## Options
 None.
@@ -67,6 +73,8 @@ None.
         "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nw = w - 0.1 * w.grad\n",
         "import torch\nw = torch.zeros(3, requires_grad=True)\nw = w.sub(0.1 * w.grad)\n",
     )
+
+    fixable = True
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for rb in model.rebinds:
@@ -91,7 +99,57 @@ None.
                 rb.node,
                 f"`{rb.name}` ({rb.value.origin or 'a leaf that requires grad'}) is rebound to a new tensor computed "
                 f"from itself: {effect}; update it in place under `torch.no_grad()` (`{rb.name} -= ...`)",
+                fix=_inplace_fix(model, rb, mode),
             )
+
+
+_AUG = {cst.Subtract: "-=", cst.Add: "+=", cst.Multiply: "*=", cst.Divide: "/="}
+_METHODS = {"add", "sub", "mul", "div", "addcmul", "addcdiv", "clamp", "clamp_min", "clamp_max", "lerp"}
+
+
+def _inplace_update(model: SemanticModel, rb) -> str | None:
+    """`p = p - x` -> `p -= x`; `p = p.sub(x)` -> `p.sub_(x)`; else `p.copy_(...)`."""
+    node = rb.node
+    if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        return None
+    code = model.module.code_for_node
+    rhs = rb.rhs
+    name = rb.name
+    if (isinstance(rhs, cst.BinaryOperation) and type(rhs.operator) in _AUG and not rhs.lpar
+            and isinstance(rhs.left, cst.Name) and rhs.left.value == name):
+        return f"{name} {_AUG[type(rhs.operator)]} {code(rhs.right)}"
+    if (isinstance(rhs, cst.Call) and isinstance(rhs.func, cst.Attribute) and isinstance(rhs.func.value, cst.Name)
+            and rhs.func.value.value == name and rhs.func.attr.value in _METHODS):
+        return f"{name}.{rhs.func.attr.value}_({code(rhs).split('(', 1)[1]}"
+    return f"{name}.copy_({code(rhs)})"
+
+
+def _inplace_fix(model: SemanticModel, rb, mode: Mode) -> FixSpec | None:
+    if _has_multiline_string(model.module.code_for_node(rb.rhs)):
+        return None
+    new = _inplace_update(model, rb)
+    if new is None:
+        return None
+    if mode in (Mode.DISABLED, Mode.INFERENCE):
+        return FixSpec(f"Update `{rb.name}` in place: `{_short(new)}`", (Replace(rb.node, new),), safe=False)
+    if mode is not Mode.ENABLED:
+        return None
+    stmt = fixes.statement_of(model, rb.node)
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1 or not fixes.is_whole_line_statement(model, stmt):
+        return None
+    spec = fixes.no_grad_wrap(model, stmt, message="", safe=False)
+    header = spec.edits[0].header
+    return FixSpec(f"Update `{rb.name}` in place under `{header[:-1]}`: `{_short(new)}`",
+                   (Replace(rb.node, new),) + spec.edits, safe=False)
+
+
+def _has_multiline_string(code: str) -> bool:
+    return '"""' in code or "'''" in code or "\\\n" in code
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 50 else text[:49] + "…"
 
 
 def _outer_is_new_leaf(rhs: cst.BaseExpression) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import SemanticModel
-from gradlint.rules.base import Finding, Rule
+from gradlint.model import Mode, SemanticModel
+from gradlint import fix as fixes
+from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
 
@@ -56,7 +58,20 @@ Whole-tensor assignment `p.data = t`: it can change the shape, which `torch.no_g
 cannot, so there is no drop-in replacement to suggest.
 
 ## Fix safety
-No automatic fix yet.
+- Writes (`p.data -= x`, `p.data.add_(x)`, `p.data.copy_(x)`, `p.data[0] = 0`, `out=p.data`,
+  `p.data = p.data - x`) become the same operation on `p` (`p.data = p.data - x` becomes `p -= x`, or
+  `p.copy_(...)` when the right-hand side is not `p.data <op> ...`), wrapped in `with torch.no_grad():`
+  (the whole loop when every statement in it is such an update; no wrapping when the code already runs
+  under `no_grad`). **Unsafe**: the values are the same between optimizer steps, but autograd now sees
+  the write, so code that changes a tensor between a forward and its backward — silently wrong until
+  now — raises "one of the variables needed for gradient computation has been modified by an inplace
+  operation" instead. Only whole statements of their own are rewritten (`y = p.data.mul_(2) * x` is
+  left alone).
+- `p.grad.data` becomes `p.grad` (`p.grad.data.zero_()` becomes `p.grad.zero_()`): **safe** — the
+  gradient is a plain tensor outside the graph — unless the file uses `create_graph` (then `p.grad`
+  may have a graph of its own, and the fix is unsafe).
+- Other reads `x.data` become `x.detach()` (`x.data.detach()` becomes `x.detach()`): **safe** — the same values and storage; only the version
+  counter is shared, so a later in-place change that would silently corrupt gradients raises instead.
 
 ## Options
 None.
@@ -72,7 +87,11 @@ None.
         "import torch\nfor p in model.parameters():\n    p.grad.data.zero_()\n",
     )
 
+    fixable = True
+    fix_may_raise = ("one of the variables needed for gradient computation has been modified by an inplace operation",)
+
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        fixer = _Fixer(model)
         for acc in model.data_accesses:
             base = model.code(acc.base)
             fn = acc.function.name if acc.function is not None else ""
@@ -103,4 +122,118 @@ None.
                        "(or `.detach()`), not `.data`")
             else:
                 msg = f"`{base}.data` reads the tensor outside autograd's checks; use `{base}.detach()`"
-            yield Finding(acc.node, msg)
+            yield Finding(acc.node, msg, fix=fixer.fix(acc))
+
+
+class _StripData(cst.CSTTransformer):
+    """`X.data` -> `X` in an expression (the right-hand side of `p.data = p.data - lr * p.grad.data`)."""
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if updated.attr.value == "data" and not updated.lpar:
+            return updated.value
+        return updated
+
+
+_AUG = {cst.Subtract: "-=", cst.Add: "+=", cst.Multiply: "*=", cst.Divide: "/="}
+
+
+class _Fixer:
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self._updates: set[int] | None = None
+        self._create_graph: bool | None = None
+
+    def fix(self, acc) -> FixSpec | None:
+        try:
+            if acc.write is None:
+                return self._read_fix(acc)
+            return self._write_fix(acc)
+        except Exception:  # noqa: BLE001 - a fix that cannot be built is left out, the finding stays
+            if os.environ.get("GRADLINT_DEBUG_FIXES"):
+                raise
+            return None
+
+    def uses_create_graph(self) -> bool:
+        if self._create_graph is None:
+            self._create_graph = "create_graph" in self.model.module.code
+        return self._create_graph
+
+    def _read_fix(self, acc) -> FixSpec | None:
+        if fixes.is_store_target(self.model, acc.node):  # `p.data, meta = ...`: a write, not a read
+            return None
+        base = self.model.module.code_for_node(acc.base)
+        if isinstance(acc.base, cst.Attribute) and acc.base.attr.value == "grad":
+            return FixSpec(f"Replace `.data` with `{fixes_short(base)}`",
+                           (Replace(acc.node, base),), safe=not self.uses_create_graph())
+        parent = fixes.parent_of(self.model, acc.node)
+        if isinstance(parent, cst.Attribute) and parent.attr.value == "detach":  # `x.data.detach()` -> `x.detach()`
+            return FixSpec("Remove the redundant `.data`", (Replace(acc.node, base),), safe=True)
+        return FixSpec("Replace `.data` with `.detach()`", (Replace(acc.node, f"{base}.detach()"),), safe=True)
+
+    def _write_fix(self, acc) -> FixSpec | None:
+        model = self.model
+        base = model.module.code_for_node(acc.base)
+        is_grad = isinstance(acc.base, cst.Attribute) and acc.base.attr.value == "grad"
+        small = fixes.small_statement_of(model, acc.node)
+        if small is None or not _writes_only(small, acc):
+            return None
+        if acc.write == "update":
+            edit = self._update_edit(small, acc, base)
+            if edit is None:
+                return None
+        else:
+            edit = Replace(acc.node, base)
+        if is_grad:  # `p.grad.data.zero_()` -> `p.grad.zero_()`: the gradient is outside the graph anyway
+            return FixSpec(f"Write to `{fixes_short(base)}` directly", (edit,), safe=not self.uses_create_graph())
+        if model.mode_at(acc) is not Mode.ENABLED:
+            return FixSpec(f"Write to `{fixes_short(base)}` directly (the code already runs under no_grad)",
+                           (edit,), safe=False)
+        if self._updates is None:
+            self._updates = fixes.update_statements(model)
+            self._updates |= {id(fixes.small_statement_of(model, a.node)) for a in model.data_accesses
+                              if a.write == "update"}
+        found = fixes.update_wrap_target(model, acc.node, self._updates)
+        if found is None:
+            return None
+        first, last, what = found
+        spec = fixes.no_grad_wrap(model, first, last, message="", safe=False)
+        ref = spec.edits[0].header[len("with "):-1]
+        return FixSpec(f"Write to `{fixes_short(base)}` under `with {ref}:` instead of through `.data`"
+                       + (" (wrapping the update loop)" if what == "the update loop" else ""),
+                       (edit,) + spec.edits, safe=False)
+
+    def _update_edit(self, small, acc, base: str) -> Replace | None:
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+            return None
+        rhs = small.value
+        code = self.model.module.code_for_node
+        if (isinstance(rhs, cst.BinaryOperation) and type(rhs.operator) in _AUG and not rhs.lpar
+                and isinstance(rhs.left, cst.Attribute) and rhs.left.attr.value == "data"
+                and code(rhs.left.value) == base):
+            right = rhs.right.visit(_StripData())
+            return Replace(small, f"{base} {_AUG[type(rhs.operator)]} {code(right)}")
+        return Replace(small, f"{base}.copy_({code(rhs.visit(_StripData()))})")
+
+
+def fixes_short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _writes_only(small: cst.BaseSmallStatement, acc) -> bool:
+    """Is the small statement nothing but the write through `.data` (so wrapping it changes nothing else)?"""
+    node = acc.node
+    if acc.write == "inplace":
+        return (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
+                and isinstance(small.value.func, cst.Attribute) and small.value.func.value is node)
+    if acc.write == "augassign":
+        return isinstance(small, cst.AugAssign) and small.target is node
+    if acc.write == "setitem":
+        return (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Subscript) and small.targets[0].target.value is node)
+    if acc.write == "update":
+        return isinstance(small, cst.Assign) and len(small.targets) == 1 and small.targets[0].target is node
+    if acc.write == "out":
+        return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
+            a.keyword is not None and a.keyword.value == "out" and a.value is node for a in small.value.args)
+    return False

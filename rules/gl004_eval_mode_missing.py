@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+import libcst as cst
+
 from gradlint.model import EvalContext, SemanticModel
-from gradlint.rules.base import Finding, Rule
+from gradlint import fix as fixes
+from gradlint.rules.base import Finding, FixSpec, InsertLinesAfter, InsertLinesBefore, Rule
 from gradlint.settings import RuleOptions
 
 
@@ -55,7 +59,14 @@ some method puts the model in eval mode; pytest/unittest test functions and func
 that call a model once without a loop; loops that call `backward()` or an optimizer `step()`.
 
 ## Fix safety
-No automatic fix yet.
+The fix inserts `<model>.eval()` at the start of the evaluation function (after its docstring) when the
+model is a parameter of the function or `self.<attr>`, otherwise right before the loop (for an
+evaluation loop) or the statement that first calls the model. For an evaluation loop inside a
+training function (it calls `backward()` or `step()`) with code after it (or inside an epoch loop),
+`<model>.train()` is also inserted right after the loop, so training resumes in training mode. **Unsafe**: it changes what the model
+computes on purpose (Dropout off, BatchNorm running statistics used and no longer updated), and the
+model stays in eval mode afterwards — training code that runs later must call `model.train()` (as it
+should anyway).
 
 ## Options
 `eval-function-patterns` / `extend-eval-function-patterns` (regular expressions for evaluation function
@@ -71,6 +82,8 @@ names), `model-names` / `extend-model-names` (regular expressions for names that
         "import torch\ndef train(model, train_loader, val_loader, opt):\n    for x, y in train_loader:\n        opt.zero_grad(); model(x).sum().backward(); opt.step()\n    with torch.no_grad():\n        for x, y in val_loader:\n            out = model(x)\n",
     )
 
+    fixable = True
+
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for ctx in model.eval_contexts():
             if ctx.has_step or (ctx.loop is not None and ctx.has_backward):
@@ -84,7 +97,76 @@ names), `model-names` / `extend-model-names` (regular expressions for names that
                 "Dropout stays active and BatchNorm uses and updates batch statistics, so results are noisy "
                 "and the running statistics are contaminated; call `.eval()` before evaluating "
                 "(no_grad/inference_mode do not do it)",
+                fix=_eval_fix(model, ctx, first),
             )
+
+
+def _names(code: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code))
+
+
+def _params(fn: cst.FunctionDef) -> set[str]:
+    p = fn.params
+    names = [a.name.value for a in (*p.posonly_params, *p.params, *p.kwonly_params)]
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            names.append(star.name.value)
+    return set(names)
+
+
+def _eval_fix(model: SemanticModel, ctx: EvalContext, first) -> FixSpec | None:
+    text = first.text
+    if not text or not all(part.isidentifier() for part in text.split(".")):
+        return None
+    root = text.split(".", 1)[0]
+    anchor = None
+    fn = ctx.function
+    if ctx.loop is None and fn is not None and isinstance(fn.node.body, cst.IndentedBlock) and (
+            root in _params(fn.node)):
+        body = fn.node.body.body
+        i = 1 if body and fixes.is_docstring(body[0]) else 0
+        if i < len(body):
+            anchor = body[i]
+    elif ctx.loop is not None and fixes.is_whole_line_statement(model, ctx.loop.node):
+        target = model.module.code_for_node(ctx.loop.node.target) if isinstance(ctx.loop.node, cst.For) else ""
+        if root not in _names(target):
+            anchor = ctx.loop.node
+    if anchor is None:  # right before the statement that first calls the model
+        stmt = fixes.statement_of(model, first.node)
+        while stmt is not None and not fixes.is_whole_line_statement(model, stmt):
+            parent = fixes.parent_of(model, stmt)
+            stmt = fixes.statement_of(model, parent) if parent is not None else None
+        if stmt is None:
+            return None
+        if isinstance(stmt, cst.For) and root in _names(model.module.code_for_node(stmt.target)):
+            return None
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            return None
+        anchor = stmt
+    edits = (InsertLinesBefore(anchor, f"{text}.eval()\n"),)
+    if (ctx.loop is not None and anchor is ctx.loop.node and fn is not None and (fn.has_step or fn.has_backward)
+            and _later_in_block(model, anchor)):
+        # an evaluation loop inside a training function: back to training mode after it
+        edits += (InsertLinesAfter(anchor, f"{text}.train()\n"),)
+        return FixSpec(f"Call `{text}.eval()` before the evaluation loop and `{text}.train()` after it", edits,
+                       safe=False)
+    return FixSpec(f"Call `{text}.eval()` before evaluating", edits, safe=False)
+
+
+def _later_in_block(model: SemanticModel, stmt) -> bool:
+    """Does code follow `stmt`, in its block or an enclosing loop (which training may run next)?"""
+    siblings = fixes.block_statements(model, stmt)
+    if siblings is None:
+        return False
+    if siblings[-1] is not stmt and not all(isinstance(s, cst.SimpleStatementLine) and all(
+            isinstance(x, cst.Return) for x in s.body) for s in siblings[list(map(id, siblings)).index(id(stmt)) + 1:]):
+        return True
+    owner = fixes.enclosing_compound(model, stmt)
+    while owner is not None:
+        if isinstance(owner, (cst.For, cst.While)):
+            return True
+        owner = fixes.enclosing_compound(model, owner)
+    return False
 
 
 def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:

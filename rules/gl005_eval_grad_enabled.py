@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.rules.base import Finding, Rule
+from gradlint import fix as fixes
+from gradlint.rules.base import Finding, FixSpec, InsertLinesBefore, Rule, torch_ref
 from gradlint.settings import RuleOptions
 
 
@@ -52,7 +53,13 @@ or `torch.enable_grad()` in the function (or loop) turns the rule off there; Lig
 `set_grad_enabled(flag)` with a non-constant flag.
 
 ## Fix safety
-No automatic fix yet.
+For an evaluation function the fix adds `@torch.no_grad()` right above its `def` (below other
+decorators, so `@staticmethod` still applies last); for an evaluation loop it wraps the loop in
+`with torch.no_grad():` (the alias the file uses; `import torch` added only when nothing binds it).
+Async functions and loops sharing a line with other code are left alone. **Unsafe**: results computed
+there no longer require grad, so code that (despite the look of it) calls `backward()` on them, or
+keeps training through them, changes behaviour: such a `backward()` now raises `RuntimeError: element 0
+of tensors does not require grad and does not have a grad_fn` (the accidental training made loud).
 
 ## Options
 As GL004.
@@ -66,6 +73,9 @@ As GL004.
         "import torch\ndef evaluate(model, loader):\n    model.eval()\n    for x, y in loader:\n        out = model(x)\n",
         "import torch\nmodel.eval()\nfor x, y in val_loader:\n    preds.append(model(x))\n",
     )
+
+    fixable = True
+    fix_may_raise = ("element 0 of tensors does not require grad and does not have a grad_fn",)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for ctx in model.eval_contexts():
@@ -81,4 +91,20 @@ As GL004.
                 "an autograd graph and keeps its activations alive as long as any output or loss is kept; "
                 "wrap it in `with torch.no_grad():` / `torch.inference_mode()` or decorate the function with "
                 "`@torch.no_grad()`",
+                fix=_no_grad_fix(model, ctx),
             )
+
+
+def _no_grad_fix(model: SemanticModel, ctx) -> FixSpec | None:
+    if ctx.loop is not None:
+        if not fixes.is_whole_line_statement(model, ctx.loop.node):
+            return None
+        ref, _ = torch_ref(model, "no_grad")
+        return fixes.no_grad_wrap(model, ctx.loop.node, message=f"Wrap the evaluation loop in `with {ref}():`",
+                                  safe=False)
+    fn = ctx.function
+    if fn is None or fn.node.asynchronous is not None:
+        return None
+    ref, imports = torch_ref(model, "no_grad")
+    return FixSpec(f"Decorate `{fn.name}` with `@{ref}()`",
+                   (InsertLinesBefore(fn.node.name, f"@{ref}()\n"),) + imports, safe=False)

@@ -28,11 +28,15 @@ _BUILTIN: dict[str, str] = {
     "full": "gradlint.report.full:report",
     "concise": "gradlint.report.concise:report",
     "json": "gradlint.report.json:report",
+    "json-lines": "gradlint.report.jsonlines:report",
+    "sarif": "gradlint.report.sarif:report",
+    "github": "gradlint.report.github:report",
+    "junit": "gradlint.report.junit:report",
 }
 _REGISTRY: dict[str, Reporter | str] = dict(_BUILTIN)
 
 # Formats whose output is machine-readable: nothing else may be written to stdout, and no colour.
-MACHINE_READABLE: set[str] = {"json"}
+MACHINE_READABLE: set[str] = {"json", "json-lines", "sarif", "github", "junit"}
 
 
 def register_reporter(name: str, reporter: Reporter | str, *, machine_readable: bool = False) -> None:

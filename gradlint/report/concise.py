@@ -8,15 +8,21 @@ from gradlint.diagnostic import Applicability, Diagnostic
 from gradlint.report.style import Style
 
 
-def line(d: Diagnostic, style: Style) -> str:
+def line(d: Diagnostic, style: Style, unsafe_fixes: bool = False) -> str:
+    """The one-line form; `[*]` marks a finding `--fix` would fix (unsafe ones too with --unsafe-fixes)."""
     sep = style.dim(":")
-    loc = f"{style.bold(d.filename)}{sep}{d.location.row}{sep}{d.location.column}{sep}"
-    fixable = " [*]" if d.fix is not None and d.fix.applicability == Applicability.SAFE else ""
+    cell = f"cell {d.cell}{sep}" if d.cell is not None else ""  # notebooks: `nb.ipynb:cell 3:2:5:` (ruff)
+    loc = f"{style.bold(d.filename)}{sep}{cell}{d.location.row}{sep}{d.location.column}{sep}"
+    fixable = ""
+    if d.fix is not None and d.fix.edits and (
+        d.fix.applicability == Applicability.SAFE or (unsafe_fixes and d.fix.applicability == Applicability.UNSAFE)
+    ):
+        fixable = " [*]"
     return f"{loc} {style.red(d.code)}{fixable} {d.message}"
 
 
-def report(diagnostics: list[Diagnostic], sources: dict[str, str], out: IO[str], color: bool,
-           **_: Any) -> None:
+def report(diagnostics: list[Diagnostic], sources: dict[str, str], out: IO[str], color: bool, *,
+           unsafe_fixes: bool = False, **_: Any) -> None:
     style = Style(color)
     for d in diagnostics:
-        out.write(line(d, style) + "\n")
+        out.write(line(d, style, unsafe_fixes) + "\n")

@@ -75,17 +75,50 @@ def snippet(d: Diagnostic, lines: list[str], style: Style) -> list[str]:
     return out
 
 
-def report(diagnostics: list[Diagnostic], sources: dict[str, str], out: IO[str], color: bool,
-           **_: Any) -> None:
+def report(diagnostics: list[Diagnostic], sources: dict[str, str], out: IO[str], color: bool, *,
+           unsafe_fixes: bool = False, show_fixes: bool = False, **_: Any) -> None:
     style = Style(color)
     lines_cache: dict[str, list[str]] = {}
     for d in diagnostics:
-        out.write(line(d, style) + "\n")
+        out.write(line(d, style, unsafe_fixes) + "\n")
         src = sources.get(d.filename)
         if src is not None:
-            lines = lines_cache.get(d.filename)
+            key = d.filename if d.cell is None else f"{d.filename}\0{d.cell}"
+            lines = lines_cache.get(key)
             if lines is None:
-                lines = lines_cache[d.filename] = split_lines(src)
+                if d.cell is None:
+                    lines = split_lines(src)
+                else:  # a notebook: `src` is the file's text, the rows are the cell's
+                    from gradlint.notebook import cell_lines
+
+                    lines = cell_lines(src, d.cell)
+                lines_cache[key] = lines
             for text in snippet(d, lines, style):
                 out.write(text + "\n")
+            if show_fixes and d.fix is not None and d.fix.edits and d.cell is None:
+                for text in fix_diff(d, src, style):
+                    out.write(text + "\n")
         out.write("\n")
+
+
+def fix_diff(d: Diagnostic, source: str, style: Style) -> list[str]:
+    """`--show-fixes`: the finding's fix as a diff of the lines it touches (ruff's `ℹ Safe fix` block)."""
+    from gradlint.fix import apply_edits
+
+    new, _ = apply_edits(source, [d.fix])
+    old_lines, new_lines = split_lines(source), split_lines(new)
+    import difflib
+
+    kind = "Safe" if d.fix.applicability.value == "safe" else "Unsafe"
+    out = [f"{kind} fix"]
+    for group in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_grouped_opcodes(1):
+        for tag, i1, i2, j1, j2 in group:
+            for k in range(i1, i2):
+                if tag == "equal":
+                    out.append(f"{k + 1:>4} {j1 + k - i1 + 1:>4}   {_display(old_lines[k])}".rstrip())
+                else:
+                    out.append(style.red(f"{k + 1:>4}      - {_display(old_lines[k])}".rstrip()))
+            if tag != "equal":
+                for k in range(j1, j2):
+                    out.append(f"     {k + 1:>4} + {_display(new_lines[k])}".rstrip())
+    return out

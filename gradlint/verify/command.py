@@ -6,7 +6,10 @@ Runs each rule's fixtures and confirms the rule's diagnosis. A fixture is *confi
 2. the outcome agrees with real PyTorch's recorded outcome (its ``.torch.json`` golden): same status,
    exception type and message, warnings, and observations (numbers within tolerance);
 3. ``gradlint check`` with only the fixture's rule selected reports exactly the lines marked
-   ``# gradlint-expect: CODE`` (none for a good fixture).
+   ``# gradlint-expect: CODE`` (none for a good fixture);
+4. for a bad fixture of a fixable rule: after ``--fix --unsafe-fixes`` the fixed program, run on the same
+   backend, no longer shows the symptom, and ``gradlint check`` is silent on it
+   (:mod:`gradlint.verify.fixproof`).
 
 A rule's diagnosis is confirmed when all its fixtures are. Exit status: 0 if every diagnosis is
 confirmed, 1 if any is not, 2 for usage errors (an unknown code, the torch backend without torch).
@@ -34,6 +37,8 @@ class FixtureVerdict:
     golden_problems: list[str] = field(default_factory=list)
     lint_problems: list[str] = field(default_factory=list)
     lint_lines: list[int] = field(default_factory=list)
+    fix_problems: list[str] = field(default_factory=list)
+    fix_checked: bool = False  # a bad fixture of a fixable rule: its `--fix --unsafe-fixes` was run and judged
 
     @property
     def problems(self) -> list[str]:
@@ -41,6 +46,7 @@ class FixtureVerdict:
             [f"outcome: {p}" for p in self.declaration_problems]
             + [f"differs from torch: {p}" for p in self.golden_problems]
             + [f"lint: {p}" for p in self.lint_problems]
+            + [f"fix: {p}" for p in self.fix_problems]
         )
 
     @property
@@ -76,6 +82,8 @@ class FixtureVerdict:
                 "error": o.error,
             },
             "lint_lines": self.lint_lines,
+            "fix": {"checked": self.fix_checked, "proven": self.fix_checked and not self.fix_problems,
+                    "problems": self.fix_problems},
             "problems": self.problems,
         }
 
@@ -89,6 +97,7 @@ def verify_fixtures(
     fault: str | None = None,
     compare_golden: bool = True,
     check_lint_: bool = True,
+    check_fixes: bool = True,
 ) -> list[FixtureVerdict]:
     """Run and judge fixtures (the work behind `gradlint verify`); verdicts in the fixtures' order."""
     from gradlint.verify.check import check_declaration, check_lint, compare_outcomes
@@ -116,6 +125,14 @@ def verify_fixtures(
         if check_lint_:
             v.lint_problems, v.lint_lines = check_lint(fixture)
         verdicts.append(v)
+    if check_fixes:  # issue 5: the fixed bad fixtures must no longer show their symptom (gradlint/verify/fixproof.py)
+        from gradlint.verify.fixproof import prove_fixes
+
+        proofs = prove_fixes(fixtures, backend, jobs=jobs, timeout=timeout, fault=fault)
+        for v in verdicts:
+            if v.fixture.id in proofs:
+                v.fix_checked = True
+                v.fix_problems = proofs[v.fixture.id]
     return verdicts
 
 
@@ -152,6 +169,8 @@ def _text_report(verdicts: list[FixtureVerdict], rules: list[str], backend: str,
         f, o = v.fixture, v.outcome
         mark = "confirmed  " if v.confirmed else "UNCONFIRMED"
         lint = "lint: " + (", ".join(f"line {n}" for n in v.lint_lines) if v.lint_lines else "silent")
+        if v.fix_checked:
+            lint += " | fix: " + ("proven" if not v.fix_problems else "NOT PROVEN")
         lines.append(f"{f.rule} {f.kind:<4} {f.id:<{width}}  {mark}  {o.describe()} | {lint}")
         for p in v.problems:
             lines.append(f"    - {p}")

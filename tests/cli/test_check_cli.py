@@ -50,7 +50,8 @@ def test_default_path_is_the_current_folder(gl, tmp_path):
 def test_summary_lines_go_to_stderr(gl, tmp_path):
     bad = write(tmp_path, "bad.py", BAD_TWO)
     res = gl("check", str(bad))
-    assert res.err_lines == ["Found 2 errors."]
+    assert res.err_lines == ["Found 2 errors.", "[*] 1 fixable with the `--fix` option (1 hidden fix can be "
+                             "enabled with the `--unsafe-fixes` option)."]  # issue 5 hint
     assert "Found" not in res.stdout
     clean = gl("check", str(write(tmp_path, "clean.py", CLEAN)))
     assert clean.stdout == "" and clean.err_lines == ["All checks passed!"]
@@ -88,6 +89,7 @@ def test_full_format_shows_context_and_carets(gl, tmp_path):
         "4 | for p in model.parameters():",
         "5 |     p.data.add_(p.grad, alpha=-0.1)",
         "  |",
+        "  = help: Wrap the update in `with torch.no_grad():`",
     ]
     second = out[1].splitlines()
     assert "5 |     p.data.add_(p.grad, alpha=-0.1)" in second
@@ -136,7 +138,7 @@ def test_json_is_ruffs_schema(gl, tmp_path):
         for key in ("location", "end_location"):
             assert set(d[key]) == {"row", "column"}
             assert all(isinstance(v, int) and v >= 1 for v in d[key].values())
-        assert d["fix"] is None
+        assert d["fix"] is None or set(d["fix"]) == {"applicability", "message", "edits"}
         assert d["noqa_row"] == d["location"]["row"]
         assert d["url"] is None or d["url"].startswith("http")
     assert data[0]["location"] == {"row": 3, "column": 1} and data[0]["end_location"] == {"row": 3, "column": 7}
@@ -457,7 +459,7 @@ def test_rules_table_and_json(gl):
     assert res.exit_code == 0
     header, *rows = res.stdout.splitlines()
     assert header.split()[:4] == ["code", "name", "default", "fixable"]
-    assert rows[0].split()[:4] == ["GL001", "inplace-on-leaf", "on", "no"]
+    assert rows[0].split()[:4] == ["GL001", "inplace-on-leaf", "on", "yes"]
     data = json.loads(gl("rules", "--output-format", "json").stdout)
     assert [r["code"] for r in data][:5] == ["GL001", "GL002", "GL003", "GL004", "GL005"]
     assert set(data[0]) >= {"code", "name", "summary", "default", "fixable"}

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
+from gradlint.model.walk import child_nodes, iter_nodes
 
 if TYPE_CHECKING:
     from gradlint.settings import Settings
@@ -51,8 +52,6 @@ if TYPE_CHECKING:
 
 MAX_PASSES = 10
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_STRING_TYPES = (cst.SimpleString, cst.FormattedString)
-
 
 # ============================================================================ resolving node edits
 
@@ -147,22 +146,26 @@ def _whole_lines(text: _Text, start: Location, end: Location) -> None:
 
 def _string_continuation_rows(module: cst.Module, positions, first_row: int, last_row: int) -> set[int]:
     """Rows in [first_row, last_row] that start inside a multi-line string literal (never re-indented)."""
+    strings = [n for n in iter_nodes(module) if _is_multiline_string(n)]
+    if not strings:
+        return set()
+    if hasattr(positions, "ensure"):
+        positions.ensure(strings)  # one extra pass for just these nodes
     rows: set[int] = set()
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
-            rng = positions.get(node)
-            if rng is None:
-                return True
-            if rng.end.line < first_row or rng.start.line > last_row or rng.start.line == rng.end.line:
-                return False
-            if isinstance(node, _STRING_TYPES):
-                rows.update(range(rng.start.line + 1, rng.end.line + 1))
-                return False
-            return True
-
-    module.visit(Finder())
+    for node in strings:
+        rng = positions.get(node)
+        if rng is None or rng.end.line < first_row or rng.start.line > last_row or rng.start.line == rng.end.line:
+            continue
+        rows.update(range(rng.start.line + 1, rng.end.line + 1))
     return rows
+
+
+def _is_multiline_string(node: cst.CSTNode) -> bool:
+    if type(node) is cst.SimpleString:
+        return "\n" in node.value
+    if type(node) is cst.FormattedString:
+        return any(type(p) is cst.FormattedStringText and "\n" in p.value for p in node.parts)
+    return False
 
 
 def _resolve_edit(edit, module: cst.Module, positions, text: _Text) -> Edit:
@@ -488,7 +491,7 @@ def parents(model) -> dict[int, cst.CSTNode]:
         stack: list[cst.CSTNode] = [model.module]
         while stack:
             node = stack.pop()
-            for child in node.children:
+            for child in child_nodes(node):  # LibCST's `.children` runs a visitor per node: far slower
                 found[id(child)] = node
                 stack.append(child)
         model._fix_parents = found

@@ -172,6 +172,14 @@ class Positions:
             found = self._ranges.get(id(node))
         return found if found is not None else default
 
+    def ensure(self, nodes: Iterable[cst.CSTNode]) -> None:
+        """Resolve these nodes too (one pass for the batch), if they are not known yet."""
+        if self._complete:
+            return
+        missing = [n for n in nodes if id(n) not in self._ranges]
+        if missing:
+            self._ranges.update(resolve_positions(self.module, missing))
+
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self.get(node)
         if found is None:

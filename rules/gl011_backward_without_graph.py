@@ -1,0 +1,123 @@
+"""GL011 backward-without-graph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gradlint.model import SemanticModel
+from gradlint.model.ext_gradmode import BackwardCall, GradModeFacts, NameUse
+from gradlint.rules.base import Finding, Rule
+from gradlint.settings import RuleOptions
+
+NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
+
+
+class BackwardWithoutGraph(Rule):
+    code = "GL011"
+    name = "backward-without-graph"
+    summary = "`.backward()` on a value computed entirely under no_grad / inference_mode (it has no graph)"
+    docs = f"""\
+## What it does
+Flags `.backward()` on a value that was computed entirely with grad mode off:
+
+* inside `with torch.no_grad():`, `with torch.inference_mode():`, `with torch.set_grad_enabled(False):`
+  or after a bare `torch.set_grad_enabled(False)`;
+* in a function decorated with `@torch.no_grad()` / `@torch.no_grad` / `@torch.inference_mode()`,
+  or returned by such a function of this file (`loss = compute_loss(...)`);
+* or derived only from such values afterwards (`loss.mean()`, `loss * 0.5`, `(a + b) / 2`).
+
+* or in a Lightning `validation_step` / `test_step` / `predict_step`, which the framework runs under
+  `no_grad` / `inference_mode` (Lightning-AI/pytorch-lightning #19910).
+
+It also flags `x.sum().backward()` written *inside* a no-grad block: the `sum()` is computed there. The
+value is traced to the binding that reaches the call (the latest assignment in the same function whose
+branch encloses the call). Reported at the `backward()` call.
+
+## Why is this bad?
+Operations run with grad mode off record no graph: the result has `requires_grad=False` and no
+`grad_fn`, so there is nothing to differentiate. PyTorch 2.13 raises at the call:
+
+```
+RuntimeError: {NO_GRAD_FN}
+```
+
+The usual story is an evaluation-style `with torch.no_grad():` (or Lightning's inference-mode test loop,
+Lightning-AI/pytorch-lightning #19910) around code that is later reused for training.
+
+## Example
+```python
+with torch.no_grad():
+    loss = criterion(model(x), y)
+loss.backward()
+```
+
+## Use instead
+```python
+loss = criterion(model(x), y)
+loss.backward()
+```
+
+## Not flagged
+`loss.backward()` called *inside* a no-grad block on a loss recorded outside it (no_grad only affects the
+recording of new operations: verified, gradients arrive); a value only partly computed under no_grad
+(`loss = criterion(model(x), target_from_no_grad)`, `loss_ng + model(x).sum()`); values re-enabled with
+`torch.enable_grad()` inside the block, or made leaves again (`.requires_grad_()`, `requires_grad=True`
+factories, `nn.Parameter`: that is GL019's graph-cut pattern); tensors built with `requires_grad=True`
+under no_grad (factories are not affected by no_grad); a name bound differently in another branch
+(`if train: ... else: with torch.no_grad(): ...`); `set_grad_enabled(flag)` with a non-constant flag;
+helpers that use `enable_grad` themselves.
+
+## Fix safety
+No automatic fix: moving the computation out of the block changes what is recorded.
+
+## Options
+None.
+"""
+    VALID = (
+        "import torch\nloss = model(x).pow(2).mean()\nwith torch.no_grad():\n    loss.backward()\n",
+        "import torch\nwith torch.no_grad():\n    t = teacher(x)\nloss = criterion(model(x), t)\nloss.backward()\n",
+        "import torch\nif train:\n    loss = model(x).sum()\nelse:\n    with torch.no_grad():\n        loss = model(x).sum()\nif train:\n    loss.backward()\n",
+        "import torch\nwith torch.no_grad():\n    with torch.enable_grad():\n        loss = model(x).sum()\nloss.backward()\n",
+        "import torch\nwith torch.no_grad():\n    w = torch.zeros(3, requires_grad=True)\n(w * 2).sum().backward()\n",
+    )
+    INVALID = (
+        "import torch\nwith torch.no_grad():\n    loss = model(x).pow(2).mean()\nloss.backward()\n",
+        "import torch\n@torch.no_grad()\ndef forward_loss(model, x):\n    return model(x).sum()\nloss = forward_loss(model, x)\nloss.backward()\n",
+        "import torch\nwith torch.inference_mode():\n    model(x).sum().backward()\n",
+    )
+    # Lightning's validation/test/predict hooks run under no_grad / inference_mode without saying so
+    prefilter = ("no_grad", "inference_mode", "set_grad_enabled", "validation_step", "test_step", "predict_step")
+    extensions = (GradModeFacts,)
+
+    def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
+        facts = model.ext(GradModeFacts)
+        for call in facts.backward_calls:
+            why = self._why(call, facts)
+            if why is None:
+                continue
+            yield Finding(
+                call.call,
+                f"`{model.code(call.call.func)}()` on a value {why}: it has no autograd graph "
+                f"(`requires_grad=False`, no `grad_fn`), so this raises `RuntimeError: {NO_GRAD_FN}`; compute the "
+                "loss with grad mode on (outside the block), or drop the `backward()` if this is evaluation",
+            )
+
+    @staticmethod
+    def _why(call: BackwardCall, facts: GradModeFacts) -> str | None:
+        here_nograd = facts.nograd_mode(call.mode, call.function)
+        if call.computed_here and here_nograd:
+            # `x.sum().backward()` inside the block: the last op is computed without recording, unless the
+            # chain only uses methods that may return their receiver
+            return "computed inside a no-grad region (`no_grad`/`inference_mode`/`set_grad_enabled(False)`)"
+        if not call.derived_ok:
+            return None
+        names = call.derived_names
+        bound = [facts.binding_for(NameUse(n, call.seq, call.use.path if call.use else (), call.function))
+                 for n in names]
+        if not bound or any(b is None or not facts.is_nograd(b) for b in bound):
+            return None
+        first = bound[0]
+        assert first is not None
+        if facts._shape(first) == "local_call" and not facts.nograd_mode(first.mode, first.function):
+            return f"returned by `{first.callee}()`, which runs under a grad-mode-off decorator"
+        return "computed under `no_grad`/`inference_mode` (grad mode off)"

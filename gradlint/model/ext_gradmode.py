@@ -207,6 +207,7 @@ class GradModeFacts(Extension):
         self.inference_uses: list[InferenceUse] = []
         # backward / autograd.grad / optimizer step / optimizer built: (seq, function)
         self.training_seqs: list[tuple[int, FunctionInfo | None]] = []
+        self._enable_blocks: list[bool] = []  # per enclosing `with`: does it explicitly enable grad?
         self.attr_reads: set[str] = set()  # typo-like attribute names read somewhere (user-defined attributes)
         self.self_requires_grad_read = False  # `self.requires_grad` read: a class defines its own attribute
         self.bindings: dict[tuple[int, str], list[Binding]] = {}
@@ -293,8 +294,11 @@ class GradModeFacts(Extension):
     # -------------------------------------------------------------------- GL010: uncalled with items
 
     def visit_With(self, node: cst.With) -> None:
+        explicit_enable = False
         for item in node.items:
             expr = item.item
+            if isinstance(expr, cst.Call) and self.b.mode_of_grad_ctx(expr, Mode.INHERITED) is Mode.ENABLED:
+                explicit_enable = True  # `with torch.enable_grad():` / `with torch.set_grad_enabled(True):`
             if isinstance(expr, (cst.Name, cst.Attribute)):
                 kind = self.b.grad_mode_kind(expr)
                 if kind is not None:
@@ -302,6 +306,10 @@ class GradModeFacts(Extension):
             if item.asname is not None:
                 for n in _target_names(item.asname.name):
                     self._bind_other(n)
+        self._enable_blocks.append(explicit_enable)
+
+    def leave_With(self, node: cst.With) -> None:
+        self._enable_blocks.pop()
 
     # -------------------------------------------------------------------- GL020: bare statements
 
@@ -497,7 +505,10 @@ class GradModeFacts(Extension):
         if isinstance(func, cst.Attribute) and func.attr.value in ("backward", "step") or (
             q is not None and (q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.optim."))
         ):
-            self.training_seqs.append((b.next_seq(), b.function))
+            if not any(self._enable_blocks):
+                # a backward inside an explicit `with torch.enable_grad():` (saliency, attacks) does not
+                # depend on the global switch: the author turned grad mode on for it
+                self.training_seqs.append((b.next_seq(), b.function))
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             recv = func.value

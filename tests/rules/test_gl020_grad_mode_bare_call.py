@@ -78,3 +78,30 @@ def test_gl020_true_positives(name):
 @pytest.mark.parametrize("name", sorted(GL020_GOOD))
 def test_gl020_lookalikes_stay_silent(name):
     assert rows("GL020", GL020_GOOD[name]) == []
+
+
+def test_global_off_in_inference_script_with_explicit_enable_grad_saliency_is_silent():
+    code = """
+        import torch
+        torch.set_grad_enabled(False)
+        model = load()
+        print(model(x))
+        def saliency(model, image):
+            with torch.enable_grad():
+                image = image.clone().requires_grad_(True)
+                model(image).sum().backward()
+            return image.grad
+        """
+    assert rows("GL020", code) == []
+
+
+def test_global_off_then_training_outside_enable_grad_still_flagged():
+    code = """
+        import torch
+        torch.set_grad_enabled(False)
+        def train(model, x):
+            with torch.enable_grad():
+                pass
+            model(x).sum().backward()
+        """
+    assert rows("GL020", code) == [3]

@@ -789,85 +789,100 @@ def _local_callee(call: cst.Call) -> str | None:
     return None
 
 
+# Walkers for small searches are module-level classes: one made per call costs its creation and an empty
+# dispatch cache every time (this was a tenth of the extension's cost).
+
+
+class _ReadNames(Walker):
+    def __init__(self, b) -> None:
+        self.b = b
+        self.found: list[str] = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value not in self.b.imports.aliases and node.value not in ("True", "False", "None"):
+            self.found.append(node.value)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        self.walk(node.value)
+        return False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if isinstance(node.func, cst.Attribute):
+            self.walk(node.func.value)
+        elif not isinstance(node.func, cst.Name):
+            self.walk(node.func)
+        elif self.b.classify(node.func).kind is Kind.MODULE:
+            self.found.append(node.func.value)  # a model's output is not derived from no-grad values
+        for a in node.args:
+            self.walk(a.value)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
 def _read_names(expr: cst.CSTNode, b) -> list[str]:
     """Names read as values in expr, except import aliases and called functions' own names."""
-    found: list[str] = []
+    v = _ReadNames(b)
+    v.walk(expr)
+    return v.found
 
-    class V(Walker):
-        def visit_Name(self, node: cst.Name) -> None:
-            if node.value not in b.imports.aliases and node.value not in ("True", "False", "None"):
-                found.append(node.value)
 
-        def visit_Attribute(self, node: cst.Attribute) -> bool:
-            self.walk(node.value)
-            return False
+class _ModelCalls(Walker):
+    def __init__(self, b) -> None:
+        self.b = b
+        self.found = False
 
-        def visit_Call(self, node: cst.Call) -> bool:
-            if isinstance(node.func, cst.Attribute):
-                self.walk(node.func.value)
-            elif not isinstance(node.func, cst.Name):
-                self.walk(node.func)
-            elif b.classify(node.func).kind is Kind.MODULE:
-                found.append(node.func.value)  # a model's output is not derived from no-grad values
-            for a in node.args:
-                self.walk(a.value)
-            return False
+    def visit_Call(self, node: cst.Call) -> None:
+        b = self.b
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            func = func.value
+        if isinstance(func, (cst.Name, cst.Attribute)) and node.args:
+            q = b.imports.resolve(func)
+            if q is not None and q.startswith("torch."):
+                return
+            v = b.classify(func)
+            if v.kind is Kind.MODULE and "Loss" not in v.origin and not b._is_frozen(func):
+                self.found = True
 
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    V().walk(expr)
-    return found
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
 
 
 def _has_model_call(expr: cst.CSTNode, b) -> bool:
-    found = False
+    v = _ModelCalls(b)
+    v.walk(expr)
+    return v.found
 
-    class V(Walker):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value == "forward":
-                func = func.value
-            if isinstance(func, (cst.Name, cst.Attribute)) and node.args:
-                q = b.imports.resolve(func)
-                if q is not None and q.startswith("torch."):
-                    return
-                v = b.classify(func)
-                if v.kind is Kind.MODULE and "Loss" not in v.origin and not b._is_frozen(func):
-                    found = True
 
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
+class _MakesLeaf(Walker):
+    def __init__(self, b) -> None:
+        self.b = b
+        self.found = False
 
-    V().walk(expr)
-    return found
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("requires_grad_", "retain_grad"):
+            self.found = True
+        rg = _kwarg(node, "requires_grad")
+        if rg is not None and _const_bool(rg.value) is not False:
+            self.found = True
+        q = self.b.imports.resolve(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            self.found = True
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
 
 
 def _makes_leaf(ext: GradModeFacts, rhs: cst.BaseExpression) -> bool:
     """Creates a tensor that requires grad whatever the grad mode: `requires_grad=True`, `nn.Parameter`,
     `.requires_grad_()`, `.retain_grad()`; or the model says it is a leaf."""
     b = ext.b
-    found = False
-
-    class V(Walker):
-        def visit_Call(self, node: cst.Call) -> None:
-            nonlocal found
-            func = node.func
-            if isinstance(func, cst.Attribute) and func.attr.value in ("requires_grad_", "retain_grad"):
-                found = True
-            rg = _kwarg(node, "requires_grad")
-            if rg is not None and _const_bool(rg.value) is not False:
-                found = True
-            q = b.imports.resolve(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
-            if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
-                found = True
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-    V().walk(rhs)
-    return found or b.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS)
+    v = _MakesLeaf(b)
+    v.walk(rhs)
+    return v.found or b.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS)
 
 
 def _is_tensorish(expr: cst.BaseExpression, b) -> bool:

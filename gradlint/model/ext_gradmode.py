@@ -888,8 +888,19 @@ def _makes_leaf(ext: GradModeFacts, rhs: cst.BaseExpression) -> bool:
 def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
     """Does this computation certainly produce a fresh tensor (not a view, not its input)?"""
     if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation)):
-        operands = [expr.left, expr.right] if isinstance(expr, cst.BinaryOperation) else [expr.expression]
-        return any(_is_tensorish(o, b) or b.classify(o).is_tensor or _is_tensor_name(o, b) for o in operands)
+        # the leaves of the operator chain, iteratively: recursing per level (and classifying each level's
+        # sub-chain again) is quadratic in the chain's length
+        leaves: list[cst.BaseExpression] = []
+        stack: list[cst.BaseExpression] = [expr]
+        while stack:
+            e = stack.pop()
+            if type(e) is cst.BinaryOperation:
+                stack += (e.right, e.left)
+            elif type(e) is cst.UnaryOperation:
+                stack.append(e.expression)
+            else:
+                leaves.append(e)
+        return any(_is_tensorish(o, b) or b.classify(o).is_tensor or _is_tensor_name(o, b) for o in leaves)
     if not isinstance(expr, cst.Call):
         return False
     func = expr.func

@@ -38,7 +38,7 @@ import libcst as cst
 from gradlint.model.builder import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, Mode
-from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
+from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method, short_code
 from gradlint.model.values import Kind
 
 if TYPE_CHECKING:
@@ -386,9 +386,12 @@ class TensorFacts(Extension):
             return self._call_value(expr)
         if isinstance(expr, cst.BinaryOperation):
             left, right = self.value(expr.left), self.value(expr.right)
-            op = self._code(expr.operator).strip() if expr.operator else "op"
-            other = expr.right if left.kind in (RG,) else expr.left
-            return self._op([left, right], expr, f"`{op} {self._code(other)}`")
+            how = ""
+            if {left.kind, right.kind} & {RG, NONLEAF, MOVED}:  # the words are only used for a non-leaf
+                op = self._code(expr.operator).strip() if expr.operator else "op"
+                other = expr.right if left.kind in (RG,) else expr.left
+                how = f"`{op} {self._code(other)}`"
+            return self._op([left, right], expr, how)
         if isinstance(expr, cst.UnaryOperation):
             if isinstance(expr.operator, cst.Not):
                 return UNK
@@ -455,12 +458,7 @@ class TensorFacts(Extension):
         return TVal(UNKNOWN, rewraps=rewraps)
 
     def _code(self, node: cst.CSTNode) -> str:
-        try:
-            text = cst.Module([]).code_for_node(node)
-        except Exception:
-            return "..."
-        text = " ".join(text.split())
-        return text if len(text) <= 40 else text[:39] + "…"
+        return short_code(node, 40)
 
     def _dtype_name(self, expr: cst.BaseExpression) -> str | None:
         q = self.b.imports.resolve(expr)

@@ -25,6 +25,56 @@ def dotted(expr: cst.BaseExpression) -> str | None:
     return None
 
 
+class _Enough(Exception):
+    pass
+
+
+class _BoundedState:
+    """Collects generated code and stops once `limit` characters are there."""
+
+    def __init__(self, limit: int) -> None:
+        from libcst._nodes.internal import CodegenState
+
+        class State(CodegenState):
+            def add_token(inner, value: str) -> None:  # noqa: N805
+                inner.tokens.append(value)
+                inner.size += len(value)
+                if inner.size > limit:
+                    raise _Enough
+
+        self.state = State(default_indent="    ", default_newline="\n")
+        self.state.size = 0
+
+
+def short_code(node: cst.CSTNode, limit: int = 40) -> str:
+    """The node's source on one line, cut to `limit` characters — in time proportional to `limit`, not to
+    the node's size (a message about one operand of a 4,000-term sum must not regenerate the whole sum)."""
+    # LibCST generates a left-nested chain (`a + b + c ...`, `x.f().g()...`) by descending its whole left
+    # spine before the first token: abbreviate deep chains instead of paying their depth on every call
+    spine, depth = node, 0
+    while depth <= 32:
+        nxt = getattr(spine, "left", None) if type(spine) in (cst.BinaryOperation, cst.BooleanOperation) else (
+            getattr(spine, "value", None) if type(spine) in (cst.Attribute, cst.Subscript) else (
+                getattr(spine, "func", None) if type(spine) is cst.Call else None))
+        if nxt is None:
+            break
+        spine, depth = nxt, depth + 1
+    if depth > 32:
+        return "…"
+    bounded = _BoundedState(limit * 2 + 16)
+    try:
+        node._codegen(bounded.state)
+        cut = False
+    except _Enough:
+        cut = True
+    except Exception:
+        return "..."
+    text = " ".join("".join(bounded.state.tokens).split())
+    if cut or len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
 def _module_name(node: cst.BaseExpression | None) -> str | None:
     if node is None:
         return None

@@ -35,8 +35,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import stat
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -435,24 +433,9 @@ def apply_fixes(source: str, filename: str, settings: "Settings", *, unsafe: boo
 
 def write_fixed(path: str, original: "SourceFile", new_text: str) -> None:
     """Write `new_text` to `path` atomically, encoded like `original` (encoding, BOM), same permissions."""
-    target = os.path.realpath(path)
-    folder = os.path.dirname(target) or "."
-    data = original.encode(new_text)
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradlint-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from gradlint.source import atomic_write
+
+    atomic_write(path, original.encode(new_text))
 
 
 def unified_diff(path: str, old: str, new: str) -> str:

@@ -34,7 +34,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -488,23 +487,9 @@ def unified_diff(name: str, old_raw: str, new_raw: str) -> str:
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write a notebook's new file text atomically (temp file in the same folder + rename), same mode."""
-    name = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(name))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradlint-", suffix=SUFFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        try:
-            os.chmod(tmp, os.stat(name).st_mode & 0o7777)
-        except OSError:
-            pass
-        os.replace(tmp, name)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from gradlint.source import atomic_write
+
+    atomic_write(os.fspath(path), text.encode("utf-8"))
 
 
 def apply_fixed_source(path: str | os.PathLike[str], new_source: str, nb: Notebook | None = None) -> bool:

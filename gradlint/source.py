@@ -128,3 +128,27 @@ def _first_newline(text: str) -> str:
     if j >= 0 and (i < 0 or j < i):
         return "\r\n" if text.startswith("\r\n", j) else "\r"
     return "\n"
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Replace the file at `path` (through symlinks) with `data`: a temp file in the same folder, flushed
+    and fsynced, given the file's permissions, then renamed over it — never a half-written file."""
+    import tempfile
+
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target) or "."
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradlint-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -7,7 +7,6 @@ import os
 import stat
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from gradlint.cli import main

@@ -30,6 +30,13 @@ def command(level: str, message: str, **props: Any) -> str:
 
 
 def line(d: Diagnostic) -> str:
+    if d.cell is not None:
+        # a notebook: rows are within the cell, not lines of the .ipynb file, so the annotation is put on
+        # the file and the message says where
+        return command(
+            "error", f"{d.filename}:cell {d.cell}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
+            title=f"gradlint ({d.code})", file=os.path.abspath(d.filename),
+        )
     return command(
         "error", f"{d.filename}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
         title=f"gradlint ({d.code})", file=os.path.abspath(d.filename), line=d.location.row,

@@ -62,7 +62,8 @@ def to_xml(diagnostics: list[Diagnostic], errors: list | tuple = ()) -> ET.Eleme
                                  classname=_clean(_classname(filename)), line=str(d.location.row),
                                  column=str(d.location.column))
             fail = ET.SubElement(case, "failure", message=_clean(d.message))
-            fail.text = _clean(f"line {d.location.row}, col {d.location.column}, {d.message}")
+            where = f"cell {d.cell}, " if d.cell is not None else ""
+            fail.text = _clean(f"{where}line {d.location.row}, col {d.location.column}, {d.message}")
         tests += len(found) + (error is not None)
         failures += len(found)
         n_errors += error is not None

@@ -109,18 +109,24 @@ def to_sarif(diagnostics: list[Diagnostic], errors: list | tuple = (), root: str
     index = {r.code: i for i, r in enumerate(ALL_RULES)}
     results = []
     for d in diagnostics:
+        physical: dict[str, Any] = {"artifactLocation": _artifact(d.filename, base)}
+        text = d.message
+        if d.cell is None:
+            physical["region"] = _region(d.location.row, d.location.column, d.end_location.row,
+                                         d.end_location.column)
+        else:  # a notebook: rows are within the cell, not lines of the .ipynb file
+            text = f"cell {d.cell}, line {d.location.row}, column {d.location.column}: {d.message}"
         result: dict[str, Any] = {
             "ruleId": d.code,
             "level": "error",
-            "message": {"text": d.message},
-            "locations": [{"physicalLocation": {
-                "artifactLocation": _artifact(d.filename, base),
-                "region": _region(d.location.row, d.location.column, d.end_location.row, d.end_location.column),
-            }}],
+            "message": {"text": text},
+            "locations": [{"physicalLocation": physical}],
         }
+        if d.cell is not None:
+            result["properties"] = {"cell": d.cell, "row": d.location.row, "column": d.location.column}
         if d.code in index:
             result["ruleIndex"] = index[d.code]
-        if d.fix is not None and d.fix.edits:
+        if d.fix is not None and d.fix.edits and d.cell is None:
             result["fixes"] = [_fix(d, base)]
         results.append(result)
     notifications = []

@@ -306,3 +306,23 @@ def test_statistics_unsafe_fixes_count_as_fixable_only_when_enabled():
     out = StringIO()
     write_statistics([diag(fix=unsafe_fix), diag("GL003", 5, 5, 5, 11)], out, unsafe=True)
     assert out.getvalue() == "1\tGL001\t[*] inplace-on-leaf\n1\tGL003\t[ ] data-attribute\n"
+
+
+# ----------------------------------------------------------------------------- notebooks
+
+
+def test_notebook_findings_name_the_cell_and_claim_no_file_lines(tmp_path):
+    from dataclasses import replace
+
+    d = replace(diag(filename="nb.ipynb"), cell=3)
+    assert gh.line(d).startswith("::error title=gradlint (GL001),file=")
+    assert "line=" not in gh.line(d).split("::")[1] and "nb.ipynb:cell 3:" in gh.line(d)
+    doc = to_sarif([d], [], root=str(tmp_path))
+    validate(doc)
+    result = doc["runs"][0]["results"][0]
+    assert "region" not in result["locations"][0]["physicalLocation"]
+    assert result["message"]["text"].startswith("cell 3, line ") and result["properties"]["cell"] == 3
+    out = StringIO()
+    write_report("junit", [d], {}, out, False, errors=[], files=["nb.ipynb"])
+    failure = ET.fromstring(out.getvalue()).find(".//failure")
+    assert failure is not None and failure.text.startswith("cell 3, line ")

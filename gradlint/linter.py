@@ -45,15 +45,9 @@ def _selected_rules(settings: Settings):
     return _plan(settings)[0]
 
 
-def could_fire(source: str, settings: Settings | None = None) -> bool:
+def could_fire(source: str, settings: Settings) -> bool:
     """Can any selected rule fire in this text? (Each rule declares the substrings it needs.)"""
-    if settings is None:
-        from gradlint.rules.base import DEFAULT_PREFILTER
-
-        tokens: tuple[str, ...] = DEFAULT_PREFILTER
-    else:
-        tokens = _plan(settings)[1]
-    return any(tok in source for tok in tokens)
+    return any(tok in source for tok in _plan(settings)[1])
 
 
 # LibCST's native parser recurses on the C stack: a main-thread stack (8 MB) overflows — a segfault, not

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from gradlint.model.extension import Extension
 from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
@@ -29,9 +30,10 @@ from gradlint.model.names import (
     TORCH_TENSOR_FUNCS,
     ImportMap,
     dotted,
+    is_full_slice,
     is_inplace_method,
+    target_names,
 )
-from gradlint.model.extension import Extension
 from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
 from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
@@ -1034,9 +1036,7 @@ class ModelBuilder(Walker):
         if isinstance(target, cst.Subscript):
             view = True
             base = target.value
-            full_slice = len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
-                getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step")
-            )
+            full_slice = is_full_slice(target)
         value = self.classify(base)
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
@@ -1221,14 +1221,7 @@ def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:
 
 
 def _target_names(target: cst.BaseExpression) -> set[str]:
-    if isinstance(target, cst.Name):
-        return {target.value}
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: set[str] = set()
-        for el in target.elements:
-            out |= _target_names(el.value)
-        return out
-    return set()
+    return set(target_names(target))
 
 
 def _iter_small_statements(body: Sequence[cst.CSTNode]):

@@ -23,7 +23,13 @@ import libcst as cst
 from gradlint.model.builder import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, Mode
-from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_inplace_method
+from gradlint.model.names import (
+    GRAD_MODE_NAMES,
+    TORCH_FACTORIES,
+    dotted,
+    is_inplace_method,
+)
+from gradlint.model.names import target_names as _target_names
 from gradlint.model.values import Kind
 from gradlint.model.walk import Walker
 
@@ -756,17 +762,6 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
                 if isinstance(a, cst.Name) and a.value == "__name__" and isinstance(c, cst.SimpleString):
                     return c.evaluated_value == "__main__"
     return False
-
-
-def _target_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, cst.Name):
-        return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
-        out: list[str] = []
-        for el in target.elements:
-            out += _target_names(el.value)
-        return out
-    return []
 
 
 def _root_name(expr: cst.BaseExpression) -> cst.Name | None:

@@ -38,7 +38,14 @@ import libcst as cst
 from gradlint.model.builder import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, Mode
-from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method, short_code
+from gradlint.model.names import (
+    TORCH_FACTORIES,
+    TORCH_TENSOR_FUNCS,
+    dotted,
+    is_inplace_method,
+    short_code,
+    target_names,
+)
 from gradlint.model.values import Kind
 
 if TYPE_CHECKING:
@@ -1209,10 +1216,4 @@ def _is_int_dtype(dtype: str) -> bool:
 
 
 def _target_names(target: cst.BaseExpression, out: set[str]) -> None:
-    if isinstance(target, cst.Name):
-        out.add(target.value)
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for el in target.elements:
-            _target_names(el.value, out)
-    elif isinstance(target, cst.StarredElement):
-        _target_names(target.value, out)
+    out.update(target_names(target, starred=True))

@@ -31,7 +31,7 @@ import libcst as cst
 from gradlint.model.builder import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
-from gradlint.model.names import TORCH_FACTORIES, dotted
+from gradlint.model.names import TORCH_FACTORIES, dotted, is_full_slice
 from gradlint.model.values import Kind
 from gradlint.model.walk import child_nodes
 
@@ -591,7 +591,7 @@ class TrainingFacts(Extension):
         target = node.target
         if isinstance(target, cst.Subscript):
             k = self._key(target.value)
-            if k is not None and _is_full_slice(target):
+            if k is not None and is_full_slice(target):
                 self.bindings.append(Binding(k, self.b.next_seq(), self.b.function, self._loops(),
                                              self._unconditional_loop(), False))
             return
@@ -782,11 +782,6 @@ def _is_grad_attr(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
         expr = expr.value
     return isinstance(expr, cst.Attribute) and expr.attr.value == "grad"
-
-
-def _is_full_slice(target: cst.Subscript) -> bool:
-    return len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
-        getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step"))
 
 
 def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseExpression, str] | None:

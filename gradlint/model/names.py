@@ -75,6 +75,27 @@ def short_code(node: cst.CSTNode, limit: int = 40) -> str:
     return text
 
 
+def target_names(target: cst.BaseExpression, *, starred: bool = False) -> list[str]:
+    """The names an assignment / `for` / `with ... as` target binds, in source order (`a, (b, c)` ->
+    a, b, c); with `starred`, also the name of a `*rest` element."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for el in target.elements:
+            out += target_names(el.value, starred=starred)
+        return out
+    if starred and isinstance(target, cst.StarredElement):
+        return target_names(target.value, starred=starred)
+    return []
+
+
+def is_full_slice(target: cst.Subscript) -> bool:
+    """`x[:]` (torch treats an in-place write into it like a write to `x` itself)."""
+    return len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
+        getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step"))
+
+
 def _module_name(node: cst.BaseExpression | None) -> str | None:
     if node is None:
         return None

@@ -33,6 +33,10 @@ class _Null:
 _NULL = _Null()
 
 
+class _Done(Exception):
+    """Every wanted node has its range: the rest of the module need not be generated."""
+
+
 class _Record:
     __slots__ = ("state", "node", "start_node", "end_node", "start")
 
@@ -44,12 +48,16 @@ class _Record:
 
     def __enter__(self) -> None:
         self.start = self.state.offset
+        self.state._open += 1
 
     def __exit__(self, *exc: object) -> None:
         st = self.state
+        st._open -= 1
+        if exc[0] is not None:
+            return  # (a _Done from a child; the range of this node is not needed then)
         start = st.found[id(self.start_node)][0] if self.start_node is not None else self.start
         end = st.found[id(self.end_node)][1] if self.end_node is not None else st.offset
-        st.found[id(self.node)] = (start, end)
+        st.record(id(self.node), start, end)
 
 
 class _OffsetState(CodegenState):
@@ -65,6 +73,13 @@ class _OffsetState(CodegenState):
         self.found: dict[int, tuple[int, int]] = {}
         self._starts: dict[int, int] = {}
         self.chunks: list[str] = []
+        self._open = 0  # wanted nodes whose range is still being generated
+        self._stop = not isinstance(wanted, _All)
+
+    def record(self, key: int, start: int, end: int) -> None:
+        self.found[key] = (start, end)
+        if self._stop and self._open == 0 and len(self.found) >= len(self.wanted) and self.wanted.issubset(self.found):
+            raise _Done
 
     def increase_indent(self, value: str) -> None:
         self._indent_lens.append(len(value))
@@ -99,7 +114,7 @@ class _OffsetState(CodegenState):
     def after_codegen(self, node: cst.CSTNode) -> None:
         key = id(node)
         if key in self.wanted and key not in self.found:
-            self.found[key] = (self._starts.get(key, self.offset), self.offset)
+            self.record(key, self._starts.get(key, self.offset), self.offset)
 
     def record_syntactic_position(self, node, *, start_node=None, end_node=None):  # type: ignore[override]
         if id(node) not in self.wanted:
@@ -126,7 +141,10 @@ def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None) -
     if nodes is not None and not wanted:
         return {}
     state = _OffsetState(module, wanted if nodes is None else set(wanted))
-    module._codegen(state)
+    try:
+        module._codegen(state)
+    except _Done:  # the text generated so far holds every wanted range
+        pass
     if nodes is None:
         wanted = set(state.found)
     text = "".join(state.chunks)

@@ -114,8 +114,22 @@ class SemanticModel:
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
         self._extensions = builder.extensions
+        self._builder = builder
         for ext in self._extensions.values():
             ext.finish(self)
+
+    def release(self) -> None:
+        """Break the model's reference cycles so the file's tree is freed as soon as the caller drops it,
+        without waiting for the cyclic garbage collector to traverse the whole tree. Every cycle runs
+        through a hub: a function's facts (calls, loops, class <-> methods), or the builder and its
+        extensions (each holds the other). The model is unusable afterwards."""
+        hubs: list[object] = [*self.functions, *self.classes.values(), *self._extensions.values()]
+        builder = self.__dict__.get("_builder")
+        if builder is not None:
+            hubs.append(builder)
+        for hub in hubs:
+            hub.__dict__.clear()
+        self.__dict__.clear()
 
     def ext(self, cls: type[E]) -> E:
         """The model extension `cls` (built because a selected rule declared it in `Rule.extensions`)."""
@@ -219,7 +233,9 @@ class SemanticModel:
 
 
 def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
-                extensions: Sequence[type[Extension]] = ()) -> SemanticModel:
-    builder = ModelBuilder(options, filename, extensions)
+                extensions: Sequence[type[Extension]] = (), source: str | None = None) -> SemanticModel:
+    """`source`, the module's text when the caller has it, lets analyses skip searching a subtree for a
+    name the file never mentions (see ModelBuilder.mentions)."""
+    builder = ModelBuilder(options, filename, extensions, source)
     builder.walk(module)
     return SemanticModel(module, builder)

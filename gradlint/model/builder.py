@@ -83,9 +83,9 @@ def _split_tokens(name: str) -> list[str]:
 
 
 def _const_bool(expr: cst.BaseExpression | None) -> bool | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+    if type(expr) is cst.Name and expr.value in ("True", "False"):
         return expr.value == "True"
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         return expr.value != "0"
     return None
 
@@ -164,12 +164,16 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 
 class ModelBuilder(Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
-                 extensions: Sequence[type[Extension]] = ()) -> None:
+                 extensions: Sequence[type[Extension]] = (), source: str | None = None) -> None:
         self.options = options
         self.filename = filename
+        self._source = source
+        self._mentions: dict[str, bool] = {}
         # model extensions driven by this walk (see gradlint.model.extension); per-instance dispatch
         self.extensions: dict[type[Extension], Extension] = {cls: cls(self) for cls in extensions}
         self._ext_dispatch: dict[type, tuple] = {}
+        if self.extensions:
+            self._routes = {}  # the walk's routes hold this instance's extension handlers
         self.imports = ImportMap()
         self._model_name_res = _compiled(options.all_model_names)
         self._model_name_cache = _MODEL_NAME_CACHES.setdefault(options.all_model_names, {})
@@ -203,6 +207,14 @@ class ModelBuilder(Walker):
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
         self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+
+    def mentions(self, word: str) -> bool:
+        """Can `word` occur in the file's text? (Always True without the text.) Lets a search of a subtree
+        for a name, attribute or keyword be skipped where the file never spells it."""
+        found = self._mentions.get(word)
+        if found is None:
+            found = self._mentions[word] = self._source is None or word in self._source
+        return found
 
     # ----------------------------------------------------------------------------- extensions
 
@@ -289,7 +301,7 @@ class ModelBuilder(Walker):
 
     def mode_of_grad_ctx(self, expr: cst.BaseExpression, current: Mode) -> Mode | None:
         """The mode a `with` item or decorator sets, or None if it is not a grad-mode object."""
-        call = expr if isinstance(expr, cst.Call) else None
+        call = expr if type(expr) is cst.Call else None
         kind = self.grad_mode_kind(call.func if call else expr)
         if kind is None:
             return None
@@ -348,14 +360,14 @@ class ModelBuilder(Walker):
                 return Value(Kind.NONLEAF)
             return inner if inner.kind is Kind.TENSOR else UNKNOWN
         if type(expr) in (cst.List, cst.Tuple):
-            elems = [e.value for e in expr.elements if isinstance(e, cst.Element)]
+            elems = [e.value for e in expr.elements if type(e) is cst.Element]
             if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
                 return Value(Kind.PARAMS, "a list of leaf tensors")
             return OTHER
         if type(expr) in (cst.ListComp, cst.GeneratorExp):
             return self._classify_comprehension(expr)
-        if isinstance(expr, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
-                             cst.Float, cst.Dict, cst.Set, cst.Lambda)):
+        if type(expr) in (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
+                             cst.Float, cst.Dict, cst.Set, cst.Lambda):
             return OTHER
         return UNKNOWN
 
@@ -364,7 +376,7 @@ class ModelBuilder(Walker):
         if comp.inner_for_in is not None:
             return UNKNOWN
         it = self.classify(comp.iter)
-        if it.kind is Kind.PARAMS and isinstance(comp.target, cst.Name) and isinstance(expr.elt, cst.Name):
+        if it.kind is Kind.PARAMS and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
             if expr.elt.value == comp.target.value:
                 return it
         return UNKNOWN
@@ -421,7 +433,7 @@ class ModelBuilder(Walker):
             d = dotted(expr)
             if d is not None and d in self._frozen:
                 return True
-            if isinstance(expr, (cst.Attribute, cst.Subscript)):
+            if type(expr) in (cst.Attribute, cst.Subscript):
                 expr = expr.value
             else:
                 return False
@@ -433,9 +445,9 @@ class ModelBuilder(Walker):
         if base.kind is Kind.GROUPS:
             return Value(Kind.GROUP)
         if base.kind is Kind.GROUP:
-            if len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            if len(expr.slice) == 1 and type(expr.slice[0].slice) is cst.Index:
                 key = expr.slice[0].slice.value
-                if isinstance(key, cst.SimpleString) and key.evaluated_value == "params":
+                if type(key) is cst.SimpleString and key.evaluated_value == "params":
                     return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
             return OTHER
         if base.kind is Kind.MODULE:
@@ -453,7 +465,7 @@ class ModelBuilder(Walker):
             v = self._classify_qualified_call(q, call)
             if v is not None:
                 return v
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             name = func.value
             cls = self.classes.get(name)
             if cls is not None:
@@ -469,7 +481,7 @@ class ModelBuilder(Walker):
             if fv.kind is Kind.MODULE:
                 return Value(Kind.TENSOR, "a model output")
             return UNKNOWN
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             if method == "parameters":
                 if self._is_frozen(func.value):
@@ -567,12 +579,12 @@ class ModelBuilder(Walker):
     # ----------------------------------------------------------------------------- binding
 
     def _bind(self, target: cst.BaseExpression, value: Value) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             self._scope.bindings[target.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             for el in target.elements:
                 self._bind(el.value, UNKNOWN)
-        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
             if self.classify(target.value).kind is Kind.SELF:
                 cls = self._scope_class()
                 if cls is not None and value.kind is not Kind.UNKNOWN:
@@ -586,7 +598,7 @@ class ModelBuilder(Walker):
         return params
 
     def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple:
-        if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name):
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
             fname = iterable.func.value
             pos = _positional(iterable)
             if fname == "enumerate" and pos:
@@ -607,12 +619,12 @@ class ModelBuilder(Walker):
         return UNKNOWN
 
     def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple, params: set[str]) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             v = elem if isinstance(elem, Value) else UNKNOWN
             self._scope.bindings[target.value] = v
             if v.kind is Kind.LEAF:
                 params.add(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             els = [e.value for e in target.elements]
             if isinstance(elem, tuple) and len(elem) == len(els):
                 for t, e in zip(els, elem):
@@ -627,15 +639,15 @@ class ModelBuilder(Walker):
         # Pre-pass over top-level statements for class names (so a class used before it is defined,
         # or in a function above it, is still known).
         for stmt in node.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 self._module_functions.add(stmt.name.value)
-            elif isinstance(stmt, cst.ClassDef):
+            elif type(stmt) is cst.ClassDef:
                 self._register_class(stmt)
-            elif isinstance(stmt, cst.SimpleStatementLine):
+            elif type(stmt) is cst.SimpleStatementLine:
                 for small in stmt.body:
-                    if isinstance(small, cst.Import):
+                    if type(small) is cst.Import:
                         self.imports.add_import(small)
-                    elif isinstance(small, cst.ImportFrom):
+                    elif type(small) is cst.ImportFrom:
                         self.imports.add_import_from(small)
 
     @property
@@ -669,8 +681,8 @@ class ModelBuilder(Walker):
                 is_module = True
                 is_lightning = is_lightning or self.classes[last].is_lightning
         method_names = frozenset(
-            stmt.name.value for stmt in node.body.body if isinstance(stmt, cst.FunctionDef)
-        ) if isinstance(node.body, cst.IndentedBlock) else frozenset()
+            stmt.name.value for stmt in node.body.body if type(stmt) is cst.FunctionDef
+        ) if type(node.body) is cst.IndentedBlock else frozenset()
         framework_base = False
         is_autograd_function = False
         for base in node.bases:
@@ -703,21 +715,21 @@ class ModelBuilder(Walker):
     def _prescan_self_attrs(self, node: cst.ClassDef, info: ClassInfo) -> None:
         """`self.X = nn.Linear(...)` / `nn.Parameter(...)` anywhere in the class's methods."""
         for stmt in node.body.body:
-            if isinstance(stmt, cst.FunctionDef):
+            if type(stmt) is cst.FunctionDef:
                 for small in _iter_small_statements(stmt.body.body):
-                    if isinstance(small, cst.Assign):
+                    if type(small) is cst.Assign:
                         for t in small.targets:
                             self._prescan_target(t.target, small.value, info)
-                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    elif type(small) is cst.AnnAssign and small.value is not None:
                         self._prescan_target(small.target, small.value, info)
                     elif (
-                        isinstance(small, cst.Expr)
-                        and isinstance(small.value, cst.Call)
-                        and isinstance(small.value.func, cst.Attribute)
+                        type(small) is cst.Expr
+                        and type(small.value) is cst.Call
+                        and type(small.value.func) is cst.Attribute
                         and small.value.func.attr.value == "register_parameter"
                     ):
                         pos = _positional(small.value)
-                        if len(pos) >= 2 and isinstance(pos[0].value, cst.SimpleString):
+                        if len(pos) >= 2 and type(pos[0].value) is cst.SimpleString:
                             key = pos[0].value.evaluated_value
                             if isinstance(key, str):
                                 v = self._classify_in_class(pos[1].value)
@@ -726,8 +738,8 @@ class ModelBuilder(Walker):
 
     def _prescan_target(self, target: cst.BaseExpression, value: cst.BaseExpression, info: ClassInfo) -> None:
         if (
-            isinstance(target, cst.Attribute)
-            and isinstance(target.value, cst.Name)
+            type(target) is cst.Attribute
+            and type(target.value) is cst.Name
             and target.value.value == "self"
         ):
             v = self._classify_in_class(value)
@@ -749,7 +761,7 @@ class ModelBuilder(Walker):
             v = self.classify(value)
         finally:
             self._scope = saved
-        if v.kind is Kind.MODULE and v.origin.startswith("`") and isinstance(value, cst.Name):
+        if v.kind is Kind.MODULE and v.origin.startswith("`") and type(value) is cst.Name:
             return UNKNOWN  # self.model = model: only the name says it is a module; let attr names decide
         return v
 
@@ -764,7 +776,7 @@ class ModelBuilder(Walker):
             if m is not None:
                 mode = m
             else:
-                d = dotted(dec.decorator.func if isinstance(dec.decorator, cst.Call) else dec.decorator) or ""
+                d = dotted(dec.decorator.func if type(dec.decorator) is cst.Call else dec.decorator) or ""
                 if "no_grad" in d or "inference_mode" in d:
                     mode = Mode.DISABLED
                 elif "grad" in d.lower():
@@ -844,7 +856,7 @@ class ModelBuilder(Walker):
     def visit_Expr(self, node: cst.Expr) -> None:
         # a bare `torch.set_grad_enabled(False)` switches grad mode for what follows
         value = node.value
-        if isinstance(value, cst.Call) and self.grad_mode_kind(value.func) == "set_grad_enabled":
+        if type(value) is cst.Call and self.grad_mode_kind(value.func) == "set_grad_enabled":
             m = self.mode_of_grad_ctx(value, self._mode)
             if m is not None:
                 self._regions[-1].mode = m
@@ -878,14 +890,14 @@ class ModelBuilder(Walker):
 
     def _loop_eval_reason(self, iterable: cst.BaseExpression) -> str | None:
         expr = iterable
-        while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value in (
+        while type(expr) is cst.Call and type(expr.func) is cst.Name and expr.func.value in (
             "enumerate", "tqdm", "iter", "zip", "list", "progress_bar", "track"
         ):
             pos = _positional(expr)
             if not pos:
                 return None
             expr = pos[0].value
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in (
+        if type(expr) is cst.Call and type(expr.func) is cst.Attribute and expr.func.attr.value in (
             "tqdm", "track"
         ):
             pos = _positional(expr)
@@ -893,13 +905,13 @@ class ModelBuilder(Walker):
                 return None
             expr = pos[0].value
         name: str | None = None
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             name = expr.value
-        elif isinstance(expr, cst.Attribute):
+        elif type(expr) is cst.Attribute:
             name = expr.attr.value
-        elif isinstance(expr, cst.Subscript) and len(expr.slice) == 1:
+        elif type(expr) is cst.Subscript and len(expr.slice) == 1:
             idx = expr.slice[0].slice
-            if isinstance(idx, cst.Index) and isinstance(idx.value, cst.SimpleString):
+            if type(idx) is cst.Index and type(idx.value) is cst.SimpleString:
                 key = idx.value.evaluated_value
                 if isinstance(key, str) and key.lower() in EVAL_TOKENS:
                     return f"it loops over `{dotted(expr.value) or 'loaders'}[{idx.value.value}]`"
@@ -922,10 +934,10 @@ class ModelBuilder(Walker):
         rhs_value = self.classify(node.value)
         for t in node.targets:
             target = t.target
-            if isinstance(target, cst.Subscript):
+            if type(target) is cst.Subscript:
                 self._writes[id(target.value)] = "setitem"
                 self._record_inplace(node, target, "[...] =", extra=node.value)
-            elif isinstance(target, cst.Attribute) and target.attr.value == "data":
+            elif type(target) is cst.Attribute and target.attr.value == "data":
                 # `p.data = p.data - lr * p.grad.data` is an update of p written through .data;
                 # `p.data = other` swaps storage (maybe of another shape) and is not flagged. Either way the
                 # `.data` reads on the right-hand side are part of the same statement and not reported apart.
@@ -936,14 +948,14 @@ class ModelBuilder(Walker):
                     if base is not None and dotted(attr.value) == base:
                         self_update = True
                 self._writes[id(target)] = "update" if self_update else "assign"
-            elif isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
+            elif type(target) is cst.Attribute and target.attr.value == "requires_grad":
                 self._set_requires_grad(target.value, _const_bool(node.value))
-            elif isinstance(target, (cst.Tuple, cst.List)):
+            elif type(target) in (cst.Tuple, cst.List):
                 # `p.data, meta = repack(...)` swaps storage like `p.data = t` (not a read; not flagged)
                 for el in target.elements:
-                    if isinstance(el.value, cst.Attribute) and el.value.attr.value == "data":
+                    if type(el.value) is cst.Attribute and el.value.attr.value == "data":
                         self._writes[id(el.value)] = "assign"
-            elif isinstance(target, cst.Name):
+            elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
                     self.releafs.append(Releaf(target.value, self._next(), self._function))
@@ -964,7 +976,7 @@ class ModelBuilder(Walker):
             self._bind(target, value)
 
     def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
-        if isinstance(receiver, cst.Attribute):
+        if type(receiver) is cst.Attribute:
             d = dotted(receiver)
             if d is not None:
                 if flag is False:
@@ -972,7 +984,7 @@ class ModelBuilder(Walker):
                 else:
                     self._frozen_tensors.discard(d)
             return
-        if isinstance(receiver, cst.Name):
+        if type(receiver) is cst.Name:
             cur = self._scope.lookup(receiver.value)
             if flag is False and cur is not None and cur.kind is Kind.LEAF:
                 self._scope.bindings[receiver.value] = Value(Kind.TENSOR, "frozen")
@@ -985,11 +997,11 @@ class ModelBuilder(Walker):
     def _freeze_loop_owner(self, name: str) -> None:
         """`for p in model.parameters(): p.requires_grad = False` freezes `model` for the rest of the file."""
         for loop in reversed(self._loops):
-            if isinstance(loop.node, cst.For) and name in _target_names(loop.node.target):
+            if type(loop.node) is cst.For and name in _target_names(loop.node.target):
                 it = loop.node.iter
                 if (
-                    isinstance(it, cst.Call)
-                    and isinstance(it.func, cst.Attribute)
+                    type(it) is cst.Call
+                    and type(it.func) is cst.Attribute
                     and it.func.attr.value in ("parameters", "named_parameters")
                 ):
                     owner = dotted(it.func.value)
@@ -999,8 +1011,8 @@ class ModelBuilder(Walker):
 
     def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
         """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
-        if isinstance(rhs, cst.Call):
-            if isinstance(rhs.func, cst.Attribute) and rhs.func.attr.value in ("requires_grad_", "detach"):
+        if type(rhs) is cst.Call:
+            if type(rhs.func) is cst.Attribute and rhs.func.attr.value in ("requires_grad_", "detach"):
                 return True
             v = self.classify(rhs)
             if v.kind is Kind.LEAF and "parameter of" not in v.origin:
@@ -1033,14 +1045,14 @@ class ModelBuilder(Walker):
         view = False
         full_slice = False
         base = target
-        if isinstance(target, cst.Subscript):
+        if type(target) is cst.Subscript:
             view = True
             base = target.value
             full_slice = is_full_slice(target)
         value = self.classify(base)
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
-        if value.kind is not Kind.LEAF and reads_own and isinstance(base, cst.Name):
+        if value.kind is not Kind.LEAF and reads_own and type(base) is cst.Name:
             if base.value in _loop_target_names(self._loops) and self._scope.lookup(base.value) in (None, UNKNOWN):
                 value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
         self.inplace_ops.append(
@@ -1063,7 +1075,7 @@ class ModelBuilder(Walker):
         func = node.func
         fn = self._function
         loop = self._loop
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
             if is_inplace_method(method):
@@ -1095,7 +1107,7 @@ class ModelBuilder(Walker):
                         fn.has_step = True
                     for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
                         lp.has_step = True
-            elif method == "retain_grad" and isinstance(recv, cst.Name):
+            elif method == "retain_grad" and type(recv) is cst.Name:
                 self.releafs.append(Releaf(recv.value, self._next(), fn))
         out = _kwarg(node, "out")
         if out is not None and self._is_torch_op(func):
@@ -1113,9 +1125,9 @@ class ModelBuilder(Walker):
                     self._mark_grad_use()
         # calls to functions of this file, by simple name
         callee: str | None = None
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             callee = func.value
-        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+        elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
             callee = func.attr.value
         if callee is not None:
             self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn))
@@ -1134,7 +1146,7 @@ class ModelBuilder(Walker):
         q = self.imports.resolve(func)
         if q is not None:
             return q.startswith("torch.")
-        return isinstance(func, cst.Attribute) and self.classify(func.value).is_tensor
+        return type(func) is cst.Attribute and self.classify(func.value).is_tensor
 
     def _record_mode_switch(self, receiver: cst.BaseExpression, to_eval: bool) -> None:
         seq = self._next()
@@ -1161,11 +1173,11 @@ class ModelBuilder(Walker):
     def _model_call_text(self, node: cst.Call) -> str | None:
         func = node.func
         target = func
-        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+        if type(func) is cst.Attribute and func.attr.value == "forward":
             target = func.value
-        if not isinstance(target, (cst.Name, cst.Attribute)) or not node.args:
+        if not type(target) in (cst.Name, cst.Attribute) or not node.args:
             return None  # a model is called with inputs; `solver.model()` is not a forward pass
-        if isinstance(target, cst.Name) and target.value == "self":
+        if type(target) is cst.Name and target.value == "self":
             return None  # a module calling itself: the model's own code
         v = self.classify(target)
         if v.kind is Kind.MODULE:
@@ -1215,7 +1227,7 @@ def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:
 def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:
     names: set[str] = set()
     for lp in loops:
-        if isinstance(lp.node, cst.For):
+        if type(lp.node) is cst.For:
             names |= _target_names(lp.node.target)
     return names
 
@@ -1227,26 +1239,26 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
 def _iter_small_statements(body: Sequence[cst.CSTNode]):
     """Small statements in a block, recursing into compound statements (not nested defs/classes)."""
     for stmt in body:
-        if isinstance(stmt, cst.SimpleStatementLine):
+        if type(stmt) is cst.SimpleStatementLine:
             yield from stmt.body
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        elif type(stmt) in (cst.FunctionDef, cst.ClassDef):
             continue
         elif isinstance(stmt, cst.BaseCompoundStatement):
             for block_attr in ("body", "orelse", "finalbody"):
                 block = getattr(stmt, block_attr, None)
                 if block is None:
                     continue
-                if isinstance(block, (cst.Else, cst.Finally)):
+                if type(block) in (cst.Else, cst.Finally):
                     block = block.body
-                elif isinstance(block, cst.If):  # elif chain
+                elif type(block) is cst.If:  # elif chain
                     yield from _iter_small_statements([block])
                     continue
-                if isinstance(block, cst.IndentedBlock):
+                if type(block) is cst.IndentedBlock:
                     yield from _iter_small_statements(block.body)
-                elif isinstance(block, cst.SimpleStatementSuite):
+                elif type(block) is cst.SimpleStatementSuite:
                     yield from block.body
             for handler in getattr(stmt, "handlers", ()) or ():
-                if isinstance(handler.body, cst.IndentedBlock):
+                if type(handler.body) is cst.IndentedBlock:
                     yield from _iter_small_statements(handler.body.body)
 
 

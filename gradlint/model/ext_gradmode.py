@@ -238,7 +238,7 @@ class GradModeFacts(Extension):
 
     def visit_If(self, node: cst.If) -> None:
         self._register(node.body)
-        if isinstance(node.orelse, cst.Else):
+        if type(node.orelse) is cst.Else:
             self._register(node.orelse.body)
         if _is_main_guard(node.test):
             self._main_ifs.add(id(node.body))
@@ -285,7 +285,7 @@ class GradModeFacts(Extension):
         self._path_floor.append(len(self._path))
         params = node.params
         for p in (*params.posonly_params, *params.params, *params.kwonly_params,
-                  *((params.star_arg,) if isinstance(params.star_arg, cst.Param) else ()),
+                  *((params.star_arg,) if type(params.star_arg) is cst.Param else ()),
                   *((params.star_kwarg,) if params.star_kwarg is not None else ())):
             self._bind_other(p.name.value)
 
@@ -303,9 +303,9 @@ class GradModeFacts(Extension):
         explicit_enable = False
         for item in node.items:
             expr = item.item
-            if isinstance(expr, cst.Call) and self.b.mode_of_grad_ctx(expr, Mode.INHERITED) is Mode.ENABLED:
+            if type(expr) is cst.Call and self.b.mode_of_grad_ctx(expr, Mode.INHERITED) is Mode.ENABLED:
                 explicit_enable = True  # `with torch.enable_grad():` / `with torch.set_grad_enabled(True):`
-            if isinstance(expr, (cst.Name, cst.Attribute)):
+            if type(expr) in (cst.Name, cst.Attribute):
                 kind = self.b.grad_mode_kind(expr)
                 if kind is not None:
                     self.uncalled_with_items.append(UncalledWithItem(item, kind, dotted(expr) or kind))
@@ -321,7 +321,7 @@ class GradModeFacts(Extension):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
-        if not isinstance(call, cst.Call):
+        if not type(call) is cst.Call:
             return
         kind = self.b.grad_mode_kind(call.func)
         if kind is None:
@@ -355,34 +355,34 @@ class GradModeFacts(Extension):
             self._bind_target(target, value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Attribute):
+        if type(node.target) is cst.Attribute:
             self._targets.add(id(node.target))
-        if isinstance(node.target, cst.Name):
+        if type(node.target) is cst.Name:
             self._inplace_use(node.target, f"`{_AUG.get(type(node.operator), 'op=')}`")
-        elif isinstance(node.target, cst.Subscript) and isinstance(node.target.value, cst.Name):
+        elif type(node.target) is cst.Subscript and type(node.target.value) is cst.Name:
             self._inplace_use(node.target.value, f"`{node.target.value.value}[...] {_AUG.get(type(node.operator), 'op=')}`")
 
     def leave_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.target, cst.Name):
+        if type(node.target) is cst.Name:
             # in place on a tensor (the same object: an inference tensor stays one), a new value otherwise
             name = node.target.value
             self._add_binding(Binding(name, self.b.next_seq(), self._cur_path(), self.b.mode, self.b.function,
                                       "aug", base=name))
 
     def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        if isinstance(node.target, cst.Name):
+        if type(node.target) is cst.Name:
             self._bind_other(node.target.value)
 
     def _target(self, target: cst.BaseExpression, value: cst.BaseExpression | None, how: str) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
+        if type(target) in (cst.Tuple, cst.List):
             for el in target.elements:
                 self._target(el.value, None, how)
             return
-        if isinstance(target, cst.Subscript):
-            if isinstance(target.value, cst.Name):
+        if type(target) is cst.Subscript:
+            if type(target.value) is cst.Name:
                 self._inplace_use(target.value, f"`{target.value.value}[...] = ...`")
             return
-        if not isinstance(target, cst.Attribute):
+        if not type(target) is cst.Attribute:
             return
         self._targets.add(id(target))
         attr = target.attr.value
@@ -397,12 +397,12 @@ class GradModeFacts(Extension):
             rv = self.b.classify(recv)
             if rv.kind is Kind.MODULE:
                 flag = _const_bool(value) if value is not None else None
-                q = self.b.imports.resolve(recv) if isinstance(recv, (cst.Name, cst.Attribute)) else None
+                q = self.b.imports.resolve(recv) if type(recv) in (cst.Name, cst.Attribute) else None
                 if not (q and q.startswith("torch.")):
                     self.module_requires_grad.append(
                         ModuleRequiresGrad(target, dotted(recv) or "the module", flag, rv.origin, self._stmt)
                     )
-            if isinstance(recv, cst.Name) and value is not None and _const_bool(value) is True:
+            if type(recv) is cst.Name and value is not None and _const_bool(value) is True:
                 self._use(recv, "requires_grad", "`.requires_grad = True`")
 
     # -------------------------------------------------------------------- bindings
@@ -415,19 +415,19 @@ class GradModeFacts(Extension):
         self.bindings.setdefault(key, []).append(b)
 
     def _bind_target(self, target: cst.BaseExpression, value: cst.BaseExpression | None) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             if value is None:
                 self._bind_other(target.value)
             else:
                 self._add_binding(self._describe(target.value, value))
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             # `out, loss = model(x)`: every element shares the call's provenance
             for el in target.elements:
                 t = el.value
-                if isinstance(t, cst.StarredElement):
+                if type(t) is cst.StarredElement:
                     t = t.value
-                if isinstance(t, cst.Name):
-                    if value is not None and isinstance(value, cst.Call):
+                if type(t) is cst.Name:
+                    if value is not None and type(value) is cst.Call:
                         b = self._describe(t.value, value)
                         if b.shape in ("compute", "local_call"):
                             b.shape = "tuple_" + b.shape
@@ -441,36 +441,36 @@ class GradModeFacts(Extension):
         b = Binding(name, self.b.next_seq(), self._cur_path(), self.b.mode, self.b.function, "other")
         expr = rhs
         # alias methods keep the receiver (`x.float()`, `x.to(dev)`) when they do not need to copy
-        while (isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute)
+        while (type(expr) is cst.Call and type(expr.func) is cst.Attribute
                and expr.func.attr.value in ALIAS_METHODS and expr.func.attr.value != "requires_grad_"):
             expr = expr.func.value
             b.via_method = True
         if _makes_leaf(self, rhs):
             b.shape = "leaf"
             return b
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             b.shape, b.base = "alias", expr.value
             return b
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        if type(expr) is cst.Call and type(expr.func) is cst.Attribute:
             method = expr.func.attr.value
             recv = expr.func.value
-            if method == "detach" and isinstance(recv, cst.Name):
+            if method == "detach" and type(recv) is cst.Name:
                 b.shape, b.base = "detach", recv.value
                 return b
             if method in VIEW_METHODS:
-                if isinstance(recv, cst.Name):
+                if type(recv) is cst.Name:
                     b.shape, b.base = "view", recv.value
                 return b
-        if isinstance(expr, cst.Subscript):
-            if isinstance(expr.value, cst.Name):
+        if type(expr) is cst.Subscript:
+            if type(expr.value) is cst.Name:
                 b.shape, b.base = "view", expr.value.value
             return b
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             callee = _local_callee(expr)
             if callee is not None and self.b.classify(expr.func).kind is not Kind.MODULE and not _is_builtin(callee):
                 b.callee = callee  # a function of this file (known after the walk) is judged by its decorator
-        if isinstance(expr, (cst.Call, cst.BinaryOperation, cst.UnaryOperation)):
-            q = self.b.imports.resolve(expr.func) if isinstance(expr, cst.Call) else None
+        if type(expr) in (cst.Call, cst.BinaryOperation, cst.UnaryOperation):
+            q = self.b.imports.resolve(expr.func) if type(expr) is cst.Call else None
             if q is not None and (GRAD_MODE_NAMES.get(q) or q.rsplit(".", 1)[-1] in TORCH_VIEW_FUNCS):
                 return b
             b.shape = "compute"
@@ -484,20 +484,20 @@ class GradModeFacts(Extension):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         b = self.b
-        q = b.imports.resolve(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
         # setattr(x, "require_grad", v)
-        if isinstance(func, cst.Name) and func.value == "setattr" and "setattr" not in b.imports.aliases:
+        if type(func) is cst.Name and func.value == "setattr" and "setattr" not in b.imports.aliases:
             pos = _positional(node)
-            if len(pos) >= 2 and isinstance(pos[1].value, cst.SimpleString):
+            if len(pos) >= 2 and type(pos[1].value) is cst.SimpleString:
                 key = pos[1].value.evaluated_value
                 if isinstance(key, str) and is_requires_grad_typo(key):
                     rv = b.classify(pos[0].value)
                     if rv.kind is not Kind.SELF:
                         self.typo_attrs.append(TypoAttr(pos[1].value, key, pos[0].value,
                                                         dotted(pos[0].value) or "the object", "`setattr`", b.function))
-        if isinstance(func, cst.Name) and func.value == "getattr":
+        if type(func) is cst.Name and func.value == "getattr":
             pos = _positional(node)
-            if len(pos) >= 2 and isinstance(pos[1].value, cst.SimpleString):
+            if len(pos) >= 2 and type(pos[1].value) is cst.SimpleString:
                 key = pos[1].value.evaluated_value
                 if isinstance(key, str) and is_requires_grad_typo(key):
                     self.attr_reads.add(key)
@@ -505,22 +505,22 @@ class GradModeFacts(Extension):
         if q is not None and (q.rsplit(".", 1)[-1] in TORCH_FACTORIES and q.count(".") == 1
                               or q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")):
             self._kwarg_typos(node, q)
-        if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+        if type(func) is cst.Attribute and func.attr.value == "requires_grad_":
             self._kwarg_typos(node, "requires_grad_")
         # training signals (GL020)
-        if isinstance(func, cst.Attribute) and func.attr.value in ("backward", "step") or (
+        if type(func) is cst.Attribute and func.attr.value in ("backward", "step") or (
             q is not None and (q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.optim."))
         ):
             if not any(self._enable_blocks):
                 # a backward inside an explicit `with torch.enable_grad():` (saliency, attacks) does not
                 # depend on the global switch: the author turned grad mode on for it
                 self.training_seqs.append((b.next_seq(), b.function))
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
             if method == "backward":
                 self._backward(node, recv)
-            elif isinstance(recv, cst.Name):
+            elif type(recv) is cst.Name:
                 if method == "requires_grad_":
                     arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
                     if arg is None or _const_bool(arg.value) is True:
@@ -530,12 +530,12 @@ class GradModeFacts(Extension):
                 elif method in SAVING_METHODS:
                     self._saved_use(recv, f"`.{method}()`", [a.value for a in node.args if not a.star])
             for a in node.args:
-                if isinstance(a.value, cst.Name) and method in SAVING_METHODS and a.keyword is None:
+                if type(a.value) is cst.Name and method in SAVING_METHODS and a.keyword is None:
                     self._saved_use(a.value, f"`.{method}()`", [recv])
         # operands of saving torch functions and modules
         saving = q in SAVING_TORCH_FUNCS if q else False
         label = f"`{dotted(func) or 'call'}(...)`"
-        if not saving and isinstance(func, (cst.Name, cst.Attribute)) and not (q and q.startswith("torch.")):
+        if not saving and type(func) in (cst.Name, cst.Attribute) and not (q and q.startswith("torch.")):
             v = b.classify(func)
             if v.kind is Kind.MODULE and any(f"nn.{m}`" in v.origin for m in SAVING_MODULES):
                 saving = True
@@ -543,7 +543,7 @@ class GradModeFacts(Extension):
             args = [a.value for a in node.args if not a.star and (a.keyword is None or a.keyword.value in (
                 "input", "target", "weight", "other"))]
             for a in args:
-                if isinstance(a, cst.Name):
+                if type(a) is cst.Name:
                     self._saved_use(a, label, [o for o in args if o is not a] + (
                         [func] if not (q and q.startswith("torch.")) else []))
 
@@ -555,9 +555,9 @@ class GradModeFacts(Extension):
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, SAVING_BINOPS):
             sym = {cst.Multiply: "*", cst.Divide: "/", cst.MatrixMultiply: "@", cst.Power: "**"}[type(node.operator)]
-            if isinstance(node.left, cst.Name):
+            if type(node.left) is cst.Name:
                 self._saved_use(node.left, f"`{sym}`", [node.right])
-            if isinstance(node.right, cst.Name):
+            if type(node.right) is cst.Name:
                 self._saved_use(node.right, f"`{sym}`", [node.left])
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
@@ -566,7 +566,7 @@ class GradModeFacts(Extension):
         attr = node.attr.value
         if is_requires_grad_typo(attr):
             self.attr_reads.add(attr)
-        elif attr == REQUIRES_GRAD and isinstance(node.value, cst.Name) and node.value.value == "self":
+        elif attr == REQUIRES_GRAD and type(node.value) is cst.Name and node.value.value == "self":
             self.self_requires_grad_read = True
 
     # -------------------------------------------------------------------- uses
@@ -593,7 +593,7 @@ class GradModeFacts(Extension):
 
     def _is_model(self, expr: cst.BaseExpression) -> bool:
         """A module whose output requires grad (not a loss, not frozen with `.requires_grad_(False)`)."""
-        if not isinstance(expr, (cst.Name, cst.Attribute)):
+        if not type(expr) in (cst.Name, cst.Attribute):
             return False
         v = self.b.classify(expr)
         return v.kind is Kind.MODULE and "Loss" not in v.origin and not self.b._is_frozen(expr)
@@ -601,7 +601,7 @@ class GradModeFacts(Extension):
     def _backward(self, call: cst.Call, recv: cst.BaseExpression) -> None:
         root = _root_name(recv)
         inner = recv
-        while (isinstance(inner, cst.Call) and isinstance(inner.func, cst.Attribute)
+        while (type(inner) is cst.Call and type(inner.func) is cst.Attribute
                and inner.func.attr.value in ALIAS_METHODS):
             inner = inner.func.value  # `loss.float()` may return `loss` itself, graph included
         computed = _fresh_computation(inner, self.b)
@@ -754,12 +754,12 @@ def _is_builtin(name: str) -> bool:
 
 
 def _is_main_guard(test: cst.BaseExpression) -> bool:
-    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+    if type(test) is cst.Comparison and len(test.comparisons) == 1:
         left = test.left
         right = test.comparisons[0].comparator
-        if isinstance(test.comparisons[0].operator, cst.Equal):
+        if type(test.comparisons[0].operator) is cst.Equal:
             for a, c in ((left, right), (right, left)):
-                if isinstance(a, cst.Name) and a.value == "__name__" and isinstance(c, cst.SimpleString):
+                if type(a) is cst.Name and a.value == "__name__" and type(c) is cst.SimpleString:
                     return c.evaluated_value == "__main__"
     return False
 
@@ -767,9 +767,9 @@ def _is_main_guard(test: cst.BaseExpression) -> bool:
 def _root_name(expr: cst.BaseExpression) -> cst.Name | None:
     """`loss` for `loss`, `loss.mean()`, `loss.sum().float()`, `(loss * 2)` is not followed."""
     while True:
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             return expr
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        if type(expr) is cst.Call and type(expr.func) is cst.Attribute:
             expr = expr.func.value
         else:
             return None
@@ -777,9 +777,9 @@ def _root_name(expr: cst.BaseExpression) -> cst.Name | None:
 
 def _local_callee(call: cst.Call) -> str | None:
     func = call.func
-    if isinstance(func, cst.Name):
+    if type(func) is cst.Name:
         return func.value
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+    if type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
         return func.attr.value
     return None
 
@@ -802,9 +802,9 @@ class _ReadNames(Walker):
         return False
 
     def visit_Call(self, node: cst.Call) -> bool:
-        if isinstance(node.func, cst.Attribute):
+        if type(node.func) is cst.Attribute:
             self.walk(node.func.value)
-        elif not isinstance(node.func, cst.Name):
+        elif not type(node.func) is cst.Name:
             self.walk(node.func)
         elif self.b.classify(node.func).kind is Kind.MODULE:
             self.found.append(node.func.value)  # a model's output is not derived from no-grad values
@@ -831,9 +831,9 @@ class _ModelCalls(Walker):
     def visit_Call(self, node: cst.Call) -> None:
         b = self.b
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+        if type(func) is cst.Attribute and func.attr.value == "forward":
             func = func.value
-        if isinstance(func, (cst.Name, cst.Attribute)) and node.args:
+        if type(func) in (cst.Name, cst.Attribute) and node.args:
             q = b.imports.resolve(func)
             if q is not None and q.startswith("torch."):
                 return
@@ -858,12 +858,12 @@ class _MakesLeaf(Walker):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("requires_grad_", "retain_grad"):
+        if type(func) is cst.Attribute and func.attr.value in ("requires_grad_", "retain_grad"):
             self.found = True
         rg = _kwarg(node, "requires_grad")
         if rg is not None and _const_bool(rg.value) is not False:
             self.found = True
-        q = self.b.imports.resolve(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+        q = self.b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
             self.found = True
 
@@ -875,14 +875,17 @@ def _makes_leaf(ext: GradModeFacts, rhs: cst.BaseExpression) -> bool:
     """Creates a tensor that requires grad whatever the grad mode: `requires_grad=True`, `nn.Parameter`,
     `.requires_grad_()`, `.retain_grad()`; or the model says it is a leaf."""
     b = ext.b
-    v = _MakesLeaf(b)
-    v.walk(rhs)
-    return v.found or b.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS)
+    if b.mentions("requires_grad") or b.mentions("retain_grad") or b.mentions("Parameter"):
+        v = _MakesLeaf(b)  # (each of its findings needs one of those words in the text)
+        v.walk(rhs)
+        if v.found:
+            return True
+    return b.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS)
 
 
 def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
     """Does this computation certainly produce a fresh tensor (not a view, not its input)?"""
-    if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation)):
+    if type(expr) in (cst.BinaryOperation, cst.UnaryOperation):
         # the leaves of the operator chain, iteratively: recursing per level (and classifying each level's
         # sub-chain again) is quadratic in the chain's length
         leaves: list[cst.BaseExpression] = []
@@ -896,10 +899,10 @@ def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
             else:
                 leaves.append(e)
         return any(_is_tensorish(o, b) or b.classify(o).is_tensor or _is_tensor_name(o, b) for o in leaves)
-    if not isinstance(expr, cst.Call):
+    if not type(expr) is cst.Call:
         return False
     func = expr.func
-    q = b.imports.resolve(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
+    q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
     if q is not None:
         if q.startswith("torch.nn.functional."):
             return True
@@ -909,16 +912,16 @@ def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
                 last in TORCH_FACTORIES or last[:1].islower()
             )
         return False
-    if _has_model_call(expr, b) and isinstance(func, (cst.Name, cst.Attribute)) and b.classify(func).kind is Kind.MODULE:
+    if _has_model_call(expr, b) and type(func) in (cst.Name, cst.Attribute) and b.classify(func).kind is Kind.MODULE:
         return True
-    if isinstance(func, cst.Attribute) and not _is_module_expr(func, b):
+    if type(func) is cst.Attribute and not _is_module_expr(func, b):
         method = func.attr.value
         if method in VIEW_METHODS or method in ALIAS_METHODS or method in ("item", "tolist", "numpy", "size", "dim"):
             return False
         recv = func.value
-        if b.classify(recv).is_tensor or (not isinstance(recv, cst.Name) and _is_tensorish(recv, b)):
+        if b.classify(recv).is_tensor or (not type(recv) is cst.Name and _is_tensorish(recv, b)):
             return True
-    if isinstance(func, (cst.Name, cst.Attribute)) and not _local_callee_known(func, b):
+    if type(func) in (cst.Name, cst.Attribute) and not _local_callee_known(func, b):
         # a callable (a model, a loss) applied to a fresh tensor: its result is fresh too
         return any(a.keyword is None and not a.star and (_is_tensorish(a.value, b) or b.classify(a.value).is_tensor)
                    for a in expr.args)
@@ -934,14 +937,14 @@ FRESH_METHODS = frozenset(
 
 def _fresh_computation(expr: cst.BaseExpression, b) -> bool:
     """A new tensor computed right here: arithmetic, a torch function, a model call, `x.sum()` ..."""
-    if isinstance(expr, (cst.BinaryOperation, cst.UnaryOperation)):
+    if type(expr) in (cst.BinaryOperation, cst.UnaryOperation):
         return True
-    if not isinstance(expr, cst.Call):
+    if not type(expr) is cst.Call:
         return False
     func = expr.func
-    if isinstance(func, cst.Attribute) and func.attr.value in FRESH_METHODS:
+    if type(func) is cst.Attribute and func.attr.value in FRESH_METHODS:
         return True
-    if isinstance(func, (cst.Name, cst.Attribute)):
+    if type(func) in (cst.Name, cst.Attribute):
         q = b.imports.resolve(func)
         if q is not None and q.startswith("torch.") and q not in GRAD_MODE_NAMES:
             return True
@@ -955,8 +958,8 @@ def _is_module_expr(func: cst.BaseExpression, b) -> bool:
 
 def _local_callee_known(func: cst.BaseExpression, b) -> bool:
     """A function of this file (called by name or as `self.method`): judged by its decorator instead."""
-    name = func.value if isinstance(func, cst.Name) else None
-    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+    name = func.value if type(func) is cst.Name else None
+    if type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
         name = func.attr.value
     if name is None:
         return False
@@ -964,7 +967,7 @@ def _local_callee_known(func: cst.BaseExpression, b) -> bool:
 
 
 def _is_tensor_name(expr: cst.BaseExpression, b) -> bool:
-    return isinstance(expr, cst.Name) and b.classify(expr).is_tensor
+    return type(expr) is cst.Name and b.classify(expr).is_tensor
 
 
 def _derived(expr: cst.BaseExpression, b) -> tuple[list[str], bool]:
@@ -975,22 +978,22 @@ def _derived(expr: cst.BaseExpression, b) -> tuple[list[str], bool]:
 
     def go(e: cst.BaseExpression) -> None:
         nonlocal ok
-        if isinstance(e, cst.Name):
+        if type(e) is cst.Name:
             names.append(e.value)
-        elif isinstance(e, (cst.Integer, cst.Float)):
+        elif type(e) in (cst.Integer, cst.Float):
             pass
-        elif isinstance(e, cst.BinaryOperation):
+        elif type(e) is cst.BinaryOperation:
             go(e.left)
             go(e.right)
-        elif isinstance(e, cst.UnaryOperation):
+        elif type(e) is cst.UnaryOperation:
             go(e.expression)
-        elif isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and e.func.attr.value not in (
+        elif type(e) is cst.Call and type(e.func) is cst.Attribute and e.func.attr.value not in (
             "requires_grad_", "retain_grad"
         ):
             go(e.func.value)
             for a in e.args:
-                if not isinstance(a.value, (cst.Integer, cst.Float, cst.Name, cst.SimpleString)) or (
-                    isinstance(a.value, cst.Name) and a.value.value not in ("True", "False", "None")
+                if not type(a.value) in (cst.Integer, cst.Float, cst.Name, cst.SimpleString) or (
+                    type(a.value) is cst.Name and a.value.value not in ("True", "False", "None")
                 ):
                     ok = False
         else:

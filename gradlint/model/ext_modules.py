@@ -131,12 +131,12 @@ class Reassign:
 
 
 def _is_none(expr: cst.BaseExpression) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
+    return type(expr) is cst.Name and expr.value == "None"
 
 
 def _grad_owner(expr: cst.BaseExpression) -> str | None:
     """`p` for `p.grad` (p a name), else None."""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "grad" and isinstance(expr.value, cst.Name):
+    if type(expr) is cst.Attribute and expr.attr.value == "grad" and type(expr.value) is cst.Name:
         return expr.value.value
     return None
 
@@ -172,7 +172,7 @@ def _none_checked_grads(node: cst.CSTNode) -> set[str]:
 def _comparison_checks(n: cst.Comparison, found: set[str]) -> None:
     left = n.left
     for target in n.comparisons:
-        if isinstance(target.operator, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)):
+        if type(target.operator) in (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual):
             right = target.comparator
             owner = _grad_owner(left) if _is_none(right) else _grad_owner(right) if _is_none(left) else None
             if owner is not None:
@@ -181,7 +181,7 @@ def _comparison_checks(n: cst.Comparison, found: set[str]) -> None:
 
 
 def _truth_checks(test: cst.BaseExpression, found: set[str]) -> None:
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
         test = test.expression
     owner = _grad_owner(test)
     if owner is not None:
@@ -206,7 +206,7 @@ class _MentionsTraining(Walker):
 
 def _mentions_training(node: cst.CSTNode) -> bool:
     """Does the expression read a training flag (`self.training`, `training`, `is_training`, `train`)?"""
-    if isinstance(node, cst.Name):
+    if type(node) is cst.Name:
         return node.value in _TRAINING_NAMES
     v = _MentionsTraining()
     v.walk(node)
@@ -232,7 +232,7 @@ def _parameters_owners(node: cst.CSTNode) -> set[str]:
     owners: set[str] = set()
     for call in _calls_in(node):
         func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("parameters", "named_parameters"):
+        if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters"):
             d = dotted(func.value)
             if d:
                 owners.add(d)
@@ -244,20 +244,20 @@ _ITERABLE_WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "set", "ite
 
 def _may_hold_parameters(value: cst.BaseExpression) -> bool:
     """Could this value be (a filtered list of) parameters / param groups? (Cheap, syntactic.)"""
-    if isinstance(value, (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple)):
+    if type(value) in (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple):
         return True
-    if isinstance(value, cst.Call):
+    if type(value) is cst.Call:
         func = value.func
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             return func.value in _ITERABLE_WRAPPERS
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             return func.attr.value in ("parameters", "named_parameters", "chain")
     return False
 
 
 def _is_numeric_nonzero(expr: cst.BaseExpression) -> bool | None:
     """True for a non-zero number literal, False for 0 / 0.0, None for anything else."""
-    if isinstance(expr, (cst.Integer, cst.Float)):
+    if type(expr) in (cst.Integer, cst.Float):
         try:
             return float(expr.value.replace("_", "")) != 0.0
         except ValueError:
@@ -364,7 +364,7 @@ class ModuleFacts(Extension):
     def _owner_not_a_module(self, iterable: cst.BaseExpression) -> bool:
         """`bucket.parameters()`: `.parameters()` of something not known to be a module (a DDP GradBucket,
         a wrapper): stay silent."""
-        owners = [c.func.value for c in _calls_in(iterable) if isinstance(c.func, cst.Attribute)
+        owners = [c.func.value for c in _calls_in(iterable) if type(c.func) is cst.Attribute
                   and c.func.attr.value in ("parameters", "named_parameters")]
         return bool(owners) and all(self.b.classify(o).kind not in (Kind.MODULE, Kind.SELF) for o in owners)
 
@@ -388,11 +388,11 @@ class ModuleFacts(Extension):
         if _none_checked_grads(node.iter):
             pl.guarded |= params  # filter(lambda q: q.grad is not None, ...)
         it = node.iter
-        while isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value in (
+        while type(it) is cst.Call and type(it.func) is cst.Name and it.func.value in (
             "list", "tuple", "enumerate", "iter", "sorted", "reversed", "tqdm"
         ) and _positional(it):
             it = _positional(it)[0].value
-        if isinstance(it, cst.Name) and (id(fn) if fn is not None else 0, it.value) in self._filtered:
+        if type(it) is cst.Name and (id(fn) if fn is not None else 0, it.value) in self._filtered:
             pl.guarded |= params
         self.param_loops.append(pl)
         self._ploops.append(pl)
@@ -414,12 +414,12 @@ class ModuleFacts(Extension):
         origin = ""
         while comp is not None:
             v = self.b.classify(comp.iter)
-            if v.kind is Kind.PARAMS and isinstance(comp.target, cst.Name):
+            if v.kind is Kind.PARAMS and type(comp.target) is cst.Name:
                 names.add(comp.target.value)
                 origin = origin or v.origin
-            elif v.kind is Kind.NAMED_PARAMS and isinstance(comp.target, cst.Tuple) and len(comp.target.elements) == 2:
+            elif v.kind is Kind.NAMED_PARAMS and type(comp.target) is cst.Tuple and len(comp.target.elements) == 2:
                 second = comp.target.elements[1].value
-                if isinstance(second, cst.Name):
+                if type(second) is cst.Name:
                     names.add(second.value)
                     origin = origin or v.origin
             comp = comp.inner_for_in
@@ -431,22 +431,7 @@ class ModuleFacts(Extension):
         if pl.guarded >= names:
             return
         uses: list[GradUse] = []
-        ext = self
-
-        class V(Walker):
-            def visit_Attribute(self, n: cst.Attribute) -> None:
-                owner = _grad_owner(n.value)
-                if owner in names:
-                    uses.append(GradUse(n.value, owner, f"`.{n.attr.value}`", pl))
-                    ext._comp_uses.add(id(n.value))
-
-            def visit_Subscript(self, n: cst.Subscript) -> None:
-                owner = _grad_owner(n.value)
-                if owner in names:
-                    uses.append(GradUse(n.value, owner, "`[...]`", pl))
-                    ext._comp_uses.add(id(n.value))
-
-        V().walk(node)
+        _CompGradUses(names, uses, self._comp_uses, pl).walk(node)
         pl.uses.extend(u for u in uses if u.name not in pl.guarded)
 
     visit_ListComp = _visit_comprehension
@@ -463,25 +448,25 @@ class ModuleFacts(Extension):
         fn = self.b.function
         for pl in reversed(self._ploops):
             if pl is not None and pl.function is fn and owner in pl.names:
-                assert isinstance(grad_attr, cst.Attribute)
+                assert type(grad_attr) is cst.Attribute
                 pl.uses.append(GradUse(grad_attr, owner, how, pl))
                 return
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._ploops and isinstance(node.value, cst.Attribute) and node.value.attr.value == "grad":
+        if self._ploops and type(node.value) is cst.Attribute and node.value.attr.value == "grad":
             self._grad_use(node.value, f"`.{node.attr.value}`")
         if self._opt_names:
-            if node.attr.value in self._opt_names and isinstance(node.value, cst.Name):  # self.optimizer
+            if node.attr.value in self._opt_names and type(node.value) is cst.Name:  # self.optimizer
                 self.opt_uses.setdefault(node.attr.value, []).append(self.b.next_seq())
             else:
                 self._opt_use(node.value)  # optimizer.step
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if self._ploops and isinstance(node.value, cst.Attribute) and node.value.attr.value == "grad":
+        if self._ploops and type(node.value) is cst.Attribute and node.value.attr.value == "grad":
             self._grad_use(node.value, "`[...]`")
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if self._ploops and isinstance(node.target, cst.Attribute) and node.target.attr.value == "grad":
+        if self._ploops and type(node.target) is cst.Attribute and node.target.attr.value == "grad":
             self._grad_use(node.target, f"`{_augop(node)}`")
 
     # ------------------------------------------------------------------ assignments
@@ -494,14 +479,14 @@ class ModuleFacts(Extension):
         value_owners: set[str] | None = None
         for t in node.targets:
             target = t.target
-            if isinstance(target, cst.Attribute) and target.attr.value == "grad" and isinstance(target.value, cst.Name):
+            if type(target) is cst.Attribute and target.attr.value == "grad" and type(target.value) is cst.Name:
                 self._mark_guarded({target.value.value})  # `p.grad = torch.zeros_like(p)` initialises it
             d = dotted(target)
-            if isinstance(value, cst.Call) and d is not None:
+            if type(value) is cst.Call and d is not None:
                 self._assign_target_of[id(value)] = d
             if d is not None and self._opt_names and d.rsplit(".", 1)[-1] in self._opt_names:
                 self.opt_rebinds.setdefault(d.rsplit(".", 1)[-1], []).append((self.b.next_seq(), fn))
-            if isinstance(target, cst.Name):
+            if type(target) is cst.Name:
                 name = target.value
                 key = (fkey, name)
                 if self.b.loop is not None:
@@ -519,7 +504,7 @@ class ModuleFacts(Extension):
                 elif self._param_names:
                     self._param_names.pop(key, None)
                 if self.optimizers:
-                    what = self._parameterised_ctor(value) if isinstance(value, (cst.Call, cst.Name)) else ""
+                    what = self._parameterised_ctor(value) if type(value) in (cst.Call, cst.Name) else ""
                     if what:
                         self._ctor_names[key] = what
                     elif self._ctor_names:
@@ -529,13 +514,13 @@ class ModuleFacts(Extension):
                     in_method = self._method() is not None
                 if in_method:
                     self._local_values.setdefault(key, []).append((value, any(self._training_ifs)))
-            elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            elif type(target) in (cst.Attribute, cst.Subscript):
                 if d is not None and self.b.loop is not None:
                     self.loop_bindings.append((self.b.next_seq(), d, fn))
-                if self.optimizers and isinstance(value, (cst.Call, cst.Name)):
+                if self.optimizers and type(value) in (cst.Call, cst.Name):
                     self._record_reassign(node, target)
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
-                if isinstance(value, cst.Call):
+            if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self":
+                if type(value) is cst.Call:
                     self._exempt_calls.add(id(value))  # self.drop = nn.Dropout(p): a registered submodule
 
     def _record_reassign(self, node: cst.Assign, target: cst.Attribute | cst.Subscript) -> None:
@@ -545,7 +530,7 @@ class ModuleFacts(Extension):
         what = self._parameterised_ctor(node.value)
         if not what:
             return
-        path = dotted(target) if isinstance(target, cst.Attribute) else f"{owner}[...]"
+        path = dotted(target) if type(target) is cst.Attribute else f"{owner}[...]"
         assert path is not None
         self.reassigns.append(
             Reassign(node, target, path, what, self.b.next_seq(), self.b.function, list(self.b.enclosing_loops))
@@ -553,9 +538,9 @@ class ModuleFacts(Extension):
 
     def _parameterised_ctor(self, value: cst.BaseExpression) -> str:
         """"a new `nn.Linear`" when value builds a module with parameters (or an nn.Parameter), else ""."""
-        if isinstance(value, cst.Name):
+        if type(value) is cst.Name:
             return self._ctor_names.get((self._fkey(), value.value), "")
-        if not isinstance(value, cst.Call):
+        if not type(value) is cst.Call:
             return ""
         func = value.func
         q = self.b.imports.resolve(func)
@@ -570,7 +555,7 @@ class ModuleFacts(Extension):
                     inner = [a for a in value.args if not a.star]
                     if any(self._parameterised_ctor(a.value) for a in inner):
                         return f"a new `nn.{last}`"
-                    if any(isinstance(c.func, (cst.Name, cst.Attribute)) and self._parameterised_ctor(c)
+                    if any(type(c.func) in (cst.Name, cst.Attribute) and self._parameterised_ctor(c)
                            for c in _calls_in(value) if c is not value):
                         return f"a new `nn.{last}`"
                     return ""
@@ -580,7 +565,7 @@ class ModuleFacts(Extension):
             if q.startswith("torchvision.models.") and q.rsplit(".", 1)[-1][:1].islower():
                 return f"a new `{q.rsplit('.', 1)[-1]}` model"
             return ""
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             cls = self.b.classes.get(func.value)
             if cls is not None and cls.is_module:
                 return f"a new `{func.value}`"
@@ -589,13 +574,13 @@ class ModuleFacts(Extension):
     # ------------------------------------------------------------------ GL021: uses of an optimizer's name
 
     def _opt_use(self, expr: cst.BaseExpression) -> None:
-        if isinstance(expr, cst.Name) and expr.value in self._opt_names:
+        if type(expr) is cst.Name and expr.value in self._opt_names:
             self.opt_uses.setdefault(expr.value, []).append(self.b.next_seq())
 
     def visit_Return(self, node: cst.Return) -> None:
         if self._opt_names and node.value is not None:
             value = node.value
-            for el in value.elements if isinstance(value, cst.Tuple) else ():
+            for el in value.elements if type(value) is cst.Tuple else ():
                 self._opt_use(el.value)
             self._opt_use(value)
 
@@ -603,14 +588,14 @@ class ModuleFacts(Extension):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ("assertIsNotNone", "assertIsNone") and node.args:
+        if type(func) is cst.Attribute and func.attr.value in ("assertIsNotNone", "assertIsNone") and node.args:
             owner = _grad_owner(node.args[0].value)
             if owner is not None:
                 self._mark_guarded({owner})
         if self._opt_names:
             for arg in node.args:  # train(model, optimizer)
                 value = arg.value
-                if isinstance(value, cst.Attribute) and value.attr.value in self._opt_names:
+                if type(value) is cst.Attribute and value.attr.value in self._opt_names:
                     self.opt_uses.setdefault(value.attr.value, []).append(self.b.next_seq())
                 else:
                     self._opt_use(value)
@@ -621,7 +606,7 @@ class ModuleFacts(Extension):
             self._switch_counts[key] = len(recorded)
             seq, receiver, to_eval = recorded[-1]
             kind = "eval" if to_eval else "train"
-            if isinstance(func, cst.Attribute) and func.attr.value == "train":
+            if type(func) is cst.Attribute and func.attr.value == "train":
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
                 if arg is not None:
                     flag = _const_bool(arg.value)
@@ -630,11 +615,11 @@ class ModuleFacts(Extension):
                 ModeSwitch(node, seq, receiver, kind, self.b.function, list(self.b.enclosing_loops))
             )
         # GL018: `nn.Dropout(p).eval()` / `.train(self.training)` is deliberate
-        if isinstance(func, cst.Attribute) and func.attr.value in ("eval", "train") and isinstance(func.value, cst.Call):
+        if type(func) is cst.Attribute and func.attr.value in ("eval", "train") and type(func.value) is cst.Call:
             self._exempt_calls.add(id(func.value))
         q = self.b.imports.resolve(func)
         if q is None:
-            if isinstance(func, cst.Attribute) and func.attr.value == "add_param_group":
+            if type(func) is cst.Attribute and func.attr.value == "add_param_group":
                 self.add_param_groups.append((self.b.next_seq(), self.b.function))
             return
         if q.startswith("torch.nn."):
@@ -687,7 +672,7 @@ class ModuleFacts(Extension):
         num = _is_numeric_nonzero(expr)
         if num is not None:
             return num
-        if isinstance(expr, cst.Name):
+        if type(expr) is cst.Name:
             values = self._local_values.get((self._fkey(), expr.value))
             if not values:
                 return False  # an argument, a global: the caller decides
@@ -717,6 +702,25 @@ class ModuleFacts(Extension):
         )
 
 
+class _CompGradUses(Walker):
+    """`.grad` / `[...]` uses of the loop names inside one comprehension over parameters."""
+
+    def __init__(self, names: set[str], uses: list[GradUse], seen: set[int], pl: ParamLoop) -> None:
+        self.names, self.uses, self.seen, self.pl = names, uses, seen, pl
+
+    def visit_Attribute(self, n: cst.Attribute) -> None:
+        owner = _grad_owner(n.value)
+        if owner in self.names:
+            self.uses.append(GradUse(n.value, owner, f"`.{n.attr.value}`", self.pl))
+            self.seen.add(id(n.value))
+
+    def visit_Subscript(self, n: cst.Subscript) -> None:
+        owner = _grad_owner(n.value)
+        if owner in self.names:
+            self.uses.append(GradUse(n.value, owner, "`[...]`", self.pl))
+            self.seen.add(id(n.value))
+
+
 class _BlockOf(Walker):
     """Find the block (and its statement) that holds `target`, walking only one loop's subtree."""
 
@@ -732,7 +736,7 @@ class _BlockOf(Walker):
             if self.stack and self.stack[-1][1] is not None:
                 self.found = (self.stack[-1][0], self.stack[-1][1])
             return
-        if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+        if type(node) in (cst.IndentedBlock, cst.SimpleStatementSuite):
             self.stack.append([node, None])
             for stmt in node.body:
                 self.stack[-1][1] = stmt
@@ -757,8 +761,8 @@ def ends_loop_after(loop: LoopInfo, call: cst.CSTNode) -> bool:
         if s is stmt:
             after = True
         if after:
-            smalls = s.body if isinstance(s, cst.SimpleStatementLine) else [s] if isinstance(s, cst.BaseSmallStatement) else []
-            if any(isinstance(x, (cst.Break, cst.Return, cst.Raise)) for x in smalls):
+            smalls = s.body if type(s) is cst.SimpleStatementLine else [s] if isinstance(s, cst.BaseSmallStatement) else []
+            if any(type(x) in (cst.Break, cst.Return, cst.Raise) for x in smalls):
                 return True
     return False
 
@@ -776,7 +780,7 @@ class _Names(Walker):
 
 
 def _names(expr: cst.CSTNode) -> set[str]:
-    if isinstance(expr, cst.Name):
+    if type(expr) is cst.Name:
         return {expr.value}
     v = _Names()
     v.walk(expr)

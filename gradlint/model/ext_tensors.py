@@ -191,21 +191,21 @@ def _same(a: TVal | None, b: TVal | None) -> bool:
 
 def _int_literal_data(expr: cst.BaseExpression, out: list[cst.Integer]) -> str | None:
     """'int' / 'bool' / 'float' / 'complex' for literal data (nested lists/tuples of numbers), None if unknown."""
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         out.append(expr)
         return "int"
-    if isinstance(expr, cst.Float):
+    if type(expr) is cst.Float:
         return "float"
-    if isinstance(expr, cst.Imaginary):
+    if type(expr) is cst.Imaginary:
         return "complex"
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+    if type(expr) is cst.Name and expr.value in ("True", "False"):
         return "bool"
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+    if type(expr) is cst.UnaryOperation and type(expr.operator) in (cst.Minus, cst.Plus):
         return _int_literal_data(expr.expression, out)
-    if isinstance(expr, (cst.List, cst.Tuple)):
+    if type(expr) in (cst.List, cst.Tuple):
         kinds = set()
         for el in expr.elements:
-            if not isinstance(el, cst.Element):
+            if not type(el) is cst.Element:
                 return None
             k = _int_literal_data(el.value, out)
             if k is None:
@@ -225,15 +225,15 @@ def _literal_data(expr: cst.BaseExpression) -> bool:
 
 def _is_int_expr(expr: cst.BaseExpression, out: list[cst.Integer], facts: "TensorFacts | None" = None) -> bool:
     """An integer for sure: an int literal, `-3`, `len(...)`, a name bound to an int literal."""
-    if isinstance(expr, cst.Name) and facts is not None:
+    if type(expr) is cst.Name and facts is not None:
         v = facts.lookup(expr)
         return v.kind == NUM and v.dtype == "int64"
-    if isinstance(expr, cst.Integer):
+    if type(expr) is cst.Integer:
         out.append(expr)
         return True
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+    if type(expr) is cst.UnaryOperation and type(expr.operator) in (cst.Minus, cst.Plus):
         return _is_int_expr(expr.expression, out)
-    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "len":
+    if type(expr) is cst.Call and type(expr.func) is cst.Name and expr.func.value == "len":
         return True
     return False
 
@@ -306,14 +306,14 @@ class TensorFacts(Extension):
                 scope.bindings[k] = UNK
 
     def _bind(self, target: cst.BaseExpression, value: TVal) -> None:
-        if isinstance(target, cst.Name):
+        if type(target) is cst.Name:
             self._bind_key(target.value, value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
+        elif type(target) in (cst.Tuple, cst.List):
             for el in target.elements:
-                self._bind(el.value, UNK if not isinstance(el, cst.StarredElement) else UNK)
-        elif isinstance(target, cst.StarredElement):
+                self._bind(el.value, UNK if not type(el) is cst.StarredElement else UNK)
+        elif type(target) is cst.StarredElement:
             self._bind(target.value, UNK)
-        elif isinstance(target, cst.Attribute):
+        elif type(target) is cst.Attribute:
             key = dotted(target)
             if key is not None:
                 self._bind_key(key, value)
@@ -354,12 +354,12 @@ class TensorFacts(Extension):
     def lookup(self, expr: cst.BaseExpression) -> TVal:
         key = dotted(expr)
         if key is not None:
-            if isinstance(expr, cst.Name) and any(expr.value in s for s in self._comp_targets):
+            if type(expr) is cst.Name and any(expr.value in s for s in self._comp_targets):
                 return UNK
             v = self._scope.lookup(key)
             if v is not None and v is not DEFER:
                 return v
-            if v is None and isinstance(expr, cst.Attribute):
+            if v is None and type(expr) is cst.Attribute:
                 base = self._scope.lookup(dotted(expr.value) or "")
                 if base is not None and base is not DEFER:
                     return UNK  # an attribute of a value we track: not the core model's business
@@ -372,8 +372,8 @@ class TensorFacts(Extension):
         return UNK
 
     def value(self, expr: cst.BaseExpression) -> TVal:
-        if isinstance(expr, (cst.Name, cst.Attribute)):
-            if isinstance(expr, cst.Attribute):
+        if type(expr) in (cst.Name, cst.Attribute):
+            if type(expr) is cst.Attribute:
                 attr = expr.attr.value
                 if attr == "data":
                     base = self.value(expr.value)
@@ -389,9 +389,9 @@ class TensorFacts(Extension):
                     if base.kind in (PLAIN, RG, NONLEAF, MOVED, GRAPH):
                         return self._op([base], expr, f"`.{attr}`")
             return self.lookup(expr)
-        if isinstance(expr, cst.Call):
+        if type(expr) is cst.Call:
             return self._call_value(expr)
-        if isinstance(expr, cst.BinaryOperation):
+        if type(expr) is cst.BinaryOperation:
             left, right = self.value(expr.left), self.value(expr.right)
             how = ""
             if {left.kind, right.kind} & {RG, NONLEAF, MOVED}:  # the words are only used for a non-leaf
@@ -399,30 +399,30 @@ class TensorFacts(Extension):
                 other = expr.right if left.kind in (RG,) else expr.left
                 how = f"`{op} {self._code(other)}`"
             return self._op([left, right], expr, how)
-        if isinstance(expr, cst.UnaryOperation):
-            if isinstance(expr.operator, cst.Not):
+        if type(expr) is cst.UnaryOperation:
+            if type(expr.operator) is cst.Not:
                 return UNK
             inner = self.value(expr.expression)
             if inner.kind == NUM:
                 return inner
             return self._op([inner], expr, f"`{self._code(expr.operator).strip()}`")
-        if isinstance(expr, cst.Subscript):
+        if type(expr) is cst.Subscript:
             base = self.value(expr.value)
             if base.kind in (RG, NONLEAF, MOVED, GRAPH, PLAIN):
                 return self._op([base], expr, "indexing")
             if base.kind == CUT:
                 return base
             return UNK
-        if isinstance(expr, cst.Comparison):
+        if type(expr) is cst.Comparison:
             vals = [self.value(expr.left)] + [self.value(c.comparator) for c in expr.comparisons]
             if any(v.kind in (RG, NONLEAF, MOVED, GRAPH, PLAIN) for v in vals):
                 return TVal(PLAIN, dtype="bool")
             return UNK
-        if isinstance(expr, cst.Integer):
+        if type(expr) is cst.Integer:
             return TVal(NUM, dtype="int64")
-        if isinstance(expr, cst.Float):
+        if type(expr) is cst.Float:
             return TVal(NUM, dtype="float32")
-        if isinstance(expr, cst.Imaginary):
+        if type(expr) is cst.Imaginary:
             return TVal(NUM, dtype="complex64")
         return UNK
 
@@ -501,10 +501,10 @@ class TensorFacts(Extension):
             if pos and len(pos) <= 3 and all(_is_int_expr(a.value, [], self) for a in pos) and not any(
                 a.keyword is not None and a.keyword.value in ("start", "end", "step") for a in call.args
             ):
-                if all(isinstance(a.value, cst.Integer) for a in pos):
+                if all(type(a.value) is cst.Integer for a in pos):
                     ints.extend(a.value for a in pos)  # type: ignore[misc]
                 return "int64", "integer arguments (`torch.arange` of ints is int64)", None
-            if any(isinstance(a.value, cst.Float) for a in pos):
+            if any(type(a.value) is cst.Float for a in pos):
                 return "float32", "", None
             return None, "", None
         if last in ("randint", "randperm"):
@@ -615,14 +615,14 @@ class TensorFacts(Extension):
 
     def _call_value_rest(self, call: cst.Call) -> TVal:
         func = call.func
-        if isinstance(func, cst.Name) and func.value in ("float", "int", "bool", "list") and len(call.args) == 1:
+        if type(func) is cst.Name and func.value in ("float", "int", "bool", "list") and len(call.args) == 1:
             v = self.value(call.args[0].value)
             if v.kind in GRADISH:
                 return TVal(CUT, cut_from=f"`{self._code(call)}`", conds=v.conds)
             if v.kind == CUT:
                 return v
             return UNK
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             recv = self.value(func.value)
             if recv.kind in (RG, NONLEAF, MOVED, GRAPH, PLAIN):
@@ -641,7 +641,7 @@ class TensorFacts(Extension):
             # a layer applied to a re-wrapped value: its own parameters train, nothing before the cut does
             pure = any(a.pure for a in args) and all(a.pure or a.kind in (NUM, PLAIN, CUT) for a in args)
             return TVal(GRAPH, node=call, conds=conds, rewraps=rewraps, pure=pure)
-        if isinstance(func, (cst.Name, cst.Attribute)) and not (isinstance(func, cst.Name) and func.value in _BUILTINS):
+        if type(func) in (cst.Name, cst.Attribute) and not (type(func) is cst.Name and func.value in _BUILTINS):
             # an unknown function of a graph value (`criterion(out, y)`, `loss_fn(pred)`): maybe still in the
             # graph (GL019 only; never a NONLEAF for GL008/GL017)
             args = [self.value(a.value) for a in call.args]
@@ -726,9 +726,9 @@ class TensorFacts(Extension):
                 dt = self._dtype_name(v)
                 if dt is not None and kw in (None, "dtype"):
                     target_dtype = dt
-                elif isinstance(v, cst.SimpleString) and method == "type":
+                elif type(v) is cst.SimpleString and method == "type":
                     return UNK
-                elif isinstance(v, cst.SimpleString) and kw in (None, "device"):
+                elif type(v) is cst.SimpleString and kw in (None, "device"):
                     s = str(v.evaluated_value)
                     device = "cpu" if s.split(":")[0] == "cpu" else "cuda" if s.startswith("cuda") else "?"
                 elif kw in (None, "device"):
@@ -784,7 +784,7 @@ class TensorFacts(Extension):
         for p in [*params.posonly_params, *params.params, *params.kwonly_params]:
             self._scope.bindings[p.name.value] = DEFER
         for p in (params.star_arg, params.star_kwarg):
-            if isinstance(p, cst.Param):
+            if type(p) is cst.Param:
                 self._scope.bindings[p.name.value] = UNK
         cls = fn.class_info if fn is not None else None
         self._forward_stack.append(bool(cls is not None and cls.is_module and node.name.value == "forward"))
@@ -858,14 +858,14 @@ class TensorFacts(Extension):
         self.leave_Try(node)
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        if node.name is not None and isinstance(node.name.name, cst.Name):
+        if node.name is not None and type(node.name.name) is cst.Name:
             self._bind_key(node.name.name.value, UNK)
 
     def visit_With(self, node: cst.With) -> None:
         raises = False
         for item in node.items:
             e = item.item
-            if isinstance(e, cst.Call):
+            if type(e) is cst.Call:
                 d = dotted(e.func) or ""
                 if d.endswith(("raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp")):
                     raises = True
@@ -893,10 +893,10 @@ class TensorFacts(Extension):
         for t in node.targets:
             target = t.target
             self._targets.add(id(target))
-            if isinstance(target, cst.Attribute) and target.attr.value == "requires_grad":
+            if type(target) is cst.Attribute and target.attr.value == "requires_grad":
                 self._record_requires_grad(node, target.value, _const_bool(node.value), "attr")
                 continue
-            if isinstance(target, cst.Subscript):
+            if type(target) is cst.Subscript:
                 base = dotted(target.value)
                 if base is not None and rhs.kind in GRADISH + (UNKNOWN,):
                     cur = self._scope.lookup(base)
@@ -904,10 +904,10 @@ class TensorFacts(Extension):
                         pending.append((target.value, UNK))
                 continue
             if (
-                isinstance(target, (cst.Tuple, cst.List))
-                and isinstance(node.value, (cst.Tuple, cst.List))
+                type(target) in (cst.Tuple, cst.List)
+                and type(node.value) in (cst.Tuple, cst.List)
                 and len(target.elements) == len(node.value.elements)
-                and all(isinstance(e, cst.Element) for e in (*target.elements, *node.value.elements))
+                and all(type(e) is cst.Element for e in (*target.elements, *node.value.elements))
             ):
                 for te, ve in zip(target.elements, node.value.elements):
                     pending.append((te.value, self.value(ve.value)))
@@ -930,7 +930,7 @@ class TensorFacts(Extension):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._targets.add(id(node.target))
         target = node.target
-        if isinstance(target, (cst.Name, cst.Attribute)) and dotted(target) is not None:
+        if type(target) in (cst.Name, cst.Attribute) and dotted(target) is not None:
             cur = self.value(target)
             new = self._op([cur, self.value(node.value)], node, "an in-place op")
             if cur.kind in (RG, MOVED):
@@ -968,7 +968,7 @@ class TensorFacts(Extension):
         if node.value is None or not self._forward_stack or not self._forward_stack[-1]:
             return
         value = node.value
-        if isinstance(value, (cst.Name, cst.BinaryOperation, cst.Call, cst.Subscript, cst.Attribute)):
+        if type(value) in (cst.Name, cst.BinaryOperation, cst.Call, cst.Subscript, cst.Attribute):
             v = self.value(value)
             if v.pure:
                 for ev in v.rewraps:
@@ -977,7 +977,7 @@ class TensorFacts(Extension):
     def visit_Import(self, node: cst.Import) -> None:
         for alias in node.names:
             name = alias.asname.name if alias.asname is not None else alias.name
-            key = dotted(name) if isinstance(name, (cst.Name, cst.Attribute)) else None
+            key = dotted(name) if type(name) in (cst.Name, cst.Attribute) else None
             if key:
                 self._scope.bindings[key.split(".")[0]] = DEFER
 
@@ -999,7 +999,7 @@ class TensorFacts(Extension):
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         q = self.b.imports.resolve(func)
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
             if method == "retain_grad":
@@ -1054,7 +1054,7 @@ class TensorFacts(Extension):
             self._bind_key(key, value)
 
     def _mark_backward(self, expr: cst.BaseExpression) -> None:
-        exprs = [e.value for e in expr.elements] if isinstance(expr, (cst.List, cst.Tuple)) else [expr]
+        exprs = [e.value for e in expr.elements] if type(expr) in (cst.List, cst.Tuple) else [expr]
         for e in exprs:
             v = self.value(e)
             if v.pure:
@@ -1097,23 +1097,22 @@ class TensorFacts(Extension):
 
     def _param_exprs(self, expr: cst.BaseExpression, depth: int) -> list[cst.BaseExpression]:
         out: list[cst.BaseExpression] = []
-        if isinstance(expr, (cst.List, cst.Tuple)):
+        if type(expr) in (cst.List, cst.Tuple):
             for el in expr.elements:
-                if not isinstance(el, cst.Element):
+                if not type(el) is cst.Element:
                     continue
                 v = el.value
-                if isinstance(v, cst.Dict) and depth == 0:
+                if type(v) is cst.Dict and depth == 0:
                     for de in v.elements:
                         if (
-                            isinstance(de, cst.DictElement)
-                            and isinstance(de.key, cst.SimpleString)
+                            type(de) is cst.DictElement
+                            and type(de.key) is cst.SimpleString
                             and de.key.evaluated_value == "params"
                         ):
-                            out += self._param_exprs(de.value, depth + 1) if isinstance(
-                                de.value, (cst.List, cst.Tuple)) else [de.value]
-                elif isinstance(v, (cst.Name, cst.Attribute)):
+                            out += self._param_exprs(de.value, depth + 1) if type(de.value) in (cst.List, cst.Tuple) else [de.value]
+                elif type(v) in (cst.Name, cst.Attribute):
                     out.append(v)
-        elif isinstance(expr, (cst.Name, cst.Attribute)) and depth == 0:
+        elif type(expr) in (cst.Name, cst.Attribute) and depth == 0:
             key = dotted(expr)
             lst = self._lists.get((self._scope.uid, key)) if key else None
             if lst is not None:
@@ -1127,18 +1126,16 @@ class TensorFacts(Extension):
     def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         # `params = [w, b]` (a list literal of names) for a later `torch.optim.SGD(params, ...)`
         for small in node.body:
-            if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(
-                small.value, (cst.List, cst.Tuple)
-            ):
+            if type(small) is cst.Assign and len(small.targets) == 1 and type(small.value) in (cst.List, cst.Tuple):
                 key = dotted(small.targets[0].target)
                 if key is not None:
                     elems = [e.value for e in small.value.elements
-                             if isinstance(e, cst.Element) and isinstance(e.value, (cst.Name, cst.Attribute))]
+                             if type(e) is cst.Element and type(e.value) in (cst.Name, cst.Attribute)]
                     if len(elems) == len(small.value.elements):
                         self._lists[(self._scope.uid, key)] = elems
                         continue
                     self._lists.pop((self._scope.uid, key), None)
-            elif isinstance(small, cst.Assign):
+            elif type(small) is cst.Assign:
                 for t in small.targets:
                     key = dotted(t.target)
                     if key is not None:
@@ -1154,7 +1151,7 @@ class TensorFacts(Extension):
         dtype: str | None = None
         reason = ""
         explicit: cst.Arg | None = None
-        if isinstance(data, cst.Call):
+        if type(data) is cst.Call:
             dq = self.b.imports.resolve(data.func)
             if dq is not None and dq.rpartition(".")[0] == "torch" and dq.rpartition(".")[2] in TORCH_FACTORIES:
                 if _kwarg(data, "requires_grad") is not None:

@@ -234,7 +234,7 @@ class TrainingFacts(Extension):
         return EMPTY, False
 
     def _r(self, e: cst.BaseExpression) -> tuple[frozenset[int], bool]:
-        if isinstance(e, (cst.Name, cst.Attribute)):
+        if type(e) in (cst.Name, cst.Attribute):
             key = self._key(e)
             if key is not None:
                 found = self._lookup(key)
@@ -242,7 +242,7 @@ class TrainingFacts(Extension):
                     return found, True
                 if found is not None:
                     return EMPTY, self.b.classify(e).kind is Kind.LEAF
-            if isinstance(e, cst.Attribute):
+            if type(e) is cst.Attribute:
                 if e.attr.value in NON_GRAPH_ATTRS:
                     return EMPTY, False
                 base = self._r(e.value)
@@ -254,24 +254,24 @@ class TrainingFacts(Extension):
             if v.kind is Kind.NONLEAF and self._recording():
                 return frozenset({self._new_root()}), True
             return EMPTY, False
-        if isinstance(e, cst.Subscript):
+        if type(e) is cst.Subscript:
             return self._r(e.value)
-        if isinstance(e, cst.BinaryOperation):
+        if type(e) is cst.BinaryOperation:
             return self._op([self._r(e.left), self._r(e.right)])
-        if isinstance(e, cst.UnaryOperation):
-            if isinstance(e.operator, cst.Not):
+        if type(e) is cst.UnaryOperation:
+            if type(e.operator) is cst.Not:
                 return EMPTY, False
             return self._op([self._r(e.expression)])
-        if isinstance(e, cst.IfExp):
+        if type(e) is cst.IfExp:
             a, b = self._r(e.body), self._r(e.orelse)
             return a[0] | b[0], a[1] or b[1]
-        if isinstance(e, (cst.List, cst.Tuple, cst.Set)):
+        if type(e) in (cst.List, cst.Tuple, cst.Set):
             return self._union([el.value for el in e.elements])
-        if isinstance(e, cst.Dict):
-            return self._union([el.value for el in e.elements if isinstance(el, cst.DictElement)])
-        if isinstance(e, (cst.ListComp, cst.GeneratorExp)):
+        if type(e) is cst.Dict:
+            return self._union([el.value for el in e.elements if type(el) is cst.DictElement])
+        if type(e) in (cst.ListComp, cst.GeneratorExp):
             return self._union([e.elt, e.for_in.iter])
-        if isinstance(e, cst.Call):
+        if type(e) is cst.Call:
             return self._r_call(e)
         return EMPTY, False
 
@@ -313,13 +313,13 @@ class TrainingFacts(Extension):
                 root = q.split(".", 1)[0]
                 if root in ("numpy", "np", "math", "statistics", "random", "builtins", "json", "os"):
                     return EMPTY, False
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             name = func.value
             if name in NON_GRAPH_BUILTINS:
                 return EMPTY, False
             if name in GRAPH_BUILTINS:
                 return self._op(self._args(call))
-        if isinstance(func, cst.Attribute):
+        if type(func) is cst.Attribute:
             method = func.attr.value
             if method in NON_GRAPH_METHODS:
                 return EMPTY, False
@@ -389,7 +389,7 @@ class TrainingFacts(Extension):
     def visit_If(self, node: cst.If) -> None:
         if id(node) not in self._elifs:
             self._count()
-        if isinstance(node.orelse, cst.If):
+        if type(node.orelse) is cst.If:
             self._elifs.add(id(node.orelse))
         self._ctl.append("cond")
 
@@ -486,7 +486,7 @@ class TrainingFacts(Extension):
         rhs = node.value
         fn, loops = self.b.function, self._loops()
         # optimizers / schedulers by constructor
-        q = self.b.imports.resolve(rhs.func) if isinstance(rhs, cst.Call) else None
+        q = self.b.imports.resolve(rhs.func) if type(rhs) is cst.Call else None
         if q is not None and q.startswith("torch.optim."):
             for t in targets:
                 k = self._key(t)
@@ -494,7 +494,7 @@ class TrainingFacts(Extension):
                     (self.schedulers if ".lr_scheduler." in q or q.startswith("torch.optim.swa_utils") else self.optimizers).add(k)
         # resets: p.grad = ...
         for t in targets:
-            if isinstance(t, cst.Attribute) and t.attr.value == "grad":
+            if type(t) is cst.Attribute and t.attr.value == "grad":
                 self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
         keys = [k for t in targets for k in _target_keys(t)]
         # accumulation: acc = acc + piece / acc = torch.cat([acc, piece])
@@ -529,10 +529,10 @@ class TrainingFacts(Extension):
                 r = r | {cid}
                 self.carried.append(Carried(node, tuple(keys), cid, self.b.next_seq(), fn, loops, self.b.mode))
         unc = self._unconditional_loop()
-        lit = isinstance(rhs, (cst.Integer, cst.Float)) or (
-            isinstance(rhs, cst.Call) and isinstance(rhs.func, cst.Name) and rhs.func.value == "float")
+        lit = type(rhs) in (cst.Integer, cst.Float) or (
+            type(rhs) is cst.Call and type(rhs.func) is cst.Name and rhs.func.value == "float")
         names = _keys_in(rhs)
-        if len(targets) == 1 and isinstance(targets[0], (cst.Tuple, cst.List)) and isinstance(rhs, (cst.Tuple, cst.List)) \
+        if len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List) and type(rhs) in (cst.Tuple, cst.List) \
                 and len(targets[0].elements) == len(rhs.elements):
             for te, re_ in zip(targets[0].elements, rhs.elements):
                 for k in _target_keys(te.value):
@@ -540,7 +540,7 @@ class TrainingFacts(Extension):
                                node)
             return
         for t in targets:
-            if isinstance(t, cst.Subscript):
+            if type(t) is cst.Subscript:
                 base = self._key(t.value)
                 if base is not None:
                     self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
@@ -559,27 +559,27 @@ class TrainingFacts(Extension):
         k = self._key(node.target)
         if k is None:
             return
-        lit = isinstance(node.value, (cst.Integer, cst.Float))
+        lit = type(node.value) in (cst.Integer, cst.Float)
         self._bind(k, self.roots(node.value), self.b.function, self._loops(), self._unconditional_loop(), lit,
                    _keys_in(node.value))
 
     def leave_AugAssign(self, node: cst.AugAssign) -> None:
         target = node.target
-        key = self._key(target.value if isinstance(target, cst.Subscript) else target)
+        key = self._key(target.value if type(target) is cst.Subscript else target)
         if key is None:
             return
-        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+        if type(target) is cst.Attribute and target.attr.value == "grad":
             self.resets.append(Reset(node, "", self.b.next_seq(), self.b.function, self._loops()))
             return
         pr, _ = self._r(node.value)
-        if isinstance(node.operator, (cst.AddAssign, cst.SubtractAssign)) and pr:
-            op = "+=" if isinstance(node.operator, cst.AddAssign) else "-="
+        if type(node.operator) in (cst.AddAssign, cst.SubtractAssign) and pr:
+            op = "+=" if type(node.operator) is cst.AddAssign else "-="
             self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
                                                    self._loops(), self.b.mode))
         cur = self._st.taint.get(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
-            if self._loops() and not isinstance(target, cst.Subscript):
+            if self._loops() and not type(target) is cst.Subscript:
                 cid = self._new_root()
                 cur = cur | {cid}
                 self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, self._loops(),
@@ -589,13 +589,13 @@ class TrainingFacts(Extension):
 
     def visit_Del(self, node: cst.Del) -> None:
         target = node.target
-        if isinstance(target, cst.Subscript):
+        if type(target) is cst.Subscript:
             k = self._key(target.value)
             if k is not None and is_full_slice(target):
                 self.bindings.append(Binding(k, self.b.next_seq(), self.b.function, self._loops(),
                                              self._unconditional_loop(), False))
             return
-        if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+        if type(target) is cst.Attribute and target.attr.value == "grad":
             self.resets.append(Reset(node, "", self.b.next_seq(), self.b.function, self._loops()))
         for k in _target_keys(target):
             self._st.taint.pop(k, None)
@@ -611,24 +611,24 @@ class TrainingFacts(Extension):
             target = pos[0].value if pos else (a.value if (a := (_kwarg(node, "tensors") or _kwarg(node, "outputs"))) else None)
             self._record_backward(node, target, "grad" if q.endswith(".grad") else "backward")
             return
-        if isinstance(func, (cst.Name, cst.Attribute)):
-            fname = func.value if isinstance(func, cst.Name) else func.attr.value
+        if type(func) in (cst.Name, cst.Attribute):
+            fname = func.value if type(func) is cst.Name else func.attr.value
             if DETACH_HELPER.search(fname) and fname != "detach":
                 # detach_hidden(h) / repackage_hidden(h) / h.detach_(): cuts what it is given
                 cut = [a.value for a in node.args]
-                if isinstance(func, cst.Attribute) and fname == "detach_":
+                if type(func) is cst.Attribute and fname == "detach_":
                     cut = [func.value]
                 for expr in cut:
                     for k in _target_keys(expr):
                         self.bindings.append(Binding(k, self.b.next_seq(), fn, loops, self._unconditional_loop(),
                                                      False, node))
-        if isinstance(func, cst.Name):
+        if type(func) is cst.Name:
             if RESET_NAME.search(func.value):
                 self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
             elif loops:
                 self.loop_calls.append(LoopCall(func.value, self.b.next_seq(), fn, loops))
             return
-        if not isinstance(func, cst.Attribute):
+        if not type(func) is cst.Attribute:
             return
         method = func.attr.value
         recv = func.value
@@ -638,7 +638,7 @@ class TrainingFacts(Extension):
             if method == "manual_backward" or (not (rr[0] or rr[1]) and pos and BACKWARD_WRAPPER.fullmatch(
                     (dotted(recv) or "").rsplit(".", 1)[-1])):
                 target = pos[0].value if pos else None  # accelerator.backward(loss)
-            elif isinstance(recv, cst.Call) and isinstance(recv.func, cst.Attribute) and recv.func.attr.value == "scale" \
+            elif type(recv) is cst.Call and type(recv.func) is cst.Attribute and recv.func.attr.value == "scale" \
                     and _positional(recv):
                 target = _positional(recv)[0].value  # scaler.scale(loss).backward()
             else:
@@ -658,7 +658,7 @@ class TrainingFacts(Extension):
                 self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops))
             return
         if method in ("append", "extend", "add_", "insert") and node.args:
-            key = self._key(recv.value if isinstance(recv, cst.Subscript) else recv)
+            key = self._key(recv.value if type(recv) is cst.Subscript else recv)
             if key is None:
                 return
             piece = node.args[-1].value
@@ -675,7 +675,7 @@ class TrainingFacts(Extension):
                 self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, self._unconditional_loop(), False))
                 self._st.taint[key] = EMPTY
             return
-        if loops and isinstance(recv, cst.Name) and recv.value == "self":
+        if loops and type(recv) is cst.Name and recv.value == "self":
             self.loop_calls.append(LoopCall(method, self.b.next_seq(), fn, loops))
 
     def _optimizer_of_step(self, node: cst.Call, recv: cst.BaseExpression) -> str | None:
@@ -746,15 +746,15 @@ def dominates(a: Backward, b: Backward) -> bool:
 
 
 def _target_keys(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if type(target) in (cst.Tuple, cst.List):
         out: list[str] = []
         for el in target.elements:
             out += _target_keys(el.value)
         return out
-    if isinstance(target, cst.StarredElement):
+    if type(target) is cst.StarredElement:
         return _target_keys(target.value)
     d = dotted(target)
-    return [d] if d is not None and isinstance(target, (cst.Name, cst.Attribute)) else []
+    return [d] if d is not None and type(target) in (cst.Name, cst.Attribute) else []
 
 
 def _keys_in(expr: cst.CSTNode) -> set[str]:
@@ -763,7 +763,7 @@ def _keys_in(expr: cst.CSTNode) -> set[str]:
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.Name, cst.Attribute)):
+        if type(node) in (cst.Name, cst.Attribute):
             d = dotted(node)
             if d is not None:
                 found.add(d)
@@ -771,7 +771,7 @@ def _keys_in(expr: cst.CSTNode) -> set[str]:
                 for i in range(1, len(parts)):
                     found.add(".".join(parts[:i]))
                 continue
-        if isinstance(node, (cst.Lambda, cst.FunctionDef)):
+        if type(node) in (cst.Lambda, cst.FunctionDef):
             continue
         stack.extend(child_nodes(node))  # not `node.children`: LibCST runs a whole visitor for it
     return found
@@ -779,17 +779,17 @@ def _keys_in(expr: cst.CSTNode) -> set[str]:
 
 def _is_grad_attr(expr: cst.BaseExpression) -> bool:
     """`p.grad` or `p.grad.data`."""
-    if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+    if type(expr) is cst.Attribute and expr.attr.value == "data":
         expr = expr.value
-    return isinstance(expr, cst.Attribute) and expr.attr.value == "grad"
+    return type(expr) is cst.Attribute and expr.attr.value == "grad"
 
 
 def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseExpression, str] | None:
     """`acc + piece` / `piece + acc` / `acc + a + b` (the rest) or `torch.cat([acc, piece])`."""
-    if isinstance(rhs, cst.BinaryOperation) and isinstance(rhs.operator, cst.Add):
+    if type(rhs) is cst.BinaryOperation and type(rhs.operator) is cst.Add:
         terms: list[cst.BaseExpression] = []
         expr: cst.BaseExpression = rhs
-        while isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        while type(expr) is cst.BinaryOperation and type(expr.operator) is cst.Add:
             terms.append(expr.right)
             expr = expr.left
         terms.append(expr)
@@ -801,11 +801,11 @@ def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseEx
                 return rest[0], "= +"
             return rhs, "= +"
         return None
-    if isinstance(rhs, cst.Call):
+    if type(rhs) is cst.Call:
         q = b.imports.resolve(rhs.func)
         if q in ("torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.vstack", "torch.hstack"):
             pos = _positional(rhs)
-            if pos and isinstance(pos[0].value, (cst.List, cst.Tuple)):
+            if pos and type(pos[0].value) in (cst.List, cst.Tuple):
                 els = [e.value for e in pos[0].value.elements]
                 if any(dotted(e) == key for e in els):
                     rest = [e for e in els if dotted(e) != key]

@@ -29,21 +29,20 @@ class _Enough(Exception):
     pass
 
 
-class _BoundedState:
-    """Collects generated code and stops once `limit` characters are there."""
+from libcst._nodes.internal import CodegenState as _CodegenState  # noqa: E402
 
-    def __init__(self, limit: int) -> None:
-        from libcst._nodes.internal import CodegenState
 
-        class State(CodegenState):
-            def add_token(inner, value: str) -> None:  # noqa: N805
-                inner.tokens.append(value)
-                inner.size += len(value)
-                if inner.size > limit:
-                    raise _Enough
+class _BoundedState(_CodegenState):
+    """A codegen state that collects generated code and stops once `limit` characters are there."""
 
-        self.state = State(default_indent="    ", default_newline="\n")
-        self.state.size = 0
+    limit: int = 0
+    size: int = 0
+
+    def add_token(self, value: str) -> None:
+        self.tokens.append(value)
+        self.size += len(value)
+        if self.size > self.limit:
+            raise _Enough
 
 
 def short_code(node: cst.CSTNode, limit: int = 40) -> str:
@@ -61,15 +60,16 @@ def short_code(node: cst.CSTNode, limit: int = 40) -> str:
         spine, depth = nxt, depth + 1
     if depth > 32:
         return "…"
-    bounded = _BoundedState(limit * 2 + 16)
+    state = _BoundedState(default_indent="    ", default_newline="\n")
+    state.limit = limit * 2 + 16
     try:
-        node._codegen(bounded.state)
+        node._codegen(state)
         cut = False
     except _Enough:
         cut = True
     except Exception:
         return "..."
-    text = " ".join("".join(bounded.state.tokens).split())
+    text = " ".join("".join(state.tokens).split())
     if cut or len(text) > limit:
         return text[: limit - 1] + "…"
     return text
@@ -78,21 +78,21 @@ def short_code(node: cst.CSTNode, limit: int = 40) -> str:
 def target_names(target: cst.BaseExpression, *, starred: bool = False) -> list[str]:
     """The names an assignment / `for` / `with ... as` target binds, in source order (`a, (b, c)` ->
     a, b, c); with `starred`, also the name of a `*rest` element."""
-    if isinstance(target, cst.Name):
+    if type(target) is cst.Name:
         return [target.value]
-    if isinstance(target, (cst.Tuple, cst.List)):
+    if type(target) in (cst.Tuple, cst.List):
         out: list[str] = []
         for el in target.elements:
             out += target_names(el.value, starred=starred)
         return out
-    if starred and isinstance(target, cst.StarredElement):
+    if starred and type(target) is cst.StarredElement:
         return target_names(target.value, starred=starred)
     return []
 
 
 def is_full_slice(target: cst.Subscript) -> bool:
     """`x[:]` (torch treats an in-place write into it like a write to `x` itself)."""
-    return len(target.slice) == 1 and isinstance(target.slice[0].slice, cst.Slice) and all(
+    return len(target.slice) == 1 and type(target.slice[0].slice) is cst.Slice and all(
         getattr(target.slice[0].slice, f) is None for f in ("lower", "upper", "step"))
 
 
@@ -114,7 +114,7 @@ class ImportMap:
             full = dotted(alias.name)
             if full is None:
                 continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 self.aliases[alias.asname.name.value] = full
             else:
                 top = full.split(".", 1)[0]
@@ -122,21 +122,21 @@ class ImportMap:
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if node.relative:
-            if not isinstance(node.names, cst.ImportStar):
+            if not type(node.names) is cst.ImportStar:
                 for alias in node.names:
                     local = alias.asname.name if alias.asname is not None else alias.name
-                    if isinstance(local, cst.Name):
+                    if type(local) is cst.Name:
                         self.relative.add(local.value)
             return
         module = _module_name(node.module)
-        if module is None or isinstance(node.names, cst.ImportStar):
+        if module is None or type(node.names) is cst.ImportStar:
             return
         for alias in node.names:
             name = dotted(alias.name)
             if name is None:
                 continue
             local = name
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+            if alias.asname is not None and type(alias.asname.name) is cst.Name:
                 local = alias.asname.name.value
             self.aliases[local] = f"{module}.{name}"
 

@@ -34,6 +34,7 @@ _ORDER_OVERRIDES: dict[type, tuple[str, ...]] = {
 }
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
+_ATOM_TYPES = (str, bool, int, "str", "bool", "int")
 
 
 def _fields(tp: type) -> tuple[str, ...]:
@@ -46,6 +47,7 @@ def _fields(tp: type) -> tuple[str, ...]:
                 f.name
                 for f in dataclasses.fields(tp)
                 if f.name not in _SKIP_FIELDS and not f.name.startswith("whitespace")
+                and f.type not in _ATOM_TYPES  # a Name's `value`, a string's text: never a node
             )
         _FIELDS[tp] = names
     return names
@@ -104,12 +106,19 @@ class Walker:
     creation and starts with an empty dispatch cache each time (use `iter_nodes` for small searches)."""
 
     _dispatch_cache: dict[type, tuple[Callable | None, Callable | None]]
+    # type -> route (see _route); per class, since handlers are methods of the class. A walker whose
+    # handlers differ per instance (ModelBuilder, with its extensions) sets its own `_routes` dict.
+    _routes: dict[type, tuple | None]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._dispatch_cache = {}
+        cls._routes = {}
+        # a subclass that overrides walk() sees every child through it; the others recurse directly
+        cls._custom_walk = cls.walk is not Walker.walk
 
     def _handlers(self, tp: type) -> tuple[Callable | None, Callable | None]:
+        """(visit, leave) for a node type; a subclass may combine more handlers (see ModelBuilder)."""
         found = self._dispatch_cache.get(tp)
         if found is None:
             name = tp.__name__
@@ -117,28 +126,75 @@ class Walker:
             self._dispatch_cache[tp] = found
         return found
 
+    def _route(self, tp: type) -> tuple | None:
+        """How the walk treats a child of type `tp`: None when it is not a node, or when it is a node with
+        no semantic fields and no handler (a Name, a number, a string: nothing to do there); else
+        (visit, leave, fields)."""
+        routes = self._routes
+        if tp in routes:
+            return routes[tp]
+        route = None
+        if isinstance(tp, type) and issubclass(tp, cst.CSTNode):
+            visit, leave = self._handlers(tp)
+            fields = _fields(tp)
+            if visit is not None or leave is not None or fields:
+                route = (visit, leave, fields)
+        routes[tp] = route
+        return route
+
     def walk(self, node: cst.CSTNode) -> None:
+        routes = self._routes
         tp = type(node)
-        visit, leave = self._handlers(tp)
+        route = routes.get(tp, False)
+        if route is False:
+            route = self._route(tp)
+        if route is None:  # a handler-less leaf, or not a node: only a caller's start can land here
+            if not isinstance(node, cst.CSTNode):
+                return
+            route = (None, None, _fields(tp))
+        self._walk(node, route, routes)
+
+    def _walk(self, node: cst.CSTNode, route: tuple, routes: dict) -> None:
+        if self._custom_walk:
+            self._walk_via_walk(node, route)
+            return
+        visit, leave, fields = route
         if visit is not None and visit(self, node) is False:
             if leave is not None:
                 leave(self, node)
             return
-        for name in _fields(tp):
+        for name in fields:
             child = getattr(node, name)
             ct = type(child)
             if ct is tuple or ct is list:
                 for item in child:
-                    it = _IS_NODE.get(type(item))
-                    if it is None:
-                        it = _learn(type(item))
-                    if it:
-                        self.walk(item)
+                    r = routes.get(type(item), False)
+                    if r is False:
+                        r = self._route(type(item))
+                    if r is not None:
+                        self._walk(item, r, routes)
             else:
-                is_node = _IS_NODE.get(ct)
-                if is_node is None:
-                    is_node = _learn(ct)
-                if is_node:
-                    self.walk(child)
+                r = routes.get(ct, False)
+                if r is False:
+                    r = self._route(ct)
+                if r is not None:
+                    self._walk(child, r, routes)
+        if leave is not None:
+            leave(self, node)
+
+    def _walk_via_walk(self, node: cst.CSTNode, route: tuple) -> None:
+        visit, leave, fields = route
+        if visit is not None and visit(self, node) is False:
+            if leave is not None:
+                leave(self, node)
+            return
+        for name in fields:
+            child = getattr(node, name)
+            if type(child) is tuple or type(child) is list:
+                for item in child:
+                    if isinstance(item, cst.CSTNode):
+                        self.walk(item)
+            elif isinstance(child, cst.CSTNode):
+                self.walk(child)
         if leave is not None:
             leave(self, node)

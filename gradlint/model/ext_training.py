@@ -144,8 +144,19 @@ class Carried:
 @dataclass
 class _FnState:
     taint: dict[str, frozenset[int]] = field(default_factory=dict)
-    derived: dict[str, set[str]] = field(default_factory=dict)  # key -> keys its value was computed from
-    returned: set[str] = field(default_factory=set)
+    # key -> the expressions its value was computed from (their keys are read only when a rule asks:
+    # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
+    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
+    derived_keys: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
+    returned_src: list[cst.CSTNode] = field(default_factory=list)  # returned / yielded expressions
+
+    @property
+    def returned(self) -> set[str]:
+        """Keys mentioned in what the function returns or yields."""
+        keys: set[str] = set()
+        for src in self.returned_src:
+            keys |= _keys_in(src)
+        return keys
 
 
 class TrainingFacts(Extension):
@@ -473,11 +484,11 @@ class TrainingFacts(Extension):
         for loop in self.b.enclosing_loops:
             self.exits.add(id(loop))
         if node.value is not None:
-            self._st.returned |= _keys_in(node.value)
+            self._st.returned_src.append(node.value)
 
     def visit_Yield(self, node: cst.Yield) -> None:
         if isinstance(node.value, cst.BaseExpression):
-            self._st.returned |= _keys_in(node.value)
+            self._st.returned_src.append(node.value)
 
     # ------------------------------------------------------------------ statements
 
@@ -511,7 +522,7 @@ class TrainingFacts(Extension):
                         cur = cur | {cid}
                         self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode))
                 self._st.taint[k] = cur
-                self._st.derived.setdefault(k, set()).update(_keys_in(rhs))
+                self._st.derived.setdefault(k, []).append(rhs)
                 return
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
         r, _ = self._r(rhs)
@@ -531,13 +542,11 @@ class TrainingFacts(Extension):
         unc = self._unconditional_loop()
         lit = type(rhs) in (cst.Integer, cst.Float) or (
             type(rhs) is cst.Call and type(rhs.func) is cst.Name and rhs.func.value == "float")
-        names = _keys_in(rhs)
         if len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List) and type(rhs) in (cst.Tuple, cst.List) \
                 and len(targets[0].elements) == len(rhs.elements):
             for te, re_ in zip(targets[0].elements, rhs.elements):
                 for k in _target_keys(te.value):
-                    self._bind(k, r if carried else self.roots(re_.value), fn, loops, unc, False, _keys_in(re_.value),
-                               node)
+                    self._bind(k, r if carried else self.roots(re_.value), fn, loops, unc, False, re_.value, node)
             return
         for t in targets:
             if type(t) is cst.Subscript:
@@ -546,11 +555,11 @@ class TrainingFacts(Extension):
                     self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
                 continue
             for k in _target_keys(t):
-                self._bind(k, r, fn, loops, unc, lit, names, node)
+                self._bind(k, r, fn, loops, unc, lit, rhs, node)
 
-    def _bind(self, key, roots, fn, loops, unc, lit, names, node=None) -> None:
+    def _bind(self, key, roots, fn, loops, unc, lit, source: cst.CSTNode, node=None) -> None:
         self._st.taint[key] = roots
-        self._st.derived.setdefault(key, set()).update(names)
+        self._st.derived.setdefault(key, []).append(source)
         self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, unc, lit, node))
 
     def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -561,7 +570,7 @@ class TrainingFacts(Extension):
             return
         lit = type(node.value) in (cst.Integer, cst.Float)
         self._bind(k, self.roots(node.value), self.b.function, self._loops(), self._unconditional_loop(), lit,
-                   _keys_in(node.value))
+                   node.value)
 
     def leave_AugAssign(self, node: cst.AugAssign) -> None:
         target = node.target
@@ -585,7 +594,7 @@ class TrainingFacts(Extension):
                 self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, self._loops(),
                                             self.b.mode))
         self._st.taint[key] = cur
-        self._st.derived.setdefault(key, set()).update(_keys_in(node.value))
+        self._st.derived.setdefault(key, []).append(node.value)
 
     def visit_Del(self, node: cst.Del) -> None:
         target = node.target
@@ -667,7 +676,7 @@ class TrainingFacts(Extension):
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
                                                        self.b.mode))
                 self._st.taint[key] = (self._st.taint.get(key) or EMPTY) | pr
-            self._st.derived.setdefault(key, set()).update(_keys_in(piece))
+            self._st.derived.setdefault(key, []).append(piece)
             return
         if method == "clear" and not node.args:
             key = self._key(recv)
@@ -727,11 +736,23 @@ class TrainingFacts(Extension):
         changed = True
         while changed:
             changed = False
-            for k, srcs in st.derived.items():
-                if k not in out and srcs & out:
+            for k in st.derived:
+                if k not in out and self._derived_keys(st, k) & out:
                     out.add(k)
                     changed = True
         return out
+
+
+    @staticmethod
+    def _derived_keys(st: _FnState, key: str) -> set[str]:
+        srcs = st.derived[key]
+        memo = st.derived_keys.get(key)
+        if memo is None or memo[0] != len(srcs):
+            keys: set[str] = set()
+            for src in srcs:
+                keys |= _keys_in(src)
+            memo = st.derived_keys[key] = (len(srcs), keys)
+        return memo[1]
 
 
 def dominates(a: Backward, b: Backward) -> bool:

@@ -24,10 +24,11 @@ from libcst._nodes.base import CSTNode as _CSTNode
 
 from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
 from gradlint.model import build_model
+from gradlint.model.builder import ECO_IMPORT
 from gradlint.positions import Positions
 from gradlint.settings import Settings
 
-_PLAN_CACHE: dict[frozenset[str], tuple[list, tuple[str, ...], tuple]] = {}
+_PLAN_CACHE: dict[frozenset[str], tuple[list, tuple[tuple[str, ...], ...], tuple]] = {}
 
 
 def _plan(settings: Settings) -> tuple[list, tuple[str, ...], tuple]:
@@ -37,9 +38,14 @@ def _plan(settings: Settings) -> tuple[list, tuple[str, ...], tuple]:
         from gradlint.rules import ALL_RULES
 
         rules = [r for r in ALL_RULES if r.code in settings.selected]
-        tokens = tuple(dict.fromkeys(t for r in rules for t in r.prefilter))
+        # rules that need only one of their tokens; those that also need the text "torch"; and those that
+        # also need a torch import statement's text
+        groups = tuple(
+            tuple(dict.fromkeys(t for r in rules if r.prefilter_needs_torch == need for t in r.prefilter))
+            for need in (None, "torch", "import")
+        )
         extensions = tuple(dict.fromkeys(e for r in rules for e in r.extensions))
-        plan = (rules, tokens, extensions)
+        plan = (rules, groups, extensions)
         _PLAN_CACHE[settings.selected] = plan
     return plan
 
@@ -50,7 +56,12 @@ def _selected_rules(settings: Settings):
 
 def could_fire(source: str, settings: Settings) -> bool:
     """Can any selected rule fire in this text? (Each rule declares the substrings it needs.)"""
-    return any(tok in source for tok in _plan(settings)[1])
+    plain, with_torch, with_import = _plan(settings)[1]
+    if any(tok in source for tok in plain):
+        return True
+    if "torch" in source and any(tok in source for tok in with_torch):
+        return True
+    return any(tok in source for tok in with_import) and ECO_IMPORT.search(source) is not None
 
 
 # LibCST's native parser recurses on the C stack: a main-thread stack (8 MB) overflows — a segfault, not

@@ -170,6 +170,10 @@ class Rule:
     # (when no other selected rule's tokens appear either). Keep them cheap and sure: a missed token is a
     # missed finding.
     prefilter: ClassVar[tuple[str, ...]] = DEFAULT_PREFILTER
+    # What the file must also contain, besides one of the tokens: "import" for a rule that reports only when
+    # `model.uses_torch` (an import statement of torch or a library built on it, gradlint.model.builder.
+    # ECO_IMPORT); "torch" for one that reports only on calls that resolve to `torch.*`.
+    prefilter_needs_torch: ClassVar[str | None] = None
     # Model extensions (gradlint.model.extension.Extension subclasses) this rule reads via model.ext(...);
     # built in the same walk, only when a rule that needs them is selected.
     extensions: ClassVar[tuple[type["Extension"], ...]] = ()

@@ -128,6 +128,7 @@ None.
         "import torch\nlosses = []\nfor x, y in val_loader:\n    losses.append(criterion(model(x), y))\n",
     )
     prefilter = TORCH_TOKENS
+    prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
     extensions = (TrainingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

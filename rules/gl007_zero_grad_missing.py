@@ -87,6 +87,7 @@ None.
         "        crit(model(x), y).backward()\n        optimizer.step()\n",
     )
     prefilter = ("backward",)
+    prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
     extensions = (TrainingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_gradmode import BackwardCall, GradModeFacts, NameUse
+from gradlint.model.ext_gradmode import BINDING_WORDS, BackwardCall, GradModeFacts, NameUse
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -86,7 +86,7 @@ None.
         "import torch\nwith torch.inference_mode():\n    model(x).sum().backward()\n",
     )
     # Lightning's validation/test/predict hooks run under no_grad / inference_mode without saying so
-    prefilter = ("no_grad", "inference_mode", "set_grad_enabled", "validation_step", "test_step", "predict_step")
+    prefilter = BINDING_WORDS
     extensions = (GradModeFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

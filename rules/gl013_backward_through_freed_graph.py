@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.model.ext_training import Backward, Carried, TrainingFacts, dominates
+from gradlint.model.ext_training import GRAPH_REUSE_WORDS, Backward, Carried, TrainingFacts, dominates
 from gradlint.rules.base import Finding, Rule
-from gradlint.rules.gl006_graph_accumulated import TORCH_TOKENS
 from gradlint.settings import RuleOptions
 
 BACKWARD_TWICE = (
@@ -99,7 +98,8 @@ None.
         "import torch\ncell = torch.nn.RNNCell(3, 5)\nh = torch.zeros(2, 5)\nfor x in data:\n    opt.zero_grad()\n    h = cell(x, h)\n"
         "    h.pow(2).mean().backward()\n    opt.step()\n",
     )
-    prefilter = TORCH_TOKENS
+    prefilter = GRAPH_REUSE_WORDS
+    prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
     extensions = (TrainingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

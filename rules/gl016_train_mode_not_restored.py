@@ -103,6 +103,7 @@ None.
         "    opt.step()\n    validate(model)\n",
     )
     prefilter = (".eval(", ".train(")
+    prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
     extensions = (ModuleFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

@@ -98,6 +98,7 @@ None.
         "        return F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)\n",
     )
     prefilter = ("ropout", "scaled_dot_product_attention")
+    prefilter_needs_torch = "torch"  # only calls that resolve to torch.nn.* are checked
     extensions = (ModuleFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

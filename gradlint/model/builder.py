@@ -64,6 +64,12 @@ TORCH_ECOSYSTEM = frozenset(
      "accelerate", "torchmetrics", "ignite", "fastai", "detectron2", "mmcv", "mmengine", "peft", "diffusers"}
 )
 
+# The text an import of one of those libraries needs (`import torch`, `x = 1; from transformers import
+# AutoModel`, `import numpy as np, torch`): a necessary condition for `uses_torch`, tested on raw text.
+ECO_IMPORT = re.compile(
+    r"\b(?:import|from)[\s\\]+[^\n]*?\b(?:" + "|".join(sorted(TORCH_ECOSYSTEM)) + r")\b"
+)
+
 EVAL_TOKENS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout"}
 
 # methods on a tensor that do not return a tensor

@@ -68,6 +68,10 @@ SAVING_MODULES = frozenset(
 # tensor methods that save self and their tensor argument
 SAVING_METHODS = frozenset("mul matmul mm bmm div pow".split())
 
+# What a binding holds (`binding_for`) is read only by rules that need one of these words in the file
+# (GL011's prefilter; GL012's is a subset): without them, bindings are recorded without their analysis.
+BINDING_WORDS = ("no_grad", "inference_mode", "set_grad_enabled", "validation_step", "test_step", "predict_step")
+
 
 def is_requires_grad_typo(name: str) -> bool:
     """A spelling close to `requires_grad` that is not it (`require_grad`, `requires_grads`, `requieres_grad`,
@@ -217,6 +221,7 @@ class GradModeFacts(Extension):
         self.attr_reads: set[str] = set()  # typo-like attribute names read somewhere (user-defined attributes)
         self.self_requires_grad_read = False  # `self.requires_grad` read: a class defines its own attribute
         self.bindings: dict[tuple[int, str], list[Binding]] = {}
+        self._bindings_needed = any(builder.mentions(w) for w in BINDING_WORDS)
         self._targets: set[int] = set()  # ids of Attribute nodes that are assignment targets
         self._branch_blocks: set[int] = set()
         self._path: list[int] = []
@@ -439,6 +444,8 @@ class GradModeFacts(Extension):
 
     def _describe(self, name: str, rhs: cst.BaseExpression) -> Binding:
         b = Binding(name, self.b.next_seq(), self._cur_path(), self.b.mode, self.b.function, "other")
+        if not self._bindings_needed:
+            return b  # no rule that reads bindings can fire in this file (see BINDING_WORDS)
         expr = rhs
         # alias methods keep the receiver (`x.float()`, `x.to(dev)`) when they do not need to copy
         while (type(expr) is cst.Call and type(expr.func) is cst.Attribute

@@ -159,6 +159,10 @@ class _FnState:
         return keys
 
 
+# Every backward-like call (`.backward()`, `torch.autograd.backward/grad`) spells one of these: GL013's prefilter.
+GRAPH_REUSE_WORDS = ("backward", "autograd")
+
+
 class TrainingFacts(Extension):
     name = "training"
 
@@ -171,6 +175,7 @@ class TrainingFacts(Extension):
         self.accumulations: list[Accumulation] = []
         self.bindings: list[Binding] = []
         self.carried: list[Carried] = []
+        self._graph_reuse_possible = any(builder.mentions(w) for w in GRAPH_REUSE_WORDS)
         self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
         self.schedulers: set[str] = set()
         self.exits: set[int] = set()  # id(loop) of loops with a break/return inside
@@ -527,7 +532,11 @@ class TrainingFacts(Extension):
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
         r, _ = self._r(rhs)
         carried = False
-        if loops and keys and r:
+        pairwise = len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List) and type(rhs) in (cst.Tuple, cst.List) \
+            and len(targets[0].elements) == len(rhs.elements)
+        # a Carried fact matters only to GL013, which needs a backward pass (GRAPH_REUSE_WORDS); the pairwise
+        # form also binds by it, so it is always worked out there
+        if loops and keys and r and (self._graph_reuse_possible or pairwise):
             sentinel = -1
             self._override = {k: (self._st.taint.get(k) or EMPTY) | {sentinel} for k in keys}
             try:
@@ -542,8 +551,7 @@ class TrainingFacts(Extension):
         unc = self._unconditional_loop()
         lit = type(rhs) in (cst.Integer, cst.Float) or (
             type(rhs) is cst.Call and type(rhs.func) is cst.Name and rhs.func.value == "float")
-        if len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List) and type(rhs) in (cst.Tuple, cst.List) \
-                and len(targets[0].elements) == len(rhs.elements):
+        if pairwise:
             for te, re_ in zip(targets[0].elements, rhs.elements):
                 for k in _target_keys(te.value):
                     self._bind(k, r if carried else self.roots(re_.value), fn, loops, unc, False, re_.value, node)

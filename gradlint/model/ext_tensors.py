@@ -162,10 +162,11 @@ class _Frame:
 
 
 class _Scope:
-    __slots__ = ("bindings", "parent", "frames", "uid", "function")
+    __slots__ = ("bindings", "parent", "frames", "uid", "function", "dotted_heads")
 
     def __init__(self, parent: "_Scope | None", uid: int, function: FunctionInfo | None) -> None:
         self.bindings: dict[str, TVal] = {}
+        self.dotted_heads: set[str] = set()  # `x` when some `x.attr...` key is bound here
         self.parent = parent
         self.frames: list[_Frame] = []
         self.uid = uid
@@ -300,7 +301,9 @@ class TensorFacts(Extension):
                 frame.before[key] = scope.lookup(key)
             frame.assigned.setdefault(key, []).append(value)
         scope.bindings[key] = value
-        if "." not in key:
+        if "." in key:
+            scope.dotted_heads.add(key.partition(".")[0])
+        elif key in scope.dotted_heads:  # `x = ...` makes what was known of `x.attr` unknown
             prefix = key + "."
             for k in [k for k in scope.bindings if k.startswith(prefix)]:
                 scope.bindings[k] = UNK

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 
 import libcst as cst
-
 from libcst._nodes.base import CSTNode as _CSTNode
 
 from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
@@ -31,8 +30,9 @@ from gradlint.settings import Settings
 _PLAN_CACHE: dict[frozenset[str], tuple[list, tuple[tuple[str, ...], ...], tuple]] = {}
 
 
-def _plan(settings: Settings) -> tuple[list, tuple[str, ...], tuple]:
-    """The selected rules, the union of their prefilter tokens, and the model extensions they need."""
+def _plan(settings: Settings) -> tuple[list, tuple[tuple[str, ...], ...], tuple]:
+    """The selected rules, their prefilter tokens (grouped by what else the file must contain), and the
+    model extensions they need."""
     plan = _PLAN_CACHE.get(settings.selected)
     if plan is None:
         from gradlint.rules import ALL_RULES

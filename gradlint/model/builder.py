@@ -1181,7 +1181,7 @@ class ModelBuilder(Walker):
         target = func
         if type(func) is cst.Attribute and func.attr.value == "forward":
             target = func.value
-        if not type(target) in (cst.Name, cst.Attribute) or not node.args:
+        if type(target) not in (cst.Name, cst.Attribute) or not node.args:
             return None  # a model is called with inputs; `solver.model()` is not a forward pass
         if type(target) is cst.Name and target.value == "self":
             return None  # a module calling itself: the model's own code

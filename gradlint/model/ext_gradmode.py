@@ -326,7 +326,7 @@ class GradModeFacts(Extension):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         call = node.value
-        if not type(call) is cst.Call:
+        if type(call) is not cst.Call:
             return
         kind = self.b.grad_mode_kind(call.func)
         if kind is None:
@@ -387,7 +387,7 @@ class GradModeFacts(Extension):
             if type(target.value) is cst.Name:
                 self._inplace_use(target.value, f"`{target.value.value}[...] = ...`")
             return
-        if not type(target) is cst.Attribute:
+        if type(target) is not cst.Attribute:
             return
         self._targets.add(id(target))
         attr = target.attr.value
@@ -600,7 +600,7 @@ class GradModeFacts(Extension):
 
     def _is_model(self, expr: cst.BaseExpression) -> bool:
         """A module whose output requires grad (not a loss, not frozen with `.requires_grad_(False)`)."""
-        if not type(expr) in (cst.Name, cst.Attribute):
+        if type(expr) not in (cst.Name, cst.Attribute):
             return False
         v = self.b.classify(expr)
         return v.kind is Kind.MODULE and "Loss" not in v.origin and not self.b._is_frozen(expr)
@@ -811,7 +811,7 @@ class _ReadNames(Walker):
     def visit_Call(self, node: cst.Call) -> bool:
         if type(node.func) is cst.Attribute:
             self.walk(node.func.value)
-        elif not type(node.func) is cst.Name:
+        elif type(node.func) is not cst.Name:
             self.walk(node.func)
         elif self.b.classify(node.func).kind is Kind.MODULE:
             self.found.append(node.func.value)  # a model's output is not derived from no-grad values
@@ -906,7 +906,7 @@ def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
             else:
                 leaves.append(e)
         return any(_is_tensorish(o, b) or b.classify(o).is_tensor or _is_tensor_name(o, b) for o in leaves)
-    if not type(expr) is cst.Call:
+    if type(expr) is not cst.Call:
         return False
     func = expr.func
     q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
@@ -926,7 +926,7 @@ def _is_tensorish(expr: cst.BaseExpression, b) -> bool:
         if method in VIEW_METHODS or method in ALIAS_METHODS or method in ("item", "tolist", "numpy", "size", "dim"):
             return False
         recv = func.value
-        if b.classify(recv).is_tensor or (not type(recv) is cst.Name and _is_tensorish(recv, b)):
+        if b.classify(recv).is_tensor or (type(recv) is not cst.Name and _is_tensorish(recv, b)):
             return True
     if type(func) in (cst.Name, cst.Attribute) and not _local_callee_known(func, b):
         # a callable (a model, a loss) applied to a fresh tensor: its result is fresh too
@@ -946,7 +946,7 @@ def _fresh_computation(expr: cst.BaseExpression, b) -> bool:
     """A new tensor computed right here: arithmetic, a torch function, a model call, `x.sum()` ..."""
     if type(expr) in (cst.BinaryOperation, cst.UnaryOperation):
         return True
-    if not type(expr) is cst.Call:
+    if type(expr) is not cst.Call:
         return False
     func = expr.func
     if type(func) is cst.Attribute and func.attr.value in FRESH_METHODS:
@@ -999,7 +999,7 @@ def _derived(expr: cst.BaseExpression, b) -> tuple[list[str], bool]:
         ):
             go(e.func.value)
             for a in e.args:
-                if not type(a.value) in (cst.Integer, cst.Float, cst.Name, cst.SimpleString) or (
+                if type(a.value) not in (cst.Integer, cst.Float, cst.Name, cst.SimpleString) or (
                     type(a.value) is cst.Name and a.value.value not in ("True", "False", "None")
                 ):
                     ok = False

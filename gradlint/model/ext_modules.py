@@ -540,7 +540,7 @@ class ModuleFacts(Extension):
         """"a new `nn.Linear`" when value builds a module with parameters (or an nn.Parameter), else ""."""
         if type(value) is cst.Name:
             return self._ctor_names.get((self._fkey(), value.value), "")
-        if not type(value) is cst.Call:
+        if type(value) is not cst.Call:
             return ""
         func = value.func
         q = self.b.imports.resolve(func)

@@ -206,7 +206,7 @@ def _int_literal_data(expr: cst.BaseExpression, out: list[cst.Integer]) -> str |
     if type(expr) in (cst.List, cst.Tuple):
         kinds = set()
         for el in expr.elements:
-            if not type(el) is cst.Element:
+            if type(el) is not cst.Element:
                 return None
             k = _int_literal_data(el.value, out)
             if k is None:
@@ -313,7 +313,7 @@ class TensorFacts(Extension):
             self._bind_key(target.value, value)
         elif type(target) in (cst.Tuple, cst.List):
             for el in target.elements:
-                self._bind(el.value, UNK if not type(el) is cst.StarredElement else UNK)
+                self._bind(el.value, UNK if type(el) is not cst.StarredElement else UNK)
         elif type(target) is cst.StarredElement:
             self._bind(target.value, UNK)
         elif type(target) is cst.Attribute:
@@ -1102,7 +1102,7 @@ class TensorFacts(Extension):
         out: list[cst.BaseExpression] = []
         if type(expr) in (cst.List, cst.Tuple):
             for el in expr.elements:
-                if not type(el) is cst.Element:
+                if type(el) is not cst.Element:
                     continue
                 v = el.value
                 if type(v) is cst.Dict and depth == 0:

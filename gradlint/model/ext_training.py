@@ -532,8 +532,8 @@ class TrainingFacts(Extension):
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
         r, _ = self._r(rhs)
         carried = False
-        pairwise = len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List) and type(rhs) in (cst.Tuple, cst.List) \
-            and len(targets[0].elements) == len(rhs.elements)
+        pairwise = (len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List)
+                    and type(rhs) in (cst.Tuple, cst.List) and len(targets[0].elements) == len(rhs.elements))
         # a Carried fact matters only to GL013, which needs a backward pass (GRAPH_REUSE_WORDS); the pairwise
         # form also binds by it, so it is always worked out there
         if loops and keys and r and (self._graph_reuse_possible or pairwise):
@@ -596,7 +596,7 @@ class TrainingFacts(Extension):
         cur = self._st.taint.get(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
-            if self._loops() and not type(target) is cst.Subscript:
+            if self._loops() and type(target) is not cst.Subscript:
                 cid = self._new_root()
                 cur = cur | {cid}
                 self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, self._loops(),
@@ -645,7 +645,7 @@ class TrainingFacts(Extension):
             elif loops:
                 self.loop_calls.append(LoopCall(func.value, self.b.next_seq(), fn, loops))
             return
-        if not type(func) is cst.Attribute:
+        if type(func) is not cst.Attribute:
             return
         method = func.attr.value
         recv = func.value

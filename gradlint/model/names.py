@@ -122,7 +122,7 @@ class ImportMap:
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         if node.relative:
-            if not type(node.names) is cst.ImportStar:
+            if type(node.names) is not cst.ImportStar:
                 for alias in node.names:
                     local = alias.asname.name if alias.asname is not None else alias.name
                     if type(local) is cst.Name:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.model.ext_gradmode import GradModeFacts, InferenceUse
+from gradlint.model.ext_gradmode import INFERENCE_USE_WORDS, GradModeFacts, InferenceUse
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -95,7 +95,7 @@ None.
         "import torch\nwith torch.inference_mode():\n    buf = torch.zeros(3)\nbuf.add_(1)\n",
         "import torch\nimport torch.nn.functional as F\nwith torch.inference_mode():\n    target = teacher(torch.randn(4, 3))\nloss = F.mse_loss(model(x), target)\n",
     )
-    prefilter = ("inference_mode",)
+    prefilter = INFERENCE_USE_WORDS
     extensions = (GradModeFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

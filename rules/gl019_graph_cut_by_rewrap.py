@@ -80,6 +80,7 @@ None.
         "        h = self.enc(x)\n        h = torch.from_numpy(h.detach().numpy())\n        return self.head(h)\n",
     )
     prefilter = ("tensor", "Tensor", "from_numpy", "asarray")
+    prefilter_needs_torch = "torch"  # only calls that resolve to torch.<rewrap> are checked
     extensions = (TensorFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:

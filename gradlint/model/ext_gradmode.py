@@ -71,6 +71,9 @@ SAVING_METHODS = frozenset("mul matmul mm bmm div pow".split())
 # What a binding holds (`binding_for`) is read only by rules that need one of these words in the file
 # (GL011's prefilter; GL012's is a subset): without them, bindings are recorded without their analysis.
 BINDING_WORDS = ("no_grad", "inference_mode", "set_grad_enabled", "validation_step", "test_step", "predict_step")
+# Uses of names that an inference tensor cannot survive (`inference_uses`) are read only by GL012, whose
+# prefilter is this: without it in the file, they are not recorded.
+INFERENCE_USE_WORDS = ("inference_mode",)
 
 
 def is_requires_grad_typo(name: str) -> bool:
@@ -222,6 +225,7 @@ class GradModeFacts(Extension):
         self.self_requires_grad_read = False  # `self.requires_grad` read: a class defines its own attribute
         self.bindings: dict[tuple[int, str], list[Binding]] = {}
         self._bindings_needed = any(builder.mentions(w) for w in BINDING_WORDS)
+        self._uses_needed = any(builder.mentions(w) for w in INFERENCE_USE_WORDS)
         self._targets: set[int] = set()  # ids of Attribute nodes that are assignment targets
         self._branch_blocks: set[int] = set()
         self._path: list[int] = []
@@ -540,13 +544,15 @@ class GradModeFacts(Extension):
                 if type(a.value) is cst.Name and method in SAVING_METHODS and a.keyword is None:
                     self._saved_use(a.value, f"`.{method}()`", [recv])
         # operands of saving torch functions and modules
+        if not self._uses_needed:
+            return
         saving = q in SAVING_TORCH_FUNCS if q else False
-        label = f"`{dotted(func) or 'call'}(...)`"
         if not saving and type(func) in (cst.Name, cst.Attribute) and not (q and q.startswith("torch.")):
             v = b.classify(func)
             if v.kind is Kind.MODULE and any(f"nn.{m}`" in v.origin for m in SAVING_MODULES):
                 saving = True
         if saving:
+            label = f"`{dotted(func) or 'call'}(...)`"
             args = [a.value for a in node.args if not a.star and (a.keyword is None or a.keyword.value in (
                 "input", "target", "weight", "other"))]
             for a in args:
@@ -560,7 +566,7 @@ class GradModeFacts(Extension):
                 self.kwarg_typos.append(KwargTypo(a, a.keyword.value, callee))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, SAVING_BINOPS):
+        if self._uses_needed and isinstance(node.operator, SAVING_BINOPS):
             sym = {cst.Multiply: "*", cst.Divide: "/", cst.MatrixMultiply: "@", cst.Power: "**"}[type(node.operator)]
             if type(node.left) is cst.Name:
                 self._saved_use(node.left, f"`{sym}`", [node.right])
@@ -582,6 +588,8 @@ class GradModeFacts(Extension):
         return NameUse(node.value, self.b.next_seq(), self._cur_path(), self.b.function)
 
     def _use(self, node: cst.Name, what: str, op: str, others: list | None = None) -> None:
+        if not self._uses_needed:
+            return
         self.inference_uses.append(
             InferenceUse(node, self._name_use(node), what, op, self.b.mode, self.b.function, others or [])
         )
@@ -590,6 +598,8 @@ class GradModeFacts(Extension):
         self._use(node, "inplace", op)
 
     def _saved_use(self, node: cst.Name, op: str, others: list[cst.BaseExpression]) -> None:
+        if not self._uses_needed:
+            return
         desc = []
         for o in others:
             kind = self.b.classify(o).kind

@@ -102,14 +102,19 @@ def _module_name(node: cst.BaseExpression | None) -> str | None:
     return dotted(node)
 
 
+_UNSEEN = object()
+
+
 class ImportMap:
     """Local name -> dotted origin."""
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
         self.relative: set[str] = set()  # local names bound by relative imports (`from .base import X`)
+        self._resolved: dict[str, str | None] = {}  # dotted name -> resolve(); emptied when aliases change
 
     def add_import(self, node: cst.Import) -> None:
+        self._resolved.clear()
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
@@ -121,6 +126,7 @@ class ImportMap:
                 self.aliases[top] = top
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
+        self._resolved.clear()
         if node.relative:
             if type(node.names) is not cst.ImportStar:
                 for alias in node.names:
@@ -149,14 +155,15 @@ class ImportMap:
         d = dotted(expr)
         if d is None:
             return None
-        head, _, rest = d.partition(".")
-        origin = self.aliases.get(head)
-        if origin is None:
-            if head == "torch":
+        found = self._resolved.get(d, _UNSEEN)
+        if found is _UNSEEN:
+            head, _, rest = d.partition(".")
+            origin = self.aliases.get(head)
+            if origin is None and head == "torch":
                 origin = "torch"
-            else:
-                return None
-        return f"{origin}.{rest}" if rest else origin
+            found = None if origin is None else f"{origin}.{rest}" if rest else origin
+            self._resolved[d] = found
+        return found
 
     def imports_torch(self) -> bool:
         return any(v == "torch" or v.startswith("torch.") for v in self.aliases.values())

@@ -18,7 +18,7 @@ import pytest
 
 from gradlint.linter import parse_module
 from gradlint.model import build_model
-from gradlint.model.ext_gradmode import BINDING_WORDS
+from gradlint.model.ext_gradmode import BINDING_WORDS, INFERENCE_USE_WORDS
 from gradlint.model.ext_training import GRAPH_REUSE_WORDS
 from gradlint.positions import Positions
 from gradlint.rules import ALL_RULES
@@ -57,6 +57,8 @@ def test_rules_reading_gated_facts_need_the_gate_words():
         text = inspect.getsource(inspect.getmodule(rule))
         if any(q in text for q in ("binding_for", "is_nograd(", "is_inference(")):
             assert set(rule.prefilter) <= set(BINDING_WORDS), rule.code
+        if "inference_uses" in text:
+            assert set(rule.prefilter) <= set(INFERENCE_USE_WORDS), rule.code
         if ".carried" in text:
             assert set(rule.prefilter) <= set(GRAPH_REUSE_WORDS), rule.code
 

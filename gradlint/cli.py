@@ -194,7 +194,8 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
     found = discover(paths, resolver)
     results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
-    fixing = FixOptions.from_flags(fix_flags)
+    # the fix keys of the configuration that applies where gradlint runs (ruff's rule); flags override
+    fixing = FixOptions.from_flags(fix_flags, resolver.config_for(Path.cwd()))
     outcome = None
     if fixing.apply:  # `--fix` & co. (gradlint/fix.py): results and sources become those of the fixed files
         from gradlint.fix import fix_files

@@ -82,6 +82,9 @@ KNOWN_KEYS: dict[str, str] = {
     "extend-per-file-ignores": "pfi",
     "respect-gitignore": "bool",
     "force-exclude": "bool",
+    "fix": "bool",
+    "unsafe-fixes": "bool",
+    "show-fixes": "bool",
     "options": "options",
     **{k: "regexes" for k in OPTION_KEYS},
 }
@@ -177,6 +180,10 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     respect_gitignore: bool = True
     force_exclude: bool = False
+    # `check`'s fix defaults (ruff's keys); the command-line flags override them. None: not set.
+    fix: bool | None = None
+    unsafe_fixes: bool | None = None
+    show_fixes: bool | None = None
     options: RuleOptions = field(default_factory=RuleOptions)
     table: dict[str, Any] = field(default_factory=dict)  # the raw table, for inline overrides
     _excludes: PatternList | None = field(default=None, repr=False, compare=False)
@@ -285,10 +292,7 @@ def parse_table(table: dict[str, Any], path: Path | None, root: Path | None = No
         if kind == "bool":
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: expected true or false, got {value!r}")
-            if key == "respect-gitignore":
-                cfg.respect_gitignore = value
-            else:
-                cfg.force_exclude = value
+            setattr(cfg, key.replace("-", "_"), value)
         elif kind == "pfi":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table of \"glob\" = [codes], got {_type(value)}")

@@ -674,13 +674,22 @@ class FixOptions:
         return self.fix or self.fix_only or self.diff
 
     @classmethod
-    def from_flags(cls, flags: dict | None) -> "FixOptions":
+    def from_flags(cls, flags: dict | None, config=None) -> "FixOptions":
+        """The flags given (None: not given), over the configuration's `fix` / `unsafe-fixes` /
+        `show-fixes` keys (a gradlint.config.Config, or None)."""
         f = dict(flags or {})
         no_fix = f.get("fix") is False
+
+        def given_or_configured(flag: str) -> bool:
+            value = f.get(flag)
+            if value is None and config is not None:
+                value = getattr(config, flag)
+            return bool(value)
+
         return cls(
-            fix=bool(f.get("fix")) and not no_fix,
-            unsafe=bool(f.get("unsafe_fixes")),
-            show_fixes=bool(f.get("show_fixes")),
+            fix=given_or_configured("fix") and not no_fix,
+            unsafe=given_or_configured("unsafe_fixes"),
+            show_fixes=given_or_configured("show_fixes"),
             diff=bool(f.get("diff")),
             fix_only=bool(f.get("fix_only")) and not no_fix,
             exit_non_zero_on_fix=bool(f.get("exit_non_zero_on_fix")),

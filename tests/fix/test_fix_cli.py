@@ -166,3 +166,48 @@ def test_fixes_that_do_not_converge_are_refused(monkeypatch):
     monkeypatch.setattr(fixmod, "apply_edits", lambda source, fixes: (source + "\n", real(source, fixes)[1]))
     r = fixmod.apply_fixes(SAFE, "t.py", Settings(selected=frozenset({"GL001"})), max_passes=3)
     assert r.source == SAFE and r.error and "did not converge after 3 passes (GL001)" in r.error
+
+
+# ---------------------------------------------------------------- the fix keys of the configuration
+
+
+def test_config_fix_true_fixes_and_no_fix_overrides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    put(tmp_path, "pyproject.toml", "[tool.gradlint]\nfix = true\n")
+    a = put(tmp_path, "a.py", SAFE)
+    res = gl("--no-fix", str(a))
+    assert res.exit_code == 1 and a.read_text() == SAFE
+    res = gl(str(a))
+    assert res.exit_code == 0, res.stderr
+    assert a.read_text() == SAFE_FIXED and "Found 1 error (1 fixed, 0 remaining)." in res.stderr
+
+
+def test_config_unsafe_fixes_and_the_flag_over_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    put(tmp_path, "gradlint.toml", "unsafe-fixes = true\n")
+    b = put(tmp_path, "b.py", UNSAFE)
+    res = gl("--output-format", "concise", str(b))
+    assert " GL002 [*] " in res.stdout and b.read_text() == UNSAFE  # marked fixable, nothing written
+    res = gl("--fix", "--no-unsafe-fixes", str(b))
+    assert res.exit_code == 1 and b.read_text() == UNSAFE
+    res = gl("--fix", str(b))
+    assert res.exit_code == 0 and "w -= 0.1 * w.grad" in b.read_text()
+
+
+def test_config_fix_keys_only_from_where_gradlint_runs(tmp_path, monkeypatch):
+    # a nested project's `fix = true` does not turn a check run from its parent into a fix run
+    (tmp_path / "sub").mkdir()
+    put(tmp_path, "sub/pyproject.toml", "[tool.gradlint]\nfix = true\n")
+    a = put(tmp_path, "sub/a.py", SAFE)
+    monkeypatch.chdir(tmp_path)
+    res = gl(str(a))
+    assert res.exit_code == 1 and a.read_text() == SAFE
+
+
+def test_config_fix_key_must_be_a_bool(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    put(tmp_path, "pyproject.toml", '[tool.gradlint]\nfix = "yes"\n')
+    a = put(tmp_path, "a.py", SAFE)
+    res = gl(str(a))
+    assert res.exit_code == 2 and "fix" in res.stderr and "true or false" in res.stderr
+    assert a.read_text() == SAFE

@@ -179,6 +179,7 @@ print(f"parsed {len(paths) - failed} files, {failed} failed")
 GRADLINT_PARSE_LOOP = PARSE_LOOP.replace("import libcst\n", "import gc, libcst\nfrom gradlint.linter import parse_module\n").replace(
     "            libcst.parse_module(text)\n",
     "            gc.disable()\n            parse_module(text)\n            gc.enable()\n")
+assert "gc.disable()" in GRADLINT_PARSE_LOOP and "from gradlint" in GRADLINT_PARSE_LOOP, "PARSE_LOOP changed"
 
 EDITOR = r'''
 import json, statistics, sys, time

@@ -214,13 +214,16 @@ class ModelBuilder(Walker):
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
         self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
 
-    def mentions(self, word: str) -> bool:
-        """Can `word` occur in the file's text? (Always True without the text.) Lets a search of a subtree
-        for a name, attribute or keyword be skipped where the file never spells it."""
-        found = self._mentions.get(word)
-        if found is None:
-            found = self._mentions[word] = self._source is None or word in self._source
-        return found
+    def mentions(self, *words: str) -> bool:
+        """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a
+        subtree for a name, attribute or keyword be skipped where the file never spells it."""
+        for word in words:
+            found = self._mentions.get(word)
+            if found is None:
+                found = self._mentions[word] = self._source is None or word in self._source
+            if found:
+                return True
+        return False
 
     # ----------------------------------------------------------------------------- extensions
 

@@ -224,8 +224,8 @@ class GradModeFacts(Extension):
         self.attr_reads: set[str] = set()  # typo-like attribute names read somewhere (user-defined attributes)
         self.self_requires_grad_read = False  # `self.requires_grad` read: a class defines its own attribute
         self.bindings: dict[tuple[int, str], list[Binding]] = {}
-        self._bindings_needed = any(builder.mentions(w) for w in BINDING_WORDS)
-        self._uses_needed = any(builder.mentions(w) for w in INFERENCE_USE_WORDS)
+        self._bindings_needed = builder.mentions(*BINDING_WORDS)
+        self._uses_needed = builder.mentions(*INFERENCE_USE_WORDS)
         self._targets: set[int] = set()  # ids of Attribute nodes that are assignment targets
         self._branch_blocks: set[int] = set()
         self._path: list[int] = []
@@ -892,7 +892,7 @@ def _makes_leaf(ext: GradModeFacts, rhs: cst.BaseExpression) -> bool:
     """Creates a tensor that requires grad whatever the grad mode: `requires_grad=True`, `nn.Parameter`,
     `.requires_grad_()`, `.retain_grad()`; or the model says it is a leaf."""
     b = ext.b
-    if b.mentions("requires_grad") or b.mentions("retain_grad") or b.mentions("Parameter"):
+    if b.mentions("requires_grad", "retain_grad", "Parameter"):
         v = _MakesLeaf(b)  # (each of its findings needs one of those words in the text)
         v.walk(rhs)
         if v.found:

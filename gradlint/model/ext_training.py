@@ -175,7 +175,7 @@ class TrainingFacts(Extension):
         self.accumulations: list[Accumulation] = []
         self.bindings: list[Binding] = []
         self.carried: list[Carried] = []
-        self._graph_reuse_possible = any(builder.mentions(w) for w in GRAPH_REUSE_WORDS)
+        self._graph_reuse_possible = builder.mentions(*GRAPH_REUSE_WORDS)
         self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
         self.schedulers: set[str] = set()
         self.exits: set[int] = set()  # id(loop) of loops with a break/return inside

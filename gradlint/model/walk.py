@@ -114,8 +114,8 @@ class Walker:
         super().__init_subclass__(**kwargs)
         cls._dispatch_cache = {}
         cls._routes = {}
-        # a subclass that overrides walk() sees every child through it; the others recurse directly
-        cls._custom_walk = cls.walk is not Walker.walk
+        if cls.walk is not Walker.walk:  # a subclass that overrides walk() sees every child through it
+            cls._walk = Walker._walk_via_walk
 
     def _handlers(self, tp: type) -> tuple[Callable | None, Callable | None]:
         """(visit, leave) for a node type; a subclass may combine more handlers (see ModelBuilder)."""
@@ -134,7 +134,10 @@ class Walker:
         if tp in routes:
             return routes[tp]
         route = None
-        if isinstance(tp, type) and issubclass(tp, cst.CSTNode):
+        is_node = _IS_NODE.get(tp)
+        if is_node is None:
+            is_node = _learn(tp)
+        if is_node:
             visit, leave = self._handlers(tp)
             fields = _fields(tp)
             if visit is not None or leave is not None or fields:
@@ -155,9 +158,6 @@ class Walker:
         self._walk(node, route, routes)
 
     def _walk(self, node: cst.CSTNode, route: tuple, routes: dict) -> None:
-        if self._custom_walk:
-            self._walk_via_walk(node, route)
-            return
         visit, leave, fields = route
         if visit is not None and visit(self, node) is False:
             if leave is not None:
@@ -182,19 +182,14 @@ class Walker:
         if leave is not None:
             leave(self, node)
 
-    def _walk_via_walk(self, node: cst.CSTNode, route: tuple) -> None:
-        visit, leave, fields = route
+    def _walk_via_walk(self, node: cst.CSTNode, route: tuple, routes: dict) -> None:
+        """`_walk` for a subclass that overrides walk(): each child goes through its walk()."""
+        visit, leave, _ = route
         if visit is not None and visit(self, node) is False:
             if leave is not None:
                 leave(self, node)
             return
-        for name in fields:
-            child = getattr(node, name)
-            if type(child) is tuple or type(child) is list:
-                for item in child:
-                    if isinstance(item, cst.CSTNode):
-                        self.walk(item)
-            elif isinstance(child, cst.CSTNode):
-                self.walk(child)
+        for child in child_nodes(node):
+            self.walk(child)
         if leave is not None:
             leave(self, node)

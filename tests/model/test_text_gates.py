@@ -9,9 +9,7 @@ gates open (no source text given) and closed (the text given), and comparing.
 
 from __future__ import annotations
 
-import glob
 import inspect
-import os
 
 import libcst as cst
 import pytest
@@ -24,20 +22,7 @@ from gradlint.positions import Positions
 from gradlint.rules import ALL_RULES
 from gradlint.settings import RuleOptions
 
-HERE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _sources() -> list[tuple[str, str]]:
-    out = []
-    for path in sorted(glob.glob(os.path.join(HERE, "fixtures", "gl*", "*.py"))
-                       + glob.glob(os.path.join(HERE, "tests", "realistic", "programs", "*.py"))):
-        with open(path, encoding="utf-8") as fh:
-            out.append((os.path.relpath(path, HERE), fh.read()))
-    for rule in ALL_RULES:
-        for i, src in enumerate([*getattr(rule, "VALID", ()), *getattr(rule, "INVALID", ())]):
-            out.append((f"{rule.code} example {i}", src if isinstance(src, str) else src[0]))
-    return out
-
+from ._examples import example_sources
 
 def _findings(source: str, gated: bool) -> list[tuple]:
     module = parse_module(source)
@@ -63,7 +48,8 @@ def test_rules_reading_gated_facts_need_the_gate_words():
             assert set(rule.prefilter) <= set(GRAPH_REUSE_WORDS), rule.code
 
 
-@pytest.mark.parametrize("name,source", _sources(), ids=lambda v: v if isinstance(v, str) and len(v) < 80 else "")
+@pytest.mark.parametrize("name,source", example_sources(),
+                         ids=lambda v: v if isinstance(v, str) and len(v) < 80 else "")
 def test_same_findings_with_and_without_the_text(name, source):
     try:
         open_gates = _findings(source, gated=False)

@@ -13,18 +13,17 @@ from gradlint.model.builder import ECO_IMPORT
 from gradlint.rules import ALL_RULES
 from gradlint.settings import RuleOptions, Settings
 
-HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BY_CODE = {r.code: r for r in ALL_RULES}
+from ._examples import ROOT, example_sources
 
 
 def _bad_programs():
     for rule in ALL_RULES:
         for i, src in enumerate(rule.INVALID):
             yield rule.code, f"{rule.code} INVALID[{i}]", src if isinstance(src, str) else src[0]
-        folder = glob.glob(os.path.join(HERE, "fixtures", rule.code.lower() + "_*"))
+        folder = glob.glob(os.path.join(ROOT, "fixtures", rule.code.lower() + "_*"))
         for path in sorted(glob.glob(os.path.join(folder[0], "bad_*.py")) if folder else []):
             with open(path, encoding="utf-8") as fh:
-                yield rule.code, os.path.relpath(path, HERE), fh.read()
+                yield rule.code, os.path.relpath(path, ROOT), fh.read()
 
 
 @pytest.mark.parametrize("code,name,source", list(_bad_programs()), ids=lambda v: v if "\n" not in str(v) else "")
@@ -56,10 +55,7 @@ def test_no_torch_import_no_match(text):
 
 
 def test_uses_torch_implies_the_import_text():
-    paths = sorted(glob.glob(os.path.join(HERE, "fixtures", "gl*", "*.py"))
-                   + glob.glob(os.path.join(HERE, "tests", "realistic", "programs", "*.py")))
-    sources = [open(p, encoding="utf-8").read() for p in paths]
-    sources += [s if isinstance(s, str) else s[0] for r in ALL_RULES for s in (*r.VALID, *r.INVALID)]
+    sources = [src for _, src in example_sources()]
     checked = 0
     for src in sources:
         model = build_model(parse_module(src), RuleOptions())

@@ -172,7 +172,7 @@ def _later_in_block(model: SemanticModel, stmt) -> bool:
 def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
     fn = ctx.function
     if fn is None:
-        return any(s < before for s in model.module_eval_seqs)
+        return model.sets_eval(None, before)
     if model.sets_eval(fn, before):
         return True
     # the enclosing functions (a nested evaluate() defined inside main())
@@ -184,10 +184,7 @@ def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
     if ctx.loop is None:
         # callers that put the model in eval mode before calling this function
         for site in model.call_sites(fn):
-            if site.function is None:
-                if any(s < site.seq for s in model.module_eval_seqs):
-                    return True
-            elif model.sets_eval(site.function, site.seq):
+            if model.sets_eval(site.function, site.seq):
                 return True
         # a class whose methods put the model in eval mode (an evaluator / predictor object)
         if fn.class_info is not None and any(model.sets_eval(m) for m in fn.class_info.methods):

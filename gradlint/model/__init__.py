@@ -23,11 +23,13 @@ from typing import TypeVar
 import libcst as cst
 
 from gradlint.model.builder import ModelBuilder
+from gradlint.model.callgraph import CallGraph
 from gradlint.model.extension import Extension
 from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
     FunctionInfo,
+    GradRead,
     InplaceOp,
     LocalCall,
     LoopInfo,
@@ -48,6 +50,7 @@ __all__ = [
     "DataAccess",
     "EvalContext",
     "FunctionInfo",
+    "GradRead",
     "InplaceOp",
     "Kind",
     "LocalCall",
@@ -100,6 +103,7 @@ class SemanticModel:
         self.inplace_ops = builder.inplace_ops
         self.rebinds = builder.rebinds
         self.releafs = builder.releafs
+        self.grad_reads = builder.grad_reads
         self.data_accesses = builder.data_accesses
         self.local_calls = builder.local_calls
         self.model_calls = builder.model_calls
@@ -110,13 +114,45 @@ class SemanticModel:
         self._calls_by_fn: dict[int, list[LocalCall]] = defaultdict(list)
         for call in self.local_calls:
             self._calls_by_name[call.name].append(call)
-            self._calls_by_fn[id(call.function)].append(call)
+            self._calls_by_fn[id(call.function)].append(call)  # id(None): the module's top level
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
         self._extensions = builder.extensions
         self._builder = builder
+        self.calls = CallGraph(builder)
+        self._resolve_deferred()
         for ext in self._extensions.values():
             ext.finish(self)
+
+    def _resolve_deferred(self) -> None:
+        """Facts whose value depended on a function's parameters get the value its call sites pass (see
+        `gradlint.model.callgraph`); facts that turn out not to be about tensors, or a module, are dropped."""
+        resolve = self.calls.resolve
+        for op in self.inplace_ops:
+            if op.value.deferred:
+                op.value = resolve(op.value)
+        if any(a.value.deferred for a in self.data_accesses):
+            for acc in self.data_accesses:
+                if acc.value.deferred:
+                    acc.value = resolve(acc.value)
+            self.data_accesses = [a for a in self.data_accesses if a.value.is_tensor]
+        if any(r.value.deferred for r in self.rebinds):
+            for rb in self.rebinds:
+                if rb.value.deferred:
+                    rb.value = resolve(rb.value)
+            self.rebinds = [r for r in self.rebinds if r.value.kind is Kind.LEAF]
+        # `def evaluate(model, loader): ... model(x)` where every caller passes a function, not a module
+        dropped: set[int] = set()
+        for mc in self.model_calls:
+            v = mc.value
+            if v is not None and v.ref is not None:
+                actual = resolve(Value(Kind.UNKNOWN, ref=v.ref, path=v.path))
+                if actual.kind is not Kind.UNKNOWN and actual.kind is not Kind.MODULE:
+                    dropped.add(id(mc))
+        if dropped:
+            self.model_calls = [m for m in self.model_calls if id(m) not in dropped]
+            for owner in (*self.functions, *self.loops):
+                owner.model_calls = [m for m in owner.model_calls if id(m) not in dropped]
 
     def release(self) -> None:
         """Break the model's reference cycles so the file's tree is freed as soon as the caller drops it,
@@ -141,9 +177,13 @@ class SemanticModel:
     # ---------------------------------------------------------------- grad mode
 
     def call_sites(self, fn: FunctionInfo) -> list[LocalCall]:
-        sites = list(self._calls_by_name.get(fn.name, ()))
-        if fn.name == "__init__" and fn.class_info is not None:
-            sites += self._calls_by_name.get(fn.class_info.name, ())
+        """Calls of this file that may reach `fn`: by its simple name (`evaluate(...)`, `self.evaluate()`),
+        `Cls(...)` for `Cls.__init__`, and methods called on instances of its class (`opt.step()`), not
+        methods of other classes that share the name."""
+        cls = fn.class_info.name if fn.class_info is not None else None
+        sites = [s for s in self._calls_by_name.get(fn.name, ()) if s.cls is None or s.cls == cls]
+        if fn.name == "__init__" and cls is not None:
+            sites += self._calls_by_name.get(cls, ())
         return [s for s in sites if s.function is not fn]
 
     def function_mode(self, fn: FunctionInfo) -> Mode:
@@ -173,14 +213,15 @@ class SemanticModel:
 
     # ---------------------------------------------------------------- eval mode
 
-    def sets_eval(self, fn: FunctionInfo, before: int | None = None, _seen: set[int] | None = None) -> bool:
-        """Does fn put a model in eval mode (itself, or through a helper of this file it calls)
-        before sequence point `before`?"""
+    def sets_eval(self, fn: FunctionInfo | None, before: int | None = None, _seen: set[int] | None = None) -> bool:
+        """Does fn (None: the module's top level) put a model in eval mode (itself, or through a helper of
+        this file it calls) before sequence point `before`?"""
         seen = _seen if _seen is not None else set()
         if id(fn) in seen:
             return False
         seen.add(id(fn))
-        if any(before is None or s < before for s in fn.eval_seqs):
+        seqs = fn.eval_seqs if fn is not None else self.module_eval_seqs
+        if any(before is None or s < before for s in seqs):
             return True
         for call in self._calls_by_fn.get(id(fn), ()):
             if before is not None and call.seq >= before:

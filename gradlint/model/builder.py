@@ -16,6 +16,7 @@ from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
     FunctionInfo,
+    GradRead,
     InplaceOp,
     LocalCall,
     LoopInfo,
@@ -34,7 +35,7 @@ from gradlint.model.names import (
     is_inplace_method,
     target_names,
 )
-from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
+from gradlint.model.values import OTHER, UNKNOWN, Kind, Value, join, param_ref
 from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
 
@@ -149,6 +150,18 @@ class _Scope:
         return None
 
 
+class _Branch:
+    """An `if` statement being walked: the bindings before it and what each finished branch left."""
+
+    __slots__ = ("node", "scope", "pre", "outcomes")
+
+    def __init__(self, node: cst.If, scope: "_Scope") -> None:
+        self.node = node
+        self.scope = scope
+        self.pre = dict(scope.bindings)
+        self.outcomes: list[dict[str, Value]] = []
+
+
 class _Region:
     __slots__ = ("mode",)
 
@@ -191,6 +204,7 @@ class ModelBuilder(Walker):
         self.inplace_ops: list[InplaceOp] = []
         self.rebinds: list[Rebind] = []
         self.releafs: list[Releaf] = []
+        self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
         self.model_calls: list[ModelCall] = []
@@ -210,6 +224,10 @@ class ModelBuilder(Walker):
         self._frozen_tensors: set[str] = set()  # `layer.weight.requires_grad = False` (until set True again)
         self._module_functions: set[str] = set()  # functions defined at the top level of the file
         self._pending_assign: list[list[tuple[cst.BaseExpression, Value]]] = []
+        self._prescan_params: dict[str, Value] = {}
+        self._def_names: frozenset[str] | None = None
+        self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
+        self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
         self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
@@ -347,7 +365,13 @@ class ModelBuilder(Walker):
             if v is None and expr.value in self.imports.aliases:
                 return OTHER
             if self._is_model_name(expr.value):
-                return Value(Kind.MODULE, f"`{expr.value}`")
+                # a parameter named like a model stays a module by its name, and keeps its reference so
+                # the call sites can say otherwise (a function passed as `model`)
+                return Value(Kind.MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None)
+            if _is_loader_name(expr.value):
+                return Value(Kind.BATCHES, f"`{expr.value}`")
+            if v is not None and v.ref is not None:
+                return v
             return UNKNOWN
         if type(expr) is cst.Attribute:
             return self._classify_attribute(expr)
@@ -372,7 +396,7 @@ class ModelBuilder(Walker):
             elems = [e.value for e in expr.elements if type(e) is cst.Element]
             if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
                 return Value(Kind.PARAMS, "a list of leaf tensors")
-            return OTHER
+            return EMPTY_LIST if not expr.elements and type(expr) is cst.List else OTHER
         if type(expr) in (cst.ListComp, cst.GeneratorExp):
             return self._classify_comprehension(expr)
         if type(expr) in (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
@@ -385,7 +409,7 @@ class ModelBuilder(Walker):
         if comp.inner_for_in is not None:
             return UNKNOWN
         it = self.classify(comp.iter)
-        if it.kind is Kind.PARAMS and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
+        if (it.kind is Kind.PARAMS or it.deferred) and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
             if expr.elt.value == comp.target.value:
                 return it
         return UNKNOWN
@@ -394,35 +418,82 @@ class ModelBuilder(Walker):
         attr = expr.attr.value
         if attr == "grad":
             return Value(Kind.TENSOR, "a gradient")
-        if attr == "data":
-            base = self.classify(expr.value)
-            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
         if attr == "param_groups":
             return Value(Kind.GROUPS)
         base = self.classify(expr.value)
-        if base.kind is Kind.SELF and self._scope_class() is not None:
+        if base.kind is Kind.SELF:
             cls = self._scope_class()
-            assert cls is not None
+            if cls is None:
+                return UNKNOWN
+            base = Value(Kind.OTHER, "`self`", cls=cls.name)
+            v = self.attr_of(base, attr, expr)
+            if v.kind is Kind.UNKNOWN and self._is_model_name(attr):
+                return Value(Kind.MODULE, f"`self.{attr}`", ref=v.ref, path=v.path)
+            if v.kind is Kind.UNKNOWN and attr in ("weight", "bias"):
+                return self._param_through_chain(expr)
+            return v
+        v = self.attr_of(base, attr, expr)
+        if v.kind is Kind.UNKNOWN and not v.deferred and attr in ("weight", "bias"):
+            return self._param_through_chain(expr)
+        return v
+
+    def attr_of(self, base: Value, attr: str, expr: cst.Attribute | None = None) -> Value:
+        """What `<base>.<attr>` holds. `expr`, the attribute node when there is one, lets frozen-parameter
+        facts of this file apply; without it (a deferred value replayed after the walk) they do not."""
+        if base.deferred:
+            return base.step("." + attr)
+        if attr == "grad":
+            return Value(Kind.TENSOR, "a gradient")
+        if attr == "data":
+            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
+        if attr == "param_groups":
+            return Value(Kind.GROUPS)
+        cls = self.classes.get(base.cls) if base.cls is not None else None
+        if cls is not None:
             if attr in cls.method_names:
                 return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
-            if attr in cls.attrs and cls.attrs[attr].kind is not Kind.UNKNOWN:
-                return cls.attrs[attr]
-            if self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`self.{attr}`")
-            return UNKNOWN
+            known = cls.attrs.get(attr)
+            if known is not None and (known.kind is not Kind.UNKNOWN or known.deferred):
+                if known.kind is Kind.LEAF and base.origin and base.origin != "`self`":
+                    return known.with_origin(f"`{attr}`, a parameter of {base.origin}")
+                return known
         if base.kind is Kind.MODULE:
             if attr in ("weight", "bias"):
-                if self._is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
+                if expr is not None and (self._is_frozen(expr.value) or (
+                        self._frozen_tensors and dotted(expr) in self._frozen_tensors)):
                     return Value(Kind.TENSOR)
                 return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
             if self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
+                return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+            if base.ref is not None:  # a module only by its name: its callers may say what `.attr` is
+                return Value(Kind.UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
             return UNKNOWN
         if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
             return Value(Kind.NONLEAF) if base.kind in (Kind.LEAF, Kind.NONLEAF) else Value(Kind.TENSOR)
         if base.kind is Kind.UNKNOWN and self._is_model_name(attr):
-            return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
+            return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+        if base.kind in (Kind.UNKNOWN, Kind.OTHER) and _is_loader_name(attr):
+            return Value(Kind.BATCHES, f"`{(dotted(expr) if expr is not None else None) or attr}`")
         return UNKNOWN
+
+    def _param_through_chain(self, expr: cst.Attribute) -> Value:
+        """`model.bert.encoder.layer[l].output.dense.weight`: a `.weight`/`.bias` reached from a module
+        through attributes and indexing is a parameter of that module (unless it was frozen)."""
+        node: cst.BaseExpression = expr.value
+        while type(node) in (cst.Attribute, cst.Subscript):
+            node = node.value
+            v = self.classify(node)
+            if v.kind is Kind.MODULE:
+                if self._is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
+                    return Value(Kind.TENSOR)
+                return Value(Kind.LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
+            if v.kind is not Kind.UNKNOWN or v.deferred:
+                return UNKNOWN
+        return UNKNOWN
+
+    def _scope_chain_names(self) -> set[str] | dict[str, Value]:
+        """Names bound in the current function's scope (a local shadowing a function of the file)."""
+        return self._scope.bindings if self._scope.function is not None else {}
 
     def _scope_class(self) -> ClassInfo | None:
         scope: _Scope | None = self._scope
@@ -448,16 +519,19 @@ class ModelBuilder(Walker):
                 return False
 
     def _classify_subscript(self, expr: cst.Subscript) -> Value:
-        base = self.classify(expr.value)
+        return self.item_of(self.classify(expr.value), _subscript_key(expr))
+
+    def item_of(self, base: Value, key: str | None = None) -> Value:
+        """What `<base>[...]` holds; `key` is the subscript when it is a string literal."""
+        if base.deferred:
+            return base.step(f"[{key}]" if key == "params" else "[]")
         if base.kind is Kind.PARAMS:
             return Value(Kind.LEAF, base.origin)
         if base.kind is Kind.GROUPS:
             return Value(Kind.GROUP)
         if base.kind is Kind.GROUP:
-            if len(expr.slice) == 1 and type(expr.slice[0].slice) is cst.Index:
-                key = expr.slice[0].slice.value
-                if type(key) is cst.SimpleString and key.evaluated_value == "params":
-                    return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
+            if key == "params":
+                return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
             return OTHER
         if base.kind is Kind.MODULE:
             return Value(Kind.MODULE, base.origin)
@@ -478,13 +552,20 @@ class ModelBuilder(Walker):
             name = func.value
             cls = self.classes.get(name)
             if cls is not None:
-                return Value(Kind.MODULE, f"a `{name}`") if cls.is_module else OTHER
+                return Value(Kind.MODULE if cls.is_module else Kind.OTHER, f"a `{name}`", cls=name)
+            fns = self._fns_by_name.get(name)
+            if fns and name not in self._scope_chain_names():
+                plain = [f for f in fns if f.class_info is None]
+                if len(plain) == 1:
+                    return self.return_value(call, plain[0], bound=False)
             if name in WRAPPERS_KEEPING_ITERABLE:
                 pos = _positional(call)
                 if pos:
                     inner = self.classify(pos[-1].value)
-                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES):
+                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES):
                         return inner
+                    if inner.deferred:
+                        return inner.step("list")
                 return UNKNOWN
             fv = self.classify(func)
             if fv.kind is Kind.MODULE:
@@ -509,6 +590,13 @@ class ModelBuilder(Walker):
             if method == "from_pretrained":
                 return Value(Kind.MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
             recv = self.classify(func.value)
+            if recv.deferred:
+                return recv.step("()" + method) if method in _REPLAYED_METHODS else UNKNOWN
+            owner_cls = self._scope_class() if recv.kind is Kind.SELF else (
+                self.classes.get(recv.cls) if recv.cls is not None else None)
+            if owner_cls is not None and method in owner_cls.method_names:
+                found = [f for f in owner_cls.methods if f.name == method and f.walked]
+                return self.return_value(call, found[0], bound=True) if len(found) == 1 else UNKNOWN
             if recv.kind is Kind.MODULE:
                 if method in MODULE_RETURNING_METHODS:
                     return recv
@@ -527,12 +615,37 @@ class ModelBuilder(Walker):
             return Value(Kind.TENSOR, "a model output")
         return UNKNOWN
 
-    def _classify_tensor_method(self, recv: Value, method: str, call: cst.Call) -> Value:
+    def method_of(self, recv: Value, method: str) -> Value:
+        """What `<recv>.<method>(...)` returns, for a receiver known only after the walk (a deferred value
+        replayed by the call graph)."""
+        if recv.kind is Kind.MODULE:
+            owner = recv.origin or "a module"
+            if method == "parameters":
+                return Value(Kind.PARAMS, f"a parameter of {owner}")
+            if method == "named_parameters":
+                return Value(Kind.NAMED_PARAMS, f"a parameter of {owner}")
+        if recv.kind is Kind.MODULE:
+            if method in ("modules", "children"):
+                return Value(Kind.MODULES)
+            if method in ("named_modules", "named_children"):
+                return Value(Kind.NAMED_MODULES)
+            if method in MODULE_RETURNING_METHODS:
+                return recv
+            if method == "forward":
+                return Value(Kind.TENSOR, "a model output")
+            return UNKNOWN
+        if recv.is_tensor:
+            return self._classify_tensor_method(recv, method, None)
+        return UNKNOWN
+
+    def _classify_tensor_method(self, recv: Value, method: str, call: cst.Call | None) -> Value:
         if method in NON_TENSOR_METHODS:
             return OTHER
         if method == "detach":
             return Value(Kind.TENSOR)
         if method == "requires_grad_":
+            if call is None:
+                return Value(Kind.LEAF, "made a leaf with requires_grad_()") if recv.kind is Kind.TENSOR else recv
             arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
             flag = True if arg is None else _const_bool(arg.value)
             if flag is False:
@@ -558,6 +671,18 @@ class ModelBuilder(Walker):
                 if flag is False:
                     return Value(Kind.TENSOR)
             return Value(Kind.LEAF, "an `nn.Parameter`")
+        if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            rg = _kwarg(call, "requires_grad")
+            flag = _const_bool(rg.value) if rg is not None else False
+            if flag is None:
+                return UNKNOWN
+            if flag:
+                return Value(Kind.LEAF, "created with `Variable(..., requires_grad=True)`")
+            pos = _positional(call)
+            inner = self.classify(pos[0].value) if pos else UNKNOWN
+            return inner if inner.is_tensor else Value(Kind.TENSOR)
+        if q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+            return Value(Kind.BATCHES, "a `DataLoader`")
         if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
             return Value(Kind.PARAMS, "an `nn.ParameterList` entry")
         head, _, last = q.rpartition(".")
@@ -591,12 +716,14 @@ class ModelBuilder(Walker):
         if type(target) is cst.Name:
             self._scope.bindings[target.value] = value
         elif type(target) in (cst.Tuple, cst.List):
+            # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
+            each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
             for el in target.elements:
-                self._bind(el.value, UNKNOWN)
+                self._bind(el.value, each)
         elif type(target) is cst.Attribute and type(target.value) is cst.Name:
             if self.classify(target.value).kind is Kind.SELF:
                 cls = self._scope_class()
-                if cls is not None and value.kind is not Kind.UNKNOWN:
+                if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
                     cls.attrs[target.attr.value] = value
 
     def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
@@ -606,7 +733,7 @@ class ModelBuilder(Walker):
         self._bind_elem(target, elem, params)
         return params
 
-    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple:
+    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple | _Batch:
         if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
             fname = iterable.func.value
             pos = _positional(iterable)
@@ -614,7 +741,13 @@ class ModelBuilder(Walker):
                 return (OTHER, self._element_value(pos[0].value))
             if fname == "zip" and pos:
                 return tuple(self._element_value(a.value) for a in pos)
-        it = self.classify(iterable)
+        return self.elem_of(self.classify(iterable))
+
+    def elem_of(self, it: Value) -> Value | tuple | _Batch:
+        """What iterating a value yields: a parameter for each of `model.parameters()`, (name, parameter)
+        pairs, param groups, submodules, batches of a loader; a deferred value one `elem` step on."""
+        if it.deferred:
+            return it.step("elem")
         if it.kind is Kind.PARAMS:
             return Value(Kind.LEAF, it.origin or "a parameter")
         if it.kind is Kind.NAMED_PARAMS:
@@ -625,19 +758,29 @@ class ModelBuilder(Walker):
             return Value(Kind.MODULE, "a submodule")
         if it.kind is Kind.NAMED_MODULES:
             return (OTHER, Value(Kind.MODULE, "a submodule"))
+        if it.kind is Kind.BATCHES:
+            return _Batch(Value(Kind.TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
 
-    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple, params: set[str]) -> None:
+    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple | _Batch, params: set[str]) -> None:
         if type(target) is cst.Name:
-            v = elem if isinstance(elem, Value) else UNKNOWN
+            # a whole batch may be a dict or a `BatchEncoding` (whose `.data` is a dict): only its unpacked
+            # parts are known to be tensors
+            v = elem if type(elem) is Value else UNKNOWN
             self._scope.bindings[target.value] = v
             if v.kind is Kind.LEAF:
                 params.add(target.value)
         elif type(target) in (cst.Tuple, cst.List):
             els = [e.value for e in target.elements]
-            if isinstance(elem, tuple) and len(elem) == len(els):
+            if type(elem) is _Batch:
+                for t in els:
+                    self._bind_elem(t, elem.tensor if type(t) is cst.Name else elem, params)
+            elif isinstance(elem, tuple) and len(elem) == len(els):
                 for t, e in zip(els, elem):
                     self._bind_elem(t, e, params)
+            elif type(elem) is Value and elem.deferred:
+                for i, t in enumerate(els):
+                    self._bind_elem(t, elem.step(f"#{i}"), params)
             else:
                 for t in els:
                     self._bind_elem(t, UNKNOWN, params)
@@ -725,6 +868,13 @@ class ModelBuilder(Walker):
         """`self.X = nn.Linear(...)` / `nn.Parameter(...)` anywhere in the class's methods."""
         for stmt in node.body.body:
             if type(stmt) is cst.FunctionDef:
+                # the method's parameters are deferred: `self.params = list(params)` in `__init__` holds what
+                # the class's instantiations pass
+                params: dict[str, Value] = {}
+                self._bind_params(stmt, info, params)
+                self._prescan_params = params
+                if type(stmt.body) is not cst.IndentedBlock:
+                    continue
                 for small in _iter_small_statements(stmt.body.body):
                     if type(small) is cst.Assign:
                         for t in small.targets:
@@ -755,10 +905,10 @@ class ModelBuilder(Walker):
             attr = target.attr.value
             if v.kind is Kind.LEAF:
                 v = Value(Kind.LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
-            if v.kind is not Kind.UNKNOWN:
+            if v.kind is not Kind.UNKNOWN or v.deferred:
                 prev = info.attrs.get(attr)
                 # an attribute assigned different kinds of things in different places is unknown
-                if prev is not None and prev.kind is not v.kind:
+                if prev is not None and (prev.kind is not v.kind or prev.ref != v.ref or prev.path != v.path):
                     info.attrs[attr] = UNKNOWN
                 else:
                     info.attrs[attr] = v
@@ -766,12 +916,15 @@ class ModelBuilder(Walker):
     def _classify_in_class(self, value: cst.BaseExpression) -> Value:
         saved = self._scope
         self._scope = _Scope(None, None, None)
+        self._scope.bindings.update(self._prescan_params)
         try:
             v = self.classify(value)
         finally:
             self._scope = saved
         if v.kind is Kind.MODULE and v.origin.startswith("`") and type(value) is cst.Name:
-            return UNKNOWN  # self.model = model: only the name says it is a module; let attr names decide
+            # self.model = model: only the name says it is a module; let attr names decide, and the call
+            # sites of the method
+            return Value(Kind.UNKNOWN, ref=v.ref) if v.ref is not None else UNKNOWN
         return v
 
     # ----------------------------------------------------------------------------- functions
@@ -805,6 +958,11 @@ class ModelBuilder(Walker):
         self._loop_targets.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        fn = self._function
+        if fn is not None and fn.node is original_node:
+            fn.walked = True
+            fns = self._fns_by_name.setdefault(fn.name, [])
+            fns.append(fn)
         floor = self._region_floor.pop()
         del self._regions[floor:]
         self._loop_floor.pop()
@@ -812,15 +970,19 @@ class ModelBuilder(Walker):
         assert self._scope.parent is not None
         self._scope = self._scope.parent
 
-    def _bind_params(self, node: cst.FunctionDef, cls: ClassInfo | None) -> None:
+    def _bind_params(self, node: cst.FunctionDef, cls: ClassInfo | None, bindings: dict[str, Value] | None = None) -> None:
+        """A parameter's value is what the call sites pass (deferred, see `values.ParamRef`), unless its
+        annotation says what it is."""
         params = node.params
-        all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        positional = [*params.posonly_params, *params.params]
+        all_params = [*positional, *params.kwonly_params]
+        out = self._scope.bindings if bindings is None else bindings
         for i, p in enumerate(all_params):
             pname = p.name.value
             if i == 0 and cls is not None and pname in ("self",):
-                self._scope.bindings[pname] = Value(Kind.SELF)
+                out[pname] = Value(Kind.SELF)
                 continue
-            value = UNKNOWN
+            value = param_ref(node, pname, i if i < len(positional) else -1)
             if p.annotation is not None:
                 q = self.imports.resolve(p.annotation.annotation) or ""
                 if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
@@ -829,7 +991,7 @@ class ModelBuilder(Walker):
                     value = Value(Kind.MODULE, f"`{pname}`")
                 elif q in ("torch.Tensor",):
                     value = Value(Kind.TENSOR)
-            self._scope.bindings[pname] = value
+            out[pname] = value
 
     def _eval_reason(self, info: FunctionInfo) -> str | None:
         name = info.name
@@ -850,6 +1012,124 @@ class ModelBuilder(Walker):
         return None
 
     # ----------------------------------------------------------------------------- regions
+
+    # ----------------------------------------------------------------------------- branches
+
+    def visit_If(self, node: cst.If) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)  # `elif`: the earlier tests were false
+        self._branches.append(_Branch(node, self._scope))
+
+    def visit_Else(self, node: cst.Else) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)
+
+    def _next_branch(self, branch: "_Branch") -> None:
+        branch.outcomes.append(dict(branch.scope.bindings))
+        branch.scope.bindings.clear()
+        branch.scope.bindings.update(branch.pre)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        """After `if`/`elif`/`else`, a name holds the join of what each branch (or the fall-through) left."""
+        branch = self._branches.pop()
+        current = branch.scope.bindings
+        outcomes = [*branch.outcomes, current]
+        if original_node.orelse is None:
+            outcomes.append(branch.pre)
+        if len(outcomes) < 2:
+            return
+        merged: dict[str, Value] = {}
+        for name in set().union(*outcomes):
+            values = [o[name] for o in outcomes if name in o]
+            first = values[0]
+            merged[name] = first if all(v == first for v in values) else join(values)
+        current.clear()
+        current.update(merged)
+
+    # ----------------------------------------------------------------------------- returns
+
+    def visit_Return(self, node: cst.Return) -> None:
+        fn = self._function
+        if fn is None:
+            return
+        if node.value is None:
+            fn.returns_other = True
+        else:
+            fn.returns.append(self.classify(node.value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self._function is not None:
+            self._function.returns_other = True  # a generator: its call returns a generator object
+
+    def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
+        """What this call of `fn` returns: the join of its `return` values, those that depend on its own
+        parameters replayed on the arguments of this call."""
+        if fn.returns_other or not fn.returns or not fn.walked:
+            return UNKNOWN
+        values = []
+        for ret in fn.returns:
+            if ret.ref is not None and ret.ref.fn is fn.node:
+                arg = self._argument(call, ret.ref, bound)
+                if arg is None:
+                    return UNKNOWN
+                ret = self.replay(arg, ret.path)
+            if ret.kind is Kind.UNKNOWN and not ret.deferred:
+                return UNKNOWN
+            values.append(ret)
+        if len(values) == 1:
+            return values[0]
+        if any(v.deferred for v in values):
+            return UNKNOWN
+        return join(values)
+
+    def _argument(self, call: cst.Call, ref, bound: bool) -> Value | None:
+        for a in call.args:
+            if a.star:
+                return None
+            if a.keyword is not None and a.keyword.value == ref.name:
+                return self.classify(a.value)
+        i = ref.index - (1 if bound else 0)
+        pos = _positional(call)
+        if ref.index < 0 or not 0 <= i < len(pos):
+            return None
+        return self.classify(pos[i].value)
+
+    def replay(self, current: Value, path: tuple[str, ...]) -> Value:
+        """`current` taken through the steps of a deferred value's path."""
+        cur: object = current
+        for step in path:
+            cur = self.replay_step(cur, step)
+            if cur is UNKNOWN:
+                return UNKNOWN
+        return cur if type(cur) is Value else UNKNOWN
+
+    def replay_step(self, current: object, step: str) -> object:
+        if type(current) is not Value:
+            # a pair from `named_parameters()` / `enumerate`, or the parts of a batch
+            if step.startswith("#") and isinstance(current, tuple):
+                i = int(step[1:])
+                return current[i] if i < len(current) else UNKNOWN
+            if step.startswith("#") and type(current) is _Batch:
+                return current.tensor
+            return UNKNOWN
+        if current.deferred:
+            return current.step(step)
+        if current.kind is Kind.UNKNOWN:
+            return UNKNOWN
+        if step.startswith("."):
+            return self.attr_of(current, step[1:])
+        if step.startswith("["):
+            return self.item_of(current, step[1:-1] or None)
+        if step == "elem":
+            return self.elem_of(current)
+        if step == "list":
+            keeps = (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES)
+            return current if current.kind in keeps else UNKNOWN
+        if step.startswith("()"):
+            return self.method_of(current, step[2:])
+        return UNKNOWN
 
     def visit_With(self, node: cst.With) -> None:
         mode: Mode | None = None
@@ -884,7 +1164,7 @@ class ModelBuilder(Walker):
         self._loop_targets.append(targets | params)
 
     def leave_For(self, original_node: cst.For) -> None:
-        self._loops.pop()
+        self._loops.pop().end_seq = self._next()
         self._loop_targets.pop()
 
     def visit_While(self, node: cst.While) -> None:
@@ -895,7 +1175,7 @@ class ModelBuilder(Walker):
         self._loops.append(loop)
 
     def leave_While(self, original_node: cst.While) -> None:
-        self._loops.pop()
+        self._loops.pop().end_seq = self._next()
 
     def _loop_eval_reason(self, iterable: cst.BaseExpression) -> str | None:
         expr = iterable
@@ -967,7 +1247,7 @@ class ModelBuilder(Walker):
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
-                    self.releafs.append(Releaf(target.value, self._next(), self._function))
+                    self.releafs.append(Releaf(target.value, self._next(), self._function, self._loop))
         self._pending_assign.append([(t.target, rhs_value) for t in node.targets])
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
@@ -999,7 +1279,7 @@ class ModelBuilder(Walker):
                 self._scope.bindings[receiver.value] = Value(Kind.TENSOR, "frozen")
                 self._freeze_loop_owner(receiver.value)
             elif flag is True:
-                self.releafs.append(Releaf(receiver.value, self._next(), self._function))
+                self.releafs.append(Releaf(receiver.value, self._next(), self._function, self._loop))
                 if cur is not None and cur.kind is Kind.TENSOR:
                     self._scope.bindings[receiver.value] = Value(Kind.LEAF, "made a leaf with requires_grad = True")
 
@@ -1031,10 +1311,12 @@ class ModelBuilder(Walker):
     def _record_rebind(self, node: cst.Assign, name: str) -> None:
         old = self._scope.lookup(name)
         if old is None or old.kind is not Kind.LEAF:
-            # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
-            if not (name in _loop_target_names(self._loops) and _reads_grad_of(node.value, name)):
-                return
-            old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+            reads_grad = _reads_grad_of(node.value, name)
+            if name in _loop_target_names(self._loops) and reads_grad:
+                # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
+                old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+            elif not (old is not None and old.deferred and reads_grad):
+                return  # (a parameter of the function is a leaf if its callers pass one: resolved after the walk)
         self.rebinds.append(
             Rebind(
                 node=node,
@@ -1062,7 +1344,7 @@ class ModelBuilder(Walker):
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
         if value.kind is not Kind.LEAF and reads_own and type(base) is cst.Name:
-            if base.value in _loop_target_names(self._loops) and self._scope.lookup(base.value) in (None, UNKNOWN):
+            if base.value in _loop_target_names(self._loops) and _unknown(self._scope.lookup(base.value)):
                 value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
         self.inplace_ops.append(
             InplaceOp(
@@ -1116,8 +1398,15 @@ class ModelBuilder(Walker):
                         fn.has_step = True
                     for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
                         lp.has_step = True
+            elif method == "append" and type(recv) is cst.Name and len(node.args) == 1:
+                # `params = []; params.append(Variable(..., requires_grad=True))`: a list of leaves
+                cur = self._scope.lookup(recv.value)
+                if cur is EMPTY_LIST or (cur is not None and cur.kind is Kind.PARAMS):
+                    added = self.classify(node.args[0].value)
+                    self._scope.bindings[recv.value] = (
+                        Value(Kind.PARAMS, "a list of leaf tensors") if added.kind is Kind.LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
-                self.releafs.append(Releaf(recv.value, self._next(), fn))
+                self.releafs.append(Releaf(recv.value, self._next(), fn, loop))
         out = _kwarg(node, "out")
         if out is not None and self._is_torch_op(func):
             self._writes[id(out.value)] = "out"
@@ -1132,23 +1421,65 @@ class ModelBuilder(Walker):
                 rg = _kwarg(node, "requires_grad")
                 if rg is not None and _const_bool(rg.value) is not False:
                     self._mark_grad_use()
-        # calls to functions of this file, by simple name
-        callee: str | None = None
-        if type(func) is cst.Name:
-            callee = func.value
-        elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
-            callee = func.attr.value
-        if callee is not None:
-            self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn))
+        self._record_local_call(node, fn)
         # model calls
-        text = self._model_call_text(node)
-        if text is not None:
-            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text)
+        found = self._model_call_text(node)
+        if found is not None:
+            text, target_value = found
+            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
+                           value=target_value)
             self.model_calls.append(mc)
             if fn is not None:
                 fn.model_calls.append(mc)
             if loop is not None:
                 loop.model_calls.append(mc)
+
+    def _may_define(self, name: str) -> bool:
+        """Can the file define a function or class called `name`? (Always True without the text.)"""
+        names = self._def_names
+        if names is None:
+            if self._source is None:
+                return True
+            names = self._def_names = frozenset(_DEF_NAME.findall(self._source))
+        return name in names
+
+    def _record_local_call(self, node: cst.Call, fn: FunctionInfo | None) -> None:
+        """Calls that may reach a function of this file (see `LocalCall`), with the values they pass."""
+        func = node.func
+        callee: str | None = None
+        cls_name: str | None = None
+        bound = False
+        if type(func) is cst.Name:
+            callee = func.value
+            if callee in self.classes:
+                cls_name, bound = callee, True
+        elif type(func) is cst.Attribute:
+            method = func.attr.value
+            if type(func.value) is cst.Name and func.value.value == "self":
+                callee, bound = method, True
+            elif method == "apply" and len(node.args) == 1 and type(node.args[0].value) is cst.Name:
+                # `net.apply(weights_init)`: weights_init(m) runs on every submodule of net
+                target = node.args[0].value.value
+                if self._may_define(target) and target not in self.classes:
+                    owner = dotted(func.value)
+                    module = Value(Kind.MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
+                    self.local_calls.append(LocalCall(target, node, self._next(), self._mode, fn,
+                                                      args=(module,), kwargs={}, via="apply"))
+                return
+            elif self._may_define(method):
+                recv = self.classify(func.value)
+                info = self.classes.get(recv.cls) if recv.cls is not None else None
+                if info is not None and method in info.method_names:
+                    callee, cls_name, bound = method, recv.cls, True
+        if callee is None:
+            return
+        args: tuple[Value, ...] | None = None
+        kwargs: dict[str, Value] | None = None
+        if self._may_define(callee) and not any(a.star for a in node.args):
+            args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
+            kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
+        self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
+                                          args=args, kwargs=kwargs))
 
     def _is_torch_op(self, func: cst.BaseExpression) -> bool:
         """A torch function (`torch.add`) or a method of a known tensor (`x.add`): `out=` means torch's out."""
@@ -1179,7 +1510,7 @@ class ModelBuilder(Walker):
             return f"it runs after `{receiver}.eval()`"
         return None
 
-    def _model_call_text(self, node: cst.Call) -> str | None:
+    def _model_call_text(self, node: cst.Call) -> tuple[str, Value] | None:
         func = node.func
         target = func
         if type(func) is cst.Attribute and func.attr.value == "forward":
@@ -1199,7 +1530,7 @@ class ModelBuilder(Walker):
             q = self.imports.resolve(target)
             if q is not None and q.startswith("torch."):
                 return None  # torch.nn.functional... resolved names are functions, not models
-            return d
+            return d, v
         return None
 
     def _mark_grad_use(self, backward: bool = False) -> None:
@@ -1214,9 +1545,11 @@ class ModelBuilder(Walker):
                 lp.has_backward = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == "data":
+        if node.attr.value == "grad" and type(node.value) is cst.Name:
+            self.grad_reads.append(GradRead(node.value.value, self._next(), self._function, node))
+        elif node.attr.value == "data":
             base_value = self.classify(node.value)
-            if base_value.is_tensor:
+            if base_value.is_tensor or base_value.deferred:
                 self.data_accesses.append(
                     DataAccess(
                         node=node,
@@ -1227,6 +1560,47 @@ class ModelBuilder(Walker):
                         function=self._function,
                     )
                 )
+
+
+class _Batch:
+    """What iterating a data loader yields: unpacked, each part is `tensor`."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Value) -> None:
+        self.tensor = tensor
+
+
+# methods whose result a deferred receiver keeps track of (replayed once the receiver is known)
+_REPLAYED_METHODS = frozenset(
+    {"parameters", "named_parameters", "modules", "children", "named_modules", "named_children", "detach",
+     "requires_grad_", "view", "reshape", "t", "clone", "to", "cuda", "cpu", "float", "double", "half", "eval",
+     "train", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "contiguous", "forward"}
+)
+
+
+_DEF_NAME = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)")
+
+
+EMPTY_LIST = Value(Kind.OTHER, "an empty list")
+
+
+def _unknown(value: Value | None) -> bool:
+    return value is None or value.kind is Kind.UNKNOWN
+
+
+def _is_loader_name(name: str) -> bool:
+    """`train_loader`, `testloader`, `dataloader`, `self.val_loader`: a data loader by its name."""
+    return name.lower().endswith("loader")
+
+
+def _subscript_key(expr: cst.Subscript) -> str | None:
+    if len(expr.slice) == 1 and type(expr.slice[0].slice) is cst.Index:
+        key = expr.slice[0].slice.value
+        if type(key) is cst.SimpleString:
+            value = key.evaluated_value
+            return value if isinstance(value, str) else None
+    return None
 
 
 def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:

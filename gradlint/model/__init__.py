@@ -117,6 +117,8 @@ class SemanticModel:
             self._calls_by_fn[id(call.function)].append(call)  # id(None): the module's top level
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
+        self._mode_effects: dict[int, bool | None] = {}
+        self._mode_switches = builder.mode_switches
         self._extensions = builder.extensions
         self._builder = builder
         self.calls = CallGraph(builder)
@@ -142,17 +144,12 @@ class SemanticModel:
                     rb.value = resolve(rb.value)
             self.rebinds = [r for r in self.rebinds if r.value.kind is Kind.LEAF]
         # `def evaluate(model, loader): ... model(x)` where every caller passes a function, not a module
-        dropped: set[int] = set()
         for mc in self.model_calls:
             v = mc.value
             if v is not None and v.ref is not None:
                 actual = resolve(Value(Kind.UNKNOWN, ref=v.ref, path=v.path))
                 if actual.kind is not Kind.UNKNOWN and actual.kind is not Kind.MODULE:
-                    dropped.add(id(mc))
-        if dropped:
-            self.model_calls = [m for m in self.model_calls if id(m) not in dropped]
-            for owner in (*self.functions, *self.loops):
-                owner.model_calls = [m for m in owner.model_calls if id(m) not in dropped]
+                    mc.not_module = True
 
     def release(self) -> None:
         """Break the model's reference cycles so the file's tree is freed as soon as the caller drops it,
@@ -230,6 +227,43 @@ class SemanticModel:
                 if self.sets_eval(callee, None, seen):
                     return True
         return False
+
+    def mode_effect(self, fn: FunctionInfo, _seen: set[int] | None = None) -> bool | None:
+        """The train/eval mode a call of `fn` leaves a model in: True after `model.eval()` (its own, or a
+        helper's it calls last), False after `model.train()`, None when it switches nothing."""
+        key = id(fn)
+        if key in self._mode_effects:
+            return self._mode_effects[key]
+        seen = _seen if _seen is not None else set()
+        if key in seen:
+            return None
+        seen.add(key)
+        result = self._last_switch(fn, None, seen)
+        self._mode_effects[key] = result
+        return result
+
+    def eval_mode_at(self, fn: FunctionInfo | None, before: int) -> bool | None:
+        """Is a model in eval mode at sequence point `before` of `fn` (None: the module's top level), as
+        far as the switches and the calls of that scope before it tell? True / False, None: nothing there."""
+        return self._last_switch(fn, before, set())
+
+    def _last_switch(self, fn: FunctionInfo | None, before: int | None, seen: set[int]) -> bool | None:
+        events: list[tuple[int, object]] = [
+            (seq, to_eval) for seq, _recv, to_eval in self._mode_switches.get(id(fn) if fn is not None else 0, ())
+        ]
+        events += [(c.seq, c) for c in self._calls_by_fn.get(id(fn), ())]
+        for seq, event in sorted(events, key=lambda e: e[0], reverse=True):
+            if before is not None and seq >= before:
+                continue
+            if type(event) is bool:
+                return event
+            for callee in self.functions_named(event.name):  # type: ignore[attr-defined]
+                if callee is fn:
+                    continue
+                effect = self.mode_effect(callee, seen)
+                if effect is not None:
+                    return effect
+        return None
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
         out = [f for f in self.functions if f.name == name]

@@ -22,6 +22,7 @@ from gradlint.model.facts import (
     LoopInfo,
     Mode,
     ModelCall,
+    ModeSwitch,
     Rebind,
     Releaf,
 )
@@ -190,7 +191,8 @@ class ModelBuilder(Evaluator, Walker):
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
-        self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+        self.mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+        self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
 
     def mentions(self, *words: str) -> bool:
         """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a
@@ -845,10 +847,11 @@ class ModelBuilder(Evaluator, Walker):
                 if flag is not False:
                     self._mark_grad_use()
             elif method == "eval" and not node.args:
-                self._record_mode_switch(recv, True)
+                self._record_mode_switch(node, recv, "eval")
             elif method == "train":
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
-                self._record_mode_switch(recv, arg is not None and _const_bool(arg.value) is not True)
+                flag = True if arg is None else _const_bool(arg.value)
+                self._record_mode_switch(node, recv, "restore" if flag is None else ("train" if flag else "eval"))
             elif method == "backward":
                 self._mark_grad_use(backward=True)
             elif method == "step" and not node.args:
@@ -948,21 +951,25 @@ class ModelBuilder(Evaluator, Walker):
             return q.startswith("torch.")
         return type(func) is cst.Attribute and self.classify(func.value).is_tensor
 
-    def _record_mode_switch(self, receiver: cst.BaseExpression, to_eval: bool) -> None:
+    def _record_mode_switch(self, node: cst.Call, receiver: cst.BaseExpression, kind: str) -> None:
+        """`kind`: "eval", "train", or "restore" (`train(flag)`, counted as leaving train mode)."""
         seq = self._next()
         fn = self._function
+        to_eval = kind != "train"  # `train(flag)` may leave it in eval mode: counted with eval
         if to_eval:
             if fn is not None:
                 fn.eval_seqs.append(seq)
             else:
                 self.module_eval_seqs.append(seq)
         key = id(fn) if fn is not None else 0
-        self._mode_switches.setdefault(key, []).append((seq, dotted(receiver) or "", to_eval))
+        text = dotted(receiver) or ""
+        self.mode_switches.setdefault(key, []).append((seq, text, to_eval))
+        self.switches.append(ModeSwitch(node, seq, text, kind, fn, list(self.enclosing_loops)))
 
     def _after_eval_reason(self) -> str | None:
         """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
         fn = self._function
-        switches = self._mode_switches.get(id(fn) if fn is not None else 0)
+        switches = self.mode_switches.get(id(fn) if fn is not None else 0)
         if not switches:
             return None
         seq, receiver, to_eval = switches[-1]

@@ -100,6 +100,7 @@ class ModelCall:
     loop: LoopInfo | None
     text: str  # `model`, `self.net`
     value: Value | None = None  # what the called object holds (a module; by name, maybe a parameter's)
+    not_module: bool = False  # every caller of the function passes a function or another non-module here
 
 
 @dataclass(eq=False)
@@ -157,3 +158,15 @@ class DataAccess:
     write: str | None  # None for a read; "inplace", "augassign", "setitem", "assign", "out"
     mode: Mode
     function: FunctionInfo | None
+
+
+@dataclass(eq=False)
+class ModeSwitch:
+    """`X.eval()`, `X.train()`, `X.train(False)`, `X.train(flag)`."""
+
+    node: cst.Call
+    seq: int
+    receiver: str  # dotted text, "" if not a name chain
+    kind: str  # "eval", "train", "restore" (train(<expression>): saves/restores a mode)
+    function: FunctionInfo | None
+    loops: list[LoopInfo]  # enclosing loops of the function, outermost first

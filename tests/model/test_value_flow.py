@@ -535,3 +535,35 @@ def test_branches_that_agree_keep_the_value():
 ])
 def test_branches_that_disagree_make_the_name_unknown(snippet):
     assert rows("GL001", snippet) == []
+
+
+def test_gl004_model_put_back_in_train_mode_after_the_earlier_evaluation():
+    snippet = EARLIER_EVAL.replace(
+        "    evaluate(net, val_loader)\n",
+        "    def fit(model):\n        model.train()\n    evaluate(net, val_loader)\n    fit(net)\n")
+    assert rows("GL004", snippet) == [11]
+
+
+def test_mode_effect_of_helpers():
+    m = model_of("""
+        def evaluate(model):
+            model.eval()
+        def fit(model):
+            model.train()
+            evaluate(model)
+        def fit_then_train(model):
+            evaluate(model)
+            model.train()
+        def nothing(model):
+            pass
+    """)
+    effects = {f.name: m.mode_effect(f) for f in m.functions}
+    assert effects == {"evaluate": True, "fit": True, "fit_then_train": False, "nothing": None}
+
+
+def test_gl005_still_sees_a_callable_that_is_not_a_module():
+    # `.eval()` does not apply to a function, but its graph is still built with grad mode on
+    snippet = CALLABLE.replace("        with torch.no_grad():\n            for x, y in loader:\n                out = model(x)",
+                               "        for x, y in loader:\n            out = model(x)")
+    assert rows("GL004", snippet) == []
+    assert rows("GL005", snippet) == [6]

@@ -118,18 +118,9 @@ None.
 
     def _helper_resets(self, model: SemanticModel, t: TrainingFacts, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
         names = {c.name for c in t.loop_calls if c.fn is fn and loop in c.loops}
-        seen: set[int] = set()
-        return any(self._fn_resets(model, t, f, seen) for name in names for f in model.functions_named(name))
-
-    def _fn_resets(self, model: SemanticModel, t: TrainingFacts, fn: FunctionInfo, seen: set[int]) -> bool:
-        if id(fn) in seen:
-            return False
-        seen.add(id(fn))
-        if any(r.fn is fn for r in t.resets):
-            return True
-        return any(self._fn_resets(model, t, f, seen)
-                   for call in model.local_calls if call.function is fn
-                   for f in model.functions_named(call.name))
+        resetting = {id(r.fn) for r in t.resets}
+        return any(model.reaches(f, lambda g: id(g) in resetting, depth=64)
+                   for name in names for f in model.functions_named(name))
 
     def _message(self, model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo, others) -> str:
         opt = step.optimizer

@@ -163,8 +163,6 @@ class _Checker:
         self._switches: dict[int, list[ModeSwitch]] = {}
         for sw in facts.switches:
             self._switches.setdefault(id(sw.function), []).append(sw)
-        self._trains: dict[int, bool] = {}
-        self._sets_train: dict[int, bool] = {}
         self._loop_trains: dict[int, bool] = {}
         trained = {s.receiver for s in facts.switches if s.kind in ("train", "restore") and s.receiver}
         for opt in facts.optimizers:
@@ -185,40 +183,18 @@ class _Checker:
         return fn is loop.function and loop.seq < seq <= self.end(loop)
 
     def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
-        calls = self.model._calls_by_fn.get(id(loop.function), [])
+        calls = self.model.calls_from(loop.function)
         return [c for c in calls if self.inside(c.seq, c.function, loop)]
 
     def innermost_training_loop(self, call: LocalCall) -> LoopInfo | None:
         loops = [lp for lp in self.model.loops if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
         return max(loops, key=lambda lp: lp.seq) if loops else None
 
-    def trains(self, fn: FunctionInfo, depth: int = 0) -> bool:
-        key = id(fn)
-        if key not in self._trains:
-            self._trains[key] = False  # cycle guard
-            result = fn.has_step or fn.has_backward
-            if not result and depth < 4:
-                result = any(
-                    self.trains(callee, depth + 1)
-                    for call in self.model._calls_by_fn.get(key, ())
-                    for callee in self.model.functions_named(call.name)
-                )
-            self._trains[key] = result
-        return self._trains[key]
+    def trains(self, fn: FunctionInfo) -> bool:
+        return self.model.trains(fn)
 
-    def sets_train(self, fn: FunctionInfo, depth: int = 0) -> bool:
-        key = id(fn)
-        if key not in self._sets_train:
-            self._sets_train[key] = False
-            result = any(s.kind in ("train", "restore") for s in self._switches.get(key, ()))
-            if not result and depth < 4:
-                result = any(
-                    self.sets_train(callee, depth + 1)
-                    for call in self.model._calls_by_fn.get(key, ())
-                    for callee in self.model.functions_named(call.name)
-                )
-            self._sets_train[key] = result
-        return self._sets_train[key]
+    def sets_train(self, fn: FunctionInfo) -> bool:
+        return self.model.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches.get(id(f), ())))
 
     def loop_trains(self, loop: LoopInfo) -> bool:
         key = id(loop)
@@ -253,7 +229,6 @@ class _Checker:
         ]
         if self.sets_train(fn):
             return []
-        for call in self.model._calls_by_fn.get(id(fn), ()):
-            for callee in self.model.functions_named(call.name):
-                out += self.eval_switches(callee, depth + 1, seen)
+        for callee in self.model.callees(fn):
+            out += self.eval_switches(callee, depth + 1, seen)
         return out

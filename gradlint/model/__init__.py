@@ -16,7 +16,7 @@ It answers, for the rules:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -264,6 +264,39 @@ class SemanticModel:
                 if effect is not None:
                     return effect
         return None
+
+    def calls_from(self, fn: FunctionInfo | None) -> list[LocalCall]:
+        """The calls in `fn`'s own body (None: the module's top level) that may reach a function of this file."""
+        return self._calls_by_fn.get(id(fn), [])
+
+    def callees(self, fn: FunctionInfo | None) -> list[FunctionInfo]:
+        """The functions of this file that `fn` (None: the module's top level) calls, in call order."""
+        out: list[FunctionInfo] = []
+        for call in self._calls_by_fn.get(id(fn), ()):
+            out += [f for f in self.functions_named(call.name) if f is not fn]
+        return out
+
+    def reaches(self, fn: FunctionInfo, test: Callable[[FunctionInfo], bool], depth: int = 4) -> bool:
+        """Does `fn`, or a function of this file it calls (through at most `depth` calls), satisfy `test`?
+        (e.g. a training step's helper that resets the gradients, a validation helper that trains)"""
+        seen = {id(fn)}
+        frontier = [fn]
+        for level in range(depth + 1):
+            nxt: list[FunctionInfo] = []
+            for f in frontier:
+                if test(f):
+                    return True
+                if level < depth:
+                    for callee in self.callees(f):
+                        if id(callee) not in seen:
+                            seen.add(id(callee))
+                            nxt.append(callee)
+            frontier = nxt
+        return False
+
+    def trains(self, fn: FunctionInfo) -> bool:
+        """Does `fn` (or a helper it calls) run backward or an optimizer step?"""
+        return self.reaches(fn, lambda f: f.has_step or f.has_backward)
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
         out = [f for f in self.functions if f.name == name]

@@ -190,7 +190,7 @@ class Evaluator:
             return Value(Kind.GROUPS)
         base = self.classify(expr.value)
         if base.kind is Kind.SELF:
-            cls = self._scope_class()
+            cls = self.scope_class()
             if cls is None:
                 return UNKNOWN
             base = Value(Kind.OTHER, "`self`", cls=cls.name)
@@ -227,7 +227,7 @@ class Evaluator:
                 return known
         if base.kind is Kind.MODULE:
             if attr in ("weight", "bias"):
-                if expr is not None and (self._is_frozen(expr.value) or (
+                if expr is not None and (self.is_frozen(expr.value) or (
                         self._frozen_tensors and dotted(expr) in self._frozen_tensors)):
                     return Value(Kind.TENSOR)
                 return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
@@ -252,7 +252,7 @@ class Evaluator:
             node = node.value
             v = self.classify(node)
             if v.kind is Kind.MODULE:
-                if self._is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
+                if self.is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
                     return Value(Kind.TENSOR)
                 return Value(Kind.LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
             if v.kind is not Kind.UNKNOWN or v.deferred:
@@ -263,7 +263,7 @@ class Evaluator:
         """Names bound in the current function's scope (a local shadowing a function of the file)."""
         return self._scope.bindings if self._scope.function is not None else {}
 
-    def _scope_class(self) -> ClassInfo | None:
+    def scope_class(self) -> ClassInfo | None:
         scope: _Scope | None = self._scope
         while scope is not None:
             if scope.class_info is not None:
@@ -271,7 +271,7 @@ class Evaluator:
             scope = scope.parent
         return None
 
-    def _is_frozen(self, receiver: cst.BaseExpression) -> bool:
+    def is_frozen(self, receiver: cst.BaseExpression) -> bool:
         """Was `receiver`, or a module it belongs to (`backbone` for `backbone[0]`, `self.enc` for
         `self.enc.layer1`), frozen with `.requires_grad_(False)`?"""
         if not self._frozen:
@@ -342,12 +342,12 @@ class Evaluator:
         if type(func) is cst.Attribute:
             method = func.attr.value
             if method == "parameters":
-                if self._is_frozen(func.value):
+                if self.is_frozen(func.value):
                     return Value(Kind.OTHER)
                 owner = dotted(func.value)
                 return Value(Kind.PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
             if method == "named_parameters":
-                if self._is_frozen(func.value):
+                if self.is_frozen(func.value):
                     return Value(Kind.OTHER)
                 owner = dotted(func.value)
                 return Value(Kind.NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
@@ -360,7 +360,7 @@ class Evaluator:
             recv = self.classify(func.value)
             if recv.deferred:
                 return recv.step("()" + method) if method in _REPLAYED_METHODS else UNKNOWN
-            owner_cls = self._scope_class() if recv.kind is Kind.SELF else (
+            owner_cls = self.scope_class() if recv.kind is Kind.SELF else (
                 self.classes.get(recv.cls) if recv.cls is not None else None)
             if owner_cls is not None and method in owner_cls.method_names:
                 found = [f for f in owner_cls.methods if f.name == method and f.walked]
@@ -372,7 +372,7 @@ class Evaluator:
                     return Value(Kind.TENSOR, "a model output")
                 return UNKNOWN
             if recv.kind is Kind.SELF:
-                cls = self._scope_class()
+                cls = self.scope_class()
                 if method == "forward" and cls is not None and cls.is_module:
                     return Value(Kind.TENSOR)
                 return UNKNOWN
@@ -490,7 +490,7 @@ class Evaluator:
                 self._bind(el.value, each)
         elif type(target) is cst.Attribute and type(target.value) is cst.Name:
             if self.classify(target.value).kind is Kind.SELF:
-                cls = self._scope_class()
+                cls = self.scope_class()
                 if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
                     cls.attrs[target.attr.value] = value
 

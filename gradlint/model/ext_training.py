@@ -353,7 +353,7 @@ class TrainingFacts(Extension):
                 return self._op(self._args(call))  # an nn.<Module> constructed inline
             return self._model_output(call)
         if fv.kind is Kind.SELF:
-            cls = self.b._scope_class()
+            cls = self.b.scope_class()
             if cls is not None and cls.is_module:
                 return self._model_output(call)
         d = dotted(func)

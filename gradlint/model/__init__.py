@@ -77,8 +77,14 @@ class EvalContext:
 
     @property
     def has_grad_use(self) -> bool:
-        """Gradients are wanted here (saliency, attacks): in the loop, or anywhere in its function."""
-        return bool(self.loop and self.loop.has_grad_use) or bool(self.function and self.function.has_grad_use)
+        """Gradients are wanted here (saliency, attacks): in the loop, or anywhere in its function — except
+        a validation loop inside a training function, whose backward/step elsewhere is the training."""
+        if self.loop is not None and self.loop.has_grad_use:
+            return True
+        fn = self.function
+        if fn is None or not fn.has_grad_use:
+            return False
+        return not (self.loop is not None and fn.has_step and not self.loop.has_step)
 
     @property
     def has_step(self) -> bool:
@@ -110,6 +116,8 @@ class SemanticModel:
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
         self.uses_torch = builder.uses_torch
+        # d2l's MXNet and TensorFlow twins of each chapter: no rule applies to another framework's code
+        self.other_framework = builder.other_framework
         self._calls_by_name: dict[str, list[LocalCall]] = defaultdict(list)
         self._calls_by_fn: dict[int, list[LocalCall]] = defaultdict(list)
         for call in self.local_calls:

@@ -78,6 +78,10 @@ TORCH_ECOSYSTEM = frozenset(
      "accelerate", "torchmetrics", "ignite", "fastai", "detectron2", "mmcv", "mmengine", "peft", "diffusers"}
 )
 
+OTHER_FRAMEWORKS = frozenset(
+    {"mxnet", "tensorflow", "keras", "jax", "flax", "paddle", "mindspore", "oneflow", "cupy", "chainer", "theano"}
+)
+
 # The text an import of one of those libraries needs (`import torch`, `x = 1; from transformers import
 # AutoModel`, `import numpy as np, torch`): a necessary condition for `uses_torch`, tested on raw text.
 ECO_IMPORT = re.compile(
@@ -331,6 +335,14 @@ class ModelBuilder(Evaluator, Walker):
                         self.imports.add_import(small)
                     elif type(small) is cst.ImportFrom:
                         self.imports.add_import_from(small)
+
+    @property
+    def other_framework(self) -> bool:
+        """Does the file import another array framework (MXNet, TensorFlow, JAX, ...) and no torch library?
+        There `w.data()`, `param[:] = param - lr * param.grad` are that framework's, not torch's."""
+        if self.uses_torch:
+            return False
+        return any(origin.split(".", 1)[0] in OTHER_FRAMEWORKS for origin in self.imports.aliases.values())
 
     @property
     def uses_torch(self) -> bool:
@@ -669,7 +681,7 @@ class ModelBuilder(Evaluator, Walker):
             return None
         if name is None:
             return None
-        tokens = _split_tokens(name)
+        tokens = [_glued_eval_token(t) for t in _split_tokens(name)]
         if tokens and set(tokens) & EVAL_TOKENS and not ({"train", "training"} & set(tokens)):
             return f"it loops over `{dotted(expr) or name}`"
         return None
@@ -1027,6 +1039,15 @@ class ModelBuilder(Evaluator, Walker):
                         function=self._function,
                     )
                 )
+
+
+_GLUED = re.compile(r"(val|valid|validation|test|testing|eval|dev)(loader|loaders|set|data|iter|dl|ds|batches)")
+
+
+def _glued_eval_token(token: str) -> str:
+    """`testloader`, `valloader`, `testset`, `devset`: an evaluation word glued to a data word."""
+    m = _GLUED.fullmatch(token)
+    return m.group(1) if m else token
 
 
 def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:

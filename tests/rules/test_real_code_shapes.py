@@ -1,0 +1,95 @@
+"""Shapes found on real tutorial repositories (issue 14, items 3 and 4): false alarms that must stay
+silent and misses that must be found, each beside its twin."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.rules._lint import rows
+
+MXNET = """
+    from mxnet import autograd, nd
+    w = nd.random.normal(scale=0.01, shape=(3, 1))
+    w.attach_grad()
+    def sgd(params, lr, batch_size):
+        for param in params:
+            param[:] = param - lr * param.grad / batch_size
+    x = w.data()
+"""
+
+
+@pytest.mark.parametrize("code", ["GL001", "GL002", "GL003"])
+def test_other_frameworks_code_is_not_checked(code):
+    # d2l ships an MXNet and a TensorFlow twin of each chapter: `param.grad`, `.data()` are theirs
+    assert rows(code, MXNET) == []
+    assert rows(code, MXNET.replace("from mxnet import autograd, nd", "import tensorflow as tf")) == []
+
+
+def test_the_same_update_in_a_torch_file_is_found():
+    assert rows("GL001", MXNET.replace("from mxnet import autograd, nd", "import torch")) == [7]
+
+
+TRAIN_AND_VALIDATE = """
+    import torch
+    def train(model, trainloader, testloader, opt):
+        for x, y in trainloader:
+            opt.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            opt.step()
+        model.eval()
+        correct = 0
+        for x, y in testloader:
+            out = model(x)
+            correct += (out.argmax(1) == y).sum().item()
+"""
+
+
+def test_gl005_validation_loop_inside_a_training_function():
+    # the backward elsewhere in the function is the training, not a gradient this loop wants
+    assert rows("GL005", TRAIN_AND_VALIDATE) == [12]
+
+
+def test_gl005_validation_loop_inside_a_training_function_under_no_grad():
+    snippet = TRAIN_AND_VALIDATE.replace("        for x, y in testloader:\n            out = model(x)",
+                                         "        with torch.no_grad():\n            for x, y in testloader:\n"
+                                         "                out = model(x)")
+    assert rows("GL005", snippet) == []
+
+
+def test_gl005_saliency_loop_still_wants_gradients():
+    snippet = """
+        import torch
+        def saliency(model, testloader):
+            model.eval()
+            for x, y in testloader:
+                x.requires_grad_()
+                out = model(x)
+                out.sum().backward()
+    """
+    assert rows("GL005", snippet) == []
+
+
+@pytest.mark.parametrize("loader", ["testloader", "valloader", "testset", "valid_iter", 'dataloaders["val"]',
+                                    "self.val_loader", "devset"])
+def test_gl004_evaluation_loops_named_like_real_code(loader):
+    snippet = f"""
+        import torch
+        def run(model, self, dataloaders, testloader, valloader, testset, valid_iter, devset):
+            with torch.no_grad():
+                for x, y in {loader}:
+                    out = model(x)
+    """
+    assert rows("GL004", snippet) == [6]
+
+
+@pytest.mark.parametrize("loader", ["trainloader", "train_set", "dataset", "loader", "latest"])
+def test_gl004_loops_not_named_for_evaluation(loader):
+    snippet = f"""
+        import torch
+        def run(model, trainloader, train_set, dataset, loader, latest):
+            with torch.no_grad():
+                for x, y in {loader}:
+                    out = model(x)
+    """
+    assert rows("GL004", snippet) == []

@@ -1,18 +1,21 @@
-"""The semantic model every rule shares, computed once per file.
+"""The semantic model every rule shares, computed once per file (see docs/model.md for the layout).
 
 It answers, for the rules:
 - names: what `torch`, `nn`, `no_grad`, `F` … refer to (`imports.resolve(expr)`);
+- values: what each recorded expression holds (`values.Value`: tensor, parameter/leaf, module, parameter
+  iterator, param groups, loader batches, an instance of a class of the file …), one evaluator
+  (`evaluate.Evaluator.classify`) over flow-sensitive bindings joined at `if` branches; values that depend
+  on a function's parameters are deferred and resolved after the walk by the call graph (`calls`:
+  `callgraph.CallGraph`, arguments joined over call sites, `apply(fn)`, methods of instances);
 - grad mode: the mode at every recorded fact (`effective_mode(fact.mode, fact.function)`), through
   `with` blocks, decorators (with and without parentheses), bare `set_grad_enabled(...)` statements,
   `enable_grad` nested in `no_grad`, and — for functions without a decorator — the mode at the places
-  this file calls them;
-- leaf parameters: what each expression holds (`Value`/`Kind`): parameters from `nn.Parameter`,
-  factories with `requires_grad=True`, `.requires_grad_()`, loops over `.parameters()`,
-  `.named_parameters()`, `param_groups`, `self.w` assigned a Parameter, `.weight`/`.bias` of modules;
-- evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`), and where
-  they put the model in eval mode.
+  this file calls them (by name, as methods of instances, through `apply`);
+- train/eval mode: the switches (`switches`), what a call leaves a model in (`mode_effect`), whether a
+  model is in eval mode at a point (`eval_mode_at`, `sets_eval`);
+- the call graph: `call_sites`, `calls_from`, `callees`, `reaches`, `trains`;
+- evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`).
 """
-
 from __future__ import annotations
 
 from collections import defaultdict
@@ -115,6 +118,7 @@ class SemanticModel:
         self.model_calls = builder.model_calls
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
+        self.switches = builder.switches
         self.uses_torch = builder.uses_torch
         # d2l's MXNet and TensorFlow twins of each chapter: no rule applies to another framework's code
         self.other_framework = builder.other_framework

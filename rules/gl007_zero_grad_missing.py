@@ -105,6 +105,8 @@ None.
                 continue  # reset (of this optimizer, a model, p.grad) in the loop
             if self._helper_resets(model, t, step.fn, loop):
                 continue
+            if _fresh_leaves_each_iteration(model, t, step, loop):
+                continue
             yield Finding(step.node, self._message(model, t, step, loop, others),
                           self._fix(model, t, step, loop))
 
@@ -148,3 +150,15 @@ None.
             return None
         return FixSpec(f"Insert `{step.optimizer}.zero_grad()` before the backward pass",
                        (InsertLinesBefore(stmt, f"{step.optimizer}.zero_grad()\n"),), safe=False)
+
+
+def _fresh_leaves_each_iteration(model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo) -> bool:
+    """`x = torch.randn(..., requires_grad=True); opt = SGD([x])` in every iteration: the leaves (and their
+    `.grad`) are new each time, so nothing accumulates across iterations."""
+    for ctor in t.loop_optimizers:
+        if ctor.key != step.optimizer or ctor.fn is not step.fn or loop not in ctor.loops or not ctor.param_names:
+            continue
+        if all(any(r.name == name and r.function is step.fn and r.loop is not None and loop.seq < r.seq < ctor.seq
+                   and r.seq <= loop.end_seq for r in model.releafs) for name in ctor.param_names):
+            return True
+    return False

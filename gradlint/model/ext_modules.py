@@ -266,6 +266,8 @@ class ModuleFacts(Extension):
         self._filtered: set[tuple[int, str]] = set()  # (id(fn), name) bound from a None-filtered list
         self._comp_uses: set[int] = set()  # `.grad` nodes already recorded by a comprehension
         self.fn_grad_checks: dict[int, set[str]] = {}  # id(fn) or 0 -> names X whose `X.grad` is None-checked
+        self.grads_set_up = False  # some `__init__` assigns `p.grad = <tensor>` (gradients exist from the start)
+        self.grads_kept: set[int] = set()  # id(fn) or 0 of functions calling `zero_grad(set_to_none=False)`
         # GL016
         self.loop_bindings: list[tuple[int, str, FunctionInfo | None]] = []  # (seq, dotted target, fn)
         # GL018
@@ -472,6 +474,9 @@ class ModuleFacts(Extension):
             target = t.target
             if type(target) is cst.Attribute and target.attr.value == "grad" and type(target.value) is cst.Name:
                 self._mark_guarded({target.value.value})  # `p.grad = torch.zeros_like(p)` initialises it
+                if fn is not None and fn.name == "__init__" and not (
+                        type(value) is cst.Name and value.value == "None"):
+                    self.grads_set_up = True  # a class gives its parameters gradients when it is built
             d = dotted(target)
             if type(value) is cst.Call and d is not None:
                 self._assign_target_of[id(value)] = d
@@ -579,6 +584,10 @@ class ModuleFacts(Extension):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "zero_grad":
+            arg = _kwarg(node, "set_to_none") or (_positional(node)[0] if _positional(node) else None)
+            if arg is not None and type(arg.value) is cst.Name and arg.value.value == "False":
+                self.grads_kept.add(self._fkey())  # gradients are zeroed, not set to None
         if type(func) is cst.Attribute and func.attr.value in ("assertIsNotNone", "assertIsNone") and node.args:
             owner = _grad_owner(node.args[0].value)
             if owner is not None:

@@ -93,3 +93,63 @@ def test_gl004_loops_not_named_for_evaluation(loader):
                     out = model(x)
     """
     assert rows("GL004", snippet) == []
+
+
+GRAD_SETUP = """
+    import torch
+    import torch.nn as nn
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+            for p in self.parameters():
+                p.grad = torch.zeros_like(p)
+    def accumulate(model):
+        for p in model.parameters():
+            p.grad.zero_()
+    def step(model, opt):
+        opt.zero_grad(set_to_none=False)
+        for p in model.parameters():
+            p.grad.mul_(0.5)
+"""
+
+
+def test_gl014_gradients_set_up_when_the_module_is_built():
+    assert rows("GL014", GRAD_SETUP) == []
+
+
+def test_gl014_without_the_setup_only_the_unreset_loop_is_flagged():
+    snippet = GRAD_SETUP.replace("            for p in self.parameters():\n                p.grad = torch.zeros_like(p)\n", "")
+    assert rows("GL014", snippet) == [10]  # `step` zeroes with set_to_none=False: its grads stay tensors
+
+
+def test_gl014_zero_grad_setting_to_none_still_flags():
+    snippet = GRAD_SETUP.replace("            for p in self.parameters():\n                p.grad = torch.zeros_like(p)\n",
+                                 "").replace("set_to_none=False", "set_to_none=True")
+    assert rows("GL014", snippet) == [10, 14]
+
+
+FRESH = """
+    import torch
+    for it in range(10):
+        x = torch.randn(3, requires_grad=True)
+        opt = torch.optim.SGD([x], lr=0.1)
+        loss = (x ** 2).sum()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_gl007_fresh_leaf_and_fresh_optimizer_each_iteration():
+    assert rows("GL007", FRESH) == []
+
+
+def test_gl007_fresh_optimizer_over_a_persistent_leaf_accumulates():
+    snippet = FRESH.replace("        x = torch.randn(3, requires_grad=True)\n", "").replace(
+        "import torch\n", "import torch\n    x = torch.randn(3, requires_grad=True)\n")
+    assert rows("GL007", snippet) == [8]
+
+
+def test_gl007_fresh_optimizer_over_model_parameters_accumulates():
+    snippet = FRESH.replace("[x]", "model.parameters()").replace("(x ** 2).sum()", "model(x).sum()")
+    assert rows("GL007", snippet) == [8]

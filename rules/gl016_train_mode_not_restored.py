@@ -142,6 +142,40 @@ None.
                             continue
                         reported.add(id(sw.node))
                         yield Finding(sw.node, _message(sw, call))
+        # a training loop that starts with the model left in eval mode by an earlier switch or call
+        for loop in model.loops:
+            if not checker.loop_trains(loop) or _in_training_loop(checker, loop):
+                continue
+            found = model.last_mode_event(loop.function, loop.seq)
+            if found is None or not found[0]:
+                continue
+            event = found[1]
+            call: LocalCall | None = None
+            if isinstance(event, ModeSwitch):
+                sw = event
+            else:
+                call = event
+                switches = [s for f in model.functions_named(event.name) for s in checker.eval_switches(f)]
+                if not switches:
+                    continue
+                sw = switches[-1]
+            if sw.kind != "eval" or id(sw.node) in reported or not checker.evidence(sw.receiver):
+                continue
+            if checker.loop_restores(loop, sw.receiver):
+                continue
+            reported.add(id(sw.node))
+            yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call))
+
+
+def _before_loop_message(sw: ModeSwitch, call: LocalCall | None) -> str:
+    recv = sw.receiver or "the model"
+    what = (f"`{call.name}(...)` leaves `{recv}` in eval mode (its `{recv}.eval()`)" if call is not None
+            else f"`{recv}.eval()` before the training loop")
+    return (
+        f"{what} and the training loop after it never calls `{recv}.train()`: the model trains in eval mode "
+        "(Dropout off, BatchNorm frozen on its running statistics, which stop updating); call "
+        f"`{recv}.train()` before the loop"
+    )
 
 
 def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
@@ -232,3 +266,12 @@ class _Checker:
         for callee in self.model.callees(fn):
             out += self.eval_switches(callee, depth + 1, seen)
         return out
+
+
+def _in_training_loop(checker: "_Checker", loop: LoopInfo) -> bool:
+    parent = loop.parent
+    while parent is not None:
+        if checker.loop_trains(parent):
+            return True
+        parent = parent.parent
+    return False

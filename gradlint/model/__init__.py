@@ -38,6 +38,7 @@ from gradlint.model.facts import (
     LoopInfo,
     Mode,
     ModelCall,
+    ModeSwitch,
     Rebind,
     Releaf,
 )
@@ -130,7 +131,9 @@ class SemanticModel:
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
         self._mode_effects: dict[int, bool | None] = {}
-        self._mode_switches = builder.mode_switches
+        self._switches_of: dict[int, list[ModeSwitch]] = defaultdict(list)  # id(fn), id(None) at the top level
+        for sw in builder.switches:
+            self._switches_of[id(sw.function)].append(sw)
         self._extensions = builder.extensions
         self._builder = builder
         self.calls = CallGraph(builder)
@@ -260,21 +263,27 @@ class SemanticModel:
         return self._last_switch(fn, before, set())
 
     def _last_switch(self, fn: FunctionInfo | None, before: int | None, seen: set[int]) -> bool | None:
-        events: list[tuple[int, object]] = [
-            (seq, to_eval) for seq, _recv, to_eval in self._mode_switches.get(id(fn) if fn is not None else 0, ())
-        ]
+        found = self.last_mode_event(fn, before, seen)
+        return found[0] if found is not None else None
+
+    def last_mode_event(self, fn: FunctionInfo | None, before: int | None,
+                        _seen: set[int] | None = None) -> tuple[bool, ModeSwitch | LocalCall] | None:
+        """The last event of `fn`'s own body (None: the module's top level) before `before` that decides a
+        model's train/eval mode — a switch, or a call of a helper that switches — and whether it leaves eval."""
+        seen = _seen if _seen is not None else set()
+        events: list[tuple[int, ModeSwitch | LocalCall]] = [(s.seq, s) for s in self._switches_of.get(id(fn), ())]
         events += [(c.seq, c) for c in self._calls_by_fn.get(id(fn), ())]
         for seq, event in sorted(events, key=lambda e: e[0], reverse=True):
             if before is not None and seq >= before:
                 continue
-            if type(event) is bool:
-                return event
-            for callee in self.functions_named(event.name):  # type: ignore[attr-defined]
+            if type(event) is ModeSwitch:
+                return event.kind != "train", event
+            for callee in self.functions_named(event.name):
                 if callee is fn:
                     continue
                 effect = self.mode_effect(callee, seen)
                 if effect is not None:
-                    return effect
+                    return effect, event
         return None
 
     def calls_from(self, fn: FunctionInfo | None) -> list[LocalCall]:

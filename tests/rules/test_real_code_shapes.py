@@ -153,3 +153,39 @@ def test_gl007_fresh_optimizer_over_a_persistent_leaf_accumulates():
 def test_gl007_fresh_optimizer_over_model_parameters_accumulates():
     snippet = FRESH.replace("[x]", "model.parameters()").replace("(x ** 2).sum()", "model(x).sum()")
     assert rows("GL007", snippet) == [8]
+
+
+LEFT_IN_EVAL = """
+    import torch
+    def evaluate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            for x, y in loader:
+                out = model(x)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    evaluate(model, val_loader)
+    for epoch in range(3):
+        for x, y in train_loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+"""
+
+
+def test_gl016_training_after_a_call_that_left_the_model_in_eval_mode():
+    assert rows("GL016", LEFT_IN_EVAL) == [10]
+
+
+def test_gl016_direct_eval_before_the_training_loop():
+    assert rows("GL016", LEFT_IN_EVAL.replace("    evaluate(model, val_loader)\n", "    model.eval()\n")) == [10]
+
+
+@pytest.mark.parametrize("snippet", [
+    LEFT_IN_EVAL.replace("    evaluate(model, val_loader)\n", "    evaluate(model, val_loader)\n    model.train()\n"),
+    LEFT_IN_EVAL.replace("    for epoch in range(3):\n", "    for epoch in range(3):\n        model.train()\n"),
+    LEFT_IN_EVAL.replace("    evaluate(model, val_loader)\n", "") + "    evaluate(model, val_loader)\n",
+    LEFT_IN_EVAL.replace("    evaluate(model, val_loader)\n", "    evaluate(model, val_loader)\n    model.train(True)\n"),
+])
+def test_gl016_model_back_in_train_mode_before_training(snippet):
+    assert rows("GL016", snippet) == []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import Mode, SemanticModel
+from gradlint.model import Kind, Mode, SemanticModel, dotted
 from gradlint import fix as fixes
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
@@ -35,6 +35,11 @@ counter that makes in-place changes safe.
 - **Reads** (`x.data`) return a tensor detached from the graph whose in-place changes autograd cannot
   see; `x.detach()` gives the same values and keeps the version check. PyTorch's maintainers: "For
   99.9% of the users: never" use `.data`.
+- **Reads inside a module's `forward`** of a parameter or an activation whose value goes on into the
+  computation (`x + self.pos_embedding.data[:, :n]`, `torch.cat((a, h.cpu().data))`) cut the graph:
+  the parameter gets no gradient and never trains (measured: `pos_embedding.grad is None` after
+  `backward()`, unchanged by `opt.step()`); `.detach()` would do the same. The message says which
+  tensor loses its gradient.
 
 ## Example
 ```python
@@ -52,7 +57,8 @@ acc = (out.detach().argmax(1) == y).float().mean()
 ```
 
 ## Not flagged
-`.data` on anything not known to be a tensor: `torch.utils.data`, `PackedSequence.data`, datasets
+Uses of `.data` that only read metadata: `p.data.shape`, `.dtype`, `.device`, `.size()`, `.dim()`,
+`isinstance(p.data, T)`. `.data` on anything not known to be a tensor: `torch.utils.data`, `PackedSequence.data`, datasets
 (`dataset.data`), `torch_geometric` `Data`, `BatchEncoding.data`, NumPy arrays, your own objects.
 Whole-tensor assignment `p.data = t`: it can change the shape, which `torch.no_grad()` + `copy_()`
 cannot, so there is no drop-in replacement to suggest.
@@ -70,6 +76,9 @@ cannot, so there is no drop-in replacement to suggest.
 - `p.grad.data` becomes `p.grad` (`p.grad.data.zero_()` becomes `p.grad.zero_()`): **safe** — the
   gradient is a plain tensor outside the graph — unless the file uses `create_graph` (then `p.grad`
   may have a graph of its own, and the fix is unsafe).
+- A read inside `forward` that cuts the graph: `.data` is removed (`self.pos_embedding.data[...]` becomes
+  `self.pos_embedding[...]`): **unsafe** — on purpose, gradients now flow into the tensor; never the
+  `.detach()` rewrite, which would keep the bug.
 - Other reads `x.data` become `x.detach()` (`x.data.detach()` becomes `x.detach()`): **safe** — the same values and storage; only the version
   counter is shared, so a later in-place change that would silently corrupt gradients raises instead.
 
@@ -114,12 +123,26 @@ None.
                     f"a forward and its backward it silently corrupts gradients; write to `{base}` under "
                     "`with torch.no_grad():` instead"
                 )
-            elif acc.write in ("assign", "assign-source"):
-                # `p.data = t` may change the shape, which no no_grad()/copy_() equivalent can: not flagged
+            elif acc.write in ("assign", "assign-source", "meta"):
+                # `p.data = t` may change the shape, which no no_grad()/copy_() equivalent can: not flagged;
+                # `p.data.shape`, `isinstance(p.data, T)` read metadata only
                 continue
             elif isinstance(acc.base, cst.Attribute) and acc.base.attr.value == "grad":
                 msg = (f"`{base}.data`: a gradient is already a plain tensor outside the graph; use `{base}` "
                        "(or `.detach()`), not `.data`")
+            elif _cuts_graph(model, acc):
+                root = acc.base
+                while isinstance(root, cst.Call) and isinstance(root.func, cst.Attribute):
+                    root = root.func.value  # `h.cpu()` -> `h`
+                name = (dotted(root) or base).rsplit(".", 1)[-1]
+                lost = (f"`{name}` gets no gradient through this read, so the loss does not train it"
+                        if acc.value.kind is Kind.LEAF else
+                        f"the layers that computed `{name}` get no gradient through this path")
+                msg = (f"`{base}.data` inside `forward` cuts the graph: {lost} (`.detach()` would do the same); "
+                       f"use `{base}`")
+                yield Finding(acc.node, msg, fix=FixSpec("Remove `.data` (gradients flow again)",
+                                                         (Replace(acc.node, base),), safe=False))
+                continue
             else:
                 msg = f"`{base}.data` reads the tensor outside autograd's checks; use `{base}.detach()`"
             yield Finding(acc.node, msg, fix=fixer.fix(acc))
@@ -237,3 +260,42 @@ def _writes_only(small: cst.BaseSmallStatement, acc) -> bool:
         return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
             a.keyword is not None and a.keyword.value == "out" and a.value is node for a in small.value.args)
     return False
+
+
+_LEAVES_GRAPH = frozenset({"item", "tolist", "numpy", "size", "shape", "dtype", "device"})
+
+
+def _cuts_graph(model: SemanticModel, acc) -> bool:
+    """A `.data` read of a parameter or an activation inside a module's `forward`, with grad mode on, whose
+    value goes on into the computation (not `.item()`, `.numpy()`, ... for logging)."""
+    fn = acc.function
+    if fn is None or fn.name != "forward" or fn.class_info is None or not fn.class_info.is_module:
+        return False
+    value = acc.value
+    if value.kind is Kind.TENSOR and not value.origin.startswith("a model output"):
+        return False
+    if value.kind not in (Kind.LEAF, Kind.NONLEAF, Kind.TENSOR):
+        return False
+    if model.mode_at(acc) is not Mode.ENABLED:
+        return False
+    if fixes.is_store_target(model, acc.node):
+        return False
+    node: cst.CSTNode = acc.node
+    for _ in range(8):  # up the method chain / call: is the value only logged or taken out of torch?
+        parent = fixes.parent_of(model, node)
+        if parent is None:
+            break
+        if isinstance(parent, cst.Attribute) and parent.attr.value in _LEAVES_GRAPH:
+            return False
+        if isinstance(parent, cst.Call) and parent.func is not node:
+            name = parent.func.value if isinstance(parent.func, cst.Name) else (
+                parent.func.attr.value if isinstance(parent.func, cst.Attribute) else "")
+            if name in _LOGGING:
+                return False
+        if not isinstance(parent, (cst.Attribute, cst.Call, cst.Arg, cst.Subscript)):
+            break
+        node = parent
+    return True
+
+
+_LOGGING = frozenset({"print", "log", "info", "debug", "warning", "add_scalar", "add_histogram", "append"})

@@ -690,7 +690,7 @@ class ModelBuilder(Evaluator, Walker):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         op = AUG_OPS.get(type(node.operator), "op=")
-        self._writes[id(node.target)] = "augassign"
+        self._mark_write(node.target, "augassign")
         self._record_inplace(node, node.target, op, extra=node.value)
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -698,7 +698,7 @@ class ModelBuilder(Evaluator, Walker):
         for t in node.targets:
             target = t.target
             if type(target) is cst.Subscript:
-                self._writes[id(target.value)] = "setitem"
+                self._mark_write(target.value, "setitem")
                 self._record_inplace(node, target, "[...] =", extra=node.value)
             elif type(target) is cst.Attribute and target.attr.value == "data":
                 # `p.data = p.data - lr * p.grad.data` is an update of p written through .data;
@@ -844,7 +844,7 @@ class ModelBuilder(Evaluator, Walker):
             method = func.attr.value
             recv = func.value
             if is_inplace_method(method):
-                self._writes[id(recv)] = "inplace"
+                self._mark_write(recv, "inplace")
                 self._record_inplace(node, recv, f"{method}()", extra=node)
             if method == "requires_grad_":
                 arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
@@ -882,6 +882,8 @@ class ModelBuilder(Evaluator, Walker):
                         Value(Kind.PARAMS, "a list of leaf tensors") if added.kind is Kind.LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
                 self.releafs.append(Releaf(recv.value, self._next(), fn, loop))
+        if self.mentions(".data"):
+            self._mark_data_uses(node)
         out = _kwarg(node, "out")
         if out is not None and self._is_torch_op(func):
             self._writes[id(out.value)] = "out"
@@ -956,6 +958,37 @@ class ModelBuilder(Evaluator, Walker):
         self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
                                           args=args, kwargs=kwargs))
 
+    def _mark_write(self, expr: cst.BaseExpression, how: str) -> None:
+        """`expr` is written to; a write into an indexed part of `.data` (`w.data[0] += 1`,
+        `w.data[:, 0].normal_()`) writes through `.data` too."""
+        self._writes[id(expr)] = how
+        while type(expr) is cst.Subscript:
+            expr = expr.value
+            if type(expr) is cst.Attribute and expr.attr.value == "data":
+                self._writes.setdefault(id(expr), how)
+                return
+
+    def _mark_data_uses(self, node: cst.Call) -> None:
+        """Uses of `.data` that are not reads of its values: `nn.init.*_(p.data)` writes it; `p.data.size()`,
+        `isinstance(p.data, T)` only look at metadata."""
+        func = node.func
+        args = node.args
+        if type(func) is cst.Attribute:
+            inner = func.value
+            if type(inner) is cst.Attribute and inner.attr.value == "data" and func.attr.value in _METADATA_METHODS:
+                self._writes.setdefault(id(inner), "meta")
+            if not args or not self.mentions("init"):
+                return
+            first = args[0].value
+            if type(first) is cst.Attribute and first.attr.value == "data":
+                q = self.imports.resolve(func)
+                if q is not None and q.startswith("torch.nn.init.") and q.endswith("_"):
+                    self._writes.setdefault(id(first), "inplace")
+        elif type(func) is cst.Name and func.value in ("isinstance", "type", "len", "id") and args:
+            first = args[0].value
+            if type(first) is cst.Attribute and first.attr.value == "data":
+                self._writes.setdefault(id(first), "meta")
+
     def _is_torch_op(self, func: cst.BaseExpression) -> bool:
         """A torch function (`torch.add`) or a method of a known tensor (`x.add`): `out=` means torch's out."""
         q = self.imports.resolve(func)
@@ -1024,6 +1057,9 @@ class ModelBuilder(Evaluator, Walker):
                 lp.has_backward = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        inner = node.value
+        if type(inner) is cst.Attribute and inner.attr.value == "data" and node.attr.value in _METADATA_ATTRS:
+            self._writes.setdefault(id(inner), "meta")  # `p.data.shape`: metadata, not the values
         if node.attr.value == "grad" and type(node.value) is cst.Name:
             self.grad_reads.append(GradRead(node.value.value, self._next(), self._function, node))
         elif node.attr.value == "data":
@@ -1040,6 +1076,10 @@ class ModelBuilder(Evaluator, Walker):
                     )
                 )
 
+
+_METADATA_ATTRS = frozenset({"shape", "dtype", "device", "is_cuda", "ndim", "layout", "is_sparse", "is_leaf"})
+_METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "type", "is_floating_point",
+                               "is_complex", "get_device", "data_ptr", "stride", "is_contiguous"})
 
 _GLUED = re.compile(r"(val|valid|validation|test|testing|eval|dev)(loader|loaders|set|data|iter|dl|ds|batches)")
 

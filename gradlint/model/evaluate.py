@@ -102,6 +102,10 @@ _DEF_NAME = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)")
 EMPTY_LIST = Value(Kind.OTHER, "an empty list")
 
 
+_SAME_VALUE_METHODS = frozenset({"cpu", "cuda", "to", "float", "double", "half", "bfloat16", "contiguous", "view",
+                                 "reshape", "squeeze", "unsqueeze", "flatten", "permute", "transpose", "t"})
+
+
 def _unknown(value: Value | None) -> bool:
     return value is None or value.kind is Kind.UNKNOWN
 
@@ -375,6 +379,8 @@ class Evaluator:
                 cls = self.scope_class()
                 if method == "forward" and cls is not None and cls.is_module:
                     return Value(Kind.TENSOR)
+                if cls is not None and method not in cls.method_names and self.classify(func).kind is Kind.MODULE:
+                    return Value(Kind.TENSOR, "a model output")  # `self.encoder(x)`: a submodule's output
                 return UNKNOWN
             if recv.is_tensor:
                 return self._classify_tensor_method(recv, method, call)
@@ -425,7 +431,8 @@ class Evaluator:
             return recv  # in-place methods return self
         if recv.kind in (Kind.LEAF, Kind.NONLEAF):
             return Value(Kind.NONLEAF)
-        return Value(Kind.TENSOR)
+        # a model output moved or reshaped is still that output (`h.cpu()`, `out.view(-1)`)
+        return Value(Kind.TENSOR, recv.origin if method in _SAME_VALUE_METHODS else "")
 
     def _classify_qualified_call(self, q: str, call: cst.Call) -> Value | None:
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):

@@ -189,3 +189,74 @@ def test_gl016_direct_eval_before_the_training_loop():
 ])
 def test_gl016_model_back_in_train_mode_before_training(snippet):
     assert rows("GL016", snippet) == []
+
+
+FORWARD = """
+    import torch
+    import torch.nn as nn
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos_embedding = nn.Parameter(torch.zeros(1, 10, 4))
+            self.rnn = nn.GRU(4, 4)
+            self.fc = nn.Linear(4, 4)
+        def forward(self, X):
+            out = X + self.pos_embedding.data[:, : X.shape[1]]
+            h, _ = self.rnn(out)
+            both = torch.cat((out, h.cpu().data), 0)
+            return self.fc(both) + self.fc.weight.data.sum()
+"""
+
+
+def test_gl003_graph_cut_inside_forward():
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    import textwrap
+    res = lint_source(textwrap.dedent(FORWARD), "model.py", Settings(selected=frozenset({"GL003"})))
+    found = {d.location.row: d.message for d in res.diagnostics}
+    assert sorted(found) == [11, 13, 14]
+    assert "`pos_embedding` gets no gradient" in found[11]
+    assert "the layers that computed `h`" in found[13]
+    assert "`weight` gets no gradient" in found[14]
+    fix = next(d.fix for d in res.diagnostics if d.location.row == 11)
+    assert fix is not None and fix.applicability == "unsafe" and fix.edits[0].content == "self.pos_embedding"
+
+
+@pytest.mark.parametrize("line, hygiene", [
+    ("print(self.pos_embedding.data.norm().item())", True),
+    ("n = self.pos_embedding.data.shape[1]", False),
+    ("ok = isinstance(self.pos_embedding.data, torch.Tensor)", False),
+    ("d = self.pos_embedding.data.size(1)", False),
+    ("self.history.append(self.pos_embedding.data.cpu().numpy())", True),
+])
+def test_gl003_logging_and_metadata_in_forward_are_not_graph_cuts(line, hygiene):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    import textwrap
+    snippet = FORWARD.replace("            return self.fc(both)", f"            {line}\n            return self.fc(both)")
+    res = lint_source(textwrap.dedent(snippet), "model.py", Settings(selected=frozenset({"GL003"})))
+    on_line = [d.message for d in res.diagnostics if d.location.row == 14]
+    assert not any("cuts the graph" in m for m in on_line)
+    assert len(on_line) == (1 if hygiene else 0)
+    assert sorted({d.location.row for d in res.diagnostics} - {14}) == [11, 13, 15]
+
+
+@pytest.mark.parametrize("line", [
+    "n = p.data.shape", "d = p.data.dtype", "dev = p.data.device", "ok = isinstance(p.data, torch.Tensor)",
+    "k = p.data.size(0)", "m = p.data.dim()",
+])
+def test_gl003_metadata_only_uses_are_not_findings(line):
+    snippet = f"import torch\nfor p in model.parameters():\n    {line}\n"
+    assert rows("GL003", snippet) == []
+
+
+@pytest.mark.parametrize("line", [
+    "nn.init.uniform_(m.weight.data)", "m.weight.data[:, 0].normal_()", "m.weight.data[:] += 1",
+])
+def test_gl003_writes_into_data_are_described_as_writes(line):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    snippet = f"import torch\nimport torch.nn as nn\ndef init(m):\n    {line}\nnet = nn.Linear(2, 2)\nnet.apply(init)\n"
+    res = lint_source(snippet, "train.py", Settings(selected=frozenset({"GL003"})))
+    assert [d.location.row for d in res.diagnostics] == [4]
+    assert "reads" not in res.diagnostics[0].message and "initialising" in res.diagnostics[0].message

@@ -18,6 +18,9 @@ Keys (kebab-case; gradlint.toml has them at the top level)::
     extend-per-file-ignores = {...}      # merged into per-file-ignores
     respect-gitignore = true             # skip what .gitignore ignores (inside a git work tree)
     force-exclude = false                # apply excludes to files named on the command line too
+    bugs-only = false                    # report only findings of the `bug` tier (--bugs-only)
+    docs-url = "https://…/rules"         # where the rule pages (gradlint/docs-site/) are published
+    extend = "../pyproject.toml"         # start from another configuration file (see load_config_file)
     [tool.gradlint.options]              # rule options (also accepted as top-level keys)
     eval-function-patterns = [...]       # regexes (re.fullmatch) naming evaluation functions
     extend-eval-function-patterns = [...]

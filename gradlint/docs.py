@@ -7,11 +7,11 @@ does` under the rule's `## GL001 inplace-on-leaf`) and the fixtures that prove i
 the fixture's summary and what it shows when run). Nothing is written by hand: `tests/test_docs.py`
 fails when the committed page differs from what this module renders.
 
-    python -m gradlint.docs            # (re)write docs/rules.md, gradlint/site/ and gradlint/catalog.json
+    python -m gradlint.docs            # (re)write docs/rules.md, gradlint/docs-site/ and gradlint/catalog.json
     python -m gradlint.docs --check    # exit 1 if any of them is stale
     python -m gradlint.docs -o PATH    # write docs/rules.md elsewhere (`-` for stdout)
 
-`gradlint/site/` is a static site: `index.html` and one page per rule (`GL001.html` …), the rule's docs
+`gradlint/docs-site/` is a static site: `index.html` and one page per rule (`GL001.html` …), the rule's docs
 and tier, shipped with the package. The JSON `url`, SARIF `helpUri` and the language server's links point
 at the bundled page, or at `<docs-url>/GL001.html` when a base URL is configured (gradlint/catalog.py):
 publish the folder there. `gradlint/catalog.json` lets `gradlint rules`, `explain` and `check` read the

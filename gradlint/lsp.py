@@ -51,7 +51,7 @@ from gradlint.diagnostic import Applicability, Diagnostic, Location
 logger = logging.getLogger("gradlint.lsp")
 
 # Where a rule's documentation lives: each finding's `url` (gradlint.catalog.rule_url — the page under
-# the configured `docs-url` / $GRADLINT_DOCS_URL, else the page bundled with the package, gradlint/site/).
+# the configured `docs-url` / $GRADLINT_DOCS_URL, else the page bundled with the package, gradlint/docs-site/).
 
 SOURCE = "gradlint"
 FIX_ALL_KIND = "source.fixAll.gradlint"

@@ -16,8 +16,9 @@ from gradlint.rules import Finding, Rule
 
 from .conftest import BAD, BAD_TWO, CLEAN, IS_ROOT, write
 
-# ruff's JSON output: these keys, with `cell` only for notebooks.
-RUFF_KEYS = {"code", "message", "filename", "location", "end_location", "fix", "noqa_row", "url"}
+# ruff's JSON output: these keys (`cell` null for .py files), plus `name`, `severity` and `tier`.
+RUFF_KEYS = {"cell", "code", "name", "severity", "tier", "message", "filename", "location", "end_location", "fix",
+             "noqa_row", "url"}
 ROOT = Path(__file__).resolve().parents[2]
 
 

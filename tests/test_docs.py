@@ -63,3 +63,41 @@ def test_check_mode(tmp_path, capsys):
     assert main(["-o", str(out)]) == 0
     assert main(["--check", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == render()
+
+
+def test_rule_pages_and_catalogue_are_current():
+    """gradlint/docs-site/*.html and gradlint/catalog.json are generated with docs/rules.md."""
+    from gradlint.docs import stale_generated
+
+    stale = stale_generated()
+    assert stale == [], f"stale: {[str(p) for p in stale]}: regenerate them with `{REGENERATE}`"
+
+
+def test_catalogue_matches_the_rules_and_falls_back_when_stale(monkeypatch, tmp_path):
+    import json
+
+    from gradlint import catalog
+
+    monkeypatch.setattr(catalog, "_LOADED", None)
+    assert [(r.code, r.name, r.tier, r.default_enabled, r.fixable) for r in catalog.load()] == [
+        (r.code, r.name, r.tier, r.default_enabled, r.fixable) for r in ALL_RULES]
+    stale = tmp_path / "catalog.json"
+    data = json.loads(catalog.CATALOG_FILE.read_text(encoding="utf-8"))
+    data["digest"] = "0" * 64
+    data["rules"][0]["tier"] = "hygiene"  # what a stale file would say
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr(catalog, "CATALOG_FILE", stale)
+    monkeypatch.setattr(catalog, "_LOADED", None)
+    assert catalog.load()[0].tier == ALL_RULES[0].tier  # the rules themselves, not the stale file
+    monkeypatch.setattr(catalog, "_LOADED", None)
+
+
+def test_markdown_to_html():
+    from gradlint.docs import markdown_to_html
+
+    html = markdown_to_html("## What it does\nFlags `x.data` and **this** [link](https://e.org).\n\n"
+                            "* one\n* two `<b>`\n\n```python\nif a < b:\n    pass\n```\n")
+    assert "<h2>What it does</h2>" in html
+    assert "<p>Flags <code>x.data</code> and <strong>this</strong> <a href=\"https://e.org\">link</a>.</p>" in html
+    assert "<ul><li>one</li><li>two <code>&lt;b&gt;</code></li></ul>" in html
+    assert '<pre><code class="language-python">if a &lt; b:\n    pass</code></pre>' in html

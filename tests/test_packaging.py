@@ -147,3 +147,11 @@ def test_sdist_and_wheel_build_cleanly(tmp_path: Path):
     wheel_names = zipfile.ZipFile(whl).namelist()
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in wheel_names)
     assert "gradlint/docs-site/GL001.html" in wheel_names and "gradlint/catalog.json" in wheel_names
+
+
+def test_the_test_command_starts_without_deprecation_warnings():
+    """The README's `python -m pytest`: pytest-asyncio warns when its fixture loop scope is unset."""
+    run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                          "tests/test_docs.py"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "DeprecationWarning" not in run.stdout + run.stderr

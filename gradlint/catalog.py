@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -66,14 +67,16 @@ def rules_digest(folder: Path | None = None) -> str:
     return h.hexdigest()
 
 
-def from_rules() -> tuple[RuleInfo, ...]:
+def from_rules(rules=None) -> tuple[RuleInfo, ...]:
     """The catalogue from the rule classes themselves (imports the rules, and with them LibCST)."""
     import textwrap
 
-    from gradlint.rules import ALL_RULES
+    if rules is None:
+        from gradlint.rules import ALL_RULES as rules
 
-    return tuple(RuleInfo(r.code, r.name, r.summary, bool(r.default_enabled), bool(r.fixable), r.tier,
-                          textwrap.dedent(r.docs).strip()) for r in ALL_RULES)
+    return tuple(RuleInfo(r.code, getattr(r, "name", ""), getattr(r, "summary", ""),
+                          bool(getattr(r, "default_enabled", True)), bool(getattr(r, "fixable", False)),
+                          getattr(r, "tier", ""), textwrap.dedent(getattr(r, "docs", "")).strip()) for r in rules)
 
 
 def render_catalog() -> str:
@@ -84,18 +87,32 @@ def render_catalog() -> str:
 _LOADED: tuple[RuleInfo, ...] | None = None
 
 
+_FROM_IMPORTED: tuple[object, tuple[RuleInfo, ...]] | None = None
+
+
 def load() -> tuple[RuleInfo, ...]:
-    """Every rule's metadata, in code order."""
-    global _LOADED
+    """Every rule's metadata, in code order: from the rules themselves once they are imported anyway (so a
+    rule added at run time, as tests do, is seen), else from the catalogue file."""
+    global _LOADED, _FROM_IMPORTED
+    imported = getattr(sys.modules.get("gradlint.rules"), "ALL_RULES", None)
+    if imported is not None:
+        if _FROM_IMPORTED is None or _FROM_IMPORTED[0] is not imported:
+            _FROM_IMPORTED = (imported, from_rules(imported))
+        return _FROM_IMPORTED[1]
     if _LOADED is None:
-        try:
-            data = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
-            if data.get("digest") != rules_digest():
-                raise ValueError("stale")
-            _LOADED = tuple(RuleInfo(**r) for r in data["rules"])
-        except (OSError, ValueError, TypeError, KeyError):
-            _LOADED = from_rules()
+        _LOADED = from_file()
     return _LOADED
+
+
+def from_file(path: Path | None = None) -> tuple[RuleInfo, ...]:
+    """The catalogue file's rules if its digest matches the installed rule modules, else the rules' own."""
+    try:
+        data = json.loads((path or CATALOG_FILE).read_text(encoding="utf-8"))
+        if data.get("digest") != rules_digest():
+            raise ValueError("stale")
+        return tuple(RuleInfo(**r) for r in data["rules"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return from_rules()
 
 
 def get(code: str) -> RuleInfo | None:

@@ -73,23 +73,22 @@ def test_rule_pages_and_catalogue_are_current():
     assert stale == [], f"stale: {[str(p) for p in stale]}: regenerate them with `{REGENERATE}`"
 
 
-def test_catalogue_matches_the_rules_and_falls_back_when_stale(monkeypatch, tmp_path):
+def test_catalogue_matches_the_rules_and_falls_back_when_stale(tmp_path):
     import json
 
     from gradlint import catalog
 
-    monkeypatch.setattr(catalog, "_LOADED", None)
-    assert [(r.code, r.name, r.tier, r.default_enabled, r.fixable) for r in catalog.load()] == [
-        (r.code, r.name, r.tier, r.default_enabled, r.fixable) for r in ALL_RULES]
-    stale = tmp_path / "catalog.json"
+    assert catalog.from_file() == catalog.from_rules()  # the committed file is current
     data = json.loads(catalog.CATALOG_FILE.read_text(encoding="utf-8"))
+    data["rules"][0]["summary"] = "edited"
+    fresh = tmp_path / "fresh.json"
+    fresh.write_text(json.dumps(data), encoding="utf-8")
+    assert catalog.from_file(fresh)[0].summary == "edited"  # digest matches: the file is read, not the rules
     data["digest"] = "0" * 64
-    data["rules"][0]["tier"] = "hygiene"  # what a stale file would say
+    stale = tmp_path / "stale.json"
     stale.write_text(json.dumps(data), encoding="utf-8")
-    monkeypatch.setattr(catalog, "CATALOG_FILE", stale)
-    monkeypatch.setattr(catalog, "_LOADED", None)
-    assert catalog.load()[0].tier == ALL_RULES[0].tier  # the rules themselves, not the stale file
-    monkeypatch.setattr(catalog, "_LOADED", None)
+    assert catalog.from_file(stale)[0].summary == ALL_RULES[0].summary  # stale: the rules themselves
+    assert catalog.from_file(tmp_path / "missing.json") == catalog.from_rules()
 
 
 def test_markdown_to_html():

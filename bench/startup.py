@@ -49,6 +49,7 @@ for step in range(3):
 
 def timed(name: str, cmd: list[str], repeat: int, cwd: Path, env: dict[str, str]) -> Run:
     run = Run(name, 3)
+    measure(cmd, env=env, cwd=cwd)  # one untimed run: the OS file cache is warm for every row alike
     for _ in range(repeat):
         wall, cpu, rss, rc = measure(cmd, env=env, cwd=cwd)
         run.walls.append(wall)
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per row (median reported)")
     ap.add_argument("--output", default=str(REPO / "docs" / "startup.md"), help="the page to write (- for stdout)")
     ap.add_argument("--skip-ruff", action="store_true")
+    ap.add_argument("--gradlint", default=None,
+                    help="the gradlint command to time (default: this Python's console script), e.g. "
+                         "\"python -m gradlint\" with PYTHONPATH set to another checkout, for a before/after")
     args = ap.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="gradlint-startup-"))
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         script = Path(sys.executable).parent / "gradlint"
         if script.exists():
             gl = [str(script)]  # the console script, as pre-commit and users run it
+        if args.gradlint:
+            gl = args.gradlint.split()
         three = ["a.py", "b.py", "c.py"]
         rows: list[Run] = []
         rows.append(timed("gradlint --version", [*gl, "--version"], args.repeat, work, env))
@@ -108,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
            f"- {platform.platform()}, Python {platform.python_version()}, {cores} cores, "
            f"load average {load:.2f} when the runs ended"
            + (" (**busy machine: not representative**)" if cores and load > 0.25 * cores else ""),
-           f"- each row: median of {args.repeat} fresh processes; ruff {ruff_version or 'not measured'}",
+           f"- each row: median of {args.repeat} fresh processes (after one untimed run); gradlint command "
+           f"`{' '.join(Path(gl[0]).name if i == 0 else a for i, a in enumerate(gl))}`; "
+           f"ruff {ruff_version or 'not measured'}",
            "", "## Results", "", "| run | wall (ms) | CPU (ms) | peak RSS (MB) | exit |", "|---|---:|---:|---:|---|"]
     for r in rows:
         codes = sorted(set(r.returncodes))

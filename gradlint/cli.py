@@ -33,14 +33,12 @@ from pathlib import Path
 import click
 
 from gradlint import __version__
-from gradlint.cache import cache_dir as cache_dir_for
 from gradlint.config import ConfigError, ConfigResolver, Overrides
 from gradlint.diagnostic import Diagnostic, FileError, FileResult
 from gradlint.fix_options import FixOptions
 from gradlint.fix_options import click_options as _fix_click_options
 from gradlint.report import FORMATS, MACHINE_READABLE, write_report
 from gradlint.report.style import use_color
-from gradlint.runner import default_jobs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -159,7 +157,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
             ignore=ignore, output_format=output_format, exit_zero=exit_zero, config_args=config_args, quiet=quiet,
             color=color if out is None else False, force_exclude=force_exclude,
             respect_gitignore=respect_gitignore, jobs=jobs,
-            cache_root=None if no_cache else str(cache_dir_for(cache_dir)),
+            cache_root=None if no_cache else str(_cache_dir(cache_dir)),
             statistics=statistics, fix_flags=fix_flags, bugs_only=bugs_only, stdin_filename=stdin_filename,
             add_noqa=add_noqa, show_settings=show_settings, show_files=show_files, out=out,
         )
@@ -179,6 +177,12 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
         if out is not None:
             out.close()
     sys.exit(status)
+
+
+def _cache_dir(explicit: str | None) -> Path:
+    from gradlint.cache import cache_dir  # imported by `check` only: `--version` & co. start faster
+
+    return cache_dir(explicit)
 
 
 def _silence_stdout() -> None:
@@ -243,6 +247,8 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
         out.write(text)
         out.flush()
         return EXIT_ERROR if found.errors else EXIT_CLEAN
+    from gradlint.runner import default_jobs
+
     results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
     if add_noqa:
         from gradlint.cli_extras import add_noqa_to_files

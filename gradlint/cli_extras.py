@@ -5,7 +5,8 @@
   it were that file (its name in the output, the configuration that applies to it). Findings go to stdout
   as usual. With `--fix` (or `--fix-only`) the fixed source goes to stdout and the findings left to stderr
   (ruff's behaviour, so editors can pipe a buffer through it); with `--diff` the diff goes to stdout.
-  Notebooks cannot be read from stdin.
+  With `--force-exclude`, a `--stdin-filename` the configuration excludes is not checked (nothing is
+  reported; with `--fix` the source is echoed unchanged), as ruff does. Notebooks cannot be read from stdin.
 - `--add-noqa`: adds `# noqa: GL001` at the end of the line each finding is suppressed from (its
   `noqa_row`), or extends the line's existing `# noqa: E501` into `# noqa: E501, GL001` (other tools'
   codes are kept, in their order); a bare `# noqa` is left alone. Files are rewritten atomically, keeping
@@ -50,6 +51,12 @@ def check_stdin(stdin_filename: str | None, resolver, fixing, *, output_format: 
     except SourceError as exc:
         _err(f"{name}: {exc}")
         return EXIT_ERROR
+    if stdin_filename and _force_excluded(resolver, Path(stdin_filename)):
+        # `--force-exclude` and an excluded name (ruff's behaviour): nothing to report; with --fix the
+        # source goes back unchanged, so an editor piping its buffer through gradlint keeps it
+        if fixing.apply and not fixing.diff:
+            out.write(text)
+        return EXIT_CLEAN
     settings = resolver.settings_for(Path(stdin_filename) if stdin_filename else Path.cwd() / "-")
     fixed = 0
     if fixing.apply:
@@ -99,6 +106,13 @@ def check_stdin(stdin_filename: str | None, resolver, fixing, *, output_format: 
     if fixing.exit_non_zero_on_fix and fixed:
         return EXIT_FINDINGS
     return EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN
+
+
+def _force_excluded(resolver, path: Path) -> bool:
+    """Would `check --force-exclude` skip a file of this name (the configuration's excludes, .gitignore)?"""
+    from gradlint.discovery import _Walker
+
+    return _Walker(resolver)._force_excluded(path)
 
 
 class _LintFailed(Exception):

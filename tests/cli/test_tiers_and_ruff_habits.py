@@ -215,6 +215,17 @@ def test_stdin_uses_the_configuration_of_its_filename(tmp_path):
     assert "GL001" not in r.stdout and "GL003" in r.stdout
 
 
+def test_stdin_force_exclude_skips_an_excluded_name(tmp_path):
+    write(tmp_path, "pyproject.toml", '[tool.gradlint]\nextend-exclude = ["legacy"]\n')
+    args = [sys.executable, "-m", "gradlint", "check", "--no-cache", "--force-exclude", "-", "--stdin-filename"]
+    r = subprocess.run([*args, "legacy/old.py"], input=MIXED, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == ""
+    r = subprocess.run([*args, "legacy/old.py", "--fix"], input=MIXED, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == MIXED
+    r = subprocess.run([*args, "src/new.py"], input=MIXED, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and "src/new.py:3:1: GL001" in r.stdout
+
+
 # -------------------------------------------------------------------------------------------- add-noqa
 def _diag(code: str, row: int, noqa_row: int | None = None) -> Diagnostic:
     return Diagnostic(code, "n", "m", "t.py", Location(row, 1), Location(row, 2), noqa_row=noqa_row or row)

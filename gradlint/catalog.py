@@ -20,6 +20,7 @@ import os
 import re
 import sys
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 CATALOG_FILE = Path(__file__).with_name("catalog.json")
@@ -130,4 +131,9 @@ def rule_url(code: str, base: str | None = None) -> str:
     base = docs_base(base)
     if base:
         return f"{base.rstrip('/')}/{code}.html"
-    return (SITE_DIR / f"{code}.html").resolve().as_uri()
+    return _bundled_page(code, SITE_DIR)
+
+
+@lru_cache(maxsize=256)
+def _bundled_page(code: str, site: Path) -> str:
+    return (site / f"{code}.html").resolve().as_uri()

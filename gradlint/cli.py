@@ -253,7 +253,7 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
     if add_noqa:
         from gradlint.cli_extras import add_noqa_to_files
 
-        return add_noqa_to_files(found, results, quiet=quiet)
+        return add_noqa_to_files(found, results, quiet=quiet, resolver=resolver)
     outcome = None
     if fixing.apply:  # `--fix` & co. (gradlint/fix.py): results and sources become those of the fixed files
         from gradlint.fix import fix_files

@@ -10,8 +10,8 @@
 - `--add-noqa`: adds `# noqa: GL001` at the end of the line each finding is suppressed from (its
   `noqa_row`), or extends the line's existing `# noqa: E501` into `# noqa: E501, GL001` (other tools'
   codes are kept, in their order); a bare `# noqa` is left alone. Files are rewritten atomically, keeping
-  their encoding and line endings; notebooks are skipped (with a message). Prints `Added N noqa
-  directives.`; exit 0, or 2 if a file could not be checked or written.
+  their encoding and line endings; in notebooks the directives go into the cells (outputs and metadata
+  kept). Prints `Added N noqa directives.`; exit 0, or 2 if a file could not be checked or written.
 - `--show-files`: the files `check` would read, one per line, sorted. `--show-settings`: the configuration
   file and the resolved settings for the first of them (or the first path), one `key = value` per line.
 """
@@ -225,7 +225,25 @@ def add_noqa_to_source(source: str, diagnostics: list[Diagnostic]) -> tuple[str,
     return "".join(lines), added
 
 
-def add_noqa_to_files(found, results, *, quiet: bool) -> int:
+def _add_noqa_to_notebook(name: str, settings) -> int:
+    """--add-noqa in a notebook: the directives go into the cells (outputs and metadata kept); returns how
+    many were added. Raises NotebookError / SourceError-like OSError when it cannot be read or written."""
+    from gradlint import notebook as nbmod
+    from gradlint.linter import lint_source
+
+    nb = nbmod.load(name)
+    if not nb.source:
+        return 0
+    res = lint_source(nb.source, name, settings)  # the cells joined, as the notebook's own lint does
+    if res.error is not None:
+        raise nbmod.NotebookError(nb.map_error(res.error).reason)
+    new_source, added = add_noqa_to_source(nb.source, res.diagnostics)
+    if added:
+        nbmod.write_text(name, nb.fixed_text(new_source))
+    return added
+
+
+def add_noqa_to_files(found, results, *, quiet: bool, resolver=None) -> int:
     from gradlint.source import SourceError, atomic_write, load_source
 
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
@@ -238,7 +256,12 @@ def add_noqa_to_files(found, results, *, quiet: bool) -> int:
             continue
         name = res.filename
         if name.lower().endswith(".ipynb") or any(d.cell is not None for d in res.diagnostics):
-            _err(f"{name}: --add-noqa does not edit notebooks; add `# noqa: CODE` in the cells by hand")
+            from gradlint.notebook import NotebookError
+
+            try:
+                total += _add_noqa_to_notebook(name, resolver.settings_for(Path(name)))
+            except (NotebookError, OSError) as exc:
+                errors.append(FileError(name, f"cannot add noqa: {exc}"))
             continue
         try:
             original = load_source(name)

@@ -260,6 +260,26 @@ def test_add_noqa_command_then_clean(gl, tmp_path):
     assert gl("check", str(f)).exit_code == 0
 
 
+def test_add_noqa_in_notebook_cells(gl, tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell("# t"), new_code_cell("%matplotlib inline\n" + MIXED, execution_count=1,
+                                                          outputs=[new_output("stream", name="stdout", text="hi\n")])]
+    f = tmp_path / "nb.ipynb"
+    f.write_text(nbformat.writes(nb) + "\n")
+    res = gl("check", "--add-noqa", str(f))
+    assert res.exit_code == 0 and "Added 2 noqa directives." in res.stderr, res.stderr
+    got = nbformat.read(str(f), as_version=4)
+    nbformat.validate(got)
+    assert got.cells[1].source.splitlines() == [
+        "%matplotlib inline", "import torch", "w = torch.randn(3, requires_grad=True)", "w += 1  # noqa: GL001",
+        "y = w.data * 2  # noqa: GL003"]
+    assert got.cells[1].outputs == nb.cells[1].outputs and got.cells[0].source == "# t"
+    assert gl("check", str(f)).exit_code == 0
+
+
 @pytest.mark.skipif(__import__("shutil").which("ruff") is None and
                     subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True).returncode != 0,
                     reason="ruff is not installed")

@@ -180,6 +180,8 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
     from gradlint import noqa
 
     findings = []
+    if model.other_framework:
+        return result  # MXNet / TensorFlow / JAX code: torch's rules do not apply
     for rule_cls in rules:
         rule = rule_cls()
         for finding in rule.check(model, settings.options):

@@ -8,6 +8,7 @@ import libcst as cst
 
 from gradlint.model import Mode, SemanticModel
 from gradlint.model.builder import _has_grad_term, _names_in
+from gradlint.model.walk import iter_nodes
 from gradlint import fix as fixes
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
@@ -88,7 +89,17 @@ None.
             if _releafed_later(model, rb):
                 continue
             mode = model.mode_at(rb)
-            if rb.is_loop_target:
+            grad_read = None
+            if _releafed_each_iteration(model, rb):
+                # the loop makes a fresh leaf again before the next backward: only a `.grad` read of the
+                # rebound name later in the same iteration meets the gradient-less tensor
+                grad_read = _grad_read_after(model, rb)
+                if grad_read is None:
+                    continue
+            if grad_read is not None:
+                effect = (f"`{model.code(grad_read.node)}` later in the iteration is None (the new tensor has no "
+                          "gradient), so using it raises `AttributeError`/`TypeError` on `NoneType`")
+            elif rb.is_loop_target:
                 effect = "only the loop variable is rebound: the parameter is never updated and the model silently does not train"
             elif mode in (Mode.DISABLED, Mode.INFERENCE):
                 effect = (f"the new `{rb.name}` does not require grad, so the next backward raises "
@@ -164,6 +175,27 @@ def _outer_is_new_leaf(rhs: cst.BaseExpression) -> bool:
             if last in ("Parameter", "tensor", "as_tensor"):
                 return True
     return False
+
+
+def _releafed_each_iteration(model: SemanticModel, rb) -> bool:
+    """`s = s.detach().requires_grad_()` earlier in the same loop body: every iteration starts from a new leaf."""
+    loop = rb.loop
+    return loop is not None and any(
+        r.name == rb.name and r.function is rb.function and r.loop is loop and loop.seq < r.seq < rb.seq
+        for r in model.releafs
+    )
+
+
+def _grad_read_after(model: SemanticModel, rb):
+    """The first `<name>.grad` after the rebind and before the end of its loop's body, with no new leaf
+    made in between."""
+    end = rb.loop.end_seq
+    releafs = [r.seq for r in model.releafs if r.name == rb.name and r.function is rb.function and rb.seq < r.seq < end]
+    stop = min(releafs, default=end)
+    own = {id(n) for n in iter_nodes(rb.rhs)}  # the update's own `s.grad`
+    reads = [g for g in model.grad_reads if g.name == rb.name and g.function is rb.function
+             and rb.seq < g.seq < stop and id(g.node) not in own]
+    return min(reads, key=lambda g: g.seq, default=None)
 
 
 def _releafed_later(model: SemanticModel, rb) -> bool:

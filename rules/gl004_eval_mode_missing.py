@@ -89,7 +89,10 @@ names), `model-names` / `extend-model-names` (regular expressions for names that
         for ctx in model.eval_contexts():
             if ctx.has_step or (ctx.loop is not None and ctx.has_backward):
                 continue
-            first = min(ctx.model_calls, key=lambda c: c.seq)
+            calls = [c for c in ctx.model_calls if not c.not_module]  # `.eval()` needs an nn.Module
+            if not calls:
+                continue
+            first = min(calls, key=lambda c: c.seq)
             if _eval_mode_set(model, ctx, first.seq):
                 continue
             yield Finding(
@@ -173,7 +176,7 @@ def _later_in_block(model: SemanticModel, stmt) -> bool:
 def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
     fn = ctx.function
     if fn is None:
-        return any(s < before for s in model.module_eval_seqs)
+        return model.eval_mode_at(None, before) is True
     if model.sets_eval(fn, before):
         return True
     # the enclosing functions (a nested evaluate() defined inside main())
@@ -185,10 +188,8 @@ def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
     if ctx.loop is None:
         # callers that put the model in eval mode before calling this function
         for site in model.call_sites(fn):
-            if site.function is None:
-                if any(s < site.seq for s in model.module_eval_seqs):
-                    return True
-            elif model.sets_eval(site.function, site.seq):
+            # the caller (or a helper it called earlier, like `evaluate()`) left the model in eval mode
+            if model.eval_mode_at(site.function, site.seq) is True:
                 return True
         # a class whose methods put the model in eval mode (an evaluator / predictor object)
         if fn.class_info is not None and any(model.sets_eval(m) for m in fn.class_info.methods):

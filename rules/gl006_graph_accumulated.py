@@ -180,10 +180,11 @@ None.
                     "grows a little with every iteration (a slow leak; measured 5-550 KB per iteration)")
         elif in_loop:
             leak = ("`backward(retain_graph=True)` keeps the saved activations too, so memory grows by a whole "
-                    "forward pass per iteration until it runs out")
+                    "forward pass per iteration, held for as long as the accumulator lives")
         else:
-            leak = ("nothing in the loop calls `backward()`, so every iteration's saved activations stay alive "
-                    "too: memory grows by a whole forward pass per iteration until it runs out")
+            leak = ("nothing in the loop calls `backward()`, so the graph is never freed and every iteration's "
+                    "saved activations stay alive too: memory grows by a whole forward pass per iteration, held "
+                    "for as long as the accumulator lives")
         if self._number_accumulator(t, acc):
             fix = f"accumulate `{piece}.item()` (or `.detach()` to keep a tensor)"
         else:

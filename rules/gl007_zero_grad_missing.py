@@ -106,6 +106,8 @@ None.
                 continue  # reset (of this optimizer, a model, p.grad) in the loop
             if self._helper_resets(model, t, step.fn, loop):
                 continue
+            if _fresh_leaves_each_iteration(model, t, step, loop):
+                continue
             yield Finding(step.node, self._message(model, t, step, loop, others),
                           self._fix(model, t, step, loop))
 
@@ -119,18 +121,9 @@ None.
 
     def _helper_resets(self, model: SemanticModel, t: TrainingFacts, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
         names = {c.name for c in t.loop_calls if c.fn is fn and loop in c.loops}
-        seen: set[int] = set()
-        return any(self._fn_resets(model, t, f, seen) for name in names for f in model.functions_named(name))
-
-    def _fn_resets(self, model: SemanticModel, t: TrainingFacts, fn: FunctionInfo, seen: set[int]) -> bool:
-        if id(fn) in seen:
-            return False
-        seen.add(id(fn))
-        if any(r.fn is fn for r in t.resets):
-            return True
-        return any(self._fn_resets(model, t, f, seen)
-                   for call in model.local_calls if call.function is fn
-                   for f in model.functions_named(call.name))
+        resetting = {id(r.fn) for r in t.resets}
+        return any(model.reaches(f, lambda g: id(g) in resetting, depth=64)
+                   for name in names for f in model.functions_named(name))
 
     def _message(self, model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo, others) -> str:
         opt = step.optimizer
@@ -158,3 +151,15 @@ None.
             return None
         return FixSpec(f"Insert `{step.optimizer}.zero_grad()` before the backward pass",
                        (InsertLinesBefore(stmt, f"{step.optimizer}.zero_grad()\n"),), safe=False)
+
+
+def _fresh_leaves_each_iteration(model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo) -> bool:
+    """`x = torch.randn(..., requires_grad=True); opt = SGD([x])` in every iteration: the leaves (and their
+    `.grad`) are new each time, so nothing accumulates across iterations."""
+    for ctor in t.loop_optimizers:
+        if ctor.key != step.optimizer or ctor.fn is not step.fn or loop not in ctor.loops or not ctor.param_names:
+            continue
+        if all(any(r.name == name and r.function is step.fn and r.loop is not None and loop.seq < r.seq < ctor.seq
+                   and r.seq <= loop.end_seq for r in model.releafs) for name in ctor.param_names):
+            return True
+    return False

@@ -98,9 +98,13 @@ None.
         if model.is_test_file:
             return  # tests call backward on models whose every parameter they use, then check the grads
         facts = model.ext(ModuleFacts)
+        if facts.grads_set_up:
+            return  # the file's modules create their parameters' `.grad` when they are built
         for loop in facts.param_loops:
             reported: set[str] = set()
             fn = loop.function
+            if (id(fn) if fn is not None else 0) in facts.grads_kept:
+                continue  # `zero_grad(set_to_none=False)` here: the gradients stay tensors
             checked = facts.fn_grad_checks.get(id(fn) if fn is not None else 0, set())
             for use in loop.uses:
                 if use.name in loop.guarded or use.name in checked or use.name in reported:

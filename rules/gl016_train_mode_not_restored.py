@@ -143,6 +143,40 @@ None.
                             continue
                         reported.add(id(sw.node))
                         yield Finding(sw.node, _message(sw, call))
+        # a training loop that starts with the model left in eval mode by an earlier switch or call
+        for loop in model.loops:
+            if not checker.loop_trains(loop) or _in_training_loop(checker, loop):
+                continue
+            found = model.last_mode_event(loop.function, loop.seq)
+            if found is None or not found[0]:
+                continue
+            event = found[1]
+            call: LocalCall | None = None
+            if isinstance(event, ModeSwitch):
+                sw = event
+            else:
+                call = event
+                switches = [s for f in model.functions_named(event.name) for s in checker.eval_switches(f)]
+                if not switches:
+                    continue
+                sw = switches[-1]
+            if sw.kind != "eval" or id(sw.node) in reported or not checker.evidence(sw.receiver):
+                continue
+            if checker.loop_restores(loop, sw.receiver):
+                continue
+            reported.add(id(sw.node))
+            yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call))
+
+
+def _before_loop_message(sw: ModeSwitch, call: LocalCall | None) -> str:
+    recv = sw.receiver or "the model"
+    what = (f"`{call.name}(...)` leaves `{recv}` in eval mode (its `{recv}.eval()`)" if call is not None
+            else f"`{recv}.eval()` before the training loop")
+    return (
+        f"{what} and the training loop after it never calls `{recv}.train()`: the model trains in eval mode "
+        "(Dropout off, BatchNorm frozen on its running statistics, which stop updating); call "
+        f"`{recv}.train()` before the loop"
+    )
 
 
 def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
@@ -164,8 +198,6 @@ class _Checker:
         self._switches: dict[int, list[ModeSwitch]] = {}
         for sw in facts.switches:
             self._switches.setdefault(id(sw.function), []).append(sw)
-        self._trains: dict[int, bool] = {}
-        self._sets_train: dict[int, bool] = {}
         self._loop_trains: dict[int, bool] = {}
         trained = {s.receiver for s in facts.switches if s.kind in ("train", "restore") and s.receiver}
         for opt in facts.optimizers:
@@ -186,40 +218,18 @@ class _Checker:
         return fn is loop.function and loop.seq < seq <= self.end(loop)
 
     def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
-        calls = self.model._calls_by_fn.get(id(loop.function), [])
+        calls = self.model.calls_from(loop.function)
         return [c for c in calls if self.inside(c.seq, c.function, loop)]
 
     def innermost_training_loop(self, call: LocalCall) -> LoopInfo | None:
         loops = [lp for lp in self.model.loops if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
         return max(loops, key=lambda lp: lp.seq) if loops else None
 
-    def trains(self, fn: FunctionInfo, depth: int = 0) -> bool:
-        key = id(fn)
-        if key not in self._trains:
-            self._trains[key] = False  # cycle guard
-            result = fn.has_step or fn.has_backward
-            if not result and depth < 4:
-                result = any(
-                    self.trains(callee, depth + 1)
-                    for call in self.model._calls_by_fn.get(key, ())
-                    for callee in self.model.functions_named(call.name)
-                )
-            self._trains[key] = result
-        return self._trains[key]
+    def trains(self, fn: FunctionInfo) -> bool:
+        return self.model.trains(fn)
 
-    def sets_train(self, fn: FunctionInfo, depth: int = 0) -> bool:
-        key = id(fn)
-        if key not in self._sets_train:
-            self._sets_train[key] = False
-            result = any(s.kind in ("train", "restore") for s in self._switches.get(key, ()))
-            if not result and depth < 4:
-                result = any(
-                    self.sets_train(callee, depth + 1)
-                    for call in self.model._calls_by_fn.get(key, ())
-                    for callee in self.model.functions_named(call.name)
-                )
-            self._sets_train[key] = result
-        return self._sets_train[key]
+    def sets_train(self, fn: FunctionInfo) -> bool:
+        return self.model.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches.get(id(f), ())))
 
     def loop_trains(self, loop: LoopInfo) -> bool:
         key = id(loop)
@@ -254,7 +264,15 @@ class _Checker:
         ]
         if self.sets_train(fn):
             return []
-        for call in self.model._calls_by_fn.get(id(fn), ()):
-            for callee in self.model.functions_named(call.name):
-                out += self.eval_switches(callee, depth + 1, seen)
+        for callee in self.model.callees(fn):
+            out += self.eval_switches(callee, depth + 1, seen)
         return out
+
+
+def _in_training_loop(checker: "_Checker", loop: LoopInfo) -> bool:
+    parent = loop.parent
+    while parent is not None:
+        if checker.loop_trains(parent):
+            return True
+        parent = parent.parent
+    return False

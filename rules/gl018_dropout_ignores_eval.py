@@ -122,7 +122,7 @@ def _runs_in_forward(model: SemanticModel, method: FunctionInfo) -> bool:
     for fwd in cls.methods:
         if fwd.name != "forward":
             continue
-        for call in model._calls_by_fn.get(id(fwd), ()):
+        for call in model.calls_from(fwd):
             if call.name == method.name and isinstance(call.node.func, cst.Attribute):
                 return True
     return False

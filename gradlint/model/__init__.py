@@ -1,38 +1,44 @@
-"""The semantic model every rule shares, computed once per file.
+"""The semantic model every rule shares, computed once per file (see docs/model.md for the layout).
 
 It answers, for the rules:
 - names: what `torch`, `nn`, `no_grad`, `F` … refer to (`imports.resolve(expr)`);
+- values: what each recorded expression holds (`values.Value`: tensor, parameter/leaf, module, parameter
+  iterator, param groups, loader batches, an instance of a class of the file …), one evaluator
+  (`evaluate.Evaluator.classify`) over flow-sensitive bindings joined at `if` branches; values that depend
+  on a function's parameters are deferred and resolved after the walk by the call graph (`calls`:
+  `callgraph.CallGraph`, arguments joined over call sites, `apply(fn)`, methods of instances);
 - grad mode: the mode at every recorded fact (`effective_mode(fact.mode, fact.function)`), through
   `with` blocks, decorators (with and without parentheses), bare `set_grad_enabled(...)` statements,
   `enable_grad` nested in `no_grad`, and — for functions without a decorator — the mode at the places
-  this file calls them;
-- leaf parameters: what each expression holds (`Value`/`Kind`): parameters from `nn.Parameter`,
-  factories with `requires_grad=True`, `.requires_grad_()`, loops over `.parameters()`,
-  `.named_parameters()`, `param_groups`, `self.w` assigned a Parameter, `.weight`/`.bias` of modules;
-- evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`), and where
-  they put the model in eval mode.
+  this file calls them (by name, as methods of instances, through `apply`);
+- train/eval mode: the switches (`switches`), what a call leaves a model in (`mode_effect`), whether a
+  model is in eval mode at a point (`eval_mode_at`, `sets_eval`);
+- the call graph: `call_sites`, `calls_from`, `callees`, `reaches`, `trains`;
+- evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`).
 """
-
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import libcst as cst
 
 from gradlint.model.builder import ModelBuilder
+from gradlint.model.callgraph import CallGraph
 from gradlint.model.extension import Extension
 from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
     FunctionInfo,
+    GradRead,
     InplaceOp,
     LocalCall,
     LoopInfo,
     Mode,
     ModelCall,
+    ModeSwitch,
     Rebind,
     Releaf,
 )
@@ -48,6 +54,7 @@ __all__ = [
     "DataAccess",
     "EvalContext",
     "FunctionInfo",
+    "GradRead",
     "InplaceOp",
     "Kind",
     "LocalCall",
@@ -74,8 +81,14 @@ class EvalContext:
 
     @property
     def has_grad_use(self) -> bool:
-        """Gradients are wanted here (saliency, attacks): in the loop, or anywhere in its function."""
-        return bool(self.loop and self.loop.has_grad_use) or bool(self.function and self.function.has_grad_use)
+        """Gradients are wanted here (saliency, attacks): in the loop, or anywhere in its function — except
+        a validation loop inside a training function, whose backward/step elsewhere is the training."""
+        if self.loop is not None and self.loop.has_grad_use:
+            return True
+        fn = self.function
+        if fn is None or not fn.has_grad_use:
+            return False
+        return not (self.loop is not None and fn.has_step and not self.loop.has_step)
 
     @property
     def has_step(self) -> bool:
@@ -100,23 +113,58 @@ class SemanticModel:
         self.inplace_ops = builder.inplace_ops
         self.rebinds = builder.rebinds
         self.releafs = builder.releafs
+        self.grad_reads = builder.grad_reads
         self.data_accesses = builder.data_accesses
         self.local_calls = builder.local_calls
         self.model_calls = builder.model_calls
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
+        self.switches = builder.switches
         self.uses_torch = builder.uses_torch
+        # d2l's MXNet and TensorFlow twins of each chapter: no rule applies to another framework's code
+        self.other_framework = builder.other_framework
         self._calls_by_name: dict[str, list[LocalCall]] = defaultdict(list)
         self._calls_by_fn: dict[int, list[LocalCall]] = defaultdict(list)
         for call in self.local_calls:
             self._calls_by_name[call.name].append(call)
-            self._calls_by_fn[id(call.function)].append(call)
+            self._calls_by_fn[id(call.function)].append(call)  # id(None): the module's top level
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
+        self._mode_effects: dict[int, bool | None] = {}
+        self._switches_of: dict[int, list[ModeSwitch]] = defaultdict(list)  # id(fn), id(None) at the top level
+        for sw in builder.switches:
+            self._switches_of[id(sw.function)].append(sw)
         self._extensions = builder.extensions
         self._builder = builder
+        self.calls = CallGraph(builder)
+        self._resolve_deferred()
         for ext in self._extensions.values():
             ext.finish(self)
+
+    def _resolve_deferred(self) -> None:
+        """Facts whose value depended on a function's parameters get the value its call sites pass (see
+        `gradlint.model.callgraph`); facts that turn out not to be about tensors, or a module, are dropped."""
+        resolve = self.calls.resolve
+        for op in self.inplace_ops:
+            if op.value.deferred:
+                op.value = resolve(op.value)
+        if any(a.value.deferred for a in self.data_accesses):
+            for acc in self.data_accesses:
+                if acc.value.deferred:
+                    acc.value = resolve(acc.value)
+            self.data_accesses = [a for a in self.data_accesses if a.value.is_tensor]
+        if any(r.value.deferred for r in self.rebinds):
+            for rb in self.rebinds:
+                if rb.value.deferred:
+                    rb.value = resolve(rb.value)
+            self.rebinds = [r for r in self.rebinds if r.value.kind is Kind.LEAF]
+        # `def evaluate(model, loader): ... model(x)` where every caller passes a function, not a module
+        for mc in self.model_calls:
+            v = mc.value
+            if v is not None and v.ref is not None:
+                actual = resolve(Value(Kind.UNKNOWN, ref=v.ref, path=v.path))
+                if actual.kind is not Kind.UNKNOWN and actual.kind is not Kind.MODULE:
+                    mc.not_module = True
 
     def release(self) -> None:
         """Break the model's reference cycles so the file's tree is freed as soon as the caller drops it,
@@ -141,9 +189,13 @@ class SemanticModel:
     # ---------------------------------------------------------------- grad mode
 
     def call_sites(self, fn: FunctionInfo) -> list[LocalCall]:
-        sites = list(self._calls_by_name.get(fn.name, ()))
-        if fn.name == "__init__" and fn.class_info is not None:
-            sites += self._calls_by_name.get(fn.class_info.name, ())
+        """Calls of this file that may reach `fn`: by its simple name (`evaluate(...)`, `self.evaluate()`),
+        `Cls(...)` for `Cls.__init__`, and methods called on instances of its class (`opt.step()`), not
+        methods of other classes that share the name."""
+        cls = fn.class_info.name if fn.class_info is not None else None
+        sites = [s for s in self._calls_by_name.get(fn.name, ()) if s.cls is None or s.cls == cls]
+        if fn.name == "__init__" and cls is not None:
+            sites += self._calls_by_name.get(cls, ())
         return [s for s in sites if s.function is not fn]
 
     def function_mode(self, fn: FunctionInfo) -> Mode:
@@ -173,14 +225,15 @@ class SemanticModel:
 
     # ---------------------------------------------------------------- eval mode
 
-    def sets_eval(self, fn: FunctionInfo, before: int | None = None, _seen: set[int] | None = None) -> bool:
-        """Does fn put a model in eval mode (itself, or through a helper of this file it calls)
-        before sequence point `before`?"""
+    def sets_eval(self, fn: FunctionInfo | None, before: int | None = None, _seen: set[int] | None = None) -> bool:
+        """Does fn (None: the module's top level) put a model in eval mode (itself, or through a helper of
+        this file it calls) before sequence point `before`?"""
         seen = _seen if _seen is not None else set()
         if id(fn) in seen:
             return False
         seen.add(id(fn))
-        if any(before is None or s < before for s in fn.eval_seqs):
+        seqs = fn.eval_seqs if fn is not None else self.module_eval_seqs
+        if any(before is None or s < before for s in seqs):
             return True
         for call in self._calls_by_fn.get(id(fn), ()):
             if before is not None and call.seq >= before:
@@ -189,6 +242,82 @@ class SemanticModel:
                 if self.sets_eval(callee, None, seen):
                     return True
         return False
+
+    def mode_effect(self, fn: FunctionInfo, _seen: set[int] | None = None) -> bool | None:
+        """The train/eval mode a call of `fn` leaves a model in: True after `model.eval()` (its own, or a
+        helper's it calls last), False after `model.train()`, None when it switches nothing."""
+        key = id(fn)
+        if key in self._mode_effects:
+            return self._mode_effects[key]
+        seen = _seen if _seen is not None else set()
+        if key in seen:
+            return None
+        seen.add(key)
+        result = self._last_switch(fn, None, seen)
+        self._mode_effects[key] = result
+        return result
+
+    def eval_mode_at(self, fn: FunctionInfo | None, before: int) -> bool | None:
+        """Is a model in eval mode at sequence point `before` of `fn` (None: the module's top level), as
+        far as the switches and the calls of that scope before it tell? True / False, None: nothing there."""
+        return self._last_switch(fn, before, set())
+
+    def _last_switch(self, fn: FunctionInfo | None, before: int | None, seen: set[int]) -> bool | None:
+        found = self.last_mode_event(fn, before, seen)
+        return found[0] if found is not None else None
+
+    def last_mode_event(self, fn: FunctionInfo | None, before: int | None,
+                        _seen: set[int] | None = None) -> tuple[bool, ModeSwitch | LocalCall] | None:
+        """The last event of `fn`'s own body (None: the module's top level) before `before` that decides a
+        model's train/eval mode — a switch, or a call of a helper that switches — and whether it leaves eval."""
+        seen = _seen if _seen is not None else set()
+        events: list[tuple[int, ModeSwitch | LocalCall]] = [(s.seq, s) for s in self._switches_of.get(id(fn), ())]
+        events += [(c.seq, c) for c in self._calls_by_fn.get(id(fn), ())]
+        for seq, event in sorted(events, key=lambda e: e[0], reverse=True):
+            if before is not None and seq >= before:
+                continue
+            if type(event) is ModeSwitch:
+                return event.kind != "train", event
+            for callee in self.functions_named(event.name):
+                if callee is fn:
+                    continue
+                effect = self.mode_effect(callee, seen)
+                if effect is not None:
+                    return effect, event
+        return None
+
+    def calls_from(self, fn: FunctionInfo | None) -> list[LocalCall]:
+        """The calls in `fn`'s own body (None: the module's top level) that may reach a function of this file."""
+        return self._calls_by_fn.get(id(fn), [])
+
+    def callees(self, fn: FunctionInfo | None) -> list[FunctionInfo]:
+        """The functions of this file that `fn` (None: the module's top level) calls, in call order."""
+        out: list[FunctionInfo] = []
+        for call in self._calls_by_fn.get(id(fn), ()):
+            out += [f for f in self.functions_named(call.name) if f is not fn]
+        return out
+
+    def reaches(self, fn: FunctionInfo, test: Callable[[FunctionInfo], bool], depth: int = 4) -> bool:
+        """Does `fn`, or a function of this file it calls (through at most `depth` calls), satisfy `test`?
+        (e.g. a training step's helper that resets the gradients, a validation helper that trains)"""
+        seen = {id(fn)}
+        frontier = [fn]
+        for level in range(depth + 1):
+            nxt: list[FunctionInfo] = []
+            for f in frontier:
+                if test(f):
+                    return True
+                if level < depth:
+                    for callee in self.callees(f):
+                        if id(callee) not in seen:
+                            seen.add(id(callee))
+                            nxt.append(callee)
+            frontier = nxt
+        return False
+
+    def trains(self, fn: FunctionInfo) -> bool:
+        """Does `fn` (or a helper it calls) run backward or an optimizer step?"""
+        return self.reaches(fn, lambda f: f.has_step or f.has_backward)
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
         out = [f for f in self.functions if f.name == name]

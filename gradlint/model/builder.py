@@ -16,25 +16,39 @@ from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
     FunctionInfo,
+    GradRead,
     InplaceOp,
     LocalCall,
     LoopInfo,
     Mode,
     ModelCall,
+    ModeSwitch,
     Rebind,
     Releaf,
 )
 from gradlint.model.names import (
     GRAD_MODE_NAMES,
     TORCH_FACTORIES,
-    TORCH_TENSOR_FUNCS,
     ImportMap,
     dotted,
     is_full_slice,
     is_inplace_method,
     target_names,
 )
-from gradlint.model.values import OTHER, UNKNOWN, Kind, Value
+from gradlint.model.evaluate import (  # noqa: F401  (re-exported: the extensions and GL002 import them here)
+    EMPTY_LIST,
+    NON_TENSOR_METHODS,
+    Evaluator,
+    _DEF_NAME,
+    _Batch,
+    _const_bool,
+    _kwarg,
+    _positional,
+    _Scope,
+    _split_tokens,
+    _unknown,
+)
+from gradlint.model.values import UNKNOWN, Kind, Value, join, param_ref
 from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
 
@@ -64,6 +78,10 @@ TORCH_ECOSYSTEM = frozenset(
      "accelerate", "torchmetrics", "ignite", "fastai", "detectron2", "mmcv", "mmengine", "peft", "diffusers"}
 )
 
+OTHER_FRAMEWORKS = frozenset(
+    {"mxnet", "tensorflow", "keras", "jax", "flax", "paddle", "mindspore", "oneflow", "cupy", "chainer", "theano"}
+)
+
 # The text an import of one of those libraries needs (`import torch`, `x = 1; from transformers import
 # AutoModel`, `import numpy as np, torch`): a necessary condition for `uses_torch`, tested on raw text.
 ECO_IMPORT = re.compile(
@@ -73,40 +91,6 @@ ECO_IMPORT = re.compile(
 EVAL_TOKENS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout"}
 
 # methods on a tensor that do not return a tensor
-NON_TENSOR_METHODS = frozenset(
-    "item tolist numpy size dim numel stride data_ptr element_size nelement is_contiguous "
-    "is_floating_point is_leaf equal allclose any_ all_ __len__ backward".split()
-)
-MODULE_RETURNING_METHODS = frozenset(
-    "eval train to cuda cpu float double half bfloat16 requires_grad_ apply share_memory type".split()
-)
-WRAPPERS_KEEPING_ITERABLE = frozenset({"list", "tuple", "sorted", "reversed", "iter", "filter", "tqdm", "set"})
-
-
-def _split_tokens(name: str) -> list[str]:
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    return [t for t in name.lower().split("_") if t]
-
-
-def _const_bool(expr: cst.BaseExpression | None) -> bool | None:
-    if type(expr) is cst.Name and expr.value in ("True", "False"):
-        return expr.value == "True"
-    if type(expr) is cst.Integer:
-        return expr.value != "0"
-    return None
-
-
-def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
 def _names_in(expr: cst.CSTNode) -> set[str]:
     """Every Name used as a value in expr (not attribute names)."""
     attr_names = {id(n.attr) for n in iter_nodes(expr) if type(n) is cst.Attribute}
@@ -131,22 +115,16 @@ def _has_grad_term(expr: cst.CSTNode) -> bool:
     return False
 
 
-class _Scope:
-    __slots__ = ("bindings", "parent", "function", "class_info")
+class _Branch:
+    """An `if` statement being walked: the bindings before it and what each finished branch left."""
 
-    def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
-        self.bindings: dict[str, Value] = {}
-        self.parent = parent
-        self.function = function
-        self.class_info = class_info
+    __slots__ = ("node", "scope", "pre", "outcomes")
 
-    def lookup(self, name: str) -> Value | None:
-        scope: _Scope | None = self
-        while scope is not None:
-            if name in scope.bindings:
-                return scope.bindings[name]
-            scope = scope.parent
-        return None
+    def __init__(self, node: cst.If, scope: "_Scope") -> None:
+        self.node = node
+        self.scope = scope
+        self.pre = dict(scope.bindings)
+        self.outcomes: list[dict[str, Value]] = []
 
 
 class _Region:
@@ -168,7 +146,7 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
     return found
 
 
-class ModelBuilder(Walker):
+class ModelBuilder(Evaluator, Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = (), source: str | None = None) -> None:
         self.options = options
@@ -191,6 +169,7 @@ class ModelBuilder(Walker):
         self.inplace_ops: list[InplaceOp] = []
         self.rebinds: list[Rebind] = []
         self.releafs: list[Releaf] = []
+        self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
         self.model_calls: list[ModelCall] = []
@@ -210,9 +189,14 @@ class ModelBuilder(Walker):
         self._frozen_tensors: set[str] = set()  # `layer.weight.requires_grad = False` (until set True again)
         self._module_functions: set[str] = set()  # functions defined at the top level of the file
         self._pending_assign: list[list[tuple[cst.BaseExpression, Value]]] = []
+        self._prescan_params: dict[str, Value] = {}
+        self._def_names: frozenset[str] | None = None
+        self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
+        self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
-        self._mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+        self.mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
+        self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
 
     def mentions(self, *words: str) -> bool:
         """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a
@@ -335,313 +319,6 @@ class ModelBuilder(Walker):
             return Mode.UNKNOWN
         return Mode.ENABLED if flag else Mode.DISABLED
 
-    # ----------------------------------------------------------------------------- classification
-
-    def classify(self, expr: cst.BaseExpression) -> Value:
-        if type(expr) is cst.Name:
-            v = self._scope.lookup(expr.value)
-            if v is not None and v.kind is not Kind.UNKNOWN:
-                return v
-            if expr.value in self.classes or (v is None and expr.value in self._module_functions):
-                return OTHER
-            if v is None and expr.value in self.imports.aliases:
-                return OTHER
-            if self._is_model_name(expr.value):
-                return Value(Kind.MODULE, f"`{expr.value}`")
-            return UNKNOWN
-        if type(expr) is cst.Attribute:
-            return self._classify_attribute(expr)
-        if type(expr) is cst.Call:
-            return self._classify_call(expr)
-        if type(expr) is cst.Subscript:
-            return self._classify_subscript(expr)
-        if type(expr) is cst.BinaryOperation:
-            left, right = self.classify(expr.left), self.classify(expr.right)
-            kinds = {left.kind, right.kind}
-            if kinds & {Kind.LEAF, Kind.NONLEAF}:
-                return Value(Kind.NONLEAF)
-            if Kind.TENSOR in kinds:
-                return Value(Kind.TENSOR)
-            return UNKNOWN
-        if type(expr) is cst.UnaryOperation:
-            inner = self.classify(expr.expression)
-            if inner.kind in (Kind.LEAF, Kind.NONLEAF):
-                return Value(Kind.NONLEAF)
-            return inner if inner.kind is Kind.TENSOR else UNKNOWN
-        if type(expr) in (cst.List, cst.Tuple):
-            elems = [e.value for e in expr.elements if type(e) is cst.Element]
-            if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
-                return Value(Kind.PARAMS, "a list of leaf tensors")
-            return OTHER
-        if type(expr) in (cst.ListComp, cst.GeneratorExp):
-            return self._classify_comprehension(expr)
-        if type(expr) in (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
-                             cst.Float, cst.Dict, cst.Set, cst.Lambda):
-            return OTHER
-        return UNKNOWN
-
-    def _classify_comprehension(self, expr: cst.ListComp | cst.GeneratorExp) -> Value:
-        comp = expr.for_in
-        if comp.inner_for_in is not None:
-            return UNKNOWN
-        it = self.classify(comp.iter)
-        if it.kind is Kind.PARAMS and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
-            if expr.elt.value == comp.target.value:
-                return it
-        return UNKNOWN
-
-    def _classify_attribute(self, expr: cst.Attribute) -> Value:
-        attr = expr.attr.value
-        if attr == "grad":
-            return Value(Kind.TENSOR, "a gradient")
-        if attr == "data":
-            base = self.classify(expr.value)
-            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
-        if attr == "param_groups":
-            return Value(Kind.GROUPS)
-        base = self.classify(expr.value)
-        if base.kind is Kind.SELF and self._scope_class() is not None:
-            cls = self._scope_class()
-            assert cls is not None
-            if attr in cls.method_names:
-                return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
-            if attr in cls.attrs and cls.attrs[attr].kind is not Kind.UNKNOWN:
-                return cls.attrs[attr]
-            if self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`self.{attr}`")
-            return UNKNOWN
-        if base.kind is Kind.MODULE:
-            if attr in ("weight", "bias"):
-                if self._is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
-                    return Value(Kind.TENSOR)
-                return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
-            if self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
-            return UNKNOWN
-        if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
-            return Value(Kind.NONLEAF) if base.kind in (Kind.LEAF, Kind.NONLEAF) else Value(Kind.TENSOR)
-        if base.kind is Kind.UNKNOWN and self._is_model_name(attr):
-            return Value(Kind.MODULE, f"`{dotted(expr) or attr}`")
-        return UNKNOWN
-
-    def _scope_class(self) -> ClassInfo | None:
-        scope: _Scope | None = self._scope
-        while scope is not None:
-            if scope.class_info is not None:
-                return scope.class_info
-            scope = scope.parent
-        return None
-
-    def _is_frozen(self, receiver: cst.BaseExpression) -> bool:
-        """Was `receiver`, or a module it belongs to (`backbone` for `backbone[0]`, `self.enc` for
-        `self.enc.layer1`), frozen with `.requires_grad_(False)`?"""
-        if not self._frozen:
-            return False
-        expr: cst.BaseExpression = receiver
-        while True:
-            d = dotted(expr)
-            if d is not None and d in self._frozen:
-                return True
-            if type(expr) in (cst.Attribute, cst.Subscript):
-                expr = expr.value
-            else:
-                return False
-
-    def _classify_subscript(self, expr: cst.Subscript) -> Value:
-        base = self.classify(expr.value)
-        if base.kind is Kind.PARAMS:
-            return Value(Kind.LEAF, base.origin)
-        if base.kind is Kind.GROUPS:
-            return Value(Kind.GROUP)
-        if base.kind is Kind.GROUP:
-            if len(expr.slice) == 1 and type(expr.slice[0].slice) is cst.Index:
-                key = expr.slice[0].slice.value
-                if type(key) is cst.SimpleString and key.evaluated_value == "params":
-                    return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
-            return OTHER
-        if base.kind is Kind.MODULE:
-            return Value(Kind.MODULE, base.origin)
-        if base.kind in (Kind.LEAF, Kind.NONLEAF):
-            return Value(Kind.NONLEAF)
-        if base.kind is Kind.TENSOR:
-            return Value(Kind.TENSOR)
-        return UNKNOWN
-
-    def _classify_call(self, call: cst.Call) -> Value:
-        func = call.func
-        q = self.imports.resolve(func)
-        if q is not None:
-            v = self._classify_qualified_call(q, call)
-            if v is not None:
-                return v
-        if type(func) is cst.Name:
-            name = func.value
-            cls = self.classes.get(name)
-            if cls is not None:
-                return Value(Kind.MODULE, f"a `{name}`") if cls.is_module else OTHER
-            if name in WRAPPERS_KEEPING_ITERABLE:
-                pos = _positional(call)
-                if pos:
-                    inner = self.classify(pos[-1].value)
-                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES):
-                        return inner
-                return UNKNOWN
-            fv = self.classify(func)
-            if fv.kind is Kind.MODULE:
-                return Value(Kind.TENSOR, "a model output")
-            return UNKNOWN
-        if type(func) is cst.Attribute:
-            method = func.attr.value
-            if method == "parameters":
-                if self._is_frozen(func.value):
-                    return Value(Kind.OTHER)
-                owner = dotted(func.value)
-                return Value(Kind.PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
-            if method == "named_parameters":
-                if self._is_frozen(func.value):
-                    return Value(Kind.OTHER)
-                owner = dotted(func.value)
-                return Value(Kind.NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
-            if method in ("modules", "children"):
-                return Value(Kind.MODULES)
-            if method in ("named_modules", "named_children"):
-                return Value(Kind.NAMED_MODULES)
-            if method == "from_pretrained":
-                return Value(Kind.MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
-            recv = self.classify(func.value)
-            if recv.kind is Kind.MODULE:
-                if method in MODULE_RETURNING_METHODS:
-                    return recv
-                if method == "forward":
-                    return Value(Kind.TENSOR, "a model output")
-                return UNKNOWN
-            if recv.kind is Kind.SELF:
-                cls = self._scope_class()
-                if method == "forward" and cls is not None and cls.is_module:
-                    return Value(Kind.TENSOR)
-                return UNKNOWN
-            if recv.is_tensor:
-                return self._classify_tensor_method(recv, method, call)
-        fv = self.classify(func)
-        if fv.kind is Kind.MODULE:
-            return Value(Kind.TENSOR, "a model output")
-        return UNKNOWN
-
-    def _classify_tensor_method(self, recv: Value, method: str, call: cst.Call) -> Value:
-        if method in NON_TENSOR_METHODS:
-            return OTHER
-        if method == "detach":
-            return Value(Kind.TENSOR)
-        if method == "requires_grad_":
-            arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
-            flag = True if arg is None else _const_bool(arg.value)
-            if flag is False:
-                return Value(Kind.TENSOR) if recv.kind is not Kind.NONLEAF else recv
-            if recv.kind is Kind.TENSOR:
-                return Value(Kind.LEAF, "made a leaf with requires_grad_()")
-            return recv
-        if is_inplace_method(method):
-            return recv  # in-place methods return self
-        if recv.kind in (Kind.LEAF, Kind.NONLEAF):
-            return Value(Kind.NONLEAF)
-        return Value(Kind.TENSOR)
-
-    def _classify_qualified_call(self, q: str, call: cst.Call) -> Value | None:
-        if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
-            rg = _kwarg(call, "requires_grad")
-            if rg is None and len(_positional(call)) >= 2:
-                rg = _positional(call)[1]
-            if rg is not None:
-                flag = _const_bool(rg.value)
-                if flag is None:
-                    return UNKNOWN  # requires_grad=<expression>
-                if flag is False:
-                    return Value(Kind.TENSOR)
-            return Value(Kind.LEAF, "an `nn.Parameter`")
-        if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
-            return Value(Kind.PARAMS, "an `nn.ParameterList` entry")
-        head, _, last = q.rpartition(".")
-        if head == "torch":
-            if last in TORCH_FACTORIES:
-                rg = _kwarg(call, "requires_grad")
-                if rg is not None:
-                    flag = _const_bool(rg.value)
-                    if flag is None:
-                        return UNKNOWN  # requires_grad=<expression>
-                    if flag:
-                        return Value(Kind.LEAF, "created with `requires_grad=True`")
-                return Value(Kind.TENSOR)
-            if last in TORCH_TENSOR_FUNCS:
-                args = [self.classify(a.value) for a in call.args if not a.star]
-                if any(a.kind in (Kind.LEAF, Kind.NONLEAF) for a in args):
-                    return Value(Kind.NONLEAF)
-                return Value(Kind.TENSOR)
-            return None
-        if q.startswith("torch.nn.functional."):
-            return Value(Kind.TENSOR)
-        if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
-            return Value(Kind.MODULE, f"an `nn.{last}`")
-        if q.startswith("torchvision.models.") or q in ("timm.create_model",):
-            return Value(Kind.MODULE, f"`{q}(...)`")
-        return None
-
-    # ----------------------------------------------------------------------------- binding
-
-    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
-        if type(target) is cst.Name:
-            self._scope.bindings[target.value] = value
-        elif type(target) in (cst.Tuple, cst.List):
-            for el in target.elements:
-                self._bind(el.value, UNKNOWN)
-        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
-            if self.classify(target.value).kind is Kind.SELF:
-                cls = self._scope_class()
-                if cls is not None and value.kind is not Kind.UNKNOWN:
-                    cls.attrs[target.attr.value] = value
-
-    def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
-        """Bind a for-loop target; return the names bound to parameters."""
-        elem = self._element_value(iterable)
-        params: set[str] = set()
-        self._bind_elem(target, elem, params)
-        return params
-
-    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple:
-        if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
-            fname = iterable.func.value
-            pos = _positional(iterable)
-            if fname == "enumerate" and pos:
-                return (OTHER, self._element_value(pos[0].value))
-            if fname == "zip" and pos:
-                return tuple(self._element_value(a.value) for a in pos)
-        it = self.classify(iterable)
-        if it.kind is Kind.PARAMS:
-            return Value(Kind.LEAF, it.origin or "a parameter")
-        if it.kind is Kind.NAMED_PARAMS:
-            return (OTHER, Value(Kind.LEAF, it.origin or "a parameter"))
-        if it.kind is Kind.GROUPS:
-            return Value(Kind.GROUP)
-        if it.kind is Kind.MODULES:
-            return Value(Kind.MODULE, "a submodule")
-        if it.kind is Kind.NAMED_MODULES:
-            return (OTHER, Value(Kind.MODULE, "a submodule"))
-        return UNKNOWN
-
-    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple, params: set[str]) -> None:
-        if type(target) is cst.Name:
-            v = elem if isinstance(elem, Value) else UNKNOWN
-            self._scope.bindings[target.value] = v
-            if v.kind is Kind.LEAF:
-                params.add(target.value)
-        elif type(target) in (cst.Tuple, cst.List):
-            els = [e.value for e in target.elements]
-            if isinstance(elem, tuple) and len(elem) == len(els):
-                for t, e in zip(els, elem):
-                    self._bind_elem(t, e, params)
-            else:
-                for t in els:
-                    self._bind_elem(t, UNKNOWN, params)
-
     # ----------------------------------------------------------------------------- module / imports
 
     def visit_Module(self, node: cst.Module) -> None:
@@ -658,6 +335,14 @@ class ModelBuilder(Walker):
                         self.imports.add_import(small)
                     elif type(small) is cst.ImportFrom:
                         self.imports.add_import_from(small)
+
+    @property
+    def other_framework(self) -> bool:
+        """Does the file import another array framework (MXNet, TensorFlow, JAX, ...) and no torch library?
+        There `w.data()`, `param[:] = param - lr * param.grad` are that framework's, not torch's."""
+        if self.uses_torch:
+            return False
+        return any(origin.split(".", 1)[0] in OTHER_FRAMEWORKS for origin in self.imports.aliases.values())
 
     @property
     def uses_torch(self) -> bool:
@@ -725,6 +410,13 @@ class ModelBuilder(Walker):
         """`self.X = nn.Linear(...)` / `nn.Parameter(...)` anywhere in the class's methods."""
         for stmt in node.body.body:
             if type(stmt) is cst.FunctionDef:
+                # the method's parameters are deferred: `self.params = list(params)` in `__init__` holds what
+                # the class's instantiations pass
+                params: dict[str, Value] = {}
+                self._bind_params(stmt, info, params)
+                self._prescan_params = params
+                if type(stmt.body) is not cst.IndentedBlock:
+                    continue
                 for small in _iter_small_statements(stmt.body.body):
                     if type(small) is cst.Assign:
                         for t in small.targets:
@@ -755,10 +447,10 @@ class ModelBuilder(Walker):
             attr = target.attr.value
             if v.kind is Kind.LEAF:
                 v = Value(Kind.LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
-            if v.kind is not Kind.UNKNOWN:
+            if v.kind is not Kind.UNKNOWN or v.deferred:
                 prev = info.attrs.get(attr)
                 # an attribute assigned different kinds of things in different places is unknown
-                if prev is not None and prev.kind is not v.kind:
+                if prev is not None and (prev.kind is not v.kind or prev.ref != v.ref or prev.path != v.path):
                     info.attrs[attr] = UNKNOWN
                 else:
                     info.attrs[attr] = v
@@ -766,12 +458,15 @@ class ModelBuilder(Walker):
     def _classify_in_class(self, value: cst.BaseExpression) -> Value:
         saved = self._scope
         self._scope = _Scope(None, None, None)
+        self._scope.bindings.update(self._prescan_params)
         try:
             v = self.classify(value)
         finally:
             self._scope = saved
         if v.kind is Kind.MODULE and v.origin.startswith("`") and type(value) is cst.Name:
-            return UNKNOWN  # self.model = model: only the name says it is a module; let attr names decide
+            # self.model = model: only the name says it is a module; let attr names decide, and the call
+            # sites of the method
+            return Value(Kind.UNKNOWN, ref=v.ref) if v.ref is not None else UNKNOWN
         return v
 
     # ----------------------------------------------------------------------------- functions
@@ -805,6 +500,11 @@ class ModelBuilder(Walker):
         self._loop_targets.append(set())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        fn = self._function
+        if fn is not None and fn.node is original_node:
+            fn.walked = True
+            fns = self._fns_by_name.setdefault(fn.name, [])
+            fns.append(fn)
         floor = self._region_floor.pop()
         del self._regions[floor:]
         self._loop_floor.pop()
@@ -812,15 +512,19 @@ class ModelBuilder(Walker):
         assert self._scope.parent is not None
         self._scope = self._scope.parent
 
-    def _bind_params(self, node: cst.FunctionDef, cls: ClassInfo | None) -> None:
+    def _bind_params(self, node: cst.FunctionDef, cls: ClassInfo | None, bindings: dict[str, Value] | None = None) -> None:
+        """A parameter's value is what the call sites pass (deferred, see `values.ParamRef`), unless its
+        annotation says what it is."""
         params = node.params
-        all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        positional = [*params.posonly_params, *params.params]
+        all_params = [*positional, *params.kwonly_params]
+        out = self._scope.bindings if bindings is None else bindings
         for i, p in enumerate(all_params):
             pname = p.name.value
             if i == 0 and cls is not None and pname in ("self",):
-                self._scope.bindings[pname] = Value(Kind.SELF)
+                out[pname] = Value(Kind.SELF)
                 continue
-            value = UNKNOWN
+            value = param_ref(node, pname, i if i < len(positional) else -1)
             if p.annotation is not None:
                 q = self.imports.resolve(p.annotation.annotation) or ""
                 if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
@@ -829,7 +533,7 @@ class ModelBuilder(Walker):
                     value = Value(Kind.MODULE, f"`{pname}`")
                 elif q in ("torch.Tensor",):
                     value = Value(Kind.TENSOR)
-            self._scope.bindings[pname] = value
+            out[pname] = value
 
     def _eval_reason(self, info: FunctionInfo) -> str | None:
         name = info.name
@@ -850,6 +554,56 @@ class ModelBuilder(Walker):
         return None
 
     # ----------------------------------------------------------------------------- regions
+
+    # ----------------------------------------------------------------------------- branches
+
+    def visit_If(self, node: cst.If) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)  # `elif`: the earlier tests were false
+        self._branches.append(_Branch(node, self._scope))
+
+    def visit_Else(self, node: cst.Else) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)
+
+    def _next_branch(self, branch: "_Branch") -> None:
+        branch.outcomes.append(dict(branch.scope.bindings))
+        branch.scope.bindings.clear()
+        branch.scope.bindings.update(branch.pre)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        """After `if`/`elif`/`else`, a name holds the join of what each branch (or the fall-through) left."""
+        branch = self._branches.pop()
+        current = branch.scope.bindings
+        outcomes = [*branch.outcomes, current]
+        if original_node.orelse is None:
+            outcomes.append(branch.pre)
+        if len(outcomes) < 2:
+            return
+        merged: dict[str, Value] = {}
+        for name in set().union(*outcomes):
+            values = [o[name] for o in outcomes if name in o]
+            first = values[0]
+            merged[name] = first if all(v == first for v in values) else join(values)
+        current.clear()
+        current.update(merged)
+
+    # ----------------------------------------------------------------------------- returns
+
+    def visit_Return(self, node: cst.Return) -> None:
+        fn = self._function
+        if fn is None:
+            return
+        if node.value is None:
+            fn.returns_other = True
+        else:
+            fn.returns.append(self.classify(node.value))
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self._function is not None:
+            self._function.returns_other = True  # a generator: its call returns a generator object
 
     def visit_With(self, node: cst.With) -> None:
         mode: Mode | None = None
@@ -884,7 +638,7 @@ class ModelBuilder(Walker):
         self._loop_targets.append(targets | params)
 
     def leave_For(self, original_node: cst.For) -> None:
-        self._loops.pop()
+        self._loops.pop().end_seq = self._next()
         self._loop_targets.pop()
 
     def visit_While(self, node: cst.While) -> None:
@@ -895,7 +649,7 @@ class ModelBuilder(Walker):
         self._loops.append(loop)
 
     def leave_While(self, original_node: cst.While) -> None:
-        self._loops.pop()
+        self._loops.pop().end_seq = self._next()
 
     def _loop_eval_reason(self, iterable: cst.BaseExpression) -> str | None:
         expr = iterable
@@ -927,7 +681,7 @@ class ModelBuilder(Walker):
             return None
         if name is None:
             return None
-        tokens = _split_tokens(name)
+        tokens = [_glued_eval_token(t) for t in _split_tokens(name)]
         if tokens and set(tokens) & EVAL_TOKENS and not ({"train", "training"} & set(tokens)):
             return f"it loops over `{dotted(expr) or name}`"
         return None
@@ -967,7 +721,7 @@ class ModelBuilder(Walker):
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
-                    self.releafs.append(Releaf(target.value, self._next(), self._function))
+                    self.releafs.append(Releaf(target.value, self._next(), self._function, self._loop))
         self._pending_assign.append([(t.target, rhs_value) for t in node.targets])
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
@@ -999,7 +753,7 @@ class ModelBuilder(Walker):
                 self._scope.bindings[receiver.value] = Value(Kind.TENSOR, "frozen")
                 self._freeze_loop_owner(receiver.value)
             elif flag is True:
-                self.releafs.append(Releaf(receiver.value, self._next(), self._function))
+                self.releafs.append(Releaf(receiver.value, self._next(), self._function, self._loop))
                 if cur is not None and cur.kind is Kind.TENSOR:
                     self._scope.bindings[receiver.value] = Value(Kind.LEAF, "made a leaf with requires_grad = True")
 
@@ -1031,10 +785,12 @@ class ModelBuilder(Walker):
     def _record_rebind(self, node: cst.Assign, name: str) -> None:
         old = self._scope.lookup(name)
         if old is None or old.kind is not Kind.LEAF:
-            # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
-            if not (name in _loop_target_names(self._loops) and _reads_grad_of(node.value, name)):
-                return
-            old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+            reads_grad = _reads_grad_of(node.value, name)
+            if name in _loop_target_names(self._loops) and reads_grad:
+                # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
+                old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+            elif not (old is not None and old.deferred and reads_grad):
+                return  # (a parameter of the function is a leaf if its callers pass one: resolved after the walk)
         self.rebinds.append(
             Rebind(
                 node=node,
@@ -1062,7 +818,7 @@ class ModelBuilder(Walker):
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
         if value.kind is not Kind.LEAF and reads_own and type(base) is cst.Name:
-            if base.value in _loop_target_names(self._loops) and self._scope.lookup(base.value) in (None, UNKNOWN):
+            if base.value in _loop_target_names(self._loops) and _unknown(self._scope.lookup(base.value)):
                 value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
         self.inplace_ops.append(
             InplaceOp(
@@ -1103,10 +859,11 @@ class ModelBuilder(Walker):
                 if flag is not False:
                     self._mark_grad_use()
             elif method == "eval" and not node.args:
-                self._record_mode_switch(recv, True)
+                self._record_mode_switch(node, recv, "eval")
             elif method == "train":
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
-                self._record_mode_switch(recv, arg is not None and _const_bool(arg.value) is not True)
+                flag = True if arg is None else _const_bool(arg.value)
+                self._record_mode_switch(node, recv, "restore" if flag is None else ("train" if flag else "eval"))
             elif method == "backward":
                 self._mark_grad_use(backward=True)
             elif method == "step" and not node.args:
@@ -1116,8 +873,15 @@ class ModelBuilder(Walker):
                         fn.has_step = True
                     for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
                         lp.has_step = True
+            elif method == "append" and type(recv) is cst.Name and len(node.args) == 1:
+                # `params = []; params.append(Variable(..., requires_grad=True))`: a list of leaves
+                cur = self._scope.lookup(recv.value)
+                if cur is EMPTY_LIST or (cur is not None and cur.kind is Kind.PARAMS):
+                    added = self.classify(node.args[0].value)
+                    self._scope.bindings[recv.value] = (
+                        Value(Kind.PARAMS, "a list of leaf tensors") if added.kind is Kind.LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
-                self.releafs.append(Releaf(recv.value, self._next(), fn))
+                self.releafs.append(Releaf(recv.value, self._next(), fn, loop))
         out = _kwarg(node, "out")
         if out is not None and self._is_torch_op(func):
             self._writes[id(out.value)] = "out"
@@ -1132,23 +896,65 @@ class ModelBuilder(Walker):
                 rg = _kwarg(node, "requires_grad")
                 if rg is not None and _const_bool(rg.value) is not False:
                     self._mark_grad_use()
-        # calls to functions of this file, by simple name
-        callee: str | None = None
-        if type(func) is cst.Name:
-            callee = func.value
-        elif type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
-            callee = func.attr.value
-        if callee is not None:
-            self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn))
+        self._record_local_call(node, fn)
         # model calls
-        text = self._model_call_text(node)
-        if text is not None:
-            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text)
+        found = self._model_call_text(node)
+        if found is not None:
+            text, target_value = found
+            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
+                           value=target_value)
             self.model_calls.append(mc)
             if fn is not None:
                 fn.model_calls.append(mc)
             if loop is not None:
                 loop.model_calls.append(mc)
+
+    def _may_define(self, name: str) -> bool:
+        """Can the file define a function or class called `name`? (Always True without the text.)"""
+        names = self._def_names
+        if names is None:
+            if self._source is None:
+                return True
+            names = self._def_names = frozenset(_DEF_NAME.findall(self._source))
+        return name in names
+
+    def _record_local_call(self, node: cst.Call, fn: FunctionInfo | None) -> None:
+        """Calls that may reach a function of this file (see `LocalCall`), with the values they pass."""
+        func = node.func
+        callee: str | None = None
+        cls_name: str | None = None
+        bound = False
+        if type(func) is cst.Name:
+            callee = func.value
+            if callee in self.classes:
+                cls_name, bound = callee, True
+        elif type(func) is cst.Attribute:
+            method = func.attr.value
+            if type(func.value) is cst.Name and func.value.value == "self":
+                callee, bound = method, True
+            elif method == "apply" and len(node.args) == 1 and type(node.args[0].value) is cst.Name:
+                # `net.apply(weights_init)`: weights_init(m) runs on every submodule of net
+                target = node.args[0].value.value
+                if self._may_define(target) and target not in self.classes:
+                    owner = dotted(func.value)
+                    module = Value(Kind.MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
+                    self.local_calls.append(LocalCall(target, node, self._next(), self._mode, fn,
+                                                      args=(module,), kwargs={}, via="apply"))
+                return
+            elif self._may_define(method):
+                recv = self.classify(func.value)
+                info = self.classes.get(recv.cls) if recv.cls is not None else None
+                if info is not None and method in info.method_names:
+                    callee, cls_name, bound = method, recv.cls, True
+        if callee is None:
+            return
+        args: tuple[Value, ...] | None = None
+        kwargs: dict[str, Value] | None = None
+        if self._may_define(callee) and not any(a.star for a in node.args):
+            args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
+            kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
+        self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
+                                          args=args, kwargs=kwargs))
 
     def _is_torch_op(self, func: cst.BaseExpression) -> bool:
         """A torch function (`torch.add`) or a method of a known tensor (`x.add`): `out=` means torch's out."""
@@ -1157,21 +963,25 @@ class ModelBuilder(Walker):
             return q.startswith("torch.")
         return type(func) is cst.Attribute and self.classify(func.value).is_tensor
 
-    def _record_mode_switch(self, receiver: cst.BaseExpression, to_eval: bool) -> None:
+    def _record_mode_switch(self, node: cst.Call, receiver: cst.BaseExpression, kind: str) -> None:
+        """`kind`: "eval", "train", or "restore" (`train(flag)`, counted as leaving train mode)."""
         seq = self._next()
         fn = self._function
+        to_eval = kind != "train"  # `train(flag)` may leave it in eval mode: counted with eval
         if to_eval:
             if fn is not None:
                 fn.eval_seqs.append(seq)
             else:
                 self.module_eval_seqs.append(seq)
         key = id(fn) if fn is not None else 0
-        self._mode_switches.setdefault(key, []).append((seq, dotted(receiver) or "", to_eval))
+        text = dotted(receiver) or ""
+        self.mode_switches.setdefault(key, []).append((seq, text, to_eval))
+        self.switches.append(ModeSwitch(node, seq, text, kind, fn, list(self.enclosing_loops)))
 
     def _after_eval_reason(self) -> str | None:
         """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
         fn = self._function
-        switches = self._mode_switches.get(id(fn) if fn is not None else 0)
+        switches = self.mode_switches.get(id(fn) if fn is not None else 0)
         if not switches:
             return None
         seq, receiver, to_eval = switches[-1]
@@ -1179,7 +989,7 @@ class ModelBuilder(Walker):
             return f"it runs after `{receiver}.eval()`"
         return None
 
-    def _model_call_text(self, node: cst.Call) -> str | None:
+    def _model_call_text(self, node: cst.Call) -> tuple[str, Value] | None:
         func = node.func
         target = func
         if type(func) is cst.Attribute and func.attr.value == "forward":
@@ -1199,7 +1009,7 @@ class ModelBuilder(Walker):
             q = self.imports.resolve(target)
             if q is not None and q.startswith("torch."):
                 return None  # torch.nn.functional... resolved names are functions, not models
-            return d
+            return d, v
         return None
 
     def _mark_grad_use(self, backward: bool = False) -> None:
@@ -1214,9 +1024,11 @@ class ModelBuilder(Walker):
                 lp.has_backward = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value == "data":
+        if node.attr.value == "grad" and type(node.value) is cst.Name:
+            self.grad_reads.append(GradRead(node.value.value, self._next(), self._function, node))
+        elif node.attr.value == "data":
             base_value = self.classify(node.value)
-            if base_value.is_tensor:
+            if base_value.is_tensor or base_value.deferred:
                 self.data_accesses.append(
                     DataAccess(
                         node=node,
@@ -1227,6 +1039,15 @@ class ModelBuilder(Walker):
                         function=self._function,
                     )
                 )
+
+
+_GLUED = re.compile(r"(val|valid|validation|test|testing|eval|dev)(loader|loaders|set|data|iter|dl|ds|batches)")
+
+
+def _glued_eval_token(token: str) -> str:
+    """`testloader`, `valloader`, `testset`, `devset`: an evaluation word glued to a data word."""
+    m = _GLUED.fullmatch(token)
+    return m.group(1) if m else token
 
 
 def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:

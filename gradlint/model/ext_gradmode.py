@@ -613,7 +613,7 @@ class GradModeFacts(Extension):
         if type(expr) not in (cst.Name, cst.Attribute):
             return False
         v = self.b.classify(expr)
-        return v.kind is Kind.MODULE and "Loss" not in v.origin and not self.b._is_frozen(expr)
+        return v.kind is Kind.MODULE and "Loss" not in v.origin and not self.b.is_frozen(expr)
 
     def _backward(self, call: cst.Call, recv: cst.BaseExpression) -> None:
         root = _root_name(recv)
@@ -855,7 +855,7 @@ class _ModelCalls(Walker):
             if q is not None and q.startswith("torch."):
                 return
             v = b.classify(func)
-            if v.kind is Kind.MODULE and "Loss" not in v.origin and not b._is_frozen(func):
+            if v.kind is Kind.MODULE and "Loss" not in v.origin and not b.is_frozen(func):
                 self.found = True
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:

@@ -7,7 +7,7 @@ Facts for four rules:
   None anywhere (`if p.grad is None: continue`, `if p.grad is not None:`, `p.grad is not None and ...`,
   a `filter(lambda p: p.grad is not None, ...)` iterable, a name bound from such a filtered list, or an
   assignment `p.grad = ...` that initialises it).
-* GL016 — the eval()/train() switches the core builder records (`ModelBuilder._mode_switches`), with
+* GL016 — the eval()/train() switches the core builder records (`ModelBuilder.mode_switches`), with
   their call nodes, the loops around them and whether the block ends the loop right after (`break`,
   `return`, `raise`); the end of every loop (a sequence point), so rules can tell which facts lie inside
   it; names (re)bound inside loops.
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from gradlint.model.builder import _const_bool, _kwarg, _positional, _target_names
+from gradlint.model.builder import _kwarg, _positional, _target_names
 from gradlint.model.extension import Extension
-from gradlint.model.facts import FunctionInfo, LoopInfo
+from gradlint.model.facts import FunctionInfo, LoopInfo, ModeSwitch
 from gradlint.model.names import dotted
 from gradlint.model.values import Kind
 from gradlint.model.walk import Walker
@@ -81,18 +81,6 @@ class ParamLoop:
     origin: str  # "a parameter of `model`"
     guarded: set[str] = field(default_factory=set)  # names whose `.grad` the loop checks against None
     uses: list[GradUse] = field(default_factory=list)
-
-
-@dataclass(eq=False)
-class ModeSwitch:
-    """`X.eval()`, `X.train()`, `X.train(False)`, `X.train(flag)`, as recorded by the builder."""
-
-    node: cst.Call
-    seq: int
-    receiver: str  # dotted text, "" if not a name chain
-    kind: str  # "eval", "train", "restore" (train(<expression>): saves/restores a mode)
-    function: FunctionInfo | None
-    loops: list[LoopInfo]  # enclosing loops of the function, outermost first
 
 
 @dataclass(eq=False)
@@ -278,9 +266,9 @@ class ModuleFacts(Extension):
         self._filtered: set[tuple[int, str]] = set()  # (id(fn), name) bound from a None-filtered list
         self._comp_uses: set[int] = set()  # `.grad` nodes already recorded by a comprehension
         self.fn_grad_checks: dict[int, set[str]] = {}  # id(fn) or 0 -> names X whose `X.grad` is None-checked
+        self.grads_set_up = False  # some `__init__` assigns `p.grad = <tensor>` (gradients exist from the start)
+        self.grads_kept: set[int] = set()  # id(fn) or 0 of functions calling `zero_grad(set_to_none=False)`
         # GL016
-        self.switches: list[ModeSwitch] = []
-        self._switch_counts: dict[int, int] = {}
         self.loop_bindings: list[tuple[int, str, FunctionInfo | None]] = []  # (seq, dotted target, fn)
         # GL018
         self.dropout_calls: list[DropoutCall] = []
@@ -301,6 +289,11 @@ class ModuleFacts(Extension):
         self._ctor_names: dict[tuple[int, str], str] = {}  # (id(fn), name) -> "a new `nn.Linear`"
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def switches(self) -> list[ModeSwitch]:
+        """Every `eval()`/`train()` switch of the file (recorded by the core builder)."""
+        return self.b.switches
 
     def _fkey(self) -> int:
         fn = self.b.function
@@ -481,6 +474,9 @@ class ModuleFacts(Extension):
             target = t.target
             if type(target) is cst.Attribute and target.attr.value == "grad" and type(target.value) is cst.Name:
                 self._mark_guarded({target.value.value})  # `p.grad = torch.zeros_like(p)` initialises it
+                if fn is not None and fn.name == "__init__" and not (
+                        type(value) is cst.Name and value.value == "None"):
+                    self.grads_set_up = True  # a class gives its parameters gradients when it is built
             d = dotted(target)
             if type(value) is cst.Call and d is not None:
                 self._assign_target_of[id(value)] = d
@@ -588,6 +584,10 @@ class ModuleFacts(Extension):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if type(func) is cst.Attribute and func.attr.value == "zero_grad":
+            arg = _kwarg(node, "set_to_none") or (_positional(node)[0] if _positional(node) else None)
+            if arg is not None and type(arg.value) is cst.Name and arg.value.value == "False":
+                self.grads_kept.add(self._fkey())  # gradients are zeroed, not set to None
         if type(func) is cst.Attribute and func.attr.value in ("assertIsNotNone", "assertIsNone") and node.args:
             owner = _grad_owner(node.args[0].value)
             if owner is not None:
@@ -599,21 +599,6 @@ class ModuleFacts(Extension):
                     self.opt_uses.setdefault(value.attr.value, []).append(self.b.next_seq())
                 else:
                     self._opt_use(value)
-        # GL016: the builder's eval()/train() switch for this call, if it just recorded one
-        key = self._fkey()
-        recorded = self.b._mode_switches.get(key)
-        if recorded is not None and len(recorded) > self._switch_counts.get(key, 0):
-            self._switch_counts[key] = len(recorded)
-            seq, receiver, to_eval = recorded[-1]
-            kind = "eval" if to_eval else "train"
-            if type(func) is cst.Attribute and func.attr.value == "train":
-                arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
-                if arg is not None:
-                    flag = _const_bool(arg.value)
-                    kind = "restore" if flag is None else ("train" if flag else "eval")
-            self.switches.append(
-                ModeSwitch(node, seq, receiver, kind, self.b.function, list(self.b.enclosing_loops))
-            )
         # GL018: `nn.Dropout(p).eval()` / `.train(self.training)` is deliberate
         if type(func) is cst.Attribute and func.attr.value in ("eval", "train") and type(func.value) is cst.Call:
             self._exempt_calls.add(id(func.value))

@@ -80,6 +80,18 @@ class Backward:
 
 
 @dataclass(eq=False)
+class LoopOptimizer:
+    """`opt = torch.optim.SGD([x], ...)` inside a loop: a fresh optimizer every iteration."""
+
+    node: cst.Assign
+    key: str
+    seq: int
+    fn: FunctionInfo | None
+    loops: tuple[LoopInfo, ...]
+    param_names: tuple[str, ...] | None  # `[x, y]`: the names it optimises, when written as a list of names
+
+
+@dataclass(eq=False)
 class Step:
     node: cst.Call
     optimizer: str  # `opt`, `self.optimizer`
@@ -177,6 +189,7 @@ class TrainingFacts(Extension):
         self.carried: list[Carried] = []
         self._graph_reuse_possible = builder.mentions(*GRAPH_REUSE_WORDS)
         self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
+        self.loop_optimizers: list[LoopOptimizer] = []  # optimizers constructed inside a loop
         self.schedulers: set[str] = set()
         self.exits: set[int] = set()  # id(loop) of loops with a break/return inside
         self.loop_start_root: dict[int, int] = {}
@@ -353,7 +366,7 @@ class TrainingFacts(Extension):
                 return self._op(self._args(call))  # an nn.<Module> constructed inline
             return self._model_output(call)
         if fv.kind is Kind.SELF:
-            cls = self.b._scope_class()
+            cls = self.b.scope_class()
             if cls is not None and cls.is_module:
                 return self._model_output(call)
         d = dotted(func)
@@ -508,6 +521,13 @@ class TrainingFacts(Extension):
                 k = self._key(t)
                 if k:
                     (self.schedulers if ".lr_scheduler." in q or q.startswith("torch.optim.swa_utils") else self.optimizers).add(k)
+                    if ".lr_scheduler." not in q and loops:
+                        pos = [a for a in rhs.args if a.keyword is None and not a.star]
+                        first = pos[0].value if pos else None
+                        names = tuple(e.value.value for e in first.elements if type(e.value) is cst.Name) if (
+                            type(first) in (cst.List, cst.Tuple) and all(type(e.value) is cst.Name for e in first.elements)
+                        ) else None
+                        self.loop_optimizers.append(LoopOptimizer(node, k, self.b.next_seq(), fn, loops, names))
         # resets: p.grad = ...
         for t in targets:
             if type(t) is cst.Attribute and t.attr.value == "grad":

@@ -47,6 +47,7 @@ class LoopInfo:
     has_grad_use: bool = False
     model_calls: list["ModelCall"] = field(default_factory=list)
     parent: "LoopInfo | None" = None
+    end_seq: int = 1 << 62  # the sequence point after its last statement (set when the walk leaves it)
 
 
 @dataclass(eq=False)
@@ -64,15 +65,30 @@ class FunctionInfo:
     has_step: bool = False
     has_grad_use: bool = False  # backward / autograd.grad / enable_grad / requires_grad_ (saliency, attacks)
     loops: list[LoopInfo] = field(default_factory=list)
+    # what it returns: one value per `return <expr>` (may be deferred on its own parameters); a bare
+    # `return`, falling off the end after a value return, or a `yield` makes it unknown
+    returns: list[Value] = field(default_factory=list)
+    returns_other: bool = False
+    walked: bool = False  # the walk has left its body (its summary is complete)
 
 
 @dataclass(eq=False)
 class LocalCall:
+    """A call that may reach a function of this file: by simple name (`evaluate(...)`, `self.validate()`,
+    `Net(...)` for `Net.__init__`), a method of an instance of a class of the file (`opt.step()` with
+    `opt = MySGD(...)`: `cls`), or a function handed to `module.apply(fn)`. `args`/`kwargs` are the values
+    passed (evaluated where the call is, for the call graph's parameter summaries)."""
+
     name: str  # callee's simple name (`evaluate`, `self.validate` -> `validate`, `Net` -> class)
     node: cst.Call
     seq: int
     mode: Mode
     function: FunctionInfo | None
+    cls: str | None = None  # the callee is a method of this class of the file
+    bound: bool = False  # the callee's first parameter (`self`) is not among `args`
+    args: tuple[Value, ...] | None = None  # None: not recorded (a star argument, or no function of that name)
+    kwargs: dict[str, Value] | None = None
+    via: str = ""  # "apply": `model.apply(fn)` calls fn on every submodule
 
 
 @dataclass(eq=False)
@@ -83,6 +99,8 @@ class ModelCall:
     function: FunctionInfo | None
     loop: LoopInfo | None
     text: str  # `model`, `self.net`
+    value: Value | None = None  # what the called object holds (a module; by name, maybe a parameter's)
+    not_module: bool = False  # every caller of the function passes a function or another non-module here
 
 
 @dataclass(eq=False)
@@ -113,9 +131,23 @@ class Rebind:
 
 @dataclass(eq=False)
 class Releaf:
+    """`x = x.detach().requires_grad_()`, `x.requires_grad = True`, `x.retain_grad()`: `name` is a fresh leaf
+    (or keeps its gradient) from here on."""
+
     name: str
     seq: int
     function: FunctionInfo | None
+    loop: LoopInfo | None = None  # the innermost loop it is in: re-made every iteration
+
+
+@dataclass(eq=False)
+class GradRead:
+    """`name.grad`, read or written."""
+
+    name: str
+    seq: int
+    function: FunctionInfo | None
+    node: cst.Attribute
 
 
 @dataclass(eq=False)
@@ -126,3 +158,15 @@ class DataAccess:
     write: str | None  # None for a read; "inplace", "augassign", "setitem", "assign", "out"
     mode: Mode
     function: FunctionInfo | None
+
+
+@dataclass(eq=False)
+class ModeSwitch:
+    """`X.eval()`, `X.train()`, `X.train(False)`, `X.train(flag)`."""
+
+    node: cst.Call
+    seq: int
+    receiver: str  # dotted text, "" if not a name chain
+    kind: str  # "eval", "train", "restore" (train(<expression>): saves/restores a mode)
+    function: FunctionInfo | None
+    loops: list[LoopInfo]  # enclosing loops of the function, outermost first

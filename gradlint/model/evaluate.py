@@ -1,0 +1,622 @@
+"""One evaluator of what an expression holds: the abstract value (`gradlint.model.values.Value`) of any
+expression at the current point of the walk.
+
+`classify(expr)` is the single entry point. It reads the flow-sensitive bindings of the enclosing scopes
+(`_Scope`; the builder binds names as the walk passes assignments, loop targets and parameters, and joins
+them after `if` statements), the classes of the file (instances resolve their attributes through
+`__init__`), the import aliases, and the summaries of functions already walked (what they return).
+The steps it takes on a value — an attribute (`attr_of`), an index (`item_of`), an element of a loop
+(`elem_of`), a method call (`method_of`) — are also replayed after the walk on values that were deferred
+on a function's parameters (`replay`), so a value means the same whether it is known where it is used or
+only once the call sites are joined (`gradlint.model.callgraph`).
+
+`Evaluator` is a mixin of `ModelBuilder`: it uses the builder's state (`_scope`, `classes`, `imports`,
+`_frozen`, `_frozen_tensors`, `_module_functions`, `_fns_by_name`, `_is_model_name`).
+"""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from gradlint.model.facts import ClassInfo, FunctionInfo
+from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
+from gradlint.model.values import OTHER, UNKNOWN, Kind, Value, join
+
+NON_TENSOR_METHODS = frozenset(
+    "item tolist numpy size dim numel stride data_ptr element_size nelement is_contiguous "
+    "is_floating_point is_leaf equal allclose any_ all_ __len__ backward".split()
+)
+MODULE_RETURNING_METHODS = frozenset(
+    "eval train to cuda cpu float double half bfloat16 requires_grad_ apply share_memory type".split()
+)
+WRAPPERS_KEEPING_ITERABLE = frozenset({"list", "tuple", "sorted", "reversed", "iter", "filter", "tqdm", "set"})
+
+
+def _split_tokens(name: str) -> list[str]:
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [t for t in name.lower().split("_") if t]
+
+
+def _const_bool(expr: cst.BaseExpression | None) -> bool | None:
+    if type(expr) is cst.Name and expr.value in ("True", "False"):
+        return expr.value == "True"
+    if type(expr) is cst.Integer:
+        return expr.value != "0"
+    return None
+
+
+def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def _positional(call: cst.Call) -> list[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+
+
+class _Scope:
+    __slots__ = ("bindings", "parent", "function", "class_info")
+
+    def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
+        self.bindings: dict[str, Value] = {}
+        self.parent = parent
+        self.function = function
+        self.class_info = class_info
+
+    def lookup(self, name: str) -> Value | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+
+
+class _Batch:
+    """What iterating a data loader yields: unpacked, each part is `tensor`."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: Value) -> None:
+        self.tensor = tensor
+
+
+# methods whose result a deferred receiver keeps track of (replayed once the receiver is known)
+_REPLAYED_METHODS = frozenset(
+    {"parameters", "named_parameters", "modules", "children", "named_modules", "named_children", "detach",
+     "requires_grad_", "view", "reshape", "t", "clone", "to", "cuda", "cpu", "float", "double", "half", "eval",
+     "train", "flatten", "squeeze", "unsqueeze", "transpose", "permute", "contiguous", "forward"}
+)
+
+
+_DEF_NAME = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)")
+
+
+EMPTY_LIST = Value(Kind.OTHER, "an empty list")
+
+
+def _unknown(value: Value | None) -> bool:
+    return value is None or value.kind is Kind.UNKNOWN
+
+
+def _is_loader_name(name: str) -> bool:
+    """`train_loader`, `testloader`, `dataloader`, `self.val_loader`: a data loader by its name."""
+    return name.lower().endswith("loader")
+
+
+def _subscript_key(expr: cst.Subscript) -> str | None:
+    if len(expr.slice) == 1 and type(expr.slice[0].slice) is cst.Index:
+        key = expr.slice[0].slice.value
+        if type(key) is cst.SimpleString:
+            value = key.evaluated_value
+            return value if isinstance(value, str) else None
+    return None
+
+
+class Evaluator:
+    # ----------------------------------------------------------------------------- classification
+
+    def classify(self, expr: cst.BaseExpression) -> Value:
+        if type(expr) is cst.Name:
+            v = self._scope.lookup(expr.value)
+            if v is not None and v.kind is not Kind.UNKNOWN:
+                return v
+            if expr.value in self.classes or (v is None and expr.value in self._module_functions):
+                return OTHER
+            if v is None and expr.value in self.imports.aliases:
+                return OTHER
+            if self._is_model_name(expr.value):
+                # a parameter named like a model stays a module by its name, and keeps its reference so
+                # the call sites can say otherwise (a function passed as `model`)
+                return Value(Kind.MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None)
+            if _is_loader_name(expr.value):
+                return Value(Kind.BATCHES, f"`{expr.value}`")
+            if v is not None and v.ref is not None:
+                return v
+            return UNKNOWN
+        if type(expr) is cst.Attribute:
+            return self._classify_attribute(expr)
+        if type(expr) is cst.Call:
+            return self._classify_call(expr)
+        if type(expr) is cst.Subscript:
+            return self._classify_subscript(expr)
+        if type(expr) is cst.BinaryOperation:
+            left, right = self.classify(expr.left), self.classify(expr.right)
+            kinds = {left.kind, right.kind}
+            if kinds & {Kind.LEAF, Kind.NONLEAF}:
+                return Value(Kind.NONLEAF)
+            if Kind.TENSOR in kinds:
+                return Value(Kind.TENSOR)
+            return UNKNOWN
+        if type(expr) is cst.UnaryOperation:
+            inner = self.classify(expr.expression)
+            if inner.kind in (Kind.LEAF, Kind.NONLEAF):
+                return Value(Kind.NONLEAF)
+            return inner if inner.kind is Kind.TENSOR else UNKNOWN
+        if type(expr) in (cst.List, cst.Tuple):
+            elems = [e.value for e in expr.elements if type(e) is cst.Element]
+            if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
+                return Value(Kind.PARAMS, "a list of leaf tensors")
+            return EMPTY_LIST if not expr.elements and type(expr) is cst.List else OTHER
+        if type(expr) in (cst.ListComp, cst.GeneratorExp):
+            return self._classify_comprehension(expr)
+        if type(expr) in (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.Integer,
+                             cst.Float, cst.Dict, cst.Set, cst.Lambda):
+            return OTHER
+        return UNKNOWN
+
+    def _classify_comprehension(self, expr: cst.ListComp | cst.GeneratorExp) -> Value:
+        comp = expr.for_in
+        if comp.inner_for_in is not None:
+            return UNKNOWN
+        it = self.classify(comp.iter)
+        if (it.kind is Kind.PARAMS or it.deferred) and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
+            if expr.elt.value == comp.target.value:
+                return it
+        return UNKNOWN
+
+    def _classify_attribute(self, expr: cst.Attribute) -> Value:
+        attr = expr.attr.value
+        if attr == "grad":
+            return Value(Kind.TENSOR, "a gradient")
+        if attr == "param_groups":
+            return Value(Kind.GROUPS)
+        base = self.classify(expr.value)
+        if base.kind is Kind.SELF:
+            cls = self.scope_class()
+            if cls is None:
+                return UNKNOWN
+            base = Value(Kind.OTHER, "`self`", cls=cls.name)
+            v = self.attr_of(base, attr, expr)
+            if v.kind is Kind.UNKNOWN and self._is_model_name(attr):
+                return Value(Kind.MODULE, f"`self.{attr}`", ref=v.ref, path=v.path)
+            if v.kind is Kind.UNKNOWN and attr in ("weight", "bias"):
+                return self._param_through_chain(expr)
+            return v
+        v = self.attr_of(base, attr, expr)
+        if v.kind is Kind.UNKNOWN and not v.deferred and attr in ("weight", "bias"):
+            return self._param_through_chain(expr)
+        return v
+
+    def attr_of(self, base: Value, attr: str, expr: cst.Attribute | None = None) -> Value:
+        """What `<base>.<attr>` holds. `expr`, the attribute node when there is one, lets frozen-parameter
+        facts of this file apply; without it (a deferred value replayed after the walk) they do not."""
+        if base.deferred:
+            return base.step("." + attr)
+        if attr == "grad":
+            return Value(Kind.TENSOR, "a gradient")
+        if attr == "data":
+            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
+        if attr == "param_groups":
+            return Value(Kind.GROUPS)
+        cls = self.classes.get(base.cls) if base.cls is not None else None
+        if cls is not None:
+            if attr in cls.method_names:
+                return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
+            known = cls.attrs.get(attr)
+            if known is not None and (known.kind is not Kind.UNKNOWN or known.deferred):
+                if known.kind is Kind.LEAF and base.origin and base.origin != "`self`":
+                    return known.with_origin(f"`{attr}`, a parameter of {base.origin}")
+                return known
+        if base.kind is Kind.MODULE:
+            if attr in ("weight", "bias"):
+                if expr is not None and (self.is_frozen(expr.value) or (
+                        self._frozen_tensors and dotted(expr) in self._frozen_tensors)):
+                    return Value(Kind.TENSOR)
+                return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
+            if self._is_model_name(attr):
+                return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+            if base.ref is not None:  # a module only by its name: its callers may say what `.attr` is
+                return Value(Kind.UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
+            return UNKNOWN
+        if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
+            return Value(Kind.NONLEAF) if base.kind in (Kind.LEAF, Kind.NONLEAF) else Value(Kind.TENSOR)
+        if base.kind is Kind.UNKNOWN and self._is_model_name(attr):
+            return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+        if base.kind in (Kind.UNKNOWN, Kind.OTHER) and _is_loader_name(attr):
+            return Value(Kind.BATCHES, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+        return UNKNOWN
+
+    def _param_through_chain(self, expr: cst.Attribute) -> Value:
+        """`model.bert.encoder.layer[l].output.dense.weight`: a `.weight`/`.bias` reached from a module
+        through attributes and indexing is a parameter of that module (unless it was frozen)."""
+        node: cst.BaseExpression = expr.value
+        while type(node) in (cst.Attribute, cst.Subscript):
+            node = node.value
+            v = self.classify(node)
+            if v.kind is Kind.MODULE:
+                if self.is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
+                    return Value(Kind.TENSOR)
+                return Value(Kind.LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
+            if v.kind is not Kind.UNKNOWN or v.deferred:
+                return UNKNOWN
+        return UNKNOWN
+
+    def _scope_chain_names(self) -> set[str] | dict[str, Value]:
+        """Names bound in the current function's scope (a local shadowing a function of the file)."""
+        return self._scope.bindings if self._scope.function is not None else {}
+
+    def scope_class(self) -> ClassInfo | None:
+        scope: _Scope | None = self._scope
+        while scope is not None:
+            if scope.class_info is not None:
+                return scope.class_info
+            scope = scope.parent
+        return None
+
+    def is_frozen(self, receiver: cst.BaseExpression) -> bool:
+        """Was `receiver`, or a module it belongs to (`backbone` for `backbone[0]`, `self.enc` for
+        `self.enc.layer1`), frozen with `.requires_grad_(False)`?"""
+        if not self._frozen:
+            return False
+        expr: cst.BaseExpression = receiver
+        while True:
+            d = dotted(expr)
+            if d is not None and d in self._frozen:
+                return True
+            if type(expr) in (cst.Attribute, cst.Subscript):
+                expr = expr.value
+            else:
+                return False
+
+    def _classify_subscript(self, expr: cst.Subscript) -> Value:
+        return self.item_of(self.classify(expr.value), _subscript_key(expr))
+
+    def item_of(self, base: Value, key: str | None = None) -> Value:
+        """What `<base>[...]` holds; `key` is the subscript when it is a string literal."""
+        if base.deferred:
+            return base.step(f"[{key}]" if key == "params" else "[]")
+        if base.kind is Kind.PARAMS:
+            return Value(Kind.LEAF, base.origin)
+        if base.kind is Kind.GROUPS:
+            return Value(Kind.GROUP)
+        if base.kind is Kind.GROUP:
+            if key == "params":
+                return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
+            return OTHER
+        if base.kind is Kind.MODULE:
+            return Value(Kind.MODULE, base.origin)
+        if base.kind in (Kind.LEAF, Kind.NONLEAF):
+            return Value(Kind.NONLEAF)
+        if base.kind is Kind.TENSOR:
+            return Value(Kind.TENSOR)
+        return UNKNOWN
+
+    def _classify_call(self, call: cst.Call) -> Value:
+        func = call.func
+        q = self.imports.resolve(func)
+        if q is not None:
+            v = self._classify_qualified_call(q, call)
+            if v is not None:
+                return v
+        if type(func) is cst.Name:
+            name = func.value
+            cls = self.classes.get(name)
+            if cls is not None:
+                return Value(Kind.MODULE if cls.is_module else Kind.OTHER, f"a `{name}`", cls=name)
+            fns = self._fns_by_name.get(name)
+            if fns and name not in self._scope_chain_names():
+                plain = [f for f in fns if f.class_info is None]
+                if len(plain) == 1:
+                    return self.return_value(call, plain[0], bound=False)
+            if name in WRAPPERS_KEEPING_ITERABLE:
+                pos = _positional(call)
+                if pos:
+                    inner = self.classify(pos[-1].value)
+                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES):
+                        return inner
+                    if inner.deferred:
+                        return inner.step("list")
+                return UNKNOWN
+            fv = self.classify(func)
+            if fv.kind is Kind.MODULE:
+                return Value(Kind.TENSOR, "a model output")
+            return UNKNOWN
+        if type(func) is cst.Attribute:
+            method = func.attr.value
+            if method == "parameters":
+                if self.is_frozen(func.value):
+                    return Value(Kind.OTHER)
+                owner = dotted(func.value)
+                return Value(Kind.PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+            if method == "named_parameters":
+                if self.is_frozen(func.value):
+                    return Value(Kind.OTHER)
+                owner = dotted(func.value)
+                return Value(Kind.NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+            if method in ("modules", "children"):
+                return Value(Kind.MODULES)
+            if method in ("named_modules", "named_children"):
+                return Value(Kind.NAMED_MODULES)
+            if method == "from_pretrained":
+                return Value(Kind.MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
+            recv = self.classify(func.value)
+            if recv.deferred:
+                return recv.step("()" + method) if method in _REPLAYED_METHODS else UNKNOWN
+            owner_cls = self.scope_class() if recv.kind is Kind.SELF else (
+                self.classes.get(recv.cls) if recv.cls is not None else None)
+            if owner_cls is not None and method in owner_cls.method_names:
+                found = [f for f in owner_cls.methods if f.name == method and f.walked]
+                return self.return_value(call, found[0], bound=True) if len(found) == 1 else UNKNOWN
+            if recv.kind is Kind.MODULE:
+                if method in MODULE_RETURNING_METHODS:
+                    return recv
+                if method == "forward":
+                    return Value(Kind.TENSOR, "a model output")
+                return UNKNOWN
+            if recv.kind is Kind.SELF:
+                cls = self.scope_class()
+                if method == "forward" and cls is not None and cls.is_module:
+                    return Value(Kind.TENSOR)
+                return UNKNOWN
+            if recv.is_tensor:
+                return self._classify_tensor_method(recv, method, call)
+        fv = self.classify(func)
+        if fv.kind is Kind.MODULE:
+            return Value(Kind.TENSOR, "a model output")
+        return UNKNOWN
+
+    def method_of(self, recv: Value, method: str) -> Value:
+        """What `<recv>.<method>(...)` returns, for a receiver known only after the walk (a deferred value
+        replayed by the call graph)."""
+        if recv.kind is Kind.MODULE:
+            owner = recv.origin or "a module"
+            if method == "parameters":
+                return Value(Kind.PARAMS, f"a parameter of {owner}")
+            if method == "named_parameters":
+                return Value(Kind.NAMED_PARAMS, f"a parameter of {owner}")
+        if recv.kind is Kind.MODULE:
+            if method in ("modules", "children"):
+                return Value(Kind.MODULES)
+            if method in ("named_modules", "named_children"):
+                return Value(Kind.NAMED_MODULES)
+            if method in MODULE_RETURNING_METHODS:
+                return recv
+            if method == "forward":
+                return Value(Kind.TENSOR, "a model output")
+            return UNKNOWN
+        if recv.is_tensor:
+            return self._classify_tensor_method(recv, method, None)
+        return UNKNOWN
+
+    def _classify_tensor_method(self, recv: Value, method: str, call: cst.Call | None) -> Value:
+        if method in NON_TENSOR_METHODS:
+            return OTHER
+        if method == "detach":
+            return Value(Kind.TENSOR)
+        if method == "requires_grad_":
+            if call is None:
+                return Value(Kind.LEAF, "made a leaf with requires_grad_()") if recv.kind is Kind.TENSOR else recv
+            arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
+            flag = True if arg is None else _const_bool(arg.value)
+            if flag is False:
+                return Value(Kind.TENSOR) if recv.kind is not Kind.NONLEAF else recv
+            if recv.kind is Kind.TENSOR:
+                return Value(Kind.LEAF, "made a leaf with requires_grad_()")
+            return recv
+        if is_inplace_method(method):
+            return recv  # in-place methods return self
+        if recv.kind in (Kind.LEAF, Kind.NONLEAF):
+            return Value(Kind.NONLEAF)
+        return Value(Kind.TENSOR)
+
+    def _classify_qualified_call(self, q: str, call: cst.Call) -> Value | None:
+        if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+            rg = _kwarg(call, "requires_grad")
+            if rg is None and len(_positional(call)) >= 2:
+                rg = _positional(call)[1]
+            if rg is not None:
+                flag = _const_bool(rg.value)
+                if flag is None:
+                    return UNKNOWN  # requires_grad=<expression>
+                if flag is False:
+                    return Value(Kind.TENSOR)
+            return Value(Kind.LEAF, "an `nn.Parameter`")
+        if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
+            rg = _kwarg(call, "requires_grad")
+            flag = _const_bool(rg.value) if rg is not None else False
+            if flag is None:
+                return UNKNOWN
+            if flag:
+                return Value(Kind.LEAF, "created with `Variable(..., requires_grad=True)`")
+            pos = _positional(call)
+            inner = self.classify(pos[0].value) if pos else UNKNOWN
+            return inner if inner.is_tensor else Value(Kind.TENSOR)
+        if q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
+            return Value(Kind.BATCHES, "a `DataLoader`")
+        if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
+            return Value(Kind.PARAMS, "an `nn.ParameterList` entry")
+        head, _, last = q.rpartition(".")
+        if head == "torch":
+            if last in TORCH_FACTORIES:
+                rg = _kwarg(call, "requires_grad")
+                if rg is not None:
+                    flag = _const_bool(rg.value)
+                    if flag is None:
+                        return UNKNOWN  # requires_grad=<expression>
+                    if flag:
+                        return Value(Kind.LEAF, "created with `requires_grad=True`")
+                return Value(Kind.TENSOR)
+            if last in TORCH_TENSOR_FUNCS:
+                args = [self.classify(a.value) for a in call.args if not a.star]
+                if any(a.kind in (Kind.LEAF, Kind.NONLEAF) for a in args):
+                    return Value(Kind.NONLEAF)
+                return Value(Kind.TENSOR)
+            return None
+        if q.startswith("torch.nn.functional."):
+            return Value(Kind.TENSOR)
+        if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
+            return Value(Kind.MODULE, f"an `nn.{last}`")
+        if q.startswith("torchvision.models.") or q in ("timm.create_model",):
+            return Value(Kind.MODULE, f"`{q}(...)`")
+        return None
+
+    # ----------------------------------------------------------------------------- binding
+
+    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
+        if type(target) is cst.Name:
+            self._scope.bindings[target.value] = value
+        elif type(target) in (cst.Tuple, cst.List):
+            # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
+            each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
+            for el in target.elements:
+                self._bind(el.value, each)
+        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
+            if self.classify(target.value).kind is Kind.SELF:
+                cls = self.scope_class()
+                if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
+                    cls.attrs[target.attr.value] = value
+
+    def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
+        """Bind a for-loop target; return the names bound to parameters."""
+        elem = self._element_value(iterable)
+        params: set[str] = set()
+        self._bind_elem(target, elem, params)
+        return params
+
+    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple | _Batch:
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
+            fname = iterable.func.value
+            pos = _positional(iterable)
+            if fname == "enumerate" and pos:
+                return (OTHER, self._element_value(pos[0].value))
+            if fname == "zip" and pos:
+                return tuple(self._element_value(a.value) for a in pos)
+        return self.elem_of(self.classify(iterable))
+
+    def elem_of(self, it: Value) -> Value | tuple | _Batch:
+        """What iterating a value yields: a parameter for each of `model.parameters()`, (name, parameter)
+        pairs, param groups, submodules, batches of a loader; a deferred value one `elem` step on."""
+        if it.deferred:
+            return it.step("elem")
+        if it.kind is Kind.PARAMS:
+            return Value(Kind.LEAF, it.origin or "a parameter")
+        if it.kind is Kind.NAMED_PARAMS:
+            return (OTHER, Value(Kind.LEAF, it.origin or "a parameter"))
+        if it.kind is Kind.GROUPS:
+            return Value(Kind.GROUP)
+        if it.kind is Kind.MODULES:
+            return Value(Kind.MODULE, "a submodule")
+        if it.kind is Kind.NAMED_MODULES:
+            return (OTHER, Value(Kind.MODULE, "a submodule"))
+        if it.kind is Kind.BATCHES:
+            return _Batch(Value(Kind.TENSOR, f"a batch from {it.origin or 'a data loader'}"))
+        return UNKNOWN
+
+    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple | _Batch, params: set[str]) -> None:
+        if type(target) is cst.Name:
+            # a whole batch may be a dict or a `BatchEncoding` (whose `.data` is a dict): only its unpacked
+            # parts are known to be tensors
+            v = elem if type(elem) is Value else UNKNOWN
+            self._scope.bindings[target.value] = v
+            if v.kind is Kind.LEAF:
+                params.add(target.value)
+        elif type(target) in (cst.Tuple, cst.List):
+            els = [e.value for e in target.elements]
+            if type(elem) is _Batch:
+                for t in els:
+                    self._bind_elem(t, elem.tensor if type(t) is cst.Name else elem, params)
+            elif isinstance(elem, tuple) and len(elem) == len(els):
+                for t, e in zip(els, elem):
+                    self._bind_elem(t, e, params)
+            elif type(elem) is Value and elem.deferred:
+                for i, t in enumerate(els):
+                    self._bind_elem(t, elem.step(f"#{i}"), params)
+            else:
+                for t in els:
+                    self._bind_elem(t, UNKNOWN, params)
+
+    def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
+        """What this call of `fn` returns: the join of its `return` values, those that depend on its own
+        parameters replayed on the arguments of this call."""
+        if fn.returns_other or not fn.returns or not fn.walked:
+            return UNKNOWN
+        values = []
+        for ret in fn.returns:
+            if ret.ref is not None and ret.ref.fn is fn.node:
+                arg = self._argument(call, ret.ref, bound)
+                if arg is None:
+                    return UNKNOWN
+                ret = self.replay(arg, ret.path)
+            if ret.kind is Kind.UNKNOWN and not ret.deferred:
+                return UNKNOWN
+            values.append(ret)
+        if len(values) == 1:
+            return values[0]
+        if any(v.deferred for v in values):
+            return UNKNOWN
+        return join(values)
+
+    def _argument(self, call: cst.Call, ref, bound: bool) -> Value | None:
+        for a in call.args:
+            if a.star:
+                return None
+            if a.keyword is not None and a.keyword.value == ref.name:
+                return self.classify(a.value)
+        i = ref.index - (1 if bound else 0)
+        pos = _positional(call)
+        if ref.index < 0 or not 0 <= i < len(pos):
+            return None
+        return self.classify(pos[i].value)
+
+    def replay(self, current: Value, path: tuple[str, ...]) -> Value:
+        """`current` taken through the steps of a deferred value's path."""
+        cur: object = current
+        for step in path:
+            cur = self.replay_step(cur, step)
+            if cur is UNKNOWN:
+                return UNKNOWN
+        return cur if type(cur) is Value else UNKNOWN
+
+    def replay_step(self, current: object, step: str) -> object:
+        if type(current) is not Value:
+            # a pair from `named_parameters()` / `enumerate`, or the parts of a batch
+            if step.startswith("#") and isinstance(current, tuple):
+                i = int(step[1:])
+                return current[i] if i < len(current) else UNKNOWN
+            if step.startswith("#") and type(current) is _Batch:
+                return current.tensor
+            return UNKNOWN
+        if current.deferred:
+            return current.step(step)
+        if current.kind is Kind.UNKNOWN:
+            return UNKNOWN
+        if step.startswith("."):
+            return self.attr_of(current, step[1:])
+        if step.startswith("["):
+            return self.item_of(current, step[1:-1] or None)
+        if step == "elem":
+            return self.elem_of(current)
+        if step == "list":
+            keeps = (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES)
+            return current if current.kind in keeps else UNKNOWN
+        if step.startswith("()"):
+            return self.method_of(current, step[2:])
+        return UNKNOWN

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from gradlint import __version__
+from gradlint.catalog import rule_url
 from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
 from gradlint.settings import Settings
 
@@ -56,7 +57,8 @@ def code_stamp() -> str:
 def settings_fingerprint(settings: Settings) -> str:
     opts = settings.options
     data = json.dumps(
-        [code_stamp(), sorted(settings.selected), opts.all_eval_function_patterns, opts.all_model_names],
+        [code_stamp(), sorted(settings.selected), opts.all_eval_function_patterns, opts.all_model_names,
+         settings.bugs_only, rule_url("GL000", settings.docs_url)],
         separators=(",", ":"),
     )
     return hashlib.sha256(data.encode()).hexdigest()[:16]
@@ -101,6 +103,7 @@ class Cache:
                     code=d["code"], name=d["name"], message=d["message"], filename=filename,
                     location=Location(*d["location"]), end_location=Location(*d["end_location"]),
                     fix=_fix_from(d.get("fix")), noqa_row=d["noqa_row"], url=d["url"], cell=d.get("cell"),
+                    tier=d["tier"],
                 )
                 for d in data["diagnostics"]
             ]
@@ -116,7 +119,8 @@ class Cache:
                 {"code": d.code, "name": d.name, "message": d.message,
                  "location": [d.location.row, d.location.column],
                  "end_location": [d.end_location.row, d.end_location.column],
-                 "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell}
+                 "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell,
+                 "tier": d.tier}
                 for d in diagnostics
             ]})
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

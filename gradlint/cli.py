@@ -33,14 +33,12 @@ from pathlib import Path
 import click
 
 from gradlint import __version__
-from gradlint.cache import cache_dir as cache_dir_for
 from gradlint.config import ConfigError, ConfigResolver, Overrides
 from gradlint.diagnostic import Diagnostic, FileError, FileResult
-from gradlint.fix import FixOptions
-from gradlint.fix import click_options as _fix_click_options
+from gradlint.fix_options import FixOptions
+from gradlint.fix_options import click_options as _fix_click_options
 from gradlint.report import FORMATS, MACHINE_READABLE, write_report
 from gradlint.report.style import use_color
-from gradlint.runner import default_jobs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -127,17 +125,41 @@ def main() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Cache folder (default .gradlint_cache, or $GRADLINT_CACHE_DIR).")
+@click.option("--bugs-only/--no-bugs-only", "bugs_only", default=None,
+              help="Report only findings of the `bug` tier (they raise or silently compute the wrong thing), "
+                   "not `hygiene` ones (default: off, or the `bugs-only` setting).")
+@click.option("--stdin-filename", metavar="PATH", default=None,
+              help="The name of the file read from stdin (PATH `-`, or no PATH): for messages and the "
+                   "configuration. With --fix the fixed source goes to stdout.")
+@click.option("--add-noqa", is_flag=True,
+              help="Add `# noqa: GLxxx` to every line with a finding (extending other tools' noqa codes); "
+                   "report nothing else.")
+@click.option("--show-settings", is_flag=True, help="Print the settings that apply to the first file, and exit.")
+@click.option("--show-files", is_flag=True, help="Print the files that would be checked, and exit.")
+@click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              envvar="GRADLINT_OUTPUT_FILE",
+              help="Write the findings to this file instead of stdout [env: GRADLINT_OUTPUT_FILE].")
 @_fix_click_options
 def check(paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
-          force_exclude, respect_gitignore, jobs, no_cache, cache_dir, statistics=False, **fix_flags) -> None:
-    """Check PATHS (default: the current folder) for grad-mode misuse."""
+          force_exclude, respect_gitignore, jobs, no_cache, cache_dir, statistics=False, bugs_only=None,
+          stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, output_file=None,
+          **fix_flags) -> None:
+    """Check PATHS (default: the current folder; `-`: stdin) for grad-mode misuse."""
+    out = None
     try:
+        if output_file:
+            try:
+                out = open(output_file, "w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise ConfigError(f"--output-file {output_file}: cannot write: {exc.strerror or exc}") from None
         status = _check(
-            paths=list(paths) or ["."], select=select, extend_select=extend_select, ignore=ignore,
-            output_format=output_format, exit_zero=exit_zero, config_args=config_args, quiet=quiet,
-            color=color, force_exclude=force_exclude, respect_gitignore=respect_gitignore, jobs=jobs,
-            cache_root=None if no_cache else str(cache_dir_for(cache_dir)),
-            statistics=statistics, fix_flags=fix_flags,
+            paths=list(paths) or (["-"] if stdin_filename else ["."]), select=select, extend_select=extend_select,
+            ignore=ignore, output_format=output_format, exit_zero=exit_zero, config_args=config_args, quiet=quiet,
+            color=color if out is None else False, force_exclude=force_exclude,
+            respect_gitignore=respect_gitignore, jobs=jobs,
+            cache_root=None if no_cache else str(_cache_dir(cache_dir)),
+            statistics=statistics, fix_flags=fix_flags, bugs_only=bugs_only, stdin_filename=stdin_filename,
+            add_noqa=add_noqa, show_settings=show_settings, show_files=show_files, out=out,
         )
     except ConfigError as exc:
         _err(str(exc))
@@ -151,7 +173,16 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
     except Exception as exc:  # never a traceback: say what broke, exit 2
         _err(f"internal error: {type(exc).__name__}: {exc} (please report this)")
         status = EXIT_ERROR
+    finally:
+        if out is not None:
+            out.close()
     sys.exit(status)
+
+
+def _cache_dir(explicit: str | None) -> Path:
+    from gradlint.cache import cache_dir  # imported by `check` only: `--version` & co. start faster
+
+    return cache_dir(explicit)
 
 
 def _silence_stdout() -> None:
@@ -179,7 +210,8 @@ def _split_config_args(config_args: tuple[str, ...]) -> tuple[Path | None, list[
 
 
 def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
-           force_exclude, respect_gitignore, jobs, cache_root, statistics=False, fix_flags=None) -> int:
+           force_exclude, respect_gitignore, jobs, cache_root, statistics=False, fix_flags=None, bugs_only=None,
+           stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, out=None) -> int:
     config_path, inline = _split_config_args(config_args)
     overrides = Overrides(
         select=_split_codes(select) if select else None,
@@ -188,14 +220,40 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
         inline=inline,
         respect_gitignore=respect_gitignore,
         force_exclude=force_exclude,
+        bugs_only=bugs_only,
     )
     resolver = ConfigResolver(config_path, overrides)
+    out = out if out is not None else sys.stdout
+    # the fix keys of the configuration that applies where gradlint runs (ruff's rule); flags override
+    fixing = FixOptions.from_flags(fix_flags, resolver.config_for(Path.cwd()))
+    if "-" in paths:
+        if len(paths) > 1:
+            raise ConfigError("`-` (stdin) cannot be combined with other paths")
+        if show_settings or show_files or add_noqa:
+            raise ConfigError("--show-settings, --show-files and --add-noqa need paths, not `-` (stdin)")
+        from gradlint.cli_extras import check_stdin
+
+        return check_stdin(stdin_filename, resolver, fixing, output_format=output_format, exit_zero=exit_zero,
+                           quiet=quiet, color=color, statistics=statistics, out=out, summary=_summary)
     from gradlint.discovery import discover
 
     found = discover(paths, resolver)
+    if show_files or show_settings:
+        from gradlint.cli_extras import show_files_text, show_settings_text
+
+        for e in found.errors:
+            _err(f"{e[0]}: {e[1]}")
+        text = show_files_text(found.files) if show_files else show_settings_text(found.files, paths, resolver)
+        out.write(text)
+        out.flush()
+        return EXIT_ERROR if found.errors else EXIT_CLEAN
+    from gradlint.runner import default_jobs
+
     results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
-    # the fix keys of the configuration that applies where gradlint runs (ruff's rule); flags override
-    fixing = FixOptions.from_flags(fix_flags, resolver.config_for(Path.cwd()))
+    if add_noqa:
+        from gradlint.cli_extras import add_noqa_to_files
+
+        return add_noqa_to_files(found, results, quiet=quiet, resolver=resolver)
     outcome = None
     if fixing.apply:  # `--fix` & co. (gradlint/fix.py): results and sources become those of the fixed files
         from gradlint.fix import fix_files
@@ -215,7 +273,6 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
     for e in errors:
         where = f"{e.filename}:{e.row}:{e.column}" if e.row else e.filename
         _err(f"{where}: {e.reason}")
-    out = sys.stdout
     if outcome is not None and (fixing.diff or fixing.fix_only):
         return _fix_only_report(fixing, outcome, errors, quiet, out)
     if statistics:
@@ -230,13 +287,13 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
     fixed = outcome.total if outcome is not None else 0
     if not quiet and output_format not in MACHINE_READABLE:
         if outcome is not None and fixing.show_fixes:
-            from gradlint.fix import show_fixes_text
+            from gradlint.fix_options import show_fixes_text
 
             for text in show_fixes_text(outcome):
                 click.echo(text, err=True)
-        _summary(len(diagnostics), len(errors), len(found.files), fixed=fixed)
+        _summary(diagnostics, len(errors), len(found.files), fixed=fixed)
         if any(d.fix is not None for d in diagnostics):
-            from gradlint.fix import fix_hint
+            from gradlint.fix_options import fix_hint
 
             hint = fix_hint(diagnostics, fixing.unsafe)
             if hint:
@@ -250,7 +307,7 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
 def _fix_only_report(fixing: FixOptions, outcome, errors: list[FileError], quiet: bool, out) -> int:
     """`--diff` (the diffs on stdout, nothing written) and `--fix-only` (no findings reported)."""
-    from gradlint.fix import show_fixes_text
+    from gradlint.fix_options import show_fixes_text
 
     total = outcome.total
     if fixing.diff:
@@ -273,14 +330,27 @@ def _fix_only_report(fixing: FixOptions, outcome, errors: list[FileError], quiet
     return EXIT_FINDINGS if fixing.exit_non_zero_on_fix and total else EXIT_CLEAN
 
 
-def _summary(n: int, n_errors: int, n_files: int, fixed: int = 0) -> None:
+def tier_counts(diagnostics: list[Diagnostic]) -> str:
+    """`2 bugs, 3 hygiene`: the findings per tier, bugs first (tiers without findings left out)."""
+    from gradlint.diagnostic import BUG, HYGIENE
+
+    bugs = sum(1 for d in diagnostics if d.tier == BUG)
+    hygiene = sum(1 for d in diagnostics if d.tier == HYGIENE)
+    parts = ([f"{bugs} bug{'s' if bugs != 1 else ''}"] if bugs else []) + ([f"{hygiene} hygiene"] if hygiene else [])
+    return ", ".join(parts)
+
+
+def _summary(diagnostics: list[Diagnostic], n_errors: int, n_files: int, fixed: int = 0) -> None:
+    n = len(diagnostics)
     if n_files == 0 and n_errors == 0:
         click.echo("gradlint: warning: no Python files found under the given paths", err=True)
-    if fixed:  # after --fix (ruff's wording)
+    if fixed:  # after --fix (ruff's wording), then the remaining findings per tier
         total = n + fixed
-        click.echo(f"Found {total} error{'s' if total != 1 else ''} ({fixed} fixed, {n} remaining).", err=True)
+        tiers = f": {tier_counts(diagnostics)}" if n else ""
+        click.echo(f"Found {total} error{'s' if total != 1 else ''} ({fixed} fixed, {n} remaining{tiers}).",
+                   err=True)
     elif n:
-        click.echo(f"Found {n} error{'s' if n != 1 else ''}.", err=True)
+        click.echo(f"Found {n} error{'s' if n != 1 else ''}: {tier_counts(diagnostics)}.", err=True)
     elif not n_errors:
         click.echo("All checks passed!", err=True)
     if n_errors:
@@ -316,39 +386,43 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
 @main.command()
 @click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules(output_format: str) -> None:
-    """List every rule: code, name, on by default, fixable."""
-    from gradlint.rules import ALL_RULES
+    """List every rule: code, name, tier, on by default, fixable."""
+    from gradlint.catalog import load  # the rules' metadata, without importing the rules (and LibCST)
 
+    all_rules = load()
     if output_format == "json":
         click.echo(jsonlib.dumps([
-            {"code": r.code, "name": r.name, "summary": r.summary, "default": r.default_enabled,
+            {"code": r.code, "name": r.name, "summary": r.summary, "tier": r.tier, "default": r.default_enabled,
              "fixable": r.fixable, "url": r.url()}
-            for r in ALL_RULES
+            for r in all_rules
         ], indent=2))
         return
-    name_w = max([len("name")] + [len(r.name) for r in ALL_RULES]) + 2
-    click.echo(f"{'code':<7} {'name':<{name_w}} {'default':<8} {'fixable':<8} summary")
-    for r in ALL_RULES:
-        click.echo(f"{r.code:<7} {r.name:<{name_w}} {'on' if r.default_enabled else 'off':<8} "
+    name_w = max([len("name")] + [len(r.name) for r in all_rules]) + 2
+    click.echo(f"{'code':<7} {'name':<{name_w}} {'tier':<8} {'default':<8} {'fixable':<8} summary")
+    for r in all_rules:
+        click.echo(f"{r.code:<7} {r.name:<{name_w}} {r.tier:<8} {'on' if r.default_enabled else 'off':<8} "
                    f"{'yes' if r.fixable else 'no':<8} {r.summary}")
 
 
 @main.command()
 @click.argument("code")
-@click.option("--no-run", is_flag=True, help="Only print the docs; do not run the rule's fixtures.")
-def explain(code: str, no_run: bool) -> None:
-    """Show a rule's documentation (CODE or name) and what running its fixtures shows."""
-    from gradlint.rules import ALL_RULES
+@click.option("--run", is_flag=True, help="Also run the rule's fixtures on gradlint's autograd engine and say "
+                                          "what they show (a few seconds).")
+@click.option("--no-run", is_flag=True, hidden=True, help="Only print the docs (the default).")
+def explain(code: str, run: bool, no_run: bool) -> None:
+    """Show a rule's documentation (CODE or name), its tier; with --run, what running its fixtures shows."""
+    from gradlint.catalog import TIER_TEXT, get, load
 
-    wanted = code.strip()
-    rule = next((r for r in ALL_RULES if r.code == wanted.upper() or r.name == wanted.lower()), None)
+    rule = get(code)
     if rule is None:
-        known = ", ".join(f"{r.code} ({r.name})" for r in ALL_RULES) or "none"
+        known = ", ".join(f"{r.code} ({r.name})" for r in load()) or "none"
         _err(f"unknown rule {code!r}; valid codes: {known}")
         sys.exit(EXIT_ERROR)
     click.echo(f"# {rule.code} {rule.name}\n")
+    click.echo(f"Tier: {TIER_TEXT.get(rule.tier, rule.tier)}. On by default: "
+               f"{'yes' if rule.default_enabled else 'no'}. Fixable: {'yes' if rule.fixable else 'no'}.\n")
     click.echo(textwrap.dedent(rule.docs).strip() + "\n")
-    if no_run:
+    if not run or no_run:
         return
     click.echo("## What the fixtures show (run on gradlint's autograd engine)\n")
     try:

@@ -18,6 +18,9 @@ Keys (kebab-case; gradlint.toml has them at the top level)::
     extend-per-file-ignores = {...}      # merged into per-file-ignores
     respect-gitignore = true             # skip what .gitignore ignores (inside a git work tree)
     force-exclude = false                # apply excludes to files named on the command line too
+    bugs-only = false                    # report only findings of the `bug` tier (--bugs-only)
+    docs-url = "https://…/rules"         # where the rule pages (gradlint/docs-site/) are published
+    extend = "../pyproject.toml"         # start from another configuration file (see load_config_file)
     [tool.gradlint.options]              # rule options (also accepted as top-level keys)
     eval-function-patterns = [...]       # regexes (re.fullmatch) naming evaluation functions
     extend-eval-function-patterns = [...]
@@ -85,6 +88,9 @@ KNOWN_KEYS: dict[str, str] = {
     "fix": "bool",
     "unsafe-fixes": "bool",
     "show-fixes": "bool",
+    "bugs-only": "bool",
+    "docs-url": "str",
+    "extend": "extend",
     "options": "options",
     **{k: "regexes" for k in OPTION_KEYS},
 }
@@ -101,15 +107,15 @@ DEFAULT_EXCLUDES = (
 
 
 def all_codes() -> list[str]:
-    from gradlint.rules import ALL_RULES
+    from gradlint.catalog import load  # the rules' metadata without importing them (and LibCST)
 
-    return [r.code for r in ALL_RULES]
+    return [r.code for r in load()]
 
 
 def default_codes() -> set[str]:
-    from gradlint.rules import ALL_RULES
+    from gradlint.catalog import load
 
-    return {r.code for r in ALL_RULES if r.default_enabled}
+    return {r.code for r in load() if r.default_enabled}
 
 
 def expand_selector(selector: str, where: str) -> set[str]:
@@ -184,6 +190,11 @@ class Config:
     fix: bool | None = None
     unsafe_fixes: bool | None = None
     show_fixes: bool | None = None
+    bugs_only: bool = False  # report only findings of the `bug` tier
+    docs_url: str | None = None  # base URL of the published rule pages (gradlint/catalog.py)
+    # the selections of the files this one extends (`extend = "../pyproject.toml"`), outermost first:
+    # applied before this file's own, as layers (see load_config_file)
+    base_selections: tuple[Selection, ...] = ()
     options: RuleOptions = field(default_factory=RuleOptions)
     table: dict[str, Any] = field(default_factory=dict)  # the raw table, for inline overrides
     _excludes: PatternList | None = field(default=None, repr=False, compare=False)
@@ -270,8 +281,68 @@ def gradlint_table(path: Path, data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def load_config_file(path: Path) -> Config:
-    table = gradlint_table(path, _read_toml(path))
-    return parse_table(table or {}, path)
+    tables = extend_chain(path)
+    if len(tables) == 1:
+        return parse_table(tables[0][1] or {}, path)
+    return _merge_extended(tables)
+
+
+# ------------------------------------------------------------------------------- extend (ruff's key)
+# `extend = "../pyproject.toml"`: this file's settings over those of the file it names (a path relative
+# to this file's folder; `~` expanded), which may itself extend another. As in ruff, selections are applied
+# as layers — the extended file's first — and the other keys of this file replace the extended file's,
+# except the `extend-*` lists (concatenated) and tables (`per-file-ignores`, `options`: merged). Patterns
+# are relative to the folder of the file gradlint found (the one that extends). A cycle is an error.
+_SELECTION_KEYS = ("select", "extend-select", "ignore")
+_CONCATENATED = ("extend-exclude", "extend-eval-function-patterns", "extend-model-names")
+_MERGED = ("per-file-ignores", "extend-per-file-ignores", "options")
+
+
+def extend_chain(path: Path) -> list[tuple[Path, dict[str, Any] | None]]:
+    """(file, its gradlint table) for `path` and every file it extends, outermost (the last extended) first."""
+    chain: list[tuple[Path, dict[str, Any] | None]] = []
+    seen: list[Path] = []
+    current: Path | None = path
+    while current is not None:
+        key = current.resolve()
+        if key in seen:
+            cycle = " -> ".join(str(p) for p in [*seen, key])
+            raise ConfigError(f"{path}: extend: the files extend each other in a cycle ({cycle})")
+        seen.append(key)
+        table = gradlint_table(current, _read_toml(current))
+        chain.append((current, table))
+        target = (table or {}).get("extend")
+        if target is None:
+            break
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigError(f"{_label(current)} extend: expected the path of a configuration file, got {target!r}")
+        nxt = current.parent / os.path.expandvars(os.path.expanduser(target))
+        if not nxt.is_file():
+            raise ConfigError(f"{_label(current)} extend: {nxt}: no such file")
+        current = nxt
+    return chain[::-1]
+
+
+def _merge_extended(tables: list[tuple[Path, dict[str, Any] | None]]) -> Config:
+    merged: dict[str, Any] = {}
+    layers: list[Selection] = []
+    for file, table in tables:
+        table = table or {}
+        layers.append(parse_table(table, file).selection)  # validates each file, naming it
+        for key, value in table.items():
+            if key in _SELECTION_KEYS or key == "extend":
+                continue
+            if key in _CONCATENATED and isinstance(merged.get(key), list):
+                merged[key] = [*merged[key], *value]
+            elif key in _MERGED and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    path, own = tables[-1]
+    merged.update({k: v for k, v in (own or {}).items() if k in _SELECTION_KEYS})
+    cfg = parse_table(merged, path)
+    cfg.base_selections = tuple(layers[:-1])
+    return cfg
 
 
 def parse_table(table: dict[str, Any], path: Path | None, root: Path | None = None) -> Config:
@@ -293,6 +364,13 @@ def parse_table(table: dict[str, Any], path: Path | None, root: Path | None = No
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: expected true or false, got {value!r}")
             setattr(cfg, key.replace("-", "_"), value)
+        elif kind == "str":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where}: expected a non-empty string, got {_type(value)}")
+            setattr(cfg, key.replace("-", "_"), value.strip())
+        elif kind == "extend":
+            if path is None:
+                raise ConfigError(f"{where}: only read from a configuration file, not from --config KEY=VALUE")
         elif kind == "pfi":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table of \"glob\" = [codes], got {_type(value)}")
@@ -420,6 +498,7 @@ class Overrides:
     inline: list[str] = field(default_factory=list)  # `--config 'KEY = VALUE'`
     respect_gitignore: bool | None = None
     force_exclude: bool | None = None
+    bugs_only: bool | None = None  # `--bugs-only` / `--no-bugs-only`
 
     def selection(self) -> Selection:
         return Selection(
@@ -472,7 +551,9 @@ class ConfigResolver:
                 table["options"] = {**table["options"], **value}
             else:
                 table[key] = value
-        return parse_table(table, cfg.path, cfg.root)
+        out = parse_table(table, cfg.path, cfg.root)
+        out.base_selections = cfg.base_selections
+        return out
 
     def config_for(self, path: Path) -> Config:
         if self._forced is not None:
@@ -516,14 +597,17 @@ class ConfigResolver:
         key = id(cfg)
         got = self._selected.get(key)
         if got is None:
-            got = self._selected[key] = frozenset(resolve_selection([cfg.selection, self.overrides.selection()]))
+            got = self._selected[key] = frozenset(resolve_selection(
+                [*cfg.base_selections, cfg.selection, self.overrides.selection()]))
         return got
 
     def settings_for(self, path: Path) -> Settings:
         cfg = self.config_for(path)
         codes = self.selected_codes(cfg)
         ignored = cfg.ignored_codes(path)
-        return Settings(selected=codes - ignored if ignored else codes, options=cfg.options)
+        bugs_only = cfg.bugs_only if self.overrides.bugs_only is None else self.overrides.bugs_only
+        return Settings(selected=codes - ignored if ignored else codes, options=cfg.options, bugs_only=bugs_only,
+                        docs_url=cfg.docs_url)
 
 
 def relpath(path: Path, root: Path) -> str:

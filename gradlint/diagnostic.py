@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+# Tiers (docs/rules.md, design.md): a *bug* raises or silently computes the wrong thing; *hygiene* is correct
+# today but fragile or wasteful. Every rule has a default tier (`Rule.tier`); a finding may carry its own
+# (`Finding.tier`), e.g. to escalate a hygiene rule's finding the model proves is a bug. Summaries count bugs first.
+BUG, HYGIENE = "bug", "hygiene"
+TIERS: tuple[str, ...] = (BUG, HYGIENE)
+
+
 class Applicability(str, Enum):
     SAFE = "safe"
     UNSAFE = "unsafe"
@@ -46,6 +53,7 @@ class Diagnostic:
     noqa_row: int | None = None
     url: str | None = None
     cell: int | None = None  # notebooks: the cell (1-based); location/end_location/noqa_row are then within it
+    tier: str = BUG  # "bug" or "hygiene" (TIERS)
 
     def sort_key(self) -> tuple:
         return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)

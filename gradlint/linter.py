@@ -21,7 +21,8 @@ from itertools import accumulate
 import libcst as cst
 from libcst._nodes.base import CSTNode as _CSTNode
 
-from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
+from gradlint.catalog import rule_url
+from gradlint.diagnostic import BUG, Diagnostic, FileError, FileResult, Location
 from gradlint.model import build_model
 from gradlint.model.builder import ECO_IMPORT
 from gradlint.positions import Positions
@@ -203,6 +204,9 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
         seen.add(key)
         if noqa.is_suppressed(start.row, rule_cls.code, noqa_map):
             continue
+        tier = finding.tier or rule_cls.tier
+        if settings.bugs_only and tier != BUG:  # `--bugs-only` / `bugs-only = true`: hygiene is not reported
+            continue
         fix = None
         if finding.fix is not None:  # node edits -> text edits (gradlint.fix); a suppressed finding has none
             from gradlint import fix as fixmod
@@ -220,7 +224,8 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
                 end_location=end,
                 fix=fix,
                 noqa_row=noqa_map.noqa_row(start.row),
-                url=rule_cls.url(),
+                url=rule_cls.url() or rule_url(rule_cls.code, settings.docs_url),
+                tier=tier,
             )
         )
     result.diagnostics.sort(key=Diagnostic.sort_key)

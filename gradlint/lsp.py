@@ -1,4 +1,4 @@
-"""`gradlint lsp`: a language server over stdio (pygls; `pip install 'gradlint[lsp]'`).
+"""`gradlint lsp`: a language server over stdio (pygls; `pip install 'torch-gradlint[lsp]'`).
 
 What it does (see docs/editors.md for the editor configurations):
 
@@ -12,8 +12,9 @@ What it does (see docs/editors.md for the editor configurations):
   with a `gradlint` section): `select`, `extendSelect`, `ignore` (as the command-line options),
   `config` (a configuration file, as `--config PATH`), `settings` (a table of `[tool.gradlint]` keys
   applied over the file, as `--config KEY=VALUE`), `debounce` (milliseconds, default 250),
-  `unsafeFixes` (include unsafe fixes in "Fix all"), `severity` ("warning" — the default —, "error",
-  "information", "hint", or a table code -> severity);
+  `unsafeFixes` (include unsafe fixes in "Fix all"), `severity` ("error", "warning", "information",
+  "hint", or a table code -> severity; by default, and for codes the table does not name, the finding's
+  tier: Error for a bug, Warning for hygiene);
 - code actions: the quick fix of each fixable finding, "Disable GLxxx for this line" (adds or extends
   the line's `# noqa: ...`), and the source action "Fix all gradlint problems" (`source.fixAll.gradlint`,
   safe fixes only unless `unsafeFixes`);
@@ -49,9 +50,8 @@ from gradlint.diagnostic import Applicability, Diagnostic, Location
 
 logger = logging.getLogger("gradlint.lsp")
 
-# The one place that says where a rule's documentation lives (there is no docs site: the docs ship with
-# the tool as `gradlint explain CODE`, and as docs/rules.md in the repository, one `## GLxxx name`
-# heading per rule). `Rule.url()` wins when a rule defines one.
+# Where a rule's documentation lives: each finding's `url` (gradlint.catalog.rule_url — the page under
+# the configured `docs-url` / $GRADLINT_DOCS_URL, else the page bundled with the package, gradlint/docs-site/).
 
 SOURCE = "gradlint"
 FIX_ALL_KIND = "source.fixAll.gradlint"
@@ -59,15 +59,15 @@ FIX_ALL_TITLE = "Fix all gradlint problems"
 DEFAULT_DEBOUNCE_MS = 250
 CONFIG_FILE_NAMES = ("pyproject.toml", "gradlint.toml", ".gradlint.toml")
 MISSING_EXTRA = (
-    "the language server needs the optional dependency pygls>=2.1: install gradlint[lsp] "
-    "(python -m pip install 'gradlint[lsp]')"
+    "the language server needs the optional dependency pygls>=2.1: install torch-gradlint[lsp] "
+    "(python -m pip install 'torch-gradlint[lsp]')"
 )
 
 
 def rule_docs_url(code: str, name: str, url: str | None = None) -> str:
-    """The documentation link of a rule: `Rule.url()` if it has one; else (there is no public docs site)
-    a file URI of the rule's own module in the installed package, which opens on its docs, examples and
-    code — an address that exists wherever gradlint is installed."""
+    """The documentation link of a rule: the finding's `url` (its page under the configured `docs-url`,
+    else the page bundled with the package: gradlint.catalog.rule_url); for a code without one, a file URI
+    of the rule's own module in the installed package."""
     if url:
         return url
     import inspect
@@ -240,7 +240,7 @@ class ClientOptions:
     settings: dict[str, Any] = field(default_factory=dict)
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
     unsafe_fixes: bool = False
-    severity: str | dict[str, str] = "warning"
+    severity: str | dict[str, str] | None = None  # None: by the finding's tier (bug: error, hygiene: warning)
 
     @classmethod
     def from_json(cls, raw: Any) -> tuple["ClientOptions", list[str]]:
@@ -301,14 +301,15 @@ class ClientOptions:
                                 "settings, debounce, unsafeFixes, severity)")
         return opts, problems
 
-    def severity_for(self, code: str) -> str:
+    def severity_for(self, code: str, tier: str = "hygiene") -> str:
+        """The client's `severity` for this code; else the tier's (a bug is an error, hygiene a warning)."""
         if isinstance(self.severity, str):
             return self.severity.lower()
-        table = {k.upper(): v.lower() for k, v in self.severity.items()}
+        table = {k.upper(): v.lower() for k, v in (self.severity or {}).items()}
         for key in sorted(table, key=len, reverse=True):  # most specific code / prefix wins
             if code.upper().startswith(key) or key == "ALL":
                 return table[key]
-        return "warning"
+        return "error" if tier == "bug" else "warning"
 
     def make_resolver(self, root: str | None = None):
         """The resolver for these options; a relative `config` path is relative to `root` (the workspace)."""
@@ -499,7 +500,7 @@ def create_server():
             return t.Diagnostic(
                 range=self.to_range(lines, d.location, d.end_location),
                 message=d.message,
-                severity=severities[self.options.severity_for(d.code)],
+                severity=severities[self.options.severity_for(d.code, d.tier)],
                 code=d.code,
                 code_description=t.CodeDescription(href=rule_docs_url(d.code, d.name, d.url)),
                 source=SOURCE,
@@ -707,7 +708,7 @@ def _excluded(cfg, path: Path) -> bool:
 @click.option("--log-level", type=click.Choice(["error", "warning", "info", "debug"]), default="warning",
               show_default=True, help="What the server logs to stderr (your editor's LSP log).")
 def lsp_command(stdio: bool, log_level: str) -> None:
-    """Run the gradlint language server over stdio (needs the extra: pip install 'gradlint[lsp]')."""
+    """Run the gradlint language server over stdio (needs the extra: pip install 'torch-gradlint[lsp]')."""
     try:
         import lsprotocol.types  # noqa: F401
         from pygls.lsp.server import LanguageServer  # noqa: F401

@@ -33,7 +33,6 @@ def lint_one(path: str, settings: Settings, cache_root: str | None) -> tuple[Fil
         from gradlint.notebook import lint_notebook_one
 
         return lint_notebook_one(path, settings, cache_root)
-    from gradlint.linter import lint_source
     from gradlint.source import SourceError, read_source
 
     try:
@@ -48,6 +47,8 @@ def lint_one(path: str, settings: Settings, cache_root: str | None) -> tuple[Fil
         hit = cache.get(key, path)
         if hit is not None:
             return FileResult(filename=path, diagnostics=hit), (source if hit else None)
+    from gradlint.linter import lint_source  # only on a cache miss: it imports LibCST
+
     try:
         result = lint_source(source, path, settings)
     except RecursionError:

@@ -57,3 +57,5 @@ class Settings:
 
     selected: frozenset[str] = field(default_factory=frozenset)  # resolved rule codes, e.g. {"GL001"}
     options: RuleOptions = field(default_factory=RuleOptions)
+    bugs_only: bool = False  # report only findings of the `bug` tier (`--bugs-only`, `bugs-only = true`)
+    docs_url: str | None = None  # base URL of the published rule pages (`docs-url`; gradlint/catalog.py)

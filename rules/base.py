@@ -149,6 +149,9 @@ class Finding:
     node: cst.CSTNode
     message: str
     fix: FixSpec | None = None
+    # This finding's tier when it differs from the rule's default (`Rule.tier`): "bug" or "hygiene", e.g. a
+    # hygiene rule escalating a finding the model proves is a bug. None: the rule's default.
+    tier: str | None = None
 
 
 class Rule:
@@ -156,6 +159,9 @@ class Rule:
     name: ClassVar[str] = ""
     summary: ClassVar[str] = ""  # one line, shown by `gradlint rules`
     default_enabled: ClassVar[bool] = True
+    # The default tier of its findings: "bug" (raises, or silently computes the wrong thing) or "hygiene"
+    # (correct today, fragile or wasteful). Every rule sets it; a Finding may override it (Finding.tier).
+    tier: ClassVar[str] = ""
     fixable: ClassVar[bool] = False
     # Exception-message prefixes a fixed bad fixture may end with: the fix turned a silent bug into a loud
     # one (e.g. GL003: a `.data` write between forward and backward now trips autograd's version check).
@@ -183,5 +189,6 @@ class Rule:
 
     @classmethod
     def url(cls) -> str | None:
-        # No public docs site yet: the docs ship with the tool (`gradlint explain CODE`, docs/rules.md).
+        # A rule's own documentation address, if it has one; else the linter uses its generated page
+        # (gradlint.catalog.rule_url: the configured `docs-url`, or the page bundled with the package).
         return None

@@ -19,6 +19,7 @@ OUT_MSG = "functions with out=... arguments don't support automatic differentiat
 class InplaceOnLeaf(Rule):
     code = "GL001"
     name = "inplace-on-leaf"
+    tier = "bug"
     summary = "In-place operation on a leaf tensor that requires grad, with grad mode on"
     docs = f"""\
 ## What it does

@@ -17,6 +17,7 @@ from gradlint.settings import RuleOptions
 class RebindLosesGrad(Rule):
     code = "GL002"
     name = "rebind-loses-grad"
+    tier = "bug"
     summary = "A parameter or leaf name rebound to a tensor computed from itself in an update step"
     docs = """\
 ## What it does

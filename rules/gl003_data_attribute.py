@@ -16,6 +16,7 @@ from gradlint.settings import RuleOptions
 class DataAttribute(Rule):
     code = "GL003"
     name = "data-attribute"
+    tier = "hygiene"
     summary = "`.data` on a tensor: writes bypass autograd's checks, reads should be `.detach()`"
     docs = """\
 ## What it does

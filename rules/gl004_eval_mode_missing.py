@@ -16,6 +16,7 @@ from gradlint.settings import RuleOptions
 class EvalModeMissing(Rule):
     code = "GL004"
     name = "eval-mode-missing"
+    tier = "bug"
     summary = "Evaluation code calls the model without putting it in eval mode first"
     docs = """\
 ## What it does

@@ -13,6 +13,7 @@ from gradlint.settings import RuleOptions
 class EvalGradEnabled(Rule):
     code = "GL005"
     name = "eval-grad-enabled"
+    tier = "hygiene"
     summary = "Evaluation code calls the model with grad mode on (no no_grad/inference_mode)"
     docs = """\
 ## What it does

@@ -41,6 +41,7 @@ def _is_data_loop(loop: LoopInfo) -> bool:
 class GraphAccumulated(Rule):
     code = "GL006"
     name = "graph-accumulated"
+    tier = "bug"
     summary = "A tensor that carries an autograd graph is accumulated across loop iterations (`total += loss`)"
     fixable = True
     docs = """\

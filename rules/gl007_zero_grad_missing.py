@@ -15,6 +15,7 @@ from gradlint.settings import RuleOptions
 class ZeroGradMissing(Rule):
     code = "GL007"
     name = "zero-grad-missing"
+    tier = "bug"
     summary = "A loop calls backward() and optimizer.step() without resetting the gradients every iteration"
     fixable = True
     docs = """\

@@ -19,6 +19,7 @@ OPTIMIZE = "ValueError: can't optimize a non-leaf Tensor"
 class NonleafGradRead(Rule):
     code = "GL008"
     name = "nonleaf-grad-read"
+    tier = "bug"
     summary = "Reading `.grad` of a non-leaf tensor, or handing a non-leaf to an optimizer"
     docs = f"""\
 ## What it does

@@ -15,6 +15,7 @@ import libcst as cst
 class RequiresGradTypo(Rule):
     code = "GL009"
     name = "requires-grad-typo"
+    tier = "bug"
     summary = "Misspelt `requires_grad` attribute (`require_grad = False`), or `module.requires_grad = ...` on an nn.Module"
     fixable = True
     docs = """\

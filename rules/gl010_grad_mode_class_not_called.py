@@ -15,6 +15,7 @@ TYPE_ERROR = "'type' object does not support the context manager protocol"
 class GradModeClassNotCalled(Rule):
     code = "GL010"
     name = "grad-mode-class-not-called"
+    tier = "bug"
     summary = "`with torch.no_grad:` (or enable_grad / inference_mode / set_grad_enabled) without calling it"
     fixable = True
     docs = f"""\

@@ -15,6 +15,7 @@ NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a gra
 class BackwardWithoutGraph(Rule):
     code = "GL011"
     name = "backward-without-graph"
+    tier = "bug"
     summary = "`.backward()` on a value computed entirely under no_grad / inference_mode (it has no graph)"
     docs = f"""\
 ## What it does

@@ -24,6 +24,7 @@ REQUIRES_GRAD_MSG = "Setting requires_grad=True on inference tensor outside Infe
 class InferenceTensorEscapes(Rule):
     code = "GL012"
     name = "inference-tensor-escapes"
+    tier = "bug"
     summary = "A tensor made under inference_mode() is used after the block where autograd must save it, or updated in place"
     docs = f"""\
 ## What it does

@@ -18,6 +18,7 @@ BACKWARD_TWICE = (
 class BackwardThroughFreedGraph(Rule):
     code = "GL013"
     name = "backward-through-freed-graph"
+    tier = "bug"
     summary = "A second backward() through a graph the first one freed (reused loss, carried hidden state)"
     docs = """\
 ## What it does

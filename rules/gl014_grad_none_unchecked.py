@@ -13,6 +13,7 @@ from gradlint.settings import RuleOptions
 class GradNoneUnchecked(Rule):
     code = "GL014"
     name = "grad-none-unchecked"
+    tier = "bug"
     summary = "`p.grad.zero_()` / `p.grad += g` / `p.grad.data` in a loop over parameters without a None check"
     default_enabled = False
     docs = """\

@@ -17,6 +17,7 @@ MSG_ATTR = "only Tensors of floating point and complex dtype can require gradien
 class RequiresGradIntDtype(Rule):
     code = "GL015"
     name = "requires-grad-int-dtype"
+    tier = "bug"
     summary = "`requires_grad=True` on an integer or bool tensor raises"
     fixable = True
     docs = f"""\

@@ -17,6 +17,7 @@ _END = 1 << 62
 class TrainModeNotRestored(Rule):
     code = "GL016"
     name = "train-mode-not-restored"
+    tier = "bug"
     summary = "`model.eval()` inside a training loop with no `model.train()` before the next training step"
     docs = """\
 ## What it does

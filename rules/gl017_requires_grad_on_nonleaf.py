@@ -19,6 +19,7 @@ MSG_TRUE = "you can only change requires_grad flags of leaf variables."
 class RequiresGradOnNonleaf(Rule):
     code = "GL017"
     name = "requires-grad-on-nonleaf"
+    tier = "bug"
     summary = "Setting `.requires_grad` on a computed (non-leaf) tensor raises"
     docs = f"""\
 ## What it does

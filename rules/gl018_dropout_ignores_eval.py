@@ -15,6 +15,7 @@ from gradlint.settings import RuleOptions
 class DropoutIgnoresEval(Rule):
     code = "GL018"
     name = "dropout-ignores-eval"
+    tier = "bug"
     summary = "Dropout in a module's `forward` that stays active in eval mode (`F.dropout` without `training=`)"
     fixable = True
     docs = """\

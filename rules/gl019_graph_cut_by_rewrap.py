@@ -13,6 +13,7 @@ from gradlint.settings import RuleOptions
 class GraphCutByRewrap(Rule):
     code = "GL019"
     name = "graph-cut-by-rewrap"
+    tier = "bug"
     summary = "A graph value taken out with .item()/.numpy()/.detach() and re-wrapped as a fresh tensor"
     docs = """\
 ## What it does

@@ -15,6 +15,7 @@ NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a gra
 class GradModeBareCall(Rule):
     code = "GL020"
     name = "grad-mode-bare-call"
+    tier = "bug"
     summary = "A bare `torch.no_grad()` statement (no effect), or a global `torch.set_grad_enabled(False)` that is never restored"
     docs = f"""\
 ## What it does

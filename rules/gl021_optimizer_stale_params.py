@@ -15,6 +15,7 @@ _END = 1 << 62
 class OptimizerStaleParams(Rule):
     code = "GL021"
     name = "optimizer-stale-params"
+    tier = "bug"
     summary = "A submodule or parameter is replaced after an optimizer captured `model.parameters()`"
     default_enabled = False
     docs = """\

@@ -422,8 +422,9 @@ def view(a: Tensor, *shape: Any) -> Tensor:
         shape = tuple(shape[0])
     orig = a.shape
     try:
-        arr = a._a.view()
-        arr.shape = shape
+        arr = a._a.reshape(shape)  # a view when the strides allow one, else a copy, which torch's view refuses
+        if arr.size and not np.may_share_memory(arr, a._a):  # (`arr.shape = shape`: deprecated in NumPy 2.5)
+            raise AttributeError(shape)
     except AttributeError:
         raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
                            "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") from None

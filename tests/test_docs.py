@@ -63,3 +63,40 @@ def test_check_mode(tmp_path, capsys):
     assert main(["-o", str(out)]) == 0
     assert main(["--check", "-o", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == render()
+
+
+def test_rule_pages_and_catalogue_are_current():
+    """gradlint/docs-site/*.html and gradlint/catalog.json are generated with docs/rules.md."""
+    from gradlint.docs import stale_generated
+
+    stale = stale_generated()
+    assert stale == [], f"stale: {[str(p) for p in stale]}: regenerate them with `{REGENERATE}`"
+
+
+def test_catalogue_matches_the_rules_and_falls_back_when_stale(tmp_path):
+    import json
+
+    from gradlint import catalog
+
+    assert catalog.from_file() == catalog.from_rules()  # the committed file is current
+    data = json.loads(catalog.CATALOG_FILE.read_text(encoding="utf-8"))
+    data["rules"][0]["summary"] = "edited"
+    fresh = tmp_path / "fresh.json"
+    fresh.write_text(json.dumps(data), encoding="utf-8")
+    assert catalog.from_file(fresh)[0].summary == "edited"  # digest matches: the file is read, not the rules
+    data["digest"] = "0" * 64
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(data), encoding="utf-8")
+    assert catalog.from_file(stale)[0].summary == ALL_RULES[0].summary  # stale: the rules themselves
+    assert catalog.from_file(tmp_path / "missing.json") == catalog.from_rules()
+
+
+def test_markdown_to_html():
+    from gradlint.docs import markdown_to_html
+
+    html = markdown_to_html("## What it does\nFlags `x.data` and **this** [link](https://e.org).\n\n"
+                            "* one\n* two `<b>`\n\n```python\nif a < b:\n    pass\n```\n")
+    assert "<h2>What it does</h2>" in html
+    assert "<p>Flags <code>x.data</code> and <strong>this</strong> <a href=\"https://e.org\">link</a>.</p>" in html
+    assert "<ul><li>one</li><li>two <code>&lt;b&gt;</code></li></ul>" in html
+    assert '<pre><code class="language-python">if a &lt; b:\n    pass</code></pre>' in html

@@ -1,10 +1,11 @@
-"""`path:row:col: GL001 message`, one line per finding (ruff's concise format)."""
+"""`path:row:col: GL001 [bug] message`, one line per finding (ruff's concise format, plus the finding's
+tier: `[bug]` or `[hygiene]`)."""
 
 from __future__ import annotations
 
 from typing import IO, Any
 
-from gradlint.diagnostic import Applicability, Diagnostic
+from gradlint.diagnostic import BUG, Applicability, Diagnostic
 from gradlint.report.style import Style
 
 
@@ -18,7 +19,13 @@ def line(d: Diagnostic, style: Style, unsafe_fixes: bool = False) -> str:
         d.fix.applicability == Applicability.SAFE or (unsafe_fixes and d.fix.applicability == Applicability.UNSAFE)
     ):
         fixable = " [*]"
-    return f"{loc} {style.red(d.code)}{fixable} {d.message}"
+    return f"{loc} {style.red(d.code)} {tier_tag(d, style)}{fixable} {d.message}"
+
+
+def tier_tag(d: Diagnostic, style: Style) -> str:
+    """`[bug]` (red) or `[hygiene]` (yellow): the finding's tier."""
+    tag = f"[{d.tier}]"
+    return style.red(tag) if d.tier == BUG else style.yellow(tag)
 
 
 def report(diagnostics: list[Diagnostic], sources: dict[str, str], out: IO[str], color: bool, *,

@@ -1,4 +1,5 @@
-"""GitHub Actions workflow commands: each finding becomes an error annotation on the pull request.
+"""GitHub Actions workflow commands: each finding becomes an annotation on the pull request:
+`::error` for a bug, `::warning` for hygiene (the finding's tier).
 
     ::error title=gradlint (GL001),file=/abs/train.py,line=3,col=1,endLine=3,endColumn=7::train.py:3:1: GL001 message
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
-from gradlint.diagnostic import Diagnostic
+from gradlint.diagnostic import BUG, Diagnostic
 
 
 def escape_data(text: str) -> str:
@@ -29,16 +30,21 @@ def command(level: str, message: str, **props: Any) -> str:
     return f"::{level} {fields}::{escape_data(message)}" if fields else f"::{level}::{escape_data(message)}"
 
 
+def level(d: Diagnostic) -> str:
+    """The annotation level of a finding's tier: `error` for a bug, `warning` for hygiene."""
+    return "error" if d.tier == BUG else "warning"
+
+
 def line(d: Diagnostic) -> str:
     if d.cell is not None:
         # a notebook: rows are within the cell, not lines of the .ipynb file, so the annotation is put on
         # the file and the message says where
         return command(
-            "error", f"{d.filename}:cell {d.cell}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
+            level(d), f"{d.filename}:cell {d.cell}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
             title=f"gradlint ({d.code})", file=os.path.abspath(d.filename),
         )
     return command(
-        "error", f"{d.filename}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
+        level(d), f"{d.filename}:{d.location.row}:{d.location.column}: {d.code} {d.message}",
         title=f"gradlint ({d.code})", file=os.path.abspath(d.filename), line=d.location.row,
         col=d.location.column, endLine=d.end_location.row, endColumn=d.end_location.column,
     )

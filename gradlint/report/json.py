@@ -1,8 +1,12 @@
-"""ruff's JSON format: an array of {code, message, filename, location, end_location, fix, noqa_row, url}.
+"""ruff's JSON format: an array of {cell, code, name, severity, tier, message, filename, location,
+end_location, fix, noqa_row, url}.
+
+`severity` is the finding's tier as a severity (`error` for a bug, `warning` for hygiene) and `tier` the tier
+itself (`bug` / `hygiene`); `cell` is null for a .py file and the cell number (1-based) in a notebook; `url`
+is the rule's documentation page (gradlint/catalog.py `rule_url`).
 
 `filename` is absolute (as ruff writes it); rows and columns are 1-based; `fix` is null or
-{applicability, message, edits: [{content, location, end_location}]}. Notebook findings also carry
-`cell`. Nothing but the JSON document is written to stdout.
+{applicability, message, edits: [{content, location, end_location}]}. Nothing but the JSON document is written to stdout.
 """
 
 from __future__ import annotations
@@ -11,11 +15,15 @@ import json
 import os
 from typing import IO, Any
 
-from gradlint.diagnostic import Diagnostic
+from gradlint.diagnostic import BUG, Diagnostic
 
 
 def _loc(loc: Any) -> dict[str, int]:
     return {"row": loc.row, "column": loc.column}
+
+
+def severity(d: Diagnostic) -> str:
+    return "error" if d.tier == BUG else "warning"
 
 
 def to_dict(d: Diagnostic) -> dict[str, Any]:
@@ -30,7 +38,11 @@ def to_dict(d: Diagnostic) -> dict[str, Any]:
             ],
         }
     out: dict[str, Any] = {
+        "cell": d.cell,
         "code": d.code,
+        "name": d.name,
+        "severity": severity(d),
+        "tier": d.tier,
         "message": d.message,
         "filename": os.path.abspath(d.filename),
         "location": _loc(d.location),
@@ -39,8 +51,6 @@ def to_dict(d: Diagnostic) -> dict[str, Any]:
         "noqa_row": d.noqa_row,
         "url": d.url,
     }
-    if d.cell is not None:
-        out["cell"] = d.cell
     return out
 
 

@@ -1,11 +1,11 @@
 """JUnit XML (as ruff's `junit` format): a `<testsuite>` per file with findings, a `<testcase>` per
-finding holding a `<failure>`; a file that could not be checked is a testsuite with one `<error>`
+finding holding a `<failure>` whose `type` is the finding's tier (`bug` / `hygiene`); a file that could not be checked is a testsuite with one `<error>`
 testcase. A run with nothing found is one passing testcase, so CI dashboards show the check ran.
 
     <testsuites name="gradlint" tests="1" failures="1" errors="0">
       <testsuite name="train.py" tests="1" disabled="0" errors="0" failures="1" package="org.gradlint">
         <testcase name="org.gradlint.GL001" classname="train" line="3" column="1">
-          <failure message="in-place `-=` on ...">line 3, col 1, in-place `-=` on ...</failure>
+          <failure message="in-place `-=` on ..." type="bug">line 3, col 1, [bug] in-place `-=` on ...</failure>
         </testcase>
       </testsuite>
     </testsuites>
@@ -61,9 +61,9 @@ def to_xml(diagnostics: list[Diagnostic], errors: list | tuple = ()) -> ET.Eleme
             case = ET.SubElement(suite, "testcase", name=f"org.gradlint.{d.code}",
                                  classname=_clean(_classname(filename)), line=str(d.location.row),
                                  column=str(d.location.column))
-            fail = ET.SubElement(case, "failure", message=_clean(d.message))
+            fail = ET.SubElement(case, "failure", message=_clean(d.message), type=d.tier)
             where = f"cell {d.cell}, " if d.cell is not None else ""
-            fail.text = _clean(f"{where}line {d.location.row}, col {d.location.column}, {d.message}")
+            fail.text = _clean(f"{where}line {d.location.row}, col {d.location.column}, [{d.tier}] {d.message}")
         tests += len(found) + (error is not None)
         failures += len(found)
         n_errors += error is not None

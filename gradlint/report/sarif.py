@@ -1,8 +1,8 @@
 """SARIF 2.1.0 (the OASIS standard), for GitHub code scanning and other SARIF viewers.
 
 One run: `tool.driver` carries every rule's metadata (id, name, short and full description, the rule's
-docs as help Markdown, helpUri when the rule has one, default level `error`); each finding is a result
-with its rule id and index, its message and one physical location (a 1-based region: start and end
+docs as help Markdown, helpUri its documentation page, default level by its tier); each finding is a result
+with its rule id and index, its level (`error` for a bug, `warning` for hygiene), its message and one physical location (a 1-based region: start and end
 line and column, columns counted in Unicode code points — `run.columnKind` says so). A finding with a
 fix also carries it as a SARIF `fix`. Files that could not be checked become tool execution
 notifications of the run's invocation (`executionSuccessful` is false then).
@@ -23,7 +23,8 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from gradlint import __version__
-from gradlint.diagnostic import Diagnostic
+from gradlint.catalog import rule_url
+from gradlint.diagnostic import BUG, Diagnostic
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -46,7 +47,13 @@ def _plain(markdown: str) -> str:
     return " ".join(para.split())
 
 
-def rule_descriptor(rule: Any) -> dict[str, Any]:
+def level(tier: str) -> str:
+    """The SARIF level of a tier: `error` for a bug, `warning` for hygiene."""
+    return "error" if tier == BUG else "warning"
+
+
+def rule_descriptor(rule: Any, url: str | None = None) -> dict[str, Any]:
+    """`rule`: a gradlint.catalog.RuleInfo (or a Rule class); `url`: its documentation page."""
     docs = textwrap.dedent(rule.docs).strip()
     what = docs_sections(rule.docs).get("What it does", "")
     desc: dict[str, Any] = {
@@ -54,17 +61,16 @@ def rule_descriptor(rule: Any) -> dict[str, Any]:
         "name": rule.name,
         "shortDescription": {"text": rule.summary or rule.name},
         "fullDescription": {"text": _plain(what) or rule.summary or rule.name},
-        "defaultConfiguration": {"level": "error", "enabled": bool(rule.default_enabled)},
-        "properties": {"tags": ["pytorch", "autograd", "correctness"], "precision": "high",
-                       "problem.severity": "error"},
+        "defaultConfiguration": {"level": level(rule.tier), "enabled": bool(rule.default_enabled)},
+        "properties": {"tags": ["pytorch", "autograd", "correctness" if rule.tier == BUG else "maintainability"],
+                       "precision": "high", "problem.severity": "error" if rule.tier == BUG else "warning",
+                       "tier": rule.tier},
     }
     if what:
         desc["fullDescription"]["markdown"] = what
     if docs:
         desc["help"] = {"text": docs, "markdown": f"# {rule.code} {rule.name}\n\n{docs}"}
-    url = rule.url()
-    if url:
-        desc["helpUri"] = url
+    desc["helpUri"] = url or rule_url(rule.code)
     return desc
 
 
@@ -103,8 +109,10 @@ def _fix(d: Diagnostic, root: Path) -> dict[str, Any]:
 
 
 def to_sarif(diagnostics: list[Diagnostic], errors: list | tuple = (), root: str | None = None) -> dict[str, Any]:
-    from gradlint.rules import ALL_RULES
+    from gradlint.catalog import load
 
+    ALL_RULES = load()  # the rules' metadata, without importing them
+    urls = {d.code: d.url for d in diagnostics if d.url}  # the configured page, as the findings carry it
     base = Path(os.path.abspath(root or os.getcwd()))
     index = {r.code: i for i, r in enumerate(ALL_RULES)}
     results = []
@@ -118,7 +126,7 @@ def to_sarif(diagnostics: list[Diagnostic], errors: list | tuple = (), root: str
             text = f"cell {d.cell}, line {d.location.row}, column {d.location.column}: {d.message}"
         result: dict[str, Any] = {
             "ruleId": d.code,
-            "level": "error",
+            "level": level(d.tier),
             "message": {"text": text},
             "locations": [{"physicalLocation": physical}],
         }
@@ -146,7 +154,7 @@ def to_sarif(diagnostics: list[Diagnostic], errors: list | tuple = (), root: str
             "name": "gradlint",
             "version": __version__,
             "semanticVersion": __version__,
-            "rules": [rule_descriptor(r) for r in ALL_RULES],
+            "rules": [rule_descriptor(r, urls.get(r.code)) for r in ALL_RULES],
         }},
         "originalUriBaseIds": {SRCROOT: {"uri": base.as_uri().rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",

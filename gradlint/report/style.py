@@ -32,3 +32,6 @@ class Style:
 
     def red(self, text: str) -> str:
         return self._wrap("1;31", text)
+
+    def yellow(self, text: str) -> str:
+        return self._wrap("1;33", text)

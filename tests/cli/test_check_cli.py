@@ -16,8 +16,9 @@ from gradlint.rules import Finding, Rule
 
 from .conftest import BAD, BAD_TWO, CLEAN, IS_ROOT, write
 
-# ruff's JSON output: these keys, with `cell` only for notebooks.
-RUFF_KEYS = {"code", "message", "filename", "location", "end_location", "fix", "noqa_row", "url"}
+# ruff's JSON output: these keys (`cell` null for .py files), plus `name`, `severity` and `tier`.
+RUFF_KEYS = {"cell", "code", "name", "severity", "tier", "message", "filename", "location", "end_location", "fix",
+             "noqa_row", "url"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -50,7 +51,7 @@ def test_default_path_is_the_current_folder(gl, tmp_path):
 def test_summary_lines_go_to_stderr(gl, tmp_path):
     bad = write(tmp_path, "bad.py", BAD_TWO)
     res = gl("check", str(bad))
-    assert res.err_lines == ["Found 2 errors.", "[*] 1 fixable with the `--fix` option (1 hidden fix can be "
+    assert res.err_lines == ["Found 2 errors: 1 bug, 1 hygiene.", "[*] 1 fixable with the `--fix` option (1 hidden fix can be "
                              "enabled with the `--unsafe-fixes` option)."]  # issue 5 hint
     assert "Found" not in res.stdout
     clean = gl("check", str(write(tmp_path, "clean.py", CLEAN)))
@@ -140,7 +141,8 @@ def test_json_is_ruffs_schema(gl, tmp_path):
             assert all(isinstance(v, int) and v >= 1 for v in d[key].values())
         assert d["fix"] is None or set(d["fix"]) == {"applicability", "message", "edits"}
         assert d["noqa_row"] == d["location"]["row"]
-        assert d["url"] is None or d["url"].startswith("http")
+        assert d["url"].startswith(("http", "file://")) and d["url"].endswith(f"/{d['code']}.html")
+        assert d["cell"] is None and d["severity"] in ("error", "warning") and d["tier"] in ("bug", "hygiene")
     assert data[0]["location"] == {"row": 3, "column": 1} and data[0]["end_location"] == {"row": 3, "column": 7}
 
 
@@ -458,11 +460,11 @@ def test_rules_table_and_json(gl):
     res = gl("rules")
     assert res.exit_code == 0
     header, *rows = res.stdout.splitlines()
-    assert header.split()[:4] == ["code", "name", "default", "fixable"]
-    assert rows[0].split()[:4] == ["GL001", "inplace-on-leaf", "on", "yes"]
+    assert header.split()[:5] == ["code", "name", "tier", "default", "fixable"]
+    assert rows[0].split()[:5] == ["GL001", "inplace-on-leaf", "bug", "on", "yes"]
     data = json.loads(gl("rules", "--output-format", "json").stdout)
     assert [r["code"] for r in data][:5] == ["GL001", "GL002", "GL003", "GL004", "GL005"]
-    assert set(data[0]) >= {"code", "name", "summary", "default", "fixable"}
+    assert set(data[0]) >= {"code", "name", "summary", "tier", "default", "fixable"}
 
 
 def test_explain(gl, monkeypatch):
@@ -480,14 +482,15 @@ def test_explain(gl, monkeypatch):
         raise RuntimeError("engine missing")
 
     monkeypatch.setattr(gradlint.verify, "explain_outcomes", broken)
-    res = gl("explain", "GL001")
+    assert "What the fixtures show" not in gl("explain", "GL001").stdout  # instant by default
+    res = gl("explain", "GL001", "--run")
     assert res.exit_code == 0
     assert "## Why is this bad?" in res.stdout
     assert "(the fixtures could not be run: RuntimeError: engine missing)" in res.stdout
 
 
 def test_explain_runs_the_fixtures(gl):
-    res = gl("explain", "GL001")
+    res = gl("explain", "GL001", "--run")
     assert res.exit_code == 0
     assert "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation." in res.stdout
 
@@ -528,7 +531,7 @@ def test_python_m_gradlint_end_to_end(tmp_path):
     assert [d["code"] for d in json.loads(res.stdout)] == ["GL001"]
     assert res.stderr.startswith("gradlint: syntax.py:") and "Traceback" not in res.stderr
     ok = _python_m("check", "--no-cache", "bad.py", cwd=tmp_path)
-    assert ok.returncode == 1 and ok.stdout.startswith("bad.py:3:1: GL001") and "Found 1 error." in ok.stderr
+    assert ok.returncode == 1 and ok.stdout.startswith("bad.py:3:1: GL001") and "Found 1 error: 1 bug." in ok.stderr
     version = _python_m("--version", cwd=tmp_path)
     assert version.returncode == 0 and "gradlint" in version.stdout
 

@@ -52,7 +52,7 @@ def test_concise_and_full_formats(tmp_path):
     assert "3 | w += 1" in full.stdout
     assert "^^^^^^" in full.stdout
     assert "\x1b[" not in full.stdout  # no colour when not a terminal
-    assert "Found 1 error." in full.stderr
+    assert "Found 1 error: 1 bug." in full.stderr
 
 
 def test_json_is_ruff_schema_and_pure(tmp_path):
@@ -61,7 +61,9 @@ def test_json_is_ruff_schema_and_pure(tmp_path):
     data = json.loads(res.stdout)
     assert [d["code"] for d in data] == ["GL001", "GL003"]
     for d in data:
-        assert set(d) == {"code", "message", "filename", "location", "end_location", "fix", "noqa_row", "url"}
+        assert set(d) == {"cell", "code", "name", "severity", "tier", "message", "filename", "location",
+                          "end_location", "fix", "noqa_row", "url"}
+        assert d["cell"] is None
         assert d["filename"] == str(bad.resolve())
         assert set(d["location"]) == {"row", "column"}
         assert d["fix"] is None or set(d["fix"]) == {"applicability", "message", "edits"}

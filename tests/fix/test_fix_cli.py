@@ -36,11 +36,11 @@ def test_markers_and_hint_without_fix(tmp_path):
     res = gl("--output-format", "concise", str(tmp_path))
     assert res.exit_code == 1
     lines = res.stdout.splitlines()
-    assert " GL001 [*] " in lines[0] and " GL002 [*] " not in lines[1]
+    assert " GL001 [bug] [*] " in lines[0] and " GL002 [bug] [*] " not in lines[1]
     assert res.stderr.splitlines()[-1] == (
         "[*] 1 fixable with the `--fix` option (1 hidden fix can be enabled with the `--unsafe-fixes` option).")
     res = gl("--output-format", "concise", "--unsafe-fixes", str(tmp_path))
-    assert " GL002 [*] " in res.stdout.splitlines()[1]
+    assert " GL002 [bug] [*] " in res.stdout.splitlines()[1]
     assert res.stderr.splitlines()[-1] == "[*] 2 fixable with the `--fix` option."
     put(tmp_path, "a.py", CLEAN)
     res = gl(str(tmp_path))
@@ -187,7 +187,7 @@ def test_config_unsafe_fixes_and_the_flag_over_it(tmp_path, monkeypatch):
     put(tmp_path, "gradlint.toml", "unsafe-fixes = true\n")
     b = put(tmp_path, "b.py", UNSAFE)
     res = gl("--output-format", "concise", str(b))
-    assert " GL002 [*] " in res.stdout and b.read_text() == UNSAFE  # marked fixable, nothing written
+    assert " GL002 [bug] [*] " in res.stdout and b.read_text() == UNSAFE  # marked fixable, nothing written
     res = gl("--fix", "--no-unsafe-fixes", str(b))
     assert res.exit_code == 1 and b.read_text() == UNSAFE
     res = gl("--fix", str(b))

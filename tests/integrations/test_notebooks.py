@@ -65,7 +65,7 @@ def test_findings_are_reported_by_cell_and_row_within_the_cell(tmp_path: Path) -
     r = gradlint("check", "--no-cache", "--output-format", "concise", "train.ipynb", cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert locs(r.stdout) == ["train.ipynb:cell 3:3:5: GL001", "train.ipynb:cell 5:2:1: GL001"]
-    assert "Found 2 errors." in r.stderr
+    assert "Found 2 errors: 2 bugs." in r.stderr
 
 
 def test_json_carries_the_cell_and_cell_relative_positions(tmp_path: Path) -> None:

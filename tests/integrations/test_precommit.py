@@ -30,6 +30,8 @@ BAD_LOOP = "import torch\n\nmodel = torch.nn.Linear(2, 2)\nfor p in model.parame
 FIXED_LOOP = ("import torch\n\nmodel = torch.nn.Linear(2, 2)\nwith torch.no_grad():\n"
               "    for p in model.parameters():\n        p -= 0.1 * p.grad\n")
 CLEAN = "import torch\nx = torch.randn(3)\nx += 1\n"
+HYGIENE_ONLY = "import torch\nx = torch.randn(3, requires_grad=True)\ny = x.data * 2\n"  # GL003 (hygiene) at 3:5
+DOC_URL = "https://github.com/OWNER/gradlint"
 
 pytestmark = [
     pytest.mark.slow,
@@ -99,12 +101,16 @@ def make_project(path: Path, config: str, files: dict[str, str]) -> Path:
 
 
 def pre_commit(project: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
+    return pre_commit_command(project, home, "run", "--color", "never", *args)
+
+
+def pre_commit_command(project: Path, home: Path, command: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "PRE_COMMIT_COLOR": "never", "NO_COLOR": "1",
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
     for var in ("GIT_DIR", "GIT_INDEX_FILE", "GRADLINT_OUTPUT_FORMAT", "VIRTUAL_ENV"):
         env.pop(var, None)
-    return subprocess.run([sys.executable, "-m", "pre_commit", "run", "--color", "never", *args], cwd=project,
+    return subprocess.run([sys.executable, "-m", "pre_commit", command, *args], cwd=project,
                           env=env, capture_output=True, text=True, timeout=900)
 
 
@@ -203,3 +209,48 @@ def test_local_hook_from_the_docs_uses_the_installed_gradlint(tmp_path: Path) ->
     project = make_project(tmp_path / "proj", local, {"train.py": BAD})
     r = pre_commit(project, tmp_path / "home", "--all-files")
     assert r.returncode == 1 and "train.py:3:1: GL001" in r.stdout, r.stdout + r.stderr
+
+
+def _yaml_blocks(text: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", text, re.S)
+
+
+def test_readme_shows_the_documented_snippet() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert _yaml_blocks(DOC.read_text(encoding="utf-8"))[0] in _yaml_blocks(readme)
+
+
+def test_documented_rev_is_pinned_by_autoupdate_freeze_and_runs(gradlint_repo, pre_commit_home,
+                                                                 tmp_path: Path) -> None:
+    """The snippet exactly as documented (only the repository URL replaced by the throw-away clone), then
+    the documented `pre-commit autoupdate --freeze`: `rev` becomes the full hash of the repository's newest
+    commit (it has no tag), and the hook runs from it."""
+    repo, head = gradlint_repo
+    snippet = _yaml_blocks(DOC.read_text(encoding="utf-8"))[0]
+    assert DOC_URL in snippet
+    project = make_project(tmp_path / "proj", snippet.replace(DOC_URL, str(repo)), {"train.py": BAD})
+    documented_rev = yaml.safe_load(snippet)["repos"][0]["rev"]
+    assert not re.fullmatch(r"v\d+(\.\d+)*", str(documented_rev)), "the docs must not name a tag that does not exist"
+    r = pre_commit_command(project, pre_commit_home, "autoupdate", "--freeze")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pinned = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"][0]["rev"]
+    assert pinned == head and re.fullmatch(r"[0-9a-f]{40}", pinned)
+    _git("add", "-A", cwd=project)
+    r = pre_commit(project, pre_commit_home, "--all-files")
+    assert r.returncode == 1 and "train.py:3:1: GL001 [bug]" in r.stdout, r.stdout + r.stderr
+    assert "mutable reference" not in r.stdout + r.stderr  # a full hash: no warning
+
+
+def test_bugs_only_args_let_hygiene_through(gradlint_repo, pre_commit_home, tmp_path: Path) -> None:
+    """`args: [--bugs-only]` (docs/pre-commit.md) on a legacy codebase: hygiene findings do not fail the commit."""
+    repo, rev = gradlint_repo
+    config = yaml.safe_load(documented_config(repo, rev))
+    assert "args: [--bugs-only]" in DOC.read_text(encoding="utf-8")
+    config["repos"][0]["hooks"][0]["args"] = ["--bugs-only"]
+    project = make_project(tmp_path / "proj", yaml.safe_dump(config, sort_keys=False), {"old.py": HYGIENE_ONLY})
+    r = pre_commit(project, pre_commit_home, "--all-files")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (project / "new.py").write_text(BAD)
+    _git("add", "-A", cwd=project)
+    r = pre_commit(project, pre_commit_home, "--all-files")
+    assert r.returncode == 1 and "new.py:3:1: GL001" in r.stdout and "old.py" not in r.stdout, r.stdout

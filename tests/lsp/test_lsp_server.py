@@ -57,10 +57,10 @@ async def test_open_publishes_exact_diagnostics(client: LanguageClient, workspac
     (diag,) = await wait_for_diagnostics(client, uri)
     assert diag.code == "GL001"
     assert diag.source == "gradlint"
-    assert diag.severity == types.DiagnosticSeverity.Warning
+    assert diag.severity == types.DiagnosticSeverity.Error  # GL001 is a bug: an Error by default
     assert diag.range == types.Range(start=types.Position(line=2, character=0), end=types.Position(line=2, character=6))
     assert diag.code_description.href.startswith("file://")
-    assert diag.code_description.href.endswith("/gl001_inplace_on_leaf.py")
+    assert diag.code_description.href.endswith("/docs-site/GL001.html")  # the rule page bundled with the package
     assert "a leaf Variable that requires grad is being used in an in-place operation" in diag.message
     close_document(client, uri)
 
@@ -165,6 +165,17 @@ async def test_excluded_files_get_no_diagnostics(client: LanguageClient, workspa
     await wait_for_diagnostics(client, kept, only(["GL001"]))
     close_document(client, uri)
     close_document(client, kept)
+
+
+async def test_severity_follows_the_tier_and_links_the_rule_page(client: LanguageClient, workspace):
+    text = "import torch\nw = torch.randn(3, requires_grad=True)\nw += 1\ny = w.data * 2\n"
+    uri = open_document(client, workspace / "tiers.py", text)
+    diags = await wait_for_diagnostics(client, uri, only(["GL001", "GL003"]))
+    by_code = {str(d.code): d for d in diags}
+    assert by_code["GL001"].severity == types.DiagnosticSeverity.Error  # bug
+    assert by_code["GL003"].severity == types.DiagnosticSeverity.Warning  # hygiene
+    href = by_code["GL003"].code_description.href
+    assert href.startswith("file://") and href.endswith("/GL003.html")
 
 
 async def test_a_bad_configuration_is_reported_in_the_document(client: LanguageClient, workspace):

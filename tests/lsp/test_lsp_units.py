@@ -222,7 +222,7 @@ def test_lsp_without_the_extra_exits_2_naming_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "pygls.lsp.server", None)  # import pygls.lsp.server -> ImportError
     res = CliRunner().invoke(main, ["lsp"])
     assert res.exit_code == 2
-    assert "install gradlint[lsp]" in res.stderr
+    assert "install torch-gradlint[lsp]" in res.stderr
     assert res.stdout == ""
 
 

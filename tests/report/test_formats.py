@@ -94,7 +94,8 @@ def test_cli_stdout_is_only_the_document(tmp_path, monkeypatch, fmt):
     elif fmt == "junit":
         ET.fromstring(res.stdout)
     else:
-        assert all(x.startswith("::error ") for x in res.stdout.splitlines())
+        # GL001 is a bug (an error annotation), GL003 hygiene (a warning)
+        assert [x.split(" ", 1)[0] for x in res.stdout.splitlines()] == ["::error", "::warning", "::error"]
 
 
 # ----------------------------------------------------------------------------- sarif
@@ -130,13 +131,12 @@ def test_sarif_rule_metadata_comes_from_the_rules():
         assert desc["name"] == rule.name
         assert desc["shortDescription"]["text"] == rule.summary
         assert desc["fullDescription"]["text"]
-        assert desc["defaultConfiguration"]["level"] == "error"
+        assert desc["defaultConfiguration"]["level"] == {"bug": "error", "hygiene": "warning"}[rule.tier]
         assert desc["defaultConfiguration"]["enabled"] is rule.default_enabled
         docs = textwrap.dedent(rule.docs).strip()
         assert desc["help"]["text"] == docs
         assert docs in desc["help"]["markdown"]
-        if rule.url():
-            assert desc["helpUri"] == rule.url()
+        assert desc["helpUri"].endswith(f"/{rule.code}.html")
     gl001 = rules[0]
     assert gl001["fullDescription"]["markdown"].startswith("Flags an in-place operation")
     assert "## Why is this bad?" in gl001["help"]["markdown"]
@@ -250,7 +250,7 @@ def test_junit_structure():
     assert cases[0].get("classname") == "a.train"
     fail = cases[0].find("failure")
     assert fail.get("message") == "bad thing"
-    assert fail.text == "line 3, col 1, bad thing"
+    assert fail.text == "line 3, col 1, [bug] bad thing" and fail.get("type") == "bug"
     odd = suites["b.py"].find("testcase/failure").get("message")
     assert odd == "ctl \ufffd\ufffd char & <tag> \"q\""
     err = suites["c.py"].find("testcase/error")
@@ -290,7 +290,7 @@ def test_statistics_cli(tmp_path, monkeypatch):
     assert len(lines) == 2
     assert re.fullmatch(r"2\tGL001\t(\[[* ]\] )?inplace-on-leaf", lines[0])
     assert re.fullmatch(r"1\tGL003\t(\[[* ]\] )?data-attribute", lines[1])
-    assert "Found 3 errors." in res.stderr
+    assert "Found 3 errors: 2 bugs, 1 hygiene." in res.stderr
     res = run_cli(tmp_path, monkeypatch, "--statistics", "--output-format", "json", "train.py")
     assert [(r["code"], r["name"], r["count"]) for r in json.loads(res.stdout)] == [
         ("GL001", "inplace-on-leaf", 2), ("GL003", "data-attribute", 1)]

@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from gradlint.diagnostic import Applicability, Diagnostic, Location
 
@@ -60,6 +61,14 @@ class CellsLinted:
     def cell_of(self, uri: str) -> int | None:
         return self.numbers.get(uri)
 
+    def canonical(self, uri: str) -> str | None:
+        """The cell URI as the notebook named it, for a URI of that cell in any escaping (VS Code's cell
+        URIs have a base64 fragment, `#W0sZmlsZQ%3D%3D`; pygls keys its documents unescaped)."""
+        if uri in self.numbers:
+            return uri
+        key = unquote(uri)
+        return next((u for u in self.uris if unquote(u) == key), None)
+
 
 @dataclass
 class Notebooks:
@@ -92,7 +101,7 @@ class Notebooks:
         for number, cell in enumerate(nb.cells, start=1):
             if cell.kind != t.NotebookCellKind.Code:
                 continue
-            doc = ws.text_documents.get(cell.document)
+            doc = ws.text_documents.get(unquote(cell.document))
             if doc is None:
                 continue
             if doc.language_id not in (None, "", "python"):
@@ -211,7 +220,7 @@ class Notebooks:
                 zero = t.Range(start=t.Position(line=0, character=0), end=t.Position(line=0, character=0))
                 diags.insert(0, t.Diagnostic(range=zero, message=f"gradlint: configuration error: {error}",
                                              severity=t.DiagnosticSeverity.Error, source=SOURCE))
-            doc = ws.text_documents.get(uri)
+            doc = ws.text_documents.get(unquote(uri))
             ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(
                 uri=uri, version=doc.version if doc is not None else None, diagnostics=diags))
         before = self.published.get(nb_uri, set())
@@ -237,8 +246,8 @@ class Notebooks:
         from gradlint.lsp import hover_markdown, server_location, split_lines
 
         linted = await self.current(nb_uri)
-        uri = params.text_document.uri
-        if linted is None or uri not in linted.texts:
+        uri = linted.canonical(params.text_document.uri) if linted is not None else None
+        if linted is None or uri is None:
             return None
         lines = split_lines(linted.texts[uri])
         pos = server_location(lines, params.position.line, params.position.character, self.ls.encoding)
@@ -269,7 +278,8 @@ class Notebooks:
             ws = ls.workspace
             return t.WorkspaceEdit(document_changes=[t.TextDocumentEdit(
                 text_document=t.OptionalVersionedTextDocumentIdentifier(
-                    uri=uri, version=ws.text_documents[uri].version if uri in ws.text_documents else None),
+                    uri=uri, version=ws.text_documents[unquote(uri)].version if unquote(uri) in ws.text_documents
+                    else None),
                 edits=e) for uri, e in edits.items()])
         return t.WorkspaceEdit(changes=dict(edits))
 
@@ -293,9 +303,9 @@ class Notebooks:
         from gradlint.lsp import applicable, fix_all, noqa_edit, requested_diagnostics, split_lines
 
         ls = self.ls
-        uri = params.text_document.uri
         linted = await self.current(nb_uri)
-        if linted is None or linted.result is None or uri not in linted.texts:
+        uri = linted.canonical(params.text_document.uri) if linted is not None else None
+        if linted is None or linted.result is None or uri is None:
             return None
         result = linted.result
         number = linted.numbers[uri]

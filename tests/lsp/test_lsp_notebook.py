@@ -66,7 +66,8 @@ class Notebook:
         self.client, self.uri, self.version = client, path.as_uri(), 1
         self.cells = []  # [uri, kind, text, version]
         for k, (kind, text) in enumerate(cells):
-            self.cells.append([f"vscode-notebook-cell:{path}#C{k}", kind, text, 1])
+            # as VS Code names cells: a base64 fragment, escaped (pygls keys its documents unescaped)
+            self.cells.append([f"vscode-notebook-cell:{path}#W{k}sZmlsZQ%3D%3D", kind, text, 1])
         for uri, *_ in self.cells:
             client.diagnostics.pop(uri, None)
         client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(

@@ -67,6 +67,7 @@ mkdir -p "$ws/.vscode" "$data/User" "$exts" "$here/screenshots"
 cat > "$data/User/settings.json" <<'JSON'
 {
   "workbench.startupEditor": "none",
+  "git.openRepositoryInParentFolders": "never",
   "security.workspace.trust.enabled": false,
   "extensions.autoUpdate": false,
   "extensions.autoCheckUpdates": false,
@@ -106,6 +107,6 @@ NODE_PATH="$tools/node_modules" URL="http://127.0.0.1:$port/?folder=$ws" WORKSPA
   SHOTS="$here/screenshots" node "$here/e2e.cjs" || status=$?
 if [ "$status" != 0 ]; then
   echo "--- code-server log (last 40 lines)" >&2; tail -40 "$run/code-server.log" >&2
-  find "$data/logs" -name '*gradlint*' -exec sh -c 'echo "--- $1"; tail -40 "$1"' _ {} \; >&2 2>/dev/null || true
+  find "$data/logs" -name '*gradlint*' -exec sh -c 'echo "--- $1"; tail -150 "$1"' _ {} \; >&2 2>/dev/null || true
 fi
 exit "$status"

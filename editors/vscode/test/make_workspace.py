@@ -45,6 +45,7 @@ nb = {
 (root / ".vscode" / "settings.json").write_text(json.dumps({
     "gradlint.interpreter": python,
     "gradlint.debounce": 100,
+    "gradlint.trace.server": "messages",
     "[python]": {"editor.codeActionsOnSave": {"source.fixAll.gradlint": "explicit"}},
     "notebook.codeActionsOnSave": {"notebook.source.fixAll.gradlint": "explicit"},
 }, indent=2) + "\n")

@@ -82,6 +82,15 @@ async function main() {
       return t.includes("GL001") && t.includes("GL003") && t.includes("bug.py") ? t : false;
     });
     pass("diagnostics of bug.py: squiggles, and GL001 + GL003 in the Problems panel");
+    const started = await poll("the gradlint output channel's log", async () => {
+      const logs = fs.readdirSync(process.env.LOGS, { recursive: true }).filter((f) => /gradlint\.log$/.test(f));
+      return logs.length ? fs.readFileSync(path.join(process.env.LOGS, logs[0]), "utf8").split("\n")[0] : false;
+    });
+    say(started);
+    if (!started.includes("-m gradlint lsp (from the selected Python environment)")) {
+      throw new Error("the server was not started from the Python extension's selected environment");
+    }
+    pass("the server was started from the Python extension's selected environment");
     await shot("1-diagnostics.png");
 
     // ---- 2. a quick fix (Ctrl+. on the flagged line)
@@ -89,11 +98,13 @@ async function main() {
     await page.keyboard.press("Control+G");
     await page.keyboard.type("3");
     await page.keyboard.press("Enter");
+    await poll("the cursor on line 3", async () =>
+      (await page.locator(".statusbar").innerText()).includes("Ln 3, Col 1"), 20000);
     const menu = page.locator(".action-widget");
     for (let attempt = 1; ; attempt++) {
       await page.keyboard.press("Control+Period");
-      const shown = await poll("the quick fix menu", async () =>
-        (await menu.isVisible()) || (await page.getByText("No code actions available").isVisible()), 20000);
+      await poll("the quick fix menu", async () =>
+        (await menu.isVisible()) || (await page.getByText("No code actions available").first().isVisible()), 20000);
       if (await menu.isVisible()) break;
       // VS Code answers "No code actions available" when it asked before the server had the file's
       // findings (its request raced the first lint); ask again, at most 3 times
@@ -170,6 +181,16 @@ async function main() {
     if (!cells[4].includes("z = w.data  # noqa: GL003")) throw new Error("the noqa'd line was changed");
     pass("notebook fix all on save: GL001 and GL003 fixed in their cells, magic kept, broken and noqa'd code untouched");
     await shot("6-notebook-fix-all-on-save.png");
+
+    // ---- 6. a setting reaches the server: gradlint.ignore = ["GL003"] (didChangeConfiguration)
+    const settingsFile = path.join(WS, ".vscode", "settings.json");
+    const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
+    if (!(await problems()).includes("GL003")) throw new Error("bug.py's GL003 should still be listed");
+    settings["gradlint.ignore"] = ["GL003"];
+    fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+    await poll("GL003 gone once ignored", async () => !(await problems()).includes("GL003"));
+    pass("gradlint.ignore = [\"GL003\"] in settings.json: GL003 gone from the Problems panel");
+    await shot("7-setting-ignore.png");
   } catch (err) {
     await shot("failure.png").catch(() => {});
     console.error(`FAIL: ${err && err.stack ? err.stack : err}`);

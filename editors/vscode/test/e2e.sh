@@ -29,8 +29,12 @@ python_exe=$("$PYTHON" -c 'import sys; print(sys.executable)')
 [ -x "$CHROMIUM" ] || { echo "e2e: no chromium at $CHROMIUM (apt-get install -y chromium)" >&2; exit 2; }
 command -v rg >/dev/null || { echo "e2e: needs ripgrep (apt-get install -y ripgrep)" >&2; exit 2; }
 
-log "build the .vsix"
-vsix=$("$ext/build.sh")
+if [ -n "${E2E_VSIX:-}" ]; then
+  vsix=$E2E_VSIX   # a .vsix built before (when iterating on the test itself)
+else
+  log "build the .vsix"
+  vsix=$("$ext/build.sh")
+fi
 
 cs="$run/code-server/node_modules/.bin/code-server"
 if [ ! -x "$cs" ]; then
@@ -63,7 +67,7 @@ exts="$run/extensions"
 rm -rf "$ws" "$data" "$exts" "$here/screenshots"
 printf 'auth: none\n' > "$run/config.yaml"  # (code-server writes ~/.config/code-server/config.yaml otherwise)
 mkdir -p "$ws/.vscode" "$data/User" "$exts" "$here/screenshots"
-"$PYTHON" "$here/make_workspace.py" "$ws" "$python_exe"
+"$PYTHON" "$here/make_workspace.py" "$ws"
 cat > "$data/User/settings.json" <<'JSON'
 {
   "workbench.startupEditor": "none",
@@ -84,12 +88,22 @@ cat > "$data/User/settings.json" <<'JSON'
 }
 JSON
 
-log "install the .vsix into code-server"
-"$cs" --config "$run/config.yaml" --user-data-dir "$data" --extensions-dir "$exts" --install-extension "$vsix" >&2
+log "a stand-in for the Python extension (ms-python.python), whose selected environment is $python_exe"
+fake="$run/fake-python"
+rm -rf "$fake" && cp -r "$here/fake-python" "$fake" && echo "$python_exe" > "$fake/python.txt"
+(cd "$fake" && "$ext/node_modules/.bin/vsce" package --skip-license --allow-missing-repository --out "$run/fake-python.vsix" >&2)
+
+log "install the .vsix (and the stand-in) into code-server"
+for v in "$run/fake-python.vsix" "$vsix"; do
+  "$cs" --config "$run/config.yaml" --user-data-dir "$data" --extensions-dir "$exts" --install-extension "$v" >&2
+done
 ls "$exts" | grep -q '^gradlint\.gradlint-' || { echo "e2e: the extension was not installed" >&2; exit 1; }
 
 port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log "start code-server on 127.0.0.1:$port"
+# gradlint is not on code-server's PATH: the server must come from the (stand-in) Python extension
+PATH=$(echo "$PATH" | tr ':' '\n' | grep -v -x "$(dirname "$python_exe")" | paste -sd: -)
+export PATH
 "$cs" --config "$run/config.yaml" --auth none --bind-addr "127.0.0.1:$port" --user-data-dir "$data" --extensions-dir "$exts" \
   --disable-telemetry --disable-update-check --disable-workspace-trust --disable-getting-started-override \
   "$ws" > "$run/code-server.log" 2>&1 &
@@ -103,7 +117,7 @@ done
 
 log "drive it with headless chromium"
 status=0
-NODE_PATH="$tools/node_modules" URL="http://127.0.0.1:$port/?folder=$ws" WORKSPACE="$ws" CHROMIUM="$CHROMIUM" \
+NODE_PATH="$tools/node_modules" LOGS="$data/logs" URL="http://127.0.0.1:$port/?folder=$ws" WORKSPACE="$ws" CHROMIUM="$CHROMIUM" \
   SHOTS="$here/screenshots" node "$here/e2e.cjs" || status=$?
 if [ "$status" != 0 ]; then
   echo "--- code-server log (last 40 lines)" >&2; tail -40 "$run/code-server.log" >&2

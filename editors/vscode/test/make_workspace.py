@@ -1,10 +1,11 @@
-"""Write the e2e test's workspace: python make_workspace.py FOLDER PYTHON (the interpreter with gradlint)."""
+"""Write the e2e test's workspace: python make_workspace.py FOLDER. No gradlint.path / gradlint.interpreter:
+the server is found through the (stand-in) Python extension's selected environment."""
 
 import json
 import sys
 from pathlib import Path
 
-root, python = Path(sys.argv[1]), sys.argv[2]
+root = Path(sys.argv[1])
 (root / "pyproject.toml").write_text("[tool.gradlint]\n")
 # GL001 on line 3 (fix: wrap in torch.no_grad()), GL003 on line 4 (fix: .detach())
 (root / "bug.py").write_text(
@@ -43,9 +44,8 @@ nb = {
 (root / "nb.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
 (root / ".vscode").mkdir(exist_ok=True)
 (root / ".vscode" / "settings.json").write_text(json.dumps({
-    "gradlint.interpreter": python,
     "gradlint.debounce": 100,
-    "gradlint.trace.server": "messages",
+    "gradlint.trace.server": "verbose",
     "[python]": {"editor.codeActionsOnSave": {"source.fixAll.gradlint": "explicit"}},
     "notebook.codeActionsOnSave": {"notebook.source.fixAll.gradlint": "explicit"},
 }, indent=2) + "\n")

@@ -46,7 +46,7 @@ export function serverOptions(config: vscode.WorkspaceConfiguration): Record<str
     const value = config.get(key);
     if (value === undefined || value === null) continue;
     if (Array.isArray(value) && value.length === 0) continue; // an empty list: not configured
-    if (typeof value === "string" && value === "" ) continue;
+    if (typeof value === "string" && value === "") continue;
     if (typeof value === "object" && !Array.isArray(value) && Object.keys(value as object).length === 0) continue;
     if (!set && (key === "debounce" || key === "severity" || key === "unsafeFixes")) continue; // server defaults
     out[key] = value;
@@ -98,10 +98,15 @@ export async function findServer(): Promise<Launch> {
   }
   const api = await pythonApi();
   if (api) {
-    const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const active = api.environments.getActiveEnvironmentPath(resource);
-    const env = await api.environments.resolveEnvironment(active);
-    const python = env?.executable.uri?.fsPath;
+    let python: string | undefined;
+    try {
+      const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
+      const active = api.environments.getActiveEnvironmentPath(resource);
+      const env = await api.environments.resolveEnvironment(active);
+      python = env?.executable.uri?.fsPath;
+    } catch (err) {
+      output.appendLine(`gradlint: could not ask the Python extension for the selected environment: ${err}`);
+    }
     if (python) {
       const problem = await canRun(python);
       if (problem === undefined) {

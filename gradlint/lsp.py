@@ -184,6 +184,36 @@ def noqa_edit(source: str, row: int, code: str) -> tuple[Location, Location, str
     return Location(row, stripped + 1), Location(row, len(line) + 1), f"  # noqa: {code}"
 
 
+# --------------------------------------------------------------------------- which findings a request is about
+
+
+def requested_diagnostics(diagnostics: list[Diagnostic], lines: list[str], params: Any, encoding: str,
+                          to_lsp) -> list[Diagnostic]:
+    """The findings a `textDocument/codeAction` request asks about, in their order: those that overlap
+    the requested range, and those the client sends in `context.diagnostics` (as ruff's server answers:
+    a client such as Neovim sends every diagnostic of the cursor's line, wherever the cursor is on it).
+    A client diagnostic is one of ours when its code and range are those of a current finding (and its
+    `source`, if set, is gradlint); stale ones (from an older text) match nothing."""
+    want = server_location(lines, params.range.start.line, params.range.start.character, encoding)
+    want_end = server_location(lines, params.range.end.line, params.range.end.character, encoding)
+    sent = set()
+    for c in getattr(params.context, "diagnostics", None) or []:
+        if c.source not in (None, SOURCE) or c.code is None:
+            continue
+        r = c.range
+        sent.add((str(c.code), r.start.line, r.start.character, r.end.line, r.end.character))
+    out = []
+    for d in diagnostics:
+        if not (d.end_location < want or d.location > want_end):
+            out.append(d)
+            continue
+        if sent:
+            r = to_lsp(d, lines).range
+            if (d.code, r.start.line, r.start.character, r.end.line, r.end.character) in sent:
+                out.append(d)
+    return out
+
+
 # --------------------------------------------------------------------------- applying fixes (pure)
 
 
@@ -367,6 +397,7 @@ def create_server():
     from lsprotocol import types as t
     from pygls.lsp.server import LanguageServer
 
+    from gradlint import lsp_notebook
     from gradlint.config import ConfigError
     from gradlint.linter import lint_source
 
@@ -386,7 +417,8 @@ def create_server():
 
     class GradlintServer(LanguageServer):
         def __init__(self) -> None:
-            super().__init__("gradlint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+            super().__init__("gradlint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
+                             notebook_document_sync=lsp_notebook.sync_options())
             self.options = ClientOptions()
             self.resolver = None
             self.config_error: str | None = None
@@ -530,7 +562,9 @@ def create_server():
 
         def relint_all(self) -> None:
             for uri in list(self.workspace.text_documents):
-                self.schedule(uri, 0)
+                if notebooks.notebook_uri(uri) is None:  # a cell is linted with its notebook
+                    self.schedule(uri, 0)
+            notebooks.relint_all()
 
         async def current(self, uri: str) -> Linted | None:
             """The results for the document's current text (linting it now if they are stale)."""
@@ -560,6 +594,7 @@ def create_server():
             return t.WorkspaceEdit(changes={uri: edits})
 
     server = GradlintServer()
+    notebooks = lsp_notebook.register(server)
 
     @server.feature(t.INITIALIZE)
     def initialize(ls: GradlintServer, params: t.InitializeParams) -> None:
@@ -624,6 +659,9 @@ def create_server():
 
     @server.feature(t.TEXT_DOCUMENT_HOVER)
     async def hover(ls: GradlintServer, params: t.HoverParams):
+        nb_uri = notebooks.notebook_uri(params.text_document.uri)
+        if nb_uri is not None:
+            return await notebooks.hover(nb_uri, params)
         linted = await ls.current(params.text_document.uri)
         if linted is None or not linted.diagnostics:
             return None
@@ -638,26 +676,28 @@ def create_server():
             range=ls.to_range(lines, hits[0].location, hits[0].end_location))
 
     @server.feature(t.TEXT_DOCUMENT_CODE_ACTION,
-                    t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, FIX_ALL_KIND]))
+                    t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix, FIX_ALL_KIND,
+                                                           lsp_notebook.NOTEBOOK_FIX_ALL_KIND]))
     async def code_action(ls: GradlintServer, params: t.CodeActionParams):
         uri = params.text_document.uri
+        only = [str(getattr(k, "value", k)) for k in (params.context.only or [])]
+
+        def wanted(kind: str, explicit: bool = False) -> bool:
+            """Asked for (`explicit`: only when `only` names it or a parent kind)."""
+            return (not only and not explicit) or any(kind == k or kind.startswith(k + ".") for k in only)
+
+        nb_uri = notebooks.notebook_uri(uri)
+        if nb_uri is not None:
+            return await notebooks.code_actions(nb_uri, params, wanted, t.CodeActionKind.QuickFix.value,
+                                                FIX_ALL_KIND, FIX_ALL_TITLE)
         linted = await ls.current(uri)
         if linted is None:
             return None
-        only = [str(getattr(k, "value", k)) for k in (params.context.only or [])]
-
-        def wanted(kind: str) -> bool:
-            return not only or any(kind == k or kind.startswith(k + ".") for k in only)
 
         lines = split_lines(linted.source)
-        enc = ls.encoding
-        want = server_location(lines, params.range.start.line, params.range.start.character, enc)
-        want_end = server_location(lines, params.range.end.line, params.range.end.character, enc)
         actions = []
         if wanted(t.CodeActionKind.QuickFix.value):
-            for d in linted.diagnostics:
-                if d.end_location < want or d.location > want_end:
-                    continue
+            for d in requested_diagnostics(linted.diagnostics, lines, params, ls.encoding, ls.to_lsp):
                 lsp_diag = ls.to_lsp(d, lines)
                 if d.fix is not None and d.fix.edits and d.fix.applicability != Applicability.DISPLAY_ONLY:
                     safe = d.fix.applicability == Applicability.SAFE

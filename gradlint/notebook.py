@@ -637,3 +637,103 @@ def _check_written(before: str, after: str, changed: dict[int, str]) -> None:
         new["cells"][n - 1]["source"] = old["cells"][n - 1].get("source")
     if old != new:  # pragma: no cover - only `source` of the changed cells may differ
         raise NotebookError("writing the fix would change more than the fixed cells; not written")
+
+
+# ---------------------------------------------------------------------- cells from an editor
+
+
+def from_cells(path: str, cells: list[tuple[int, str]], broken: frozenset[int] = frozenset()) -> Notebook:
+    """A Notebook made of the code cells an editor holds (`(number, text)`, numbers 1-based): the same
+    joined text, placeholders and cell mapping as `parse` gives for a file. The cells in `broken` are left
+    out of the joined text (they stay in place, empty, and are never rewritten)."""
+    nonce = hashlib.sha256("\0".join(t for _, t in cells).encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    nb = Notebook(path=path, raw="", cells=[], nonce=nonce)
+    for number, text in cells:
+        if number in broken:
+            nb.cells.append(CodeCell(number=number, text=text, as_list=False, lint_text="", opaque=True))
+        else:
+            nb.cells.append(_code_cell(number, text, False, nonce))
+    _join(nb)
+    return nb
+
+
+@dataclass
+class CellsResult:
+    """What `lint_cells` found: `notebook` (the joined text the linter saw), `raw` (its diagnostics, in
+    joined-text rows: what the fixer takes), `diagnostics` (the same in cell coordinates, `Diagnostic.cell`
+    set), `broken` (cell number -> (row, column, reason) of a cell that is not valid Python) and `error`
+    (a reason when nothing could be checked)."""
+
+    notebook: Notebook
+    raw: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    broken: dict[int, tuple[int, int, str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _cell_syntax_error(cell: CodeCell) -> tuple[int, int, str] | None:
+    """(row, column, reason) if the cell's lint text is not valid Python on its own (CPython's parser,
+    top-level `await` allowed as IPython does), else None."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(cell.lint_text, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    except SyntaxError as exc:
+        return (exc.lineno or 1, exc.offset or 1, f"syntax error: {exc.msg}")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return (1, 1, f"cannot parse: {exc}")
+    return None
+
+
+def lint_cells(path: str, cells: list[tuple[int, str]], settings: Settings) -> CellsResult:
+    """Lint an editor's code cells as `gradlint check` lints a notebook file (one joined text: magics
+    replaced, `# noqa` per line, cross-cell analysis), except that a cell that is not valid Python is left
+    out and reported on its own, so one bad cell does not hide the findings of the others."""
+    from gradlint.linter import lint_source
+
+    broken: dict[int, tuple[int, int, str]] = {}
+    probe = from_cells(path, cells)
+    for cell in probe.cells:
+        if not cell.opaque:
+            problem = _cell_syntax_error(cell)
+            if problem is not None:
+                broken[cell.number] = problem
+    for _ in range(len(cells) + 1):  # LibCST may refuse what CPython accepts: leave that cell out too
+        nb = from_cells(path, cells, frozenset(broken))
+        if not nb.source.strip():
+            return CellsResult(nb, broken=broken)
+        try:
+            res = lint_source(nb.source, path, settings)
+        except RecursionError:
+            return CellsResult(nb, broken=broken, error="too deeply nested to analyse")
+        if res.error is None:
+            diags = [nb.map_diagnostic(d) for d in res.diagnostics]
+            return CellsResult(nb, raw=list(res.diagnostics), diagnostics=diags, broken=broken)
+        if res.error.row is None:
+            return CellsResult(nb, broken=broken, error=res.error.reason)
+        number, row = nb.locate(res.error.row)
+        if number in broken:
+            return CellsResult(nb, broken=broken, error=nb.map_error(res.error).reason)
+        reason = _ERROR_AT.sub(lambda m: "error at cell {}:{}:{}".format(*nb.locate(int(m.group(1))), m.group(2)),
+                               res.error.reason)
+        broken[number] = (row, res.error.column or 1, reason)
+    return CellsResult(from_cells(path, cells, frozenset(broken)), broken=broken,
+                       error="could not isolate the cells that do not parse")
+
+
+def fixed_cells(result: CellsResult, new_source: str) -> dict[int, str]:
+    """Cell number -> new text of each cell that `new_source` (a fixed `result.notebook.source`) changes.
+    Raises NotebookError when a fix cannot be mapped back to the cells."""
+    nb = result.notebook
+    if new_source == nb.source:
+        return {}
+    parts = nb.split(new_source)
+    out: dict[int, str] = {}
+    for cell, part in zip(nb.cells, parts):
+        text = nb.restore(cell, part)
+        if text != cell.text:
+            out[cell.number] = text
+    return out

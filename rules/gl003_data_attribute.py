@@ -40,7 +40,7 @@ counter that makes in-place changes safe.
   computation (`x + self.pos_embedding.data[:, :n]`, `torch.cat((a, h.cpu().data))`) cut the graph:
   the parameter gets no gradient and never trains (measured: `pos_embedding.grad is None` after
   `backward()`, unchanged by `opt.step()`); `.detach()` would do the same. The message says which
-  tensor loses its gradient.
+  tensor loses its gradient. These findings are **bugs**; the rule's other findings are hygiene.
 
 ## Example
 ```python
@@ -142,7 +142,8 @@ None.
                 msg = (f"`{base}.data` inside `forward` cuts the graph: {lost} (`.detach()` would do the same); "
                        f"use `{base}`")
                 yield Finding(acc.node, msg, fix=FixSpec("Remove `.data` (gradients flow again)",
-                                                         (Replace(acc.node, base),), safe=False))
+                                                         (Replace(acc.node, base),), safe=False),
+                              tier="bug")  # proven: the tensor gets no gradient
                 continue
             else:
                 msg = f"`{base}.data` reads the tensor outside autograd's checks; use `{base}.detach()`"

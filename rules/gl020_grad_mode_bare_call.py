@@ -34,7 +34,8 @@ Reported at the statement.
 A bare `torch.no_grad()` has **no effect** (verified on PyTorch 2.13: right after it
 `torch.is_grad_enabled()` is still `True` and `(x * 2).requires_grad` is `True`; after a bare
 `torch.inference_mode()`, `torch.is_inference_mode_enabled()` is `False`). The code that was meant to run
-without recording still builds graphs.
+without recording still builds graphs: wasted memory and time, so these findings are **hygiene** (a bare
+`torch.enable_grad()`, which leaves gradients off where they were wanted, stays a bug).
 
 A bare `torch.set_grad_enabled(False)` is the opposite: it takes effect immediately, **globally and
 persistently** for the thread. Every later forward pass records nothing, and the next training step
@@ -106,6 +107,8 @@ None.
                     st.stmt,
                     f"bare `{st.text}()` statement has no effect: it creates a context manager and discards it, "
                     f"so {what}; use `with {st.text}():` around the block (or decorate the function)",
+                    # a forgotten no_grad/inference_mode only wastes memory; a forgotten enable_grad loses gradients
+                    tier=None if st.kind == "enable_grad" else "hygiene",
                 )
             elif st.kind == "set_grad_enabled" and st.flag is False and self._leaks(st, facts):
                 yield Finding(

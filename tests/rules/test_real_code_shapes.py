@@ -260,3 +260,24 @@ def test_gl003_writes_into_data_are_described_as_writes(line):
     res = lint_source(snippet, "train.py", Settings(selected=frozenset({"GL003"})))
     assert [d.location.row for d in res.diagnostics] == [4]
     assert "reads" not in res.diagnostics[0].message and "initialising" in res.diagnostics[0].message
+
+
+def _tiers(code: str, snippet: str) -> dict[int, str]:
+    import textwrap
+
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    res = lint_source(textwrap.dedent(snippet), "model.py", Settings(selected=frozenset({code})))
+    return {d.location.row: d.tier for d in res.diagnostics}
+
+
+def test_gl003_graph_cut_is_a_bug_other_reads_hygiene():
+    snippet = FORWARD + "    x = torch.zeros(3, requires_grad=True)\n    y = x.data\n"
+    tiers = _tiers("GL003", snippet)
+    assert tiers[11] == tiers[13] == tiers[14] == "bug"
+    assert tiers[16] == "hygiene"
+
+
+def test_gl020_bare_no_grad_is_hygiene_bare_enable_grad_a_bug():
+    snippet = "import torch\ntorch.no_grad()\ntorch.inference_mode()\nwith torch.no_grad():\n    torch.enable_grad()\n"
+    assert _tiers("GL020", snippet) == {2: "hygiene", 3: "hygiene", 5: "bug"}

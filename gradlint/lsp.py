@@ -540,25 +540,7 @@ def create_server():
             )
 
         def schedule(self, uri: str, delay: float) -> None:
-            old = self.pending.pop(uri, None)
-            if old is not None:
-                old.cancel()
-
-            async def run() -> None:
-                try:
-                    if delay:
-                        await asyncio.sleep(delay)
-                    await self.lint_and_publish(uri)
-                except asyncio.CancelledError:
-                    pass
-                except Exception:
-                    logger.exception("linting %s failed", uri)
-                finally:
-                    if self.pending.get(uri) is task:
-                        del self.pending[uri]
-
-            task = asyncio.ensure_future(run())
-            self.pending[uri] = task
+            lsp_notebook.schedule_lint(self.pending, uri, delay, self.lint_and_publish)
 
         def relint_all(self) -> None:
             for uri in list(self.workspace.text_documents):

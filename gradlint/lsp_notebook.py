@@ -47,6 +47,30 @@ def sync_options():
         save=True)
 
 
+def schedule_lint(pending: dict[str, "asyncio.Task[None]"], uri: str, delay: float, lint: Any) -> None:
+    """Lint `uri` after `delay` seconds (`await lint(uri)`), cancelling the one already pending for it (the
+    debounce the server uses for text documents and notebooks alike)."""
+    old = pending.pop(uri, None)
+    if old is not None:
+        old.cancel()
+
+    async def run() -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            await lint(uri)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("linting %s failed", uri)
+        finally:
+            if pending.get(uri) is task:
+                del pending[uri]
+
+    task = asyncio.ensure_future(run())
+    pending[uri] = task
+
+
 @dataclass
 class CellsLinted:
     version: int
@@ -166,25 +190,7 @@ class Notebooks:
         self.publish(nb_uri, linted)
 
     def schedule(self, nb_uri: str, delay: float) -> None:
-        old = self.pending.pop(nb_uri, None)
-        if old is not None:
-            old.cancel()
-
-        async def run() -> None:
-            try:
-                if delay:
-                    await asyncio.sleep(delay)
-                await self.lint_and_publish(nb_uri)
-            except asyncio.CancelledError:
-                pass
-            except Exception:
-                logger.exception("linting %s failed", nb_uri)
-            finally:
-                if self.pending.get(nb_uri) is task:
-                    del self.pending[nb_uri]
-
-        task = asyncio.ensure_future(run())
-        self.pending[nb_uri] = task
+        schedule_lint(self.pending, nb_uri, delay, self.lint_and_publish)
 
     def relint_all(self) -> None:
         for nb_uri in list(self.ls.workspace.notebook_documents):

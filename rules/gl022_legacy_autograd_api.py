@@ -17,7 +17,7 @@ from gradlint.model import SemanticModel
 from gradlint.model.extension import Extension
 from gradlint.model.names import TORCH_TENSOR_FUNCS, dotted
 from gradlint.model.walk import iter_nodes
-from gradlint.rules.base import Finding, FixSpec, Replace, Rule
+from gradlint.rules.base import Finding, FixSpec, Replace, Rule, WrapInBlock, torch_ref
 from gradlint.settings import RuleOptions
 
 # Verbatim from PyTorch 2.13.0 (probe scripts run on torch 2.13.0+cpu; see the rule's docs).
@@ -38,6 +38,10 @@ LEGACY_FUNCTION = (
 
 VARIABLE_NAMES = frozenset({"torch.autograd.Variable", "torch.autograd.variable.Variable", "torch.Variable"})
 FUNCTION_BASES = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+NO_GRAD_NAMES = frozenset({"torch.no_grad", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+                           "torch.inference_mode", "torch.autograd.inference_mode",
+                           "torch.autograd.grad_mode.inference_mode"})
+TRAINING_CALLS = frozenset({"backward", "step", "grad"})
 GRAD_ENTRY_POINTS = {"torch.autograd.backward": "backward", "torch.autograd.grad": "grad"}
 
 # torch.nn loss modules -> how many positional constructor arguments cannot change the reduction
@@ -85,6 +89,8 @@ class _Site:
     scopes: tuple[cst.CSTNode, ...]  # enclosing scopes, innermost last (Module first)
     in_try: bool
     in_raises: bool
+    in_no_grad: bool = False  # lexically inside `with torch.no_grad():` / a @torch.no_grad() function
+    loop: cst.CSTNode | None = None  # the innermost loop of the enclosing function
 
 
 @dataclass(eq=False)
@@ -117,9 +123,31 @@ class LegacyApiScan(Extension):
         self.classes: list[cst.ClassDef] = []
         self.defs: list[_Site] = []  # function definitions (for parameter values from call sites)
         self.retain_variables_params = False
+        self.no_grad_depth = 0
+        self._no_grad_nodes: set[int] = set()
+        self.loops: list[cst.CSTNode] = []
+        self._loop_floor: list[list[cst.CSTNode]] = []
 
     def _site(self, node: cst.CSTNode) -> _Site:
-        return _Site(node, tuple(self.scopes), self.try_depth > 0, self.raises_depth > 0)
+        return _Site(node, tuple(self.scopes), self.try_depth > 0, self.raises_depth > 0,
+                     self.no_grad_depth > 0, self.loops[-1] if self.loops else None)
+
+    def _is_no_grad(self, expr: cst.BaseExpression) -> bool:
+        func = expr.func if type(expr) is cst.Call else expr
+        return (self.b.imports.resolve(func) or "") in NO_GRAD_NAMES
+
+    # loops (the innermost `for` of the current function) and no_grad blocks
+    def visit_For(self, node: cst.For) -> None:
+        self.loops.append(node)
+
+    def leave_For(self, node: cst.For) -> None:
+        self.loops.pop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self.loops.append(node)
+
+    def leave_While(self, node: cst.While) -> None:
+        self.loops.pop()
 
     # scopes
     def visit_Module(self, node: cst.Module) -> None:
@@ -128,9 +156,17 @@ class LegacyApiScan(Extension):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.defs.append(self._site(node))
         self.scopes.append(node)
+        self._loop_floor.append(self.loops)
+        self.loops = []
+        if any(self._is_no_grad(d.decorator) for d in node.decorators):
+            self.no_grad_depth += 1
+            self._no_grad_nodes.add(id(node))
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
+        self.loops = self._loop_floor.pop()
+        if id(node) in self._no_grad_nodes:
+            self.no_grad_depth -= 1
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node)
@@ -157,6 +193,9 @@ class LegacyApiScan(Extension):
         self.try_depth -= 1
 
     def visit_With(self, node: cst.With) -> None:
+        if any(self._is_no_grad(item.item) for item in node.items):
+            self.no_grad_depth += 1
+            self._no_grad_nodes.add(id(node))
         for item in node.items:
             call = item.item
             func = call.func if type(call) is cst.Call else call
@@ -169,6 +208,8 @@ class LegacyApiScan(Extension):
     def leave_With(self, node: cst.With) -> None:
         if id(node) in self._raises_withs:
             self.raises_depth -= 1
+        if id(node) in self._no_grad_nodes:
+            self.no_grad_depth -= 1
 
     # candidates
     def visit_Call(self, node: cst.Call) -> None:
@@ -507,7 +548,7 @@ class _Prover:
             return self._all(expr.value, scopes, self._tensor)
         if tp is cst.Attribute:
             return self._tensor(expr.value, scopes) if expr.attr.value in ("data", "grad") else None
-        if tp is cst.BinaryOperation and type(expr.operator) in ARITH_OPS:
+        if tp is cst.BinaryOperation and type(expr.operator) in (*ARITH_OPS, cst.MatrixMultiply):
             left, right = expr.left, expr.right
             if _is_number(left):
                 return self._tensor(right, scopes)
@@ -718,7 +759,7 @@ None.
             call: cst.Call = site.node
             q = model.imports.resolve(call.func) or ""
             if q in VARIABLE_NAMES:
-                finding = self._volatile_kwarg(model, call, q)
+                finding = self._volatile_kwarg(model, call, q, site)
                 if finding is not None:
                     yield finding
                 continue
@@ -749,7 +790,7 @@ None.
                 fix,
             )
 
-    def _volatile_kwarg(self, model: SemanticModel, call: cst.Call, q: str) -> Finding | None:
+    def _volatile_kwarg(self, model: SemanticModel, call: cst.Call, q: str, site: _Site) -> Finding | None:
         arg = _kwarg(call, "volatile")
         pos = _positional(call)
         if arg is None and len(pos) >= 3:
@@ -770,7 +811,31 @@ None.
             arg,
             f"`volatile` of `{model.code(call.func)}(...)` was removed in PyTorch 0.4 and is ignored: {effect}; "
             f"compute under `with torch.no_grad():` instead",
+            self._volatile_fix(model, call, arg, site) if value is not _UNKNOWN else None,
         )
+
+    @staticmethod
+    def _volatile_fix(model: SemanticModel, call: cst.Call, arg: cst.Arg, site: _Site) -> FixSpec | None:
+        """Inside a no_grad block: drop the argument (safe: grad mode is already off there). In a loop that
+        never trains (no backward / step / autograd.grad in it): drop it and run the loop under no_grad
+        (unsafe: results computed in the loop stop requiring grad, which was the point of `volatile`)."""
+        if arg.keyword is None:
+            return None  # positional `volatile`: rewriting the arguments is left to the author
+        kept = [a for a in call.args if a is not arg]
+        if kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        dropped = Replace(call, model.module.code_for_node(call.with_changes(args=kept)).strip())
+        if site.in_no_grad:
+            return FixSpec("Drop `volatile=True` (already under no_grad)", (dropped,), safe=True)
+        loop = site.loop
+        if loop is None or type(loop) is not cst.For:
+            return None
+        for n in iter_nodes(loop):
+            if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value in TRAINING_CALLS:
+                return None
+        ref, extra = torch_ref(model, "no_grad")
+        return FixSpec(f"Drop `volatile=True` and run the loop under `with {ref}():`",
+                       (dropped, WrapInBlock(loop, loop, f"with {ref}():"), *extra), safe=False)
 
     # ------------------------------------------------------------------ v.volatile
     def _volatile_attrs(self, model: SemanticModel, scan: LegacyApiScan, prover: _Prover) -> Iterator[Finding]:

@@ -737,7 +737,7 @@ None.
         "print(loss.data[0])\n",
         "import torch\nprint(torch.randn(3).sum()[0])\n",
     )
-    prefilter = ("volatile", "variable", "[0]", "Function")
+    prefilter = ("volatile", "variable", "Variable", "[0]", "Function")
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
     extensions = (LegacyApiScan,)
 

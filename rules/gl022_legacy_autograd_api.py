@@ -122,7 +122,7 @@ class LegacyApiScan(Extension):
         self.store_targets: set[int] = set()  # ids of Subscript / Attribute nodes written to
         self.classes: list[cst.ClassDef] = []
         self.defs: list[_Site] = []  # function definitions (for parameter values from call sites)
-        self.retain_variables_params = False
+        self.retain_variables_defs: set[int] = set()  # functions of the file with a `retain_variables` parameter
         self.no_grad_depth = 0
         self._no_grad_nodes: set[int] = set()
         self.loops: list[cst.CSTNode] = []
@@ -182,8 +182,8 @@ class LegacyApiScan(Extension):
         self.scopes.pop()
 
     def visit_Param(self, node: cst.Param) -> None:
-        if node.name.value == "retain_variables":
-            self.retain_variables_params = True
+        if node.name.value == "retain_variables" and self.scopes and type(self.scopes[-1]) is cst.FunctionDef:
+            self.retain_variables_defs.add(id(self.scopes[-1]))
 
     # try / pytest.raises
     def visit_Try(self, node: cst.Try) -> None:
@@ -291,6 +291,7 @@ class _Prover:
         self._tables: dict[int, _Names] = {}
         self._defs = {id(s.node): s for s in scan.defs}
         self._active: set[tuple[int, str]] = set()  # (scope, name) being evaluated: cycle guard
+        self._active_attrs: set[tuple[int, str]] = set()  # (class, attribute) being evaluated
         self.function_classes = self._function_classes()
 
     # ------------------------------------------------------------------ bindings
@@ -467,6 +468,8 @@ class _Prover:
             expr = expr.func.value
         if type(expr) is cst.Name:
             return self._all(expr.value, scopes, self.loss_module)
+        if type(expr) is cst.Attribute:
+            return self._self_attr(expr, scopes, self.loss_module)
         if type(expr) is not cst.Call:
             return None
         q = self.resolve(expr.func) or ""
@@ -478,6 +481,44 @@ class _Prover:
         if not self._reduces(expr):
             return None
         return cls
+
+    def _self_attr(self, expr: cst.Attribute, scopes, test) -> str | None:
+        """`self.criterion` in a method: proven when every `self.criterion = ...` in the methods of the class
+        is (and there is at least one; a write anywhere else — `obj.criterion = ...`, `setattr` — is not
+        seen, so names that other code may set are a known limit)."""
+        method = next((scopes[i] for i in range(len(scopes) - 1, 0, -1)
+                       if type(scopes[i]) is cst.FunctionDef and type(scopes[i - 1]) is cst.ClassDef), None)
+        if method is None or type(expr.value) is not cst.Name or not _first_param(method) == expr.value.value:
+            return None
+        cls = scopes[scopes.index(method) - 1]
+        key = (id(cls), expr.attr.value)
+        if key in self._active_attrs:
+            return None
+        self._active_attrs.add(key)
+        try:
+            reason = None
+            for fn in cls.body.body if type(cls.body) is cst.IndentedBlock else ():
+                if type(fn) is not cst.FunctionDef:
+                    continue
+                me = _first_param(fn)
+                chain = (*scopes[: scopes.index(cls) + 1], fn)
+                for n in iter_nodes(fn.body, prune=SCOPE_TYPES):
+                    tp = type(n)
+                    targets = [t.target for t in n.targets] if tp is cst.Assign else \
+                        [n.target] if tp in (cst.AugAssign, cst.AnnAssign) else []
+                    for t in targets:
+                        for el in iter_nodes(t):
+                            if type(el) is cst.Attribute and el.attr.value == expr.attr.value and \
+                                    type(el.value) is cst.Name and el.value.value == me:
+                                if tp is cst.AugAssign or t is not el or getattr(n, "value", None) is None:
+                                    return None
+                                r = test(n.value, chain)
+                                if r is None:
+                                    return None
+                                reason = reason or r
+            return reason
+        finally:
+            self._active_attrs.discard(key)
 
     def _reduces(self, call: cst.Call) -> bool:
         reduction = _kwarg(call, "reduction")
@@ -495,8 +536,8 @@ class _Prover:
             return f"the loss `{self.model.code(call.func)}(...)`"
         module = self.loss_module(call.func, scopes)
         if module is not None:
-            return f"`{self.model.code(call.func, 30)}` (an `nn.{module}`)" if type(call.func) is cst.Name else \
-                f"the loss `nn.{module}()(...)`"
+            return f"`{self.model.code(call.func, 30)}` (an `nn.{module}`)" if type(call.func) in (cst.Name, cst.Attribute) \
+                else f"the loss `nn.{module}()(...)`"
         return None
 
     # ------------------------------------------------------------------ 0-dim and tensors
@@ -529,6 +570,10 @@ class _Prover:
                 return self.zero_dim(func.value, scopes)
             if method in FULL_REDUCTIONS and not expr.args and self.tensor(func.value, scopes):
                 return f"the full reduction `.{method}()`"
+            if method == "norm" and len(expr.args) == 1 and not expr.args[0].star and (
+                    expr.args[0].keyword is None or expr.args[0].keyword.value == "p") and \
+                    _is_number(expr.args[0].value) and self.tensor(func.value, scopes):
+                return f"the full reduction `.norm({self.model.code(expr.args[0].value, 10)})`"
             if method == "dot" and len(expr.args) == 1 and self.tensor(func.value, scopes):
                 return "`.dot(...)`"
         q = self.resolve(func) or ""
@@ -605,6 +650,11 @@ class _Prover:
         return cls.name.value
 
 
+def _first_param(fn: cst.FunctionDef) -> str | None:
+    params = (*fn.params.posonly_params, *fn.params.params)
+    return params[0].name.value if params else None
+
+
 def _static(cls: cst.ClassDef, method: str) -> bool | None:
     """Is `method` of `cls` a @staticmethod (None: not defined in the class body)?"""
     if type(cls.body) is not cst.IndentedBlock:
@@ -634,9 +684,10 @@ either ignores or rejects:
 * `[0]` on a tensor proven to be 0-dim: `loss.data[0]`, `loss[0]`, `x.sum()[0]`, `loss.data.cpu().numpy()[0]`,
   where the value is a loss (`F.nll_loss(...)`, `nn.CrossEntropyLoss()(...)`, `criterion(...)` with
   `criterion` bound only to an `nn.*Loss(...)` with a reducing `reduction` — also when `criterion` is a
-  parameter that every call of the function in this file passes such a loss), a full reduction
-  (`.sum()`, `.mean()`, `.max()` ... without a dimension, `torch.sum(x)`), or arithmetic of those
-  (`loss1 + 0.5 * loss2`); a name counts only when *every* binding of it in its scope is proven;
+  parameter that every call of the function in this file passes such a loss, or `self.criterion` when
+  every `self.criterion = ...` in the methods of the class is one), a full reduction of a proven tensor
+  (`.sum()`, `.mean()`, `.max()`, `.norm(2)` ... without a dimension, `torch.sum(x)`), or arithmetic of
+  those (`loss1 + 0.5 * loss2`); a name counts only when *every* binding of it in its scope is proven;
 * `torch.autograd.variable(...)` (the lowercase function);
 * calling an *instance* of a `torch.autograd.Function` subclass defined in the file:
   `GradReverse(lambd)(x)`, `f = MyFn(); f(x)`.
@@ -775,8 +826,10 @@ None.
                 continue
             func = GRAD_ENTRY_POINTS.get(q)
             if func is None:
-                if type(call.func) is not cst.Attribute or call.func.attr.value != "backward" or scan.retain_variables_params:
+                if type(call.func) is not cst.Attribute or call.func.attr.value != "backward":
                     continue
+                if scan.retain_variables_defs and not self._inside_wrapper(call, site, scan):
+                    continue  # the file's own `backward(..., retain_variables=...)` may be the one called
                 func = "Tensor.backward"
             fix = None
             if _kwarg(call, "retain_graph") is None:
@@ -789,6 +842,18 @@ None.
                 f"`TypeError: {RETAIN_VARIABLES.format(func=func)}`; write `retain_graph=`",
                 fix,
             )
+
+    @staticmethod
+    def _inside_wrapper(call: cst.Call, site: _Site, scan: LegacyApiScan) -> bool:
+        """A file that defines `def backward(self, retain_variables=True)` (a loss module of the old neural style
+        tutorial) calls it as `sl.backward(retain_variables=True)`: not flagged. Inside such a function, the
+        call it forwards to (`self.loss.backward(retain_variables=...)`, on another receiver than `self`) is
+        torch's, and is flagged."""
+        fn = next((s for s in reversed(site.scopes) if type(s) is cst.FunctionDef), None)
+        if fn is None or id(fn) not in scan.retain_variables_defs:
+            return False
+        receiver = call.func.value if type(call.func) is cst.Attribute else None
+        return not (type(receiver) is cst.Name and receiver.value == _first_param(fn))
 
     def _volatile_kwarg(self, model: SemanticModel, call: cst.Call, q: str, site: _Site) -> Finding | None:
         arg = _kwarg(call, "volatile")
@@ -869,6 +934,13 @@ None.
                     and not base.args:
                 base, numpy = base.func.value, True
             reason = prover.zero_dim(base, site.scopes)
+            if reason is None and not numpy and type(base) is cst.Attribute and base.attr.value == "data":
+                # `R.mean().data[0]`: whatever `R` is, `.data` of a full reduction has no index 0 (a torch
+                # 0-dim tensor: IndexError; NumPy's scalar: TypeError; pandas has no `.data`)
+                red = base.value
+                if type(red) is cst.Call and type(red.func) is cst.Attribute and not red.args and \
+                        red.func.attr.value in FULL_REDUCTIONS:
+                    reason = f"the full reduction `.{red.func.attr.value}()`"
             if reason is None:
                 continue
             # the tensor whose value is wanted: drop `.data` / `.cpu()` / `.detach()` at the end of the chain

@@ -50,7 +50,22 @@ GL022_BAD = {
         "from torch import autograd\ng = autograd.grad(loss, w, retain_variables=True)\n", [2]),
     "retain_variables_in_method": (
         "import torch\nclass Trainer:\n    def step(self, loss):\n        loss.backward(retain_variables=self.keep)\n", [4]),
+    # alexis-jacq/Pytorch-Tutorials #7 (Neural_Style.py): the wrapper forwards the keyword to torch
+    "retain_variables_forwarded_by_wrapper": (
+        """
+        import torch
+        class StyleLoss(torch.nn.Module):
+            def backward(self, retain_variables=True):
+                self.loss.backward(retain_variables=retain_variables)
+                return self.loss
+        def run(style_losses):
+            for sl in style_losses:
+                sl.backward(retain_variables=True)
+        """, [5]),
     # --- loss.data[0]
+    # higgsfield/np-hard-deep-reinforcement-learning (Neural Combinatorial Optimization.ipynb)
+    "data_of_reduction_of_unknown": (
+        "import torch\nclass T:\n    def train(self, R):\n        self.train_tour.append(R.mean().data[0])\n", [4]),
     # Sundrops/video-caption.pytorch #5, xbresson/spectral_graph_convnets #6
     "criterion_module_level": (
         """
@@ -83,6 +98,19 @@ GL022_BAD = {
             for epoch in range(10):
                 train(loader, model, criterion, optimizer, epoch)
         """, [7]),
+    "self_criterion_set_in_init": (
+        """
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self, model):
+                self.model = model
+                self.criterion = nn.CrossEntropyLoss().cuda()
+            def step(self, x, y):
+                loss = self.criterion(self.model(x), y)
+                return loss.data[0]
+        """, [9]),
+    "norm_with_p": (
+        "import torch\nw = torch.randn(3, requires_grad=True)\nreg = w.norm(2)\nprint(reg.data[0])\n", [4]),
     "direct_loss_module_call": ("import torch.nn as nn\nprint(nn.MSELoss()(a, b).data[0])\n", [2]),
     "functional_loss_size_average": (
         "import torch.nn.functional as F\ntest_loss += F.nll_loss(output, target, size_average=False).data[0]\n", [2]),
@@ -170,6 +198,7 @@ GL022_GOOD = {
         "w = Wrapper()\nw.backward(loss, retain_variables=True)\n"),
     "retain_variables_in_pytest_raises": (
         "import torch\nimport pytest\nwith pytest.raises(TypeError):\n    loss.backward(retain_variables=True)\n"),
+    "reduction_of_unknown_without_data": "import torch\ndef f(R):\n    return R.mean()[0], R.sum()[0]\n",
     "index_non_reduced_output": "import torch\nout = model(x)\nfirst = out[0]\n",
     "index_partial_reduction": "import torch\nx = torch.randn(3, 4)\nprint(x.sum(0)[0], x.max(1)[0], x.sum(dim=1)[0])\n",
     "torch_max_with_dim": "import torch\nx = torch.randn(3, 4)\nv = torch.max(x, 1)[0]\n",
@@ -192,6 +221,28 @@ GL022_GOOD = {
         "import torch.nn as nn\ncrit = nn.L1Loss()\nloss = crit(a, b)\nloss = model.losses()\nprint(loss[0])\n"),
     "loss_in_for_target": (
         "import torch.nn as nn\ncrit = nn.L1Loss()\nloss = crit(a, b)\nfor loss in batches:\n    print(loss[0])\n"),
+    "self_criterion_also_set_elsewhere": (
+        """
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self):
+                self.criterion = nn.CrossEntropyLoss()
+            def use_custom(self):
+                self.criterion = CustomLoss()
+            def step(self, x, y):
+                loss = self.criterion(x, y)
+                return loss.data[0]
+        """),
+    "other_object_criterion": (
+        """
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self, other):
+                self.criterion = nn.CrossEntropyLoss()
+            def step(self, other, x, y):
+                return other.criterion(x, y).data[0]
+        """),
+    "norm_with_dim": "import torch\nw = torch.randn(3, 4)\nprint(w.norm(2, 1)[0], w.norm(dim=0)[0])\n",
     "parameter_called_with_other_value": (
         """
         import torch.nn as nn

@@ -3,7 +3,10 @@
 Self-contained: the rule's own model extension (`LegacyApiScan`, driven by the shared walk) records the
 candidate nodes with their enclosing scopes; `check` proves each candidate with a small flow-insensitive
 binding table of its own (every binding of a name in its scope must agree). From the shared model it
-uses only `model.imports.resolve`, `model.uses_torch`, `model.is_test_file` and `model.code`.
+uses only `model.imports.resolve` (and `.aliases` through `torch_ref`), `model.uses_torch`,
+`model.is_test_file`, `model.code`, `model.module` and `model.ext(LegacyApiScan)`; the extension reads only
+`self.b.imports.resolve` from the builder. Tree helpers: `gradlint.model.names.dotted`, `TORCH_TENSOR_FUNCS`,
+`gradlint.model.walk.iter_nodes`.
 """
 
 from __future__ import annotations

@@ -47,6 +47,21 @@ ITEM_MULTI = "a Tensor with {n} elements cannot be converted to Scalar"
 BN_ONE_VALUE = "Expected more than 1 value per channel when training, got input size torch.Size({shape})"
 EMPTY_PARAMS = "optimizer got an empty parameter list"
 NONLEAF_OPTIMIZE = "can't optimize a non-leaf Tensor"
+VOLATILE_REMOVED = "volatile was removed and now has no effect. Use `with torch.no_grad():` instead."
+VOLATILE_AND_GRAD = "Variable can't be volatile and require_grad at the same time!"
+ZERO_DIM_INDEX = (
+    "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to convert a 0-dim "
+    "tensor to a number"
+)
+ZERO_DIM_OUT_OF_BOUNDS = "index {index} is out of bounds for dimension 0 with size 0"
+LEGACY_FUNCTION = (
+    "Legacy autograd function with non-static forward method is deprecated. Please use new-style autograd function "
+    "with static forward method. (Example: https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)"
+)
+FUNCTION_INSTANTIATED = (
+    "{cls} should not be instantiated. Methods on autograd functions are all static, so you should invoke them on "
+    "the class itself. Instantiating an autograd function will raise an error in a future version of PyTorch."
+)
 UNSUPPORTED = "{what} is not supported by the gradlint runtime"
 
 

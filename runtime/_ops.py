@@ -502,7 +502,14 @@ def _is_basic(k: Any) -> bool:
     return k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) and not isinstance(k, bool)
 
 
+def _check_zero_dim_index(a: Tensor, key: Any) -> None:
+    """torch's own errors for `t[i]` on a 0-dim tensor (a loss: `loss.data[0]`)."""
+    if a.dim() == 0 and type(key) is int:
+        raise IndexError(E.ZERO_DIM_INDEX if key == 0 else E.ZERO_DIM_OUT_OF_BOUNDS.format(index=key))
+
+
 def getitem(a: Tensor, key: Any) -> Tensor:
+    _check_zero_dim_index(a, key)
     keys = key if isinstance(key, tuple) else (key,)
     if all(_is_basic(k) for k in keys):
         return _basic_index(a, keys)
@@ -679,6 +686,7 @@ def _inplace_binary(t: Tensor, other: Any, fn, name: str, **kw: Any) -> Tensor:
 
 
 def setitem(t: Tensor, key: Any, value: Any) -> None:
+    _check_zero_dim_index(t, key)
     keys = key if isinstance(key, tuple) else (key,)
     full = all(k == slice(None) or k is Ellipsis for k in keys if not isinstance(k, Tensor))
     if full and not any(isinstance(k, Tensor) for k in keys):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+from gradlint.runtime import _errors as E
 from gradlint.runtime._core import (
     Node,
     Tensor,
@@ -19,7 +21,11 @@ from gradlint.runtime._engine import backward, grad
 __all__ = ["Function", "backward", "enable_grad", "grad", "inference_mode", "no_grad", "set_grad_enabled", "Variable"]
 
 
-def Variable(t: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802 - torch's legacy name
+def Variable(t: Tensor, requires_grad: bool = False, volatile: bool = False) -> Tensor:  # noqa: N802 - torch's legacy name
+    if volatile:  # removed in torch 0.4: a warning, and grad mode is not touched
+        warnings.warn(E.VOLATILE_REMOVED, UserWarning, stacklevel=2)
+        if requires_grad:
+            raise ValueError(E.VOLATILE_AND_GRAD)
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -46,6 +52,12 @@ class Function:
     The node is named `<ClassName>Backward`, as in torch (or `_node_name` when set)."""
 
     _node_name: str | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        warnings.warn(E.FUNCTION_INSTANTIATED.format(cls=type(self)), DeprecationWarning, stacklevel=2)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(E.LEGACY_FUNCTION)  # torch >= 1.5: instances of autograd Functions are not callable
 
     @classmethod
     def apply(cls, *args: Any) -> Any:

@@ -13,16 +13,14 @@ from gradlint.runtime._random import rng
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    if x.dim() == 2 and bias is not None:
+    if bias is None:
+        return O.matmul(x, weight.t())
+    if x.dim() == 2:
         return O.addmm(bias, x, weight.t())
-    out = O.matmul(x, weight.t()) if x.dim() <= 2 else _batched_linear(x, weight)
-    return out + bias if bias is not None else out
-
-
-def _batched_linear(x: Tensor, weight: Tensor) -> Tensor:
+    if x.dim() == 0:
+        raise RuntimeError("both arguments to linear need to be at least 1D, but they are 0D and 2D")
     lead = x.shape[:-1]
-    flat = x.reshape(-1, x.shape[-1])
-    return O.matmul(flat, weight.t()).reshape(*lead, weight.shape[0])
+    return O.addmm(bias, x.reshape(-1, x.shape[-1]), weight.t()).view(*lead, weight.shape[0])
 
 
 def relu(x: Tensor, inplace: bool = False) -> Tensor:

@@ -35,6 +35,9 @@ class Optimizer:
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
             if not p.is_leaf:
                 raise ValueError(E.NONLEAF_OPTIMIZE)
+        seen = {id(q) for grp in self.param_groups for q in grp["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(E.DUPLICATE_PARAMS)
         g = {**self.defaults, **group, "params": params}
         self.param_groups.append(g)
 

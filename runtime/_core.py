@@ -380,6 +380,8 @@ def _record(name: str, out: Tensor, inputs: Sequence[Any], backward: Callable[[T
     tensors = [t if isinstance(t, Tensor) else None for t in inputs]
     if not _graph_on() or not any(t is not None and t.requires_grad for t in tensors):
         return out
+    if all(t is None or t._inference for t in tensors):
+        return out  # inference tensors carry no autograd key: the op never reaches autograd
     for t in saved:
         if isinstance(t, Tensor) and t._inference:
             raise RuntimeError(E.INFERENCE_SAVED)
@@ -411,15 +413,15 @@ def _as_strided_node(view: Tensor, base: Tensor) -> Node:
 
 
 def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """at::sum_to: sum() for a 0-d target; else sum over the broadcast dims (keepdim) and a view."""
     if grad.shape == shape:
         return grad
-    g = grad
-    while g.dim() > len(shape):
-        g = g.sum(0)
-    for i, s in enumerate(shape):
-        if s == 1 and g.shape[i] != 1:
-            g = g.sum(i, keepdim=True)
-    return g
+    if len(shape) == 0:
+        return grad.sum()
+    lead = grad.dim() - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1]
+    g = grad.sum(dims, keepdim=True) if dims else grad
+    return g.view(*shape) if lead > 0 else g
 
 
 # ----------------------------------------------------------------------------------------------- Tensor

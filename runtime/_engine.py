@@ -74,6 +74,10 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None
         roots.append(node)
         root_grads.append(g)
 
+    if inputs is not None:
+        for t in inputs:
+            if not t.requires_grad:
+                raise RuntimeError(E.RETAIN_GRAD_NO_GRAD)
     targets = capture if capture is not None else inputs
     target_nodes: dict[int, list[int]] = {}
     if targets is not None:
@@ -166,6 +170,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         gos = [grad_outputs]
     else:
         gos = list(grad_outputs)
+    for i, o in enumerate(outs):
+        if not o.requires_grad:
+            raise RuntimeError(E.NO_GRAD_FN.replace("element 0", f"element {i}"))
     for i in ins:
         if not i.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")

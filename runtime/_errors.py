@@ -90,3 +90,10 @@ DOT_SHAPES = ("inconsistent tensor size, expected tensor [{a}] and src [{b}] to 
 GRAD_OUTPUT_SHAPE = "Mismatch in shape: grad_output[{i}] has a shape of {got} and output[{i}] has a shape of {want}."
 DUPLICATE_PARAMS = "some parameters appear in more than one parameter group"
 NOT_TENSOR_ARG = "{fn}(): argument '{arg}' (position {pos}) must be Tensor, not {got}"
+PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                   "single memory location. Please clone() the tensor before performing the operation.")
+VIEW_INFERENCE_INPLACE = (
+    "A view was created in inference mode and is being modified inplace in normal mode. Given that this use case "
+    "is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+    "inplace either both inside the inference_mode block (if you don't want the inplace to be tracked) or both "
+    "outside (if you want the inplace to be tracked).")

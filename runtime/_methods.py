@@ -141,10 +141,10 @@ _bind("clip_", _unary_inplace(O.clamp))
 
 
 def zero_(a: Tensor) -> Tensor:
-    return fill_(a, 0)
+    return fill_(a, 0, _name="ZeroBackward0")
 
 
-def fill_(a: Tensor, value: Any) -> Tensor:
+def fill_(a: Tensor, value: Any, _name: str = "FillBackward2") -> Tensor:
     if isinstance(value, Tensor):
         if value.dim() != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} dimensions.")
@@ -154,7 +154,7 @@ def fill_(a: Tensor, value: Any) -> Tensor:
     O._check_inplace(a)
     if O._recording(a):
         arr = np.full(a._a.shape, value, dtype=a._a.dtype)
-        res = _record("FillBackward0", Tensor(arr), [O._prev(a)], lambda g: (g * 0,))
+        res = _record(_name, Tensor(arr), [O._prev(a)], lambda g: (g * 0,))
         return O.inplace(a, "FillBackward0", res)
     O._check_overlap(a)
     a._a[...] = value
@@ -164,11 +164,12 @@ def fill_(a: Tensor, value: Any) -> Tensor:
 
 def copy_(a: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     src_t = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+    O._check_inplace(a, src_t)
+    O._check_partial_overlap(a, src_t)
     O._broadcast(a, src_t)
     if np.broadcast_shapes(src_t.shape, a.shape) != tuple(a.shape):
         raise RuntimeError(f"output with shape {list(a.shape)} doesn't match the broadcast shape "
                            f"{list(np.broadcast_shapes(src_t.shape, a.shape))}")
-    O._check_inplace(a, src_t)
     if O._recording(a, src_t):
         shape = src_t.shape
         res = _record("CopyBackwards", Tensor(np.broadcast_to(src_t._a, a._a.shape).astype(a._a.dtype)),

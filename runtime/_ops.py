@@ -166,7 +166,7 @@ def div(a: Any, b: Any, rounding_mode: str | None = None, out: Tensor | None = N
     sa, sb = _shape(a), _shape(b)
     res = _record("DivBackward0", res, [a, b],
                   lambda g: (_unbroadcast(g / b, sa) if _rg(a) else None,
-                             _unbroadcast(-g * a / (b * b), sb) if _rg(b) else None),
+                             _unbroadcast(-g * ((a / b) / b), sb) if _rg(b) else None),
                   _saves((b, _rg(a) or _rg(b)), (a, _rg(b))))
     return _write_out(out, res) if out is not None else res
 
@@ -432,11 +432,14 @@ def addmm(bias: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 def _norm_dims(dim: Any, ndim: int) -> tuple[int, ...]:
     if isinstance(dim, (tuple, list)):
-        dims = tuple(_dim(d, ndim) for d in dim) if ndim else ()
+        dims = tuple(_dim(d, ndim) for d in dim)
+        if not ndim:
+            return ()
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
         return dims
-    return (_dim(dim, ndim),) if ndim else ()
+    d = _dim(dim, ndim)
+    return (d,) if ndim else ()
 
 
 def _unreduce(g: Tensor, dims: tuple[int, ...], keepdim: bool, shape) -> Tensor:
@@ -680,12 +683,13 @@ def _view(name: str, a: Tensor, np_fn, backward) -> Tensor:
     arr = np_fn(a._a)
     res = Tensor(arr, _vc=a._vc)
     res._inference = a._inference
-    if not _mode.inference:
+    if not a._inference:
         res._base = a._view_of if a._view_of is not None else a
         parent = a._view_np
         res._view_of = a._view_of if a._view_of is not None else a
         res._view_np = np_fn if parent is None else (lambda A: np_fn(parent(A)))
-        res._view_meta = a._view_meta if a._view_meta in ("no_grad", "multi") else ("grad" if _mode.grad else "no_grad")
+        res._view_meta = (a._view_meta if a._view_meta in ("no_grad", "multi", "inference") else
+                          "inference" if _mode.inference else "grad" if _mode.grad else "no_grad")
         if a._view_meta == "multi":
             res._view_index, res._view_fn_name = a._view_index, a._view_fn_name
     res._gf_version = res._vc.value
@@ -1083,6 +1087,8 @@ def _check_inplace(t: Tensor, other: Any = None) -> None:
     if base is not None:
         if t._view_meta == "no_grad":
             raise RuntimeError(E.VIEW_NO_GRAD_INPLACE)
+        if t._view_meta == "inference":
+            raise RuntimeError(E.VIEW_INFERENCE_INPLACE)
         if t._view_meta == "multi":
             raise RuntimeError(E.VIEW_MULTI_INPLACE.format(i=t._view_index, fn=t._view_fn_name))
         if t.requires_grad and base.is_leaf:
@@ -1131,7 +1137,7 @@ def _edge_of(t: Tensor):
 
 def _prev(t: Tensor) -> Tensor:
     """A stand-in for t before an in-place op: same graph position, a copy of the values."""
-    p = Tensor(t._a.copy(), _vc=t._vc)
+    p = Tensor(t._a.copy())  # torch saves a clone of the original self: not version-checked against t
     p.grad_fn = t.grad_fn
     p.requires_grad_flag = t.requires_grad
     p._accumulator = t._accumulator
@@ -1141,9 +1147,18 @@ def _prev(t: Tensor) -> Tensor:
     return p
 
 
+def _check_partial_overlap(t: Tensor, other: Any) -> None:
+    if isinstance(other, Tensor) and other._a is not t._a and np.shares_memory(t._a, other._a):
+        same = (t._a.__array_interface__["data"][0] == other._a.__array_interface__["data"][0]
+                and t._a.strides == other._a.strides and t._a.shape == other._a.shape)
+        if not same:
+            raise RuntimeError(E.PARTIAL_OVERLAP)
+
+
 def _inplace_binary(t: Tensor, other: Any, fn, name: str, **kw: Any) -> Tensor:
     _operand(fn.__name__ + "_", other)
     _check_inplace(t, other)
+    _check_partial_overlap(t, other)
     src = _prev(t) if _recording(t, other) else t
     res = fn(src, other, **kw)
     return inplace(t, name, res)

@@ -13,6 +13,8 @@ from gradlint.runtime._random import rng
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     if bias is None:
         return O.matmul(x, weight.t())
     if x.dim() == 2:
@@ -50,11 +52,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
         return x
     if inplace:
         raise E.unsupported("dropout(inplace=True)")
-    keep = (rng().random(x._a.shape) >= p).astype(x._a.dtype)
-    scale = keep / (1.0 - p) if p < 1.0 else keep
-    mask = Tensor(scale.astype(x._a.dtype))
-    res = Tensor((x._a * mask._a).astype(x._a.dtype))
-    return _record("NativeDropoutBackward0", res, [x], lambda g: (g * mask,), [])
+    if p == 1.0:  # torch: input * zeros(()) (a MulBackward0 that saves the zero)
+        return O.mul(x, Tensor(np.zeros((), dtype=x._a.dtype)))
+    keep = (rng().random(x._a.shape) >= p).astype(x._a.dtype) / (1.0 - p)
+    return O.mul(x, Tensor(keep.astype(x._a.dtype)))  # torch's CPU dropout: input * (bernoulli mask / (1 - p))
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None, weight: Tensor | None = None,

@@ -336,11 +336,11 @@ class CopySlices(Node):
         self._retained = []
 
         def backward(g: Tensor):
-            full = np.array(g._a)
-            part = Tensor(np.array(region(full)))
-            grads = list(inner._backward(part))
-            region(full)[...] = 0 if grads[0] is None else grads[0]._a
-            return (Tensor(full), *grads[1:])
+            grads = list(inner._backward(_region_take(g, region)))
+            mask = np.ones(g.shape, dtype=g._a.dtype)
+            region(mask)[...] = 0
+            rest = g * Tensor(mask)
+            return (rest if grads[0] is None else rest + _region_embed(g.shape, region, grads[0]), *grads[1:])
 
         self._backward = backward
 
@@ -403,13 +403,21 @@ def _short_name(name: str) -> str:
 def _as_strided_node(view: Tensor, base: Tensor) -> Node:
     """The grad_fn torch regenerates for a view whose base changed in place: AsStridedBackward0."""
     shape, region = base.shape, view._view_np
+    return _node_class("AsStridedBackward0")(lambda g: (_region_embed(shape, region, g),), [base], ())
 
-    def backward(g: Tensor):
-        full = np.zeros(shape, dtype=g._a.dtype)
-        region(full)[...] = g._a
-        return (Tensor(full),)
 
-    return _node_class("AsStridedBackward0")(backward, [base], ())
+def _region_take(g: Tensor, region: Callable[[np.ndarray], np.ndarray]) -> Tensor:
+    """g's values in a view's region (a copy), differentiable in g."""
+    shape = g.shape
+    return _record("AsStridedBackward0", Tensor(np.array(region(g._a))), [g],
+                   lambda gg: (_region_embed(shape, region, gg),))
+
+
+def _region_embed(shape, region: Callable[[np.ndarray], np.ndarray], g: Tensor) -> Tensor:
+    """zeros(shape) with g written in a view's region, differentiable in g."""
+    full = np.zeros(shape, dtype=g._a.dtype)
+    region(full)[...] = g._a
+    return _record("AsStridedScatterBackward0", Tensor(full), [g], lambda gg: (_region_take(gg, region),))
 
 
 def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -134,16 +134,14 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     else:
         val = np.asarray(picked.sum() / count if reduction == "mean" else picked.sum())
     res = Tensor(val.astype(input._a.dtype))
-    shape = input.shape
+    onehot = np.zeros(input.shape, dtype=input._a.dtype)
+    onehot[np.arange(len(idx)), np.where(keep, idx, 0)] = keep / (count if reduction == "mean" else 1)
+    coef = Tensor(onehot)
 
-    def backward(g: Tensor):
-        full = np.zeros(shape, dtype=input._a.dtype)
-        gv = g._a if reduction == "none" else np.full(len(idx), g._a / (count if reduction == "mean" else 1))
-        full[np.arange(len(idx)), np.where(keep, idx, 0)] = -gv * keep
-        return (Tensor(full), None)
+    def backward(g: Tensor):  # linear in g, written with Tensor ops so it has a graph of its own
+        return (-(g.unsqueeze(1) * coef) if reduction == "none" else -(g * coef), None)
 
-    saved = [target] if _mode.grad and input.requires_grad else []
-    return _record("NllLossBackward0", res, [input, target], backward, saved)
+    return _record("NllLossBackward0", res, [input, target], backward, [input, target])
 
 
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,

@@ -608,14 +608,20 @@ def gather(a: Tensor, dim: int, index: Tensor) -> Tensor:
     shape = a.shape
 
     def backward(g: Tensor):
-        full = np.zeros(shape, dtype=g._a.dtype)
-        view = full[tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))]
-        grid = list(np.indices(idx.shape, sparse=True))
-        grid[d] = idx % shape[d]
-        np.add.at(view, tuple(grid), g._a)
-        return (Tensor(full), None)
+        return (_scatter_add_into(shape, d, index, g), None)
 
     return _record("GatherBackward0", res, [a, index], backward, [a, index])
+
+
+def _scatter_add_into(shape, d: int, index: Tensor, src: Tensor) -> Tensor:
+    """zeros(shape).scatter_add(d, index, src): gather's backward, differentiable in src (its backward gathers)."""
+    idx = index._a
+    full = np.zeros(shape, dtype=src._a.dtype)
+    view = full[tuple(slice(0, n) if k != d else slice(None) for k, n in enumerate(idx.shape))]
+    grid = list(np.indices(idx.shape, sparse=True))
+    grid[d] = idx % shape[d]
+    np.add.at(view, tuple(grid), src._a)
+    return _record("ScatterAddBackward0", Tensor(full), [src], lambda g: (gather(g, d, index),), [index])
 
 
 def max(a: Tensor, dim: Any = None, keepdim: bool = False, other: Any = None):  # noqa: A001

@@ -753,6 +753,29 @@ class Tensor:
 
         backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
 
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """As torch: only leaves; a new storage with a fresh version counter, requires_grad and grad copied."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                               "because of a torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        import copy
+
+        new = Tensor.__new__(type(self))
+        Tensor.__init__(new, self._a.copy())
+        new.requires_grad_flag = self.requires_grad_flag
+        new._inference = self._inference
+        memo[id(self)] = new
+        if self._grad is not None:
+            new._grad = copy.deepcopy(self._grad, memo)
+        for k, v in self.__dict__.items():
+            if not k.startswith("_view"):
+                new.__dict__[k] = copy.deepcopy(v, memo)
+        return new
+
     # ---- hashing: identity, like torch
     __hash__ = object.__hash__
 

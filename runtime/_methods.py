@@ -67,7 +67,7 @@ for _name in ("add", "sub", "mul", "div", "pow", "matmul", "mm", "clamp", "clip"
               "argmax", "argmin", "softmax", "log_softmax", "reshape", "view", "flatten", "unsqueeze", "squeeze",
               "transpose", "t", "permute", "expand", "exp", "log", "sqrt", "sigmoid", "tanh", "relu", "abs",
               "neg", "sign", "sin", "cos", "gather", "unbind", "split", "chunk", "narrow", "var", "std", "rsqrt",
-              "reciprocal", "bmm", "norm"):
+              "reciprocal", "bmm", "norm", "tril", "triu", "cumsum", "flip"):
     _bind(_name, getattr(O, _name))
 _bind("multiply", O.mul)
 _bind("subtract", O.sub)

@@ -1221,3 +1221,32 @@ def fill_random(t: Tensor, sample) -> Tensor:
     t._a[...] = sample(t._a.shape).astype(t._a.dtype)
     t._vc.value += 1
     return t
+
+
+def _tri(a: Tensor, diagonal: int, lower: bool) -> Tensor:
+    if a.dim() < 2:
+        raise RuntimeError(f"{'tril' if lower else 'triu'}: input tensor must have at least 2 dimensions")
+    n, m = a.shape[-2], a.shape[-1]
+    keep = np.tril(np.ones((n, m), dtype=bool), diagonal) if lower else np.triu(np.ones((n, m), dtype=bool), diagonal)
+    res = Tensor(np.where(keep, a._a, np.zeros((), a._a.dtype)))
+    mask = Tensor(keep)
+    return _record("TrilBackward0" if lower else "TriuBackward0", res, [a], lambda g: (where(mask, g, 0.0),))
+
+
+def tril(a: Tensor, diagonal: int = 0) -> Tensor:
+    return _tri(a, diagonal, True)
+
+
+def triu(a: Tensor, diagonal: int = 0) -> Tensor:
+    return _tri(a, diagonal, False)
+
+
+def cumsum(a: Tensor, dim: int, dtype: Any = None) -> Tensor:
+    d = _dim(dim, a.dim())
+    res = Tensor(np.cumsum(a._a, axis=d) if a.dim() else a._a.copy())
+    return _record("CumsumBackward0", res, [a], lambda g: (g.flip(d).cumsum(d).flip(d) if a.dim() else g,))
+
+
+def flip(a: Tensor, *dims: Any) -> Tensor:
+    dims = tuple(_dim(d, a.dim()) for d in _shape_arg(dims))
+    return _record("FlipBackward0", Tensor(np.flip(a._a, dims).copy()), [a], lambda g: (g.flip(*dims),))

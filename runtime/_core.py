@@ -462,7 +462,7 @@ def _infer_dtype(data: Any) -> dtype:
 
 class Tensor:
     __slots__ = ("_a", "_vc", "requires_grad_flag", "_grad_fn", "_grad", "_retains_grad", "_base",
-                 "_inference", "_accumulator", "_output_of", "_view_of", "_view_np", "_view_meta", "_gf_version",
+                 "_inference", "_accumulator", "_output_of", "_view_of", "_view_np", "_view_meta", "_gf_version", "_inf_ok",
                  "__weakref__", "__dict__")
 
     def __init__(self, array: np.ndarray, requires_grad: bool = False, *, _vc: _Version | None = None,
@@ -480,6 +480,7 @@ class Tensor:
         self._retains_grad = False
         self._base = _base
         self._inference = _mode.inference
+        self._inf_ok = False  # an inference tensor detached outside inference mode: versioned, writable
         self._accumulator: AccumulateGrad | None = None
         self._output_of: str | None = None
         if requires_grad:
@@ -531,6 +532,11 @@ class Tensor:
         base = self._view_of
         if base is not None and self._gf_version != self._vc.value:
             # torch regenerates a view's grad_fn when its base was changed in place since it was set
+            if self._grad_fn is None and not base.requires_grad:
+                self._gf_version = self._vc.value
+                return None
+            if self._view_meta == "no_grad":
+                raise RuntimeError(E.VIEW_NO_GRAD_BASE_MODIFIED)
             self._gf_version = self._vc.value
             if self._grad_fn is not None or base.requires_grad:
                 self._grad_fn = _as_strided_node(self, base)
@@ -549,7 +555,7 @@ class Tensor:
     @property
     def _version(self) -> int:
         """The version counter's value, as torch exposes it."""
-        if self._inference:
+        if self._inference and not self._inf_ok:
             raise RuntimeError(E.INFERENCE_VERSION)
         return self._vc.value
 
@@ -572,6 +578,8 @@ class Tensor:
             raise RuntimeError(E.NONLEAF_REQUIRES_GRAD if not value else E.NONLEAF_REQUIRES_GRAD_TRUE)
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(E.INT_REQUIRES_GRAD_ATTR)
+        if value and self._inference and not _mode.inference:
+            raise RuntimeError(E.INFERENCE_REQUIRES_GRAD)
         self.requires_grad_flag = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -581,6 +589,8 @@ class Tensor:
             return self
         if requires_grad and not self.dtype.is_floating_point:
             raise RuntimeError(E.INT_REQUIRES_GRAD_METHOD)
+        if requires_grad and self._inference and not _mode.inference:
+            raise RuntimeError(E.INFERENCE_REQUIRES_GRAD)
         self.requires_grad_flag = bool(requires_grad)
         return self
 
@@ -626,11 +636,17 @@ class Tensor:
         self._a = value._a
 
     def detach(self) -> Tensor:
+        if self._inference and not _mode.inference:  # torch: an inference tensor with a version counter
+            t = Tensor(self._a)
+            t._inference, t._inf_ok = True, True
+            return t
         t = Tensor(self._a, _vc=self._vc)  # shares storage and version counter; not a view for autograd
         t._inference = self._inference
         return t
 
     def detach_(self) -> Tensor:
+        if _mode.inference:
+            return self  # autograd is skipped in inference mode: nothing to detach
         if self._view_of is not None:
             raise RuntimeError(E.DETACH_VIEW)
         self.grad_fn = None

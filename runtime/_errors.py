@@ -97,3 +97,9 @@ VIEW_INFERENCE_INPLACE = (
     "is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
     "inplace either both inside the inference_mode block (if you don't want the inplace to be tracked) or both "
     "outside (if you want the inplace to be tracked).")
+INFERENCE_REQUIRES_GRAD = "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed."
+VIEW_NO_GRAD_BASE_MODIFIED = (
+    "A view was created in no_grad mode and its base or another view of its base has been modified inplace with "
+    "grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+    "your code by moving both the view and the inplace either both inside the no_grad block (if you don't want "
+    "the inplace to be tracked) or both outside (if you want the inplace to be tracked).")

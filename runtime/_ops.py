@@ -1085,7 +1085,7 @@ def where(cond: Tensor, a: Any, b: Any) -> Tensor:
 def _check_inplace(t: Tensor, other: Any = None) -> None:
     """torch's check_inplace: inference tensors, views made in no_grad mode or by multi-output functions,
     views of leaves and leaves that require grad."""
-    if t._inference and not _mode.inference:
+    if t._inference and not _mode.inference and not t._inf_ok:
         raise RuntimeError(E.INFERENCE_INPLACE)
     if not _graph_on() or not (t.requires_grad or _rg(other)):
         return
@@ -1164,6 +1164,7 @@ def _check_partial_overlap(t: Tensor, other: Any) -> None:
 def _inplace_binary(t: Tensor, other: Any, fn, name: str, **kw: Any) -> Tensor:
     _operand(fn.__name__ + "_", other)
     _check_inplace(t, other)
+    _check_overlap(t)
     _check_partial_overlap(t, other)
     src = _prev(t) if _recording(t, other) else t
     res = fn(src, other, **kw)

@@ -374,14 +374,23 @@ def _edge(t: Tensor) -> Node | None:
     return t._accumulator
 
 
+_OUT_VARIANT_VERSION = {"AbsBackward0": 1, "SumBackward0": 1, "SumBackward1": 1, "CloneBackward0": 1,
+                        "MaxBackward1": 1, "MinBackward1": 1, "MeanBackward0": 2, "MeanBackward1": 2,
+                        "MaxBackward0": 2, "MinBackward0": 2}
+
+
 def _record(name: str, out: Tensor, inputs: Sequence[Any], backward: Callable[[Tensor], Sequence[Tensor | None]],
             saved: Sequence[Any] = ()) -> Tensor:
     """Attach a grad_fn to `out` if the graph is on and an input requires grad."""
     tensors = [t if isinstance(t, Tensor) else None for t in inputs]
+    if not _mode.inference and all(t is None or t._inference for t in tensors):
+        # inference tensors carry no autograd key: outside inference mode the op skips autograd, and the
+        # kernels torch implements through an out= variant leave their (normal) result at version 1 or 2
+        if name in _OUT_VARIANT_VERSION:
+            out._vc.value = _OUT_VARIANT_VERSION[name]
+        return out
     if not _graph_on() or not any(t is not None and t.requires_grad for t in tensors):
         return out
-    if all(t is None or t._inference for t in tensors):
-        return out  # inference tensors carry no autograd key: the op never reaches autograd
     for t in saved:
         if isinstance(t, Tensor) and t._inference:
             raise RuntimeError(E.INFERENCE_SAVED)

@@ -383,7 +383,8 @@ def _record(name: str, out: Tensor, inputs: Sequence[Any], backward: Callable[[T
             saved: Sequence[Any] = ()) -> Tensor:
     """Attach a grad_fn to `out` if the graph is on and an input requires grad."""
     tensors = [t if isinstance(t, Tensor) else None for t in inputs]
-    if not _mode.inference and all(t is None or t._inference for t in tensors):
+    # (a Python number operand of add/sub/mul/div is wrapped into a normal tensor, so it counts as one)
+    if not _mode.inference and all(x is None or isinstance(x, Tensor) and x._inference for x in inputs):
         # inference tensors carry no autograd key: outside inference mode the op skips autograd, and the
         # kernels torch implements through an out= variant leave their (normal) result at version 1 or 2
         if name in _OUT_VARIANT_VERSION:

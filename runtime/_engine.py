@@ -60,7 +60,7 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None
     roots: list[Node] = []
     root_grads: list[Tensor] = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
-        if not t.requires_grad:
+        if not t.requires_grad or (t.grad_fn is None and t._view_of is not None):  # (a view made in no_grad)
             raise RuntimeError(E.NO_GRAD_FN.replace("element 0", f"element {i}"))
         if g is None:
             if t.numel() != 1:

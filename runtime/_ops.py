@@ -201,10 +201,10 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - torch's name
         res = Tensor(np.power(A, B).astype(dt.np, copy=False))
     sa, sb = _shape(a), _shape(b)
     if isinstance(a, Tensor) and not isinstance(b, Tensor):
-        return _record("PowBackward0", res, [a, b],
+        return _record("PowBackward0", res, [a, None],
                        lambda g: (g * (b * (a ** (b - 1))) if b != 0 else g * 0, None), _saves((a, True)))
     if not isinstance(a, Tensor):
-        return _record("PowBackward2", res, [a, b], lambda g: (None, g * res * math.log(a)),
+        return _record("PowBackward2", res, [None, b], lambda g: (None, g * res * math.log(a)),
                        _saves((b, True), (res, True)))
     return _record("PowBackward1", res, [a, b],
                    lambda g: (_unbroadcast(g * b * a ** (b - 1), sa) if _rg(a) else None,

@@ -639,6 +639,7 @@ class Tensor:
     def data(self) -> Tensor:
         t = Tensor(self._a)  # same storage, a new version counter: autograd does not see changes
         t._inference = self._inference
+        t._inf_ok = self._inference and not _mode.inference
         return t
 
     @data.setter

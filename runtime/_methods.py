@@ -165,6 +165,7 @@ def fill_(a: Tensor, value: Any, _name: str = "FillBackward2") -> Tensor:
 def copy_(a: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     src_t = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
     O._check_inplace(a, src_t)
+    O._check_overlap(a)
     O._check_partial_overlap(a, src_t)
     O._broadcast(a, src_t)
     if np.broadcast_shapes(src_t.shape, a.shape) != tuple(a.shape):

@@ -1165,6 +1165,7 @@ def _inplace_binary(t: Tensor, other: Any, fn, name: str, **kw: Any) -> Tensor:
     _operand(fn.__name__ + "_", other)
     _check_inplace(t, other)
     _check_overlap(t)
+    _broadcast(t, other)
     _check_partial_overlap(t, other)
     src = _prev(t) if _recording(t, other) else t
     res = fn(src, other, **kw)

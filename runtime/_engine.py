@@ -145,6 +145,8 @@ def run_backward(tensors: Sequence[Tensor], grad_tensors: Sequence[Tensor | None
 def _accumulate(var: Tensor, grad: Tensor, create_graph: bool, nonleaf: bool = False) -> None:
     if var._view_of is not None and var.grad_fn is None and not nonleaf:
         return  # a view made in no_grad mode: torch accumulates its gradient nowhere
+    if not nonleaf and not var.requires_grad:
+        return  # AccumulateGrad of a tensor detach_()-ed since the graph was built: nothing is stored
     if create_graph:
         var._grad = grad if var._grad is None else var._grad + grad
     elif var._grad is None:

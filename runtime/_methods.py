@@ -165,8 +165,9 @@ def fill_(a: Tensor, value: Any, _name: str = "FillBackward2") -> Tensor:
 def copy_(a: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
     src_t = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
     O._check_inplace(a, src_t)
-    O._check_overlap(a)
-    O._check_partial_overlap(a, src_t)
+    if src_t is not a:  # copying a tensor onto itself writes nothing (torch returns early)
+        O._check_overlap(a)
+        O._check_partial_overlap(a, src_t)
     O._broadcast(a, src_t)
     if np.broadcast_shapes(src_t.shape, a.shape) != tuple(a.shape):
         raise RuntimeError(f"output with shape {list(a.shape)} doesn't match the broadcast shape "
@@ -178,8 +179,8 @@ def copy_(a: Tensor, src: Any, non_blocking: bool = False) -> Tensor:
                       lambda g: (g * 0 if O._rg(a) else None,
                                  _cast_like(O._unbroadcast(g, shape), src_t) if O._rg(src_t) else None))
         return O.inplace(a, "CopyBackwards", res)
-    O._check_overlap(a)
-    np.copyto(a._a, np.broadcast_to(src_t._a, a._a.shape), casting="unsafe")
+    if src_t is not a:
+        np.copyto(a._a, np.broadcast_to(src_t._a, a._a.shape), casting="unsafe")
     a._vc.value += 1
     return a
 

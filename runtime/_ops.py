@@ -825,7 +825,15 @@ def expand(a: Tensor, *sizes: Any) -> Tensor:
     orig = a.shape
     if shape_t == tuple(orig):
         return _view("ExpandBackward0", a, lambda A: A.view(), lambda g: (g,))
-    return _view("ExpandBackward0", a, lambda A: np.broadcast_to(A, shape_t), lambda g: (_unbroadcast(g, orig),))
+    return _view("ExpandBackward0", a, lambda A: _expand_np(A, shape_t), lambda g: (_unbroadcast(g, orig),))
+
+
+def _expand_np(A: np.ndarray, shape: tuple) -> np.ndarray:
+    """A writeable broadcast view (torch lets in-place ops write through expanded tensors whose written
+    elements do not overlap; _check_overlap refuses the rest)."""
+    lead = len(shape) - A.ndim
+    strides = [0] * lead + [0 if n == 1 and s != 1 else st for n, s, st in zip(A.shape, shape[lead:], A.strides)]
+    return np.lib.stride_tricks.as_strided(A, shape=shape, strides=strides)
 
 
 def _is_basic(k: Any) -> bool:

@@ -547,6 +547,8 @@ class Tensor:
                 return None
             if self._view_meta == "no_grad":
                 raise RuntimeError(E.VIEW_NO_GRAD_BASE_MODIFIED)
+            if self._view_meta == "inference":
+                raise RuntimeError(E.VIEW_INFERENCE_BASE_MODIFIED)
             self._gf_version = self._vc.value
             if self._grad_fn is not None or base.requires_grad:
                 self._grad_fn = _as_strided_node(self, base)

@@ -103,3 +103,8 @@ VIEW_NO_GRAD_BASE_MODIFIED = (
     "grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
     "your code by moving both the view and the inplace either both inside the no_grad block (if you don't want "
     "the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+VIEW_INFERENCE_BASE_MODIFIED = (
+    "A view was created in inference mode and its base or another view of its base has been modified inplace in "
+    "normal mode. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code "
+    "by moving both the view and the inplace either both inside the inference_mode block (if you don't want the "
+    "inplace to be tracked) or both outside (if you want the inplace to be tracked).")

@@ -743,7 +743,9 @@ def reshape(a: Tensor, *shape: Any) -> Tensor:
     orig = a.shape
     arr = a._a.reshape(shape)
     if np.shares_memory(arr, a._a) or not a.numel():
-        return _view("ViewBackward0", a, lambda A: A.reshape(shape), lambda g: (g.reshape(*orig),))
+        # torch: view() of a contiguous tensor, _reshape_alias() of a strided one that can still be viewed
+        name = "ViewBackward0" if a.is_contiguous() else "ReshapeAliasBackward0"
+        return _view(name, a, lambda A: A.reshape(shape), lambda g: (g.reshape(*orig),))
     return _record("UnsafeViewBackward0", Tensor(arr), [a], lambda g: (g.reshape(*orig),))
 
 

@@ -549,6 +549,8 @@ class Tensor:
                 raise RuntimeError(E.VIEW_NO_GRAD_BASE_MODIFIED)
             if self._view_meta == "inference":
                 raise RuntimeError(E.VIEW_INFERENCE_BASE_MODIFIED)
+            if self._view_meta == "multi":
+                raise RuntimeError(E.VIEW_MULTI_BASE_MODIFIED.format(i=self._view_index, fn=self._view_fn_name))
             self._gf_version = self._vc.value
             if self._grad_fn is not None or base.requires_grad:
                 self._grad_fn = _as_strided_node(self, base)

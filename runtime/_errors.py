@@ -108,3 +108,9 @@ VIEW_INFERENCE_BASE_MODIFIED = (
     "normal mode. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code "
     "by moving both the view and the inplace either both inside the inference_mode block (if you don't want the "
     "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+VIEW_MULTI_BASE_MODIFIED = (
+    "Output {i} of {fn} is a view and its base or another view of its base has been modified inplace. This view is "
+    "the output of a function that returns multiple views. Such functions do not allow the output views to be "
+    "modified inplace. You should replace the inplace operation by an out-of-place one.")
+NLL_TARGET_BOUNDS = "Target {t} is out of bounds."
+NLL_BATCH = "Expected input batch_size ({n}) to match target batch_size ({m})."

@@ -54,7 +54,7 @@ _bind("__or__", lambda a, b: Tensor(np.logical_or(a._a, O._arr(b, a.dtype)) if a
 _bind("__invert__", lambda a: Tensor(~a._a))
 _bind("__getitem__", lambda a, k: O.getitem(a, k))
 _bind("__setitem__", lambda a, k, v: O.setitem(a, k, v))
-_bind("__iter__", lambda a: iter(O.unbind(a, 0)))
+_bind("__iter__", lambda a: iter(O.unbind(a, 0)) if a.dim() else _raise(TypeError("iteration over a 0-d tensor")))
 
 # in-place operators
 _bind("__iadd__", _none_is_not_implemented(lambda a, b: O._inplace_binary(a, b, O.add, "AddBackward0")))
@@ -89,6 +89,10 @@ _bind("all", lambda a: Tensor(np.asarray(a._a.all())))
 _bind("equal", lambda a, b: a.shape == b.shape and bool(np.array_equal(a._a, b._a)))
 _bind("new_zeros", lambda a, *s, **k: Tensor(np.zeros(s[0] if len(s) == 1 and isinstance(s[0], (tuple, list)) else s, a._a.dtype)))
 _bind("new_ones", lambda a, *s, **k: Tensor(np.ones(s[0] if len(s) == 1 and isinstance(s[0], (tuple, list)) else s, a._a.dtype)))
+
+
+def _raise(exc: BaseException):
+    raise exc
 
 
 def _size0(dim):

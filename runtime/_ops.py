@@ -974,9 +974,9 @@ def _select(a: Tensor, d: int, i: int) -> Tensor:
 
 def unbind(a: Tensor, dim: int = 0) -> tuple:
     """Iteration and unbind: views that are outputs of one multi-output node (UnbindBackward0)."""
-    d = _dim(dim, a.dim())
     if a.dim() == 0:
-        raise TypeError("iteration over a 0-d tensor")
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    d = _dim(dim, a.dim())
     n = a.shape[d]
     outs = []
     node = None

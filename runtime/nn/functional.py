@@ -21,6 +21,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         return O.addmm(bias, x, weight.t())
     if x.dim() == 0:
         raise RuntimeError("both arguments to linear need to be at least 1D, but they are 0D and 2D")
+    if x.dim() == 1:
+        return O.addmm(bias, x.unsqueeze(0), weight.t()).view(weight.shape[0])
     lead = x.shape[:-1]
     return O.addmm(bias, x.reshape(-1, x.shape[-1]), weight.t()).view(*lead, weight.shape[0])
 
@@ -103,6 +105,13 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    if input.shape != target.shape:
+        import warnings
+
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", UserWarning, stacklevel=2)
+        O._broadcast(input, target)
     diff = input._a - target._a
     n = diff.size
     if reduction == "none":
@@ -125,7 +134,16 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
              reduction: str = "mean") -> Tensor:  # noqa: A002
     if weight is not None or input.dim() != 2:
         raise E.unsupported("nll_loss with class weights or non-2-D input")
+    if target.dim() != 1 or target.shape[0] != input.shape[0]:
+        if target.dim() == 1:
+            raise ValueError(E.NLL_BATCH.format(n=input.shape[0], m=target.shape[0]))
+        raise E.unsupported(f"nll_loss with a {target.dim()}-D target")
+    if target.dtype.category != 1:
+        raise RuntimeError(f"expected scalar type Long but found {target.dtype.type_name}")
     idx = target._a.astype(np.int64)
+    bad = (idx != ignore_index) & ((idx < 0) | (idx >= input.shape[1]))
+    if bad.any():
+        raise IndexError(E.NLL_TARGET_BOUNDS.format(t=int(idx[bad][0])))
     keep = idx != ignore_index
     picked = -input._a[np.arange(len(idx)), np.where(keep, idx, 0)] * keep
     count = int(keep.sum()) or 1

@@ -192,7 +192,8 @@ class _Gen:
         if not rg:
             return self.leaf()
         if not self.has_opt:
-            kind = self.rng.choice(["SGD([%s], lr=0.1)", "SGD([%s], lr=0.1, momentum=0.9)", "Adam([%s], lr=0.1)"])
+            kind = self.rng.choice(["SGD([%s], lr=0.1)", "SGD([%s], lr=0.1, momentum=0.9)", "Adam([%s], lr=0.1)",
+                                    "AdamW([%s], lr=0.1)", "RMSprop([%s], lr=0.1)", "SGD([%s], lr=0.1, weight_decay=0.1)"])
             params = ", ".join(self.rng.sample(rg, k=min(len(rg), self.rng.randint(1, 2))))
             self.emit(f"opt = T.optim.{kind % params}")
             self.has_opt = True
@@ -203,7 +204,8 @@ class _Gen:
 
     def module(self) -> None:
         if not self.has_module:
-            self.emit("m = T.nn.Sequential(T.nn.Linear(3, 2), T.nn.ReLU(), T.nn.Dropout(%s))" % self.rng.choice(["0.0", "1.0"]))
+            self.emit("m = T.nn.Sequential(T.nn.Linear(3, 2), T.nn.ReLU(), T.nn.Dropout(%s), T.nn.%s)"
+                      % (self.rng.choice(["0.0", "1.0"]), self.rng.choice(["BatchNorm1d(2)", "LayerNorm(2)", "Tanh()", "GELU()"])))
             self.emit("with T.no_grad():\n    m[0].weight.copy_(T.tensor([[0.5, -1.0, 0.25], [1.5, 0.5, -0.5]]))\n"
                       "    m[0].bias.fill_(0.1)")
             self.has_module = True
@@ -217,11 +219,38 @@ class _Gen:
         self.emit(f"{name} = m({a})", name)
         self.emit("obs('w', m[0].weight)")
 
+    def combine(self) -> None:
+        a, b = self.pick(), self.pick()
+        sa, sb = self.vars[a], self.vars[b]
+        opts: list[tuple[str, tuple]] = [(f"T.where({a} > 0, {a}, {b})", sa if len(sa) >= len(sb) else sb),
+                                         (f"{a}.masked_fill({a} < 0, 0.5)", sa),
+                                         (f"T.stack([{a}, {a}])", (2, *sa)), (f"T.maximum({a}, {b})", sa if len(sa) >= len(sb) else sb)]
+        if sa:
+            opts += [(f"T.cat([{a}, {a} * 2])", (2 * sa[0], *sa[1:])), (f"{a}[T.tensor([0, 0])]", (2, *sa[1:])),
+                     (f"{a}[{a} > 0]", ("?",)), (f"{a} @ {b}.t()" if len(sa) == 2 else f"{a} @ {b}", ("?",)),
+                     (f"T.nn.functional.mse_loss({a}, {b})", ()), (f"{a}.unbind(0)[0]", sa[1:]),
+                     (f"T.nn.functional.cross_entropy({a}, T.tensor([0, 2]))" if len(sa) == 2 else f"{a}.norm(1)", ())]
+        expr, shape = self.rng.choice(opts)
+        name = self.new(shape if "?" not in shape else (3,))
+        self.emit(f"{name} = {expr}", name)
+
+    def grad_edit(self) -> None:
+        a = self.rng.choice(self.leaves) if self.leaves else self.pick()
+        stmt = self.rng.choice([f"{a}.grad = None", f"{a}.grad.zero_()", f"{a}.grad = T.zeros_like({a})",
+                                f"{a}.requires_grad = False", f"{a}.requires_grad = True",
+                                f"T.autograd.backward([{self.pick()}.sum()], retain_graph=True)",
+                                f"T.nn.utils.clip_grad_norm_([{a}], 0.5)", f"{a}.data = {a}.data * 2",
+                                f"{self.pick()}.requires_grad = False"])
+        self.emit(stmt)
+        self.emit(f"obs({a!r}, {a}, grad={a in self.grads})")
+        self.emit(f"obs({a!r} + '.grad', {a}.grad)")
+
     def statement(self, depth: int = 0) -> None:
         r = self.rng.random()
-        table = [(0.10, self.leaf), (0.24, self.binary), (0.34, self.unary), (0.42, self.reduce), (0.54, self.view),
-                 (0.70, self.inplace), (0.80, self.backward), (0.86, self.grad_mode_block if depth == 0 else self.unary),
-                 (0.90, self.decorated if depth == 0 else self.binary), (0.95, self.optimizer), (1.01, self.module)]
+        table = [(0.09, self.leaf), (0.20, self.binary), (0.28, self.unary), (0.35, self.reduce), (0.45, self.view),
+                 (0.59, self.inplace), (0.68, self.backward), (0.73, self.grad_mode_block if depth == 0 else self.unary),
+                 (0.77, self.decorated if depth == 0 else self.binary), (0.82, self.optimizer), (0.87, self.module),
+                 (0.95, self.combine), (1.01, self.grad_edit)]
         for p, fn in table:
             if r < p:
                 fn()

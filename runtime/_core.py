@@ -623,7 +623,7 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self._retains_grad:
+        if self._grad_fn is not None and not self._retains_grad:  # (the raw field: no view regeneration)
             warnings.warn(E.NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 

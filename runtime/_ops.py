@@ -563,6 +563,8 @@ def _max_min(a: Tensor, dim: Any, keepdim: bool, is_max: bool, other: Any = None
 
         return _record("MaxBackward1" if is_max else "MinBackward1", res, [a], backward_all, [a, res])
     d = _dim(dim, a.dim())
+    if a.dim() and a.shape[d] == 0:
+        raise IndexError(f"{'max' if is_max else 'min'}(): Expected reduction dim {d} to have non-zero size.")
     if a.dim() == 0:
         values = _record("MaxBackward0" if is_max else "MinBackward0", Tensor(a._a.copy()), [a], lambda g: (g,))
         return _MinMax(values, Tensor(np.asarray(0, dtype=np.int64)))

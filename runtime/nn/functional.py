@@ -105,6 +105,9 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    for x in (target, input):  # torch's Python wrapper calls target.size() then input.size()
+        if not isinstance(x, Tensor):
+            raise AttributeError(f"'{type(x).__name__}' object has no attribute 'size'")
     if input.shape != target.shape:
         import warnings
 

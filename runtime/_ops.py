@@ -698,8 +698,8 @@ def _view(name: str, a: Tensor, np_fn, backward) -> Tensor:
         res._view_np = np_fn if parent is None else (lambda A: np_fn(parent(A)))
         res._view_meta = (a._view_meta if a._view_meta in ("no_grad", "multi", "inference") else
                           "inference" if _mode.inference else "grad" if _mode.grad else "no_grad")
-        if a._view_meta == "multi":
-            res._view_index, res._view_fn_name = a._view_index, a._view_fn_name
+        if a._view_meta == "multi":  # torch names the view being modified: output 0 of its own op
+            res._view_index, res._view_fn_name = 0, name[: name.rfind("Backward")]
     res._gf_version = res._vc.value
     return _record(name, res, [a], backward)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import gradlint.runtime as engine
-from tests.runtime.test_engine_vs_torch import _normalise, _run
+from .test_engine_vs_torch import _normalise, _run
 
 real_torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
@@ -234,6 +234,85 @@ def _setitem(T, x):
     h = x * 1
     h[0] = x[1] * 2
     return h
+
+
+# ---- found by the differential fuzzer (tests/runtime/_fuzz.py)
+def d_fuzz_view_inplace_copyslices(T):
+    x = T.ones(3, requires_grad=True)
+    h = x * 2
+    v = h[1:]
+    w = h[:1]
+    v.mul_(3)
+    (h * h).sum().backward()
+    return _n(h), _n(v), _n(w), x.grad.tolist()
+
+
+def d_fuzz_no_grad_view_base_modified(T):
+    x = T.ones(3, requires_grad=True)
+    with T.no_grad():
+        v = x[1:]
+    with T.no_grad():
+        x.mul_(2)
+    return v.grad_fn
+
+
+def d_fuzz_unbind_views(T):
+    x = T.ones(2, 3, requires_grad=True)
+    h = x * 1
+    rows = list(h)
+    out = [_n(r) for r in rows]
+    try:
+        rows[0].mul_(2)
+    except RuntimeError as e:
+        out.append(str(e))
+    try:
+        rows[1][0] = 1.0
+    except RuntimeError as e:
+        out.append(str(e))
+    return out
+
+
+def d_fuzz_inference_tensor_ops_outside(T):
+    with T.inference_mode():
+        x = T.tensor([[1.0, -2.0, 0.5], [0.5, 0.25, 3.0]])
+    out = {}
+    for name, f in (("abs", lambda: x.abs()), ("sum", lambda: x.sum()), ("mean0", lambda: x.mean(0)),
+                    ("max0", lambda: x.max(0).values), ("mul", lambda: x * 2), ("clone", lambda: x.clone())):
+        y = f()
+        out[name] = (y._version, y.is_inference(), y.requires_grad)
+    d = x.detach()
+    d.add_(1)
+    out["detach"] = (d._version, d.is_inference())
+    with T.inference_mode():
+        r = T.tensor(1.5, requires_grad=True)
+    out["rg_scalar_op"] = _n(r - 0.5)
+    out["rg_unary_op"] = (r.sin().requires_grad,)
+    return out
+
+
+def d_fuzz_detach_then_accumulate(T):
+    x = T.tensor(1.0, requires_grad=True)
+    y = x.cos()
+    x.detach_()
+    y.backward()
+    return x.grad, x.requires_grad
+
+
+def d_fuzz_reshape_names(T):
+    x = T.ones(2, 3, 4, requires_grad=True)
+    return [type(t.grad_fn).__name__ for t in (x.reshape(6, 4), x[:, :, 0].reshape(-1), x.transpose(1, 2).reshape(2, 12))]
+
+
+def d_fuzz_inplace_check_order(T):
+    out = []
+    for f in (lambda: T.ones(2, 3).mul_(T.ones(2, 3)[:, 0]), lambda: T.ones(3).expand(2, 3).copy_(T.ones(3)),
+              lambda: T.ones(3, requires_grad=True).add_(T.ones(2, 3)), lambda: T.tensor([1, 2]).mul_(0.5)):
+        try:
+            f()
+            out.append("ok")
+        except RuntimeError as e:
+            out.append(str(e))
+    return out
 
 
 DEFECTS = [v for k, v in dict(globals()).items() if k.startswith("d_")]

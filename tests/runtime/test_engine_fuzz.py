@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime import _fuzz
+from . import _fuzz
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 500

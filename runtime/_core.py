@@ -405,9 +405,13 @@ def _record(name: str, out: Tensor, inputs: Sequence[Any], backward: Callable[[T
 
 
 def _short_name(name: str) -> str:
-    """How torch's version-mismatch message names a node: without its `Backward<N>` suffix."""
+    """How torch's version-mismatch message names a node: without "Backward", and without a "0" suffix
+    (AddBackward0 -> Add, MaxBackward1 -> Max1)."""
     i = name.rfind("Backward")
-    return name[:i] if i > 0 and name[i + len("Backward"):].isdigit() else name
+    if i <= 0 or not name[i + len("Backward"):].isdigit():
+        return name
+    suffix = name[i + len("Backward"):]
+    return name[:i] + ("" if suffix == "0" else suffix)
 
 
 def _as_strided_node(view: Tensor, base: Tensor) -> Node:

@@ -48,10 +48,16 @@ def default_collate(items: list) -> Any:
 
 class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int | None = 1, shuffle: bool = False, drop_last: bool = False,
-                 generator: Generator | None = None, num_workers: int = 0, collate_fn: Any = None, **kw: Any) -> None:
+                 generator: Generator | None = None, num_workers: int = 0, collate_fn: Any = None,
+                 sampler: Any = None, batch_sampler: Any = None, **kw: Any) -> None:
         unsupported = {k for k, v in kw.items() if v not in (None, False, 0)} - {"pin_memory", "persistent_workers"}
         if unsupported:
             raise NotImplementedError(f"DataLoader({', '.join(sorted(unsupported))}=...) is not supported by the gradlint runtime")
+        if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
+            raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, and drop_last")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        self.sampler, self.batch_sampler = sampler, batch_sampler
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -59,20 +65,30 @@ class DataLoader:
         self.generator = generator
         self.collate_fn = collate_fn or default_collate
 
-    def __iter__(self):
+    def _batches(self):
+        if self.batch_sampler is not None:
+            yield from self.batch_sampler
+            return
         n = len(self.dataset)
-        order = rng(self.generator).permutation(n) if self.shuffle else np.arange(n)
+        order = list(self.sampler) if self.sampler is not None else (
+            rng(self.generator).permutation(n).tolist() if self.shuffle else list(range(n)))
         bs = self.batch_size or 1
-        for start in range(0, n, bs):
+        for start in range(0, len(order), bs):
             idx = order[start : start + bs]
             if self.drop_last and len(idx) < bs:
                 return
+            yield idx
+
+    def __iter__(self):
+        for idx in self._batches():
             with _no_grad():
                 batch = self.collate_fn([self.dataset[int(i)] for i in idx])
             yield batch
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         bs = self.batch_size or 1
         return n // bs if self.drop_last else -(-n // bs)
 

@@ -238,3 +238,16 @@ def test_random_split_and_batch_sampler():
     assert batches == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(data.BatchSampler(range(7), 3, drop_last=True)) == [[0, 1, 2], [3, 4, 5]]
     assert math.isclose(len(data.BatchSampler(range(7), 3, drop_last=False)), 3)
+
+
+def test_dataloader_with_sampler_and_batch_sampler():
+    from gradlint.runtime.utils import data
+
+    ds = data.TensorDataset(engine.arange(10))
+    bs = data.BatchSampler(data.SequentialSampler(ds), 4, drop_last=False)
+    loader = data.DataLoader(ds, batch_sampler=bs)
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]] and len(loader) == 3
+    shuffled = [v for b in data.DataLoader(ds, batch_size=3, sampler=data.RandomSampler(ds)) for v in b[0].tolist()]
+    assert sorted(shuffled) == list(range(10))
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        data.DataLoader(ds, batch_size=2, batch_sampler=bs)

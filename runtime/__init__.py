@@ -199,6 +199,9 @@ cat, concat, stack, where = _ops.cat, _ops.cat, _ops.stack, _ops.where
 reshape, flatten, unsqueeze, squeeze, transpose, t, permute = (
     _ops.reshape, _ops.flatten, _ops.unsqueeze, _ops.squeeze, _ops.transpose, _ops.t, _ops.permute)
 floor_divide, remainder = _ops.floor_divide, _ops.remainder
+sin, cos, rsqrt, reciprocal, gather, norm, bmm = _ops.sin, _ops.cos, _ops.rsqrt, _ops.reciprocal, _ops.gather, _ops.norm, _ops.bmm
+tril, triu, cumsum, flip = _ops.tril, _ops.triu, _ops.cumsum, _ops.flip
+unbind, split, chunk, narrow, var, std, square = _ops.unbind, _ops.split, _ops.chunk, _ops.narrow, _ops.var, _ops.std, lambda x: _ops.pow(x, 2)
 
 
 def is_tensor(x: Any) -> builtins.bool:
@@ -227,10 +230,14 @@ def eq(a: Any, b: Any) -> Tensor:
 
 
 def maximum(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(b, Tensor):
+        raise TypeError(f"maximum(): argument 'other' (position 2) must be Tensor, not {type(b).__name__}")
     return _ops.max(a, other=b)
 
 
 def minimum(a: Tensor, b: Tensor) -> Tensor:
+    if not isinstance(b, Tensor):
+        raise TypeError(f"minimum(): argument 'other' (position 2) must be Tensor, not {type(b).__name__}")
     return _ops.min(a, other=b)
 
 

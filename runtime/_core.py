@@ -34,6 +34,16 @@ class dtype:
     def is_floating_point(self) -> bool:
         return self.category == 2
 
+    @property
+    def type_name(self) -> str:
+        """The scalar type's name in torch's messages: Float, Double, Long, Int, Bool."""
+        return {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}[self.name]
+
+    @property
+    def short(self) -> str:
+        """The C++ name torch prints in some messages: float, double, long int, int, bool."""
+        return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int", "bool": "bool"}[self.name]
+
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
@@ -117,6 +127,11 @@ def is_grad_enabled() -> bool:
     return _mode.grad
 
 
+def _graph_on() -> bool:
+    """Whether ops record a graph: grad mode on and not in inference mode (where autograd is skipped)."""
+    return _mode.grad and not _mode.inference
+
+
 def is_inference_mode_enabled() -> bool:
     return _mode.inference
 
@@ -133,6 +148,39 @@ class _DecoratorContextManager:
 
     def __call__(self, func: Callable) -> Callable:
         import functools
+        import inspect
+
+        if inspect.isgeneratorfunction(func):  # the mode holds while the generator runs, not while it waits
+
+            @functools.wraps(func)
+            def gen_wrapper(*a: Any, **kw: Any) -> Any:
+                with self.clone():
+                    gen = func(*a, **kw)
+                    try:
+                        request = gen.send(None)
+                    except StopIteration as stop:
+                        return stop.value
+                while True:
+                    try:
+                        response = yield request
+                    except GeneratorExit:
+                        with self.clone():
+                            gen.close()
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - re-raised into the generator
+                        with self.clone():
+                            try:
+                                request = gen.throw(exc)
+                            except StopIteration as stop:
+                                return stop.value
+                        continue
+                    with self.clone():
+                        try:
+                            request = gen.send(response)
+                        except StopIteration as stop:
+                            return stop.value
+
+            return gen_wrapper
 
         @functools.wraps(func)
         def wrapper(*a: Any, **kw: Any) -> Any:
@@ -199,11 +247,8 @@ class inference_mode(_DecoratorContextManager):
 
     def __enter__(self) -> None:
         self.prev = (_mode.grad, _mode.inference)
-        if self.mode:
-            _mode.grad = False
-            _mode.inference = True
-        else:
-            _mode.inference = False
+        _mode.grad = not self.mode  # c10::InferenceMode(enabled): grad mode is the opposite of the flag
+        _mode.inference = self.mode
 
     def __exit__(self, *exc: Any) -> None:
         _mode.grad, _mode.inference = self.prev
@@ -222,20 +267,26 @@ class _Version:
         self.value = 0
 
 
+SCALAR = object()  # a saved wrapped Python number: counts as saved (freed by backward), never modified
+
+
 class Node:
-    """A grad_fn. Subclasses are made per torch node name so `type(t.grad_fn).__name__` matches torch."""
+    """A grad_fn. Subclasses are made per torch node name so `type(t.grad_fn).__name__` matches torch.
+
+    `saved` lists what torch's backward formula saves for this call (see derivatives.yaml): tensors are
+    version-checked when the node runs; `SCALAR` entries only make the node "have saved variables", so
+    a second backward through it after the graph was freed raises as in torch."""
 
     def __init__(self, backward: Callable[[Tensor], Sequence[Tensor | None]],
-                 inputs: Sequence[Tensor | None], saved: Sequence[Tensor]) -> None:
+                 inputs: Sequence[Tensor | None], saved: Sequence[Any]) -> None:
         self._backward = backward
         self.next_functions = tuple(
             (_edge(t), 0) if t is not None else (None, 0) for t in inputs
         )
-        self._saved = [(t, t._vc.value, t._output_of) for t in saved]
+        self._saved = [(t, t._vc.value, None) for t in saved if isinstance(t, Tensor)]
         self._has_saved = bool(saved)
         self._freed = False
         self._retained: list[Tensor] = []
-        self._output_meta: tuple[str, tuple[int, ...]] | None = None
 
     def name(self) -> str:
         return type(self).__name__
@@ -243,11 +294,17 @@ class Node:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
+    def _release(self) -> None:
+        self._freed = True
+
     def _check_saved(self) -> None:
         if self._freed and self._has_saved:
             raise RuntimeError(E.BACKWARD_TWICE)
         for t, version, output_of in self._saved:
             if t._vc.value != version:
+                if output_of is None:  # a saved input: torch names its grad_fn as it is now
+                    fn = t.grad_fn
+                    output_of = _short_name(type(fn).__name__) if fn is not None else None
                 origin = f", which is output 0 of {output_of}," if output_of is not None else ""
                 shape = ", ".join(str(s) for s in t.shape)
                 raise RuntimeError(E.VERSION_MISMATCH.format(
@@ -265,6 +322,36 @@ class AccumulateGrad(Node):
         self._retained = []
 
 
+class CopySlices(Node):
+    """The base's grad_fn after an in-place op on one of its views: the op's own node runs on the view's
+    region of the gradient; the rest of the gradient passes to the base's previous history."""
+
+    def __init__(self, base_edge: Node | None, inner: Node, region: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.next_functions = ((base_edge, 0), *inner.next_functions[1:])
+        self._inner = inner
+        self._region = region
+        self._saved = []
+        self._has_saved = False
+        self._freed = False
+        self._retained = []
+
+        def backward(g: Tensor):
+            grads = list(inner._backward(_region_take(g, region)))
+            mask = np.ones(g.shape, dtype=g._a.dtype)
+            region(mask)[...] = 0
+            rest = g * Tensor(mask)
+            return (rest if grads[0] is None else rest + _region_embed(g.shape, region, grads[0]), *grads[1:])
+
+        self._backward = backward
+
+    def _release(self) -> None:
+        self._freed = True
+        self._inner._freed = True
+
+    def _check_saved(self) -> None:
+        self._inner._check_saved()
+
+
 _NODE_CLASSES: dict[str, type] = {}
 
 
@@ -279,39 +366,84 @@ def _node_class(name: str) -> type:
 def _edge(t: Tensor) -> Node | None:
     if not t.requires_grad:
         return None
-    if t.grad_fn is not None:
-        return t.grad_fn
+    fn = t.grad_fn
+    if fn is not None:
+        return fn
     if t._accumulator is None:
         t._accumulator = AccumulateGrad(t)
     return t._accumulator
 
 
+_OUT_VARIANT_VERSION = {"AbsBackward0": 1, "SumBackward0": 1, "SumBackward1": 1, "CloneBackward0": 1,
+                        "MaxBackward1": 1, "MinBackward1": 1, "MeanBackward0": 2, "MeanBackward1": 2,
+                        "MaxBackward0": 2, "MinBackward0": 2}
+
+
 def _record(name: str, out: Tensor, inputs: Sequence[Any], backward: Callable[[Tensor], Sequence[Tensor | None]],
-            saved: Sequence[Tensor] = ()) -> Tensor:
-    """Attach a grad_fn to `out` if grad mode is on and an input requires grad."""
+            saved: Sequence[Any] = ()) -> Tensor:
+    """Attach a grad_fn to `out` if the graph is on and an input requires grad."""
     tensors = [t if isinstance(t, Tensor) else None for t in inputs]
-    if not _mode.grad or not any(t is not None and t.requires_grad for t in tensors):
+    # (a Python number operand of add/sub/mul/div is wrapped into a normal tensor, so it counts as one)
+    if not _mode.inference and all(x is None or isinstance(x, Tensor) and x._inference for x in inputs):
+        # inference tensors carry no autograd key: outside inference mode the op skips autograd, and the
+        # kernels torch implements through an out= variant leave their (normal) result at version 1 or 2
+        if name in _OUT_VARIANT_VERSION:
+            out._vc.value = _OUT_VARIANT_VERSION[name]
+        return out
+    if not _graph_on() or not any(t is not None and t.requires_grad for t in tensors):
         return out
     for t in saved:
-        if t._inference:
+        if isinstance(t, Tensor) and t._inference:
             raise RuntimeError(E.INFERENCE_SAVED)
-    out._output_of = name[: -len("Backward0")] if name.endswith("Backward0") else name
+    out._output_of = _short_name(name)
     node = _node_class(name)(backward, tensors, saved)
+    # a saved output keeps the name of the node that made it, even if it is later modified in place
+    node._saved = [(t, v, out._output_of if t is out else None) for t, v, _ in node._saved]
     out.requires_grad_flag = True
     out.grad_fn = node
     return out
 
 
+def _short_name(name: str) -> str:
+    """How torch's version-mismatch message names a node: without "Backward", and without a "0" suffix
+    (AddBackward0 -> Add, MaxBackward1 -> Max1)."""
+    i = name.rfind("Backward")
+    if i <= 0 or not name[i + len("Backward"):].isdigit():
+        return name
+    suffix = name[i + len("Backward"):]
+    return name[:i] + ("" if suffix == "0" else suffix)
+
+
+def _as_strided_node(view: Tensor, base: Tensor) -> Node:
+    """The grad_fn torch regenerates for a view whose base changed in place: AsStridedBackward0."""
+    shape, region = base.shape, view._view_np
+    return _node_class("AsStridedBackward0")(lambda g: (_region_embed(shape, region, g),), [base], ())
+
+
+def _region_take(g: Tensor, region: Callable[[np.ndarray], np.ndarray]) -> Tensor:
+    """g's values in a view's region (a copy), differentiable in g."""
+    shape = g.shape
+    return _record("AsStridedBackward0", Tensor(np.array(region(g._a))), [g],
+                   lambda gg: (_region_embed(shape, region, gg),))
+
+
+def _region_embed(shape, region: Callable[[np.ndarray], np.ndarray], g: Tensor) -> Tensor:
+    """zeros(shape) with g written in a view's region, differentiable in g."""
+    full = np.zeros(shape, dtype=g._a.dtype)
+    region(full)[...] = g._a
+    return _record("AsStridedScatterBackward0", Tensor(full), [g], lambda gg: (_region_take(gg, region),))
+
+
 def _unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """at::sum_to: sum() for a 0-d target; else sum over the broadcast dims (keepdim) and a view."""
     if grad.shape == shape:
         return grad
-    g = grad
-    while g.dim() > len(shape):
-        g = g.sum(0)
-    for i, s in enumerate(shape):
-        if s == 1 and g.shape[i] != 1:
-            g = g.sum(i, keepdim=True)
-    return g
+    if len(shape) == 0:
+        return grad.sum()
+    lead = grad.dim() - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1]
+    g = grad.sum(dims, keepdim=True) if dims else grad
+    return g.view(*shape) if lead > 0 else g
 
 
 # ----------------------------------------------------------------------------------------------- Tensor
@@ -343,8 +475,9 @@ def _infer_dtype(data: Any) -> dtype:
 
 
 class Tensor:
-    __slots__ = ("_a", "_vc", "requires_grad_flag", "grad_fn", "_grad", "_retains_grad", "_base",
-                 "_inference", "_accumulator", "_output_of", "__weakref__", "__dict__")
+    __slots__ = ("_a", "_vc", "requires_grad_flag", "_grad_fn", "_grad", "_retains_grad", "_base",
+                 "_inference", "_accumulator", "_output_of", "_view_of", "_view_np", "_view_meta", "_gf_version", "_inf_ok",
+                 "__weakref__", "__dict__")
 
     def __init__(self, array: np.ndarray, requires_grad: bool = False, *, _vc: _Version | None = None,
                  _base: Tensor | None = None) -> None:
@@ -352,11 +485,16 @@ class Tensor:
         self._a = array if isinstance(array, np.ndarray) else np.asarray(array)
         self._vc = _vc if _vc is not None else _Version()
         self.requires_grad_flag = False
-        self.grad_fn: Node | None = None
+        self._grad_fn: Node | None = None
+        self._gf_version = 0
+        self._view_of: Tensor | None = None  # the base of a differentiable view (made by a view op)
+        self._view_np: Callable[[np.ndarray], np.ndarray] | None = None  # base-shaped array -> this view
+        self._view_meta = ""  # how the view was made: "grad", "no_grad", "multi" (unbind), "inference"
         self._grad: Tensor | None = None
         self._retains_grad = False
         self._base = _base
         self._inference = _mode.inference
+        self._inf_ok = False  # an inference tensor detached outside inference mode: versioned, writable
         self._accumulator: AccumulateGrad | None = None
         self._output_of: str | None = None
         if requires_grad:
@@ -404,13 +542,38 @@ class Tensor:
         return self._inference
 
     @property
+    def grad_fn(self) -> Node | None:
+        base = self._view_of
+        if base is not None and self._gf_version != self._vc.value:
+            # torch regenerates a view's grad_fn when its base was changed in place since it was set
+            if self._grad_fn is None and not base.requires_grad:
+                self._gf_version = self._vc.value
+                return None
+            if self._view_meta == "no_grad":
+                raise RuntimeError(E.VIEW_NO_GRAD_BASE_MODIFIED)
+            if self._view_meta == "inference":
+                raise RuntimeError(E.VIEW_INFERENCE_BASE_MODIFIED)
+            if self._view_meta == "multi":
+                raise RuntimeError(E.VIEW_MULTI_BASE_MODIFIED.format(i=self._view_index, fn=self._view_fn_name))
+            self._gf_version = self._vc.value
+            if self._grad_fn is not None or base.requires_grad:
+                self._grad_fn = _as_strided_node(self, base)
+                self._output_of = "AsStridedBackward0"
+        return self._grad_fn
+
+    @grad_fn.setter
+    def grad_fn(self, node: Node | None) -> None:
+        self._grad_fn = node
+        self._gf_version = self._vc.value
+
+    @property
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
     @property
     def _version(self) -> int:
         """The version counter's value, as torch exposes it."""
-        if self._inference:
+        if self._inference and not self._inf_ok:
             raise RuntimeError(E.INFERENCE_VERSION)
         return self._vc.value
 
@@ -422,7 +585,10 @@ class Tensor:
     # ---- requires_grad
     @property
     def requires_grad(self) -> bool:
-        return self.requires_grad_flag
+        if self.requires_grad_flag or self._grad_fn is not None:
+            return True
+        base = self._view_of
+        return base is not None and base.requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -430,6 +596,8 @@ class Tensor:
             raise RuntimeError(E.NONLEAF_REQUIRES_GRAD if not value else E.NONLEAF_REQUIRES_GRAD_TRUE)
         if value and not self.dtype.is_floating_point:
             raise RuntimeError(E.INT_REQUIRES_GRAD_ATTR)
+        if value and self._inference and not _mode.inference:
+            raise RuntimeError(E.INFERENCE_REQUIRES_GRAD)
         self.requires_grad_flag = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -439,10 +607,14 @@ class Tensor:
             return self
         if requires_grad and not self.dtype.is_floating_point:
             raise RuntimeError(E.INT_REQUIRES_GRAD_METHOD)
+        if requires_grad and self._inference and not _mode.inference:
+            raise RuntimeError(E.INFERENCE_REQUIRES_GRAD)
         self.requires_grad_flag = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
+        if not self.requires_grad:
+            raise RuntimeError(E.RETAIN_GRAD_NO_GRAD)
         if self.grad_fn is None:
             return
         self._retains_grad = True
@@ -455,12 +627,19 @@ class Tensor:
 
     @property
     def grad(self) -> Tensor | None:
-        if self.grad_fn is not None and not self._retains_grad:
+        if self._grad_fn is not None and not self._retains_grad:  # (the raw field: no view regeneration)
             warnings.warn(E.NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(E.GRAD_SHAPE.format(got=list(value.shape), want=list(self.shape)))
+            if value.dtype is not self.dtype:
+                raise RuntimeError(E.GRAD_DTYPE.format(got=value.dtype.short, want=self.dtype.type_name))
         self._grad = value
 
     # ---- data, detach, clone
@@ -468,6 +647,7 @@ class Tensor:
     def data(self) -> Tensor:
         t = Tensor(self._a)  # same storage, a new version counter: autograd does not see changes
         t._inference = self._inference
+        t._inf_ok = self._inference and not _mode.inference
         return t
 
     @data.setter
@@ -475,11 +655,19 @@ class Tensor:
         self._a = value._a
 
     def detach(self) -> Tensor:
-        t = Tensor(self._a, _vc=self._vc, _base=self._base if self._base is not None else self)
+        if self._inference and not _mode.inference:  # torch: an inference tensor with a version counter
+            t = Tensor(self._a)
+            t._inference, t._inf_ok = True, True
+            return t
+        t = Tensor(self._a, _vc=self._vc)  # shares storage and version counter; not a view for autograd
         t._inference = self._inference
         return t
 
     def detach_(self) -> Tensor:
+        if _mode.inference:
+            return self  # autograd is skipped in inference mode: nothing to detach
+        if self._view_of is not None:
+            raise RuntimeError(E.DETACH_VIEW)
         self.grad_fn = None
         self.requires_grad_flag = False
         return self
@@ -489,7 +677,19 @@ class Tensor:
         return _record("CloneBackward0", out, [self], lambda g: (g,))
 
     def contiguous(self) -> Tensor:
-        return self
+        if self._a.flags["C_CONTIGUOUS"] or self._a.size <= 1:
+            return self
+        return _record("CloneBackward0", Tensor(np.ascontiguousarray(self._a)), [self], lambda g: (g,))
+
+    def is_contiguous(self) -> bool:
+        return bool(self._a.flags["C_CONTIGUOUS"] or self._a.size <= 1)
+
+    def __format__(self, spec: str) -> str:
+        if self._a.ndim == 0:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError("unsupported format string passed to Tensor.__format__")
+        return repr(self)
 
     # ---- conversions
     def item(self) -> Any:
@@ -571,7 +771,7 @@ class Tensor:
 
     # ---- repr
     def __repr__(self) -> str:
-        body = np.array2string(self._a, separator=", ", precision=4, floatmode="maxprec_equal")
+        body = np.array2string(self._a, separator=", ", precision=4, floatmode="maxprec_equal", prefix="tensor(")
         extra = ""
         if self.dtype not in (float32, int64, bool_) and self._a.size:
             extra += f", dtype={self.dtype!r}"
@@ -584,9 +784,32 @@ class Tensor:
     # ---- autograd entry points
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
-        from gradlint.runtime._engine import run_backward
+        from gradlint.runtime._engine import backward
 
-        run_backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+        backward([self], [gradient], retain_graph, create_graph, inputs=inputs)
+
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """As torch: only leaves; a new storage with a fresh version counter, requires_grad and grad copied."""
+        if id(self) in memo:
+            return memo[id(self)]
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment.  If you were attempting to deepcopy a module, this may be "
+                               "because of a torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        import copy
+
+        new = Tensor.__new__(type(self))
+        Tensor.__init__(new, self._a.copy())
+        new.requires_grad_flag = self.requires_grad_flag
+        new._inference = self._inference
+        memo[id(self)] = new
+        if self._grad is not None:
+            new._grad = copy.deepcopy(self._grad, memo)
+        for k, v in self.__dict__.items():
+            if not k.startswith("_view"):
+                new.__dict__[k] = copy.deepcopy(v, memo)
+        return new
 
     # ---- hashing: identity, like torch
     __hash__ = object.__hash__

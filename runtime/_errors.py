@@ -71,3 +71,61 @@ class UnsupportedError(NotImplementedError):
 
 def unsupported(what: str) -> UnsupportedError:
     return UnsupportedError(UNSUPPORTED.format(what=what))
+
+RETAIN_GRAD_NO_GRAD = "can't retain_grad on Tensor that has requires_grad=False"
+GRAD_SHAPE = ("attempting to assign a gradient of size '{got}' to a tensor of size '{want}'. Please ensure that the "
+              "gradient and the tensor are the same size")
+GRAD_DTYPE = ("attempting to assign a gradient with dtype '{got}' to a tensor with grad_dtype '{want}'. The gradient "
+              "must match the tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype "
+              "attribute with a specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the "
+              "dtypes of a tensor and its gradient may break downstream systems that assume they match.")
+DETACH_VIEW = ("Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) for "
+               "training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and hence "
+               "detach_() cannot be called on these gradients. To fix this error, please refer to the "
+               "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
+VIEW_NO_GRAD_INPLACE = (
+    "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use "
+    "case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+    "inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if "
+    "you want the inplace to be tracked).")
+VIEW_MULTI_INPLACE = (
+    "Output {i} of {fn} is a view and is being modified inplace. This view is the output of a function that returns "
+    "multiple views. Such functions do not allow the output views to be modified inplace. You should replace the "
+    "inplace operation by an out-of-place one.")
+INPLACE_CAST = "result type {got} can't be cast to the desired output type {want}"
+INPLACE_SHAPE = "output with shape {want} doesn't match the broadcast shape {got}"
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a single memory "
+           "location. Please clone() the tensor before performing the operation.")
+DIM_RANGE = "Dimension out of range (expected to be in range of [{lo}, {hi}], but got {d})"
+BROADCAST = "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {d}"
+MM_SHAPES = "mat1 and mat2 shapes cannot be multiplied ({a0}x{a1} and {b0}x{b1})"
+MV_SHAPES = "size mismatch, got input ({n}), mat ({a0}x{a1}), vec ({v})"
+DOT_SHAPES = ("inconsistent tensor size, expected tensor [{a}] and src [{b}] to have the same number of elements, "
+              "but got {a} and {b} elements respectively")
+GRAD_OUTPUT_SHAPE = "Mismatch in shape: grad_output[{i}] has a shape of {got} and output[{i}] has a shape of {want}."
+DUPLICATE_PARAMS = "some parameters appear in more than one parameter group"
+NOT_TENSOR_ARG = "{fn}(): argument '{arg}' (position {pos}) must be Tensor, not {got}"
+PARTIAL_OVERLAP = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                   "single memory location. Please clone() the tensor before performing the operation.")
+VIEW_INFERENCE_INPLACE = (
+    "A view was created in inference mode and is being modified inplace in normal mode. Given that this use case "
+    "is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the "
+    "inplace either both inside the inference_mode block (if you don't want the inplace to be tracked) or both "
+    "outside (if you want the inplace to be tracked).")
+INFERENCE_REQUIRES_GRAD = "Setting requires_grad=True on inference tensor outside InferenceMode is not allowed."
+VIEW_NO_GRAD_BASE_MODIFIED = (
+    "A view was created in no_grad mode and its base or another view of its base has been modified inplace with "
+    "grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify "
+    "your code by moving both the view and the inplace either both inside the no_grad block (if you don't want "
+    "the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+VIEW_INFERENCE_BASE_MODIFIED = (
+    "A view was created in inference mode and its base or another view of its base has been modified inplace in "
+    "normal mode. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code "
+    "by moving both the view and the inplace either both inside the inference_mode block (if you don't want the "
+    "inplace to be tracked) or both outside (if you want the inplace to be tracked).")
+VIEW_MULTI_BASE_MODIFIED = (
+    "Output {i} of {fn} is a view and its base or another view of its base has been modified inplace. This view is "
+    "the output of a function that returns multiple views. Such functions do not allow the output views to be "
+    "modified inplace. You should replace the inplace operation by an out-of-place one.")
+NLL_TARGET_BOUNDS = "Target {t} is out of bounds."
+NLL_BATCH = "Expected input batch_size ({n}) to match target batch_size ({m})."

@@ -11,7 +11,7 @@ import numpy as np
 
 from gradlint.runtime import _errors as E
 from gradlint.runtime._core import Tensor, float32, no_grad
-from gradlint.runtime.nn import functional, init
+from gradlint.runtime.nn import functional, init, utils
 from gradlint.runtime.nn.parameter import Parameter
 
 F = functional
@@ -19,7 +19,8 @@ F = functional
 __all__ = [
     "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "Identity",
     "L1Loss", "Linear", "MSELoss", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-    "Sigmoid", "Tanh", "functional", "init",
+    "Sigmoid", "Tanh", "functional", "init", "utils", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+    "BatchNorm2d", "GELU", "LeakyReLU", "Softmax", "LayerNorm", "RNN", "GRU", "LSTM",
 ]
 
 
@@ -236,13 +237,233 @@ class Linear(Module):
 
 
 class Embedding(Module):
-    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None, **kw: Any) -> None:
         super().__init__()
+        if kw:
+            raise E.unsupported(f"Embedding({', '.join(kw)}=...)")
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.weight = Parameter(Tensor(np.zeros((num_embeddings, embedding_dim), dtype=np.float32)))
         init.normal_(self.weight)
+        if padding_idx is not None:
+            with no_grad():
+                self.weight[padding_idx].fill_(0)
 
     def forward(self, idx: Tensor) -> Tensor:
-        return self.weight[idx]
+        return F.embedding(idx, self.weight, self.padding_idx)
+
+
+class Conv2d(Module):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, groups: int = 1, bias: bool = True, **kw: Any) -> None:
+        super().__init__()
+        if groups != 1 or kw:
+            raise E.unsupported("Conv2d with groups or padding_mode")
+        kh, kw_ = F._pair(kernel_size)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (kh, kw_)
+        self.stride, self.padding, self.dilation = F._pair(stride), F._pair(padding), F._pair(dilation)
+        self.weight = Parameter(Tensor(np.empty((out_channels, in_channels, kh, kw_), dtype=np.float32)))
+        self.bias = Parameter(Tensor(np.empty((out_channels,), dtype=np.float32))) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            init.uniform_(self.bias, -1 / math.sqrt(in_channels * kh * kw_), 1 / math.sqrt(in_channels * kh * kw_))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1, **kw: Any) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation, self.kw = kernel_size, stride, padding, dilation, kw
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, **self.kw)
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+
+class GELU(Module):
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
+
+
+class Softmax(Module):
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+
+class LayerNorm(Module):
+    def __init__(self, normalized_shape: Any, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True) -> None:
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        if elementwise_affine:
+            self.weight = Parameter(Tensor(np.ones(self.normalized_shape, dtype=np.float32)))
+            self.bias = Parameter(Tensor(np.zeros(self.normalized_shape, dtype=np.float32))) if bias else None
+            if not bias:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class _RNNBase(Module):
+    """RNN/GRU/LSTM written with the engine's ops (torch's gate layout and initialisation)."""
+
+    gates = 1
+    mode = "RNN_TANH"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, **kw: Any) -> None:
+        super().__init__()
+        if bidirectional or kw.get("proj_size"):
+            raise E.unsupported(f"{type(self).__name__}(bidirectional/proj_size)")
+        nonlinearity = kw.pop("nonlinearity", "tanh")
+        if kw:
+            raise E.unsupported(f"{type(self).__name__}({', '.join(kw)}=...)")
+        self.nonlinearity = nonlinearity
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        bound = 1 / math.sqrt(hidden_size)
+        for layer in range(num_layers):
+            in_size = input_size if layer == 0 else hidden_size
+            shapes = {f"weight_ih_l{layer}": (self.gates * hidden_size, in_size),
+                      f"weight_hh_l{layer}": (self.gates * hidden_size, hidden_size)}
+            if bias:
+                shapes.update({f"bias_ih_l{layer}": (self.gates * hidden_size,), f"bias_hh_l{layer}": (self.gates * hidden_size,)})
+            for name, shape in shapes.items():
+                p = Parameter(Tensor(np.empty(shape, dtype=np.float32)))
+                init.uniform_(p, -bound, bound)
+                setattr(self, name, p)
+
+    def _cell(self, x: Tensor, state: Any, layer: int) -> Any:
+        raise NotImplementedError
+
+    def _zeros(self, batch: int) -> Tensor:
+        return Tensor(np.zeros((self.num_layers, batch, self.hidden_size), dtype=np.float32))
+
+    def forward(self, x: Tensor, hx: Any = None) -> Any:
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(1) if not self.batch_first else x.unsqueeze(0)
+        if x.dim() != 3:
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {x.dim()}D instead")
+        if self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[2] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[2]}")
+        batch = x.shape[1]
+        is_lstm = self.gates == 4
+        if hx is None:
+            hx = (self._zeros(batch), self._zeros(batch)) if is_lstm else self._zeros(batch)
+        elif unbatched:
+            hx = tuple(h.unsqueeze(1) for h in hx) if is_lstm else hx.unsqueeze(1)
+        layer_in = list(x.unbind(0)) if False else [x[t] for t in range(x.shape[0])]
+        finals_h, finals_c = [], []
+        for layer in range(self.num_layers):
+            state = (hx[0][layer], hx[1][layer]) if is_lstm else hx[layer]
+            outs = []
+            for xt in layer_in:
+                state = self._cell(xt, state, layer)
+                outs.append(state[0] if is_lstm else state)
+            if is_lstm:
+                finals_h.append(state[0])
+                finals_c.append(state[1])
+            else:
+                finals_h.append(state)
+            layer_in = outs
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = [F.dropout(o, self.dropout, True) for o in layer_in]
+        from gradlint.runtime import _ops as O
+
+        out = O.stack(layer_in, 0)
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        h_n = O.stack(finals_h, 0)
+        if unbatched:
+            out = out.squeeze(1 if not self.batch_first else 0)
+            h_n = h_n.squeeze(1)
+        if is_lstm:
+            c_n = O.stack(finals_c, 0)
+            return out, (h_n, c_n.squeeze(1) if unbatched else c_n)
+        return out, h_n
+
+    def _lin(self, x: Tensor, h: Tensor, layer: int) -> tuple[Tensor, Tensor]:
+        bi = getattr(self, f"bias_ih_l{layer}") if self.bias else None
+        bh = getattr(self, f"bias_hh_l{layer}") if self.bias else None
+        return (F.linear(x, getattr(self, f"weight_ih_l{layer}"), bi), F.linear(h, getattr(self, f"weight_hh_l{layer}"), bh))
+
+
+class RNN(_RNNBase):
+    gates = 1
+
+    def _cell(self, x: Tensor, h: Tensor, layer: int) -> Tensor:
+        a, b = self._lin(x, h, layer)
+        return F.tanh(a + b) if self.nonlinearity == "tanh" else F.relu(a + b)
+
+
+class GRU(_RNNBase):
+    gates = 3
+
+    def _cell(self, x: Tensor, h: Tensor, layer: int) -> Tensor:
+        a, b = self._lin(x, h, layer)
+        H = self.hidden_size
+        r = F.sigmoid(a[:, :H] + b[:, :H])
+        z = F.sigmoid(a[:, H : 2 * H] + b[:, H : 2 * H])
+        n = F.tanh(a[:, 2 * H :] + r * b[:, 2 * H :])
+        return (1 - z) * n + z * h
+
+
+class LSTM(_RNNBase):
+    gates = 4
+
+    def _cell(self, x: Tensor, state: Any, layer: int) -> Any:
+        h, c = state
+        a, b = self._lin(x, h, layer)
+        g = a + b
+        H = self.hidden_size
+        i, f = F.sigmoid(g[:, :H]), F.sigmoid(g[:, H : 2 * H])
+        cell, o = F.tanh(g[:, 2 * H : 3 * H]), F.sigmoid(g[:, 3 * H :])
+        c = f * c + i * cell
+        return o * F.tanh(c), c
 
 
 class ReLU(Module):
@@ -292,7 +513,7 @@ class Dropout(Module):
         return F.dropout(x, self.p, self.training, self.inplace)
 
 
-class BatchNorm1d(Module):
+class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
                  track_running_stats: bool = True) -> None:
         super().__init__()
@@ -313,15 +534,25 @@ class BatchNorm1d(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    dims: tuple[int, ...] = (2, 3)
+
     def forward(self, x: Tensor) -> Tensor:
-        if x.dim() not in (2, 3):
-            raise ValueError(f"expected 2D or 3D input (got {x.dim()}D input)")
+        if x.dim() not in self.dims:
+            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self.dims)} input (got {x.dim()}D input)")
         use_batch = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
             with no_grad():
                 self.num_batches_tracked.add_(1)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_batch,
                             self.momentum, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    dims = (4,)
 
 
 class Sequential(Module):

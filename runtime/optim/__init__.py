@@ -8,13 +8,15 @@ from typing import Any
 from gradlint.runtime import _errors as E
 from gradlint.runtime._core import Tensor, no_grad
 
-__all__ = ["Adam", "Optimizer", "SGD"]
+__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD"]
 
 
 class Optimizer:
     def __init__(self, params: Any, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        from collections import defaultdict
+
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of Tensors or dicts, "
@@ -35,6 +37,9 @@ class Optimizer:
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is " + type(p).__name__)
             if not p.is_leaf:
                 raise ValueError(E.NONLEAF_OPTIMIZE)
+        seen = {id(q) for grp in self.param_groups for q in grp["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError(E.DUPLICATE_PARAMS)
         g = {**self.defaults, **group, "params": params}
         self.param_groups.append(g)
 
@@ -99,14 +104,20 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    decoupled = False
+
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, **kw: Any) -> None:
+        kw = {k: v for k, v in kw.items() if k not in ("foreach", "fused", "capturable", "differentiable") or v}
         if kw:
-            raise E.unsupported(f"Adam({', '.join(kw)}=...)")
+            raise E.unsupported(f"{type(self).__name__}({', '.join(kw)}=...)")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad))
 
     def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
         from gradlint.runtime import zeros_like
+
+        if self.decoupled and group["weight_decay"]:
+            p.mul_(1 - group["lr"] * group["weight_decay"])
 
         beta1, beta2 = group["betas"]
         if not state:
@@ -117,7 +128,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = zeros_like(p)
         state["step"] += 1
         step = state["step"]
-        if group["weight_decay"]:
+        if group["weight_decay"] and not self.decoupled:
             grad = grad + group["weight_decay"] * p
         state["exp_avg"].lerp_(grad, 1 - beta1)
         state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -130,3 +141,51 @@ class Adam(Optimizer):
             second = state["max_exp_avg_sq"]
         denom = second.sqrt() / math.sqrt(bias2) + group["eps"]
         p.addcdiv_(state["exp_avg"], denom, value=-step_size)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (p *= 1 - lr * weight_decay before the Adam step)."""
+
+    decoupled = True
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, **kw: Any) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, **kw)
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
+                 momentum: float = 0, centered: bool = False, **kw: Any) -> None:
+        if kw:
+            raise E.unsupported(f"RMSprop({', '.join(kw)}=...)")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                                      centered=centered))
+
+    def _update(self, p: Tensor, grad: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        from gradlint.runtime import zeros_like
+
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = zeros_like(p)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = zeros_like(p)
+        state["step"] += 1
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * p
+        alpha = group["alpha"]
+        sq = state["square_avg"]
+        sq.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        if group["centered"]:
+            ga = state["grad_avg"]
+            ga.lerp_(grad, 1 - alpha)
+            avg = (sq - ga * ga).sqrt() + group["eps"]
+        else:
+            avg = sq.sqrt() + group["eps"]
+        if group["momentum"] > 0:
+            buf = state["momentum_buffer"]
+            buf.mul_(group["momentum"]).addcdiv_(grad, avg)
+            p.add_(buf, alpha=-group["lr"])
+        else:
+            p.addcdiv_(grad, avg, value=-group["lr"])

@@ -385,13 +385,22 @@ def find_config_file(start: Path) -> Path | None:
     return None
 
 
+def _is_file(p: Path) -> bool:
+    """Path.is_file(), but "no" in a folder that cannot be searched (PermissionError): that folder is
+    reported by discovery, not here."""
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
 def config_in_folder(folder: Path) -> Path | None:
     for name in CONFIG_NAMES:
         p = folder / name
-        if p.is_file():
+        if _is_file(p):
             return p
     p = folder / "pyproject.toml"
-    if p.is_file():
+    if _is_file(p):
         try:
             data = _read_toml(p)
         except ConfigError:

@@ -167,7 +167,7 @@ class Cache:
         if not _KEY.fullmatch(key):
             return None
         raw = self._read(key)
-        if raw is None:
+        if raw is None or not _shallow(raw):
             return None
         try:
             data = json.loads(raw)
@@ -232,6 +232,22 @@ class Cache:
                 os.close(dfd)
         except OSError:
             pass  # a cache that cannot be written is only slower
+
+
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(rb"[^\[\]{}]+")
+MAX_JSON_DEPTH = 8  # an entry is {"diagnostics": [{"fix": {"edits": [[...]]}}]}: 6 levels
+
+
+def _shallow(raw: bytes) -> bool:
+    """Is the JSON nested at most MAX_JSON_DEPTH deep? Checked before parsing: a deeply nested document
+    makes json.loads recurse (a RecursionError, or worse with a raised recursion limit)."""
+    depth = 0
+    for ch in _NOT_BRACKETS.sub(b"", _JSON_STRINGS.sub(b"", raw)):
+        depth += 1 if ch in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return False
+    return True
 
 
 def _line_lengths(source: str) -> list[int]:

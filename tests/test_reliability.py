@@ -257,13 +257,19 @@ def test_fix_refuses_a_read_only_file_for_a_normal_user_as_ruff_does(as_nobody):
     ro = root / "ro.py"
     ro.write_text(BAD)
     (root / "rw.py").write_text(BAD)
+    (root / "rodir").mkdir()
+    (root / "rodir" / "w.py").write_text(BAD)  # a writable file in a folder we may not create files in
     _give(root, ids)
     ro.chmod(0o444)
-    res = run_as("check", "--no-cache", "--fix", "ro.py", "rw.py", cwd=root)
+    (root / "rodir").chmod(0o555)
+    inode = os.stat(root / "rodir" / "w.py").st_ino
+    res = run_as("check", "--no-cache", "--fix", "ro.py", "rw.py", "rodir/w.py", cwd=root)
     assert res.returncode == 2
     assert "gradlint: ro.py: cannot write the fixes: Permission denied" in res.stderr
     assert ro.read_text() == BAD and stat.S_IMODE(ro.stat().st_mode) == 0o444
     assert "with torch.no_grad():" in (root / "rw.py").read_text()  # the run went on
+    assert "with torch.no_grad():" in (root / "rodir" / "w.py").read_text()  # written in place, as ruff
+    assert os.stat(root / "rodir" / "w.py").st_ino == inode
 
 
 # ================================================================== 4. a linked duplicate

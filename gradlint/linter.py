@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 
@@ -121,7 +122,9 @@ def cpython_check(source: str, filename: str = "<unknown>") -> SyntaxError | Non
             raise _Refused(f"too many tokens to analyse ({words:,} names, numbers and words; "
                            f"the limit is {MAX_AST_NODES:,})")
     try:
-        tree = ast.parse(source, filename)
+        with warnings.catch_warnings():  # CPython's SyntaxWarnings (`"\d"`, `is 1`) are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename)
     except SyntaxError as exc:  # (IndentationError and TabError are SyntaxErrors)
         msg = str(getattr(exc, "msg", "") or "")
         if any(m in msg for m in _CPYTHON_LIMITS):

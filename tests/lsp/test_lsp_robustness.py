@@ -25,7 +25,7 @@ from tests.lsp.helpers import (  # noqa: E402
     BAD, TIMEOUT, make_client, open_document, replace_text, wait_for_diagnostics,
 )
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+ASYNC = pytest.mark.asyncio(loop_scope="module")  # (not module-wide: the exit-code test is synchronous)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,7 @@ async def client(lsp_client: LanguageClient, workspace):
     await lsp_client.shutdown_session()
 
 
+@ASYNC
 @pytest.mark.parametrize("method, params", [
     (types.TEXT_DOCUMENT_HOVER, {"bogus": 1}),
     (types.TEXT_DOCUMENT_CODE_ACTION, [1, 2, 3]),
@@ -75,6 +76,7 @@ async def test_a_request_with_bad_params_gets_an_invalid_params_error(client: La
     assert diags[0].code == "GL001"
 
 
+@ASYNC
 async def test_syntax_error_at_cpythons_position_and_last_good_findings_kept_stale(client: LanguageClient, workspace):
     uri = open_document(client, workspace / "edit.py", BAD)
     (good,) = await wait_for_diagnostics(client, uri, lambda d: len(d) == 1 and d[0].code == "GL001")
@@ -101,6 +103,7 @@ async def test_syntax_error_at_cpythons_position_and_last_good_findings_kept_sta
     assert diags[0].code == "GL001" and diags[0].data["fixable"] is True
 
 
+@ASYNC
 async def test_a_refused_file_says_why(client: LanguageClient, workspace):
     text = "import torch\nx = " + " + ".join(["a"] * 2000) + "\n"
     uri = open_document(client, workspace / "chain.py", text)

@@ -579,7 +579,7 @@ def _uncached(files: list[Path], texts: dict, settings, cache: Path) -> list[Pat
         return []
     c = Cache(cache)
     fp = settings_fingerprint(settings)
-    return [p for p in files if texts[p] is None or c.get(entry_key(texts[p], fp), str(p)) is None]
+    return [p for p in files if texts[p] is None or c.get(entry_key(texts[p], fp, str(p)), str(p)) is None]
 
 
 def _cpu(run: Run) -> float:

@@ -1,9 +1,17 @@
-"""Result cache: a file's diagnostics keyed by its content hash, gradlint's version and the effective
-settings (selected rules and rule options).
+"""Result cache: a file's diagnostics keyed by everything they depend on — its content hash, gradlint's
+build, the effective settings (selected rules after per-file-ignores, rule options), the file's path as
+the linter sees it (which decides, e.g., whether it is a test file: nine rules are silent in test files),
+and, once project-wide analysis exists, the digests of the project summaries the file's analysis used
+(`entry_key(..., summaries=...)`: empty today).
 
 Layout: `<cache dir>/v1/<first two hex digits>/<key>.json`, plus `CACHEDIR.TAG` and a `.gitignore` of
 `*` in the cache dir. Entries are written to a temporary file and renamed into place, so several gradlint
-processes can share one cache; an unreadable or corrupt entry counts as a miss and is rewritten.
+processes can share one cache.
+
+The cache folder is untrusted input (a cloned repository can ship one): every entry is validated
+(size, JSON depth, every field's type, positions within the file's text) and anything unexpected is a
+miss, rewritten by the next put(); symbolic links are never followed — not the cache folder itself, not
+its sub-folders, not an entry — so nothing is read or written outside it.
 """
 
 from __future__ import annotations
@@ -11,8 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from gradlint import __version__
 from gradlint.catalog import rule_url
@@ -64,10 +76,31 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
-def entry_key(source: str, fingerprint: str) -> str:
+def entry_key(source: str, fingerprint: str, path: str | None = None,
+              summaries: Iterable[tuple[str, str]] = ()) -> str:
+    """The entry's key: the text, the settings' fingerprint, the path exactly as the linter is given it
+    (everything path-dependent — test-file status, path-dependent settings — follows from it), and the
+    (name, digest) pairs of the project summaries the analysis used (a hook for project-wide analysis)."""
     h = hashlib.sha256(source.encode("utf-8", "surrogatepass"))
-    h.update(fingerprint.encode())
+    h.update(b"\0" + fingerprint.encode())
+    if path is not None:
+        h.update(b"\0path\0" + path.encode("utf-8", "surrogatepass"))
+    for name, digest in sorted(summaries):
+        h.update(f"\0summary\0{name}\0{digest}".encode("utf-8", "surrogatepass"))
     return h.hexdigest()
+
+
+MAX_ENTRY_BYTES = 4 * 1024 * 1024  # a larger entry is not one gradlint wrote for a file it analysed
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIR_FD = os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd and os.rename in os.supports_dir_fd
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+
+class _Invalid(Exception):
+    pass
 
 
 class Cache:
@@ -75,46 +108,103 @@ class Cache:
         self.root = root
         self._ready = False
 
+    # ---------------------------------------------------------------- folders, never through a link
+
+    def _open_dir(self, parts: tuple[str, ...], create: bool) -> int | None:
+        """A descriptor of root/parts..., each component a real folder (not a symbolic link); None if
+        that is not so (or cannot be created)."""
+        if not _DIR_FD or not _O_NOFOLLOW:
+            return None  # no safe way to refuse links on this platform: no cache
+        flags = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
+        try:
+            if create:
+                os.makedirs(self.root, exist_ok=True)
+            fd = os.open(self.root, flags)  # the cache folder itself must not be a link either
+        except OSError:
+            return None
+        for part in parts:
+            try:
+                if create:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                nfd = os.open(part, flags, dir_fd=fd)
+            except OSError:
+                os.close(fd)
+                return None
+            os.close(fd)
+            fd = nfd
+        return fd
+
     def _ensure(self) -> None:
         if self._ready:
             return
-        (self.root / CACHE_VERSION).mkdir(parents=True, exist_ok=True)
-        for name, text in (("CACHEDIR.TAG", TAG), (".gitignore", "*\n")):
-            p = self.root / name
-            if not p.exists():
-                try:
-                    p.write_text(text)
-                except OSError:
-                    pass
+        fd = self._open_dir((CACHE_VERSION,), create=True)
+        if fd is not None:
+            os.close(fd)
+        fd = self._open_dir((), create=False)
+        if fd is not None:
+            try:
+                for name, text in (("CACHEDIR.TAG", TAG), (".gitignore", "*\n")):
+                    try:  # O_EXCL + O_NOFOLLOW: never written through a planted link, never overwritten
+                        wfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC,
+                                      0o644, dir_fd=fd)
+                    except OSError:
+                        continue
+                    with os.fdopen(wfd, "w") as fh:
+                        fh.write(text)
+            finally:
+                os.close(fd)
         self._ready = True
 
     def _path(self, key: str) -> Path:
         return self.root / CACHE_VERSION / key[:2] / f"{key}.json"
 
-    def get(self, key: str, filename: str) -> list[Diagnostic] | None:
-        try:
-            raw = self._path(key).read_bytes()
-        except OSError:
+    # ---------------------------------------------------------------- entries
+
+    def get(self, key: str, filename: str, source: str | None = None) -> list[Diagnostic] | None:
+        """The cached diagnostics, or None (a miss) if there is no valid entry. With `source`, every
+        position is also checked to lie within that text."""
+        if not _KEY.fullmatch(key):
+            return None
+        raw = self._read(key)
+        if raw is None or not _shallow(raw):
             return None
         try:
             data = json.loads(raw)
-            return [
-                Diagnostic(
-                    code=d["code"], name=d["name"], message=d["message"], filename=filename,
-                    location=Location(*d["location"]), end_location=Location(*d["end_location"]),
-                    fix=_fix_from(d.get("fix")), noqa_row=d["noqa_row"], url=d["url"], cell=d.get("cell"),
-                    tier=d["tier"],
-                )
-                for d in data["diagnostics"]
-            ]
-        except (ValueError, KeyError, TypeError):
-            return None  # corrupt: a miss, rewritten by put()
+            return _validated(data, filename, _line_lengths(source) if source is not None else None)
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError, _Invalid):
+            return None  # corrupt or unexpected: a miss, rewritten by put()
+
+    def _read(self, key: str) -> bytes | None:
+        dfd = self._open_dir((CACHE_VERSION, key[:2]), create=False)
+        if dfd is None:
+            return None
+        try:
+            fd = os.open(f"{key}.json", os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK, dir_fd=dfd)
+        except OSError:
+            return None
+        finally:
+            os.close(dfd)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+                return None
+            with os.fdopen(fd, "rb") as fh:
+                fd = -1
+                return fh.read(MAX_ENTRY_BYTES + 1)
+        except OSError:
+            return None
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     def put(self, key: str, diagnostics: list[Diagnostic]) -> None:
+        if not _KEY.fullmatch(key):
+            return
         try:
             self._ensure()
-            path = self._path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
             payload = json.dumps({"diagnostics": [
                 {"code": d.code, "name": d.name, "message": d.message,
                  "location": [d.location.row, d.location.column],
@@ -122,13 +212,110 @@ class Cache:
                  "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell,
                  "tier": d.tier}
                 for d in diagnostics
-            ]})
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
+            ]}).encode()
+            dfd = self._open_dir((CACHE_VERSION, key[:2]), create=True)
+            if dfd is None:
+                return
+            try:
+                tmp = f".tmp-{os.getpid()}-{secrets.token_hex(8)}"
+                wfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o644,
+                              dir_fd=dfd)
+                try:
+                    with os.fdopen(wfd, "wb") as fh:
+                        fh.write(payload)
+                    # rename() replaces a link planted at the entry's name; it never writes through it
+                    os.replace(tmp, f"{key}.json", src_dir_fd=dfd, dst_dir_fd=dfd)
+                except BaseException:
+                    try:
+                        os.unlink(tmp, dir_fd=dfd)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(dfd)
         except OSError:
             pass  # a cache that cannot be written is only slower
+
+
+_JSON_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = re.compile(rb"[^\[\]{}]+")
+MAX_JSON_DEPTH = 8  # an entry is {"diagnostics": [{"fix": {"edits": [[...]]}}]}: 6 levels
+
+
+def _shallow(raw: bytes) -> bool:
+    """Is the JSON nested at most MAX_JSON_DEPTH deep? Checked before parsing: a deeply nested document
+    makes json.loads recurse (a RecursionError, or worse with a raised recursion limit)."""
+    depth = 0
+    for ch in _NOT_BRACKETS.sub(b"", _JSON_STRINGS.sub(b"", raw)):
+        depth += 1 if ch in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            return False
+    return True
+
+
+def _line_lengths(source: str) -> list[int]:
+    """Length (code points, newline excluded) of each line, as positions count them."""
+    return [len(line) for line in re.split(r"\r\n|\r|\n", source)]
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _opt_int(v: Any) -> bool:
+    return v is None or (type(v) is int and v >= 1)
+
+
+def _loc(v: Any, lines: list[int] | None) -> Location:
+    if type(v) is not list or len(v) != 2 or not all(_is_int(x) for x in v) or v[0] < 1 or v[1] < 1:
+        raise _Invalid
+    if lines is not None:
+        # a position may be just past a line's end, or (an end) the start of the line after the last
+        if v[0] > len(lines) + 1 or (v[0] <= len(lines) and v[1] > lines[v[0] - 1] + 1) \
+                or (v[0] == len(lines) + 1 and v[1] != 1):
+            raise _Invalid
+    return Location(v[0], v[1])
+
+
+def _str(v: Any, optional: bool = False) -> Any:
+    if (v is None and optional) or type(v) is str:
+        return v
+    raise _Invalid
+
+
+def _validated(data: Any, filename: str, lines: list[int] | None) -> list[Diagnostic]:
+    if type(data) is not dict or set(data) != {"diagnostics"} or type(data["diagnostics"]) is not list:
+        raise _Invalid
+    out = []
+    for d in data["diagnostics"]:
+        if type(d) is not dict or set(d) != _FIELDS:
+            raise _Invalid
+        code = _str(d["code"])
+        if not _CODE.fullmatch(code):
+            raise _Invalid
+        cell = d["cell"]
+        if not _opt_int(cell) or not _opt_int(d["noqa_row"]):
+            raise _Invalid
+        # notebook cells are positioned within their cell: checked against the joined text's lines
+        start, end = _loc(d["location"], lines), _loc(d["end_location"], lines)
+        if end < start:
+            raise _Invalid
+        out.append(Diagnostic(
+            code=code, name=_str(d["name"]), message=_str(d["message"]), filename=filename,
+            location=start, end_location=end, fix=_fix_from(d["fix"], lines),
+            noqa_row=d["noqa_row"], url=_str(d["url"], optional=True), cell=cell, tier=_tier(d["tier"]),
+        ))
+    return out
+
+
+_FIELDS = {"code", "name", "message", "location", "end_location", "noqa_row", "url", "fix", "cell", "tier"}
+
+
+def _tier(value: Any) -> str:
+    if value not in ("bug", "hygiene"):
+        raise _Invalid
+    return value
+_CODE = re.compile(r"GL[0-9]{3}")
 
 
 def _fix_to(fix: Fix | None) -> dict | None:
@@ -142,11 +329,19 @@ def _fix_to(fix: Fix | None) -> dict | None:
     }
 
 
-def _fix_from(data: dict | None) -> Fix | None:
+def _fix_from(data: Any, lines: list[int] | None) -> Fix | None:
     if data is None:
         return None
-    return Fix(
-        applicability=Applicability(data["applicability"]),
-        message=data["message"],
-        edits=tuple(Edit(content, Location(r, c), Location(er, ec)) for content, r, c, er, ec in data["edits"]),
-    )
+    if type(data) is not dict or set(data) != {"applicability", "message", "edits"} \
+            or type(data["edits"]) is not list:
+        raise _Invalid
+    edits = []
+    for e in data["edits"]:
+        if type(e) is not list or len(e) != 5:
+            raise _Invalid
+        start, end = _loc(e[1:3], lines), _loc(e[3:5], lines)
+        if end < start:
+            raise _Invalid
+        edits.append(Edit(_str(e[0]), start, end))
+    return Fix(applicability=Applicability(_str(data["applicability"])), message=_str(data["message"]),
+               edits=tuple(edits))

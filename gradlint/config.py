@@ -447,10 +447,24 @@ def _regexes(value: Any, where: str) -> tuple[str, ...]:
             re.compile(r)
         except re.error as exc:
             raise ConfigError(f"{where}: invalid regular expression {r!r}: {exc}") from None
+        _refuse_catastrophic(r, where)
     return tuple(items)
 
 
-_HAS_TABLE = re.compile(r"^\s*\[\s*tool\s*\.\s*gradlint\s*[\].]|^\s*tool\s*\.\s*gradlint\b", re.M)
+def _refuse_catastrophic(pattern: str, where: str) -> None:
+    """A pattern whose matching time can explode (ReDoS; gradlint/regexsafety.py) is a configuration
+    error: these patterns are matched against every name of every file, in the editor too."""
+    from gradlint.regexsafety import catastrophic_reason
+
+    reason = catastrophic_reason(pattern)
+    if reason is not None:
+        raise ConfigError(f"{where}: regular expression {pattern!r} refused: {reason}; "
+                          "rewrite it without nested or overlapping repetitions")
+
+
+# A pyproject.toml that does not parse is used (and its TOML error, with the line, reported) only if it
+# mentions gradlint's table — including a broken header such as `[tool.gradlint` (no closing bracket).
+_HAS_TABLE = re.compile(r"^[ \t]*\[{1,2}[ \t]*tool[ \t]*\.[ \t]*[\"']?gradlint\b|^[ \t]*tool[ \t]*\.[ \t]*gradlint\b", re.M)
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -463,13 +477,22 @@ def find_config_file(start: Path) -> Path | None:
     return None
 
 
+def _is_file(p: Path) -> bool:
+    """Path.is_file(), but "no" in a folder that cannot be searched (PermissionError): that folder is
+    reported by discovery, not here."""
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
 def config_in_folder(folder: Path) -> Path | None:
     for name in CONFIG_NAMES:
         p = folder / name
-        if p.is_file():
+        if _is_file(p):
             return p
     p = folder / "pyproject.toml"
-    if p.is_file():
+    if _is_file(p):
         try:
             data = _read_toml(p)
         except ConfigError:

@@ -49,12 +49,12 @@ class GitIgnores:
         self.top = top
         self._cache: dict[Path, PatternList | None] = {}
         exclude = top / ".git" / "info" / "exclude"
-        self._info = PatternList(_read_lines(exclude)) if exclude.is_file() else None
+        self._info = PatternList(_read_lines(exclude)) if _is_file(exclude) else None
 
     def _list(self, folder: Path) -> PatternList | None:
         if folder not in self._cache:
             gi = folder / ".gitignore"
-            self._cache[folder] = PatternList(_read_lines(gi)) if gi.is_file() else None
+            self._cache[folder] = PatternList(_read_lines(gi)) if _is_file(gi) else None
         return self._cache[folder]
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
@@ -89,28 +89,54 @@ def _read_lines(path: Path) -> list[str]:
 def git_top(path: Path) -> Path | None:
     """The work tree holding `path` (a resolved folder), or None."""
     for folder in (path, *path.parents):
-        if (folder / ".git").exists():
+        if _exists(folder / ".git"):
             return folder
     return None
 
 
 def _is_venv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").is_file()
+    return _is_file(path / "pyvenv.cfg")
+
+
+# A folder we may not search (chmod 000, another user's) makes Path.is_file()/exists() raise
+# PermissionError on what is inside it: such a probe answers "no" here, and the folder itself is
+# reported once, when listing it fails ("cannot list folder: permission denied").
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except OSError:
+        return False
 
 
 class _Walker:
     def __init__(self, resolver: ConfigResolver) -> None:
         self.resolver = resolver
         self.out = Discovered()
-        self._seen_files: set[str] = set()
+        self._seen_files: dict[str, Path] = {}  # real path -> the path it is checked under
         self._walked_dirs: set[str] = set()
         self._git: dict[Path, GitIgnores] = {}
 
     def add(self, p: Path) -> None:
-        key = os.path.normcase(os.path.abspath(p))
-        if key not in self._seen_files:
-            self._seen_files.add(key)
+        """Each real file is checked once, however many links lead to it (`b.py -> a.py`): under its own
+        name if that is among the routes, else under the first link found."""
+        try:
+            key = os.path.normcase(os.path.realpath(p))
+        except (OSError, ValueError):
+            key = os.path.normcase(os.path.abspath(p))
+        seen = self._seen_files.get(key)
+        if seen is None:
+            self._seen_files[key] = p
             self.out.files.append(p)
+        elif _is_link_route(seen, key) and not _is_link_route(p, key):
+            self._seen_files[key] = p
+            self.out.files[self.out.files.index(seen)] = p
 
     def error(self, p: Path | str, reason: str) -> None:
         self.out.errors.append((str(p), reason))
@@ -128,8 +154,16 @@ class _Walker:
 
     def path(self, raw: str) -> None:
         p = Path(raw)
-        if not os.path.lexists(p):
+        try:
+            os.lstat(p)
+        except FileNotFoundError:
             self.error(raw, "no such file or directory")
+            return
+        except OSError as exc:  # a folder on the way that may not be searched, a name too long, …
+            self.error(raw, _reason(exc))
+            return
+        except ValueError:  # a NUL in the name
+            self.error(raw, "invalid file name")
             return
         try:
             st_is_dir = p.is_dir()
@@ -228,7 +262,7 @@ class _Walker:
                         continue  # already searched by another route
                     self._walked_dirs.add(rkey)
                     child_gi = gi
-                    if entry.is_symlink() or (child_real / ".git").exists():
+                    if entry.is_symlink() or _exists(child_real / ".git"):
                         child_gi = self.gitignores(child_real)  # elsewhere, or a nested work tree
                     subdirs.append((child, child_real, ancestors | {rkey}, child_gi))
                     continue
@@ -250,6 +284,11 @@ class _Walker:
         if _is_venv(child):
             return True
         return gi is not None and gi.ignored(in_tree, True)
+
+
+def _is_link_route(p: Path, real: str) -> bool:
+    """Is `p` reached through a symbolic link (its absolute path is not the real one)?"""
+    return os.path.normcase(os.path.abspath(p)) != real
 
 
 def _broken_link_reason(p: Path) -> str:

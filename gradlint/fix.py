@@ -32,6 +32,7 @@ unit (tabs in a tab-indented file). A decorated `def`/`class` spans from its fir
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import os
 import re
@@ -144,19 +145,33 @@ def _whole_lines(text: _Text, start: Location, end: Location) -> None:
         raise _Unresolvable("code after the node on its last line")
 
 
-def _string_continuation_rows(module: cst.Module, positions, first_row: int, last_row: int) -> set[int]:
-    """Rows in [first_row, last_row] that start inside a multi-line string literal (never re-indented)."""
-    strings = [n for n in iter_nodes(module) if _is_multiline_string(n)]
-    if not strings:
-        return set()
-    if hasattr(positions, "ensure"):
-        positions.ensure(strings)  # one extra pass for just these nodes
+def _string_continuation_rows(module: cst.Module, positions, first_row: int, last_row: int,
+                               text: "_Text | None" = None) -> set[int]:
+    """Rows in [first_row, last_row] that start inside a multi-line string literal (never re-indented).
+
+    The rows of every multi-line string of the module are found once per file (one walk, one positions
+    pass) and kept on `text`: a file with many block-wrapping fixes must not walk the whole module again
+    for each of them (that made fixing quadratic in the file's length)."""
+    table = getattr(text, "_string_rows", None) if text is not None else None
+    if table is None or table[0] is not module:
+        strings = [n for n in iter_nodes(module) if _is_multiline_string(n)]
+        if strings and hasattr(positions, "ensure"):
+            positions.ensure(strings)  # one extra pass for just these nodes
+        spans: list[tuple[int, int]] = []
+        for node in strings:
+            rng = positions.get(node)
+            if rng is not None and rng.start.line != rng.end.line:
+                spans.append((rng.start.line + 1, rng.end.line))
+        table = (module, sorted(spans))
+        if text is not None:
+            text._string_rows = table
+    spans = table[1]  # disjoint (string literals do not overlap), sorted
     rows: set[int] = set()
-    for node in strings:
-        rng = positions.get(node)
-        if rng is None or rng.end.line < first_row or rng.start.line > last_row or rng.start.line == rng.end.line:
-            continue
-        rows.update(range(rng.start.line + 1, rng.end.line + 1))
+    for first, last in spans[max(bisect.bisect_left(spans, (first_row, 0)) - 1, 0):]:
+        if first > last_row:
+            break
+        if last >= first_row:
+            rows.update(range(max(first, first_row), min(last, last_row) + 1))
     return rows
 
 
@@ -222,7 +237,7 @@ def _resolve_edit(edit, module: cst.Module, positions, text: _Text) -> Edit:
         _whole_lines(text, start, end)
         indent = text.indentation(start.row)
         unit = _indent_unit(module, indent)
-        in_string = _string_continuation_rows(module, positions, start.row, end.row)
+        in_string = _string_continuation_rows(module, positions, start.row, end.row, text)
         header = edit.header.strip()
         parts = [indent + header + text.newline(start.row)]
         shifted: set[int] = set()

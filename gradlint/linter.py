@@ -10,11 +10,13 @@ A file that does not parse yields FileResult(error=FileError(...)) and no diagno
 
 from __future__ import annotations
 
+import ast
 import gc
 import os
 import re
 import sys
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from itertools import accumulate
 
@@ -67,11 +69,22 @@ def could_fire(source: str, settings: Settings) -> bool:
 
 # LibCST's native parser recurses on the C stack: a main-thread stack (8 MB) overflows — a segfault, not
 # an exception — at about 1,500 nested brackets or a chain of ~20,000 binary operators. Files are therefore
-# parsed and analysed on a worker thread with a large stack, and absurd bracket nesting is refused outright.
-MAX_BRACKET_DEPTH = 1000
+# parsed and analysed on a worker thread with a large stack.
+#
+# Bounds (issue 16): LibCST's cost grows faster than linearly with the depth of an expression (a chain
+# `a + a + … + a` of 2,000 operands takes seconds, 3,000 tens of seconds) and its memory with the number of
+# nodes (~6 KB per node). Before LibCST sees a file, CPython's own parser (`ast`, C speed, ~10% of a LibCST
+# parse) checks it: a syntax error is reported at CPython's position with CPython's message, and a file
+# over one of these bounds is refused with a one-line reason (the run goes on; exit 2):
+MAX_SOURCE_CHARS = 1_000_000  # characters in the file (~35,000 lines of ordinary code)
+MAX_AST_NODES = 200_000  # CPython AST nodes (ordinary code has ~7 per line: ~28,000 lines)
+MAX_EXPRESSION_DEPTH = 1000  # nesting of one expression (a chain of N binary operators nests N deep)
+MAX_BRACKET_DEPTH = 200  # CPython's own limit ("too many nested parentheses")
 _STACK_SIZE = 512 * 1024 * 1024
 _BRACKETS = re.compile(r"[^()\[\]{}]+")
 _DEPTH_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+_WORDS = re.compile(r"\w+")
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = 0
 
@@ -83,6 +96,89 @@ def bracket_depth(source: str) -> int:
     if len(only) < MAX_BRACKET_DEPTH:
         return len(only)
     return max(accumulate(map(_DEPTH_STEP.__getitem__, only)), default=0)
+
+
+class _Refused(Exception):
+    """The file is over a bound; str(exc) is the one-line reason. `row`/`column`: where, if known."""
+
+    def __init__(self, reason: str, row: int | None = None, column: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.row, self.column = reason, row, column
+
+
+# CPython's messages for its own limits (not mistakes in the code): refused, never handed to LibCST.
+_CPYTHON_LIMITS = ("too many nested parentheses", "too many levels of indentation", "too many statically nested",
+                   "too complex", "exceeds the limit")
+
+
+def cpython_check(source: str, filename: str = "<unknown>") -> SyntaxError | None:
+    """Parse with CPython (`ast`), enforcing the bounds above. Returns the SyntaxError if CPython rejects
+    the text (positions are CPython's: 1-based line and column), None if it parses within bounds; raises
+    `_Refused` for a file over a bound. Run it on the big-stack thread (AST construction recurses)."""
+    if len(source) > MAX_SOURCE_CHARS:
+        raise _Refused(f"file too large to analyse ({len(source):,} characters; the limit is {MAX_SOURCE_CHARS:,})")
+    if len(source) > MAX_AST_NODES:  # long enough to hold too many nodes: count words before building any
+        words = sum(1 for _ in _WORDS.finditer(source))
+        if words > MAX_AST_NODES:
+            raise _Refused(f"too many tokens to analyse ({words:,} names, numbers and words; "
+                           f"the limit is {MAX_AST_NODES:,})")
+    try:
+        with warnings.catch_warnings():  # CPython's SyntaxWarnings (`"\d"`, `is 1`) are not ours to print
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename)
+    except SyntaxError as exc:  # (IndentationError and TabError are SyntaxErrors)
+        msg = str(getattr(exc, "msg", "") or "")
+        if any(m in msg for m in _CPYTHON_LIMITS):
+            raise _Refused(f"not analysed: {msg}", exc.lineno, exc.offset) from None
+        return exc
+    except (RecursionError, MemoryError):
+        raise _Refused(f"not analysed: too deeply nested (an expression deeper than {MAX_EXPRESSION_DEPTH:,})") from None
+    except ValueError as exc:  # e.g. NUL bytes
+        return SyntaxError(str(exc))
+    _check_tree(tree, source)
+    return None
+
+
+def _check_tree(tree: ast.AST, source: str) -> None:
+    """Count nodes and measure expression depth — only where a bound could be exceeded: every node when
+    the text is long enough to hold MAX_AST_NODES of them; the depth of an expression only when its text
+    is longer than MAX_EXPRESSION_DEPTH characters (each level takes at least one)."""
+    count_all = len(source) > MAX_AST_NODES
+    starts = None
+    AST, expr = ast.AST, ast.expr
+    nodes = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        nodes += 1
+        if depth:  # inside an expression that is being measured
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise _Refused(f"expression nested more than {MAX_EXPRESSION_DEPTH:,} deep (e.g. a chain of "
+                               f"{MAX_EXPRESSION_DEPTH:,}+ operators); not analysed",
+                               getattr(node, "lineno", None), (getattr(node, "col_offset", -1) + 1) or None)
+            depth += 1
+        elif isinstance(node, expr):
+            if starts is None:
+                starts = [0] + [m.end() for m in _NEWLINES.finditer(source)]
+            try:
+                span = (starts[node.end_lineno - 1] + node.end_col_offset) - (starts[node.lineno - 1] + node.col_offset)
+            except (IndexError, TypeError):
+                span = MAX_EXPRESSION_DEPTH + 1
+            if span > MAX_EXPRESSION_DEPTH:
+                depth = 1
+            elif not count_all:
+                continue  # short: cannot be deep, and the nodes need no counting
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, AST):
+                        push((item, depth))
+            elif isinstance(value, AST):
+                push((value, depth))
+    if count_all and nodes > MAX_AST_NODES:
+        raise _Refused(f"too many syntax nodes to analyse ({nodes:,}; the limit is {MAX_AST_NODES:,})")
 
 
 def _big_stack_executor() -> ThreadPoolExecutor:
@@ -105,8 +201,9 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
     rules = _selected_rules(settings)
     if not rules or (prefilter and not could_fire(source, settings)):
         return result
-    if bracket_depth(source) > MAX_BRACKET_DEPTH:
-        result.error = FileError(filename, f"brackets nested more than {MAX_BRACKET_DEPTH} deep; not analysed")
+    if len(source) > MAX_SOURCE_CHARS:  # (before any work on it)
+        result.error = FileError(filename, f"file too large to analyse ({len(source):,} characters; "
+                                           f"the limit is {MAX_SOURCE_CHARS:,})")
         return result
     return _big_stack_executor().submit(_lint_without_gc, source, filename, settings, rules, result).result()
 
@@ -153,16 +250,8 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
     noqa_map = noqa.parse_noqa(source)
     if noqa_map.file_exempt:
         return result
-    try:
-        module = parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        result.error = FileError(filename, f"syntax error: {_first_line(exc.message)}", exc.raw_line, exc.raw_column + 1)
-        return result
-    except RecursionError:
-        result.error = FileError(filename, "too deeply nested for the parser")
-        return result
-    except Exception as exc:  # the native parser's other failures (e.g. invalid tokens) are bad input too
-        result.error = FileError(filename, f"cannot parse: {_first_line(str(exc))}")
+    module = _parse_checked(source, filename, result)
+    if module is None:
         return result
     try:
         model = build_model(module, settings.options, filename, _plan(settings)[2], source)
@@ -173,6 +262,48 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         return _diagnose(source, filename, rules, module, model, noqa_map, settings, result)
     finally:
         model.release()
+
+
+def _parse_checked(source: str, filename: str, result: FileResult) -> cst.Module | None:
+    """CPython's check (bounds, syntax errors at CPython's position), then LibCST's parse. On failure sets
+    `result.error` (one line) and returns None."""
+    try:
+        cpython_error = cpython_check(source, filename)
+    except _Refused as exc:
+        result.error = FileError(filename, exc.reason, exc.row, exc.column)
+        return None
+    if cpython_error is not None and bracket_depth(source) > MAX_BRACKET_DEPTH:
+        # (CPython rejected it anyway; LibCST's time grows fast with nesting: do not try it)
+        result.error = _syntax_error(filename, cpython_error)
+        return None
+    try:
+        return parse_module(source)
+    except Exception as exc:  # ParserSyntaxError, RecursionError, the native parser's other failures
+        if cpython_error is not None:
+            result.error = _syntax_error(filename, cpython_error)
+        elif isinstance(exc, cst.ParserSyntaxError):
+            m = re.search(r"error at (\d+):(\d+)", exc.message)
+            row, col = (int(m.group(1)), int(m.group(2))) if m else (exc.raw_line, exc.raw_column + 1)
+            detail = re.sub(r"^(parser error: )?error at \d+:\d+: ", "", _first_line(exc.message))
+            if len(detail) > 80:
+                detail = detail[:77] + "..."
+            result.error = FileError(
+                filename, f"valid Python that LibCST (gradlint's parser) cannot parse ({detail})", row, col)
+        elif isinstance(exc, RecursionError):
+            result.error = FileError(filename, "too deeply nested for the parser")
+        else:
+            result.error = FileError(filename, f"valid Python that LibCST (gradlint's parser) cannot parse: "
+                                               f"{_first_line(str(exc))}")
+        return None
+    # (a text CPython rejects but LibCST parses — e.g. syntax newer than this Python — is analysed)
+
+
+def _syntax_error(filename: str, exc: SyntaxError) -> FileError:
+    """CPython's message at CPython's position (1-based line and column)."""
+    msg = _first_line(str(getattr(exc, "msg", "") or exc))
+    row = exc.lineno if isinstance(exc.lineno, int) and exc.lineno > 0 else None
+    col = exc.offset if row is not None and isinstance(exc.offset, int) and exc.offset > 0 else (1 if row else None)
+    return FileError(filename, f"syntax error: {msg}", row, col)
 
 
 def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa_map, settings: Settings,

@@ -414,11 +414,14 @@ def create_server():
         filename: str
         settings: Any = None  # None: not linted (excluded, not Python, or a configuration error)
         config_error: str | None = None
+        error: Any = None  # a FileError: the text does not parse (or is refused); shown as a diagnostic
+        stale: list[Diagnostic] = field(default_factory=list)  # the last good findings, shown meanwhile
 
     class GradlintServer(LanguageServer):
         def __init__(self) -> None:
             super().__init__("gradlint", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental,
-                             notebook_document_sync=lsp_notebook.sync_options())
+                             notebook_document_sync=lsp_notebook.sync_options(),
+                             protocol_cls=robust_protocol_class())
             self.options = ClientOptions()
             self.resolver = None
             self.config_error: str | None = None
@@ -496,6 +499,8 @@ def create_server():
             result = await asyncio.to_thread(lint_source, source, filename, settings)  # off the event loop
             if result.error is not None:
                 logger.info("%s: %s", filename, result.error.reason)
+                return Linted(version, source, [], filename, settings, error=result.error,
+                              stale=last_good(self.results.get(uri)))
             return Linted(version, source, list(result.diagnostics), filename, settings)
 
         async def lint_and_publish(self, uri: str) -> None:
@@ -514,6 +519,8 @@ def create_server():
         def publish(self, uri: str, linted: Linted) -> None:
             lines = split_lines(linted.source)
             diags = [self.to_lsp(d, lines) for d in linted.diagnostics]
+            if linted.error is not None:
+                diags = self.error_diagnostics(linted, lines)
             error = self.config_error or linted.config_error
             if error:
                 diags.insert(0, t.Diagnostic(
@@ -522,6 +529,34 @@ def create_server():
                     source=SOURCE))
             self.text_document_publish_diagnostics(
                 t.PublishDiagnosticsParams(uri=uri, version=linted.version, diagnostics=diags))
+
+        def error_diagnostics(self, linted: Linted, lines: list[str]) -> list:
+            """A text that does not parse: the error at CPython's position, then the findings of the last
+            version that parsed, marked stale (their positions are those of that version, kept within the
+            current text; they carry no fix — code actions work on fresh results only)."""
+            err = linted.error
+            row = min(max(err.row or 1, 1), max(len(lines), 1))
+            line = lines[row - 1] if lines else ""
+            col = min(max(err.column or 1, 1), len(line) + 1)
+            start, end = Location(row, col), Location(row, min(col + 1, len(line) + 1))
+            out = [t.Diagnostic(range=self.to_range(lines, start, end), message=f"gradlint: {err.reason}",
+                                severity=t.DiagnosticSeverity.Error, source=SOURCE,
+                                data={"error": True})]
+            for d in linted.stale:
+                srow = min(max(d.location.row, 1), max(len(lines), 1))
+                erow = min(max(d.end_location.row, srow), max(len(lines), 1))
+                s_loc = Location(srow, min(d.location.column, len(lines[srow - 1]) + 1 if lines else 1))
+                e_loc = Location(erow, min(d.end_location.column, len(lines[erow - 1]) + 1 if lines else 1))
+                if e_loc < s_loc:
+                    e_loc = s_loc
+                diag = t.Diagnostic(
+                    range=self.to_range(lines, s_loc, e_loc),
+                    message=f"{d.message} (stale: from the last version that parsed)",
+                    severity=severities[self.options.severity_for(d.code)], code=d.code,
+                    code_description=t.CodeDescription(href=rule_docs_url(d.code, d.name, d.url)),
+                    source=SOURCE, data={"name": d.name, "fixable": False, "stale": True})
+                out.append(diag)
+            return out
 
         def to_range(self, lines: list[str], start: Location, end: Location):
             sl, sc = client_position(lines, start, self.encoding)
@@ -739,4 +774,70 @@ def lsp_command(stdio: bool, log_level: str) -> None:
         sys.exit(2)
     logging.basicConfig(stream=sys.stderr, level=getattr(logging, log_level.upper()),
                         format="gradlint-lsp %(levelname)s %(name)s: %(message)s")
-    create_server().start_io()
+    server = create_server()
+    server.start_io()
+    # LSP: `exit` without a `shutdown` request first (or the client vanishing) ends with code 1
+    sys.exit(exit_code(server))
+
+
+def exit_code(server) -> int:
+    """0 if the client asked for `shutdown` before the server stopped, else 1 (the LSP specification)."""
+    return 0 if getattr(getattr(server, "protocol", None), "_shutdown", False) else 1
+
+
+def last_good(linted) -> list[Diagnostic]:
+    """The findings to keep showing while a document does not parse: those of its last version that did."""
+    if linted is None:
+        return []
+    return list(linted.stale) if linted.error is not None else list(linted.diagnostics)
+
+
+def robust_protocol_class():
+    """pygls' protocol, answering a request whose params do not fit its method with a JSON-RPC error
+    (-32602 InvalidParams) instead of leaving it unanswered."""
+    from lsprotocol import types as t
+    from pygls.exceptions import JsonRpcException
+    from pygls.protocol import LanguageServerProtocol
+
+    class _Unstructurable:
+        __slots__ = ("id", "method", "reason")
+
+        def __init__(self, msg_id, method, reason: str) -> None:
+            self.id, self.method, self.reason = msg_id, method, reason
+
+    class GradlintProtocol(LanguageServerProtocol):
+        def structure_message(self, data):
+            try:
+                return super().structure_message(data)
+            except JsonRpcException as exc:
+                if isinstance(data, dict) and "id" in data and isinstance(data.get("method"), str):
+                    return _Unstructurable(data["id"], data["method"], _leaf_reasons(exc.__cause__ or exc))
+                raise
+
+        def handle_message(self, message):
+            if isinstance(message, _Unstructurable):
+                reason = message.reason.splitlines()[0] if message.reason else "invalid params"
+                logger.warning("invalid params for %s: %s", message.method, reason)
+                self._send_response(message.id, error=t.ResponseError(
+                    code=t.ErrorCodes.InvalidParams,
+                    message=f"invalid params for {message.method}: {reason}"))
+                return None
+            return super().handle_message(message)
+
+    return GradlintProtocol
+
+
+def _leaf_reasons(exc: BaseException) -> str:
+    """The innermost causes of a (cattrs) structuring error, briefly: `KeyError: 'textDocument'`."""
+    leaves: list[str] = []
+
+    def visit(e: BaseException) -> None:
+        subs = getattr(e, "exceptions", None)
+        if subs:
+            for sub in subs:
+                visit(sub)
+        elif len(leaves) < 3 and f"{type(e).__name__}: {e}" not in leaves:
+            leaves.append(f"{type(e).__name__}: {e}")
+
+    visit(exc)
+    return "; ".join(leaves) or str(exc)

@@ -368,8 +368,8 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None) -> 
     if not nb.source:
         return FileResult(filename=path), None
     cache = Cache(Path(cache_root)) if cache_root else None
-    key = entry_key(nb.source, settings_fingerprint(settings) + "|ipynb") if cache else None
-    raw_diags = cache.get(key, path) if cache is not None and key is not None else None
+    key = entry_key(nb.source, settings_fingerprint(settings) + "|ipynb", path) if cache else None
+    raw_diags = cache.get(key, path, nb.source) if cache is not None and key is not None else None
     if raw_diags is None:
         try:
             res = lint_source(nb.source, path, settings)

@@ -42,9 +42,9 @@ def lint_one(path: str, settings: Settings, cache_root: str | None) -> tuple[Fil
     except Exception as exc:  # pragma: no cover - defensive
         return FileResult(filename=path, error=FileError(path, f"cannot read: {exc}")), None
     cache = Cache(Path(cache_root)) if cache_root else None
-    key = entry_key(source, settings_fingerprint(settings)) if cache else None
+    key = entry_key(source, settings_fingerprint(settings), path) if cache else None
     if cache is not None and key is not None:
-        hit = cache.get(key, path)
+        hit = cache.get(key, path, source)
         if hit is not None:
             return FileResult(filename=path, diagnostics=hit), (source if hit else None)
     from gradlint.linter import lint_source  # only on a cache miss: it imports LibCST

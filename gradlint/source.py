@@ -89,7 +89,19 @@ def _os_error(exc: OSError) -> SourceError:
     return SourceError(f"cannot read: {exc.strerror or exc}")
 
 
+# Byte order marks of encodings Python cannot read source in (it needs an ASCII-compatible encoding):
+# such a file is named for what it is, not reported as "contains NUL bytes". Longest marks first.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"), (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"), (b"\xfe\xff", "UTF-16 (big-endian)"),
+)
+
+
 def _decode(data: bytes) -> SourceFile:
+    for bom, name in _WIDE_BOMS:
+        if data.startswith(bom):
+            raise SourceError(f"encoded as {name} with a byte order mark, which Python cannot run; "
+                              "save it as UTF-8")
     if b"\x00" in data:
         raise SourceError("contains NUL bytes (not a Python source file)")
     try:
@@ -131,24 +143,69 @@ def _first_newline(text: str) -> str:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Replace the file at `path` (through symlinks) with `data`: a temp file in the same folder, flushed
-    and fsynced, given the file's permissions, then renamed over it — never a half-written file."""
+    """Write `data` over the file at `path` (through symlinks), keeping everything else about it: owner,
+    group, mode, hard links — as ruff's `--fix` does, which always writes into the existing file.
+
+    - The file must be writable by this process: a read-only file (0444) is refused with
+      PermissionError for a normal user, as ruff does (root may write it — and, like ruff, does).
+    - A file that has other hard links, that belongs to another user or group than gradlint could give a
+      new file, or that carries extended attributes (ACLs, SELinux labels) is written in place (the same
+      inode: truncated and rewritten), exactly as ruff does.
+    - Otherwise — the usual case: one link, our own file — the new text goes to a temporary file in the
+      same folder, flushed and fsynced, given the file's mode and group, then renamed over it: never a
+      half-written file, and no observable difference from writing in place.
+    """
     import tempfile
 
     target = os.path.realpath(path)
-    folder = os.path.dirname(target) or "."
-    mode = stat.S_IMODE(os.stat(target).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradlint-", suffix=".tmp")
+    # Open for writing first: the permission check is the kernel's own (as ruff's open-for-write).
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        st = os.fstat(fd)
+        if st.st_nlink == 1 and st.st_uid == _euid() and not _has_xattrs(target):
+            folder = os.path.dirname(target) or "."
+            try:
+                tfd, tmp = tempfile.mkstemp(dir=folder, prefix=".gradlint-", suffix=".tmp")
+            except OSError:
+                tfd = -1  # a folder we cannot create files in: write in place
+            if tfd >= 0:
+                try:
+                    with os.fdopen(tfd, "wb") as fh:
+                        fh.write(data)
+                        fh.flush()
+                        if st.st_gid != os.fstat(fh.fileno()).st_gid:
+                            os.fchown(fh.fileno(), -1, st.st_gid)  # PermissionError: not in that group
+                        os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode))
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, target)
+                    return
+                except OSError:
+                    try:
+                        os.unlink(tmp)
+                    except OSError:
+                        pass
+                    # (the group could not be kept, say): fall back to writing in place
+        _write_in_place(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_in_place(fd: int, data: bytes) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
+
+
+def _euid() -> int:
+    return os.geteuid() if hasattr(os, "geteuid") else -1
+
+
+def _has_xattrs(path: str) -> bool:
+    try:
+        return bool(os.listxattr(path))
+    except (OSError, AttributeError):
+        return False

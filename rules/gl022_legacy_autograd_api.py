@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import libcst as cst
+from gradlint.rules.base import Finding, FixSpec, Replace, Rule, WrapInBlock, torch_ref
 
 from gradlint.model import SemanticModel
+from gradlint.model.evaluate import _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.names import TORCH_TENSOR_FUNCS, dotted
 from gradlint.model.walk import iter_nodes
-from gradlint.rules.base import Finding, FixSpec, Replace, Rule, WrapInBlock, torch_ref
 from gradlint.settings import RuleOptions
 
 # Verbatim from PyTorch 2.13.0 (probe scripts run on torch 2.13.0+cpu; see the rule's docs).
@@ -250,15 +251,6 @@ class LegacyApiScan(Extension):
         self.store_targets.add(id(node.target))
 
 
-def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg
-    return None
-
-
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
 
 
 def _const(expr: cst.BaseExpression | None):

@@ -194,8 +194,6 @@ class ModelBuilder(Evaluator, Walker):
         self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
-        # (seq, receiver, is_eval) per function (key id(fn)) or module (key 0): eval()/train() calls
-        self.mode_switches: dict[int, list[tuple[int, str, bool]]] = {}
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
 
     def mentions(self, *words: str) -> bool:
@@ -1006,20 +1004,14 @@ class ModelBuilder(Evaluator, Walker):
                 fn.eval_seqs.append(seq)
             else:
                 self.module_eval_seqs.append(seq)
-        key = id(fn) if fn is not None else 0
-        text = dotted(receiver) or ""
-        self.mode_switches.setdefault(key, []).append((seq, text, to_eval))
-        self.switches.append(ModeSwitch(node, seq, text, kind, fn, list(self.enclosing_loops)))
+        self.switches.append(ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops)))
 
     def _after_eval_reason(self) -> str | None:
         """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
         fn = self._function
-        switches = self.mode_switches.get(id(fn) if fn is not None else 0)
-        if not switches:
-            return None
-        seq, receiver, to_eval = switches[-1]
-        if to_eval and receiver:
-            return f"it runs after `{receiver}.eval()`"
+        last = next((s for s in reversed(self.switches) if s.function is fn), None)
+        if last is not None and last.kind != "train" and last.receiver:
+            return f"it runs after `{last.receiver}.eval()`"
         return None
 
     def _model_call_text(self, node: cst.Call) -> tuple[str, Value] | None:

@@ -263,10 +263,6 @@ class Evaluator:
                 return UNKNOWN
         return UNKNOWN
 
-    def _scope_chain_names(self) -> set[str] | dict[str, Value]:
-        """Names bound in the current function's scope (a local shadowing a function of the file)."""
-        return self._scope.bindings if self._scope.function is not None else {}
-
     def scope_class(self) -> ClassInfo | None:
         scope: _Scope | None = self._scope
         while scope is not None:
@@ -326,7 +322,8 @@ class Evaluator:
             if cls is not None:
                 return Value(Kind.MODULE if cls.is_module else Kind.OTHER, f"a `{name}`", cls=name)
             fns = self._fns_by_name.get(name)
-            if fns and name not in self._scope_chain_names():
+            # (a local of the current function with that name shadows the file's function)
+            if fns and not (self._scope.function is not None and name in self._scope.bindings):
                 plain = [f for f in fns if f.class_info is None]
                 if len(plain) == 1:
                     return self.return_value(call, plain[0], bound=False)

@@ -7,7 +7,7 @@ Facts for four rules:
   None anywhere (`if p.grad is None: continue`, `if p.grad is not None:`, `p.grad is not None and ...`,
   a `filter(lambda p: p.grad is not None, ...)` iterable, a name bound from such a filtered list, or an
   assignment `p.grad = ...` that initialises it).
-* GL016 — the eval()/train() switches the core builder records (`ModelBuilder.mode_switches`), with
+* GL016 — the eval()/train() switches the core builder records (`ModelBuilder.switches`), with
   their call nodes, the loops around them and whether the block ends the loop right after (`break`,
   `return`, `raise`); the end of every loop (a sequence point), so rules can tell which facts lie inside
   it; names (re)bound inside loops.

@@ -28,7 +28,7 @@ from typing import Any
 
 from gradlint import __version__
 from gradlint.catalog import rule_url
-from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
+from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location, Related
 from gradlint.settings import Settings
 
 CACHE_VERSION = "v1"
@@ -210,9 +210,39 @@ class Cache:
                  "location": [d.location.row, d.location.column],
                  "end_location": [d.end_location.row, d.end_location.column],
                  "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell,
-                 "tier": d.tier}
+                 "tier": d.tier, "related": [[r.filename, r.row, r.column, r.message] for r in d.related]}
                 for d in diagnostics
             ]}).encode()
+            self._write(key, payload)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+    def get_summary(self, key: str) -> dict | None:
+        """A file's project summary (gradlint.project), validated; None on a miss."""
+        if not _KEY.fullmatch(key):
+            return None
+        raw = self._read(key)
+        if raw is None or not _shallow(raw):
+            return None
+        from gradlint.project import valid_summary
+
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None
+        return data if valid_summary(data) else None
+
+    def put_summary(self, key: str, summary: dict) -> None:
+        if not _KEY.fullmatch(key):
+            return
+        try:
+            self._ensure()
+            self._write(key, json.dumps(summary, separators=(",", ":")).encode())
+        except (OSError, ValueError):
+            pass
+
+    def _write(self, key: str, payload: bytes) -> None:
+        try:
             dfd = self._open_dir((CACHE_VERSION, key[:2]), create=True)
             if dfd is None:
                 return
@@ -304,11 +334,23 @@ def _validated(data: Any, filename: str, lines: list[int] | None) -> list[Diagno
             code=code, name=_str(d["name"]), message=_str(d["message"]), filename=filename,
             location=start, end_location=end, fix=_fix_from(d["fix"], lines),
             noqa_row=d["noqa_row"], url=_str(d["url"], optional=True), cell=cell, tier=_tier(d["tier"]),
+            related=_related(d["related"]),
         ))
     return out
 
 
-_FIELDS = {"code", "name", "message", "location", "end_location", "noqa_row", "url", "fix", "cell", "tier"}
+_FIELDS = {"code", "name", "message", "location", "end_location", "noqa_row", "url", "fix", "cell", "tier", "related"}
+
+
+def _related(value: Any) -> tuple[Related, ...]:
+    if type(value) is not list or len(value) > 100:
+        raise _Invalid
+    out = []
+    for r in value:
+        if type(r) is not list or len(r) != 4 or not _is_int(r[1]) or not _is_int(r[2]) or r[1] < 1 or r[2] < 1:
+            raise _Invalid
+        out.append(Related(_str(r[0]), r[1], r[2], _str(r[3])))
+    return tuple(out)
 
 
 def _tier(value: Any) -> str:

@@ -134,6 +134,10 @@ def main() -> None:
 @click.option("--add-noqa", is_flag=True,
               help="Add `# noqa: GLxxx` to every line with a finding (extending other tools' noqa codes); "
                    "report nothing else.")
+@click.option("--no-project", is_flag=True,
+              help="Check each file alone, without facts from the rest of its project (by default the files "
+                   "are checked as part of their project: the configuration's root, or the nearest folder "
+                   "with pyproject.toml/setup.py/.git; only the given paths are reported on).")
 @click.option("--show-settings", is_flag=True, help="Print the settings that apply to the first file, and exit.")
 @click.option("--show-files", is_flag=True, help="Print the files that would be checked, and exit.")
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -143,7 +147,7 @@ def main() -> None:
 def check(paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
           force_exclude, respect_gitignore, jobs, no_cache, cache_dir, statistics=False, bugs_only=None,
           stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, output_file=None,
-          **fix_flags) -> None:
+          no_project=False, **fix_flags) -> None:
     """Check PATHS (default: the current folder; `-`: stdin) for grad-mode misuse."""
     out = None
     try:
@@ -160,6 +164,7 @@ def check(paths, select, extend_select, ignore, output_format, exit_zero, config
             cache_root=None if no_cache else str(_cache_dir(cache_dir)),
             statistics=statistics, fix_flags=fix_flags, bugs_only=bugs_only, stdin_filename=stdin_filename,
             add_noqa=add_noqa, show_settings=show_settings, show_files=show_files, out=out,
+            no_project=no_project,
         )
     except ConfigError as exc:
         _err(str(exc))
@@ -211,7 +216,8 @@ def _split_config_args(config_args: tuple[str, ...]) -> tuple[Path | None, list[
 
 def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
            force_exclude, respect_gitignore, jobs, cache_root, statistics=False, fix_flags=None, bugs_only=None,
-           stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, out=None) -> int:
+           stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, out=None,
+           no_project=False) -> int:
     config_path, inline = _split_config_args(config_args)
     overrides = Overrides(
         select=_split_codes(select) if select else None,
@@ -249,7 +255,8 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
         return EXIT_ERROR if found.errors else EXIT_CLEAN
     from gradlint.runner import default_jobs
 
-    results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root)
+    results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root,
+                                 project_paths=None if no_project else paths)
     if add_noqa:
         from gradlint.cli_extras import add_noqa_to_files
 
@@ -260,6 +267,11 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
         outcome = fix_files(results, sources, lambda p: resolver.settings_for(Path(p)), unsafe=fixing.unsafe,
                             write=not fixing.diff)
+        if outcome.total and not fixing.diff and not no_project:
+            # the fixer re-checks each fixed file alone; a fixed file can change what the others learn from
+            # it: the remaining findings are those of the project as it is now
+            results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root,
+                                         project_paths=paths)
 
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
     errors += outcome.errors if outcome is not None else []
@@ -357,10 +369,12 @@ def _summary(diagnostics: list[Diagnostic], n_errors: int, n_files: int, fixed: 
         click.echo(f"{n_errors} file{'s' if n_errors != 1 else ''} could not be checked.", err=True)
 
 
-def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
-              cache_root: str | None = None) -> tuple[list[FileResult], dict[str, str]]:
-    """Lint every file; a file that fails for any reason becomes one error, never a traceback."""
-    from gradlint.runner import Progress, lint_many
+def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1, cache_root: str | None = None,
+              project_paths: list[str] | None = None) -> tuple[list[FileResult], dict[str, str]]:
+    """Lint every file; a file that fails for any reason becomes one error, never a traceback. With
+    `project_paths` (the paths the user gave), the files are checked as part of their project
+    (gradlint.project): the other files of the project are read for facts, and not reported on."""
+    from gradlint.runner import Progress, lint_many, lint_project
 
     results: list[FileResult] = []
     sources: dict[str, str] = {}
@@ -373,7 +387,11 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
             results.append(FileResult(filename=name, error=FileError(name, str(exc))))
     progress = Progress(sys.stderr)
     try:
-        done = lint_many(work, jobs, cache_root, progress)
+        if project_paths is not None and work:
+            root, others = _project_files(project_paths, files, resolver)
+            done = lint_project(work, others, root, jobs, cache_root, progress)
+        else:
+            done = lint_many(work, jobs, cache_root, progress)
     finally:
         progress.clear()
     for res, source in done:
@@ -381,6 +399,36 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1,
         if source is not None:
             sources[res.filename] = source
     return results, sources
+
+
+def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver):
+    """The project's root and its files that are not among `files` (read for facts only)."""
+    from gradlint.discovery import discover
+    from gradlint.project import project_root
+
+    common = Path(os.path.commonpath([os.path.abspath(p) for p in paths]))
+    cfg = resolver.config_for(common)
+    root = project_root(paths, cfg.root if cfg.path is not None else None)
+    reported = set()
+    for f in files:
+        try:
+            reported.add(f.resolve())
+        except OSError:
+            reported.add(Path(os.path.abspath(f)))
+    others: list[tuple[str, object]] = []
+    for f in discover([str(root)], resolver).files:
+        try:
+            real = f.resolve()
+        except OSError:
+            continue
+        if real in reported or f.suffix not in (".py", ".ipynb"):
+            continue
+        reported.add(real)
+        try:
+            others.append((str(f), resolver.settings_for(f)))
+        except ConfigError:
+            continue
+    return root, others
 
 
 @main.command()

@@ -54,9 +54,21 @@ class Diagnostic:
     url: str | None = None
     cell: int | None = None  # notebooks: the cell (1-based); location/end_location/noqa_row are then within it
     tier: str = BUG  # "bug" or "hygiene" (TIERS)
+    related: tuple[Related, ...] = ()  # other places (other files) that make it a bug
 
     def sort_key(self) -> tuple:
         return (self.filename, self.cell or 0, self.location.row, self.location.column, self.code)
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another place that makes a finding a bug (project-wide analysis: the call in another file that
+    passes the parameters, or runs the helper with grad mode on). SARIF `relatedLocations`."""
+
+    filename: str
+    row: int
+    column: int
+    message: str
 
 
 @dataclass
@@ -74,3 +86,4 @@ class FileResult:
     filename: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
     error: FileError | None = None
+    summary: dict | None = None  # project-wide analysis: what the file exports (gradlint.project), not reported

@@ -195,27 +195,71 @@ def _big_stack_executor() -> ThreadPoolExecutor:
     return _executor
 
 
-def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bool = True) -> FileResult:
-    """Lint one file's text. With `prefilter` (the default), text that cannot hold a finding is not parsed."""
+def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bool = True,
+                project: bool = False, external: dict | None = None) -> FileResult:
+    """Lint one file's text. With `prefilter` (the default), text that cannot hold a finding is not parsed.
+
+    Project-wide analysis (gradlint.project): with `project`, the result also carries the file's summary
+    (`FileResult.summary`; from CPython's `ast` when no rule can fire in the text); `external` is what the
+    rest of the project tells about the file (`Project.link()`'s JSON for it)."""
     result = FileResult(filename=filename)
     rules = _selected_rules(settings)
     if not rules or (prefilter and not could_fire(source, settings)):
+        if project and rules:
+            from gradlint.project import summarize_text
+
+            result.summary = summarize_text(source) if len(source) <= MAX_SOURCE_CHARS else None
         return result
     if len(source) > MAX_SOURCE_CHARS:  # (before any work on it)
         result.error = FileError(filename, f"file too large to analyse ({len(source):,} characters; "
                                            f"the limit is {MAX_SOURCE_CHARS:,})")
         return result
-    return _big_stack_executor().submit(_lint_without_gc, source, filename, settings, rules, result).result()
+    return _big_stack_executor().submit(_lint_without_gc, source, filename, settings, rules, result,
+                                        project, external).result()
 
 
-def _lint_without_gc(source: str, filename: str, settings: Settings, rules, result: FileResult) -> FileResult:
+def summarize_source(source: str, filename: str, settings: Settings) -> dict | None:
+    """The project summary of a file that is not reported on (its model only, no rules), or None."""
+    if not _selected_rules(settings) or len(source) > MAX_SOURCE_CHARS:
+        return None
+    if not could_fire(source, settings):
+        from gradlint.project import summarize_text
+
+        return summarize_text(source)
+    return _big_stack_executor().submit(_summary_without_gc, source, filename, settings).result()
+
+
+def _summary_without_gc(source: str, filename: str, settings: Settings) -> dict | None:
+    from gradlint.project import summarize
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        module = _parse_checked(source, filename, FileResult(filename=filename))
+        if module is None:
+            return None
+        try:
+            model = build_model(module, settings.options, filename, (), source, project=True)
+        except RecursionError:
+            return None
+        try:
+            return summarize(model, module)
+        finally:
+            model.release()
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _lint_without_gc(source: str, filename: str, settings: Settings, rules, result: FileResult,
+                     project: bool = False, external: dict | None = None) -> FileResult:
     # A parse allocates millions of objects, none of them garbage until the file is done: the cyclic
     # collector would only traverse them again and again (~10% of a parse). It is paused for one file and
     # resumed once that file's tree is released (its few cycles are collected then, as usual).
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _lint_parsed(source, filename, settings, rules, result)
+        return _lint_parsed(source, filename, settings, rules, result, project, external)
     finally:
         if enabled:
             gc.enable()
@@ -244,21 +288,32 @@ def parse_module(source: str) -> cst.Module:
             _CSTNode.__post_init__ = _ORIGINAL_POST_INIT
 
 
-def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: FileResult) -> FileResult:
+def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: FileResult,
+                 project: bool = False, external: dict | None = None) -> FileResult:
     from gradlint import noqa
 
     noqa_map = noqa.parse_noqa(source)
-    if noqa_map.file_exempt:
-        return result
-    module = _parse_checked(source, filename, result)
+    module = _parse_checked(source, filename, result) if not noqa_map.file_exempt or project else None
     if module is None:
         return result
+    ext = None
+    if external:
+        from gradlint.model.project_facts import ExternalFacts
+
+        ext = ExternalFacts.from_json(external)
     try:
-        model = build_model(module, settings.options, filename, _plan(settings)[2], source)
+        model = build_model(module, settings.options, filename, _plan(settings)[2], source, project=project,
+                            external=ext)
     except RecursionError:
         result.error = FileError(filename, "too deeply nested to analyse")
         return result
     try:
+        if project:
+            from gradlint.project import summarize
+
+            result.summary = summarize(model, module)
+        if noqa_map.file_exempt:
+            return result
         return _diagnose(source, filename, rules, module, model, noqa_map, settings, result)
     finally:
         model.release()
@@ -357,6 +412,7 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
                 noqa_row=noqa_map.noqa_row(start.row),
                 url=rule_cls.url() or rule_url(rule_cls.code, settings.docs_url),
                 tier=tier,
+                related=tuple(finding.related),
             )
         )
     result.diagnostics.sort(key=Diagnostic.sort_key)

@@ -399,7 +399,6 @@ def create_server():
 
     from gradlint import lsp_notebook
     from gradlint.config import ConfigError
-    from gradlint.linter import lint_source
 
     severities = {
         "error": t.DiagnosticSeverity.Error, "warning": t.DiagnosticSeverity.Warning,
@@ -428,6 +427,9 @@ def create_server():
             self.results: dict[str, Linted] = {}
             self.pending: dict[str, asyncio.Task] = {}
             self.shown_errors: set[str] = set()
+            from gradlint.lsp_project import WorkspaceProjects
+
+            self.projects = WorkspaceProjects()  # project-wide analysis (gradlint/lsp_project.py)
 
         # ---------------------------------------------------------------- settings
 
@@ -496,7 +498,8 @@ def create_server():
             if prepared is None or isinstance(prepared, Linted):
                 return prepared
             version, source, filename, settings = prepared
-            result = await asyncio.to_thread(lint_source, source, filename, settings)  # off the event loop
+            # off the event loop; as part of the document's project (gradlint/lsp_project.py)
+            result, _ = await asyncio.to_thread(self.projects.lint, source, filename, settings, self.resolver)
             if result.error is not None:
                 logger.info("%s: %s", filename, result.error.reason)
                 return Linted(version, source, [], filename, settings, error=result.error,
@@ -515,6 +518,26 @@ def create_server():
                 return  # the text moved on; a newer lint is on its way
             self.results[uri] = linted
             self.publish(uri, linted)
+            if linted.settings is not None:
+                await self.relint_dependents(linted.filename)
+
+        async def relint_dependents(self, filename: str) -> None:
+            """Open documents whose project facts changed with this lint (they import it, or it calls them)."""
+            opened: dict[str, str] = {}
+            for u in list(self.workspace.text_documents):
+                if notebooks.notebook_uri(u) is None:
+                    try:
+                        doc = self.workspace.get_text_document(u)
+                        opened[str(self.document_path(u, doc.path))] = u
+                    except Exception:
+                        continue
+            if len(opened) < 2 or self.resolver is None:
+                return
+            resolver = self.resolver
+            deps = await asyncio.to_thread(self.projects.dependents, filename, list(opened), resolver,
+                                           lambda p: resolver.settings_for(Path(p)))
+            for path in deps:
+                self.schedule(opened[path], 0)
 
         def publish(self, uri: str, linted: Linted) -> None:
             lines = split_lines(linted.source)
@@ -656,7 +679,9 @@ def create_server():
         task = ls.pending.pop(uri, None)
         if task is not None:
             task.cancel()
-        ls.results.pop(uri, None)
+        gone = ls.results.pop(uri, None)
+        if gone is not None:
+            ls.projects.closed(gone.filename)
         ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     @server.feature(t.WORKSPACE_DID_CHANGE_WATCHED_FILES)
@@ -664,6 +689,7 @@ def create_server():
         if any(change.uri.rsplit("/", 1)[-1] in CONFIG_FILE_NAMES for change in params.changes):
             ls.shown_errors.clear()
             ls.reload_config()
+            ls.projects.forget_files()
             ls.relint_all()
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)

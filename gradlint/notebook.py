@@ -353,9 +353,11 @@ def lint_notebook(path: str, settings: Settings) -> FileResult:
     return result
 
 
-def lint_notebook_one(path: str, settings: Settings, cache_root: str | None) -> tuple[FileResult, str | None]:
+def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
+                      external: dict | None = None) -> tuple[FileResult, str | None]:
     """Lint one notebook (the runner's entry point); never raises. Returns the result, and the file's
-    text when there are findings (the full reporter reads cells from it)."""
+    text when there are findings (the full reporter reads cells from it). `external`: what the rest of the
+    project tells about it (gradlint.project)."""
     from gradlint.cache import Cache, entry_key, settings_fingerprint
     from gradlint.linter import lint_source
 
@@ -368,11 +370,17 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None) -> 
     if not nb.source:
         return FileResult(filename=path), None
     cache = Cache(Path(cache_root)) if cache_root else None
-    key = entry_key(nb.source, settings_fingerprint(settings) + "|ipynb", path) if cache else None
+    digest = ""
+    if external:
+        from gradlint.project import facts_digest
+
+        digest = facts_digest(external)
+    key = entry_key(nb.source, settings_fingerprint(settings) + "|ipynb", path,
+                    [("facts", digest)] if digest else ()) if cache else None
     raw_diags = cache.get(key, path, nb.source) if cache is not None and key is not None else None
     if raw_diags is None:
         try:
-            res = lint_source(nb.source, path, settings)
+            res = lint_source(nb.source, path, settings, external=external)
         except RecursionError:
             return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
         except Exception as exc:  # an internal error must not stop the run

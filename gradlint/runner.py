@@ -66,11 +66,17 @@ def _lint_star(args: tuple[str, Settings, str | None]) -> tuple[FileResult, str 
 
 def lint_many(jobs_in: list[tuple[str, Settings]], jobs: int, cache_root: str | None,
               progress: Callable[[int, int], None] | None = None) -> list[tuple[FileResult, str | None]]:
-    """Lint every (path, settings); `progress(done, total)` is called as results arrive."""
-    work = [(path, settings, cache_root) for path, settings in jobs_in]
-    out: list[tuple[FileResult, str | None]] = []
+    """Lint every (path, settings), each file alone; `progress(done, total)` is called as results arrive."""
+    return _map(_lint_star, [(path, settings, cache_root) for path, settings in jobs_in], jobs, progress)
+
+
+def _map(fn: Callable, work: list, jobs: int, progress: Callable[[int, int], None] | None = None,
+         offset: int = 0, total: int | None = None) -> list:
+    """fn over work, in a process pool for large runs; results in the order of `work`."""
+    total = len(work) if total is None else total
+    out: list = []
     if jobs <= 1 or len(work) < POOL_THRESHOLD:
-        results = map(_lint_star, work)
+        results = map(fn, work)
         pool = None
     else:
         try:
@@ -78,15 +84,171 @@ def lint_many(jobs_in: list[tuple[str, Settings]], jobs: int, cache_root: str | 
         except ValueError:  # pragma: no cover - no fork on this platform
             ctx = multiprocessing.get_context()
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-        results = pool.map(_lint_star, work, chunksize=max(1, min(32, len(work) // (jobs * 8))))
+        results = pool.map(fn, work, chunksize=max(1, min(32, len(work) // (jobs * 8))))
     try:
         for item in results:
             out.append(item)
             if progress is not None:
-                progress(len(out), len(work))
+                progress(offset + len(out), total)
     finally:
         if pool is not None:
             pool.shutdown()
+    return out
+
+
+# ---------------------------------------------------------------------------------------- project-wide
+
+def _read(path: str) -> tuple[str | None, FileError | None]:
+    from gradlint.source import SourceError, read_source
+
+    try:
+        return read_source(path), None
+    except SourceError as exc:
+        return None, FileError(path, str(exc))
+    except Exception as exc:  # pragma: no cover - defensive
+        return None, FileError(path, f"cannot read: {exc}")
+
+
+def _summary_key(source: str, settings: Settings, path: str) -> str:
+    from gradlint.project import SUMMARY_VERSION
+
+    return entry_key(source, settings_fingerprint(settings), path, [("summary", f"v{SUMMARY_VERSION}")])
+
+
+def _project_first(args: tuple[str, Settings, str | None, bool]):
+    """Step 1 of a project check, for one file: its summary and — for a file that is reported on — its
+    findings as a file alone. Returns (result or None, source if it has findings, summary or None)."""
+    path, settings, cache_root, report = args
+    if path.lower().endswith(".ipynb"):
+        result, source = lint_one(path, settings, cache_root) if report else (None, None)
+        return result, source, _notebook_summary(path, settings)
+    source, error = _read(path)
+    if source is None:
+        return (FileResult(filename=path, error=error) if report else None), None, None
+    cache = Cache(Path(cache_root)) if cache_root else None
+    skey = _summary_key(source, settings, path) if cache else None
+    summary = cache.get_summary(skey) if cache is not None and skey is not None else None
+    try:
+        if not report:
+            if summary is None:
+                from gradlint.linter import summarize_source
+
+                summary = summarize_source(source, path, settings)
+                if cache is not None and skey is not None and summary is not None:
+                    cache.put_summary(skey, summary)
+            return None, None, summary
+        key = entry_key(source, settings_fingerprint(settings), path) if cache else None
+        hit = cache.get(key, path, source) if cache is not None and key is not None else None
+        if hit is not None and summary is not None:
+            return FileResult(filename=path, diagnostics=hit), (source if hit else None), summary
+        from gradlint.linter import lint_source
+
+        result = lint_source(source, path, settings, project=True)
+    except RecursionError:
+        return (FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")) if report
+                else None), None, None
+    except Exception as exc:  # an internal error must not stop the run
+        if not report:
+            return None, None, None
+        return FileResult(filename=path, error=FileError(path, f"internal error: {type(exc).__name__}: {exc}")), \
+            None, None
+    summary, result.summary = result.summary, None
+    if cache is not None and key is not None and result.error is None:
+        cache.put(key, result.diagnostics)
+        if summary is not None:
+            cache.put_summary(skey, summary)
+    return result, (source if result.diagnostics else None), summary
+
+
+def _notebook_summary(path: str, settings: Settings) -> dict | None:
+    """A notebook's summary: the calls its cells make into the project (a notebook is imported by no one),
+    with their places as cell and line within the cell."""
+    from gradlint.linter import summarize_source
+    from gradlint.notebook import load
+
+    try:
+        nb = load(path)
+        summary = summarize_source(nb.source, path, settings) if nb.source else None
+    except Exception:  # an unreadable notebook is reported (or not) by its own check
+        return None
+    if summary is None:
+        return None
+    summary["defs"] = {}
+    for call in summary["calls"]:
+        if call["line"]:
+            call["cell"], call["line"] = nb.locate(call["line"])
+    return summary
+
+
+def _project_second(args: tuple[str, Settings, str | None, dict]):
+    """Step 2, for a reported file the project tells something about: checked again with those facts."""
+    path, settings, cache_root, facts = args
+    if path.lower().endswith(".ipynb"):
+        from gradlint.notebook import lint_notebook_one
+
+        return lint_notebook_one(path, settings, cache_root, facts)
+    from gradlint.project import facts_digest
+
+    source, error = _read(path)
+    if source is None:
+        return FileResult(filename=path, error=error), None
+    cache = Cache(Path(cache_root)) if cache_root else None
+    key = entry_key(source, settings_fingerprint(settings), path, [("facts", facts_digest(facts))]) if cache else None
+    if cache is not None and key is not None:
+        hit = cache.get(key, path, source)
+        if hit is not None:
+            return FileResult(filename=path, diagnostics=hit), (source if hit else None)
+    from gradlint.linter import lint_source
+
+    try:
+        result = lint_source(source, path, settings, prefilter=False, external=facts)
+    except RecursionError:
+        return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
+    except Exception as exc:  # an internal error must not stop the run
+        return FileResult(filename=path, error=FileError(path, f"internal error: {type(exc).__name__}: {exc}")), None
+    if cache is not None and key is not None and result.error is None:
+        cache.put(key, result.diagnostics)
+    return result, (source if result.diagnostics else None)
+
+
+def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Settings]], root: Path, jobs: int,
+                 cache_root: str | None, progress: Callable[[int, int], None] | None = None
+                 ) -> list[tuple[FileResult, str | None]]:
+    """Check the `report` files as part of their project (`report` + `others`, see gradlint.project): every
+    file's summary first, then the reported files that the rest of the project tells something about are
+    checked again with those facts. Results in the order of `report`."""
+    from gradlint.project import Project, mentioning
+
+    work = [(p, s, cache_root, True) for p, s in report]
+    firsts = _map(_project_first, work, jobs, progress)
+    project = Project(root, [p for p, _ in report] + [p for p, _ in others],
+                      {w[0]: f[2] for w, f in zip(work, firsts) if f[2] is not None})
+    # The other files are read for facts only where they can matter: the files that spell the name of a
+    # function of the reported files (its callers), and the modules the calls go through (packages,
+    # re-export hubs, the files defining the imported functions), followed to a fixed point.
+    settings_of = dict(others)
+    pending = set(settings_of)
+    names = {n for s in project.summaries.values() for n in s["defs"]}
+    want = set(mentioning(sorted(pending), names))
+    for _ in range(16):
+        want = (want | project.needed()) & pending
+        if not want:
+            break
+        order = sorted(want)
+        got = _map(_project_first, [(p, settings_of[p], cache_root, False) for p in order], jobs)
+        for p, g in zip(order, got):
+            if g[2] is not None:
+                project.add(p, g[2])
+        pending -= want
+        want = set()
+    facts = project.link() if len(project.summaries) > 1 else {}
+    out: list[tuple[FileResult, str | None]] = [(f[0], f[1]) for f in firsts]
+    redo = [(i, (p, s, cache_root, facts[p])) for i, (p, s) in enumerate(report)
+            if p in facts and out[i][0].error is None]
+    if redo:
+        again = _map(_project_second, [w for _, w in redo], jobs)
+        for (i, _), res in zip(redo, again):
+            out[i] = res
     return out
 
 

@@ -152,6 +152,8 @@ class Finding:
     # This finding's tier when it differs from the rule's default (`Rule.tier`): "bug" or "hygiene", e.g. a
     # hygiene rule escalating a finding the model proves is a bug. None: the rule's default.
     tier: str | None = None
+    # other places, in other files of the project, that make it a bug (gradlint.diagnostic.Related)
+    related: tuple = ()
 
 
 class Rule:

@@ -119,11 +119,15 @@ None.
             origin = f" ({op.value.origin})" if op.value.origin else ""
             if updates is None:  # built for files with findings only
                 updates = fixes.update_statements(model)
+            related, where = model.related(op.function)
+            if where and where not in origin:
+                origin = f"{origin[:-1]}; {where})" if origin else f" ({where})"
             yield Finding(
                 op.node,
                 f"{what}, a leaf tensor that requires grad{origin}, with grad mode on raises "
                 f"`RuntimeError: {error}`; do it under `with torch.no_grad():`",
                 fix=_wrap_fix(model, op, updates),
+                related=related,
             )
 
 

@@ -191,6 +191,10 @@ def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
             # the caller (or a helper it called earlier, like `evaluate()`) left the model in eval mode
             if model.eval_mode_at(site.function, site.seq) is True:
                 return True
+        # callers in other files of the project: every one of them has the model in eval mode
+        ext = model.external_sites(fn)
+        if ext and all(s.eval_mode is True for s in ext):
+            return True
         # a class whose methods put the model in eval mode (an evaluator / predictor object)
         if fn.class_info is not None and any(model.sets_eval(m) for m in fn.class_info.methods):
             return True

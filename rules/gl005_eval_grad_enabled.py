@@ -86,13 +86,16 @@ As GL004.
             if not enabled:
                 continue
             first = min(enabled, key=lambda c: c.seq)
+            related, where = model.related(ctx.function)
             yield Finding(
                 first.node,
-                f"evaluation code ({ctx.reason}) calls `{first.text}` with grad mode on: every forward records "
+                f"evaluation code ({ctx.reason}) calls `{first.text}` with grad mode on"
+                f"{f' ({where})' if where else ''}: every forward records "
                 "an autograd graph and keeps its activations alive as long as any output or loss is kept; "
                 "wrap it in `with torch.no_grad():` / `torch.inference_mode()` or decorate the function with "
                 "`@torch.no_grad()`",
                 fix=_no_grad_fix(model, ctx),
+                related=related,
             )
 
 

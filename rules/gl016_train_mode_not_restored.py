@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import FunctionInfo, LocalCall, LoopInfo, SemanticModel
+from gradlint.diagnostic import Related
+from gradlint.model import FunctionInfo, ImportedCall, LocalCall, LoopInfo, SemanticModel
+from gradlint.model.names import dotted
 from gradlint.model.ext_modules import ModeSwitch, ModuleFacts, ends_loop_after
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
@@ -28,7 +30,8 @@ nothing in that loop puts the model back in training mode: no `model.train()` an
 `.train()` (a `train_one_epoch(model)` that starts with `model.train()`, an `evaluate(model)` that
 restores the mode with `model.train()` / `model.train(was_training)`). Also flags the `eval()` inside
 such a helper (`validate(model)`) when the training loop calling it never switches back. Reported at
-the `eval()` call.
+the `eval()` call — or, when the helper is imported from another file of the project
+(`from utils import validate`), at the call in the training loop, naming the helper's file and line.
 
 ## Why is this bad?
 `eval()` is sticky: after the first validation every later epoch trains in evaluation mode. Nothing
@@ -111,10 +114,13 @@ None.
         if model.is_test_file or not model.uses_torch:
             return
         facts = model.ext(ModuleFacts)
-        if not any(s.kind == "eval" for s in facts.switches):
+        imported_eval = [c for c in model.imported_calls if (e := model.external_callee(c)) is not None and e.effect]
+        if not imported_eval and not any(s.kind == "eval" for s in facts.switches):
             return
         checker = _Checker(model, facts)
         reported: set[int] = set()
+        # an imported helper (another file of the project) that leaves the model in eval mode
+        yield from _imported_helpers(model, checker, imported_eval, reported)
         # eval() directly in a training loop
         for sw in facts.switches:
             if sw.kind != "eval":
@@ -152,6 +158,8 @@ None.
                 continue
             event = found[1]
             call: LocalCall | None = None
+            if isinstance(event, ImportedCall):
+                continue  # (reported by _imported_helpers)
             if isinstance(event, ModeSwitch):
                 sw = event
             else:
@@ -166,6 +174,65 @@ None.
                 continue
             reported.add(id(sw.node))
             yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call))
+
+
+def _imported_helpers(model: SemanticModel, checker: "_Checker", calls: list[ImportedCall],
+                      reported: set[int]) -> Iterator[Finding]:
+    """`validate(model)` imported from another file, which leaves `model` in eval mode: called inside a
+    training loop that never switches back, or before a training loop whose model it left in eval mode."""
+    for call in calls:
+        ext = model.external_callee(call)
+        receiver = _trained_argument(call, checker)
+        if ext is None or receiver is None or id(call.node) in reported:
+            continue
+        where = f"{ext.file}:{ext.switch_line or ext.line}"
+        related = (Related(ext.file, ext.switch_line or ext.line, 1,
+                           f"`{ext.name}()` leaves the model in eval mode here"),)
+        helper = f"`{call.name}({receiver}, ...)` ({ext.name} in {where}) leaves `{receiver}` in eval mode"
+        inner = checker.innermost_training_loop(call)
+        if inner is not None:
+            if checker.loop_restores(inner, receiver) or _restored_after(model, call, inner):
+                continue
+            reported.add(id(call.node))
+            yield Finding(call.node, (
+                f"{helper} inside the training loop, and nothing in the loop calls `{receiver}.train()` again: from "
+                "the second epoch on the model trains in eval mode (Dropout off, BatchNorm frozen on its running "
+                f"statistics, which stop updating); call `{receiver}.train()` at the top of the loop or after "
+                "the validation"), related=related)
+            continue
+        for loop in model.loops:
+            if loop.function is not call.function or loop.seq <= call.seq or not checker.loop_trains(loop):
+                continue
+            if _in_training_loop(checker, loop):
+                continue
+            found = model.last_mode_event(loop.function, loop.seq)
+            if found is None or found[1] is not call or checker.loop_restores(loop, receiver):
+                continue
+            reported.add(id(call.node))
+            yield Finding(call.node, (
+                f"{helper} and the training loop after it never calls `{receiver}.train()`: the model trains in "
+                "eval mode (Dropout off, BatchNorm frozen on its running statistics, which stop updating); call "
+                f"`{receiver}.train()` before the loop"), related=related)
+            break
+
+
+def _trained_argument(call: ImportedCall, checker: "_Checker") -> str | None:
+    """The argument of the call that is a model this file trains (the helper's receiver, as far as this file
+    can tell: `validate(model, loader)` -> `model`)."""
+    for arg in call.node.args:
+        text = dotted(arg.value)
+        if text is not None and checker.evidence(text):
+            return text
+    return None
+
+
+def _restored_after(model: SemanticModel, call: ImportedCall, loop: LoopInfo) -> bool:
+    """A later imported call in the same loop that leaves the model in train mode (`train_one_epoch`)."""
+    for other in model.imported_calls_from(call.function):
+        ext = model.external_callee(other)
+        if ext is not None and ext.effect is False and loop.seq < other.seq:
+            return True
+    return False
 
 
 def _before_loop_message(sw: ModeSwitch, call: LocalCall | None) -> str:
@@ -236,7 +303,7 @@ class _Checker:
         if key not in self._loop_trains:
             self._loop_trains[key] = loop.has_step or loop.has_backward or any(
                 self.trains(callee) for call in self.calls_in(loop) for callee in self.model.functions_named(call.name)
-            )
+            ) or self.model.calls_training_import(loop.function, loop.seq, self.end(loop))
         return self._loop_trains[key]
 
     def loop_restores(self, loop: LoopInfo, receiver: str) -> bool:
@@ -246,6 +313,10 @@ class _Checker:
                 return True
         for call in self.calls_in(loop):
             if any(self.sets_train(callee) for callee in self.model.functions_named(call.name)):
+                return True
+        for icall in self.model.imported_calls_from(fn):
+            ext = self.model.external_callee(icall)
+            if ext is not None and ext.effect is False and self.inside(icall.seq, icall.function, loop):
                 return True
         for seq, name, bfn in self.facts.loop_bindings:
             if self.inside(seq, bfn, loop) and (receiver == name or receiver.startswith(name + ".")):

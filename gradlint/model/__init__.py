@@ -33,6 +33,7 @@ from gradlint.model.facts import (
     DataAccess,
     FunctionInfo,
     GradRead,
+    ImportedCall,
     InplaceOp,
     LocalCall,
     LoopInfo,
@@ -43,6 +44,7 @@ from gradlint.model.facts import (
     Releaf,
 )
 from gradlint.model.names import ImportMap, dotted
+from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
 from gradlint.model.values import Kind, Value
 from gradlint.settings import RuleOptions
 
@@ -55,6 +57,7 @@ __all__ = [
     "EvalContext",
     "FunctionInfo",
     "GradRead",
+    "ImportedCall",
     "InplaceOp",
     "Kind",
     "LocalCall",
@@ -104,8 +107,12 @@ class EvalContext:
 
 
 class SemanticModel:
-    def __init__(self, module: cst.Module, builder: ModelBuilder) -> None:
+    def __init__(self, module: cst.Module, builder: ModelBuilder, external: "ExternalFacts | None" = None) -> None:
         self.module = module
+        # what the rest of the project tells about this file (`gradlint.project`): calls of its functions
+        # from other files, and what the functions it imports from them do; empty for a file checked alone
+        self.external = external if external is not None else ExternalFacts()
+        self.imported_calls: list[ImportedCall] = builder.imported_calls
         self.imports: ImportMap = builder.imports
         self.functions = builder.functions
         self.classes = builder.classes
@@ -128,6 +135,10 @@ class SemanticModel:
         for call in self.local_calls:
             self._calls_by_name[call.name].append(call)
             self._calls_by_fn[id(call.function)].append(call)  # id(None): the module's top level
+        self._imported_by_fn: dict[int, list[ImportedCall]] = defaultdict(list)
+        for icall in self.imported_calls:
+            self._imported_by_fn[id(icall.function)].append(icall)
+        self.deferred_fns: set[int] = set()  # id(fn node) of functions whose facts waited for their callers
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
         self._mode_effects: dict[int, bool | None] = {}
@@ -136,7 +147,7 @@ class SemanticModel:
             self._switches_of[id(sw.function)].append(sw)
         self._extensions = builder.extensions
         self._builder = builder
-        self.calls = CallGraph(builder)
+        self.calls = CallGraph(builder, self.external_sites)
         self._resolve_deferred()
         for ext in self._extensions.values():
             ext.finish(self)
@@ -145,6 +156,10 @@ class SemanticModel:
         """Facts whose value depended on a function's parameters get the value its call sites pass (see
         `gradlint.model.callgraph`); facts that turn out not to be about tensors, or a module, are dropped."""
         resolve = self.calls.resolve
+        for facts in (self.inplace_ops, self.data_accesses, self.rebinds):
+            for f in facts:
+                if f.value.ref is not None:
+                    self.deferred_fns.add(id(f.value.ref.fn))
         for op in self.inplace_ops:
             if op.value.deferred:
                 op.value = resolve(op.value)
@@ -198,6 +213,49 @@ class SemanticModel:
             sites += self._calls_by_name.get(cls, ())
         return [s for s in sites if s.function is not fn]
 
+    def external_sites(self, fn: FunctionInfo) -> list["ExtSite"]:
+        """Calls of `fn` (a top-level function of this file) from other files of the project."""
+        if fn.parent is not None or fn.class_info is not None or not self.external.incoming:
+            return []
+        return self.external.incoming.get(fn.name, [])
+
+    def external_callee(self, call: ImportedCall) -> "ExtCallee | None":
+        """What the imported function a call reaches does (its file's summary), if it is project code."""
+        return self.external.callees.get(call.target)
+
+    def imported_calls_from(self, fn: FunctionInfo | None) -> list[ImportedCall]:
+        """The calls in `fn`'s own body (None: the module's top level) of functions imported from the project."""
+        return self._imported_by_fn.get(id(fn), [])
+
+    def related_sites(self, fn: FunctionInfo | None, mode: Mode | None = None) -> list["ExtSite"]:
+        """The calls from other files that decided something about `fn` (or the function it is nested in):
+        all of them, or those with grad mode `mode`."""
+        while fn is not None and fn.parent is not None:
+            fn = fn.parent
+        if fn is None:
+            return []
+        sites = self.external_sites(fn)
+        return [s for s in sites if mode is None or s.mode is mode]
+
+    def related(self, fn: FunctionInfo | None, mode: Mode | None = Mode.ENABLED, what: str = "") -> tuple:
+        """`Related` locations (gradlint.diagnostic) for a finding in `fn` that calls from other files decided
+        (by default those with grad mode on), and the words for its message ("" when none)."""
+        sites = self.related_sites(fn, mode)
+        if not sites:
+            return (), ""
+        from gradlint.diagnostic import Related
+
+        top = fn
+        while top is not None and top.parent is not None:
+            top = top.parent
+        name = top.name if top is not None else "it"
+        state = {Mode.ENABLED: " with grad mode on", Mode.DISABLED: " under no_grad"}.get(mode, "") if mode else ""
+        more = f" (and {len(sites) - 1} more call{'s' if len(sites) > 2 else ''})" if len(sites) > 1 else ""
+        words = f"`{name}()` is called from {sites[0].where}{state}{more}"
+        related = tuple(Related(s.file, s.line, max(1, s.column), what or f"`{name}()` is called here{state}")
+                        for s in sites[:10])
+        return related, words
+
     def function_mode(self, fn: FunctionInfo) -> Mode:
         """The grad mode a function body starts in."""
         if fn.decorator_mode is not Mode.INHERITED:
@@ -207,6 +265,7 @@ class SemanticModel:
             return self._fn_mode[key]
         self._fn_mode[key] = Mode.ENABLED  # cycle guard
         modes = [self.effective_mode(s.mode, s.function) for s in self.call_sites(fn)]
+        modes += [s.mode for s in self.external_sites(fn)]
         if any(m in (Mode.DISABLED, Mode.INFERENCE) for m in modes):
             result = Mode.DISABLED
         elif any(m is Mode.UNKNOWN for m in modes):
@@ -241,6 +300,11 @@ class SemanticModel:
             for callee in self.functions_named(call.name):
                 if self.sets_eval(callee, None, seen):
                     return True
+        if self.external.callees:
+            for icall in self._imported_by_fn.get(id(fn), ()):
+                ext = self.external.callees.get(icall.target)
+                if ext is not None and ext.sets_eval and (before is None or icall.seq < before):
+                    return True
         return False
 
     def mode_effect(self, fn: FunctionInfo, _seen: set[int] | None = None) -> bool | None:
@@ -273,11 +337,18 @@ class SemanticModel:
         seen = _seen if _seen is not None else set()
         events: list[tuple[int, ModeSwitch | LocalCall]] = [(s.seq, s) for s in self._switches_of.get(id(fn), ())]
         events += [(c.seq, c) for c in self._calls_by_fn.get(id(fn), ())]
+        if self.external.callees:
+            events += [(c.seq, c) for c in self._imported_by_fn.get(id(fn), ())]
         for seq, event in sorted(events, key=lambda e: e[0], reverse=True):
             if before is not None and seq >= before:
                 continue
             if type(event) is ModeSwitch:
                 return event.kind != "train", event
+            if type(event) is ImportedCall:
+                ext = self.external.callees.get(event.target)
+                if ext is not None and ext.effect is not None:
+                    return ext.effect, event
+                continue
             for callee in self.functions_named(event.name):
                 if callee is fn:
                     continue
@@ -316,8 +387,21 @@ class SemanticModel:
         return False
 
     def trains(self, fn: FunctionInfo) -> bool:
-        """Does `fn` (or a helper it calls) run backward or an optimizer step?"""
-        return self.reaches(fn, lambda f: f.has_step or f.has_backward)
+        """Does `fn` (or a helper it calls, in this file or imported from the project) run backward or an
+        optimizer step?"""
+        return self.reaches(fn, lambda f: f.has_step or f.has_backward or self.calls_training_import(f))
+
+    def calls_training_import(self, fn: FunctionInfo | None, start: int = -1, end: int = 1 << 62) -> bool:
+        """Does `fn`'s own body (between sequence points `start` and `end`) call an imported project
+        function that trains?"""
+        if not self.external.callees:
+            return False
+        for icall in self._imported_by_fn.get(id(fn), ()):
+            if start < icall.seq <= end:
+                ext = self.external.callees.get(icall.target)
+                if ext is not None and ext.trains:
+                    return True
+        return False
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
         out = [f for f in self.functions if f.name == name]
@@ -362,9 +446,12 @@ class SemanticModel:
 
 
 def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
-                extensions: Sequence[type[Extension]] = (), source: str | None = None) -> SemanticModel:
+                extensions: Sequence[type[Extension]] = (), source: str | None = None,
+                project: bool = False, external: "ExternalFacts | None" = None) -> SemanticModel:
     """`source`, the module's text when the caller has it, lets analyses skip searching a subtree for a
-    name the file never mentions (see ModelBuilder.mentions)."""
-    builder = ModelBuilder(options, filename, extensions, source)
+    name the file never mentions (see ModelBuilder.mentions). `project`: the file is part of a project
+    analysis (calls of imported project functions are recorded, `gradlint.project`); `external`: what the
+    rest of the project tells about it."""
+    builder = ModelBuilder(options, filename, extensions, source, project=project or external is not None)
     builder.walk(module)
-    return SemanticModel(module, builder)
+    return SemanticModel(module, builder, external)

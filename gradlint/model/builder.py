@@ -6,6 +6,7 @@ flow-sensitive bindings (statement order), a stack of grad-mode regions, a stack
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from gradlint.model.facts import (
     DataAccess,
     FunctionInfo,
     GradRead,
+    ImportedCall,
     InplaceOp,
     LocalCall,
     LoopInfo,
@@ -26,6 +28,7 @@ from gradlint.model.facts import (
     Rebind,
     Releaf,
 )
+from gradlint.model.project_facts import EXTERNAL_TOPS
 from gradlint.model.names import (
     GRAD_MODE_NAMES,
     TORCH_FACTORIES,
@@ -146,10 +149,17 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
     return found
 
 
+_BUILTINS = frozenset(dir(builtins))
+
+
 class ModelBuilder(Evaluator, Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
-                 extensions: Sequence[type[Extension]] = (), source: str | None = None) -> None:
+                 extensions: Sequence[type[Extension]] = (), source: str | None = None,
+                 project: bool = False) -> None:
         self.options = options
+        # part of a project analysis (`gradlint.project`): calls of functions imported from modules that
+        # may be the project's (not the standard library, torch, ...) are recorded (`imported_calls`)
+        self._project = project
         self.filename = filename
         self._source = source
         self._mentions: dict[str, bool] = {}
@@ -172,6 +182,7 @@ class ModelBuilder(Evaluator, Walker):
         self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
+        self.imported_calls: list[ImportedCall] = []
         self.model_calls: list[ModelCall] = []
         self.is_test_file = bool(
             re.search(r"(^|/)(test_[^/]*|[^/]*_test|tests?_[^/]*|conftest)\.py$|(^|/)tests?/", filename.replace("\\", "/"))
@@ -935,19 +946,34 @@ class ModelBuilder(Evaluator, Walker):
             elif method == "apply" and len(node.args) == 1 and type(node.args[0].value) is cst.Name:
                 # `net.apply(weights_init)`: weights_init(m) runs on every submodule of net
                 target = node.args[0].value.value
-                if self._may_define(target) and target not in self.classes:
+                defined = self._may_define(target)
+                origin = None if defined else self._project_origin(node.args[0].value)
+                if (defined and target not in self.classes) or origin is not None:
                     owner = dotted(func.value)
                     module = Value(Kind.MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
-                    self.local_calls.append(LocalCall(target, node, self._next(), self._mode, fn,
-                                                      args=(module,), kwargs={}, via="apply"))
+                    if origin is not None:
+                        self.imported_calls.append(ImportedCall(target, origin, node, self._next(), self._mode, fn,
+                                                                (module,), {}, via="apply"))
+                    else:
+                        self.local_calls.append(LocalCall(target, node, self._next(), self._mode, fn,
+                                                          args=(module,), kwargs={}, via="apply"))
                 return
             elif self._may_define(method):
                 recv = self.classify(func.value)
                 info = self.classes.get(recv.cls) if recv.cls is not None else None
                 if info is not None and method in info.method_names:
                     callee, cls_name, bound = method, recv.cls, True
+            elif self._project:
+                origin = self._project_origin(func)
+                if origin is not None:
+                    self._record_imported_call(method, origin, node, fn)
+                return
         if callee is None:
             return
+        if self._project and cls_name is None and not bound and not self._may_define(callee):
+            origin = self._project_origin(func)
+            if origin is not None:
+                self._record_imported_call(callee, origin, node, fn)
         args: tuple[Value, ...] | None = None
         kwargs: dict[str, Value] | None = None
         if self._may_define(callee) and not any(a.star for a in node.args):
@@ -955,6 +981,25 @@ class ModelBuilder(Evaluator, Walker):
             kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
         self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
                                           args=args, kwargs=kwargs))
+
+    def _project_origin(self, func: cst.BaseExpression) -> str | None:
+        """The import origin of a called name when it comes from a module of the checked project."""
+        if not self._project:
+            return None
+        origin = self.imports.origin(func)
+        if origin is None and self.imports.stars and type(func) is cst.Name and func.value not in _BUILTINS:
+            origin = f"{self.imports.stars[-1]}.{func.value}"  # `from pkg import *` (the last one wins)
+        if origin is None or origin.partition(".")[0] in EXTERNAL_TOPS:
+            return None
+        return origin
+
+    def _record_imported_call(self, name: str, origin: str, node: cst.Call, fn: FunctionInfo | None) -> None:
+        args: tuple[Value, ...] | None = None
+        kwargs: dict[str, Value] | None = None
+        if not any(a.star for a in node.args):
+            args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
+            kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
+        self.imported_calls.append(ImportedCall(name, origin, node, self._next(), self._mode, fn, args, kwargs))
 
     def _mark_write(self, expr: cst.BaseExpression, how: str) -> None:
         """`expr` is written to; a write into an indexed part of `.data` (`w.data[0] += 1`,

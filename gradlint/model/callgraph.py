@@ -17,6 +17,7 @@ resolve to UNKNOWN, never loop).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from gradlint.model.facts import FunctionInfo, LocalCall
@@ -24,13 +25,17 @@ from gradlint.model.values import UNKNOWN, Kind, Value, join
 
 if TYPE_CHECKING:
     from gradlint.model.builder import ModelBuilder
+    from gradlint.model.project_facts import ExtSite
 
 _MAX_DEPTH = 8
 
 
 class CallGraph:
-    def __init__(self, builder: "ModelBuilder") -> None:
+    def __init__(self, builder: "ModelBuilder",
+                 external_sites: "Callable[[FunctionInfo], Sequence[ExtSite]] | None" = None) -> None:
         self._b = builder
+        # calls of a top-level function from other files of the project (gradlint.project), joined too
+        self._external_sites = external_sites
         self._by_name: dict[str, list[LocalCall]] = defaultdict(list)
         for call in builder.local_calls:
             self._by_name[call.name].append(call)
@@ -77,7 +82,9 @@ class CallGraph:
         return value
 
     def _join_sites(self, fn: FunctionInfo, name: str, index: int) -> Value:
-        sites = self.sites_to(fn)
+        sites: list = self.sites_to(fn)
+        external = self._external_sites(fn) if self._external_sites is not None else ()
+        sites += external
         if not sites:
             return UNKNOWN
         values: list[Value] = []
@@ -99,6 +106,8 @@ class CallGraph:
         if joined.kind is Kind.UNKNOWN:
             return UNKNOWN
         how = "handed to `apply()`" if all(s.via == "apply" for s in sites) else f"passed to `{fn.name}()`"
+        if external:
+            how += f" from {external[0].where}"
         origin = joined.origin or joined.kind.value
         return joined.with_origin(f"{origin}, {how}" if how not in origin else origin)
 

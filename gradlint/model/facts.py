@@ -92,6 +92,24 @@ class LocalCall:
 
 
 @dataclass(eq=False)
+class ImportedCall:
+    """A call of a function imported from another module of the checked project (`evaluate(model)` after
+    `from .utils import evaluate`, `U.sgd(params)` after `import pkg.utils as U`, `net.apply(weights_init)`
+    with an imported `weights_init`). Recorded only when the model is built for a project (see
+    `gradlint.project`); `target` is the imported origin, relative ones with their leading dots."""
+
+    name: str  # the callee's simple name
+    target: str  # "pkg.utils.evaluate", ".utils.evaluate"
+    node: cst.Call
+    seq: int
+    mode: Mode
+    function: FunctionInfo | None
+    args: tuple[Value, ...] | None  # None: a star argument
+    kwargs: dict[str, Value] | None
+    via: str = ""  # "apply"
+
+
+@dataclass(eq=False)
 class ModelCall:
     node: cst.Call
     seq: int

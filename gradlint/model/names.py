@@ -111,6 +111,10 @@ class ImportMap:
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
         self.relative: set[str] = set()  # local names bound by relative imports (`from .base import X`)
+        # where they come from, with the leading dots: `from ..utils import ev as e` -> e: "..utils.ev"
+        # (project-wide analysis resolves them against the file's package)
+        self.relative_origin: dict[str, str] = {}
+        self.stars: list[str] = []  # `from M import *`: M (relative ones with their dots)
         self._resolved: dict[str, str | None] = {}  # dotted name -> resolve(); emptied when aliases change
 
     def add_import(self, node: cst.Import) -> None:
@@ -128,14 +132,26 @@ class ImportMap:
     def add_import_from(self, node: cst.ImportFrom) -> None:
         self._resolved.clear()
         if node.relative:
-            if type(node.names) is not cst.ImportStar:
-                for alias in node.names:
-                    local = alias.asname.name if alias.asname is not None else alias.name
-                    if type(local) is cst.Name:
-                        self.relative.add(local.value)
+            dots = "." * len(node.relative)
+            base = _module_name(node.module)
+            prefix = f"{dots}{base}." if base else dots
+            if type(node.names) is cst.ImportStar:
+                if base:
+                    self.stars.append(f"{dots}{base}")
+                return
+            for alias in node.names:
+                local = alias.asname.name if alias.asname is not None else alias.name
+                name = dotted(alias.name)
+                if type(local) is cst.Name:
+                    self.relative.add(local.value)
+                    if name is not None:
+                        self.relative_origin[local.value] = prefix + name
             return
         module = _module_name(node.module)
-        if module is None or type(node.names) is cst.ImportStar:
+        if module is None:
+            return
+        if type(node.names) is cst.ImportStar:
+            self.stars.append(module)
             return
         for alias in node.names:
             name = dotted(alias.name)
@@ -164,6 +180,21 @@ class ImportMap:
             found = None if origin is None else f"{origin}.{rest}" if rest else origin
             self._resolved[d] = found
         return found
+
+    def origin(self, expr: cst.BaseExpression) -> str | None:
+        """Like `resolve`, and also through relative imports (the origin then starts with its dots:
+        `from .utils import evaluate` makes `evaluate` -> ".utils.evaluate")."""
+        found = self.resolve(expr)
+        if found is not None or not self.relative_origin:
+            return found
+        d = dotted(expr)
+        if d is None:
+            return None
+        head, _, rest = d.partition(".")
+        origin = self.relative_origin.get(head)
+        if origin is None:
+            return None
+        return f"{origin}.{rest}" if rest else origin
 
     def imports_torch(self) -> bool:
         return any(v == "torch" or v.startswith("torch.") for v in self.aliases.values())

@@ -1,5 +1,6 @@
 """ruff's JSON format: an array of {cell, code, name, severity, tier, message, filename, location,
-end_location, fix, noqa_row, url}.
+end_location, fix, noqa_row, url}, plus `related` (project-wide analysis: the places in other files that
+make the finding a bug, [{filename, location, message}]) when there are any.
 
 `severity` is the finding's tier as a severity (`error` for a bug, `warning` for hygiene) and `tier` the tier
 itself (`bug` / `hygiene`); `cell` is null for a .py file and the cell number (1-based) in a notebook; `url`
@@ -51,6 +52,9 @@ def to_dict(d: Diagnostic) -> dict[str, Any]:
         "noqa_row": d.noqa_row,
         "url": d.url,
     }
+    if d.related:  # project-wide analysis: the places in other files that make it a bug
+        out["related"] = [{"filename": os.path.abspath(r.filename), "location": {"row": r.row, "column": r.column},
+                           "message": r.message} for r in d.related]
     return out
 
 

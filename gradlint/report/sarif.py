@@ -132,6 +132,11 @@ def to_sarif(diagnostics: list[Diagnostic], errors: list | tuple = (), root: str
         }
         if d.cell is not None:
             result["properties"] = {"cell": d.cell, "row": d.location.row, "column": d.location.column}
+        if d.related:  # project-wide analysis: the calls in other files that make it a bug
+            result["relatedLocations"] = [
+                {"id": i, "message": {"text": r.message}, "physicalLocation": {
+                    "artifactLocation": _artifact(r.filename, base), "region": _region(r.row, r.column, r.row, r.column)}}
+                for i, r in enumerate(d.related)]
         if d.code in index:
             result["ruleIndex"] = index[d.code]
         if d.fix is not None and d.fix.edits and d.cell is None:

@@ -401,10 +401,10 @@ def test_internal_error_in_one_file_is_one_line(gl, tmp_path, monkeypatch):
 
     real = gradlint.linter.lint_source
 
-    def flaky(source, filename, settings):
+    def flaky(source, filename, settings, **kwargs):
         if filename.endswith("boom.py"):
             raise ValueError("kaboom")
-        return real(source, filename, settings)
+        return real(source, filename, settings, **kwargs)
 
     monkeypatch.setattr(gradlint.linter, "lint_source", flaky)
     write(tmp_path, "boom.py", BAD)

@@ -1,0 +1,109 @@
+"""What one file's analysis learns from the rest of its project (built by `gradlint.project`): the
+calls of its functions from other files (`ExtSite`) and what the project functions it imports do
+(`ExtCallee`). Values cross files as plain JSON (`value_to_json`), and the facts have a digest for the
+cache key of the file's findings.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from gradlint.model.facts import Mode
+from gradlint.model.values import UNKNOWN, Kind, Value
+
+# Imports of these are never project code: calls of them are not recorded (the standard library, torch
+# and the scientific stack; anything else imported is recorded and resolved — or not — against the files).
+EXTERNAL_TOPS = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(
+    """torch torchvision torchaudio torchtext numpy np scipy sklearn pandas matplotlib PIL cv2 tqdm einops
+    tensorflow jax flax mxnet keras lightning pytorch_lightning __future__ typing_extensions six""".split())
+
+# Values worth sending to another file: those a rule there can act on
+SENT_KINDS = frozenset({Kind.LEAF, Kind.TENSOR, Kind.NONLEAF, Kind.MODULE, Kind.PARAMS, Kind.NAMED_PARAMS,
+                         Kind.GROUPS, Kind.GROUP, Kind.MODULES, Kind.NAMED_MODULES, Kind.BATCHES, Kind.OTHER})
+_KIND = {k.value: k for k in Kind}
+_MODE = {m.value: m for m in Mode}
+
+
+# ------------------------------------------------------------------------------------------------ values
+
+def value_to_json(value: Value) -> list[str] | None:
+    """[kind, origin] of a value another file may use; None for what cannot cross (unknown, `self`)."""
+    kind = value.kind
+    if kind is Kind.SELF or kind is Kind.UNKNOWN or value.ref is not None:
+        return None
+    if kind not in SENT_KINDS:
+        return None
+    return [kind.value, value.origin[:200]]
+
+
+def value_from_json(data: Any) -> Value:
+    if data is None:
+        return UNKNOWN
+    return Value(_KIND[data[0]], data[1])
+
+
+@dataclass(frozen=True)
+class ExtSite:
+    """A call, in another file, of one of this file's top-level functions."""
+
+    file: str  # as the user sees it (relative to the working folder when below it)
+    line: int
+    column: int
+    mode: Mode  # the grad mode there
+    eval_mode: bool | None  # a model is in eval mode there (True), train mode (False), not known (None)
+    args: tuple[Value, ...] | None
+    kwargs: dict[str, Value] | None
+    via: str = ""
+    caller: str | None = None  # the calling function's name (None: the module's top level)
+    cell: int | None = None  # a notebook's cell (`line` is then within it)
+    bound = False  # (like facts.LocalCall: the call graph joins both kinds of site)
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:cell {self.cell}:{self.line}" if self.cell else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class ExtCallee:
+    """What an imported function does, from its own file's summary."""
+
+    file: str
+    line: int
+    name: str
+    effect: bool | None  # the train/eval mode a call leaves a model in: True eval, False train, None neither
+    switch_line: int  # where (its eval()/train() or the helper call that decides it)
+    sets_eval: bool
+    trains: bool
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class ExternalFacts:
+    """What one file's analysis learns from the rest of the project."""
+
+    incoming: dict[str, list[ExtSite]] = field(default_factory=dict)  # its top-level function -> calls from elsewhere
+    callees: dict[str, ExtCallee] = field(default_factory=dict)  # an imported call's target -> the function
+
+    def __bool__(self) -> bool:
+        return bool(self.incoming or self.callees)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ExternalFacts:
+        """From `gradlint.project.Project.link`'s JSON for one file."""
+        if not data:
+            return cls()
+        incoming = {
+            name: [ExtSite(f, ln, col, _MODE[m], ev,
+                           None if args is None else tuple(value_from_json(a) for a in args),
+                           None if kw is None else {k: value_from_json(v) for k, v in kw.items()}, via, caller,
+                           cell)
+                   for f, ln, col, m, ev, args, kw, via, caller, cell in sites]
+            for name, sites in data.get("incoming", {}).items()
+        }
+        callees = {t: ExtCallee(*c) for t, c in data.get("callees", {}).items()}
+        return cls(incoming, callees)

@@ -1,0 +1,467 @@
+"""Project-wide analysis: what each file exports, how imports connect the files, and what one file's
+analysis may learn from the others (see docs/project.md).
+
+Real training code is spread over files: the model in `models.py`, the loop in `train.py`, `evaluate()`,
+`sgd()`, `weights_init()` in `utils.py`. Each file alone looks innocent or undecidable. The check runs in
+two steps:
+
+1. every file of the project gets a **summary** (`summarize`): its top-level functions (parameters, the
+   train/eval mode a call leaves a model in, whether it trains, whether its findings depend on its
+   callers), its imports (absolute, relative with their dots, `*` and `__all__`), and the calls it makes
+   to functions imported from the project (the grad mode and train/eval mode at the call, the values of
+   the arguments as this file's model knows them). A summary is plain JSON, cached by the file's content.
+2. `link` resolves every imported call to the function it reaches (through packages, relative imports,
+   re-exports in `__init__.py`, `from m import *` with `__all__`, `src/` layouts and scripts importing
+   their neighbours) and gives each file its **external facts** (`ExternalFacts`): the calls from other
+   files into its functions, and what the imported functions it calls do. A file whose external facts are
+   empty keeps its single-file findings; the others are checked again with them, and their cache key
+   holds the digest of exactly those facts — editing `utils.py` re-checks `train.py` only when what
+   `train.py` learns from it changes.
+
+Resolution is bounded (re-export chains of at most `_MAX_HOPS`, every module visited once per lookup), so
+import cycles terminate. Names from outside the project (installed packages) stay unknown.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# (no LibCST and no model here: a warm run links cached summaries and looks up cached findings without them)
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from gradlint.model import SemanticModel
+
+SUMMARY_VERSION = 1
+_MAX_HOPS = 8
+# the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
+KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
+                  "batches self other".split())
+MODES = frozenset("enabled disabled inference unknown inherited".split())
+
+# ------------------------------------------------------------------------------------------------ summaries
+
+def summarize(model: SemanticModel, module: cst.Module) -> dict[str, Any]:
+    """The summary of one file (see the module's docstring), from its model."""
+    from gradlint.model.facts import Mode
+    from gradlint.model.project_facts import value_to_json
+    from gradlint.positions import Positions
+
+    imports = model.imports
+    top_fns = [f for f in model.functions if f.parent is None and f.class_info is None]
+    calls = model.imported_calls
+    wanted = [f.node.name for f in top_fns] + [c.node for c in calls]
+    for f in top_fns:
+        found = model.last_mode_event(f, None)
+        if found is not None:
+            wanted.append(found[1].node)
+    positions = Positions(module, wanted)
+
+    def line(node) -> int:
+        rng = positions.get(node)
+        return rng.start.line if rng is not None else 0
+
+    owns: set[int] = set()
+    for facts in (model.inplace_ops, model.data_accesses, model.rebinds, model.model_calls):
+        owns.update(id(x.function) for x in facts)
+    defs: dict[str, Any] = {}
+    for f in top_fns:
+        params = [p.name.value for p in f.node.params.params]
+        effect = model.mode_effect(f)
+        switch_line = 0
+        if effect is not None:
+            found = model.last_mode_event(f, None)
+            if found is not None:
+                switch_line = line(found[1].node)
+        # its findings may depend on its callers: values from its parameters, the grad mode it runs in,
+        # the train/eval mode of the model it evaluates
+        wants = id(f.node) in model.deferred_fns or bool(f.eval_reason) or (
+            f.decorator_mode is Mode.INHERITED and id(f) in owns)
+        defs[f.name] = {"line": line(f.node.name), "params": params, "effect": effect, "switch": switch_line,
+                        "sets_eval": model.sets_eval(f), "trains": model.trains(f), "wants": wants}
+    out_calls = []
+    for c in calls:
+        fn = c.function
+        while fn is not None and fn.parent is not None:
+            fn = fn.parent
+        mode = model.effective_mode(c.mode, c.function)
+        args = None if c.args is None else [value_to_json(model.calls.resolve(a)) for a in c.args]
+        kwargs = None if c.kwargs is None else {k: value_to_json(model.calls.resolve(v)) for k, v in c.kwargs.items()}
+        rng = positions.get(c.node)
+        out_calls.append({
+            "t": c.target, "name": c.name, "line": rng.start.line if rng else 0,
+            "col": rng.start.column + 1 if rng else 0, "mode": mode.value,
+            "eval": model.eval_mode_at(c.function, c.seq), "args": args, "kwargs": kwargs, "via": c.via,
+            "in": fn.name if fn is not None else None,
+        })
+    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, module), "calls": out_calls}
+
+
+def _imports_of(imports, module) -> dict[str, Any]:
+    names = dict(imports.aliases)
+    names.update(imports.relative_origin)
+    return {"names": names, "stars": list(imports.stars), "all": _dunder_all(module)}
+
+
+def _dunder_all(module) -> list[str] | None:
+    import libcst as cst
+
+    for stmt in module.body:
+        if type(stmt) is not cst.SimpleStatementLine:
+            continue
+        for small in stmt.body:
+            if type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name \
+                    and small.targets[0].target.value == "__all__" and type(small.value) in (cst.List, cst.Tuple):
+                out = []
+                for el in small.value.elements:
+                    if type(el.value) is cst.SimpleString:
+                        out.append(el.value.evaluated_value)
+                return [x for x in out if isinstance(x, str)]
+    return None
+
+
+def summarize_text(source: str) -> dict[str, Any] | None:
+    """A summary from CPython's `ast`, for a file no rule can fire in (the linter never parses it with
+    LibCST): its imports and `__all__` (a re-export hub such as an `__init__.py`), and its top-level
+    functions, whose findings may still depend on what other files pass them. None if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    names: dict[str, str] = {}
+    stars: list[str] = []
+    all_names: list[str] | None = None
+    defs: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    names[a.asname] = a.name
+                else:
+                    top = a.name.split(".", 1)[0]
+                    names[top] = top
+        elif isinstance(node, ast.ImportFrom):
+            base = ("." * node.level) + (node.module or "")
+            for a in node.names:
+                if a.name == "*":
+                    if node.module:
+                        stars.append(base)
+                    continue
+                origin = f"{base}.{a.name}" if node.module else f"{base}{a.name}"
+                names[a.asname or a.name] = origin
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[node.name] = {"line": node.lineno, "params": [a.arg for a in node.args.posonlyargs + node.args.args],
+                               "effect": None, "switch": 0, "sets_eval": False, "trains": False, "wants": True,
+                               "unparsed": True}
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
+            all_names = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
+            "calls": []}
+
+
+# --- validation: summaries come back from the cache, which is untrusted input
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str) and len(v) < 1000
+
+
+def _valid_value(v: Any) -> bool:
+    return v is None or (isinstance(v, list) and len(v) == 2 and v[0] in KINDS and isinstance(v[1], str))
+
+
+def valid_summary(data: Any) -> bool:
+    try:
+        if not isinstance(data, dict) or data.get("v") != SUMMARY_VERSION:
+            return False
+        defs, imports, calls = data["defs"], data["imports"], data["calls"]
+        if not isinstance(defs, dict) or not isinstance(imports, dict) or not isinstance(calls, list):
+            return False
+        for name, d in defs.items():
+            if not (_is_str(name) and isinstance(d, dict) and isinstance(d["line"], int)
+                    and isinstance(d["params"], list) and all(_is_str(p) for p in d["params"])
+                    and d["effect"] in (None, True, False) and isinstance(d["switch"], int)
+                    and isinstance(d["sets_eval"], bool) and isinstance(d["trains"], bool)
+                    and isinstance(d["wants"], bool)):
+                return False
+        names, stars, all_names = imports["names"], imports["stars"], imports["all"]
+        if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())
+                and isinstance(stars, list) and all(_is_str(s) for s in stars)
+                and (all_names is None or (isinstance(all_names, list) and all(_is_str(s) for s in all_names)))):
+            return False
+        for c in calls:
+            if not (isinstance(c, dict) and _is_str(c["t"]) and _is_str(c["name"]) and isinstance(c["line"], int)
+                    and isinstance(c["col"], int) and c["mode"] in MODES and c["eval"] in (None, True, False)
+                    and (c["args"] is None or (isinstance(c["args"], list) and all(map(_valid_value, c["args"]))))
+                    and (c["kwargs"] is None or (isinstance(c["kwargs"], dict) and all(
+                        _is_str(k) and _valid_value(v) for k, v in c["kwargs"].items())))
+                    and c["via"] in ("", "apply") and (c["in"] is None or _is_str(c["in"]))
+                    and (c.get("cell") is None or isinstance(c["cell"], int))):
+                return False
+    except (KeyError, TypeError, AttributeError):
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ external facts
+
+# ------------------------------------------------------------------------------------------------ linking
+
+def display_path(path: str) -> str:
+    """A path for messages: relative to the working folder when below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+class Project:
+    """The files of a project and their summaries; `link()` resolves imported calls across them."""
+
+    def __init__(self, root: Path, files: list[str], summaries: dict[str, dict[str, Any]]) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.summaries = dict(summaries)
+        self.missing: set[str] = set()  # files a resolution needed whose summary is not there (yet)
+        self._abs: dict[str, str] = {p: os.path.abspath(p) for p in dict.fromkeys([*files, *summaries])}
+        self._by_abs: dict[str, str] = {a: p for p, a in self._abs.items()}
+        # every dotted suffix of every file's module path -> the files (a script's `import utils` finds
+        # its neighbour; `import pkg.utils` finds root/pkg/utils.py or root/src/pkg/utils.py)
+        self._suffixes: dict[str, list[str]] = defaultdict(list)
+        for p, a in self._abs.items():
+            parts = _module_parts(a, str(self.root))
+            for i in range(len(parts)):
+                self._suffixes[".".join(parts[i:])].append(p)
+
+    # --- modules
+
+    def _module(self, dotted_name: str, importer: str) -> str | None:
+        """The project file that `import dotted_name` in `importer` loads, if there is exactly one best."""
+        cands = self._suffixes.get(dotted_name)
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        depth = dotted_name.count(".") + 1
+        here = os.path.dirname(self._abs[importer])
+        best: list[tuple[int, str]] = []
+        for c in cands:
+            a = self._abs[c]
+            entry = a
+            for _ in range(depth if not a.endswith("__init__.py") else depth + 1):
+                entry = os.path.dirname(entry)
+            if entry == here or here.startswith(entry + os.sep):  # the script's folder, or a package above it
+                best.append((len(entry), c))
+        if not best:
+            roots = {str(self.root), os.path.join(str(self.root), "src")}
+            best = [(0, c) for c in cands if _entry_of(self._abs[c], depth) in roots]
+        if not best:
+            return None
+        best.sort(reverse=True)
+        if len(best) > 1 and best[0][0] == best[1][0]:
+            return None  # two equally near candidates: do not guess
+        return best[0][1]
+
+    def _relative_base(self, importer: str, dots: int) -> str:
+        base = os.path.dirname(self._abs[importer])
+        for _ in range(dots - 1):
+            base = os.path.dirname(base)
+        return base
+
+    def _file_at(self, folder: str, parts: list[str]) -> str | None:
+        path = os.path.join(folder, *parts)
+        for cand in (path + ".py", os.path.join(path, "__init__.py")):
+            found = self._by_abs.get(cand)
+            if found is not None:
+                return found
+        return None
+
+    # --- names
+
+    def resolve(self, target: str, importer: str, hops: int = 0,
+                seen: set[tuple[str, str]] | None = None) -> tuple[str, str] | None:
+        """The (file, function name) an imported origin reaches, or None."""
+        if hops > _MAX_HOPS:
+            return None
+        seen = seen if seen is not None else set()
+        if target.startswith("."):
+            dots = len(target) - len(target.lstrip("."))
+            parts = [p for p in target[dots:].split(".") if p]
+            base = self._relative_base(importer, dots)
+            for k in range(len(parts) - 1, -1, -1):
+                mod = self._file_at(base, parts[:k]) if k else self._by_abs.get(os.path.join(base, "__init__.py"))
+                if mod is not None:
+                    return self._name_in(mod, parts[k:], hops, seen)
+            return None
+        parts = target.split(".")
+        for k in range(len(parts) - 1, 0, -1):
+            mod = self._module(".".join(parts[:k]), importer)
+            if mod is not None:
+                return self._name_in(mod, parts[k:], hops, seen)
+        return None
+
+    def _name_in(self, mod: str, rest: list[str], hops: int, seen: set[tuple[str, str]]) -> tuple[str, str] | None:
+        if not rest:
+            return None
+        key = (mod, ".".join(rest))
+        if key in seen:
+            return None  # an import cycle
+        seen.add(key)
+        s = self.summaries.get(mod)
+        if s is None:
+            self.missing.add(mod)
+            return None
+        name = rest[0]
+        if len(rest) == 1 and name in s["defs"]:
+            return mod, name
+        origin = s["imports"]["names"].get(name)
+        if origin is not None:
+            tail = ".".join(rest[1:])
+            return self.resolve(f"{origin}.{tail}" if tail else origin, mod, hops + 1, seen)
+        if len(rest) == 1:
+            for star in s["imports"]["stars"]:
+                found = self._star(star, mod, name, hops, seen)
+                if found is not None:
+                    return found
+        return None
+
+    def _star(self, star: str, mod: str, name: str, hops: int, seen) -> tuple[str, str] | None:
+        if star.startswith("."):
+            dots = len(star) - len(star.lstrip("."))
+            src = self._file_at(self._relative_base(mod, dots), [p for p in star[dots:].split(".") if p])
+        else:
+            src = self._module(star, mod)
+        if src is None:
+            return None
+        exported = self.summaries.get(src, {}).get("imports", {}).get("all")
+        if exported is not None and name not in exported:
+            return None
+        if exported is None and name.startswith("_"):
+            return None
+        return self._name_in(src, [name], hops + 1, seen)
+
+    # --- which files a check needs
+
+    def add(self, path: str, summary: dict[str, Any]) -> None:
+        self.summaries[path] = summary
+
+    def needed(self) -> set[str]:
+        """The files whose summaries the resolution of the known calls would read but are not there yet
+        (the modules a call's import goes through: packages, re-export hubs, the defining file)."""
+        self.missing = set()
+        for caller, s in list(self.summaries.items()):
+            for c in s["calls"]:
+                self.resolve(c["t"], caller)
+        return self.missing
+
+    # --- facts
+
+    def link(self) -> dict[str, dict[str, Any]]:
+        """Every file's external facts, as JSON (`gradlint.model.project_facts.ExternalFacts`); files that
+        learn nothing are left out."""
+        incoming: dict[str, dict[str, list]] = defaultdict(dict)
+        callees: dict[str, dict[str, list]] = defaultdict(dict)
+        for caller, s in self.summaries.items():
+            shown = display_path(caller)
+            for c in s["calls"]:
+                found = self.resolve(c["t"], caller)
+                if found is None:
+                    continue
+                file, name = found
+                if file == caller:
+                    continue
+                d = self.summaries[file]["defs"][name]
+                if d["wants"] and (not d.get("unparsed") or any(
+                        v is not None for v in (*(c["args"] or ()), *(c["kwargs"] or {}).values()))):
+                    incoming[file].setdefault(name, []).append(
+                        [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
+                         c.get("cell")])
+                if d["effect"] is not None or d["sets_eval"] or d["trains"]:
+                    callees[caller][c["t"]] = [display_path(file), d["line"], name, d["effect"], d["switch"],
+                                               d["sets_eval"], d["trains"]]
+        out: dict[str, dict[str, Any]] = {}
+        for path in set(incoming) | set(callees):
+            out[path] = {"incoming": dict(sorted(incoming.get(path, {}).items())),
+                         "callees": dict(sorted(callees.get(path, {}).items()))}
+        return out
+
+
+def mentioning(paths: list[str], names: set[str]) -> list[str]:
+    """The files among `paths` whose text spells one of `names` (as a word) and imports something: the
+    files that may call functions of that name from another file."""
+    if not names:
+        return []
+    import re
+
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, names))) + r")\b")
+    out = []
+    for p in paths:
+        try:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                text = fh.read(2_000_000)
+        except OSError:
+            continue
+        if "import" in text and pattern.search(text):
+            out.append(p)
+    return out
+
+
+def facts_digest(facts: dict[str, Any] | None) -> str:
+    """Of exactly what a file's analysis is given by the project ("" when nothing)."""
+    if not facts:
+        return ""
+    text = json.dumps(facts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _module_parts(abs_path: str, root: str) -> list[str]:
+    """The dotted parts of a file's module path below the project root (an `__init__.py` is its folder)."""
+    rel = os.path.relpath(abs_path, root)
+    if rel.startswith(".."):
+        rel = abs_path.lstrip(os.sep)
+    parts = rel.replace(os.sep, "/").split("/")
+    last = parts[-1]
+    if last.endswith(".py"):
+        parts[-1] = last[:-3]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return [p for p in parts if p]
+
+
+def _entry_of(abs_path: str, depth: int) -> str:
+    entry = abs_path
+    for _ in range(depth + (1 if abs_path.endswith("__init__.py") else 0)):
+        entry = os.path.dirname(entry)
+    return entry
+
+
+_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def project_root(paths: list[str], config_root: Path | None) -> Path:
+    """The project a check belongs to: the root of the gradlint configuration that applies, when every
+    path is below it; else the nearest folder at or above the paths' common folder with a project marker
+    (pyproject.toml, setup.py, setup.cfg, .git); else that common folder."""
+    absolute = [os.path.abspath(p) for p in paths] or [os.getcwd()]
+    folders = [p if os.path.isdir(p) else os.path.dirname(p) for p in absolute]
+    common = os.path.commonpath(folders)
+    if config_root is not None:
+        root = str(config_root)
+        if all(f == root or f.startswith(root + os.sep) for f in folders):
+            return Path(root)
+    d = common
+    while True:
+        if any(os.path.exists(os.path.join(d, m)) for m in _MARKERS):
+            return Path(d)
+        parent = os.path.dirname(d)
+        if parent == d:
+            return Path(common)
+        d = parent

@@ -1,0 +1,282 @@
+"""Project-wide analysis through `gradlint check`: each cross-file shape as a true positive, and its clean
+twin silent (gradlint/project.py, docs/project.md)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.project.conftest import findings, notebook, tree
+
+OPS = "def scale_(weight, factor):\n    weight.mul_(factor)\n"  # a leaf only if a caller passes one
+TRAIN_OPS = (
+    "import torch\nimport torch.nn as nn\nfrom pkg.ops import scale_\n\nmodel = nn.Linear(3, 2)\n"
+    "scale_(model.weight, 0.5)\n"
+)
+TRAIN_OPS_NO_GRAD = (
+    "import torch\nimport torch.nn as nn\nfrom pkg.ops import scale_\n\nmodel = nn.Linear(3, 2)\n"
+    "with torch.no_grad():\n    scale_(model.weight, 0.5)\n"
+)
+
+
+def check(gl, root, *paths, cache=False, extra=()):
+    return gl("check", "--output-format", "json", *extra, *(paths or (".",)), cwd=root, cache=cache)
+
+
+def test_a_helper_gets_a_parameter_from_another_file(gl, tmp_path):
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": OPS, "train.py": TRAIN_OPS})
+    res = check(gl, root)
+    assert findings(res) == [("pkg/ops.py", 2, "GL001")]
+    (d,) = json.loads(res.stdout)
+    assert "`scale_()` is called from train.py:6 with grad mode on" in d["message"]
+    assert "a parameter" in d["message"]
+    assert [(r["location"]["row"], r["filename"].endswith("train.py")) for r in d["related"]] == [(6, True)]
+    # each file alone: the helper does not know what it is given
+    assert findings(check(gl, root, extra=("--no-project",))) == []
+
+
+def test_the_same_helper_called_under_no_grad_is_silent(gl, tmp_path):
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": OPS, "train.py": TRAIN_OPS_NO_GRAD})
+    assert findings(check(gl, root)) == []
+
+
+@pytest.mark.parametrize("imports, call", [
+    ("from pkg import scale_", "scale_(model.weight, 2.0)"),  # re-exported by pkg/__init__.py
+    ("import pkg.ops as O", "O.scale_(model.weight, 2.0)"),
+    ("from pkg import ops", "ops.scale_(model.weight, 2.0)"),
+    ("from pkg import *", "scale_(model.weight, 2.0)"),  # `*` with the package's __all__
+])
+def test_import_shapes_resolve(gl, tmp_path, imports, call):
+    root = tree(tmp_path, {
+        "pkg/__init__.py": "from .ops import scale_\n__all__ = ['scale_']\n",
+        "pkg/ops.py": OPS,
+        "train.py": f"import torch.nn as nn\n{imports}\nmodel = nn.Linear(3, 2)\n{call}\n",
+    })
+    assert findings(check(gl, root)) == [("pkg/ops.py", 2, "GL001")]
+
+
+def test_a_name_left_out_of_all_is_not_imported_by_star(gl, tmp_path):
+    root = tree(tmp_path, {
+        "pkg/__init__.py": "from .ops import *\n",
+        "pkg/ops.py": "__all__ = ['other']\n" + OPS + "def other():\n    pass\n",
+        "train.py": "import torch.nn as nn\nfrom pkg import *\nmodel = nn.Linear(3, 2)\nscale_(model.weight, 2.0)\n",
+    })
+    assert findings(check(gl, root)) == []
+
+
+def test_relative_imports_inside_a_package(gl, tmp_path):
+    root = tree(tmp_path, {
+        "pkg/__init__.py": "from .ops import scale_\n",
+        "pkg/ops.py": OPS,
+        "pkg/engine/__init__.py": "",
+        "pkg/engine/train.py": "import torch.nn as nn\nfrom .. import scale_\nfrom ..ops import scale_ as s2\n"
+                               "model = nn.Linear(3, 2)\nscale_(model.weight, 2.0)\n",
+    })
+    res = check(gl, root)
+    assert findings(res) == [("pkg/ops.py", 2, "GL001")]
+    assert "pkg/engine/train.py:5" in json.loads(res.stdout)[0]["message"]
+
+
+def test_src_layout_and_scripts(gl, tmp_path):
+    root = tree(tmp_path, {
+        "pyproject.toml": "[project]\nname = 'mylib'\n",
+        "src/mylib/__init__.py": "",
+        "src/mylib/ops.py": OPS,
+        "scripts/train.py": "import torch.nn as nn\nfrom mylib.ops import scale_\nmodel = nn.Linear(3, 2)\n"
+                            "scale_(model.weight, 2.0)\n",
+    })
+    assert findings(check(gl, root)) == [("src/mylib/ops.py", 2, "GL001")]
+
+
+def test_a_script_imports_its_neighbour_not_a_namesake_elsewhere(gl, tmp_path):
+    root = tree(tmp_path, {
+        "examples/a/utils.py": OPS,
+        "examples/a/main.py": "import torch.nn as nn\nfrom utils import scale_\nmodel = nn.Linear(3, 2)\n"
+                              "scale_(model.weight, 2.0)\n",
+        "examples/b/utils.py": OPS,
+        "examples/b/main.py": "import torch\nimport torch.nn as nn\nfrom utils import scale_\nmodel = nn.Linear(3, 2)\n"
+                              "with torch.no_grad():\n    scale_(model.weight, 2.0)\n",
+    })
+    assert findings(check(gl, root)) == [("examples/a/utils.py", 2, "GL001")]
+
+
+def test_an_import_cycle_terminates(gl, tmp_path):
+    root = tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/a.py": "from .b import helper\n",
+        "pkg/b.py": "from .a import helper\n",
+        "train.py": "import torch.nn as nn\nfrom pkg.a import helper\nmodel = nn.Linear(3, 2)\nhelper(model.weight)\n",
+    })
+    res = check(gl, root)
+    assert res.exit_code == 0, res.stderr
+    assert findings(res) == []
+
+
+WEIGHTS_INIT = (
+    "import torch.nn as nn\n\n\ndef weights_init(m):\n    if isinstance(m, nn.Conv2d):\n"
+    "        m.weight.normal_(0.0, 0.02)\n"
+)
+
+
+def test_weights_init_applied_from_another_file(gl, tmp_path):
+    root = tree(tmp_path, {
+        "utils.py": WEIGHTS_INIT,
+        "train.py": "import torch.nn as nn\nfrom utils import weights_init\nnet = nn.Sequential(nn.Conv2d(1, 2, 3))\n"
+                    "net.apply(weights_init)\n",
+    })
+    res = check(gl, root)
+    assert findings(res) == [("utils.py", 6, "GL001")]
+    assert "train.py:4" in json.loads(res.stdout)[0]["message"]
+
+
+def test_weights_init_applied_under_no_grad_is_silent(gl, tmp_path):
+    root = tree(tmp_path, {
+        "utils.py": WEIGHTS_INIT,
+        "train.py": "import torch\nimport torch.nn as nn\nfrom utils import weights_init\n"
+                    "net = nn.Sequential(nn.Conv2d(1, 2, 3))\nwith torch.no_grad():\n    net.apply(weights_init)\n",
+    })
+    assert findings(check(gl, root)) == []
+
+
+EVALUATE = (
+    "import torch\n\n\ndef evaluate(model, loader):\n    model.eval()\n    correct = 0\n    for x, y in loader:\n"
+    "        correct += (model(x).argmax(1) == y).sum().item()\n    return correct\n"
+)
+
+
+def test_evaluation_helper_called_with_grad_on_names_the_caller(gl, tmp_path):
+    root = tree(tmp_path, {
+        "engine.py": EVALUATE,
+        "train.py": "import torch.nn as nn\nfrom engine import evaluate\nmodel = nn.Linear(3, 2)\n"
+                    "acc = evaluate(model, [])\n",
+    })
+    res = check(gl, root)
+    assert findings(res) == [("engine.py", 8, "GL005")]
+    (d,) = json.loads(res.stdout)
+    assert "`evaluate()` is called from train.py:4 with grad mode on" in d["message"]
+
+
+def test_evaluation_helper_called_under_no_grad_elsewhere_is_silent(gl, tmp_path):
+    root = tree(tmp_path, {
+        "engine.py": EVALUATE,
+        "train.py": "import torch\nimport torch.nn as nn\nfrom engine import evaluate\nmodel = nn.Linear(3, 2)\n"
+                    "with torch.no_grad():\n    acc = evaluate(model, [])\n",
+    })
+    assert findings(check(gl, root)) == []
+    # alone, the helper cannot know: it is reported (hygiene)
+    assert findings(check(gl, root, extra=("--no-project",))) == [("engine.py", 8, "GL005")]
+
+
+def test_gl004_silent_when_every_caller_elsewhere_set_eval_mode(gl, tmp_path):
+    helper = ("import torch\n\n\n@torch.no_grad()\ndef evaluate(model, val_loader):\n    for x, y in val_loader:\n"
+              "        out = model(x)\n")
+    caller = "import torch.nn as nn\nfrom engine import evaluate\nmodel = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\n"
+    root = tree(tmp_path / "a", {"engine.py": helper, "train.py": caller + "model.eval()\nevaluate(model, [])\n"})
+    assert findings(check(gl, root)) == []
+    root2 = tree(tmp_path / "b", {"engine.py": helper, "train.py": caller + "evaluate(model, [])\n"})
+    assert findings(check(gl, root2)) == [("engine.py", 7, "GL004")]
+
+
+VALIDATE = (
+    "import torch\n\n\ndef validate(model, loader):\n    model.eval()\n    with torch.no_grad():\n"
+    "        for x, y in loader:\n            model(x)\n"
+)
+TRAIN_AFTER_VALIDATE = (
+    "import torch\nimport torch.nn as nn\nfrom utils import validate\n\nmodel = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\n"
+    "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nvalidate(model, [])\nfor epoch in range(3):\n"
+    "    opt.zero_grad()\n    model(torch.randn(4, 3)).sum().backward()\n    opt.step()\n"
+)
+TRAIN_CALLS_VALIDATE_IN_LOOP = (
+    "import torch\nimport torch.nn as nn\nfrom utils import validate\n\nmodel = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\n"
+    "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\nfor epoch in range(3):\n"
+    "    opt.zero_grad()\n    model(torch.randn(4, 3)).sum().backward()\n    opt.step()\n    validate(model, [])\n"
+)
+
+
+@pytest.mark.parametrize("train, row", [(TRAIN_AFTER_VALIDATE, 7), (TRAIN_CALLS_VALIDATE_IN_LOOP, 12)])
+def test_an_imported_helper_leaves_the_model_in_eval_mode(gl, tmp_path, train, row):
+    root = tree(tmp_path, {"utils.py": VALIDATE, "train.py": train})
+    res = check(gl, root)
+    assert findings(res) == [("train.py", row, "GL016")]
+    (d,) = json.loads(res.stdout)
+    assert "utils.py:5" in d["message"]
+    assert d["related"][0]["filename"].endswith("utils.py") and d["related"][0]["location"]["row"] == 5
+
+
+@pytest.mark.parametrize("train", [TRAIN_AFTER_VALIDATE, TRAIN_CALLS_VALIDATE_IN_LOOP])
+def test_an_imported_helper_that_restores_train_mode_is_silent(gl, tmp_path, train):
+    restores = VALIDATE + "    model.train()\n"
+    root = tree(tmp_path, {"utils.py": restores, "train.py": train})
+    assert findings(check(gl, root)) == []
+
+
+def test_only_the_given_files_are_reported_but_the_project_is_read(gl, tmp_path):
+    """As pre-commit runs it: only the changed files are passed."""
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": OPS, "train.py": TRAIN_OPS,
+                           "utils.py": VALIDATE, "loop.py": TRAIN_AFTER_VALIDATE})
+    assert findings(check(gl, root, "pkg/ops.py")) == [("pkg/ops.py", 2, "GL001")]
+    assert findings(check(gl, root, "loop.py")) == [("loop.py", 7, "GL016")]
+    assert findings(check(gl, root, "train.py", "utils.py")) == []
+
+
+def test_a_notebook_imports_the_package(gl, tmp_path):
+    nb = notebook([
+        "import torch\nimport torch.nn as nn\nfrom pkg.ops import scale_\nfrom utils import validate\n"
+        "model = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\nopt = torch.optim.SGD(model.parameters(), lr=0.1)",
+        "scale_(model[0].weight, 0.5)",
+        "validate(model, [])\nfor i in range(3):\n    opt.zero_grad()\n    model(torch.randn(4, 3)).sum().backward()\n"
+        "    opt.step()",
+    ])
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": OPS, "utils.py": VALIDATE, "explore.ipynb": nb})
+    res = check(gl, root)
+    data = json.loads(res.stdout)
+    got = sorted((d["filename"].rsplit("/", 1)[-1], d["cell"], d["location"]["row"], d["code"]) for d in data)
+    assert got == [("explore.ipynb", 3, 1, "GL016"), ("ops.py", None, 2, "GL001")]
+    ops = next(d for d in data if d["code"] == "GL001")
+    assert "explore.ipynb:cell 2:1" in ops["message"]
+
+
+def test_sarif_carries_related_locations(gl, tmp_path):
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": OPS, "train.py": TRAIN_OPS})
+    res = gl("check", "--output-format", "sarif", ".", cwd=root)
+    (result,) = json.loads(res.stdout)["runs"][0]["results"]
+    (rel,) = result["relatedLocations"]
+    assert rel["physicalLocation"]["artifactLocation"]["uri"] == "train.py"
+    assert rel["physicalLocation"]["region"]["startLine"] == 6
+
+
+def test_parallel_runs_are_deterministic(gl, tmp_path):
+    files = {"pkg/__init__.py": "", "pkg/ops.py": OPS, "train.py": TRAIN_OPS, "utils.py": VALIDATE,
+             "loop.py": TRAIN_AFTER_VALIDATE}
+    files.update({f"filler/m{i}.py": f"import torch\nx{i} = torch.zeros(3)\n" for i in range(20)})
+    root = tree(tmp_path, files)
+    one = check(gl, root, extra=("-j", "1"))
+    two = check(gl, root, extra=("-j", "2"))
+    assert one.stdout == two.stdout
+    assert findings(one) == [("loop.py", 7, "GL016"), ("pkg/ops.py", 2, "GL001")]
+
+
+def test_cache_follows_edits_of_the_imported_file(gl, tmp_path):
+    root = tree(tmp_path, {"utils.py": VALIDATE, "train.py": TRAIN_AFTER_VALIDATE,
+                           "pkg/__init__.py": "", "pkg/ops.py": OPS, "other.py": TRAIN_OPS_NO_GRAD})
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    for _ in range(2):  # cold, then warm
+        assert findings(check(gl, root, cache=True, extra=cache)) == [("train.py", 7, "GL016")]
+    (root / "utils.py").write_text(VALIDATE + "    model.train()\n", encoding="utf-8")
+    assert findings(check(gl, root, cache=True, extra=cache)) == []
+    assert findings(check(gl, root)) == []  # the same without the cache
+    (root / "other.py").write_text(TRAIN_OPS, encoding="utf-8")  # a caller now passes a leaf with grad on
+    assert findings(check(gl, root, cache=True, extra=cache)) == [("pkg/ops.py", 2, "GL001")]
+    assert findings(check(gl, root, "pkg/ops.py", cache=True, extra=cache)) == [("pkg/ops.py", 2, "GL001")]
+    (root / "utils.py").write_text(VALIDATE, encoding="utf-8")
+    assert findings(check(gl, root, cache=True, extra=cache)) == [("pkg/ops.py", 2, "GL001"), ("train.py", 7, "GL016")]
+
+
+def test_fix_rechecks_the_project(gl, tmp_path):
+    root = tree(tmp_path, {"pkg/__init__.py": "", "pkg/ops.py": "import torch\n" + OPS.replace(
+        "    weight.mul_(factor)\n", "    for p in [weight]:\n        p -= factor * p.grad\n"),
+        "train.py": TRAIN_OPS, "utils.py": VALIDATE, "loop.py": TRAIN_AFTER_VALIDATE})
+    res = gl("check", "--output-format", "json", "--fix", ".", cwd=root)
+    assert "with torch.no_grad():" in (root / "pkg/ops.py").read_text()
+    assert findings(res) == [("loop.py", 7, "GL016")]  # the cross-file finding that has no fix stays

@@ -124,6 +124,39 @@ TAMPERED = {
 }
 
 
+SUMMARY_TAMPERED = {
+    "deep": lambda d: "[" * 100_000 + "]" * 100_000,
+    "wrong version": lambda d: json.dumps({**d, "v": 99}),
+    "call without target": lambda d: json.dumps({**d, "calls": [{"name": "f"}]}),
+    "def with bad params": lambda d: json.dumps({**d, "defs": {"f": {"line": 1, "params": [1]}}}),
+    "value of an unknown kind": lambda d: json.dumps({**d, "calls": [{
+        "t": "u.f", "name": "f", "line": 1, "col": 1, "mode": "enabled", "eval": None, "args": [["evil", ""]],
+        "kwargs": {}, "via": "", "in": None}]}),
+    "not json": lambda d: "\x00garbage",
+}
+
+
+@pytest.mark.parametrize("how", sorted(SUMMARY_TAMPERED))
+def test_tampered_project_summaries_are_misses(tmp_path, how):
+    """A file's project summary (gradlint/project.py) comes back from the cache validated: anything
+    unexpected is a miss, recomputed; the findings of the file that imports it are unchanged."""
+    (tmp_path / "setup.py").write_text("")
+    (tmp_path / "ops.py").write_text("def scale_(w):\n    w.mul_(2)\n")
+    (tmp_path / "train.py").write_text("import torch.nn as nn\nfrom ops import scale_\nm = nn.Linear(2, 2)\n"
+                                       "scale_(m.weight)\n")
+    cache = tmp_path / "cache"
+    fresh = run("check", "--output-format", "json", "--no-cache", ".", cwd=tmp_path)
+    assert '"GL001"' in fresh.stdout
+    run("check", "--output-format", "json", "--cache-dir", str(cache), ".", cwd=tmp_path)
+    summaries = [e for e in _entries(cache) if '"defs"' in e.read_text()]
+    assert len(summaries) >= 2  # (ops.py, train.py, setup.py)
+    for entry in summaries:
+        entry.write_text(SUMMARY_TAMPERED[how](json.loads(entry.read_text())))
+    again = run("check", "--output-format", "json", "--cache-dir", str(cache), ".", cwd=tmp_path)
+    assert "internal error" not in again.stderr and "Traceback" not in again.stderr
+    assert again.stdout == fresh.stdout
+
+
 @pytest.mark.parametrize("how", sorted(TAMPERED))
 def test_tampered_cache_entries_are_misses(tmp_path, how):
     src = tmp_path / "m.py"
@@ -131,7 +164,7 @@ def test_tampered_cache_entries_are_misses(tmp_path, how):
     cache = tmp_path / "cache"
     fresh = run("check", "--output-format", "json", "--no-cache", "m.py", cwd=tmp_path)
     run("check", "--output-format", "json", "--cache-dir", str(cache), "m.py", cwd=tmp_path)
-    (entry,) = _entries(cache)
+    (entry,) = [e for e in _entries(cache) if '"diagnostics"' in e.read_text()]  # (not the file's summary)
     entry.write_text(TAMPERED[how](json.loads(entry.read_text())))
     again = run("check", "--output-format", "json", "--cache-dir", str(cache), "m.py", cwd=tmp_path)
     assert "internal error" not in again.stderr and "Traceback" not in again.stderr

@@ -111,7 +111,7 @@ _CPYTHON_LIMITS = ("too many nested parentheses", "too many levels of indentatio
                    "too complex", "exceeds the limit")
 
 
-def cpython_check(source: str, filename: str = "<unknown>") -> SyntaxError | None:
+def cpython_check(source: str, filename: str = "<unknown>", keep: list | None = None) -> SyntaxError | None:
     """Parse with CPython (`ast`), enforcing the bounds above. Returns the SyntaxError if CPython rejects
     the text (positions are CPython's: 1-based line and column), None if it parses within bounds; raises
     `_Refused` for a file over a bound. Run it on the big-stack thread (AST construction recurses)."""
@@ -136,6 +136,8 @@ def cpython_check(source: str, filename: str = "<unknown>") -> SyntaxError | Non
     except ValueError as exc:  # e.g. NUL bytes
         return SyntaxError(str(exc))
     _check_tree(tree, source)
+    if keep is not None:
+        keep.append(tree)  # (project summaries read line numbers from it: gradlint.project.summarize)
     return None
 
 
@@ -235,7 +237,8 @@ def _summary_without_gc(source: str, filename: str, settings: Settings) -> dict 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        module = _parse_checked(source, filename, FileResult(filename=filename))
+        trees: list = []
+        module = _parse_checked(source, filename, FileResult(filename=filename), trees)
         if module is None:
             return None
         try:
@@ -243,7 +246,7 @@ def _summary_without_gc(source: str, filename: str, settings: Settings) -> dict 
         except RecursionError:
             return None
         try:
-            return summarize(model, module)
+            return summarize(model, trees[0] if trees else None, source)
         finally:
             model.release()
     finally:
@@ -293,7 +296,8 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
     from gradlint import noqa
 
     noqa_map = noqa.parse_noqa(source)
-    module = _parse_checked(source, filename, result) if not noqa_map.file_exempt or project else None
+    trees: list | None = [] if project else None
+    module = _parse_checked(source, filename, result, trees) if not noqa_map.file_exempt or project else None
     if module is None:
         return result
     ext = None
@@ -311,7 +315,7 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         if project:
             from gradlint.project import summarize
 
-            result.summary = summarize(model, module)
+            result.summary = summarize(model, trees[0] if trees else None, source)
         if noqa_map.file_exempt:
             return result
         return _diagnose(source, filename, rules, module, model, noqa_map, settings, result)
@@ -319,11 +323,11 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         model.release()
 
 
-def _parse_checked(source: str, filename: str, result: FileResult) -> cst.Module | None:
+def _parse_checked(source: str, filename: str, result: FileResult, keep: list | None = None) -> cst.Module | None:
     """CPython's check (bounds, syntax errors at CPython's position), then LibCST's parse. On failure sets
-    `result.error` (one line) and returns None."""
+    `result.error` (one line) and returns None. `keep`: CPython's tree is appended to it."""
     try:
-        cpython_error = cpython_check(source, filename)
+        cpython_error = cpython_check(source, filename, keep)
     except _Refused as exc:
         result.error = FileError(filename, exc.reason, exc.row, exc.column)
         return None

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 # (no LibCST and no model here: a warm run links cached summaries and looks up cached findings without them)
 
 if TYPE_CHECKING:
-    import libcst as cst
 
     from gradlint.model import SemanticModel
 
@@ -48,26 +47,55 @@ MODES = frozenset("enabled disabled inference unknown inherited".split())
 
 # ------------------------------------------------------------------------------------------------ summaries
 
-def summarize(model: SemanticModel, module: cst.Module) -> dict[str, Any]:
-    """The summary of one file (see the module's docstring), from its model."""
+def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | None = None) -> dict[str, Any]:
+    """The summary of one file (see the module's docstring), from its model. Line numbers come from
+    CPython's tree of the same text (`tree`, already built by the linter's syntax check): generating
+    LibCST positions for them would cost a third of a parse."""
     from gradlint.model.facts import Mode
+    from gradlint.model.names import dotted
     from gradlint.model.project_facts import value_to_json
-    from gradlint.positions import Positions
+
+    def_lines: dict[str, int] = {}
+    call_lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    if tree is not None:
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                def_lines[node.name] = node.lineno
+        counts: dict[str, int] = defaultdict(int)
+        for c in model.imported_calls:
+            text = dotted(c.node.func)
+            if text is not None:
+                counts[text] += 1
+        walk = set()
+        starts: list[int] = []
+        for text, n in counts.items():
+            found = _spelled_calls(source, text, starts) if source is not None else None
+            if found is not None and len(found) == n:
+                call_lines[text] = found
+            else:
+                walk.add(text)
+        if walk:  # (a spelling in a string or comment, or a call split over lines: CPython's tree tells)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    text = _ast_dotted(node.func)
+                    if text in walk:
+                        call_lines.setdefault(text, []).append((node.lineno, node.col_offset + 1))
+            for text in walk:
+                call_lines.get(text, []).sort()
+    # the n-th recorded call of a text is the n-th call of that text in the source (both in source order);
+    # where the counts differ (a call the walk did not record), the calls of that text get no line
+    position: dict[int, tuple[int, int]] = {}
+    by_text: dict[str, list] = defaultdict(list)
+    for c in model.imported_calls:
+        by_text[dotted(c.node.func) or ""].append(c)
+    for text, group in by_text.items():
+        lines = call_lines.get(text, [])
+        if len(lines) == len(group):
+            for c, where in zip(sorted(group, key=lambda c: c.seq), lines):
+                position[id(c)] = where
 
     imports = model.imports
     top_fns = [f for f in model.functions if f.parent is None and f.class_info is None]
-    calls = model.imported_calls
-    wanted = [f.node.name for f in top_fns] + [c.node for c in calls]
-    for f in top_fns:
-        found = model.last_mode_event(f, None)
-        if found is not None:
-            wanted.append(found[1].node)
-    positions = Positions(module, wanted)
-
-    def line(node) -> int:
-        rng = positions.get(node)
-        return rng.start.line if rng is not None else 0
-
     owns: set[int] = set()
     for facts in (model.inplace_ops, model.data_accesses, model.rebinds, model.model_calls):
         owns.update(id(x.function) for x in facts)
@@ -75,56 +103,73 @@ def summarize(model: SemanticModel, module: cst.Module) -> dict[str, Any]:
     for f in top_fns:
         params = [p.name.value for p in f.node.params.params]
         effect = model.mode_effect(f)
-        switch_line = 0
-        if effect is not None:
-            found = model.last_mode_event(f, None)
-            if found is not None:
-                switch_line = line(found[1].node)
         # its findings may depend on its callers: values from its parameters, the grad mode it runs in,
         # the train/eval mode of the model it evaluates
         wants = id(f.node) in model.deferred_fns or bool(f.eval_reason) or (
             f.decorator_mode is Mode.INHERITED and id(f) in owns)
-        defs[f.name] = {"line": line(f.node.name), "params": params, "effect": effect, "switch": switch_line,
+        line = def_lines.get(f.name, 0)
+        defs[f.name] = {"line": line, "params": params, "effect": effect, "switch": line,
                         "sets_eval": model.sets_eval(f), "trains": model.trains(f), "wants": wants}
     out_calls = []
-    for c in calls:
+    for c in model.imported_calls:
         fn = c.function
         while fn is not None and fn.parent is not None:
             fn = fn.parent
         mode = model.effective_mode(c.mode, c.function)
         args = None if c.args is None else [value_to_json(model.calls.resolve(a)) for a in c.args]
         kwargs = None if c.kwargs is None else {k: value_to_json(model.calls.resolve(v)) for k, v in c.kwargs.items()}
-        rng = positions.get(c.node)
+        line, col = position.get(id(c), (0, 0))
         out_calls.append({
-            "t": c.target, "name": c.name, "line": rng.start.line if rng else 0,
-            "col": rng.start.column + 1 if rng else 0, "mode": mode.value,
+            "t": c.target, "name": c.name, "line": line, "col": col, "mode": mode.value,
             "eval": model.eval_mode_at(c.function, c.seq), "args": args, "kwargs": kwargs, "via": c.via,
             "in": fn.name if fn is not None else None,
         })
-    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, module), "calls": out_calls}
+    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls}
 
 
-def _imports_of(imports, module) -> dict[str, Any]:
+def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int, int]] | None:
+    """(line, column) of each `text(` in the source, in order — a quick look that the caller checks against
+    the number of calls the model recorded. `starts`: the offsets of the lines, filled on first use."""
+    import re
+    from bisect import bisect_right
+
+    pattern = r"(?<![\w.])" + r"\s*\.\s*".join(map(re.escape, text.split("."))) + r"\s*\("
+    hits = [m.start() for m in re.finditer(pattern, source)]
+    if not hits:
+        return []
+    if not starts:
+        starts += [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", source)]
+    out = []
+    for h in hits:
+        i = bisect_right(starts, h) - 1
+        out.append((i + 1, h - starts[i] + 1))
+    return out
+
+
+def _ast_dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _imports_of(imports, tree: ast.Module | None) -> dict[str, Any]:
     names = dict(imports.aliases)
     names.update(imports.relative_origin)
-    return {"names": names, "stars": list(imports.stars), "all": _dunder_all(module)}
+    return {"names": names, "stars": list(imports.stars), "all": _dunder_all(tree) if tree is not None else None}
 
 
-def _dunder_all(module) -> list[str] | None:
-    import libcst as cst
-
-    for stmt in module.body:
-        if type(stmt) is not cst.SimpleStatementLine:
-            continue
-        for small in stmt.body:
-            if type(small) is cst.Assign and len(small.targets) == 1 and type(small.targets[0].target) is cst.Name \
-                    and small.targets[0].target.value == "__all__" and type(small.value) in (cst.List, cst.Tuple):
-                out = []
-                for el in small.value.elements:
-                    if type(el.value) is cst.SimpleString:
-                        out.append(el.value.evaluated_value)
-                return [x for x in out if isinstance(x, str)]
-    return None
+def _dunder_all(tree: ast.Module) -> list[str] | None:
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
+            found = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return found
 
 
 def summarize_text(source: str) -> dict[str, Any] | None:
@@ -137,7 +182,6 @@ def summarize_text(source: str) -> dict[str, Any] | None:
         return None
     names: dict[str, str] = {}
     stars: list[str] = []
-    all_names: list[str] | None = None
     defs: dict[str, Any] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -161,9 +205,7 @@ def summarize_text(source: str) -> dict[str, Any] | None:
             defs[node.name] = {"line": node.lineno, "params": [a.arg for a in node.args.posonlyargs + node.args.args],
                                "effect": None, "switch": 0, "sets_eval": False, "trains": False, "wants": True,
                                "unparsed": True}
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
-            all_names = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    all_names = _dunder_all(tree)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
             "calls": []}
 

@@ -185,10 +185,9 @@ def _imported_helpers(model: SemanticModel, checker: "_Checker", calls: list[Imp
         receiver = _trained_argument(call, checker)
         if ext is None or receiver is None or id(call.node) in reported:
             continue
-        where = f"{ext.file}:{ext.switch_line or ext.line}"
-        related = (Related(ext.file, ext.switch_line or ext.line, 1,
-                           f"`{ext.name}()` leaves the model in eval mode here"),)
-        helper = f"`{call.name}({receiver}, ...)` ({ext.name} in {where}) leaves `{receiver}` in eval mode"
+        related = (Related(ext.file, max(1, ext.line), 1, f"`{ext.name}()`, defined here, leaves the model in eval mode"),)
+        helper = (f"`{call.name}({receiver}, ...)` (`{ext.name}()` defined in {ext.where}) leaves `{receiver}` "
+                  "in eval mode")
         inner = checker.innermost_training_loop(call)
         if inner is not None:
             if checker.loop_restores(inner, receiver) or _restored_after(model, call, inner):

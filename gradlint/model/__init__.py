@@ -252,7 +252,7 @@ class SemanticModel:
         state = {Mode.ENABLED: " with grad mode on", Mode.DISABLED: " under no_grad"}.get(mode, "") if mode else ""
         more = f" (and {len(sites) - 1} more call{'s' if len(sites) > 2 else ''})" if len(sites) > 1 else ""
         words = f"`{name}()` is called from {sites[0].where}{state}{more}"
-        related = tuple(Related(s.file, s.line, max(1, s.column), what or f"`{name}()` is called here{state}")
+        related = tuple(Related(s.file, max(1, s.line), max(1, s.column), what or f"`{name}()` is called here{state}")
                         for s in sites[:10])
         return related, words
 

@@ -62,6 +62,8 @@ class ExtSite:
 
     @property
     def where(self) -> str:
+        if not self.line:  # (a call whose line could not be told)
+            return self.file
         return f"{self.file}:cell {self.cell}:{self.line}" if self.cell else f"{self.file}:{self.line}"
 
 
@@ -73,13 +75,13 @@ class ExtCallee:
     line: int
     name: str
     effect: bool | None  # the train/eval mode a call leaves a model in: True eval, False train, None neither
-    switch_line: int  # where (its eval()/train() or the helper call that decides it)
+    switch_line: int  # (its definition's line: summaries carry no finer position)
     sets_eval: bool
     trains: bool
 
     @property
     def where(self) -> str:
-        return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}" if self.line else self.file
 
 
 @dataclass

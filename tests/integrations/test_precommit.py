@@ -254,3 +254,24 @@ def test_bugs_only_args_let_hygiene_through(gradlint_repo, pre_commit_home, tmp_
     _git("add", "-A", cwd=project)
     r = pre_commit(project, pre_commit_home, "--all-files")
     assert r.returncode == 1 and "new.py:3:1: GL001" in r.stdout and "old.py" not in r.stdout, r.stdout
+
+
+def test_check_hook_on_changed_files_reads_the_rest_of_the_project(gradlint_repo, pre_commit_home,
+                                                                   tmp_path: Path) -> None:
+    """pre-commit passes only the staged files; project-wide analysis still reads the others for facts
+    (docs/project.md): a helper's in-place update is a bug because a file not passed hands it a parameter."""
+    repo, rev = gradlint_repo
+    ops = "def scale_(weight, factor):\n    weight.mul_(factor)\n"
+    train = ("import torch.nn as nn\nfrom pkg.ops import scale_\n\nmodel = nn.Linear(3, 2)\n"
+             "scale_(model.weight, 0.5)\n")
+    project = make_project(tmp_path / "proj", documented_config(repo, rev),
+                           {"pkg/__init__.py": "", "pkg/ops.py": "", "train.py": train})
+    _git("commit", "-q", "-m", "base", cwd=project)
+    (project / "pkg" / "ops.py").write_text(ops)
+    _git("add", "pkg/ops.py", cwd=project)
+    r = pre_commit(project, pre_commit_home)  # only the staged change: pkg/ops.py
+    out = r.stdout + r.stderr
+    assert r.returncode == 1, out
+    assert "pkg/ops.py:2:5: GL001" in r.stdout, out
+    assert "train.py:5" in r.stdout  # the message names the caller in the file that was not passed
+    assert "train.py:5:1:" not in r.stdout  # ... which is not reported on

@@ -200,8 +200,8 @@ def test_an_imported_helper_leaves_the_model_in_eval_mode(gl, tmp_path, train, r
     res = check(gl, root)
     assert findings(res) == [("train.py", row, "GL016")]
     (d,) = json.loads(res.stdout)
-    assert "utils.py:5" in d["message"]
-    assert d["related"][0]["filename"].endswith("utils.py") and d["related"][0]["location"]["row"] == 5
+    assert "utils.py:4" in d["message"]  # the helper's definition
+    assert d["related"][0]["filename"].endswith("utils.py") and d["related"][0]["location"]["row"] == 4
 
 
 @pytest.mark.parametrize("train", [TRAIN_AFTER_VALIDATE, TRAIN_CALLS_VALIDATE_IN_LOOP])

@@ -867,9 +867,12 @@ class ModelBuilder(Evaluator, Walker):
                     self._set_requires_grad(recv, flag)
                 if flag is not False:
                     self._mark_grad_use()
-            elif method == "eval" and not node.args:
+            elif method == "eval" and not node.args and not self._is_imported_name(recv):
                 self._record_mode_switch(node, recv, "eval")
-            elif method == "train":
+            elif method == "train" and len(node.args) <= 1 and not self._is_imported_name(recv) and all(
+                    a.keyword is None or a.keyword.value == "mode" for a in node.args):
+                # (`Module.train(mode=True)` takes one argument: `d2l.train(train_iter, net, ...)` — a
+                # function of an imported module — is not a switch)
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
                 flag = True if arg is None else _const_bool(arg.value)
                 self._record_mode_switch(node, recv, "restore" if flag is None else ("train" if flag else "eval"))
@@ -1038,6 +1041,11 @@ class ModelBuilder(Evaluator, Walker):
         if q is not None:
             return q.startswith("torch.")
         return type(func) is cst.Attribute and self.classify(func.value).is_tensor
+
+    def _is_imported_name(self, expr: cst.BaseExpression) -> bool:
+        """A bare name bound by an import (`d2l` of `import d2lzh_pytorch as d2l`, `utils`): a module or a
+        function, not a model built here."""
+        return type(expr) is cst.Name and (expr.value in self.imports.aliases or expr.value in self.imports.relative)
 
     def _record_mode_switch(self, node: cst.Call, receiver: cst.BaseExpression, kind: str) -> None:
         """`kind`: "eval", "train", or "restore" (`train(flag)`, counted as leaving train mode)."""

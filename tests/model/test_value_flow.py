@@ -567,3 +567,31 @@ def test_gl005_still_sees_a_callable_that_is_not_a_module():
                                "        for x, y in loader:\n            out = model(x)")
     assert rows("GL004", snippet) == []
     assert rows("GL005", snippet) == [6]
+
+
+@pytest.mark.parametrize("code, kinds", [
+    # d2l's training function of an imported module is not `nn.Module.train(mode)`
+    ("import d2lzh_pytorch as d2l\nd2l.train(train_iter, test_iter, net, loss, optimizer, device, 5)\n", []),
+    ("from . import utils\nutils.train(net)\n", []),
+    ("import torch\nnet = torch.nn.Linear(2, 2)\nnet.train()\nnet.train(False)\nnet.train(mode=flag)\nnet.eval()\n",
+     ["train", "eval", "restore", "eval"]),
+])
+def test_mode_switches_are_calls_of_a_modules_train_and_eval(code, kinds):
+    assert [s.kind for s in model_of(code).switches] == kinds
+
+
+def test_after_an_imported_training_function_evaluation_is_not_in_eval_mode():
+    code = """
+    import torch
+    import d2lzh_pytorch as d2l
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout())
+    d2l.train(train_iter, test_iter, net, loss, optimizer, device, 5)
+
+    def predict(net, x):
+        return net(x).argmax(1)
+
+    predict(net, x)
+    """
+    m = model_of(code)
+    call = next(c for c in m.local_calls if c.name == "predict")
+    assert m.eval_mode_at(call.function, call.seq) is None

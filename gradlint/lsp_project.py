@@ -190,7 +190,8 @@ class WorkspaceProjects:
                 r.facts_used.pop(filename, None)
 
 
-_EMPTY: dict[str, Any] = {"v": SUMMARY_VERSION, "defs": {}, "imports": {"names": {}, "stars": [], "all": None}, "calls": []}
+_EMPTY: dict[str, Any] = {"v": SUMMARY_VERSION, "defs": {}, "imports": {"names": {}, "stars": [], "all": None},
+                          "calls": [], "eval_switch": False}
 
 
 def _settings_for(resolver, default):

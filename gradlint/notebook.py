@@ -354,7 +354,7 @@ def lint_notebook(path: str, settings: Settings) -> FileResult:
 
 
 def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
-                      external: dict | None = None) -> tuple[FileResult, str | None]:
+                      external: dict | None = None, project: bool = False) -> tuple[FileResult, str | None]:
     """Lint one notebook (the runner's entry point); never raises. Returns the result, and the file's
     text when there are findings (the full reporter reads cells from it). `external`: what the rest of the
     project tells about it (gradlint.project)."""
@@ -380,7 +380,7 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
     raw_diags = cache.get(key, path, nb.source) if cache is not None and key is not None else None
     if raw_diags is None:
         try:
-            res = lint_source(nb.source, path, settings, external=external)
+            res = lint_source(nb.source, path, settings, external=external, project=project)
         except RecursionError:
             return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
         except Exception as exc:  # an internal error must not stop the run
@@ -388,11 +388,27 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
         if res.error is not None:
             return FileResult(filename=path, error=nb.map_error(res.error)), None
         raw_diags = res.diagnostics
+        summary = res.summary
         if cache is not None and key is not None:
             cache.put(key, raw_diags)
+    else:
+        summary = None
     diags = [nb.map_diagnostic(d) for d in raw_diags]
     diags.sort(key=lambda d: (d.cell or 0, d.location.row, d.location.column, d.code))
-    return FileResult(filename=path, diagnostics=diags), (nb.raw if diags else None)
+    result = FileResult(filename=path, diagnostics=diags)
+    if summary is not None:  # project-wide analysis (gradlint.project): the calls, placed in their cells
+        result.summary = notebook_summary(nb, summary)
+    return result, (nb.raw if diags else None)
+
+
+def notebook_summary(nb: Notebook, summary: dict) -> dict:
+    """A notebook's project summary: the calls its cells make (placed as cell and row within the cell);
+    nothing imports a notebook, so it exports no functions."""
+    summary["defs"] = {}
+    for call in summary["calls"]:
+        if call["line"]:
+            call["cell"], call["line"] = nb.locate(call["line"])
+    return summary
 
 
 def cell_lines(raw: str, cell: int) -> list[str]:

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from gradlint.model import SemanticModel
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 _MAX_HOPS = 8
 # the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
 KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
@@ -58,9 +58,7 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
     def_lines: dict[str, int] = {}
     call_lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
     if tree is not None:
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                def_lines[node.name] = node.lineno
+        _top_level_defs(tree.body, def_lines)
         counts: dict[str, int] = defaultdict(int)
         for c in model.imported_calls:
             text = dotted(c.node.func)
@@ -96,9 +94,12 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
 
     imports = model.imports
     top_fns = [f for f in model.functions if f.parent is None and f.class_info is None]
-    owns: set[int] = set()
-    for facts in (model.inplace_ops, model.data_accesses, model.rebinds, model.model_calls):
-        owns.update(id(x.function) for x in facts)
+    # functions whose findings depend on the grad mode they run in: an in-place op on a leaf (GL001), a
+    # rebinding of a leaf (GL002), a `.data` use (GL003); evaluation code (GL004/GL005) by its reason
+    from gradlint.model.values import Kind
+
+    owns: set[int] = {id(x.function) for x in model.data_accesses}
+    owns.update(id(x.function) for x in (*model.inplace_ops, *model.rebinds) if x.value.kind is Kind.LEAF)
     defs: dict[str, Any] = {}
     for f in top_fns:
         params = [p.name.value for p in f.node.params.params]
@@ -108,8 +109,12 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
         wants = id(f.node) in model.deferred_fns or bool(f.eval_reason) or (
             f.decorator_mode is Mode.INHERITED and id(f) in owns)
         line = def_lines.get(f.name, 0)
+        # trains: runs backward (itself, or through helpers of its file or imported ones) — not merely a
+        # `.step()` (a decorator `@smp.step()`, a scheduler's or profiler's step), which is too weak a sign
+        # to hand to other files
+        trains = model.reaches(f, lambda g: g.has_backward or model.calls_training_import(g))
         defs[f.name] = {"line": line, "params": params, "effect": effect, "switch": line,
-                        "sets_eval": model.sets_eval(f), "trains": model.trains(f), "wants": wants}
+                        "sets_eval": model.sets_eval(f), "trains": trains, "wants": wants}
     out_calls = []
     for c in model.imported_calls:
         fn = c.function
@@ -124,7 +129,24 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
             "eval": model.eval_mode_at(c.function, c.seq), "args": args, "kwargs": kwargs, "via": c.via,
             "in": fn.name if fn is not None else None,
         })
-    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls}
+    # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
+    eval_switch = any(sw.kind != "train" for sw in model.switches)
+    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls,
+            "eval_switch": eval_switch}
+
+
+def _top_level_defs(body: list, out: dict[str, int]) -> None:
+    """Functions defined at the module level, also inside `if`/`try`/`with` blocks (`if is_available():
+    def f(): ...`) — not inside functions or classes."""
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.setdefault(node.name, node.lineno)
+        elif isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.AsyncWith)):
+            _top_level_defs(node.body, out)
+            _top_level_defs(getattr(node, "orelse", []), out)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            for part in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]):
+                _top_level_defs(part, out)
 
 
 def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int, int]] | None:
@@ -207,7 +229,7 @@ def summarize_text(source: str) -> dict[str, Any] | None:
                                "unparsed": True}
     all_names = _dunder_all(tree)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
-            "calls": []}
+            "calls": [], "eval_switch": False}
 
 
 # --- validation: summaries come back from the cache, which is untrusted input
@@ -225,7 +247,8 @@ def valid_summary(data: Any) -> bool:
         if not isinstance(data, dict) or data.get("v") != SUMMARY_VERSION:
             return False
         defs, imports, calls = data["defs"], data["imports"], data["calls"]
-        if not isinstance(defs, dict) or not isinstance(imports, dict) or not isinstance(calls, list):
+        if not isinstance(defs, dict) or not isinstance(imports, dict) or not isinstance(calls, list) \
+                or not isinstance(data["eval_switch"], bool):
             return False
         for name, d in defs.items():
             if not (_is_str(name) and isinstance(d, dict) and isinstance(d["line"], int)
@@ -257,13 +280,16 @@ def valid_summary(data: Any) -> bool:
 
 # ------------------------------------------------------------------------------------------------ linking
 
-def display_path(path: str) -> str:
-    """A path for messages: relative to the working folder when below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
+def display_path(path: str, root: Path | None = None) -> str:
+    """A path for messages: relative to the working folder when below it, else to the project's root."""
+    for base in (None, root):
+        try:
+            rel = os.path.relpath(path, base) if base is not None else os.path.relpath(path)
+        except ValueError:
+            continue
+        if not rel.startswith(".."):
+            return rel
+    return path
 
 
 class Project:
@@ -412,7 +438,7 @@ class Project:
         incoming: dict[str, dict[str, list]] = defaultdict(dict)
         callees: dict[str, dict[str, list]] = defaultdict(dict)
         for caller, s in self.summaries.items():
-            shown = display_path(caller)
+            shown = display_path(caller, self.root)
             for c in s["calls"]:
                 found = self.resolve(c["t"], caller)
                 if found is None:
@@ -427,8 +453,15 @@ class Project:
                         [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
                          c.get("cell")])
                 if d["effect"] is not None or d["sets_eval"] or d["trains"]:
-                    callees[caller][c["t"]] = [display_path(file), d["line"], name, d["effect"], d["switch"],
-                                               d["sets_eval"], d["trains"]]
+                    callees[caller][c["t"]] = [display_path(file, self.root), d["line"], name, d["effect"],
+                                               d["switch"], d["sets_eval"], d["trains"]]
+        # What a helper does to the train/eval mode, or that it trains, matters to a file only where a model
+        # may be put in eval mode: by the file itself, or by a helper it imports. Elsewhere the facts would
+        # change nothing but the cache key (and cost a second check).
+        for caller, found in list(callees.items()):
+            if self.summaries[caller].get("eval_switch") or any(c[3] is True or c[5] for c in found.values()):
+                continue
+            del callees[caller]
         out: dict[str, dict[str, Any]] = {}
         for path in set(incoming) | set(callees):
             out[path] = {"incoming": dict(sorted(incoming.get(path, {}).items())),

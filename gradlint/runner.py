@@ -120,8 +120,7 @@ def _project_first(args: tuple[str, Settings, str | None, bool]):
     findings as a file alone. Returns (result or None, source if it has findings, summary or None)."""
     path, settings, cache_root, report = args
     if path.lower().endswith(".ipynb"):
-        result, source = lint_one(path, settings, cache_root) if report else (None, None)
-        return result, source, _notebook_summary(path, settings)
+        return _project_first_notebook(path, settings, cache_root, report)
     source, error = _read(path)
     if source is None:
         return (FileResult(filename=path, error=error) if report else None), None, None
@@ -160,24 +159,41 @@ def _project_first(args: tuple[str, Settings, str | None, bool]):
     return result, (source if result.diagnostics else None), summary
 
 
-def _notebook_summary(path: str, settings: Settings) -> dict | None:
-    """A notebook's summary: the calls its cells make into the project (a notebook is imported by no one),
-    with their places as cell and line within the cell."""
-    from gradlint.linter import summarize_source
-    from gradlint.notebook import load
+def _project_first_notebook(path: str, settings: Settings, cache_root: str | None, report: bool):
+    """Step 1 for a notebook: its findings alone (if reported on) and its summary — one parse for both."""
+    from gradlint.notebook import NotebookError, lint_notebook_one, load, notebook_summary
 
     try:
         nb = load(path)
-        summary = summarize_source(nb.source, path, settings) if nb.source else None
-    except Exception:  # an unreadable notebook is reported (or not) by its own check
-        return None
-    if summary is None:
-        return None
-    summary["defs"] = {}
-    for call in summary["calls"]:
-        if call["line"]:
-            call["cell"], call["line"] = nb.locate(call["line"])
-    return summary
+    except (NotebookError, OSError, ValueError):
+        nb = None
+    except Exception:  # pragma: no cover - defensive
+        nb = None
+    cache = Cache(Path(cache_root)) if cache_root else None
+    skey = None
+    summary = None
+    if nb is not None and nb.source and cache is not None:
+        skey = _summary_key(nb.source, settings, path + "|ipynb")
+        summary = cache.get_summary(skey)
+    result = source = None
+    if report:
+        result, source = lint_notebook_one(path, settings, cache_root, project=summary is None)
+        if summary is None and result.summary is not None:
+            summary, result.summary = result.summary, None
+            if cache is not None and skey is not None:
+                cache.put_summary(skey, summary)
+    if summary is None and nb is not None and nb.source:
+        from gradlint.linter import summarize_source
+
+        try:
+            found = summarize_source(nb.source, path, settings)
+        except Exception:
+            found = None
+        if found is not None:
+            summary = notebook_summary(nb, found)
+            if cache is not None and skey is not None:
+                cache.put_summary(skey, summary)
+    return result, source, summary
 
 
 def _project_second(args: tuple[str, Settings, str | None, dict]):

@@ -56,6 +56,8 @@ LOSS_NAME = re.compile(r"(criterion\w*|\w*loss\w*|crit|bce\w*|mse\w*|nll\w*|hube
 OPT_NAME = re.compile(r"\w*optim\w*|(\w*_)?opts?(_\w*)?|opt[a-z]|opt\d+|\w*_opt", re.IGNORECASE)
 RESET_NAME = re.compile(r"zero_grad|(reset|clear|zero)_?grads?", re.IGNORECASE)
 DETACH_HIDDEN = None
+# torch layers that save their weight only for the gradient of their input (none for `nn.Embedding`)
+_WEIGHT_FOR_INPUT_LAYERS = re.compile(r"an? `nn\.(Linear|LazyLinear|Conv[123]d|ConvTranspose[123]d|Embedding|EmbeddingBag)`")
 DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
 BACKWARD_WRAPPER = re.compile(r"\w*(accelerator|fabric|engine|deepspeed|ds|amp|trainer|model_engine)\w*", re.IGNORECASE)
 
@@ -98,6 +100,20 @@ class Step:
     seq: int
     fn: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
+    path: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(eq=False)
+class ModelRoot:
+    """The graph root made by calling a module (`D(fake)`, `model.forward(x)`): GL013 asks which module's
+    parameters autograd saved for a later backward (an optimizer step between the call and that backward
+    modifies them in place)."""
+
+    module: str  # the dotted callee: `D`, `self.discriminator`
+    seq: int
+    fn: FunctionInfo | None
+    path: tuple[tuple[int, int], ...]
+    saves_weights: bool  # False for a single `nn.Linear`/`nn.Conv*`/`nn.Embedding` fed no grad-requiring input
 
 
 @dataclass(eq=False)
@@ -187,6 +203,8 @@ class TrainingFacts(Extension):
         self.accumulations: list[Accumulation] = []
         self.bindings: list[Binding] = []
         self.carried: list[Carried] = []
+        self.model_roots: dict[int, ModelRoot] = {}  # root id -> the module call that made it
+        self.jumps: dict[int, int] = {}  # block frame id -> the first `continue`/`break`/`return`/`raise` in it
         self._graph_reuse_possible = builder.mentions(*GRAPH_REUSE_WORDS)
         self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
         self.loop_optimizers: list[LoopOptimizer] = []  # optimizers constructed inside a loop
@@ -356,7 +374,7 @@ class TrainingFacts(Extension):
             if recv[0] or recv[1]:
                 return self._op([recv, *self._args(call)])
             if method == "forward" and self.b.classify(func.value).kind in (Kind.MODULE, Kind.SELF):
-                return self._model_output(call)
+                return self._model_output(call, func.value)
         fv = self.b.classify(func)
         if fv.kind is Kind.MODULE:
             d = dotted(func) or ""
@@ -364,23 +382,31 @@ class TrainingFacts(Extension):
                 return self._op(self._args(call))  # a loss module: a graph when its inputs carry one
             if q is not None and q.startswith("torch."):
                 return self._op(self._args(call))  # an nn.<Module> constructed inline
-            return self._model_output(call)
+            return self._model_output(call, func)
         if fv.kind is Kind.SELF:
             cls = self.b.scope_class()
             if cls is not None and cls.is_module:
-                return self._model_output(call)
+                return self._model_output(call, func)
         d = dotted(func)
         if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
             return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
         return EMPTY, False
 
-    def _model_output(self, call: cst.Call) -> tuple[frozenset[int], bool]:
+    def _model_output(self, call: cst.Call, module: cst.BaseExpression | None = None) -> tuple[frozenset[int], bool]:
         if not self._recording() or not call.args:
             return EMPTY, False
         out: set[int] = set()
-        for r, _ in self._args(call):
+        req_in = False
+        for r, q in self._args(call):
             out |= r
-        out.add(self._new_root())
+            req_in = req_in or q
+        root = self._new_root()
+        out.add(root)
+        key = dotted(module) if module is not None else None
+        if key is not None and self._graph_reuse_possible:
+            single = bool(_WEIGHT_FOR_INPUT_LAYERS.match(self.b.classify(module).origin))
+            self.model_roots[root] = ModelRoot(key, self.b.next_seq(), self.b.function, self._path(),
+                                               req_in or not single)
         return frozenset(out), True
 
     # ------------------------------------------------------------------ structure
@@ -493,12 +519,24 @@ class TrainingFacts(Extension):
         if self._ctl and isinstance(self._ctl[-1], LoopInfo):
             self._ctl.pop()
 
+    def _jump(self) -> None:
+        if self._frames:
+            self.jumps.setdefault(self._frames[-1][0], self._frames[-1][1])
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self._jump()
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self._jump()
+
     def visit_Break(self, node: cst.Break) -> None:
+        self._jump()
         loop = self.b.loop
         if loop is not None:
             self.exits.add(id(loop))
 
     def visit_Return(self, node: cst.Return) -> None:
+        self._jump()
         for loop in self.b.enclosing_loops:
             self.exits.add(id(loop))
         if node.value is not None:
@@ -692,7 +730,7 @@ class TrainingFacts(Extension):
         if method == "step":
             opt = self._optimizer_of_step(node, recv)
             if opt is not None:
-                self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops))
+                self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops, self._path()))
             return
         if method in ("append", "extend", "add_", "insert") and node.args:
             key = self._key(recv.value if type(recv) is cst.Subscript else recv)
@@ -753,6 +791,22 @@ class TrainingFacts(Extension):
         ))
 
     # ------------------------------------------------------------------ queries for the rules
+
+    def may_precede(self, pa: tuple[tuple[int, int], ...], sa: int, pb: tuple[tuple[int, int], ...], sb: int) -> bool:
+        """Can the statement at path `pa` (sequence point `sa`) run before the one at `pb` (`sb`) in one pass
+        through their function: `a` earlier, not in a branch exclusive with `b`'s (`if`/`else`, `try`/`except`),
+        and not in a block that leaves with `continue`/`break`/`return`/`raise` after it?"""
+        if sa >= sb:
+            return False
+        for i, ((fa, ca), (fb, cb)) in enumerate(zip(pa, pb)):
+            if fa != fb:
+                return False  # sibling blocks of one compound statement
+            if ca != cb:
+                if ca > cb:
+                    return False
+                # `a` in a block nested in the statement at counter ca: does that block jump away after `a`?
+                return not any(self.jumps.get(f, -1) >= c for f, c in pa[i + 1:])
+        return True
 
     def state(self, fn: FunctionInfo | None) -> _FnState:
         return self.fn_state.get(id(fn) if fn is not None else 0) or _FnState()

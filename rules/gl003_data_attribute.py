@@ -62,7 +62,9 @@ Uses of `.data` that only read metadata: `p.data.shape`, `.dtype`, `.device`, `.
 `isinstance(p.data, T)`. `.data` on anything not known to be a tensor: `torch.utils.data`, `PackedSequence.data`, datasets
 (`dataset.data`), `torch_geometric` `Data`, `BatchEncoding.data`, NumPy arrays, your own objects.
 Whole-tensor assignment `p.data = t`: it can change the shape, which `torch.no_grad()` + `copy_()`
-cannot, so there is no drop-in replacement to suggest.
+cannot, so there is no drop-in replacement to suggest. `p.data.requires_grad = False`,
+`w.data[:, :2].requires_grad = False`, `p.data.requires_grad_(False)` as a statement: the flag goes to a
+temporary and `p` is unchanged — GL017 reports that no-op freeze (a `.detach()` rewrite would keep it).
 
 ## Fix safety
 - Writes (`p.data -= x`, `p.data.add_(x)`, `p.data.copy_(x)`, `p.data[0] = 0`, `out=p.data`,
@@ -144,6 +146,10 @@ None.
                 yield Finding(acc.node, msg, fix=FixSpec("Remove `.data` (gradients flow again)",
                                                          (Replace(acc.node, base),), safe=False),
                               tier="bug")  # proven: the tensor gets no gradient
+                continue
+            elif _sets_requires_grad(model, acc.node):
+                # `p.data.requires_grad = False`: a flag set on a temporary, GL017's finding; `.detach()` in its
+                # place would keep the no-op and silence the linter
                 continue
             else:
                 msg = f"`{base}.data` reads the tensor outside autograd's checks; use `{base}.detach()`"
@@ -261,6 +267,22 @@ def _writes_only(small: cst.BaseSmallStatement, acc) -> bool:
     if acc.write == "out":
         return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
             a.keyword is not None and a.keyword.value == "out" and a.value is node for a in small.value.args)
+    return False
+
+
+def _sets_requires_grad(model: SemanticModel, node: cst.CSTNode) -> bool:
+    """Is `X.data` (or `X.data[...]`) the tensor whose `requires_grad` is set: `X.data.requires_grad = f`,
+    `X.data[:, :2].requires_grad = f`, `X.data.requires_grad_(f)`?"""
+    parent = fixes.parent_of(model, node)
+    while isinstance(parent, cst.Subscript) and parent.value is node:
+        node, parent = parent, fixes.parent_of(model, parent)
+    if not isinstance(parent, cst.Attribute) or parent.value is not node:
+        return False
+    if parent.attr.value == "requires_grad":
+        return fixes.is_store_target(model, parent)
+    if parent.attr.value == "requires_grad_":
+        call = fixes.parent_of(model, parent)
+        return isinstance(call, cst.Call) and isinstance(fixes.parent_of(model, call), cst.Expr)
     return False
 
 

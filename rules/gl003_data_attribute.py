@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
 from gradlint import fix as fixes
+from gradlint.model.ext_training import Backward, DataWrite, TrainingFacts
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
@@ -40,7 +42,16 @@ counter that makes in-place changes safe.
   computation (`x + self.pos_embedding.data[:, :n]`, `torch.cat((a, h.cpu().data))`) cut the graph:
   the parameter gets no gradient and never trains (measured: `pos_embedding.grad is None` after
   `backward()`, unchanged by `opt.step()`); `.detach()` would do the same. The message says which
-  tensor loses its gradient. These findings are **bugs**; the rule's other findings are hygiene.
+  tensor loses its gradient. These findings are **bugs**.
+- **Writes between a forward pass and its backward** are **bugs** when the model proves that the graph
+  the backward runs through saved the written tensor before the write: an op whose backward needs it
+  (`y = x * x`, `x ** 2`, `c / x`, `a @ w` with `a` requiring grad; the result of `sigmoid`, `tanh`,
+  `exp`, `softmax`, `log_softmax`, `sqrt` bound to the written name), or a module call whose parameters are
+  written (`out = model(x); model.fc.weight.data.mul_(0.5); loss.backward()`, `for p in D.parameters():
+  p.data.clamp_(...)` before `D`'s backward) — unless the written weight may be the first layer's fed an
+  input that does not require grad (not saved) or is a bias (never saved). The write, the saving op and the
+  backward must be in one function, in that order. Measured on PyTorch 2.13: the gradients of the layers
+  before the written one differ from the forward pass's, with no error. The rule's other findings are hygiene.
 
 ## Example
 ```python
@@ -57,12 +68,20 @@ with torch.no_grad():
 acc = (out.detach().argmax(1) == y).float().mean()
 ```
 
+## Not flagged as a bug
+A write after the backward (WGAN weight clipping after `optimizer.step()`, manual SGD updates): correct
+today, hygiene. A write whose tensor the graph did not save: `c * x` with a plain `c` (autograd keeps only
+`c`), `x + 1`, a bias, the result of `relu` (its backward reads the sign only), a weight of a model whose
+class the file does not show, or of its first layer (saved only when the input requires grad).
+
 ## Not flagged
 Uses of `.data` that only read metadata: `p.data.shape`, `.dtype`, `.device`, `.size()`, `.dim()`,
 `isinstance(p.data, T)`. `.data` on anything not known to be a tensor: `torch.utils.data`, `PackedSequence.data`, datasets
 (`dataset.data`), `torch_geometric` `Data`, `BatchEncoding.data`, NumPy arrays, your own objects.
 Whole-tensor assignment `p.data = t`: it can change the shape, which `torch.no_grad()` + `copy_()`
-cannot, so there is no drop-in replacement to suggest.
+cannot, so there is no drop-in replacement to suggest. `p.data.requires_grad = False`,
+`w.data[:, :2].requires_grad = False`, `p.data.requires_grad_(False)` as a statement: the flag goes to a
+temporary and `p` is unchanged — GL017 reports that no-op freeze (a `.detach()` rewrite would keep it).
 
 ## Fix safety
 - Writes (`p.data -= x`, `p.data.add_(x)`, `p.data.copy_(x)`, `p.data[0] = 0`, `out=p.data`,
@@ -97,12 +116,19 @@ None.
         "import torch\nfor p in model.parameters():\n    p.grad.data.zero_()\n",
     )
 
+    extensions = (TrainingFacts,)
     fixable = True
     fix_may_raise = ("one of the variables needed for gradient computation has been modified by an inplace operation",)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         fixer = _Fixer(model)
+        t = model.ext(TrainingFacts) if model.uses_torch else None
         for acc in model.data_accesses:
+            if acc.write in ("inplace", "augassign", "setitem", "update") and t is not None:
+                between = _between_forward_and_backward(model, t, acc)
+                if between is not None:
+                    yield Finding(acc.node, between, fix=fixer.fix(acc), tier="bug")
+                    continue
             base = model.code(acc.base)
             fn = acc.function.name if acc.function is not None else ""
             if acc.write in ("inplace", "augassign", "setitem", "out", "update") and (
@@ -144,6 +170,10 @@ None.
                 yield Finding(acc.node, msg, fix=FixSpec("Remove `.data` (gradients flow again)",
                                                          (Replace(acc.node, base),), safe=False),
                               tier="bug")  # proven: the tensor gets no gradient
+                continue
+            elif _sets_requires_grad(model, acc.node):
+                # `p.data.requires_grad = False`: a flag set on a temporary, GL017's finding; `.detach()` in its
+                # place would keep the no-op and silence the linter
                 continue
             else:
                 msg = f"`{base}.data` reads the tensor outside autograd's checks; use `{base}.detach()`"
@@ -261,6 +291,85 @@ def _writes_only(small: cst.BaseSmallStatement, acc) -> bool:
     if acc.write == "out":
         return isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and any(
             a.keyword is not None and a.keyword.value == "out" and a.value is node for a in small.value.args)
+    return False
+
+
+def _between_forward_and_backward(model: SemanticModel, t: TrainingFacts, acc) -> str | None:
+    """The message when a write through `X.data` falls between an op or module call that saved `X` for a backward
+    pass and that backward (the gradients are then computed with the new values, silently), else None."""
+    w = t.data_writes.get(id(acc.node))
+    if w is None or w.key.endswith(".grad") or w.key.rsplit(".", 1)[-1] == "bias":
+        return None  # a gradient is outside the graph; no op saves a bias for its backward
+    for b in t.backwards:
+        if b.fn is not w.fn or not b.roots or not t.may_precede(w.path, w.seq, b.path, b.seq):
+            continue
+        if model.effective_mode(b.mode, b.fn) is not Mode.ENABLED:
+            continue
+        saver = _saver(model, t, w, b)
+        if saver is not None:
+            return (f"in-place write through `{w.key}.data` after {saver} saved `{w.key}` for "
+                    f"`{model.code(b.node)}` and before it runs: `.data` hides the write from autograd's version "
+                    f"counter, so that backward computes the gradients with the changed values — silently wrong; "
+                    f"make the change after the backward (after `optimizer.step()`), or write to `{w.key}` under "
+                    "`with torch.no_grad():` so that autograd raises instead")
+    return None
+
+
+def _saver(model: SemanticModel, t: TrainingFacts, w: DataWrite, b: Backward) -> str | None:
+    """Words for what saved `w.key` in the graph `b` backpropagates, made before the write; None if nothing did."""
+    for r in sorted(b.roots):
+        if r >= w.watermark:
+            break
+        keys = t.saved_inputs.get(r)
+        if keys is not None and w.key in keys:
+            return "an op"
+        mr = t.model_roots.get(r)
+        if mr is None or mr.fn is not w.fn or not t.may_precede(mr.path, mr.seq, w.path, w.seq):
+            continue
+        if w.param_of is not None:
+            owner = w.param_of
+            if (owner == mr.module or owner.startswith(mr.module + ".")) and mr.saves_weights:
+                return f"`{mr.module}(...)`"  # the loop writes every parameter: the saved weights among them
+            continue
+        if not w.key.startswith(mr.module + ".") or mr.module == "self":
+            continue
+        layer = w.key[len(mr.module) + 1:].split(".", 1)[0]
+        if mr.req_in or not _may_be_first_layer(model, mr.cls, layer):
+            return f"`{mr.module}(...)`"
+    return None
+
+
+def _may_be_first_layer(model: SemanticModel, cls_name: str | None, layer: str) -> bool:
+    """Could `module.layer` be the first layer with parameters its forward pass runs (whose weight is saved only
+    when the input requires grad)? Known only for a module class of the file: its first parameterised
+    submodule in `__init__` order."""
+    cls = model.classes.get(cls_name) if cls_name else None
+    if cls is None:
+        return True
+    for name, value in cls.attrs.items():
+        if value.kind is Kind.MODULE and not _PARAMETERLESS.search(value.origin or ""):
+            return name == layer
+    return True
+
+
+_PARAMETERLESS = re.compile(r"`nn\.(ReLU|LeakyReLU|GELU|SiLU|Tanh|Sigmoid|Softmax|LogSoftmax|Dropout\w*|"
+                            r"MaxPool\w*|AvgPool\w*|AdaptiveAvgPool\w*|AdaptiveMaxPool\w*|Flatten|Identity|ELU|"
+                            r"Hardtanh|Softplus|Upsample)`")
+
+
+def _sets_requires_grad(model: SemanticModel, node: cst.CSTNode) -> bool:
+    """Is `X.data` (or `X.data[...]`) the tensor whose `requires_grad` is set: `X.data.requires_grad = f`,
+    `X.data[:, :2].requires_grad = f`, `X.data.requires_grad_(f)`?"""
+    parent = fixes.parent_of(model, node)
+    while isinstance(parent, cst.Subscript) and parent.value is node:
+        node, parent = parent, fixes.parent_of(model, parent)
+    if not isinstance(parent, cst.Attribute) or parent.value is not node:
+        return False
+    if parent.attr.value == "requires_grad":
+        return fixes.is_store_target(model, parent)
+    if parent.attr.value == "requires_grad_":
+        call = fixes.parent_of(model, parent)
+        return isinstance(call, cst.Call) and isinstance(fixes.parent_of(model, call), cst.Expr)
     return False
 
 

@@ -38,6 +38,30 @@ def _is_data_loop(loop: LoopInfo) -> bool:
     return d is not None and bool(DATA_ITERABLE.fullmatch(d.rsplit(".", 1)[-1]))
 
 
+SMALL_LOOP = 16  # iterations: below this, the message speaks of memory held, not of a growing leak
+
+
+def _constant_count(loop: LoopInfo) -> int | None:
+    """The number of iterations of `for _ in range(<int>)` / `range(<int>, <int>)` / a literal list or tuple."""
+    node = loop.node
+    if not isinstance(node, cst.For):
+        return None
+    it = node.iter
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "enumerate" and it.args:
+        it = it.args[0].value
+    if isinstance(it, (cst.List, cst.Tuple)) and not any(isinstance(e, cst.StarredElement) for e in it.elements):
+        return len(it.elements)
+    if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" and 1 <= len(it.args) <= 2:
+        vals = []
+        for a in it.args:
+            if a.keyword is not None or not isinstance(a.value, cst.Integer):
+                return None
+            vals.append(int(a.value.value.replace("_", ""), 0))
+        lo, hi = (0, vals[0]) if len(vals) == 1 else vals
+        return max(hi - lo, 0)
+    return None
+
+
 class GraphAccumulated(Rule):
     code = "GL006"
     name = "graph-accumulated"
@@ -63,8 +87,12 @@ The accumulator keeps every iteration's graph reachable, so it is never freed. M
   alive), but the graph skeleton stays: 404 autograd nodes reachable after 50 iterations, 24,004 after
   3,000, and CPU memory grows by roughly 5–550 KB per iteration: a slow leak, nothing raises.
 * no `backward()` in the loop (a validation loop without `no_grad`) or `backward(retain_graph=True)`:
-  every iteration's activations stay alive too (50/50 alive), about 2 MB per iteration here: the
-  classic out-of-memory after N batches.
+  nothing frees these graphs, so every iteration's saved activations stay alive too (50/50 alive), about
+  2 MB per iteration here: over a loader, the classic out-of-memory after N batches.
+
+For a loop of a handful of iterations (`for i in range(3)`, a literal list; at most 16 in all, counting the
+enclosing loops the accumulator lives across) memory does not keep growing: the message says how many
+graphs (and, without a backward, forward passes' activations) the accumulator holds instead.
 
 `total` also prints as `tensor(..., grad_fn=<AddBackward0>)` instead of a number.
 
@@ -175,16 +203,31 @@ None.
             holder = acc.key
         what = (f"`{model.code(stmt)}` accumulates `{piece}`, which carries its autograd graph, into `{holder}`, "
                 "which lives across loop iterations: every iteration's graph stays reachable from it")
-        if in_loop and not any(b.retain_true for b in in_loop):
+        runs = self._iterations(t, acc)
+        if runs is not None:
+            # a loop of a handful of iterations: memory does not grow without bound, it is held
+            times = "once" if runs == 1 else f"{runs} times"
+            if in_loop and not any(b.retain_true for b in in_loop):
+                leak = (f"the loop runs {times}, so {runs} graph skeleton{'s' if runs != 1 else ''} (autograd's "
+                        f"nodes; `backward()` freed the saved activations) stay alive as long as `{holder}` does — small, "
+                        "not a growing leak, but the value prints with a `grad_fn` and keeps the graph")
+            elif in_loop:
+                leak = (f"`backward(retain_graph=True)` keeps the saved activations, and the loop runs {times}: "
+                        f"{runs} forward passes' activations stay alive as long as `{holder}` does")
+            else:
+                leak = (f"nothing in the loop calls `backward()`: these graphs are never backpropagated, so none is "
+                        f"freed and all the saved activations of "
+                        f"the loop's {runs} forward pass{'es' if runs != 1 else ''} stay alive as long as `{holder}` does")
+        elif in_loop and not any(b.retain_true for b in in_loop):
             leak = ("the loop's `backward()` frees the saved activations but not the graph's nodes, so memory "
                     "grows a little with every iteration (a slow leak; measured 5-550 KB per iteration)")
         elif in_loop:
             leak = ("`backward(retain_graph=True)` keeps the saved activations too, so memory grows by a whole "
                     "forward pass per iteration, held for as long as the accumulator lives")
         else:
-            leak = ("nothing in the loop calls `backward()`, so the graph is never freed and every iteration's "
-                    "saved activations stay alive too: memory grows by a whole forward pass per iteration, held "
-                    "for as long as the accumulator lives")
+            leak = ("nothing in the loop calls `backward()`: these graphs are never backpropagated, so none is freed "
+                    "and every iteration's saved activations (all of its forward pass) stay alive too — memory grows "
+                    "by a whole forward pass per iteration, held for as long as the accumulator lives")
         if self._number_accumulator(t, acc):
             fix = f"accumulate `{piece}.item()` (or `.detach()` to keep a tensor)"
         else:
@@ -192,6 +235,20 @@ None.
         if not in_loop:
             fix += ", or run the loop under `torch.no_grad()`"
         return f"{what}; {leak}; {fix}"
+
+    @staticmethod
+    def _iterations(t: TrainingFacts, acc: Accumulation) -> int | None:
+        """How many times the accumulation runs in the accumulator's lifetime, when every loop it lives across
+        has a small constant count (`range(3)`, a literal list); None when that is not known or large."""
+        total = 1
+        for i, loop in enumerate(reversed(acc.loops)):
+            if i and any(b.key == acc.key and b.fn is acc.fn and b.unconditional_in is loop for b in t.bindings):
+                break  # re-created on every iteration of this loop: it lives only across the inner ones
+            n = _constant_count(loop)
+            if n is None:
+                return None
+            total *= n
+        return total if total <= SMALL_LOOP else None
 
     @staticmethod
     def _number_accumulator(t: TrainingFacts, acc: Accumulation) -> bool:

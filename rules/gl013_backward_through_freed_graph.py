@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.model.ext_training import GRAPH_REUSE_WORDS, Backward, Carried, TrainingFacts, dominates
+from gradlint.model.ext_modules import ModuleFacts
+from gradlint.model.ext_training import (
+    GRAPH_REUSE_WORDS,
+    Backward,
+    Carried,
+    ModelRoot,
+    Step,
+    TrainingFacts,
+    dominates,
+)
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
+MODIFIED_INPLACE = (
+    "RuntimeError: one of the variables needed for gradient computation has been modified by an inplace operation"
+)
 BACKWARD_TWICE = (
     "RuntimeError: Trying to backward through the graph a second time (or directly access saved tensors after "
     "they have already been freed)"
@@ -37,6 +49,13 @@ Flags a backward pass through a graph that an earlier backward pass has already 
   `.detach()`: `h = cell(x, h)`, `h, c = lstm(x, (h, c))`, `ema = 0.9 * ema + 0.1 * out`,
   `total = total + loss` with a `backward()` in the loop through a value computed from it — including
   the common "fix" `backward(retain_graph=True)`. Reported at the carried assignment.
+* a backward pass through a module call made before an optimizer step over that module's parameters, when
+  an earlier backward filled their gradients: the GAN training step `d_loss.backward(retain_graph=True);
+  opt_D.step(); g_loss.backward()` with `g_loss` computed from `D(...)` outputs of before the step, or
+  two losses of one forward pass with `opt.step()` between their backward passes. Only when the file shows
+  which modules the optimizer was built from (`torch.optim.Adam(D.parameters())`), the call, the step and
+  both backward passes are in one function, and the step can run between them (also a step under an `if`:
+  it crashes whenever it runs). Reported at the second backward.
 
 ## Why is this bad?
 `backward()` frees the graph's saved tensors as it goes. The second pass through them raises, on
@@ -51,6 +70,13 @@ backward traverses all previous iterations' graphs (measured: 10 graph nodes beh
 at step 300, backward time from 0.47 ms to 64.7 ms) and after `optimizer.step()` has updated the weights
 in place, a later backward raises `RuntimeError: one of the variables needed for gradient computation has
 been modified by an inplace operation`.
+
+`optimizer.step()` updates the parameters in place. A module call saves its weights for the backward pass
+(a linear layer needs its weight for the gradient of its input), so a backward through a call made before
+the step finds them at a newer version and raises, on PyTorch 2.13, `RuntimeError: one of the variables
+needed for gradient computation has been modified by an inplace operation: [torch.FloatTensor [8, 1]],
+which is output 0 of AsStrided, is at version 2; expected version 1 instead.` It is the most common GAN
+crash in tutorials (eriklindernoren/PyTorch-GAN's softmax GAN and ClusterGAN have this shape).
 
 ## Example
 ```python
@@ -68,7 +94,16 @@ for x, y in loader:
     h = cell(x, h.detach())        # truncated backpropagation through time
 ```
 and for two losses of one forward pass, `(loss1 + loss2).backward()` or
-`loss1.backward(retain_graph=True); loss2.backward()`.
+`loss1.backward(retain_graph=True); loss2.backward()`. For a GAN, compute the generator loss from a fresh
+`D(fake)` after `opt_D.step()` (and use `fake.detach()` in the discriminator loss):
+```python
+d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+d_loss.backward()
+opt_D.step()
+g_loss = bce(D(fake), ones)         # D called after its step
+g_loss.backward()
+opt_G.step()
+```
 
 ## Not flagged
 `retain_graph=True` on the first pass; `create_graph=True` (double backward, gradient penalties,
@@ -78,7 +113,13 @@ from separately computed forward passes; backward passes in different branches (
 (`h = h.detach()`, `h.detach_()`, `h = repackage_hidden(h)`, `h = model.init_hidden()`), also when only
 every k steps (truncated BPTT); loops with a `break`/`return` (they may run once); a carried state in
 a loop without a backward pass (a forward pass over layers or time steps); values the model does not know
-to carry a graph (results of unknown functions); test files (they trigger the error on purpose).
+to carry a graph (results of unknown functions); test files (they trigger the error on purpose). For a step
+between a forward pass and its backward: a module called afresh after the step; a step whose optimizer
+covers other modules than the ones the backward goes through (bicyclegan's encoder step followed by a
+backward through the generator); a step with no backward before it (after `zero_grad()` the gradients are
+None and `step()` changes nothing); a single `nn.Linear`/`nn.Conv*`/`nn.Embedding` whose input does not
+require grad (it saves no weight); the step and the backward in exclusive branches; an optimizer passed in
+as an argument (its parameters are not shown).
 
 ## Fix safety
 No automatic fix: where to cut the graph (`.detach()`) or whether to sum the losses is a modelling
@@ -101,7 +142,7 @@ None.
     )
     prefilter = GRAPH_REUSE_WORDS
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
-    extensions = (TrainingFacts,)
+    extensions = (TrainingFacts, ModuleFacts)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         if not model.uses_torch or model.is_test_file:
@@ -110,8 +151,10 @@ None.
         backwards = [b for b in t.backwards
                      if b.roots and model.effective_mode(b.mode, b.fn) is Mode.ENABLED]
         reported: set[int] = set()
+        owners = self._optimized_modules(model)
         for b in backwards:
-            finding = self._second_backward(model, t, b, backwards) or self._loop_invariant(model, t, b)
+            finding = (self._second_backward(model, t, b, backwards) or self._loop_invariant(model, t, b)
+                       or self._stepped_between(model, t, owners, b, backwards))
             if finding is not None and id(b.node) not in reported:
                 reported.add(id(b.node))
                 yield finding
@@ -136,6 +179,63 @@ None.
                 "recompute the forward pass",
             )
         return None
+
+    # ---------------------------------------------------------------- an optimizer step between forward and backward
+
+    @staticmethod
+    def _optimized_modules(model: SemanticModel) -> dict[str, set[str]]:
+        """Optimizer variable -> the modules whose `.parameters()` it was built from (every construction)."""
+        out: dict[str, set[str]] = {}
+        for o in model.ext(ModuleFacts).optimizers:
+            if o.var:
+                out.setdefault(o.var, set()).update(o.receivers)
+        return out
+
+    @staticmethod
+    def _covers(owners: set[str], module: str) -> bool:
+        """Does an optimizer over `owners`' parameters update parameters that a call of `module` uses?"""
+        for o in owners:
+            if module == o or module.startswith(o + "."):
+                return True
+            if module != "self" and o.startswith(module + "."):
+                return True  # an optimizer over a submodule of the called model
+        return False
+
+    def _stepped_between(self, model: SemanticModel, t: TrainingFacts, owners: dict[str, set[str]], b: Backward,
+                         backwards: list[Backward]) -> Finding | None:
+        """`d_loss.backward(retain_graph=True); opt_D.step(); g_loss.backward()` with `g_loss` computed from
+        `D(...)` before the step: the step modified in place the weights autograd saved for `D(...)`."""
+        for s in t.steps:
+            if s.fn is not b.fn or not t.may_precede(s.path, s.seq, b.path, b.seq):
+                continue
+            over = owners.get(s.optimizer)
+            if not over:
+                continue  # an optimizer whose parameters the file does not show: silent
+            calls = [mr for r in sorted(b.roots) if (mr := t.model_roots.get(r)) is not None
+                     and mr.fn is b.fn and mr.saves_weights and self._covers(over, mr.module)
+                     and t.may_precede(mr.path, mr.seq, s.path, s.seq)]
+            if not calls:
+                continue
+            # the step changes the parameters only when a backward before it filled their gradients
+            # (after `zero_grad()` they are None and `step()` skips them)
+            filled = next((f for f in backwards if f is not b and f.fn is b.fn
+                           and t.may_precede(f.path, f.seq, s.path, s.seq)
+                           and any((mr := t.model_roots.get(r)) is not None and self._covers(over, mr.module)
+                                   for r in f.roots)), None)
+            if filled is None:
+                continue
+            return Finding(b.node, self._stepped_message(model, b, s, filled, calls[0]))
+        return None
+
+    def _stepped_message(self, model: SemanticModel, b: Backward, s: Step, filled: Backward, call: ModelRoot) -> str:
+        step = f"`{model.code(s.node)}`"
+        return (
+            f"`{model.code(b.node)}` backpropagates through a call of `{call.module}` made before {step}; {step} "
+            f"updated `{call.module}`'s parameters in place (`{model.code(filled.node)}` had filled their gradients), "
+            "and autograd saved those very tensors for that call, so this raises "
+            f"`{MODIFIED_INPLACE}`; call `{call.module}` again after the step (a fresh forward pass for this loss), "
+            f"or run this backward before {step}"
+        )
 
     def _loop_invariant(self, model: SemanticModel, t: TrainingFacts, b: Backward) -> Finding | None:
         if not b.frees or not b.keys:

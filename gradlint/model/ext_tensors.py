@@ -136,6 +136,11 @@ class RequiresGradSet:
     form: str  # "attr" or "method"
     in_raises: bool = False
     whole_statement: bool = False  # the call / assignment is the whole statement (`t.requires_grad_()`)
+    # the target is a new tensor object made by this very expression (`p.data`, `p.detach()`, `w.data[:, :2]`,
+    # `x.float()` of a non-float32 tensor): how it was made, for messages, and the tensor it was made from
+    temporary: str = ""
+    owner: cst.BaseExpression | None = None
+    owner_requires_grad: bool | None = None  # does that tensor require grad (None: not known)
 
 
 @dataclass(eq=False)
@@ -1070,9 +1075,12 @@ class TensorFacts(Extension):
                               form: str) -> None:
         value = self.value(target)
         whole = form == "attr" or id(node) == self._stmt_call
+        temp = self._temporary(target)
         self.requires_grad_sets.append(
             RequiresGradSet(node, target, dotted(target), value, flag, form, in_raises=self._raises_depth > 0,
-                            whole_statement=whole and len(getattr(node, "targets", ())) <= 1)
+                            whole_statement=whole and len(getattr(node, "targets", ())) <= 1,
+                            temporary=temp[0] if temp else "", owner=temp[1] if temp else None,
+                            owner_requires_grad=self._requires_grad(temp[1]) if temp else None)
         )
         key = dotted(target)
         if key is None or form != "attr":
@@ -1085,6 +1093,58 @@ class TensorFacts(Extension):
             self._bind_key(key, TVal(PLAIN, dtype=value.dtype, cpu_fresh=value.cpu_fresh))
         elif value.kind in (PLAIN, RG) and flag is None:
             self._bind_key(key, UNK)
+
+    _TENSOR_KINDS = (RG, NONLEAF, MOVED, GRAPH, PLAIN)
+    # conversions that copy when they change the dtype (and return `self` when they do not)
+    _DTYPE_METHODS = {"float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16"}
+
+    def _requires_grad(self, expr: cst.BaseExpression) -> bool | None:
+        v = self.value(expr)
+        if v.kind in (RG, NONLEAF, MOVED, GRAPH):
+            return True
+        if v.kind == PLAIN:
+            return False
+        core = self.b.classify(expr).kind
+        if core in (Kind.LEAF, Kind.NONLEAF):
+            return True
+        return False if core is Kind.TENSOR else None
+
+    def _temporary(self, expr: cst.BaseExpression) -> tuple[str, cst.BaseExpression] | None:
+        """Is `expr` a tensor object made anew by evaluating it (so a flag set on it is lost)? Returns how it was
+        made and the tensor it was made from. Only provable cases: `X.data` (a new alias on every access),
+        `X.detach()`, `X.clone()`, indexing such a temporary or a plain tensor, a dtype conversion of a tensor
+        of another known dtype, `.cuda()` of a tensor a CPU factory made here."""
+        if type(expr) is cst.Attribute and expr.attr.value == "data":
+            if self.value(expr.value).kind in self._TENSOR_KINDS or self.b.classify(expr.value).kind in (
+                    Kind.LEAF, Kind.TENSOR, Kind.NONLEAF):
+                return "`.data`", expr.value
+            return None
+        if type(expr) is cst.Subscript:
+            inner = self._temporary(expr.value)
+            if inner is not None:
+                return inner[0] + " and indexing", inner[1]
+            if type(expr.value) in (cst.Name, cst.Attribute) and self.value(expr.value).kind == PLAIN:
+                return "indexing", expr.value
+            return None
+        if type(expr) is cst.Call and type(expr.func) is cst.Attribute:
+            method, recv = expr.func.attr.value, expr.func.value
+            base = self.value(recv)
+            if base.kind not in self._TENSOR_KINDS:
+                inner = self._temporary(recv)
+                if inner is None:
+                    return None
+            if method in ("detach", "clone") and not expr.args:
+                return f"`.{method}()`", recv
+            want = self._DTYPE_METHODS.get(method)
+            if want is not None and not expr.args and base.dtype is not None and base.dtype != want:
+                return f"`.{method}()` of a `{base.dtype}` tensor", recv
+            if method == "cuda" and base.cpu_fresh:
+                return "`.cuda()` of a CPU tensor", recv
+            pos = _positional(expr)
+            if (method == "to" and base.cpu_fresh and len(expr.args) == 1 and pos and type(pos[0].value) is cst.SimpleString
+                    and pos[0].value.evaluated_value.startswith("cuda")):
+                return f"`.to({pos[0].value.value})` of a CPU tensor", recv
+        return None
 
     def _record_optimizer(self, call: cst.Call, q: str) -> None:
         arg = _kwarg(call, "params") or (_positional(call)[0] if _positional(call) else None)

@@ -31,7 +31,7 @@ import libcst as cst
 from gradlint.model.builder import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
-from gradlint.model.names import TORCH_FACTORIES, dotted, is_full_slice
+from gradlint.model.names import TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method
 from gradlint.model.values import Kind
 from gradlint.model.walk import child_nodes
 
@@ -56,6 +56,15 @@ LOSS_NAME = re.compile(r"(criterion\w*|\w*loss\w*|crit|bce\w*|mse\w*|nll\w*|hube
 OPT_NAME = re.compile(r"\w*optim\w*|(\w*_)?opts?(_\w*)?|opt[a-z]|opt\d+|\w*_opt", re.IGNORECASE)
 RESET_NAME = re.compile(r"zero_grad|(reset|clear|zero)_?grads?", re.IGNORECASE)
 DETACH_HIDDEN = None
+# ops that save their operands for the backward pass (the gradient of one operand needs the other)
+_SAVING_OPERATORS = {cst.Multiply: "mul", cst.MatrixMultiply: "mul", cst.Divide: "div", cst.Power: "pow"}
+_SAVING_FUNCS = {**{f: "mul" for f in "mul multiply matmul mm bmm mv dot outer linear conv1d conv2d conv3d".split()},
+                 "div": "div", "divide": "div", "true_divide": "div", "pow": "pow"}
+# ops whose backward uses their own result (checked on torch 2.13: a write to the result changes the input's
+# gradient; not `relu`, whose backward only reads the result's sign)
+_SAVES_RESULT = frozenset("sigmoid tanh exp softmax log_softmax sqrt rsqrt".split())
+# torch layers that save their weight only for the gradient of their input (none for `nn.Embedding`)
+_WEIGHT_FOR_INPUT_LAYERS = re.compile(r"an? `nn\.(Linear|LazyLinear|Conv[123]d|ConvTranspose[123]d|Embedding|EmbeddingBag)`")
 DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
 BACKWARD_WRAPPER = re.compile(r"\w*(accelerator|fabric|engine|deepspeed|ds|amp|trainer|model_engine)\w*", re.IGNORECASE)
 
@@ -98,6 +107,37 @@ class Step:
     seq: int
     fn: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
+    path: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(eq=False)
+class ModelRoot:
+    """The graph root made by calling a module (`D(fake)`, `model.forward(x)`): GL013 asks which module's
+    parameters autograd saved for a later backward (an optimizer step between the call and that backward
+    modifies them in place)."""
+
+    module: str  # the dotted callee: `D`, `self.discriminator`
+    seq: int
+    fn: FunctionInfo | None
+    path: tuple[tuple[int, int], ...]
+    saves_weights: bool  # False for a single `nn.Linear`/`nn.Conv*`/`nn.Embedding` fed no grad-requiring input
+    req_in: bool = False  # an argument requires grad (then every layer saves its weight for the input's gradient)
+    cls: str | None = None  # the module's class, when it is a class of the file
+
+
+@dataclass(eq=False)
+class DataWrite:
+    """An in-place write through `.data` (`X.data.mul_(...)`, `X.data *= c`, `X.data[i] = v`,
+    `X.data = X.data - ...`): GL003 asks whether it falls between a forward pass that saved `X` and its
+    backward (silently wrong gradients)."""
+
+    node: cst.Attribute  # the `X.data` attribute
+    key: str  # `X`: `model.fc.weight`, `w`, `p`
+    param_of: str | None  # `model` for `p` bound by `for p in model.parameters()`
+    watermark: int  # graph roots below it were made before the write
+    seq: int
+    fn: FunctionInfo | None
+    path: tuple[tuple[int, int], ...]
 
 
 @dataclass(eq=False)
@@ -187,6 +227,12 @@ class TrainingFacts(Extension):
         self.accumulations: list[Accumulation] = []
         self.bindings: list[Binding] = []
         self.carried: list[Carried] = []
+        self.model_roots: dict[int, ModelRoot] = {}  # root id -> the module call that made it
+        self.data_writes: dict[int, DataWrite] = {}  # id(`X.data` node) -> the write
+        # op root -> the names whose values that op saved for its backward (`x * x` saves `x`)
+        self.saved_inputs: dict[int, frozenset[str]] = {}
+        self._param_loop: dict[tuple[int, str], str] = {}  # (id(fn) or 0, loop name) -> the module it ranges over
+        self.jumps: dict[int, int] = {}  # block frame id -> the first `continue`/`break`/`return`/`raise` in it
         self._graph_reuse_possible = builder.mentions(*GRAPH_REUSE_WORDS)
         self.optimizers: set[str] = set()  # names bound to torch.optim.<Optimizer>(...)
         self.loop_optimizers: list[LoopOptimizer] = []  # optimizers constructed inside a loop
@@ -286,7 +332,11 @@ class TrainingFacts(Extension):
         if type(e) is cst.Subscript:
             return self._r(e.value)
         if type(e) is cst.BinaryOperation:
-            return self._op([self._r(e.left), self._r(e.right)])
+            left, right = self._r(e.left), self._r(e.right)
+            out = self._op([left, right])
+            if out[0] and type(e.operator) in _SAVING_OPERATORS:
+                self._saves(_SAVING_OPERATORS[type(e.operator)], (e.left, left[1]), (e.right, right[1]))
+            return out
         if type(e) is cst.UnaryOperation:
             if type(e.operator) is cst.Not:
                 return EMPTY, False
@@ -303,6 +353,25 @@ class TrainingFacts(Extension):
         if type(e) is cst.Call:
             return self._r_call(e)
         return EMPTY, False
+
+    def _saves(self, how: str, a: tuple[cst.BaseExpression, bool], b: tuple[cst.BaseExpression, bool] | None) -> None:
+        """Record which operands of the op just made (root `self._next_root`) autograd saved for its backward.
+        It saves an operand only when a gradient needs it: for `a * b` (`matmul`, `linear`, `conv`), `a` when
+        `b` requires grad and `b` when `a` does; for `a / b`, `a` when `b` requires grad and `b` when either
+        does; for `a ** b`, `a` when either does (checked on torch 2.13: `c * x` with a plain `c` keeps no `x`)."""
+        if not self._graph_reuse_possible:
+            return
+        (ea, ra), (eb, rb) = a, (b if b is not None else (None, False))
+        if how == "mul":
+            saved = [(ea, rb), (eb, ra)]
+        elif how == "div":
+            saved = [(ea, rb), (eb, ra or rb)]
+        else:  # pow
+            saved = [(ea, ra or rb), (eb, rb)]
+        keys = frozenset(k for x, cond in saved if cond and x is not None and type(x) in (cst.Name, cst.Attribute)
+                         and (k := dotted(x)))
+        if keys:
+            self.saved_inputs[self._next_root] = keys
 
     def _union(self, exprs: list[cst.BaseExpression]) -> tuple[frozenset[int], bool]:
         out: frozenset[int] = EMPTY
@@ -337,7 +406,13 @@ class TrainingFacts(Extension):
                 if last in ("no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_tensor",
                             "numel", "manual_seed", "is_grad_enabled", "device", "dtype", "Size"):
                     return EMPTY, False
-                return self._op(self._args(call))
+                args = self._args(call)
+                out = self._op(args)
+                how = _SAVING_FUNCS.get(last)
+                if out[0] and how is not None and len(args) >= 1 and all(a.keyword is None for a in call.args[:2]):
+                    self._saves(how, (call.args[0].value, args[0][1]),
+                                (call.args[1].value, args[1][1]) if len(args) > 1 else None)
+                return out
             if not q.startswith("torch."):
                 root = q.split(".", 1)[0]
                 if root in ("numpy", "np", "math", "statistics", "random", "builtins", "json", "os"):
@@ -354,9 +429,14 @@ class TrainingFacts(Extension):
                 return EMPTY, False
             recv = self._r(func.value)
             if recv[0] or recv[1]:
-                return self._op([recv, *self._args(call)])
+                args = self._args(call)
+                out = self._op([recv, *args])
+                how = _SAVING_FUNCS.get(method)
+                if out[0] and how is not None and (not call.args or call.args[0].keyword is None):
+                    self._saves(how, (func.value, recv[1]), (call.args[0].value, args[0][1]) if args else None)
+                return out
             if method == "forward" and self.b.classify(func.value).kind in (Kind.MODULE, Kind.SELF):
-                return self._model_output(call)
+                return self._model_output(call, func.value)
         fv = self.b.classify(func)
         if fv.kind is Kind.MODULE:
             d = dotted(func) or ""
@@ -364,23 +444,32 @@ class TrainingFacts(Extension):
                 return self._op(self._args(call))  # a loss module: a graph when its inputs carry one
             if q is not None and q.startswith("torch."):
                 return self._op(self._args(call))  # an nn.<Module> constructed inline
-            return self._model_output(call)
+            return self._model_output(call, func)
         if fv.kind is Kind.SELF:
             cls = self.b.scope_class()
             if cls is not None and cls.is_module:
-                return self._model_output(call)
+                return self._model_output(call, func)
         d = dotted(func)
         if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
             return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
         return EMPTY, False
 
-    def _model_output(self, call: cst.Call) -> tuple[frozenset[int], bool]:
+    def _model_output(self, call: cst.Call, module: cst.BaseExpression | None = None) -> tuple[frozenset[int], bool]:
         if not self._recording() or not call.args:
             return EMPTY, False
         out: set[int] = set()
-        for r, _ in self._args(call):
+        req_in = False
+        for r, q in self._args(call):
             out |= r
-        out.add(self._new_root())
+            req_in = req_in or q
+        root = self._new_root()
+        out.add(root)
+        key = dotted(module) if module is not None else None
+        if key is not None and self._graph_reuse_possible:
+            mv = self.b.classify(module)
+            single = bool(_WEIGHT_FOR_INPUT_LAYERS.match(mv.origin))
+            self.model_roots[root] = ModelRoot(key, self.b.next_seq(), self.b.function, self._path(),
+                                               req_in or not single, req_in, mv.cls)
         return frozenset(out), True
 
     # ------------------------------------------------------------------ structure
@@ -471,6 +560,15 @@ class TrainingFacts(Extension):
         loop = self.b.loop
         # the target: elements of a graph-carrying container carry its graph
         r = self.roots(node.iter)
+        it = node.iter
+        if (type(it) is cst.Call and type(it.func) is cst.Attribute
+                and it.func.attr.value in ("parameters", "named_parameters") and (owner := dotted(it.func.value))):
+            tgt = node.target
+            if it.func.attr.value == "named_parameters" and type(tgt) is cst.Tuple and len(tgt.elements) == 2:
+                tgt = tgt.elements[1].value
+            if type(tgt) is cst.Name:
+                fn = self.b.function
+                self._param_loop[(id(fn) if fn is not None else 0, tgt.value)] = owner
         for key in _target_keys(node.target):
             self._st.taint[key] = r
             self.bindings.append(Binding(key, self.b.next_seq(), self.b.function, self._loops(), loop, False))
@@ -493,12 +591,24 @@ class TrainingFacts(Extension):
         if self._ctl and isinstance(self._ctl[-1], LoopInfo):
             self._ctl.pop()
 
+    def _jump(self) -> None:
+        if self._frames:
+            self.jumps.setdefault(self._frames[-1][0], self._frames[-1][1])
+
+    def visit_Continue(self, node: cst.Continue) -> None:
+        self._jump()
+
+    def visit_Raise(self, node: cst.Raise) -> None:
+        self._jump()
+
     def visit_Break(self, node: cst.Break) -> None:
+        self._jump()
         loop = self.b.loop
         if loop is not None:
             self.exits.add(id(loop))
 
     def visit_Return(self, node: cst.Return) -> None:
+        self._jump()
         for loop in self.b.enclosing_loops:
             self.exits.add(id(loop))
         if node.value is not None:
@@ -532,6 +642,8 @@ class TrainingFacts(Extension):
         for t in targets:
             if type(t) is cst.Attribute and t.attr.value == "grad":
                 self.resets.append(Reset(node, "", self.b.next_seq(), fn, loops))
+        for t in targets:
+            self._data_write(t)
         keys = [k for t in targets for k in _target_keys(t)]
         # accumulation: acc = acc + piece / acc = torch.cat([acc, piece])
         if len(targets) == 1 and (k := self._key(targets[0])) is not None:
@@ -551,6 +663,12 @@ class TrainingFacts(Extension):
                 return
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
         r, _ = self._r(rhs)
+        if r and type(rhs) is cst.Call and self._next_root in r and self._graph_reuse_possible:
+            name = rhs.func.attr.value if type(rhs.func) is cst.Attribute else (
+                rhs.func.value if type(rhs.func) is cst.Name else "")
+            if name in _SAVES_RESULT and keys:
+                # `gate = torch.sigmoid(z)`: the op saved its own result, now bound to these names
+                self.saved_inputs[self._next_root] = self.saved_inputs.get(self._next_root, frozenset()) | set(keys)
         carried = False
         pairwise = (len(targets) == 1 and type(targets[0]) in (cst.Tuple, cst.List)
                     and type(rhs) in (cst.Tuple, cst.List) and len(targets[0].elements) == len(rhs.elements))
@@ -585,6 +703,20 @@ class TrainingFacts(Extension):
             for k in _target_keys(t):
                 self._bind(k, r, fn, loops, unc, lit, rhs, node)
 
+    def _data_write(self, expr: cst.BaseExpression) -> None:
+        """`X.data` / `X.data[...]` written in place: record it (only files with a backward pass can need it)."""
+        while type(expr) is cst.Subscript:
+            expr = expr.value
+        if type(expr) is not cst.Attribute or expr.attr.value != "data" or not self._graph_reuse_possible:
+            return
+        key = dotted(expr.value)
+        if key is None:
+            return
+        fn = self.b.function
+        self.data_writes[id(expr)] = DataWrite(
+            expr, key, self._param_loop.get((id(fn) if fn is not None else 0, key.split(".", 1)[0])),
+            self._next_root + 1, self.b.next_seq(), fn, self._path())
+
     def _bind(self, key, roots, fn, loops, unc, lit, source: cst.CSTNode, node=None) -> None:
         self._st.taint[key] = roots
         self._st.derived.setdefault(key, []).append(source)
@@ -602,6 +734,7 @@ class TrainingFacts(Extension):
 
     def leave_AugAssign(self, node: cst.AugAssign) -> None:
         target = node.target
+        self._data_write(target)
         key = self._key(target.value if type(target) is cst.Subscript else target)
         if key is None:
             return
@@ -669,6 +802,8 @@ class TrainingFacts(Extension):
             return
         method = func.attr.value
         recv = func.value
+        if is_inplace_method(method) and method not in ("requires_grad_", "detach_", "retain_grad", "share_memory_"):
+            self._data_write(recv)
         if method in ("backward", "manual_backward"):
             rr = self._r(recv)
             pos = _positional(node)
@@ -692,7 +827,7 @@ class TrainingFacts(Extension):
         if method == "step":
             opt = self._optimizer_of_step(node, recv)
             if opt is not None:
-                self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops))
+                self.steps.append(Step(node, opt, self.b.next_seq(), fn, loops, self._path()))
             return
         if method in ("append", "extend", "add_", "insert") and node.args:
             key = self._key(recv.value if type(recv) is cst.Subscript else recv)
@@ -753,6 +888,22 @@ class TrainingFacts(Extension):
         ))
 
     # ------------------------------------------------------------------ queries for the rules
+
+    def may_precede(self, pa: tuple[tuple[int, int], ...], sa: int, pb: tuple[tuple[int, int], ...], sb: int) -> bool:
+        """Can the statement at path `pa` (sequence point `sa`) run before the one at `pb` (`sb`) in one pass
+        through their function: `a` earlier, not in a branch exclusive with `b`'s (`if`/`else`, `try`/`except`),
+        and not in a block that leaves with `continue`/`break`/`return`/`raise` after it?"""
+        if sa >= sb:
+            return False
+        for i, ((fa, ca), (fb, cb)) in enumerate(zip(pa, pb)):
+            if fa != fb:
+                return False  # sibling blocks of one compound statement
+            if ca != cb:
+                if ca > cb:
+                    return False
+                # `a` in a block nested in the statement at counter ca: does that block jump away after `a`?
+                return not any(self.jumps.get(f, -1) >= c for f, c in pa[i + 1:])
+        return True
 
     def state(self, fn: FunctionInfo | None) -> _FnState:
         return self.fn_state.get(id(fn) if fn is not None else 0) or _FnState()

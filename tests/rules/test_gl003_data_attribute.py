@@ -40,3 +40,187 @@ def test_gl003_true_positives(name):
 @pytest.mark.parametrize("name", sorted(GL003_GOOD))
 def test_gl003_lookalikes_stay_silent(name):
     assert rows("GL003", GL003_GOOD[name]) == []
+
+
+# ---------------------------------------------------------------- writes through `.data` between a forward and its backward
+# A bug (tier escalated) only when the model proves that the graph the backward runs through saved the written
+# tensor before the write; each shape below was checked on torch 2.13 (gradients with and without the write):
+# `x * x`, `x ** 2`, `c / x`, a result of `sigmoid`/`tanh`/`exp`/`softmax`, a weight of a layer after the first
+# one change; `c * x` with a plain `c` (x not saved), a bias, the first layer's weight fed a plain input, `relu`'s
+# result (only its sign is read) do not.
+
+import textwrap  # noqa: E402
+
+from gradlint.linter import lint_source  # noqa: E402
+from gradlint.settings import Settings  # noqa: E402
+
+
+def tiers(snippet: str) -> list[tuple[int, str]]:
+    res = lint_source(textwrap.dedent(snippet), "train.py", Settings(selected=frozenset({"GL003"})))
+    assert res.error is None, res.error
+    return [(d.location.row, d.tier) for d in res.diagnostics]
+
+
+NET = """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Linear(3, 4)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(4, 1)
+    def forward(self, x):
+        return self.fc(self.act(self.conv(x)))
+model = Net()
+"""
+
+WRITE_BUG = {
+    "last_layer_weight_between": (NET + """
+out = model(x)
+loss = crit(out, y)
+model.fc.weight.data.mul_(0.5)
+loss.backward()
+""", 16),
+    "leaf_squared": ("""
+import torch
+x = torch.ones(1, requires_grad=True)
+y = x * x
+x.data *= 100
+y.backward()
+""", 5),
+    "clamp_saved_by_pow": ("""
+import torch
+w = torch.randn(3, requires_grad=True)
+for i in range(3):
+    out = (w ** 2).sum()
+    w.data.clamp_(-1, 1)
+    out.backward()
+""", 6),
+    "param_loop_clip_before_backward": ("""
+import torch
+import torch.nn as nn
+D = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+for real in loader:
+    out = D(real)
+    for p in D.parameters():
+        p.data.clamp_(-0.01, 0.01)
+    out.mean().backward()
+""", 8),
+    "sigmoid_result_masked": ("""
+import torch
+logits = torch.randn(3, requires_grad=True)
+gate = torch.sigmoid(logits)
+gate.data.mul_(mask)
+(gate * values).sum().backward()
+""", 5),
+    # the first layer's weight is saved too when the input requires grad (here: the generator's output)
+    "first_layer_with_grad_input": (NET + """
+G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+score = model(G(z))
+model.conv.weight.data.mul_(0.5)
+score.mean().backward()
+""", 16),
+}
+
+WRITE_HYGIENE = {
+    # WGAN weight clipping after the step: the common correct idiom (hygiene: `torch.no_grad()` is safer)
+    "wgan_clip_after_step": ("""
+import torch
+for epoch in range(5):
+    for i, real in enumerate(loader):
+        optimizer_D.zero_grad()
+        loss_D = -torch.mean(D(real)) + torch.mean(D(G(z).detach()))
+        loss_D.backward()
+        optimizer_D.step()
+        for p in D.parameters():
+            p.data.clamp_(-0.01, 0.01)
+        if i % 5 == 0:
+            optimizer_G.zero_grad()
+            loss_G = -torch.mean(D(G(z)))
+            loss_G.backward()
+            optimizer_G.step()
+""", 10),
+    "write_after_backward": ("""
+import torch
+out = model(x)
+loss = crit(out, y)
+loss.backward()
+model.fc.weight.data.mul_(0.5)
+""", 6),
+    "first_layer_plain_input": (NET + """
+out = model(x)
+loss = crit(out, y)
+model.conv.weight.data.mul_(0.5)
+loss.backward()
+""", 16),
+    "bias_between": ("""
+import torch
+import torch.nn as nn
+model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+out = model(x)
+model.bias.data.zero_()
+out.sum().backward()
+""", 6),
+    "plain_times_leaf": ("""
+import torch
+x = torch.ones(2, requires_grad=True)
+c = torch.full((2,), 3.0)
+y = c * x
+x.data *= 100
+y.sum().backward()
+""", 6),
+    "sum_saves_nothing": ("""
+import torch
+x = torch.ones(1, requires_grad=True)
+y = x + 1
+x.data *= 100
+y.backward()
+""", 5),
+    "imported_model_may_be_one_layer": ("""
+import torch
+from models import Net
+model = Net()
+out = model(x)
+model.fc.weight.data.mul_(0.5)
+crit(out, y).backward()
+""", 6),
+    "write_in_other_branch": ("""
+import torch
+x = torch.ones(1, requires_grad=True)
+y = x * x
+if fix:
+    x.data *= 100
+else:
+    y.backward()
+""", 6),
+    "manual_sgd": ("""
+import torch
+w = torch.randn(3, requires_grad=True)
+for x in data:
+    loss = (w * x).sum()
+    loss.backward()
+    w.data -= 0.1 * w.grad.data
+    w.grad.data.zero_()
+""", 7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_BUG))
+def test_write_between_forward_and_backward_is_a_bug(name):
+    snippet, row = WRITE_BUG[name]
+    assert (row, "bug") in tiers(snippet)
+
+
+@pytest.mark.parametrize("name", sorted(WRITE_HYGIENE))
+def test_write_look_alikes_stay_hygiene(name):
+    snippet, row = WRITE_HYGIENE[name]
+    found = tiers(snippet)
+    assert (row, "hygiene") in found and all(t == "hygiene" for _, t in found)
+
+
+def test_write_between_message():
+    res = lint_source(textwrap.dedent(WRITE_BUG["last_layer_weight_between"][0]), "train.py",
+                      Settings(selected=frozenset({"GL003"})))
+    msg = res.diagnostics[0].message
+    assert "`model(...)` saved `model.fc.weight` for `loss.backward()`" in msg and "silently wrong" in msg

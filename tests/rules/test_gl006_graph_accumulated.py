@@ -235,3 +235,24 @@ def test_fixes():
     assert lst.fix is not None and ".detach()" in lst.fix.message
     scaled = _diag(BAD["loss_scaled_by_batch_size"][0])
     assert scaled.fix is not None and "(loss * x.size(0)).item()" in scaled.fix.edits[0].content
+
+
+def test_message_for_a_handful_of_iterations():
+    """A loop of 3 iterations holds 3 graphs: no claim that memory keeps growing."""
+    few = _diag("import torch\ntotal = 0\nfor i in range(3):\n    loss = criterion(model(x), y)\n"
+                "    loss.backward()\n    total += loss\n").message
+    assert "the loop runs 3 times" in few and "not a growing leak" in few and "grows a little" not in few
+    never = _diag("import torch\ndef evaluate(model):\n    outs = []\n    for k in [0, 1]:\n"
+                  "        outs.append(criterion(model(x[k]), y))\n    return outs\n").message
+    assert "never backpropagated" in never and "2 forward passes stay alive" in never
+    assert "grows" not in never
+    # the accumulator re-created every epoch lives across the 3 inner iterations only
+    inner = _diag("import torch\nfor epoch in range(100):\n    total = 0\n    for i in range(3):\n"
+                  "        loss = criterion(model(x), y)\n        loss.backward()\n        total += loss\n").message
+    assert "the loop runs 3 times" in inner
+    # over a loader (or a large range) the leak grows
+    grows = _diag("import torch\ntotal = 0\nfor i in range(1000):\n    loss = criterion(model(x), y)\n"
+                  "    loss.backward()\n    total += loss\n").message
+    assert "grows a little with every iteration" in grows
+    unbounded = _diag(BAD["from_import_loss_module"][0]).message
+    assert "never backpropagated" in unbounded and "every iteration's saved activations" in unbounded

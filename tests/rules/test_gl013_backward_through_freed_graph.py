@@ -210,3 +210,347 @@ def test_messages():
     assert "`retain_graph=True` only hides the error" in retained and "modified by an inplace operation" in retained
     invariant = _diag(BAD["loop_invariant_loss"][0]).message
     assert "built before the loop" in invariant
+
+
+# ---------------------------------------------------------------- an optimizer step between a forward and its backward
+# Each shape below was run on torch 2.13 (tests/rules comments give the outcome): the BAD ones raise
+# "one of the variables needed for gradient computation has been modified by an inplace operation".
+
+STEPPED_BAD = {
+    # eriklindernoren/PyTorch-GAN softmax_gan: d_real/d_fake reused for the generator loss after opt_D.step()
+    "softmax_gan_outputs_reused": (
+        """
+        import torch
+        optimizer_G = torch.optim.Adam(generator.parameters(), lr=2e-4)
+        optimizer_D = torch.optim.Adam(discriminator.parameters(), lr=2e-4)
+        for imgs, _ in dataloader:
+            optimizer_G.zero_grad()
+            optimizer_D.zero_grad()
+            gen_imgs = generator(z)
+            d_real = discriminator(imgs)
+            d_fake = discriminator(gen_imgs)
+            Z = torch.sum(torch.exp(-d_real)) + torch.sum(torch.exp(-d_fake))
+            d_loss = torch.sum(d_real) + torch.log(Z)
+            d_loss.backward(retain_graph=True)
+            optimizer_D.step()
+            g_loss = torch.sum(d_real) + torch.sum(d_fake) + torch.log(Z)
+            g_loss.backward()
+            optimizer_G.step()
+        """, [16]),
+    # the generator loss computed before the discriminator step; the discriminator loss used fake.detach()
+    "g_loss_before_d_step_detached_fake": (
+        """
+        import torch
+        import torch.nn as nn
+        bce = nn.BCELoss()
+        class Discriminator(nn.Module):
+            def forward(self, x):
+                return self.net(x)
+        G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        D = Discriminator()
+        opt_G = torch.optim.Adam(G.parameters())
+        opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+        for real in loader:
+            fake = G(z)
+            g_loss = bce(D(fake), ones)
+            d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+            opt_D.zero_grad()
+            d_loss.backward()
+            opt_D.step()
+            opt_G.zero_grad()
+            g_loss.backward()
+            opt_G.step()
+        """, [20]),
+    # one model, two losses of one forward pass, a step between their backward passes
+    "one_model_two_losses_step_between": (
+        """
+        import torch
+        def train(model, loader):
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x, y in loader:
+                out = model(x)
+                l1 = criterion(out, y)
+                l2 = out.pow(2).mean()
+                l1.backward(retain_graph=True)
+                opt.step()
+                l2.backward()
+        """, [11]),
+    # a step that runs only on some iterations still crashes the backward after it whenever it runs
+    "conditional_step_clustergan": (
+        """
+        import torch
+        from itertools import chain
+        optimizer_GE = torch.optim.Adam(chain(generator.parameters(), encoder.parameters()))
+        optimizer_D = torch.optim.Adam(discriminator.parameters())
+        for i, (imgs, _) in enumerate(dataloader):
+            gen_imgs = generator(zn, zc)
+            D_gen = discriminator(gen_imgs)
+            D_real = discriminator(imgs)
+            if i % n_skip_iter == 0:
+                ge_loss = torch.mean(D_gen)
+                ge_loss.backward(retain_graph=True)
+                optimizer_GE.step()
+            optimizer_D.zero_grad()
+            d_loss = torch.mean(D_real) - torch.mean(D_gen)
+            d_loss.backward()
+            optimizer_D.step()
+        """, [16]),
+    # optimizer and networks as attributes, a method of a trainer class
+    "trainer_attributes": (
+        """
+        import torch
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self):
+                self.G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+                self.D = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 1))
+                self.opt_G = torch.optim.Adam(self.G.parameters())
+                self.opt_D = torch.optim.Adam(self.D.parameters())
+
+            def step(self, real, z):
+                fake = self.G(z)
+                pred_fake = self.D(fake)
+                d_loss = self.D(real).mean() - pred_fake.mean()
+                self.opt_D.zero_grad()
+                d_loss.backward(retain_graph=True)
+                self.opt_D.step()
+                g_loss = -pred_fake.mean()
+                self.opt_G.zero_grad()
+                g_loss.backward()
+                self.opt_G.step()
+        """, [20]),
+    # MorvanZhou 406_conditional_GAN: G_loss from D's output before opt_D.step()
+    "conditional_gan_shared_scores": (
+        """
+        import torch
+        G = torch.nn.Sequential(torch.nn.Linear(7, 128), torch.nn.ReLU(), torch.nn.Linear(128, 15))
+        D = torch.nn.Sequential(torch.nn.Linear(17, 128), torch.nn.ReLU(), torch.nn.Linear(128, 1))
+        opt_D = torch.optim.Adam(D.parameters(), lr=1e-4)
+        opt_G = torch.optim.Adam(G.parameters(), lr=1e-4)
+        for step in range(10000):
+            G_paintings = G(torch.cat((G_ideas, labels), 1))
+            prob_artist0 = D(torch.cat((artist_paintings, labels), 1))
+            prob_artist1 = D(torch.cat((G_paintings, labels), 1))
+            D_score1 = torch.log(1. - prob_artist1)
+            D_loss = - torch.mean(torch.log(prob_artist0) + D_score1)
+            G_loss = torch.mean(D_score1)
+            opt_D.zero_grad()
+            D_loss.backward(retain_graph=True)
+            opt_D.step()
+            opt_G.zero_grad()
+            G_loss.backward()
+            opt_G.step()
+        """, [18]),
+    # a step in a branch that does not leave the iteration
+    "warmup_step_without_continue": (
+        """
+        import torch
+        optimizer_G = torch.optim.Adam(generator.parameters())
+        for imgs in dataloader:
+            gen_hr = generator(imgs)
+            loss_pixel = criterion_pixel(gen_hr, imgs)
+            if warm:
+                loss_pixel.backward(retain_graph=True)
+                optimizer_G.step()
+            loss_G = criterion_content(gen_hr, imgs)
+            loss_G.backward()
+        """, [11]),
+    # a single nn.Linear saves its weight when its input requires grad (here: the generator's output)
+    "single_linear_d_on_fake": (
+        """
+        import torch
+        import torch.nn as nn
+        G = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        D = nn.Linear(2, 1)
+        opt_G = torch.optim.Adam(G.parameters())
+        opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+        fake = G(z)
+        g_loss = D(fake).pow(2).mean()
+        d_loss = D(real).mean() + D(fake.detach()).mean()
+        d_loss.backward()
+        opt_D.step()
+        g_loss.backward()
+        """, [13]),
+}
+
+STEPPED_GOOD = {
+    # the generator loss from a fresh D(fake) after the step: the retained graph is only G's
+    "fresh_d_call_after_step": (
+        """
+        import torch
+        opt_G = torch.optim.Adam(G.parameters())
+        opt_D = torch.optim.Adam(D.parameters())
+        for real in loader:
+            fake = G(z)
+            d_loss = bce(D(real), ones) + bce(D(fake), zeros)
+            opt_D.zero_grad()
+            d_loss.backward(retain_graph=True)
+            opt_D.step()
+            g_loss = bce(D(fake), ones)
+            opt_G.zero_grad()
+            g_loss.backward()
+            opt_G.step()
+        """),
+    # eriklindernoren/PyTorch-GAN bicyclegan: the encoder step, then a fresh encoder call over the generator's
+    # output made before it (the generator's parameters are not changed by optimizer_E)
+    "bicyclegan_encoder_step": (
+        """
+        import torch
+        optimizer_E = torch.optim.Adam(encoder.parameters())
+        optimizer_G = torch.optim.Adam(generator.parameters())
+        for real_A, real_B in dataloader:
+            optimizer_E.zero_grad()
+            optimizer_G.zero_grad()
+            mu, logvar = encoder(real_B)
+            fake_B = generator(real_A, mu)
+            _fake_B = generator(real_A, sampled_z)
+            loss_GE = mae_loss(fake_B, real_B) + mae_loss(_fake_B, real_B)
+            loss_GE.backward(retain_graph=True)
+            optimizer_E.step()
+            _mu, _ = encoder(_fake_B)
+            loss_latent = mae_loss(_mu, sampled_z)
+            loss_latent.backward()
+            optimizer_G.step()
+        """),
+    # MorvanZhou 406_GAN: G's step, then D's losses on G_paintings.detach()
+    "morvan_gan_detach": (
+        """
+        import torch
+        opt_D = torch.optim.Adam(D.parameters(), lr=1e-4)
+        opt_G = torch.optim.Adam(G.parameters(), lr=1e-4)
+        for step in range(10000):
+            G_paintings = G(G_ideas)
+            prob_artist1 = D(G_paintings)
+            G_loss = torch.mean(torch.log(1. - prob_artist1))
+            opt_G.zero_grad()
+            G_loss.backward()
+            opt_G.step()
+            prob_artist0 = D(artist_paintings)
+            prob_artist1 = D(G_paintings.detach())
+            D_loss = - torch.mean(torch.log(prob_artist0) + torch.log(1. - prob_artist1))
+            opt_D.zero_grad()
+            D_loss.backward(retain_graph=True)
+            opt_D.step()
+        """),
+    # the second loss goes through the generator only; the step changed the discriminator
+    "second_loss_avoids_stepped_module": (
+        """
+        import torch
+        opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+        fake = G(z)
+        out = D(fake)
+        out.mean().backward(retain_graph=True)
+        opt_D.step()
+        fake.pow(2).mean().backward()
+        """),
+    # no backward before the step: after zero_grad() the gradients are None and step() changes nothing
+    "step_before_any_backward": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in loader:
+            loss = model(x).mean()
+            opt.zero_grad()
+            opt.step()
+            loss.backward()
+        """),
+    # a single nn.Linear fed an input that does not require grad saves no weight
+    "single_linear_plain_input": (
+        """
+        import torch
+        import torch.nn as nn
+        D = nn.Linear(2, 1)
+        opt_D = torch.optim.SGD(D.parameters(), lr=0.1)
+        out = D(real)
+        out.pow(2).mean().backward(retain_graph=True)
+        opt_D.step()
+        out.abs().mean().backward()
+        """),
+    # the step and the second backward in exclusive branches
+    "step_in_other_branch": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        out = model(x)
+        out.mean().backward(retain_graph=True)
+        if update:
+            opt.step()
+        else:
+            out.pow(2).mean().backward()
+        """),
+    # the optimizer's parameters are not shown (a function argument): silent
+    "optimizer_unknown": (
+        """
+        import torch
+        def train(D, opt_D, x):
+            out = D(x)
+            out.mean().backward(retain_graph=True)
+            opt_D.step()
+            out.pow(2).mean().backward()
+        """),
+    # the backward passes first, the step after both
+    "step_after_both_backwards": (
+        """
+        import torch
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        out = model(x)
+        out.mean().backward(retain_graph=True)
+        out.pow(2).mean().backward()
+        opt.step()
+        """),
+    # eriklindernoren/PyTorch-GAN esrgan: the warm-up step leaves the iteration with `continue`
+    "warmup_step_then_continue": (
+        """
+        import torch
+        optimizer_G = torch.optim.Adam(generator.parameters())
+        for i, imgs in enumerate(dataloader):
+            optimizer_G.zero_grad()
+            gen_hr = generator(imgs)
+            loss_pixel = criterion_pixel(gen_hr, imgs)
+            if batches_done < warmup_batches:
+                loss_pixel.backward()
+                optimizer_G.step()
+                continue
+            loss_G = criterion_content(gen_hr, imgs) + loss_pixel
+            loss_G.backward()
+            optimizer_G.step()
+        """),
+    # a lightning-style module: `self(z)` (the generator) while the stepped optimizer is over self.discriminator
+    "self_call_other_submodule": (
+        """
+        import torch
+        import torch.nn as nn
+        class GAN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.opt_d = torch.optim.Adam(self.discriminator.parameters())
+
+            def forward(self, z):
+                return self.generator(z)
+
+            def train_step(self, z, real):
+                fake = self(z)
+                d_loss = self.discriminator(real).mean() - self.discriminator(fake.detach()).mean()
+                d_loss.backward()
+                self.opt_d.step()
+                g_loss = fake.pow(2).mean()
+                g_loss.backward()
+        """),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STEPPED_BAD))
+def test_step_between_forward_and_backward(name):
+    snippet, expected = STEPPED_BAD[name]
+    assert rows("GL013", snippet) == expected
+
+
+@pytest.mark.parametrize("name", sorted(STEPPED_GOOD))
+def test_step_between_look_alikes_silent(name):
+    assert rows("GL013", STEPPED_GOOD[name]) == []
+
+
+def test_step_between_message():
+    msg = _diag(STEPPED_BAD["softmax_gan_outputs_reused"][0]).message
+    assert "`g_loss.backward()`" in msg and "`discriminator`" in msg and "`optimizer_D.step()`" in msg
+    assert "modified by an inplace operation" in msg and "`d_loss.backward(retain_graph=True)`" in msg

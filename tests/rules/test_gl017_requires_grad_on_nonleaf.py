@@ -102,3 +102,127 @@ def test_messages_quote_the_right_error():
     assert long in diags(BAD["method_false"][0])[0].message
     msg = diags(BAD["attr_true"][0])[0].message
     assert "you can only change requires_grad flags of leaf variables." in msg and long not in msg
+
+
+# ---------------------------------------------------------------- the flag set on a temporary: a no-op
+# On torch 2.13: `m.weight.data.requires_grad = False`, `m.weight.data[:, :2].requires_grad = False`,
+# `p.detach().requires_grad = False` and `m.weight.data.requires_grad_(False)` leave `m.weight.requires_grad`
+# True; `x.float().requires_grad = True` of an int64 `x` and `x[0:2].requires_grad = True` of a plain `x` leave
+# `x.requires_grad` False; `x.float()` of a float32 `x` and `x.to("cpu")` of a CPU `x` return `x` itself.
+
+TEMP_BAD = {
+    "data_freeze": (
+        """
+        import torch
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+        model[0].weight.data.requires_grad = False
+        """, [5]),
+    # transformers' DAB-DETR: "freeze" two columns of an embedding
+    "data_slice_freeze_in_init": (
+        """
+        import torch
+        import torch.nn as nn
+        class Detr(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.query_refpoint_embeddings = nn.Embedding(n, 4)
+                self.query_refpoint_embeddings.weight.data[:, :2].requires_grad = False
+        """, [8]),
+    "detach_freeze_in_parameter_loop": (
+        """
+        import torch
+        for p in model.backbone.parameters():
+            p.detach().requires_grad = False
+        """, [4]),
+    "data_method_freeze": (
+        """
+        import torch
+        lin = torch.nn.Linear(3, 2)
+        lin.weight.data.requires_grad_(False)
+        """, [4]),
+    "float_of_int_tensor": (
+        """
+        import torch
+        idx = torch.randint(0, 5, (3,))
+        idx.float().requires_grad = True
+        loss = (idx.float() * 2).sum()
+        """, [4]),
+    "cuda_of_cpu_factory": (
+        """
+        import torch
+        x = torch.randn(8, 3)
+        x.cuda().requires_grad = True
+        """, [4]),
+    "to_cuda_string": (
+        """
+        import torch
+        x = torch.zeros(8, 3)
+        x.to("cuda:0").requires_grad = True
+        """, [4]),
+    "slice_of_plain_tensor": (
+        """
+        import torch
+        x = torch.randn(4, 3)
+        x[:2].requires_grad = True
+        """, [4]),
+    "double_of_float_tensor": (
+        """
+        import torch
+        x = torch.rand(4)
+        x.double().requires_grad = True
+        """, [4]),
+}
+
+TEMP_GOOD = {
+    # the result is bound first: the flag is set on the tensor that is used
+    "named_result": "import torch\nx = torch.randn(3)\nx = x.cuda()\nx.requires_grad = True\n",
+    "chained_and_kept": "import torch\nx = torch.randn(3)\nt = x.clone().detach().requires_grad_(True)\n",
+    "data_method_kept": "import torch\nlin = torch.nn.Linear(3, 2)\nw = lin.weight.data.requires_grad_(False)\n",
+    # `.float()` of a float32 tensor returns the tensor itself: the flag is set on `x`
+    "float_of_float32": "import torch\nx = torch.randn(3)\nx.float().requires_grad = True\n",
+    "to_cpu_of_cpu": "import torch\nx = torch.randn(3)\nx.to('cpu').requires_grad = True\n",
+    # an element of a list of parameters is the parameter itself
+    "list_element": "import torch\nparams = list(model.parameters())\nparams[0].requires_grad = False\n",
+    "module_dict_element": "import torch\nmodel._modules[name].requires_grad_(False)\n",
+    # freezing what does not require grad / asking what already requires grad: harmless
+    "data_of_plain_false": "import torch\nx = torch.randn(3)\nx.data.requires_grad = False\n",
+    "detach_of_leaf_true": "import torch\nw = torch.randn(3, requires_grad=True)\nw.detach().requires_grad = True\n",
+    # tensors the model does not know: `.data` of an argument (may be a PackedSequence's stored tensor)
+    "unknown_argument": "import torch\ndef f(batch):\n    batch.data.requires_grad = True\n",
+    "unknown_cuda": "import torch\ndef f(x):\n    x.cuda().requires_grad = True\n",
+    "variable_flag": "import torch\nlin = torch.nn.Linear(3, 2)\nlin.weight.data.requires_grad = flag\n",
+    "direct_freeze": "import torch\nfor p in model.parameters():\n    p.requires_grad = False\n",
+    "in_raises": (
+        "import torch\nimport pytest\nlin = torch.nn.Linear(3, 2)\nwith pytest.raises(RuntimeError):\n"
+        "    lin.weight.data.requires_grad = False\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TEMP_BAD))
+def test_flag_on_temporary_reported(name):
+    snippet, expected = TEMP_BAD[name]
+    assert rows(snippet) == expected
+
+
+@pytest.mark.parametrize("name", sorted(TEMP_GOOD))
+def test_flag_on_temporary_look_alikes_silent(name):
+    assert rows(TEMP_GOOD[name]) == []
+
+
+def test_flag_on_temporary_messages():
+    msg = diags(TEMP_BAD["data_freeze"][0])[0].message
+    assert "temporary tensor" in msg and "`model[0].weight` itself is unchanged" in msg
+    assert "still requires grad and keeps training" in msg and "`model[0].weight.requires_grad = False`" in msg
+    part = diags(TEMP_BAD["data_slice_freeze_in_init"][0])[0].message
+    assert "part of one cannot be frozen" in part
+    cast = diags(TEMP_BAD["float_of_int_tensor"][0])[0].message
+    assert "`.float()` of a `int64` tensor" in cast and "does not require grad" in cast
+
+
+def test_gl003_leaves_the_temporary_to_gl017():
+    """`.detach()` in place of `.data` would keep the no-op: GL003 does not suggest it there."""
+    res = lint_source(textwrap.dedent(TEMP_BAD["data_freeze"][0]), "train.py", Settings(selected=frozenset({"GL003"})))
+    assert res.diagnostics == []
+    res = lint_source(TEMP_GOOD["data_method_kept"], "train.py", Settings(selected=frozenset({"GL003"})))
+    assert [d.location.row for d in res.diagnostics] == [3]

@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,7 +50,8 @@ def parse_once():
     finally:
         gc.enable()
 parse = [_big_stack_executor().submit(parse_once).result() for _ in range(REPEAT)]
-print(json.dumps({"findings": findings, "cpu": cpu, "wall": wall, "parse": parse}))
+import gradlint
+print(json.dumps({"findings": findings, "cpu": cpu, "wall": wall, "parse": parse, "code": gradlint.__file__}))
 '''
 
 EDITOR = r'''
@@ -67,7 +69,11 @@ print(json.dumps(out))
 
 def run(code: str, tree: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    # from an empty folder: `python -c` puts the current folder ahead of PYTHONPATH, and a checkout there
+    # would be imported for both trees
+    with tempfile.TemporaryDirectory() as cwd:
+        out = subprocess.run([sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True,
+                             check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -91,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             d = run(IN_PROCESS.replace("BENCH", bench).replace("REPEAT", str(args.repeat)), trees[name])
             for k in ("cpu", "wall", "parse"):
                 acc[name][k] += d[k]
+            assert d["code"].startswith(str(trees[name])), (name, d["code"])  # the tree asked for
             print(f"{name}: {d['findings']} findings, lint CPU min {1000 * min(d['cpu']):.0f} ms, "
                   f"parse min {1000 * min(d['parse']):.0f} ms", file=sys.stderr)
     print(f"In process ({args.rounds} rounds × {args.repeat} runs per tree; load average now "

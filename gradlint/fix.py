@@ -45,7 +45,7 @@ import libcst as cst
 from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
 from gradlint.fix_options import (  # noqa: F401  (the CLI's fix glue, kept free of LibCST; re-exported)
     FixOptions, click_options, fix_counts, fix_hint, is_applicable, show_fixes_text)
-from gradlint.model.walk import child_nodes, iter_nodes
+from gradlint.model.walk import ParentMap, iter_nodes, parent_map
 
 if TYPE_CHECKING:
     from gradlint.settings import Settings
@@ -154,7 +154,9 @@ def _string_continuation_rows(module: cst.Module, positions, first_row: int, las
     for each of them (that made fixing quadratic in the file's length)."""
     table = getattr(text, "_string_rows", None) if text is not None else None
     if table is None or table[0] is not module:
-        strings = [n for n in iter_nodes(module) if _is_multiline_string(n)]
+        known = getattr(positions, "parents", None)  # (a ParentMap of the module has its strings already)
+        candidates = known.strings if isinstance(known, ParentMap) and known.root is module else iter_nodes(module)
+        strings = [n for n in candidates if type(n) in _STRING_TYPES and _is_multiline_string(n)]
         if strings and hasattr(positions, "ensure"):
             positions.ensure(strings)  # one extra pass for just these nodes
         spans: list[tuple[int, int]] = []
@@ -173,6 +175,9 @@ def _string_continuation_rows(module: cst.Module, positions, first_row: int, las
         if last >= first_row:
             rows.update(range(max(first, first_row), min(last, last_row) + 1))
     return rows
+
+
+_STRING_TYPES = (cst.SimpleString, cst.FormattedString)
 
 
 def _is_multiline_string(node: cst.CSTNode) -> bool:
@@ -479,13 +484,7 @@ def parents(model) -> dict[int, cst.CSTNode]:
     """id(node) -> parent node, for the model's module (cached on the model)."""
     found = getattr(model, "_fix_parents", None)
     if found is None:
-        found = {}
-        stack: list[cst.CSTNode] = [model.module]
-        while stack:
-            node = stack.pop()
-            for child in child_nodes(node):  # LibCST's `.children` runs a visitor per node: far slower
-                found[id(child)] = node
-                stack.append(child)
+        found = parent_map(model.module)  # (LibCST's `.children` runs a visitor per node: far slower)
         model._fix_parents = found
     return found
 

@@ -379,7 +379,9 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
     if not findings:
         return result
     # Positions only for files with findings, and only for the reported nodes and the nodes their fixes edit.
-    positions = Positions(module, _nodes_to_locate(findings))
+    from gradlint.fix import parents  # (the model's parent map: fixes and GL001 use it too)
+
+    positions = Positions(module, _nodes_to_locate(findings), source, parents(model))
     seen: set[tuple] = set()
     text_lines = None  # the line table for resolving fixes, built on the first fix
     for rule_cls, finding in findings:

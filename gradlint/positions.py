@@ -6,6 +6,10 @@ the handful of nodes it reports or edits, so this runs the same code generation 
 counts characters, and records offsets for the wanted nodes alone; offsets become (line, column) with the
 line starts of the generated text (LibCST reproduces the source exactly).
 
+Given the source text as well (the linter has it), only the top-level statements that hold the wanted
+nodes are generated, each on its own, and placed in the text (see `_by_statement`): on a 3,000-line file
+with a few dozen findings that is a few statements instead of the whole module.
+
 The ranges are LibCST's *syntactic* positions — the same ones `PositionProvider` gives: lines 1-based,
 columns 0-based code points, ends exclusive.
 """
@@ -18,6 +22,8 @@ from collections.abc import Iterable
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 from libcst.metadata import CodePosition, CodeRange
+
+from gradlint.model.walk import _FIELDS, _IS_NODE, _fields, _learn
 
 
 class _Null:
@@ -134,12 +140,22 @@ class _All(set):
         return True
 
 
-def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None) -> dict[int, CodeRange]:
+def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None,
+                      source: str | None = None, parents: dict[int, cst.CSTNode] | None = None
+                      ) -> dict[int, CodeRange]:
     """id(node) -> CodeRange for each of `nodes` (nodes of `module`; others are left out), or for every
-    node of the module with `nodes=None`."""
+    node of the module with `nodes=None`. `source`: the text the module was parsed from, if known — then
+    only the top-level statements holding the nodes are generated (see `_by_statement`); `parents`, the
+    module's parent map (`walk.parent_map`) if one is at hand, tells which statements those are."""
+    if nodes is not None and not isinstance(nodes, (list, tuple, set)):
+        nodes = list(nodes)
     wanted: set[int] = _All() if nodes is None else {id(n) for n in nodes}
     if nodes is not None and not wanted:
         return {}
+    if nodes is not None and source is not None:
+        found = _by_statement(module, nodes, wanted, source, parents)
+        if found is not None:
+            return found
     state = _OffsetState(module, wanted if nodes is None else set(wanted))
     try:
         module._codegen(state)
@@ -147,7 +163,10 @@ def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None) -
         pass
     if nodes is None:
         wanted = set(state.found)
-    text = "".join(state.chunks)
+    return _ranges("".join(state.chunks), wanted, state.found)
+
+
+def _line_starts(text: str) -> list[int]:
     starts = [0]
     find = text.find
     i = find("\n")
@@ -160,6 +179,12 @@ def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None) -
         for j, ch in enumerate(text):
             if ch == "\n" or (ch == "\r" and (j + 1 >= len(text) or text[j + 1] != "\n")):
                 starts.append(j + 1)
+    return starts
+
+
+def _ranges(text: str, wanted: Iterable[int], found: dict[int, tuple[int, int]]) -> dict[int, CodeRange]:
+    """Offsets in `text` (the module's code) -> CodeRanges, for the wanted keys that were found."""
+    starts = _line_starts(text)
 
     def pos(offset: int) -> CodePosition:
         line = bisect_right(starts, offset) - 1
@@ -167,19 +192,136 @@ def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None) -
 
     out: dict[int, CodeRange] = {}
     for key in wanted:
-        rng = state.found.get(key)
+        rng = found.get(key)
         if rng is not None:
             out[key] = CodeRange(pos(rng[0]), pos(rng[1]))
     return out
 
 
+def _at_line_start(source: str, text: str, lower: int) -> int:
+    """The one offset >= `lower` where `text` occurs in `source` at the start of a line; -1 if it occurs at
+    no line start there or at more than one (ambiguous)."""
+    first = -1
+    find = source.find
+    i = find(text, lower)
+    while i != -1:
+        if i == 0 or source[i - 1] in "\n\r":
+            if first != -1:
+                return -1
+            first = i
+        i = find(text, i + 1)
+    return first
+
+
+def _take_held(root: cst.CSTNode, left: set[int]) -> bool:
+    """Remove from `left` the ids of `root` and the nodes below it (its semantic children, as
+    `iter_nodes`); True if there were any. Stops once `left` is empty. (iter_nodes inlined: this runs over
+    the statements of a whole file.)"""
+    held = False
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    fields_of, is_node = _FIELDS, _IS_NODE
+    while stack:
+        n = pop()
+        if id(n) in left:
+            left.discard(id(n))
+            held = True
+            if not left:
+                return True
+        tp = type(n)
+        names = fields_of.get(tp)
+        if names is None:
+            names = _fields(tp)
+        for name in names:
+            child = getattr(n, name)
+            ct = type(child)
+            if ct is tuple or ct is list:
+                for item in child:
+                    it = is_node.get(type(item))
+                    if it is None:
+                        it = _learn(type(item))
+                    if it:
+                        push(item)
+            else:
+                it = is_node.get(ct)
+                if it is None:
+                    it = _learn(ct)
+                if it:
+                    push(child)
+    return held
+
+
+def _by_statement(module: cst.Module, nodes: Iterable[cst.CSTNode], wanted: set[int],
+                  source: str, parents: dict[int, cst.CSTNode] | None = None) -> dict[int, CodeRange] | None:
+    """The ranges of the wanted nodes, generating only the top-level statements that hold them.
+
+    A top-level statement's code starts at the start of a line and is a piece of the module's code, which
+    is `source` (LibCST reproduces its input exactly). Each statement holding a wanted node is generated
+    alone (offsets relative to its start) and its start is found in `source`: right after the previous
+    generated statement when that is the one before it; otherwise as the only place, after the previous
+    generated statement, where its text starts a line. Where that is not certain — the text occurs at two
+    line starts, or nowhere (not the parsed text) — or a wanted node is not below a statement (the module,
+    its header or footer), returns None: the caller generates the whole module."""
+    if not source or source[0] == "\ufeff" or id(module) in wanted:
+        return None
+    holders: list[tuple[int, cst.BaseStatement]] = []
+    if parents is not None:  # each node's top-level statement, up the parent map
+        index_of = {id(stmt): index for index, stmt in enumerate(module.body)}
+        held: set[int] = set()
+        for node in nodes:
+            current = node
+            while (index := index_of.get(id(current))) is None:
+                current = parents.get(id(current))
+                if current is None:
+                    return None  # not below a statement of this module
+            held.add(index)
+        holders = [(index, module.body[index]) for index in sorted(held)]
+    else:  # a walk over the statements, until every node is found
+        left = set(wanted)
+        for index, stmt in enumerate(module.body):
+            if _take_held(stmt, left):
+                holders.append((index, stmt))
+                if not left:
+                    break
+        if left:
+            return None
+    last_index = len(module.body) - 1
+    found: dict[int, tuple[int, int]] = {}
+    grown = set(wanted)  # (record_syntactic_position adds the children a range is hoisted from)
+    cursor, cursor_index = 0, -1  # where the previous generated statement ended, and its index
+    for index, stmt in holders:
+        state = _OffsetState(module, grown)
+        state._stop = False
+        stmt._codegen(state)
+        if index == last_index and not module.footer and not module.has_trailing_newline:
+            state.pop_trailing_newline()  # as Module._codegen_impl does
+        text = "".join(state.chunks)
+        if not text:
+            return None
+        if index == cursor_index + 1 and cursor_index >= 0:
+            base = cursor if source.startswith(text, cursor) else -1
+        else:
+            base = _at_line_start(source, text, cursor)
+        if base < 0:
+            return None
+        for key, (start, end) in state.found.items():
+            found[key] = (start + base, end + base)
+        cursor, cursor_index = base + len(text), index
+    return _ranges(source, wanted, found)
+
+
 class Positions:
     """`positions.get(node) -> CodeRange | None` for a module, computed for the nodes named up front; a node
-    asked for later triggers one resolution of every node (still cheaper than PositionProvider)."""
+    asked for later triggers one resolution of every node (still cheaper than PositionProvider). Give the
+    module's `source` where it is at hand: the nodes are then located by generating only their top-level
+    statements."""
 
-    def __init__(self, module: cst.Module, nodes: Iterable[cst.CSTNode]) -> None:
+    def __init__(self, module: cst.Module, nodes: Iterable[cst.CSTNode], source: str | None = None,
+                 parents: dict[int, cst.CSTNode] | None = None) -> None:
         self.module = module
-        self._ranges = resolve_positions(module, nodes)
+        # the text `module` was parsed from and its parent map, if known: see resolve_positions
+        self.source, self.parents = source, parents
+        self._ranges = resolve_positions(module, nodes, source, parents)
         self._complete = False
 
     def get(self, node: cst.CSTNode, default: CodeRange | None = None) -> CodeRange | None:
@@ -196,7 +338,7 @@ class Positions:
             return
         missing = [n for n in nodes if id(n) not in self._ranges]
         if missing:
-            self._ranges.update(resolve_positions(self.module, missing))
+            self._ranges.update(resolve_positions(self.module, missing, self.source, self.parents))
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self.get(node)

@@ -270,6 +270,9 @@ class _Checker:
             trained |= opt.receivers
         self._trained = trained
         self._trained_last = {r.rsplit(".", 1)[-1] for r in trained}
+        self._loops_of: dict[int, list[LoopInfo]] = {}  # id(function) -> its loops, in model order
+        for lp in model.loops:
+            self._loops_of.setdefault(id(lp.function), []).append(lp)
 
     def evidence(self, receiver: str) -> bool:
         """Is `receiver` a model this file trains (switches to train mode, or optimises)?"""
@@ -288,7 +291,8 @@ class _Checker:
         return [c for c in calls if self.inside(c.seq, c.function, loop)]
 
     def innermost_training_loop(self, call: LocalCall) -> LoopInfo | None:
-        loops = [lp for lp in self.model.loops if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
+        loops = [lp for lp in self._loops_of.get(id(call.function), ())  # (inside() needs the same function)
+                 if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
         return max(loops, key=lambda lp: lp.seq) if loops else None
 
     def trains(self, fn: FunctionInfo) -> bool:

@@ -368,13 +368,17 @@ def test_many_block_wrapping_fixes_walk_the_file_once(monkeypatch):
     from gradlint.linter import lint_source
 
     walks = []
-    real = fixmod.iter_nodes
 
-    def counting(module):
-        walks.append(module)
-        return real(module)
+    def counting(real):
+        def walk(module):
+            walks.append(module)
+            return real(module)
+        return walk
 
-    monkeypatch.setattr(fixmod, "iter_nodes", counting)
+    # a whole-module walk of the fix machinery: iter_nodes, or the parent map (which also collects the strings
+    # for the multi-line-string table, and which the linter's positions share)
+    monkeypatch.setattr(fixmod, "iter_nodes", counting(fixmod.iter_nodes))
+    monkeypatch.setattr(fixmod, "parent_map", counting(fixmod.parent_map))
     settings = ConfigResolver(None, Overrides()).settings_for(Path("train.py"))
     result = lint_source(training_file(2000), "train.py", settings)
     wraps = [d for d in result.diagnostics if d.fix is not None and "no_grad" in d.fix.edits[0].content]

@@ -174,6 +174,7 @@ class ModelBuilder(Evaluator, Walker):
         self._eval_fn_res = _compiled(options.all_eval_function_patterns)
         # results
         self.functions: list[FunctionInfo] = []
+        self.function_names: set[str] = set()  # the names of `functions` (asked per call during the walk)
         self.classes: dict[str, ClassInfo] = {}
         self.loops: list[LoopInfo] = []
         self.inplace_ops: list[InplaceOp] = []
@@ -499,6 +500,7 @@ class ModelBuilder(Evaluator, Walker):
         info = FunctionInfo(node=node, name=name, class_info=cls, parent=self._function, decorator_mode=mode)
         info.eval_reason = self._eval_reason(info)
         self.functions.append(info)
+        self.function_names.add(name)
         if cls is not None:
             cls.methods.append(info)
         self._scope = _Scope(self._scope, info, None)
@@ -794,11 +796,14 @@ class ModelBuilder(Evaluator, Walker):
     def _record_rebind(self, node: cst.Assign, name: str) -> None:
         old = self._scope.lookup(name)
         if old is None or old.kind is not Kind.LEAF:
-            reads_grad = _reads_grad_of(node.value, name)
-            if name in _loop_target_names(self._loops) and reads_grad:
+            loop_target = name in _loop_target_names(self._loops)
+            deferred = old is not None and old.deferred
+            # (the right-hand side is searched only when its answer matters)
+            reads_grad = (loop_target or deferred) and _reads_grad_of(node.value, name)
+            if loop_target and reads_grad:
                 # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
                 old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
-            elif not (old is not None and old.deferred and reads_grad):
+            elif not (deferred and reads_grad):
                 return  # (a parameter of the function is a leaf if its callers pass one: resolved after the walk)
         self.rebinds.append(
             Rebind(

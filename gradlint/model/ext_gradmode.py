@@ -76,10 +76,23 @@ BINDING_WORDS = ("no_grad", "inference_mode", "set_grad_enabled", "validation_st
 INFERENCE_USE_WORDS = ("inference_mode",)
 
 
+_TYPO_CACHE: dict[str, bool] = {}
+
+
 def is_requires_grad_typo(name: str) -> bool:
     """A spelling close to `requires_grad` that is not it (`require_grad`, `requires_grads`, `requieres_grad`,
     `requiresGrad`); private names (`_requires_grad`), the method `requires_grad_` and longer names that
-    merely contain it (`require_grad_flag`) are not."""
+    merely contain it (`require_grad_flag`) are not. (Asked for every attribute read and keyword: the
+    answer for a name is kept — a file spells few distinct ones.)"""
+    found = _TYPO_CACHE.get(name)
+    if found is None:
+        if len(_TYPO_CACHE) > 50_000:
+            _TYPO_CACHE.clear()
+        found = _TYPO_CACHE[name] = _is_requires_grad_typo(name)
+    return found
+
+
+def _is_requires_grad_typo(name: str) -> bool:
     if name == REQUIRES_GRAD or name.startswith("_") or name.endswith("_"):
         return False
     low = name.lower()
@@ -980,7 +993,7 @@ def _local_callee_known(func: cst.BaseExpression, b) -> bool:
         name = func.attr.value
     if name is None:
         return False
-    return any(f.name == name for f in b.functions) or name in b.classes
+    return name in b.function_names or name in b.classes
 
 
 def _is_tensor_name(expr: cst.BaseExpression, b) -> bool:

@@ -87,16 +87,89 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
 def iter_nodes(node: cst.CSTNode, prune: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
     """`node` and every node below it, in source order. Nodes of a type in `prune` are yielded but not
     descended into (below the starting node)."""
+    # (child_nodes inlined: this runs over whole modules, and over many small subtrees during the model walk)
     stack = [node]
+    pop, extend = stack.pop, stack.extend
+    fields_of, is_node = _FIELDS, _IS_NODE
     while stack:
-        n = stack.pop()
+        n = pop()
         yield n
         if prune and n is not node and isinstance(n, prune):
             continue
-        kids = child_nodes(n)
+        tp = type(n)
+        names = fields_of.get(tp)
+        if names is None:
+            names = _fields(tp)
+        kids = []
+        for name in names:
+            child = getattr(n, name)
+            ct = type(child)
+            if ct is tuple or ct is list:
+                for item in child:
+                    it = is_node.get(type(item))
+                    if it is None:
+                        it = _learn(type(item))
+                    if it:
+                        kids.append(item)
+            else:
+                it = is_node.get(ct)
+                if it is None:
+                    it = _learn(ct)
+                if it:
+                    kids.append(child)
         if kids:
             kids.reverse()
-            stack.extend(kids)
+            extend(kids)
+
+
+class ParentMap(dict):
+    """id(node) -> its parent, for every node below `root`; and `strings`, the string literals below it
+    (SimpleString, FormattedString nodes, in no particular order), met on the same walk for the callers
+    that need both (gradlint.fix: parents, and the rows inside multi-line strings)."""
+
+    __slots__ = ("root", "strings")
+
+
+_STRING_TYPES = (cst.SimpleString, cst.FormattedString)
+
+
+def parent_map(root: cst.CSTNode) -> ParentMap:
+    """id(node) -> its parent, for every node below `root` (the semantic children, as child_nodes)."""
+    out = ParentMap()
+    out.root = root
+    strings: list[cst.CSTNode] = []
+    out.strings = strings
+    string_types = _STRING_TYPES
+    stack = [root]
+    pop, push = stack.pop, stack.append
+    fields_of, is_node = _FIELDS, _IS_NODE
+    while stack:
+        n = pop()
+        tp = type(n)
+        if tp in string_types:
+            strings.append(n)
+        names = fields_of.get(tp)
+        if names is None:
+            names = _fields(tp)
+        for name in names:
+            child = getattr(n, name)
+            ct = type(child)
+            if ct is tuple or ct is list:
+                for item in child:
+                    it = is_node.get(type(item))
+                    if it is None:
+                        it = _learn(type(item))
+                    if it:
+                        out[id(item)] = n
+                        push(item)
+            else:
+                it = is_node.get(ct)
+                if it is None:
+                    it = _learn(ct)
+                if it:
+                    out[id(child)] = n
+                    push(child)
+    return out
 
 
 class Walker:

@@ -208,9 +208,7 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
     rules = _selected_rules(settings)
     if not rules or (prefilter and not could_fire(source, settings)):
         if project and rules:
-            from gradlint.project import summarize_text
-
-            result.summary = summarize_text(source) if len(source) <= MAX_SOURCE_CHARS else None
+            result.summary = summarize_source(source, filename, settings)
         return result
     if len(source) > MAX_SOURCE_CHARS:  # (before any work on it)
         result.error = FileError(filename, f"file too large to analyse ({len(source):,} characters; "
@@ -220,11 +218,17 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
                                         project, external).result()
 
 
+# A file no rule can fire in still exports what its functions do to a model's mode, or that they train
+# (`def prepare(model): model.eval()` needs no torch import): such files get the model's summary; others
+# CPython's (imports and function names only).
+_EFFECT_TOKENS = (".eval(", ".train(", "backward")
+
+
 def summarize_source(source: str, filename: str, settings: Settings) -> dict | None:
     """The project summary of a file that is not reported on (its model only, no rules), or None."""
     if not _selected_rules(settings) or len(source) > MAX_SOURCE_CHARS:
         return None
-    if not could_fire(source, settings):
+    if not could_fire(source, settings) and not any(t in source for t in _EFFECT_TOKENS):
         from gradlint.project import summarize_text
 
         return summarize_text(source)

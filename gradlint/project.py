@@ -452,14 +452,14 @@ class Project:
                     incoming[file].setdefault(name, []).append(
                         [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
                          c.get("cell")])
-                if d["effect"] is not None or d["sets_eval"] or d["trains"]:
+                if d["effect"] is not None or d["trains"]:
                     callees[caller][c["t"]] = [display_path(file, self.root), d["line"], name, d["effect"],
                                                d["switch"], d["sets_eval"], d["trains"]]
         # What a helper does to the train/eval mode, or that it trains, matters to a file only where a model
         # may be put in eval mode: by the file itself, or by a helper it imports. Elsewhere the facts would
         # change nothing but the cache key (and cost a second check).
         for caller, found in list(callees.items()):
-            if self.summaries[caller].get("eval_switch") or any(c[3] is True or c[5] for c in found.values()):
+            if self.summaries[caller].get("eval_switch") or any(c[3] is True for c in found.values()):
                 continue
             del callees[caller]
         out: dict[str, dict[str, Any]] = {}

@@ -303,7 +303,9 @@ class SemanticModel:
         if self.external.callees:
             for icall in self._imported_by_fn.get(id(fn), ()):
                 ext = self.external.callees.get(icall.target)
-                if ext is not None and ext.sets_eval and (before is None or icall.seq < before):
+                # (an imported helper that leaves the model in eval mode; one that restores the mode it
+                # found does not count)
+                if ext is not None and ext.effect is True and (before is None or icall.seq < before):
                     return True
         return False
 

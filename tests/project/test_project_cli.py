@@ -280,3 +280,15 @@ def test_fix_rechecks_the_project(gl, tmp_path):
     res = gl("check", "--output-format", "json", "--fix", ".", cwd=root)
     assert "with torch.no_grad():" in (root / "pkg/ops.py").read_text()
     assert findings(res) == [("loop.py", 7, "GL016")]  # the cross-file finding that has no fix stays
+
+
+@pytest.mark.parametrize("helper, expected", [
+    ("def prepare(model):\n    model.eval()\n    return model\n", []),  # leaves it in eval mode
+    ("def prepare(model):\n    model.eval()\n    model.train()\n    return model\n", [("evaluate.py", 8, "GL004")]),
+])
+def test_gl004_follows_an_imported_helper_that_leaves_eval_mode(gl, tmp_path, helper, expected):
+    root = tree(tmp_path, {"helpers.py": helper, "evaluate.py": (
+        "import torch\nimport torch.nn as nn\nfrom helpers import prepare\n"
+        "model = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\nprepare(model)\nwith torch.no_grad():\n"
+        "    for x, y in val_loader:\n        out = model(x)\n")})
+    assert findings(check(gl, root)) == expected

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, Rule, torch_ref
 from gradlint.settings import RuleOptions
 

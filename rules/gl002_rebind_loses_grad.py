@@ -9,7 +9,7 @@ import libcst as cst
 from gradlint.model import Mode, SemanticModel
 from gradlint.model.builder import _has_grad_term, _names_in
 from gradlint.model.walk import iter_nodes
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
@@ -74,6 +74,13 @@ cannot, so there is no drop-in replacement to suggest.
   now — raises "one of the variables needed for gradient computation has been modified by an inplace
   operation" instead. Only whole statements of their own are rewritten (`y = p.data.mul_(2) * x` is
   left alone).
+- `p.data = <expression>` is a rebinding: it may change `p`'s dtype, device or shape
+  (`p.data = p.data.to(torch.float32)`, `p.data = p.data.half()`, `p.data = p.data + noise` with a
+  float32 `noise` and a bf16 `p`), which an in-place write never does. It is rewritten only when the
+  expression keeps all three for sure: built from `p`, `p.grad` (`.data` on either), number literals and
+  a named factor of those (`lr * p.grad`), with `+ - * / **` and element-wise methods (`clamp`, `abs`,
+  `mul`, ...); anything else — a conversion, a move, a reshape, another tensor — gets no fix (for
+  a tensor that may be an integer one, only integer literals and no `/` or `**`).
 - `p.grad.data` becomes `p.grad` (`p.grad.data.zero_()` becomes `p.grad.zero_()`): **safe** — the
   gradient is a plain tensor outside the graph — unless the file uses `create_graph` (then `p.grad`
   may have a graph of its own, and the fix is unsafe).
@@ -232,12 +239,81 @@ class _Fixer:
             return None
         rhs = small.value
         code = self.model.module.code_for_node
+        # `p.data = <new tensor>` may change p's dtype, device or shape (`p.data = p.data.to(torch.float32)`,
+        # `p.data = p.data + noise` with a float32 `noise` and a bf16 `p`); an in-place write keeps them.
+        # Only an expression that provably keeps them gets a fix.
+        if not _keeps_meta(rhs, base, code, floating=acc.value.kind is Kind.LEAF):
+            return None
         if (isinstance(rhs, cst.BinaryOperation) and type(rhs.operator) in _AUG and not rhs.lpar
                 and isinstance(rhs.left, cst.Attribute) and rhs.left.attr.value == "data"
                 and code(rhs.left.value) == base):
             right = rhs.right.visit(_StripData())
             return Replace(small, f"{base} {_AUG[type(rhs.operator)]} {code(right)}")
         return Replace(small, f"{base}.copy_({code(rhs.visit(_StripData()))})")
+
+
+# Element-wise methods whose result has the receiver's dtype, device and shape (for a floating receiver and
+# arguments that are numbers or the same tensor): `p.data = p.data.clamp(-1, 1)` is `p.clamp_(-1, 1)`.
+_SAME_META_METHODS = frozenset({"clamp", "clip", "abs", "neg", "sign", "sqrt", "exp", "sigmoid", "tanh", "relu",
+                                "mul", "add", "sub", "div", "pow", "clone", "detach", "contiguous"})
+_FLOAT_ONLY_OPS = (cst.Divide, cst.Power)
+
+
+def _keeps_meta(expr: cst.BaseExpression, base: str, code, *, floating: bool) -> bool:
+    """Does `expr` (the right-hand side of `base.data = expr`) have `base`'s dtype, device and shape, for sure?
+
+    Operands: `base` and `base.grad` (same dtype, device and shape as `base`; `.data` on them too) and number
+    literals (a Python number never promotes a floating tensor; for a tensor that may be an integer one only
+    integer literals and no `/` or `**`); a name or attribute as a factor of such an operand (`lr * p.grad`,
+    `p.data / scale`): a learning rate or scale, a number or a 0-dim tensor, which does not promote either.
+    Operators: unary `-`/`+`, binary `+ - * / **`; methods: _SAME_META_METHODS with such arguments. Anything
+    else (`.to(...)`, `.float()`, `.cuda()`, `.view(...)`, indexing, a call, another tensor) may change them."""
+
+    def anchor(e: cst.BaseExpression) -> bool:
+        text = code(e)
+        for suffix in (".data", ""):
+            if text == base + suffix or text == f"{base}.grad{suffix}":
+                return True
+        return False
+
+    def number(e: cst.BaseExpression) -> bool:
+        if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, (cst.Minus, cst.Plus)):
+            return number(e.expression)
+        if isinstance(e, cst.Integer):
+            return True
+        return floating and isinstance(e, cst.Float)
+
+    def factor(e: cst.BaseExpression) -> bool:  # a plain name / attribute chain: `lr`, `self.lr`, `group.lr`
+        while isinstance(e, cst.Attribute):
+            e = e.value
+        return isinstance(e, cst.Name)
+
+    def ok(e: cst.BaseExpression) -> bool:
+        if anchor(e) or number(e):
+            return True
+        if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, (cst.Minus, cst.Plus)):
+            return ok(e.expression)
+        if isinstance(e, cst.BinaryOperation):
+            op = e.operator
+            if isinstance(op, _FLOAT_ONLY_OPS) and not floating:
+                return False
+            if not isinstance(op, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)):
+                return False
+            left, right = e.left, e.right
+            if isinstance(op, (cst.Multiply, cst.Divide)):  # a named factor scales a tensor operand
+                if factor(left) and not anchor(left) and ok(right) and not number(right):
+                    return True
+                if factor(right) and not anchor(right) and ok(left) and not number(left):
+                    return True
+            return ok(left) and ok(right) and (not number(left) or not number(right))
+        if isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and e.func.attr.value in _SAME_META_METHODS:
+            if e.func.attr.value in ("div", "pow") and not floating:
+                return False
+            return ok(e.func.value) and all(a.keyword is None and a.star == "" and (number(a.value) or anchor(a.value))
+                                            for a in e.args)
+        return False
+
+    return ok(expr) and not number(expr)
 
 
 def fixes_short(text: str) -> str:

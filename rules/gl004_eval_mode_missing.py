@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import EvalContext, SemanticModel
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesAfter, InsertLinesBefore, Rule
 from gradlint.settings import RuleOptions
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesBefore, Rule, torch_ref
 from gradlint.settings import RuleOptions
 
@@ -49,7 +49,7 @@ def validate(model, loader):
 ## Not flagged
 Evaluation that needs gradients — saliency maps, FGSM/PGD attacks, input-gradient penalties: any
 `backward()`, `torch.autograd.grad`, `torch.func` transform, `requires_grad_()`, `requires_grad=True`
-or `torch.enable_grad()` in the function (or loop) turns the rule off there; Lightning's
+or `torch.enable_grad()` (or `torch.set_grad_enabled(True)`) in the function (or loop) turns the rule off there; Lightning's
 `validation_step`/`test_step`/`predict_step`; a model's own methods; pytest test functions;
 `set_grad_enabled(flag)` with a non-constant flag.
 

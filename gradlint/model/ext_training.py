@@ -55,7 +55,6 @@ GRAPH_BUILTINS = frozenset({"sum", "max", "min", "abs"})
 LOSS_NAME = re.compile(r"(criterion\w*|\w*loss\w*|crit|bce\w*|mse\w*|nll\w*|huber\w*|\w*_criterion)", re.IGNORECASE)
 OPT_NAME = re.compile(r"\w*optim\w*|(\w*_)?opts?(_\w*)?|opt[a-z]|opt\d+|\w*_opt", re.IGNORECASE)
 RESET_NAME = re.compile(r"zero_grad|(reset|clear|zero)_?grads?", re.IGNORECASE)
-DETACH_HIDDEN = None
 DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
 BACKWARD_WRAPPER = re.compile(r"\w*(accelerator|fabric|engine|deepspeed|ds|amp|trainer|model_engine)\w*", re.IGNORECASE)
 

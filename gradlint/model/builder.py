@@ -828,7 +828,6 @@ class ModelBuilder(Evaluator, Walker):
                 full_slice=full_slice,
                 mode=self._mode,
                 function=self._function,
-                reads_own_grad=reads_own,
             )
         )
 

@@ -58,7 +58,9 @@ class Rule:
     fix_may_raise: ClassVar[tuple[str, ...]] = ()
     # Markdown, with the sections: What it does / Why is this bad? / Example / Use instead / Fix safety / Options
     docs: ClassVar[str] = ""
-    # Code snippets: each VALID must produce no finding, each INVALID at least one (tests run them all).
+    # Example programs, written as triple-quoted text: each VALID must produce no finding; each INVALID marks
+    # the line of every finding with `# gradlint-expect: GLNNN` (as the fixtures do) and must produce
+    # findings on exactly those lines (tests/rules/test_catalogue.py checks them by position).
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[str, ...]] = ()
     # A file containing none of these substrings cannot hold a finding of this rule and is not parsed

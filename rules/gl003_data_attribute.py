@@ -94,14 +94,39 @@ cannot, so there is no drop-in replacement to suggest.
 None.
 """
     VALID = (
-        "import torch\nfrom torch.utils.data import DataLoader\nx = dataset.data\n",
-        "import torch\nwith torch.no_grad():\n    for p in model.parameters():\n        p.add_(p.grad, alpha=-0.1)\n",
-        "import torch\nout = packed.data\n",
+        """\
+import torch
+from torch.utils.data import DataLoader
+x = dataset.data
+""",
+        """\
+import torch
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(p.grad, alpha=-0.1)
+""",
+        """\
+import torch
+out = packed.data
+""",
     )
     INVALID = (
-        "import torch\nfor p in model.parameters():\n    p.data.add_(p.grad, alpha=-0.1)\n",
-        "import torch\nx = torch.ones(1, requires_grad=True)\ny = x * x\nx.data *= 100\n",
-        "import torch\nfor p in model.parameters():\n    p.grad.data.zero_()\n",
+        """\
+import torch
+for p in model.parameters():
+    p.data.add_(p.grad, alpha=-0.1)  # gradlint-expect: GL003
+""",
+        """\
+import torch
+x = torch.ones(1, requires_grad=True)
+y = x * x
+x.data *= 100  # gradlint-expect: GL003
+""",
+        """\
+import torch
+for p in model.parameters():
+    p.grad.data.zero_()  # gradlint-expect: GL003
+""",
     )
 
     fixable = True

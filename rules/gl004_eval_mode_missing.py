@@ -74,13 +74,44 @@ should anyway).
 names), `model-names` / `extend-model-names` (regular expressions for names that hold a model).
 """
     VALID = (
-        "import torch\ndef evaluate(model, loader):\n    model.eval()\n    with torch.no_grad():\n        for x, y in loader:\n            out = model(x)\n",
-        "import torch\nclass Lit(LightningModule):\n    def validation_step(self, batch, i):\n        return self.net(batch)\n",
-        "import torch\ndef test_forward():\n    model = Net()\n    assert model(x).shape == (2, 3)\n",
+        """\
+import torch
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)
+""",
+        """\
+import torch
+class Lit(LightningModule):
+    def validation_step(self, batch, i):
+        return self.net(batch)
+""",
+        """\
+import torch
+def test_forward():
+    model = Net()
+    assert model(x).shape == (2, 3)
+""",
     )
     INVALID = (
-        "import torch\ndef evaluate(model, loader):\n    with torch.no_grad():\n        for x, y in loader:\n            out = model(x)\n",
-        "import torch\ndef train(model, train_loader, val_loader, opt):\n    for x, y in train_loader:\n        opt.zero_grad(); model(x).sum().backward(); opt.step()\n    with torch.no_grad():\n        for x, y in val_loader:\n            out = model(x)\n",
+        """\
+import torch
+def evaluate(model, loader):
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)  # gradlint-expect: GL004
+""",
+        """\
+import torch
+def train(model, train_loader, val_loader, opt):
+    for x, y in train_loader:
+        opt.zero_grad(); model(x).sum().backward(); opt.step()
+    with torch.no_grad():
+        for x, y in val_loader:
+            out = model(x)  # gradlint-expect: GL004
+""",
     )
 
     fixable = True

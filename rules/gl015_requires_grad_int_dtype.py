@@ -85,17 +85,52 @@ else).
 None.
 """
     VALID = (
-        "import torch\nw = torch.tensor([1., 2., 3.], requires_grad=True)\n",
-        "import torch\ns = torch.arange(5, dtype=torch.float32, requires_grad=True)\n",
-        "import torch\nw = torch.randn(3, requires_grad=True)\n",
-        "import torch\nw = torch.tensor([1, 2.5], requires_grad=True)\n",
-        "import torch\nw = torch.zeros(3, dtype=torch.float64, requires_grad=True)\n",
+        """\
+import torch
+w = torch.tensor([1., 2., 3.], requires_grad=True)
+""",
+        """\
+import torch
+s = torch.arange(5, dtype=torch.float32, requires_grad=True)
+""",
+        """\
+import torch
+w = torch.randn(3, requires_grad=True)
+""",
+        """\
+import torch
+w = torch.tensor([1, 2.5], requires_grad=True)
+""",
+        """\
+import torch
+w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+""",
     )
     INVALID = (
-        "import torch\nw = torch.tensor([1, 2, 3], requires_grad=True)\n",
-        "import torch\ns = torch.arange(5, requires_grad=True)\n",
-        "import torch\nz = torch.zeros(3, dtype=torch.long, requires_grad=True)\n",
-        "import torch\nt = torch.tensor([1, 2])\nt.requires_grad_()\n",
+        """\
+import torch
+import torch.nn as nn
+emb = nn.Embedding(20, 4)
+tokens = torch.tensor([[5, 17]], requires_grad=True)  # gradlint-expect: GL015
+out = emb(tokens)
+""",
+        """\
+import torch
+w = torch.tensor([1, 2, 3], requires_grad=True)  # gradlint-expect: GL015
+""",
+        """\
+import torch
+s = torch.arange(5, requires_grad=True)  # gradlint-expect: GL015
+""",
+        """\
+import torch
+z = torch.zeros(3, dtype=torch.long, requires_grad=True)  # gradlint-expect: GL015
+""",
+        """\
+import torch
+t = torch.tensor([1, 2])
+t.requires_grad_()  # gradlint-expect: GL015
+""",
     )
     prefilter = ("requires_grad", "Parameter")
     extensions = (TensorFacts,)

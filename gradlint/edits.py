@@ -298,14 +298,24 @@ def update_wrap_target(model, node: cst.CSTNode, updates: set[int]
     if siblings is not None and what == "the update":
         i = next(k for k, s in enumerate(siblings) if s is stmt)
         j = k = i
-        while j > 0 and _holds_update(model, siblings[j - 1], updates):
+        # (never across a notebook cell boundary: the wrap would move lines from one cell into another)
+        while j > 0 and _holds_update(model, siblings[j - 1], updates) and not _starts_cell(siblings[j]):
             j -= 1
-        while k + 1 < len(siblings) and _holds_update(model, siblings[k + 1], updates):
+        while (k + 1 < len(siblings) and _holds_update(model, siblings[k + 1], updates)
+               and not _starts_cell(siblings[k + 1])):
             k += 1
         first, last = siblings[j], siblings[k]
         if j != k:
             what = "the updates"
     return first, last, what
+
+
+def _starts_cell(stmt: cst.CSTNode) -> bool:
+    """Is `stmt` the first statement of a notebook cell (a cell boundary line among its leading lines)?"""
+    from gradlint.notebook import CELL_BOUNDARY
+
+    return any(line.comment is not None and line.comment.value.startswith(CELL_BOUNDARY)
+               for line in getattr(stmt, "leading_lines", ()))
 
 
 def _holds_update(model, stmt: cst.CSTNode, updates: set[int]) -> bool:

@@ -41,6 +41,10 @@ from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
 from gradlint.settings import Settings
 
 
+# The comment line that separates two cells in the joined text (`# gradlint-cell-boundary-<nonce>`): fixes
+# never move a statement across it (gradlint/edits.py).
+CELL_BOUNDARY = "# gradlint-cell-boundary-"
+
 # Cell magics whose body is Python code (ruff's list).
 PYTHON_CELL_MAGICS = frozenset({"capture", "debug", "prun", "pypy", "python", "python3", "time", "timeit"})
 
@@ -119,7 +123,7 @@ class Notebook:
     # ------------------------------------------------------------------ writing back
 
     def _marker(self) -> str:
-        return f"# gradlint-cell-boundary-{self.nonce}"
+        return f"{CELL_BOUNDARY}{self.nonce}"
 
     def split(self, new_source: str) -> list[str]:
         """`new_source` (a fixed `source`) cut back into one lint text per code cell."""

@@ -244,3 +244,17 @@ def test_magic_between_two_updates_splits_the_wrap(tmp_path):
     assert res.returncode == 0, res.stderr
     assert _cells(nb)[0].endswith("with torch.no_grad():\n    w -= 0.1 * w.grad\n%time w.sum()\n"
                                   "with torch.no_grad():\n    w += 1\n")
+
+
+def test_updates_in_two_cells_are_wrapped_per_cell(tmp_path):
+    # udacity's "Part 2 - Neural Networks in PyTorch": `.data` writes ending one cell and starting the next
+    # were wrapped in one `with` block across the cell boundary (refused: "a fix moved text across cells")
+    nb = tmp_path / "init.ipynb"
+    _nb(nb, ["import torch\nimport torch.nn as nn\nmodel = nn.Linear(3, 2)\n",
+             "# zero biases\nmodel.bias.data.fill_(0)", "# normal weights\nmodel.weight.data.normal_(std=0.01)"])
+    res = subprocess.run([sys.executable, "-m", "gradlint", "check", "--no-cache", "--fix", "--unsafe-fixes", str(nb)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    cells = _cells(nb)
+    assert cells[1] == "# zero biases\nwith torch.no_grad():\n    model.bias.fill_(0)"
+    assert cells[2] == "# normal weights\nwith torch.no_grad():\n    model.weight.normal_(std=0.01)"

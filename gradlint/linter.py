@@ -403,11 +403,14 @@ def lint_fix(source: str, filename: str, settings: Settings, *, unsafe: bool = F
             return fixmod.FixResult(source, error=res.error.reason)
         first = res.diagnostics
     dropped: set[tuple] = set()
-    while True:
+    for _ in range(max_passes):  # each round drops at least one more fix
         result, ineffective = _fix_passes(source, filename, settings, unsafe, max_passes, first, dropped)
         if not ineffective:
             return result
         dropped |= ineffective
+    codes = ", ".join(sorted({sig[0] for sig in dropped}))
+    return fixmod.FixResult(source, remaining=list(first), error=f"the fixes did not converge ({codes}: fixes that "
+                            "do not remove their finding); file left unchanged (please report this)")
 
 
 def _fix_signature(d: Diagnostic, lines: list[str] | None = None) -> tuple:

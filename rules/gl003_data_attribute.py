@@ -74,6 +74,9 @@ cannot, so there is no drop-in replacement to suggest.
   now — raises "one of the variables needed for gradient computation has been modified by an inplace
   operation" instead. Only whole statements of their own are rewritten (`y = p.data.mul_(2) * x` is
   left alone).
+- No fix for a parameter of a lazy module (`self.net = nn.LazyLinear(1)`; `self.net.weight.data.normal_()`
+  in `__init__`): until the first forward it is an UninitializedParameter, on which `.data` works but
+  `normal_()` under no_grad and `.detach()` raise.
 - `p.data = <expression>` is a rebinding: it may change `p`'s dtype, device or shape
   (`p.data = p.data.to(torch.float32)`, `p.data = p.data.half()`, `p.data = p.data + noise` with a
   float32 `noise` and a bf16 `p`), which an in-place write never does. It is rewritten only when the
@@ -87,6 +90,8 @@ cannot, so there is no drop-in replacement to suggest.
 - A read inside `forward` that cuts the graph: `.data` is removed (`self.pos_embedding.data[...]` becomes
   `self.pos_embedding[...]`): **unsafe** — on purpose, gradients now flow into the tensor; never the
   `.detach()` rewrite, which would keep the bug.
+- A `.data` that is frozen (`w.data[:, :2].requires_grad = False`, `w.data.requires_grad_(False)`) gets no
+  fix: the freeze of a temporary is a no-op either way; `.detach()` would only hide it.
 - Other reads `x.data` become `x.detach()` (`x.data.detach()` becomes `x.detach()`): **safe** — the same values and storage; only the version
   counter is shared, so a later in-place change that would silently corrupt gradients raises instead.
 
@@ -199,9 +204,12 @@ class _Fixer:
         self.model = model
         self._updates: set[int] | None = None
         self._create_graph: bool | None = None
+        self._lazy: set[str] | None = None
 
     def fix(self, acc) -> FixSpec | None:
         try:
+            if self._lazy_parameter(acc.base):
+                return None
             if acc.write is None:
                 return self._read_fix(acc)
             return self._write_fix(acc)
@@ -210,6 +218,35 @@ class _Fixer:
                 raise
             return None
 
+    def _sets_requires_grad(self, node: cst.CSTNode) -> bool:
+        """`w.data[:, :2].requires_grad = False` / `w.data.requires_grad_(False)`: a freeze of a temporary,
+        a no-op whatever the spelling; `.detach()` there would keep the bug and only silence the finding."""
+        model = self.model
+        parent = fixes.parent_of(model, node)
+        while isinstance(parent, (cst.Subscript, cst.Attribute)) and (
+                not isinstance(parent, cst.Attribute) or parent.attr.value in ("data", "requires_grad", "requires_grad_")):
+            if isinstance(parent, cst.Attribute) and parent.attr.value.startswith("requires_grad"):
+                return True
+            node, parent = parent, fixes.parent_of(model, parent)
+        return False
+
+    def _lazy_parameter(self, base: cst.BaseExpression) -> bool:
+        """Is `base` (`self.net.weight`) a parameter of a lazy module (`self.net = nn.LazyLinear(1)`)? Until
+        its first forward it is an UninitializedParameter: `.data` on it works (an empty placeholder), but
+        every torch function — `normal_()` under no_grad, `.detach()` — raises ValueError (d2l's
+        `LinearRegression.__init__`)."""
+        if self._lazy is None:
+            code = self.model.module.code_for_node
+            self._lazy = set()
+            for node in fixes.iter_nodes(self.model.module):
+                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+                    origin = self.model.imports.resolve(node.value.func) or ""
+                    if origin.rsplit(".", 1)[-1].startswith("Lazy"):
+                        self._lazy.update(code(t.target) for t in node.targets)
+        if not self._lazy or not isinstance(base, cst.Attribute):
+            return False
+        return self.model.module.code_for_node(base.value) in self._lazy
+
     def uses_create_graph(self) -> bool:
         if self._create_graph is None:
             self._create_graph = "create_graph" in self.model.module.code
@@ -217,6 +254,8 @@ class _Fixer:
 
     def _read_fix(self, acc) -> FixSpec | None:
         if fixes.is_store_target(self.model, acc.node):  # `p.data, meta = ...`: a write, not a read
+            return None
+        if self._sets_requires_grad(acc.node):
             return None
         base = self.model.module.code_for_node(acc.base)
         if isinstance(acc.base, cst.Attribute) and acc.base.attr.value == "grad":

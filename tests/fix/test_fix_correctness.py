@@ -258,3 +258,68 @@ def test_updates_in_two_cells_are_wrapped_per_cell(tmp_path):
     cells = _cells(nb)
     assert cells[1] == "# zero biases\nwith torch.no_grad():\n    model.bias.fill_(0)"
     assert cells[2] == "# normal weights\nwith torch.no_grad():\n    model.weight.normal_(std=0.01)"
+
+
+# ------------------------------------------------------------------ GL004: no eval mode leaking into training
+
+EVAL_IN_TRAINING = """\
+import torch
+import torch.nn as nn
+
+def train(net, features, labels, data_iter, loss, optimizer):
+    def eval_loss():
+        return loss(net(features), labels).item()
+
+    ls = [eval_loss()]
+    for X, y in data_iter:
+        l = loss(net(X), y)
+        optimizer.zero_grad()
+        l.backward()
+        optimizer.step()
+        ls.append(eval_loss())
+    return ls
+
+
+def evaluate(model, val_loader):
+    return [model(x) for x, _ in val_loader]
+
+
+def main(model, val_loader):
+    print(evaluate(model, val_loader))
+"""
+
+
+def test_gl004_no_fix_for_an_evaluation_function_called_from_training_code():
+    # (d2l's train_ch7: `eval_loss()` every 100 batches; `net.eval()` at its start would leave the rest of
+    # training in eval mode — and there `net` is a plain function, so it would raise)
+    found = {(d.code, d.location.row): d.fix for d in lint_source(EVAL_IN_TRAINING, "t.py", EVERY_RULE).diagnostics}
+    assert found[("GL004", 6)] is None
+    assert found[("GL004", 19)] is not None  # the look-alike: evaluate() is called from main(), which does not train
+    r = fixed(EVAL_IN_TRAINING)
+    assert "net.eval()" not in r.source and "    model.eval()\n    return [model(x)" in r.source
+
+
+def test_gl003_no_fix_on_a_lazy_modules_parameter():
+    # d2l's LinearRegression: `self.net = nn.LazyLinear(1)` then `self.net.weight.data.normal_(0, 0.01)`.
+    # `.data` of an UninitializedParameter works; `normal_()` under no_grad raises ValueError
+    torch = pytest.importorskip("torch")
+    src = ("import torch\nimport torch.nn as nn\nclass LinearRegression(nn.Module):\n    def __init__(self):\n"
+           "        super().__init__()\n        self.net = nn.LazyLinear(1)\n        self.net.weight.data.normal_(0, 0.01)\n"
+           "        self.other = nn.Linear(2, 1)\n        self.other.weight.data.normal_(0, 0.01)\n"
+           "m = LinearRegression()\n")
+    diags = lint_source(src, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
+    assert [(d.location.row, d.fix is not None) for d in diags] == [(7, False), (9, True)]
+    r = fixed(src, Settings(selected=frozenset({"GL003"})))
+    assert "self.net.weight.data.normal_(0, 0.01)" in r.source and "self.other.weight.normal_(0, 0.01)" in r.source
+    exec(r.source, {})  # runs (the fix on the lazy parameter raised ValueError)
+    assert torch is not None
+
+
+def test_gl003_no_detach_fix_for_a_no_op_freeze():
+    # transformers' dab_detr: `weight.data[:, :2].requires_grad = False` became
+    # `weight.detach()[:, :2].requires_grad = False`: the same no-op, the finding silenced
+    src = ("import torch\nimport torch.nn as nn\nemb = nn.Embedding(4, 3)\n"
+           "emb.weight.data[:, :2].requires_grad = False\nemb.weight.data.requires_grad_(False)\n"
+           "v = emb.weight.data[:, :2].sum()\n")
+    diags = lint_source(src, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
+    assert [(d.location.row, d.fix is not None) for d in diags] == [(4, False), (5, False), (6, True)]

@@ -225,8 +225,10 @@ class _Fixer:
         parent = fixes.parent_of(model, node)
         while isinstance(parent, (cst.Subscript, cst.Attribute)) and (
                 not isinstance(parent, cst.Attribute) or parent.attr.value in ("data", "requires_grad", "requires_grad_")):
-            if isinstance(parent, cst.Attribute) and parent.attr.value.startswith("requires_grad"):
+            if isinstance(parent, cst.Attribute) and parent.attr.value == "requires_grad_":
                 return True
+            if isinstance(parent, cst.Attribute) and parent.attr.value == "requires_grad":
+                return fixes.is_store_target(model, parent)  # (a read, `print(x.data.requires_grad)`, is fine)
             node, parent = parent, fixes.parent_of(model, parent)
         return False
 

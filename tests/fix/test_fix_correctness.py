@@ -323,3 +323,9 @@ def test_gl003_no_detach_fix_for_a_no_op_freeze():
            "v = emb.weight.data[:, :2].sum()\n")
     diags = lint_source(src, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
     assert [(d.location.row, d.fix is not None) for d in diags] == [(4, False), (5, False), (6, True)]
+
+
+def test_gl003_reading_requires_grad_of_data_keeps_its_fix():
+    src = "import torch\nx = torch.ones(1, requires_grad=True)\nprint(x.data.requires_grad)\n"
+    r = fixed(src, Settings(selected=frozenset({"GL003"})))
+    assert "print(x.detach().requires_grad)" in r.source

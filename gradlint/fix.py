@@ -11,8 +11,6 @@ Public API:
         `location`/`end_location` (end exclusive, ruff's convention); None when the spec cannot be
         resolved (a node that is not in the tree, a "whole lines" edit on a node that shares its line
         with other code, edits of one fix that overlap).
-    is_applicable(fix, unsafe) -> bool
-        safe fixes always, unsafe ones only with `unsafe`; display-only never.
     apply_edits(source, fixes) -> (new_source, applied)
         one pass: applies every fix whose edits do not overlap an edit already taken (fixes in source
         order; an edit identical to one already taken counts as shared). `applied` lists the fixes
@@ -43,7 +41,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location, is_applicable  # noqa: F401  (re-exported)
+from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
 from gradlint.edits import (InsertAfter, InsertBefore, InsertLinesAfter, InsertLinesBefore, Replace, ReplaceLines,
                             WrapInBlock)
 from gradlint.model.walk import iter_nodes

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,9 +133,6 @@ def update_programs(draw):
         if form == "data_scaled":
             ref_body = ref_body.replace("w -= lr * w.grad", "w.mul_(decay).sub_(lr * w.grad)")
         result = "w.tolist()"
-    if not z:  # gradients accumulate across steps: so do they in the reference
-        pass
-
     def program(update: str) -> str:
         loop = (f"for step in range({steps}):\n    x = torch.randn(2, 3)\n    {forward}\n    loss.backward()\n"
                 + textwrap.indent(update, "    "))
@@ -270,5 +266,3 @@ def test_the_engine_runner_reports_a_raising_program():
     assert bad["status"] == "exception" and "leaf Variable" in bad["exception"]
     assert good == {"status": "ok", "exception": None, "observe": {"ok": 1}}
 
-
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

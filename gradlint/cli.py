@@ -11,7 +11,8 @@
   unparsable) — the other files are still checked and reported.
 - Colour only when stdout is a terminal, unless `--color/--no-color`, `NO_COLOR` or `FORCE_COLOR` say
   otherwise; never in JSON.
-- Fixes (gradlint/fix.py): findings with a fix are marked `[*]` (safe ones; unsafe ones too with
+- Fixes (rules build them with gradlint/edits.py, gradlint/fix.py applies them, gradlint.linter.lint_fix
+  re-lints; the options and the `--fix` flow are at the end of this module): findings with a fix are marked `[*]` (safe ones; unsafe ones too with
   `--unsafe-fixes`) and the summary adds ruff's hint line. `--fix` writes the safe fixes (`--unsafe-fixes`
   also the unsafe ones) and reports what remains (`Found N errors (F fixed, R remaining).`; exit 0 if
   nothing remains, 1 otherwise or with `--exit-non-zero-on-fix` when something was fixed); `--diff`
@@ -28,15 +29,15 @@ import json as jsonlib
 import os
 import sys
 import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from gradlint import __version__
 from gradlint.config import ConfigError, ConfigResolver, Overrides
-from gradlint.diagnostic import Diagnostic, FileError, FileResult
-from gradlint.fix_options import FixOptions
-from gradlint.fix_options import click_options as _fix_click_options
+from gradlint.diagnostic import Applicability, Diagnostic, FileError, FileResult, is_applicable
 from gradlint.report import FORMATS, MACHINE_READABLE, write_report
 from gradlint.report.style import use_color
 
@@ -52,6 +53,111 @@ def _split_codes(values: tuple[str, ...]) -> list[str]:
 
 def _err(message: str) -> None:
     click.echo(f"gradlint: {message}", err=True)
+
+
+# ------------------------------------------------------------------------------ fix options
+# The `check` command's fix flags, hint line and `--show-fixes` list (as ruff's CLI holds them). Nothing
+# here imports LibCST: an all-cached `gradlint check` never parses.
+
+
+def fix_counts(diagnostics: list[Diagnostic], unsafe: bool) -> tuple[int, int]:
+    """(applicable fixes, hidden unsafe fixes) among `diagnostics` (for the hint line)."""
+    applicable = sum(1 for d in diagnostics if is_applicable(d.fix, unsafe))
+    hidden = 0 if unsafe else sum(1 for d in diagnostics if d.fix is not None and d.fix.edits
+                                  and d.fix.applicability is Applicability.UNSAFE)
+    return applicable, hidden
+
+
+def fix_hint(diagnostics: list[Diagnostic], unsafe: bool) -> str | None:
+    """ruff's hint line: `[*] 2 fixable with the `--fix` option (1 hidden fix can be enabled with the
+    `--unsafe-fixes` option).`, or `No fixes available (...)`; None when there is nothing to say."""
+    applicable, hidden = fix_counts(diagnostics, unsafe)
+    extra = (f"{hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the `--unsafe-fixes` option"
+             if hidden else "")
+    if applicable:
+        return f"[*] {applicable} fixable with the `--fix` option" + (f" ({extra})." if extra else ".")
+    if hidden:
+        return f"No fixes available ({extra})."
+    return None
+
+
+def show_fixes_text(outcome: FixOutcome, *, would: bool = False) -> list[str]:
+    """ruff's `--show-fixes` enumeration."""
+    total = outcome.total
+    if not total:
+        return []
+    lines = [f"{'Would fix' if would else 'Fixed'} {total} error{'s' if total != 1 else ''}:"]
+    for name in sorted(outcome.fixed):
+        lines.append(f"- {name}:")
+        for (code, rule_name), n in sorted(outcome.fixed[name].items()):
+            lines.append(f"    {n} × {code} ({rule_name})")
+    return lines
+
+
+@dataclass(frozen=True)
+class FixOptions:
+    """The `check` command's fix flags (ruff's): see `click_options`."""
+
+    fix: bool = False
+    unsafe: bool = False
+    show_fixes: bool = False
+    diff: bool = False
+    fix_only: bool = False
+    exit_non_zero_on_fix: bool = False
+
+    @property
+    def apply(self) -> bool:
+        """Are fixes computed and applied (or, with --diff, shown)?"""
+        return self.fix or self.fix_only or self.diff
+
+    @classmethod
+    def from_flags(cls, flags: dict | None, config=None) -> "FixOptions":
+        """The flags given (None: not given), over the configuration's `fix` / `unsafe-fixes` /
+        `show-fixes` keys (a gradlint.config.Config, or None)."""
+        f = dict(flags or {})
+        no_fix = f.get("fix") is False
+
+        def given_or_configured(flag: str) -> bool:
+            value = f.get(flag)
+            if value is None and config is not None:
+                value = getattr(config, flag)
+            return bool(value)
+
+        return cls(
+            fix=given_or_configured("fix") and not no_fix,
+            unsafe=given_or_configured("unsafe_fixes"),
+            show_fixes=given_or_configured("show_fixes"),
+            diff=bool(f.get("diff")),
+            fix_only=bool(f.get("fix_only")) and not no_fix,
+            exit_non_zero_on_fix=bool(f.get("exit_non_zero_on_fix")),
+        )
+
+
+def fix_click_options(func):
+    """The `check` command's fix options, as one decorator (the values arrive as keyword arguments
+    fix, unsafe_fixes, show_fixes, diff, fix_only, exit_non_zero_on_fix)."""
+    import click
+
+    options = [
+        click.option("--fix/--no-fix", "fix", default=None,
+                     help="Apply the safe fixes (`--no-fix` overrides `--fix` and `--fix-only`)."),
+        click.option("--unsafe-fixes/--no-unsafe-fixes", "unsafe_fixes", default=None,
+                     help="Also apply (and mark as fixable) the unsafe fixes."),
+        click.option("--show-fixes/--no-show-fixes", "show_fixes", default=None,
+                     help="List the fixes applied, and show each finding's fix as a diff (full format)."),
+        click.option("--diff", is_flag=True,
+                     help="Print a unified diff of what the fixes would change and write nothing "
+                          "(exit 1 if there is a diff). Implies --fix-only."),
+        click.option("--fix-only/--no-fix-only", "fix_only", default=None,
+                     help="Apply fixes but do not report the findings left; exit 0 unless "
+                          "--exit-non-zero-on-fix. Implies --fix."),
+        click.option("--exit-non-zero-on-fix", is_flag=True,
+                     help="Exit 1 if any file was fixed, even when no finding remains."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
 
 
 class LazyGroup(click.Group):
@@ -143,7 +249,7 @@ def main() -> None:
 @click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               envvar="GRADLINT_OUTPUT_FILE",
               help="Write the findings to this file instead of stdout [env: GRADLINT_OUTPUT_FILE].")
-@_fix_click_options
+@fix_click_options
 def check(paths, select, extend_select, ignore, output_format, exit_zero, config_args, quiet, color,
           force_exclude, respect_gitignore, jobs, no_cache, cache_dir, statistics=False, bugs_only=None,
           stdin_filename=None, add_noqa=False, show_settings=False, show_files=False, output_file=None,
@@ -262,9 +368,7 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
         return add_noqa_to_files(found, results, quiet=quiet, resolver=resolver)
     outcome = None
-    if fixing.apply:  # `--fix` & co. (gradlint/fix.py): results and sources become those of the fixed files
-        from gradlint.fix import fix_files
-
+    if fixing.apply:  # `--fix` & co. (fix_files below): results and sources become those of the fixed files
         outcome = fix_files(results, sources, lambda p: resolver.settings_for(Path(p)), unsafe=fixing.unsafe,
                             write=not fixing.diff)
         if outcome.total and not fixing.diff and not no_project:
@@ -299,13 +403,11 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
     fixed = outcome.total if outcome is not None else 0
     if not quiet and output_format not in MACHINE_READABLE:
         if outcome is not None and fixing.show_fixes:
-            from gradlint.fix_options import show_fixes_text
 
             for text in show_fixes_text(outcome):
                 click.echo(text, err=True)
         _summary(diagnostics, len(errors), len(found.files), fixed=fixed)
         if any(d.fix is not None for d in diagnostics):
-            from gradlint.fix_options import fix_hint
 
             hint = fix_hint(diagnostics, fixing.unsafe)
             if hint:
@@ -319,7 +421,6 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
 
 def _fix_only_report(fixing: FixOptions, outcome, errors: list[FileError], quiet: bool, out) -> int:
     """`--diff` (the diffs on stdout, nothing written) and `--fix-only` (no findings reported)."""
-    from gradlint.fix_options import show_fixes_text
 
     total = outcome.total
     if fixing.diff:
@@ -486,3 +587,73 @@ def explain(code: str, run: bool, no_run: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# ------------------------------------------------------------------------------ the `check --fix` flow
+
+
+@dataclass
+class FixOutcome:
+    """What `fix_files` did: per file the fixes applied ((code, name) -> count), the diffs (with
+    `write=False`), and the files whose fixes were refused or that could not be written."""
+
+    fixed: dict[str, Counter] = field(default_factory=dict)
+    diffs: list[str] = field(default_factory=list)
+    errors: list = field(default_factory=list)  # gradlint.diagnostic.FileError
+
+    @property
+    def total(self) -> int:
+        return sum(sum(c.values()) for c in self.fixed.values())
+
+
+def fix_files(results: list, sources: dict[str, str], settings_for, *, unsafe: bool, write: bool) -> FixOutcome:
+    """Fix the files of a `check` run in place of their results: each FileResult with an applicable fix
+    gets the remaining diagnostics of its fixed text, and `sources` the fixed text. `settings_for(path)`
+    gives a file's Settings. With `write`, fixed files are written back (atomically); else their diffs are
+    collected. Files without an applicable fix are never touched. Notebooks: gradlint.notebook.fix_in_run."""
+    from gradlint.fix import unified_diff, write_fixed
+    from gradlint.linter import lint_fix
+    from gradlint.source import SourceError, load_source
+
+    outcome = FixOutcome()
+    for res in results:
+        if not any(is_applicable(d.fix, unsafe) for d in res.diagnostics):
+            continue
+        name = res.filename
+        if name.lower().endswith(".ipynb") or any(d.cell is not None for d in res.diagnostics):
+            # (a notebook may have findings and an error: a cell that does not parse, the others checked)
+            from gradlint.notebook import fix_in_run  # cells joined, fixed, split back (gradlint/notebook.py)
+
+            fix_in_run(res, sources, settings_for(name), unsafe=unsafe, write=write, outcome=outcome)
+            continue
+        if res.error is not None:
+            continue
+        try:
+            original = load_source(name)
+        except SourceError as exc:
+            outcome.errors.append(FileError(name, f"cannot fix: {exc}"))
+            continue
+        if name in sources and original.text != sources[name]:
+            outcome.errors.append(FileError(name, "changed while being checked; not fixed"))
+            continue
+        result = lint_fix(original.text, name, settings_for(name), unsafe=unsafe, first=res.diagnostics)
+        if result.error is not None:
+            outcome.errors.append(FileError(name, result.error))
+            continue
+        if not result.changed:
+            continue
+        if write:
+            try:
+                write_fixed(name, original, result.source)
+            except OSError as exc:
+                outcome.errors.append(FileError(name, f"cannot write the fixes: {exc.strerror or exc}"))
+                continue
+        else:
+            outcome.diffs.append(unified_diff(name, original.text, result.source))
+        outcome.fixed[name] = result.fixed_by_rule
+        res.diagnostics = result.remaining
+        if result.remaining:
+            sources[name] = result.source
+        else:
+            sources.pop(name, None)
+    return outcome

@@ -60,9 +60,10 @@ def check_stdin(stdin_filename: str | None, resolver, fixing, *, output_format: 
     settings = resolver.settings_for(Path(stdin_filename) if stdin_filename else Path.cwd() / "-")
     fixed = 0
     if fixing.apply:
-        from gradlint.fix import apply_fixes, unified_diff
+        from gradlint.fix import unified_diff
+        from gradlint.linter import lint_fix
 
-        result = apply_fixes(text, name, settings, unsafe=fixing.unsafe)
+        result = lint_fix(text, name, settings, unsafe=fixing.unsafe)
         if result.error is not None:  # not checkable, or fixes refused: the input goes out unchanged
             _err(f"{name}: {result.error}")
             if not fixing.diff:

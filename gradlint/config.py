@@ -145,9 +145,6 @@ class Selection:
     extend_select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
 
-    def is_empty(self) -> bool:
-        return self.select is None and not self.extend_select and not self.ignore
-
 
 def resolve_selection(layers: list[Selection], defaults: set[str] | None = None) -> set[str]:
     """Apply the layers over the default rules, ruff's way (see the module docstring)."""
@@ -645,5 +642,3 @@ def relpath(path: Path, root: Path) -> str:
     except (ValueError, OSError, RuntimeError):
         return p.as_posix().lstrip("/")
 
-
-_relpath = relpath  # the old private name

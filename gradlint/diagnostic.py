@@ -41,6 +41,15 @@ class Fix:
     edits: tuple[Edit, ...]
 
 
+def is_applicable(fix: Fix | None, unsafe: bool) -> bool:
+    """Is `fix` applied by `--fix`? Safe fixes always, unsafe ones only with `unsafe`, display-only never."""
+    if fix is None or not fix.edits:
+        return False
+    if fix.applicability is Applicability.SAFE:
+        return True
+    return unsafe and fix.applicability is Applicability.UNSAFE
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str  # "GL001"

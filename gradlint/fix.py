@@ -1,5 +1,9 @@
 """Fixes: turning a rule's node edits into text edits, and applying them to a file's text.
 
+This module never imports the linter (as ruff's `fix/mod.rs`): rules build fixes with gradlint/edits.py,
+the linter resolves them here (`resolve_fix`) and runs the fix-and-relint loop (`gradlint.linter.lint_fix`)
+with `apply_edits`; the `check` command's fix options and file writing live in gradlint/cli.py.
+
 Public API:
 
     resolve_fix(spec, module, positions, source) -> Fix | None
@@ -7,23 +11,18 @@ Public API:
         `location`/`end_location` (end exclusive, ruff's convention); None when the spec cannot be
         resolved (a node that is not in the tree, a "whole lines" edit on a node that shares its line
         with other code, edits of one fix that overlap).
-    is_applicable(fix, unsafe) -> bool
-        safe fixes always, unsafe ones only with `unsafe`; display-only never.
     apply_edits(source, fixes) -> (new_source, applied)
         one pass: applies every fix whose edits do not overlap an edit already taken (fixes in source
         order; an edit identical to one already taken counts as shared). `applied` lists the fixes
         taken (or already fully present).
-    apply_fixes(source, filename, settings, *, unsafe=False, max_passes=MAX_PASSES) -> FixResult
-        lint -> apply the non-overlapping applicable fixes -> re-lint, until no applicable fix is left
-        (at most `max_passes` passes). A result that does not parse (LibCST, and `compile` when the
-        input compiled), or fixes that still apply after `max_passes` (a fix that does not remove its
-        finding), are refused: FixResult.source is then the input and `error` says why.
+    FixResult, parse_problem(text, compiled_before, filename), compiles(text, filename)
+        what the fix-and-relint loop (gradlint.linter.lint_fix) returns and checks each pass with.
     write_fixed(path, original, new_text) -> None
         atomic write (temp file in the same folder + rename) keeping permissions, encoding and BOM;
         `original` is the `gradlint.source.SourceFile` the text was read from.
     unified_diff(path, old, new) -> str
 
-Text conventions of the edit primitives (rules/base.py): every "\\n" in an edit's content is written
+Text conventions of the edit primitives (gradlint/edits.py): every "\\n" in an edit's content is written
 with the file's line ending (the ending of the line the edit starts on; CRLF files stay CRLF); the
 relative lines of `ReplaceLines`/`InsertLinesBefore` get the indentation of their anchor line, and
 their own leading indentation, written in units of four spaces, is converted to the file's indentation
@@ -43,12 +42,11 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradlint.diagnostic import Applicability, Diagnostic, Edit, Fix, Location
-from gradlint.fix_options import (  # noqa: F401  (the CLI's fix glue, kept free of LibCST; re-exported)
-    FixOptions, click_options, fix_counts, fix_hint, is_applicable, show_fixes_text)
-from gradlint.model.walk import ParentMap, iter_nodes, parent_map
+from gradlint.edits import (InsertAfter, InsertBefore, InsertLinesAfter, InsertLinesBefore, Replace, ReplaceLines,
+                            WrapInBlock)
+from gradlint.model.walk import ParentMap, iter_nodes
 
 if TYPE_CHECKING:
-    from gradlint.settings import Settings
     from gradlint.source import SourceFile
 
 MAX_PASSES = 10
@@ -189,9 +187,6 @@ def _is_multiline_string(node: cst.CSTNode) -> bool:
 
 
 def _resolve_edit(edit, module: cst.Module, positions, text: _Text) -> Edit:
-    from gradlint.rules.base import (InsertAfter, InsertBefore, InsertLinesAfter, InsertLinesBefore, Replace,
-                                     ReplaceLines, WrapInBlock)
-
     if isinstance(edit, Replace):
         start, end = _span(edit.node, positions)
         return Edit(_with_newline(edit.content, text.newline(start.row)), start, end)
@@ -368,7 +363,7 @@ class FixResult:
         return self.error is None and self.fixed > 0
 
 
-def _parses(text: str, compiled_before: bool, filename: str) -> str | None:
+def parse_problem(text: str, compiled_before: bool, filename: str) -> str | None:
     """None if `text` parses; else the reason."""
     try:
         cst.parse_module(text)
@@ -383,63 +378,12 @@ def _parses(text: str, compiled_before: bool, filename: str) -> str | None:
     return None
 
 
-def _compiles(text: str, filename: str) -> bool:
+def compiles(text: str, filename: str) -> bool:
     try:
         compile(text, filename, "exec", dont_inherit=True)
         return True
     except (SyntaxError, ValueError):
         return False
-
-
-def apply_fixes(source: str, filename: str, settings: "Settings", *, unsafe: bool = False,
-                max_passes: int = MAX_PASSES, first: list[Diagnostic] | None = None) -> FixResult:
-    """Fix `source` (see the module docstring). `first`: the diagnostics of `source` if already known."""
-    from gradlint.linter import lint_source
-
-    if first is None:
-        res = lint_source(source, filename, settings)
-        if res.error is not None:
-            return FixResult(source, error=res.error.reason)
-        first = res.diagnostics
-    diagnostics = first
-    text = source
-    fixed = 0
-    by_rule: Counter = Counter()
-    compiled_before: bool | None = None
-    passes = 0
-    while passes < max_passes:
-        applicable = [d for d in diagnostics if is_applicable(d.fix, unsafe)]
-        if not applicable:
-            break
-        passes += 1
-        new, applied = apply_edits(text, [d.fix for d in applicable])
-        if new == text:
-            break
-        if compiled_before is None:
-            compiled_before = _compiles(source, filename)
-        problem = _parses(new, compiled_before, filename)
-        if problem is not None:
-            return FixResult(source, remaining=list(first), passes=passes,
-                             error=f"{problem}; fixes not applied, file left unchanged (please report this)")
-        ids = {id(f) for f in applied}
-        for d in applicable:
-            if id(d.fix) in ids:
-                ids.discard(id(d.fix))
-                fixed += 1
-                by_rule[(d.code, d.name)] += 1
-        text = new
-        res = lint_source(text, filename, settings)
-        if res.error is not None:
-            return FixResult(source, remaining=list(first), passes=passes,
-                             error=f"the fixed code cannot be checked ({res.error.reason}); file left unchanged")
-        diagnostics = res.diagnostics
-    if passes >= max_passes and any(is_applicable(d.fix, unsafe) for d in diagnostics):
-        codes = ", ".join(sorted({d.code for d in diagnostics if is_applicable(d.fix, unsafe)}))
-        return FixResult(source, remaining=list(first), passes=passes,
-                         error=f"the fixes did not converge after {max_passes} passes ({codes}); "
-                               "file left unchanged (please report this)")
-    return FixResult(text, fixed if text != source else 0, list(diagnostics), by_rule if text != source else Counter(),
-                     None, passes)
 
 
 # ============================================================================ writing
@@ -474,257 +418,3 @@ def _split_keepends(text: str) -> list[str]:
     return out
 
 
-# ============================================================================ helpers for rules' fixes
-# Rules locate what to rewrite from the nodes the model recorded. The parent map below is built lazily,
-# once per file, and only when a rule builds a fix (i.e. for files with findings): the walk for
-# positions is of the same cost, so files without findings still pay nothing.
-
-
-def parents(model) -> dict[int, cst.CSTNode]:
-    """id(node) -> parent node, for the model's module (cached on the model)."""
-    found = getattr(model, "_fix_parents", None)
-    if found is None:
-        found = parent_map(model.module)  # (LibCST's `.children` runs a visitor per node: far slower)
-        model._fix_parents = found
-    return found
-
-
-def parent_of(model, node: cst.CSTNode) -> cst.CSTNode | None:
-    return parents(model).get(id(node))
-
-
-def statement_of(model, node: cst.CSTNode) -> cst.CSTNode | None:
-    """The innermost statement holding `node`: a SimpleStatementLine, a compound statement, or — for a
-    small statement in a one-line suite (`for p in ps: p -= x`) — that SimpleStatementSuite."""
-    table = parents(model)
-    current: cst.CSTNode | None = node
-    while current is not None:
-        if isinstance(current, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.BaseCompoundStatement)):
-            return current
-        current = table.get(id(current))
-    return None
-
-
-def small_statement_of(model, node: cst.CSTNode) -> cst.BaseSmallStatement | None:
-    table = parents(model)
-    current: cst.CSTNode | None = node
-    while current is not None:
-        if isinstance(current, cst.BaseSmallStatement):
-            return current
-        if isinstance(current, cst.BaseStatement):
-            return None
-        current = table.get(id(current))
-    return None
-
-
-def block_statements(model, stmt: cst.CSTNode) -> tuple[cst.CSTNode, ...] | None:
-    """The statements of the block `stmt` belongs to (its siblings, itself included)."""
-    parent = parent_of(model, stmt)
-    if isinstance(parent, (cst.Module, cst.IndentedBlock)):
-        return tuple(parent.body)
-    return None
-
-
-def enclosing_compound(model, stmt: cst.CSTNode) -> cst.BaseCompoundStatement | None:
-    """The compound statement whose body directly holds `stmt` (through its IndentedBlock or suite)."""
-    parent = parent_of(model, stmt)
-    if isinstance(parent, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-        owner = parent_of(model, parent)
-        if isinstance(owner, cst.BaseCompoundStatement):
-            return owner
-    if isinstance(stmt, cst.SimpleStatementSuite):
-        owner = parent_of(model, stmt)
-        if isinstance(owner, cst.BaseCompoundStatement):
-            return owner
-    return None
-
-
-def body_statements(compound: cst.BaseCompoundStatement) -> tuple[cst.CSTNode, ...]:
-    """The statements of a compound statement's own body (small statements for a one-line suite)."""
-    body = compound.body
-    if isinstance(body, cst.IndentedBlock):
-        return tuple(body.body)
-    if isinstance(body, cst.SimpleStatementSuite):
-        return tuple(body.body)
-    return ()
-
-
-def no_grad_wrap(model, first: cst.CSTNode, last: cst.CSTNode | None = None, *, message: str, safe: bool):
-    """A FixSpec wrapping the statements `first`..`last` in `with torch.no_grad():` (alias-aware, adds
-    `import torch` when nothing binds it)."""
-    from gradlint.rules.base import FixSpec, WrapInBlock, torch_ref
-
-    ref, imports = torch_ref(model, "no_grad")
-    return FixSpec(message, (WrapInBlock(first, last if last is not None else first, f"with {ref}():"),) + imports, safe)
-
-
-def is_whole_line_statement(model, stmt: cst.CSTNode) -> bool:
-    """A statement on lines of its own in an indented block or the module (wrappable)."""
-    if not isinstance(stmt, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
-        return False
-    return isinstance(parent_of(model, stmt), (cst.Module, cst.IndentedBlock))
-
-
-# ============================================================================ the `check --fix` flow
-
-
-@dataclass
-class FixOutcome:
-    """What `fix_files` did: per file the fixes applied ((code, name) -> count), the diffs (with
-    `write=False`), and the files whose fixes were refused or that could not be written."""
-
-    fixed: dict[str, Counter] = field(default_factory=dict)
-    diffs: list[str] = field(default_factory=list)
-    errors: list = field(default_factory=list)  # gradlint.diagnostic.FileError
-
-    @property
-    def total(self) -> int:
-        return sum(sum(c.values()) for c in self.fixed.values())
-
-
-def fix_files(results: list, sources: dict[str, str], settings_for, *, unsafe: bool, write: bool) -> FixOutcome:
-    """Fix the files of a `check` run in place of their results: each FileResult with an applicable fix
-    gets the remaining diagnostics of its fixed text, and `sources` the fixed text. `settings_for(path)`
-    gives a file's Settings. With `write`, fixed files are written back (atomically); else their diffs are
-    collected. Files without an applicable fix are never touched. Notebooks: gradlint.notebook.fix_in_run."""
-    from gradlint.diagnostic import FileError
-    from gradlint.source import SourceError, load_source
-
-    outcome = FixOutcome()
-    for res in results:
-        if res.error is not None or not any(is_applicable(d.fix, unsafe) for d in res.diagnostics):
-            continue
-        name = res.filename
-        if name.lower().endswith(".ipynb") or any(d.cell is not None for d in res.diagnostics):
-            from gradlint.notebook import fix_in_run  # cells joined, fixed, split back (gradlint/notebook.py)
-
-            fix_in_run(res, sources, settings_for(name), unsafe=unsafe, write=write, outcome=outcome)
-            continue
-        try:
-            original = load_source(name)
-        except SourceError as exc:
-            outcome.errors.append(FileError(name, f"cannot fix: {exc}"))
-            continue
-        if name in sources and original.text != sources[name]:
-            outcome.errors.append(FileError(name, "changed while being checked; not fixed"))
-            continue
-        result = apply_fixes(original.text, name, settings_for(name), unsafe=unsafe, first=res.diagnostics)
-        if result.error is not None:
-            outcome.errors.append(FileError(name, result.error))
-            continue
-        if not result.changed:
-            continue
-        if write:
-            try:
-                write_fixed(name, original, result.source)
-            except OSError as exc:
-                outcome.errors.append(FileError(name, f"cannot write the fixes: {exc.strerror or exc}"))
-                continue
-        else:
-            outcome.diffs.append(unified_diff(name, original.text, result.source))
-        outcome.fixed[name] = result.fixed_by_rule
-        res.diagnostics = result.remaining
-        if result.remaining:
-            sources[name] = result.source
-        else:
-            sources.pop(name, None)
-    return outcome
-
-
-def update_statements(model) -> set[int]:
-    """ids of the small statements that hold an in-place op (model.inplace_ops) on a leaf that requires
-    grad, on a `.grad` or through `.data`: parameter updates and their bookkeeping (`p.grad.zero_()`).
-    In-place ops on activations (`h.relu_()`) are not updates: they must stay recorded."""
-    from gradlint.model import Kind
-
-    out: set[int] = set()
-    for o in model.inplace_ops:
-        target = o.target
-        if o.value.kind is Kind.LEAF or (isinstance(target, cst.Attribute) and target.attr.value in ("grad", "data")):
-            out.add(id(small_statement_of(model, o.node)))
-    return out
-
-
-def is_update_statement(model, stmt: cst.CSTNode, updates: set[int]) -> bool:
-    """Does `stmt` only do in-place updates (and `for`/`if`/`continue` bookkeeping around them)?"""
-    if isinstance(stmt, (cst.Pass, cst.Continue)):
-        return True
-    if isinstance(stmt, cst.BaseSmallStatement):
-        return id(stmt) in updates
-    if isinstance(stmt, cst.SimpleStatementLine):
-        return all(is_update_statement(model, s, updates) for s in stmt.body)
-    if isinstance(stmt, cst.For):
-        return stmt.orelse is None and stmt.asynchronous is None and all(
-            is_update_statement(model, s, updates) for s in body_statements(stmt))
-    if isinstance(stmt, cst.If):
-        if not all(is_update_statement(model, s, updates) for s in body_statements(stmt)):
-            return False
-        orelse = stmt.orelse
-        if orelse is None:
-            return True
-        if isinstance(orelse, cst.If):
-            return is_update_statement(model, orelse, updates)
-        return all(is_update_statement(model, s, updates) for s in body_statements(orelse))
-    return False
-
-
-def update_wrap_target(model, node: cst.CSTNode, updates: set[int]
-                       ) -> tuple[cst.CSTNode, cst.CSTNode, str] | None:
-    """What to wrap in `no_grad` for the update at `node`: (first, last, what) — its statement and the
-    update statements right before and after it in the same block, or the enclosing `for` loop(s) when
-    every statement in them is an update; `what` is "the update(s)" / "the update loop". None when the
-    statement holds other code (`y = 2 * w; w += 1`) or the op sits in a condition or header."""
-    stmt = statement_of(model, node)
-    if stmt is None:
-        return None
-    if isinstance(stmt, cst.SimpleStatementSuite):  # `for p in ps: p -= x`: the one-line compound
-        owner = enclosing_compound(model, stmt)
-        if owner is None or not is_update_statement(model, owner, updates):
-            return None
-        stmt = owner
-    elif not is_update_statement(model, stmt, updates):
-        return None
-    what = "the update"
-    outer = enclosing_compound(model, stmt)
-    while isinstance(outer, cst.For) and is_update_statement(model, outer, updates):
-        stmt, what = outer, "the update loop"
-        outer = enclosing_compound(model, stmt)
-    if not is_whole_line_statement(model, stmt):
-        return None
-    first = last = stmt
-    siblings = block_statements(model, stmt)
-    if siblings is not None and what == "the update":
-        i = next(k for k, s in enumerate(siblings) if s is stmt)
-        j = k = i
-        while j > 0 and isinstance(siblings[j - 1], cst.SimpleStatementLine) and is_update_statement(model, siblings[j - 1], updates):
-            j -= 1
-        while k + 1 < len(siblings) and isinstance(siblings[k + 1], cst.SimpleStatementLine) and is_update_statement(model, siblings[k + 1], updates):
-            k += 1
-        first, last = siblings[j], siblings[k]
-        if j != k:
-            what = "the updates"
-    return first, last, what
-
-
-def is_docstring(stmt: cst.CSTNode) -> bool:
-    return (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Expr)
-            and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
-
-
-def is_store_target(model, node: cst.CSTNode) -> bool:
-    """Is `node` (an expression) written to — an assignment / `for` / `with ... as` / `del` target, also
-    inside a tuple or list target (`p.data, meta = repack(...)`)? Such a node cannot become a call."""
-    table = parents(model)
-    child = node
-    parent = table.get(id(node))
-    while isinstance(parent, (cst.Tuple, cst.List, cst.Element, cst.StarredElement)):
-        child, parent = parent, table.get(id(parent))
-    if isinstance(parent, cst.AssignTarget):
-        return parent.target is child
-    if isinstance(parent, (cst.AugAssign, cst.AnnAssign)):
-        return parent.target is child
-    if isinstance(parent, (cst.For, cst.CompFor)):
-        return parent.target is child
-    if isinstance(parent, cst.AsName):
-        return parent.name is child
-    return isinstance(parent, cst.Del)

@@ -1,9 +1,10 @@
 """Parse once, build the semantic model once, run every selected rule, apply noqa.
 
-Public API (used by the CLI, the verifier, and later the fixer and the language server):
+Public API (used by the CLI, the verifier, the notebook code and the language server):
 
     lint_source(source: str, filename: str, settings: Settings) -> FileResult
-    lint_file(path: str, settings: Settings) -> FileResult     # reads + decodes via gradlint.source
+    lint_fix(source: str, filename: str, settings: Settings, *, unsafe=False) -> FixResult
+        the fix-and-relint loop (ruff's `lint_fix`): gradlint.fix applies the fixes, this re-lints
 
 A file that does not parse yields FileResult(error=FileError(...)) and no diagnostics.
 """
@@ -23,8 +24,9 @@ from itertools import accumulate
 import libcst as cst
 from libcst._nodes.base import CSTNode as _CSTNode
 
+from gradlint import fix as fixmod
 from gradlint.catalog import rule_url
-from gradlint.diagnostic import BUG, Diagnostic, FileError, FileResult, Location
+from gradlint.diagnostic import BUG, Diagnostic, FileError, FileResult, Location, is_applicable
 from gradlint.model import build_model
 from gradlint.model.builder import ECO_IMPORT
 from gradlint.positions import Positions
@@ -383,7 +385,7 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
     if not findings:
         return result
     # Positions only for files with findings, and only for the reported nodes and the nodes their fixes edit.
-    from gradlint.fix import parents  # (the model's parent map: fixes and GL001 use it too)
+    from gradlint.edits import parents  # (the model's parent map: fixes and GL001 use it too)
 
     positions = Positions(module, _nodes_to_locate(findings), source, parents(model))
     seen: set[tuple] = set()
@@ -404,9 +406,10 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
         if settings.bugs_only and tier != BUG:  # `--bugs-only` / `bugs-only = true`: hygiene is not reported
             continue
         fix = None
-        if finding.fix is not None:  # node edits -> text edits (gradlint.fix); a suppressed finding has none
-            from gradlint import fix as fixmod
-
+        # node edits -> text edits (gradlint.fix); a suppressed finding has none, and a file that imports no
+        # torch library none at all: a fix never brings torch (`import torch`, `no_grad`, `.detach()`) into
+        # code that may not be torch's (gradlint/edits.py)
+        if finding.fix is not None and model.uses_torch:
             if text_lines is None:
                 text_lines = fixmod._Text(source)
             fix = fixmod.resolve_fix(finding.fix, module, positions, source, text_lines)
@@ -445,18 +448,110 @@ def _nodes_to_locate(findings) -> list[cst.CSTNode]:
     return nodes
 
 
-def lint_file(path: str, settings: Settings) -> FileResult:
-    from gradlint.source import SourceError, read_source
+# ------------------------------------------------------------------------------------ fixing
 
-    if path.lower().endswith(".ipynb"):
-        from gradlint.notebook import lint_notebook
 
-        return lint_notebook(path, settings)
-    try:
-        source = read_source(path)
-    except SourceError as exc:
-        return FileResult(filename=path, error=FileError(path, str(exc)))
-    return lint_source(source, path, settings)
+def lint_fix(source: str, filename: str, settings: Settings, *, unsafe: bool = False,
+             max_passes: int = fixmod.MAX_PASSES, first: list[Diagnostic] | None = None) -> fixmod.FixResult:
+    """Fix `source`: lint -> apply the non-overlapping applicable fixes (gradlint.fix.apply_edits) -> re-lint,
+    until no applicable fix is left (at most `max_passes` passes). `first`: the diagnostics of `source` if
+    already known.
+
+    Every fix must remove its finding. A fix that does not — its finding, with the same fix, is offered as
+    often after the pass that applied it as before — is dropped: the run starts again from `source`
+    without it, and its finding is reported with no fix (so fixing always converges; a rule whose fix does
+    not cure its finding is a bug to report, never a reason to stack the same edit ten times). A result
+    that does not parse (LibCST, and `compile` when the input compiled) is refused: FixResult.source is
+    then the input and `error` says why; so are fixes still applicable after `max_passes` passes."""
+    if first is None:
+        res = lint_source(source, filename, settings)
+        if res.error is not None:
+            return fixmod.FixResult(source, error=res.error.reason)
+        first = res.diagnostics
+    dropped: set[tuple] = set()
+    for _ in range(max_passes):  # each round drops at least one more fix
+        result, ineffective = _fix_passes(source, filename, settings, unsafe, max_passes, first, dropped)
+        if not ineffective:
+            return result
+        dropped |= ineffective
+    codes = ", ".join(sorted({sig[0] for sig in dropped}))
+    return fixmod.FixResult(source, remaining=list(first), error=f"the fixes did not converge ({codes}: fixes that "
+                            "do not remove their finding); file left unchanged (please report this)")
+
+
+def _fix_signature(d: Diagnostic, lines: list[str] | None = None) -> tuple:
+    """What identifies a fix across passes (positions move): its rule, message and edit texts, and — when
+    `lines` (the text's lines) are given — the text of the line it is reported on, so that two findings
+    offering the same edit on different lines (`w.data` -> `w` twice) are told apart."""
+    assert d.fix is not None
+    row = d.location.row - 1
+    line = lines[row].strip() if lines is not None and 0 <= row < len(lines) else None
+    return (d.code, d.fix.message, tuple(e.content for e in d.fix.edits), line)
+
+
+def _fix_passes(source: str, filename: str, settings: Settings, unsafe: bool, max_passes: int,
+                first: list[Diagnostic], dropped: set[tuple]) -> tuple[fixmod.FixResult, set[tuple]]:
+    """One run of the loop of `lint_fix`, fixes in `dropped` left out. Returns the result, and the signatures
+    of fixes found not to remove their finding (the run is then to be started again without them)."""
+    from collections import Counter
+    from dataclasses import replace
+
+    def applicable(diags: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
+        return [d for d in diags if is_applicable(d.fix, unsafe) and _fix_signature(d, lines) not in dropped]
+
+    def without_dropped(diags: list[Diagnostic], lines: list[str]) -> list[Diagnostic]:
+        return [replace(d, fix=None) if d.fix is not None and _fix_signature(d, lines) in dropped else d
+                for d in diags]
+
+    diagnostics = first
+    text = source
+    fixed = 0
+    by_rule: Counter = Counter()
+    compiled_before: bool | None = None
+    passes = 0
+    lines = _NEWLINES.split(source)
+    while passes < max_passes:
+        todo = applicable(diagnostics, lines)
+        if not todo:
+            break
+        passes += 1
+        new, applied = fixmod.apply_edits(text, [d.fix for d in todo])
+        if new == text:
+            break
+        if compiled_before is None:
+            compiled_before = fixmod.compiles(source, filename)
+        problem = fixmod.parse_problem(new, compiled_before, filename)
+        if problem is not None:
+            return fixmod.FixResult(source, remaining=list(first), passes=passes,
+                                    error=f"{problem}; fixes not applied, file left unchanged (please report this)"), set()
+        ids = {id(f) for f in applied}
+        applied_sigs: Counter = Counter()
+        for d in todo:
+            if id(d.fix) in ids:
+                ids.discard(id(d.fix))
+                fixed += 1
+                by_rule[(d.code, d.name)] += 1
+                applied_sigs[_fix_signature(d, lines)] += 1
+        before = Counter(_fix_signature(d, lines) for d in todo)
+        text = new
+        lines = _NEWLINES.split(text)
+        res = lint_source(text, filename, settings)
+        if res.error is not None:
+            return fixmod.FixResult(source, remaining=list(first), passes=passes,
+                                    error=f"the fixed code cannot be checked ({res.error.reason}); file left unchanged"), set()
+        diagnostics = res.diagnostics
+        after = Counter(_fix_signature(d, lines) for d in applicable(diagnostics, lines))
+        ineffective = {sig for sig in applied_sigs if after[sig] >= before[sig]}
+        if ineffective:
+            return fixmod.FixResult(source), ineffective
+    if passes >= max_passes and applicable(diagnostics, lines):
+        codes = ", ".join(sorted({d.code for d in applicable(diagnostics, lines)}))
+        return fixmod.FixResult(source, remaining=without_dropped(first, _NEWLINES.split(source)), passes=passes,
+                                error=f"the fixes did not converge after {max_passes} passes ({codes}); "
+                                      "file left unchanged (please report this)"), set()
+    changed = text != source
+    return fixmod.FixResult(text, fixed if changed else 0, without_dropped(diagnostics, lines),
+                            by_rule if changed else Counter(), None, passes), set()
 
 
 def _first_line(text: str) -> str:

@@ -219,17 +219,17 @@ def requested_diagnostics(diagnostics: list[Diagnostic], lines: list[str], param
 
 def applicable(diag: Diagnostic, unsafe: bool) -> bool:
     """Would "Fix all" apply this finding's fix? (Safe fixes; unsafe ones with `unsafe`.)"""
-    from gradlint.fix import is_applicable
+    from gradlint.diagnostic import is_applicable
 
     return is_applicable(diag.fix, unsafe)
 
 
 def fix_all(source: str, diagnostics: list[Diagnostic], filename: str, settings: Any, unsafe: bool) -> str:
-    """The text after every applicable fix, as `gradlint check --fix` computes it (gradlint.fix.apply_fixes:
+    """The text after every applicable fix, as `gradlint check --fix` computes it (gradlint.linter.lint_fix:
     apply the non-overlapping fixes, re-lint, repeat; a result that does not parse is refused)."""
-    from gradlint.fix import apply_fixes
+    from gradlint.linter import lint_fix
 
-    result = apply_fixes(source, filename, settings, unsafe=unsafe, first=list(diagnostics))
+    result = lint_fix(source, filename, settings, unsafe=unsafe, first=list(diagnostics))
     if result.error is not None:
         logger.warning("%s: %s", filename, result.error)
         return source

@@ -3,9 +3,9 @@
     nb = load(path)                      # or parse(raw_text, path); raises NotebookError (a one-line reason)
     nb.source                            # the code cells joined into one Python text (what the linter sees)
     nb.locate(row) -> (cell, row)        # a row of `nb.source` -> (cell number, row within the cell), 1-based
-    lint_notebook(path, settings)        # FileResult with diagnostics in cell coordinates (`Diagnostic.cell`)
+    lint_notebook_one(path, settings, cache_root) -> (FileResult, text)  # diagnostics in cell coordinates
     nb.fixed_text(new_source) -> str     # the notebook file's text with `new_source` split back into cells
-    apply_fixed_source(path, new_source) # the same, written to the file; False if nothing changed
+    fix_notebook(path, settings)         # gradlint.linter.lint_fix on `nb.source`, mapped back to the file
 
 How the code cells become one Python text (as ruff does it):
 
@@ -40,7 +40,10 @@ from pathlib import Path
 from gradlint.diagnostic import Diagnostic, FileError, FileResult, Location
 from gradlint.settings import Settings
 
-SUFFIX = ".ipynb"
+
+# The comment line that separates two cells in the joined text (`# gradlint-cell-boundary-<nonce>`): fixes
+# never move a statement across it (gradlint/edits.py).
+CELL_BOUNDARY = "# gradlint-cell-boundary-"
 
 # Cell magics whose body is Python code (ruff's list).
 PYTHON_CELL_MAGICS = frozenset({"capture", "debug", "prun", "pypy", "python", "python3", "time", "timeit"})
@@ -53,10 +56,6 @@ _ERROR_AT = re.compile(r"error at (\d+):(\d+)")
 
 class NotebookError(Exception):
     """A notebook that cannot be checked or written; str(exc) is the reason, for one line of output."""
-
-
-def is_notebook(path: str | os.PathLike[str]) -> bool:
-    return os.fspath(path).lower().endswith(SUFFIX)
 
 
 @dataclass
@@ -124,7 +123,7 @@ class Notebook:
     # ------------------------------------------------------------------ writing back
 
     def _marker(self) -> str:
-        return f"# gradlint-cell-boundary-{self.nonce}"
+        return f"{CELL_BOUNDARY}{self.nonce}"
 
     def split(self, new_source: str) -> list[str]:
         """`new_source` (a fixed `source`) cut back into one lint text per code cell."""
@@ -166,7 +165,11 @@ class Notebook:
             return self.raw
         parts = self.split(new_source)
         new_texts = {c.number: self.restore(c, part) for c, part in zip(self.cells, parts)}
-        changed = {n: t for n, t in new_texts.items() if t != next(c.text for c in self.cells if c.number == n)}
+        return self.with_cells({n: t for n, t in new_texts.items()
+                                if t != next(c.text for c in self.cells if c.number == n)})
+
+    def with_cells(self, changed: dict[int, str]) -> str:
+        """The notebook file's text with the source of cells `changed` (number -> new text) replaced."""
         if not changed:
             return self.raw
         spans = _source_spans(self.raw)
@@ -348,11 +351,6 @@ def _join(nb: Notebook) -> None:
 # ---------------------------------------------------------------------- linting
 
 
-def lint_notebook(path: str, settings: Settings) -> FileResult:
-    result, _ = lint_notebook_one(path, settings, None)
-    return result
-
-
 def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
                       external: dict | None = None, project: bool = False) -> tuple[FileResult, str | None]:
     """Lint one notebook (the runner's entry point); never raises. Returns the result, and the file's
@@ -385,6 +383,11 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
             return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
         except Exception as exc:  # an internal error must not stop the run
             return FileResult(filename=path, error=FileError(path, f"internal error: {type(exc).__name__}: {exc}")), None
+        if res.error is not None and res.error.row is not None:
+            # a cell that does not parse (an unfinished exercise): report it, check the others (as the
+            # language server does, with the same code: lint_cells)
+            cells = lint_cells(path, [(c.number, c.text) for c in nb.cells], settings)
+            return _cells_file_result(path, cells), (nb.raw if cells.diagnostics else None)
         if res.error is not None:
             return FileResult(filename=path, error=nb.map_error(res.error)), None
         raw_diags = res.diagnostics
@@ -411,6 +414,20 @@ def notebook_summary(nb: Notebook, summary: dict) -> dict:
     return summary
 
 
+def _cells_file_result(path: str, cells: "CellsResult") -> FileResult:
+    """A FileResult for `lint_cells`' result: the findings of the cells that parse, and one error naming
+    the cells that do not (`cell 3:1:12: syntax error: invalid syntax`)."""
+    diags = sorted(cells.diagnostics, key=lambda d: (d.cell or 0, d.location.row, d.location.column, d.code))
+    reasons = [f"cell {n}:{row}:{col}: {reason}" for n, (row, col, reason) in sorted(cells.broken.items())]
+    if cells.error is not None:
+        reasons.append(cells.error)
+    error = None
+    if reasons:
+        note = " (not checked; the other cells are)" if cells.error is None else ""
+        error = FileError(path, "; ".join(reasons) + note)
+    return FileResult(filename=path, diagnostics=diags, error=error)
+
+
 def cell_lines(raw: str, cell: int) -> list[str]:
     """The lines of cell `cell` (1-based, among all cells) of a notebook file's text; [] if there is none."""
     try:
@@ -426,12 +443,13 @@ def cell_lines(raw: str, cell: int) -> list[str]:
 
 
 def fix_notebook(path: str, settings: Settings, *, unsafe: bool = False):
-    """Fix a notebook with the fix engine (gradlint.fix.apply_fixes on `source`), without writing.
+    """Fix a notebook with the fix-and-relint loop (gradlint.linter.lint_fix on `source`), without writing.
 
     Returns (result, original file text): `result` is a gradlint.fix.FixResult whose `source` is the new
     *file text* (the original when nothing changed or the fix was refused; `error` then says why) and whose
     `remaining` diagnostics are in cell coordinates. Write it with `write_text(path, result.source)`."""
-    from gradlint.fix import FixResult, apply_fixes
+    from gradlint.fix import FixResult
+    from gradlint.linter import lint_fix
 
     try:
         nb = load(path)
@@ -439,7 +457,10 @@ def fix_notebook(path: str, settings: Settings, *, unsafe: bool = False):
         return FixResult("", error=str(exc)), None
     if not nb.source:
         return FixResult(nb.raw), nb.raw
-    res = apply_fixes(nb.source, path, settings, unsafe=unsafe)
+    res = lint_fix(nb.source, path, settings, unsafe=unsafe)
+    if res.error is not None and not res.remaining and not res.passes:
+        # not checkable as a whole: fix the cells that parse, leave the others (see lint_notebook_one)
+        return _fix_cells(nb, path, settings, unsafe), nb.raw
     if res.error is not None:
         if res.remaining:
             res.remaining = [nb.map_diagnostic(d) for d in res.remaining]
@@ -457,12 +478,35 @@ def fix_notebook(path: str, settings: Settings, *, unsafe: bool = False):
     return res, nb.raw
 
 
+def _fix_cells(nb: Notebook, path: str, settings: Settings, unsafe: bool):
+    """fix_notebook for a notebook with cells that do not parse: lint_fix on the joined text of the others."""
+    from gradlint.fix import FixResult
+    from gradlint.linter import lint_fix
+
+    cells = [(c.number, c.text) for c in nb.cells]
+    before = lint_cells(path, cells, settings)
+    if before.error is not None or not before.broken:
+        return FixResult(nb.raw, error=before.error or "the notebook cannot be checked")
+    res = lint_fix(before.notebook.source, path, settings, unsafe=unsafe, first=before.raw)
+    if res.error is not None:
+        res.remaining = before.diagnostics
+        res.source = nb.raw
+        return res
+    try:
+        changed = fixed_cells(before, res.source)
+        new_raw = nb.with_cells(changed)
+    except NotebookError as exc:
+        return FixResult(nb.raw, remaining=before.diagnostics, error=str(exc))
+    after = lint_cells(path, [(n, changed.get(n, text)) for n, text in cells], settings)
+    res.remaining = sorted(after.diagnostics, key=Diagnostic.sort_key)
+    res.source = new_raw
+    return res
+
+
 def fix_in_run(res: FileResult, sources: dict[str, str], settings: Settings, *, unsafe: bool, write: bool,
                outcome) -> None:
-    """gradlint.fix.fix_files for one notebook of a `check --fix` / `--diff` run: fix, then write the file
+    """gradlint.cli.fix_files for one notebook of a `check --fix` / `--diff` run: fix, then write the file
     (or collect a per-cell diff) and replace the run's result and source (the file's text) for it."""
-    from gradlint.fix import apply_fixes  # noqa: F401  (fix_notebook imports it; fail early if missing)
-
     name = res.filename
     result, old_raw = fix_notebook(name, settings, unsafe=unsafe)
     if result.error is not None:
@@ -514,17 +558,6 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     from gradlint.source import atomic_write
 
     atomic_write(os.fspath(path), text.encode("utf-8"))
-
-
-def apply_fixed_source(path: str | os.PathLike[str], new_source: str, nb: Notebook | None = None) -> bool:
-    """Write `new_source` (a fixed version of `load(path).source`) back into the notebook. Returns whether
-    the file changed. Raises NotebookError, writing nothing, if the fix cannot be mapped back to cells."""
-    nb = nb or load(path)
-    text = nb.fixed_text(new_source)
-    if text == nb.raw:
-        return False
-    write_text(path, text)
-    return True
 
 
 # ---------------------------------------------------------------------- JSON splicing

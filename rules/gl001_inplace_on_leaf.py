@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, Rule, torch_ref
 from gradlint.settings import RuleOptions
 
@@ -85,15 +85,50 @@ or tabs) and line endings are kept.
 None.
 """
     VALID = (
-        "import torch\nw = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    w -= 0.1 * w.grad\n",
-        "import torch\nfor p in model.parameters():\n    p.grad.zero_()\n",
-        "import torch\n@torch.no_grad()\ndef step(model):\n    for p in model.parameters():\n        p.add_(p.grad, alpha=-0.1)\n",
-        "import torch\nx = torch.randn(3)\nx += 1\nx[0] = 0\n",
+        """\
+import torch
+w = torch.randn(3, requires_grad=True)
+with torch.no_grad():
+    w -= 0.1 * w.grad
+""",
+        """\
+import torch
+for p in model.parameters():
+    p.grad.zero_()
+""",
+        """\
+import torch
+@torch.no_grad()
+def step(model):
+    for p in model.parameters():
+        p.add_(p.grad, alpha=-0.1)
+""",
+        """\
+import torch
+x = torch.randn(3)
+x += 1
+x[0] = 0
+""",
     )
     INVALID = (
-        "import torch\nw = torch.randn(3, requires_grad=True)\nw += 1\n",
-        "import torch\nfor p in model.parameters():\n    p -= 0.1 * p.grad\n",
-        "import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self, e):\n        super().__init__()\n        self.emb = nn.Embedding(5, 3)\n        self.emb.weight.copy_(e)\n",
+        """\
+import torch
+w = torch.randn(3, requires_grad=True)
+w += 1  # gradlint-expect: GL001
+""",
+        """\
+import torch
+for p in model.parameters():
+    p -= 0.1 * p.grad  # gradlint-expect: GL001
+""",
+        """\
+import torch.nn as nn
+class M(nn.Module):
+    def __init__(self, e):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.emb.weight.copy_(e)  # gradlint-expect: GL001
+""",
     )
 
     fixable = True

@@ -9,7 +9,7 @@ import libcst as cst
 from gradlint.model import Mode, SemanticModel
 from gradlint.model.builder import _has_grad_term, _names_in
 from gradlint.model.walk import iter_nodes
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
@@ -66,14 +66,38 @@ an in-place update keeps `p`'s dtype and shape where the expression might have p
 None.
 """
     VALID = (
-        "import torch\nw = torch.randn(2, requires_grad=True)\nw = (w - 0.1 * w.grad).detach().requires_grad_()\n",
-        "import torch\nfast = {n: p - 0.1 * g for (n, p), g in zip(params.items(), grads)}\n",
-        "import torch\nfor p in model.parameters():\n    q = p - 0.1 * p.grad\n",
+        """\
+import torch
+w = torch.randn(2, requires_grad=True)
+w = (w - 0.1 * w.grad).detach().requires_grad_()
+""",
+        """\
+import torch
+fast = {n: p - 0.1 * g for (n, p), g in zip(params.items(), grads)}
+""",
+        """\
+import torch
+for p in model.parameters():
+    q = p - 0.1 * p.grad
+""",
     )
     INVALID = (
-        "import torch\nwith torch.no_grad():\n    for p in model.parameters():\n        p = p - 0.1 * p.grad\n",
-        "import torch\nw = torch.tensor([1.0, 2.0], requires_grad=True)\nw = w - 0.1 * w.grad\n",
-        "import torch\nw = torch.zeros(3, requires_grad=True)\nw = w.sub(0.1 * w.grad)\n",
+        """\
+import torch
+with torch.no_grad():
+    for p in model.parameters():
+        p = p - 0.1 * p.grad  # gradlint-expect: GL002
+""",
+        """\
+import torch
+w = torch.tensor([1.0, 2.0], requires_grad=True)
+w = w - 0.1 * w.grad  # gradlint-expect: GL002
+""",
+        """\
+import torch
+w = torch.zeros(3, requires_grad=True)
+w = w.sub(0.1 * w.grad)  # gradlint-expect: GL002
+""",
     )
 
     fixable = True

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import Kind, Mode, SemanticModel, dotted
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.model.ext_training import Backward, DataWrite, TrainingFacts
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
@@ -93,12 +93,24 @@ temporary and `p` is unchanged — GL017 reports that no-op freeze (a `.detach()
   now — raises "one of the variables needed for gradient computation has been modified by an inplace
   operation" instead. Only whole statements of their own are rewritten (`y = p.data.mul_(2) * x` is
   left alone).
+- No fix for a parameter of a lazy module (`self.net = nn.LazyLinear(1)`; `self.net.weight.data.normal_()`
+  in `__init__`): until the first forward it is an UninitializedParameter, on which `.data` works but
+  `normal_()` under no_grad and `.detach()` raise.
+- `p.data = <expression>` is a rebinding: it may change `p`'s dtype, device or shape
+  (`p.data = p.data.to(torch.float32)`, `p.data = p.data.half()`, `p.data = p.data + noise` with a
+  float32 `noise` and a bf16 `p`), which an in-place write never does. It is rewritten only when the
+  expression keeps all three for sure: built from `p`, `p.grad` (`.data` on either), number literals and
+  a named factor of those (`lr * p.grad`), with `+ - * / **` and element-wise methods (`clamp`, `abs`,
+  `mul`, ...); anything else — a conversion, a move, a reshape, another tensor — gets no fix (for
+  a tensor that may be an integer one, only integer literals and no `/` or `**`).
 - `p.grad.data` becomes `p.grad` (`p.grad.data.zero_()` becomes `p.grad.zero_()`): **safe** — the
   gradient is a plain tensor outside the graph — unless the file uses `create_graph` (then `p.grad`
   may have a graph of its own, and the fix is unsafe).
 - A read inside `forward` that cuts the graph: `.data` is removed (`self.pos_embedding.data[...]` becomes
   `self.pos_embedding[...]`): **unsafe** — on purpose, gradients now flow into the tensor; never the
   `.detach()` rewrite, which would keep the bug.
+- A `.data` that is frozen (`w.data[:, :2].requires_grad = False`, `w.data.requires_grad_(False)`) gets no
+  fix: the freeze of a temporary is a no-op either way; `.detach()` would only hide it.
 - Other reads `x.data` become `x.detach()` (`x.data.detach()` becomes `x.detach()`): **safe** — the same values and storage; only the version
   counter is shared, so a later in-place change that would silently corrupt gradients raises instead.
 
@@ -106,14 +118,39 @@ temporary and `p` is unchanged — GL017 reports that no-op freeze (a `.detach()
 None.
 """
     VALID = (
-        "import torch\nfrom torch.utils.data import DataLoader\nx = dataset.data\n",
-        "import torch\nwith torch.no_grad():\n    for p in model.parameters():\n        p.add_(p.grad, alpha=-0.1)\n",
-        "import torch\nout = packed.data\n",
+        """\
+import torch
+from torch.utils.data import DataLoader
+x = dataset.data
+""",
+        """\
+import torch
+with torch.no_grad():
+    for p in model.parameters():
+        p.add_(p.grad, alpha=-0.1)
+""",
+        """\
+import torch
+out = packed.data
+""",
     )
     INVALID = (
-        "import torch\nfor p in model.parameters():\n    p.data.add_(p.grad, alpha=-0.1)\n",
-        "import torch\nx = torch.ones(1, requires_grad=True)\ny = x * x\nx.data *= 100\n",
-        "import torch\nfor p in model.parameters():\n    p.grad.data.zero_()\n",
+        """\
+import torch
+for p in model.parameters():
+    p.data.add_(p.grad, alpha=-0.1)  # gradlint-expect: GL003
+""",
+        """\
+import torch
+x = torch.ones(1, requires_grad=True)
+y = x * x
+x.data *= 100  # gradlint-expect: GL003
+""",
+        """\
+import torch
+for p in model.parameters():
+    p.grad.data.zero_()  # gradlint-expect: GL003
+""",
     )
 
     extensions = (TrainingFacts,)
@@ -197,9 +234,12 @@ class _Fixer:
         self.model = model
         self._updates: set[int] | None = None
         self._create_graph: bool | None = None
+        self._lazy: set[str] | None = None
 
     def fix(self, acc) -> FixSpec | None:
         try:
+            if self._lazy_parameter(acc.base):
+                return None
             if acc.write is None:
                 return self._read_fix(acc)
             return self._write_fix(acc)
@@ -208,6 +248,37 @@ class _Fixer:
                 raise
             return None
 
+    def _sets_requires_grad(self, node: cst.CSTNode) -> bool:
+        """`w.data[:, :2].requires_grad = False` / `w.data.requires_grad_(False)`: a freeze of a temporary,
+        a no-op whatever the spelling; `.detach()` there would keep the bug and only silence the finding."""
+        model = self.model
+        parent = fixes.parent_of(model, node)
+        while isinstance(parent, (cst.Subscript, cst.Attribute)) and (
+                not isinstance(parent, cst.Attribute) or parent.attr.value in ("data", "requires_grad", "requires_grad_")):
+            if isinstance(parent, cst.Attribute) and parent.attr.value == "requires_grad_":
+                return True
+            if isinstance(parent, cst.Attribute) and parent.attr.value == "requires_grad":
+                return fixes.is_store_target(model, parent)  # (a read, `print(x.data.requires_grad)`, is fine)
+            node, parent = parent, fixes.parent_of(model, parent)
+        return False
+
+    def _lazy_parameter(self, base: cst.BaseExpression) -> bool:
+        """Is `base` (`self.net.weight`) a parameter of a lazy module (`self.net = nn.LazyLinear(1)`)? Until
+        its first forward it is an UninitializedParameter: `.data` on it works (an empty placeholder), but
+        every torch function — `normal_()` under no_grad, `.detach()` — raises ValueError (d2l's
+        `LinearRegression.__init__`)."""
+        if self._lazy is None:
+            code = self.model.module.code_for_node
+            self._lazy = set()
+            for node in fixes.iter_nodes(self.model.module):
+                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+                    origin = self.model.imports.resolve(node.value.func) or ""
+                    if origin.rsplit(".", 1)[-1].startswith("Lazy"):
+                        self._lazy.update(code(t.target) for t in node.targets)
+        if not self._lazy or not isinstance(base, cst.Attribute):
+            return False
+        return self.model.module.code_for_node(base.value) in self._lazy
+
     def uses_create_graph(self) -> bool:
         if self._create_graph is None:
             self._create_graph = "create_graph" in self.model.module.code
@@ -215,6 +286,8 @@ class _Fixer:
 
     def _read_fix(self, acc) -> FixSpec | None:
         if fixes.is_store_target(self.model, acc.node):  # `p.data, meta = ...`: a write, not a read
+            return None
+        if self._sets_requires_grad(acc.node):
             return None
         base = self.model.module.code_for_node(acc.base)
         if isinstance(acc.base, cst.Attribute) and acc.base.attr.value == "grad":
@@ -262,12 +335,81 @@ class _Fixer:
             return None
         rhs = small.value
         code = self.model.module.code_for_node
+        # `p.data = <new tensor>` may change p's dtype, device or shape (`p.data = p.data.to(torch.float32)`,
+        # `p.data = p.data + noise` with a float32 `noise` and a bf16 `p`); an in-place write keeps them.
+        # Only an expression that provably keeps them gets a fix.
+        if not _keeps_meta(rhs, base, code, floating=acc.value.kind is Kind.LEAF):
+            return None
         if (isinstance(rhs, cst.BinaryOperation) and type(rhs.operator) in _AUG and not rhs.lpar
                 and isinstance(rhs.left, cst.Attribute) and rhs.left.attr.value == "data"
                 and code(rhs.left.value) == base):
             right = rhs.right.visit(_StripData())
             return Replace(small, f"{base} {_AUG[type(rhs.operator)]} {code(right)}")
         return Replace(small, f"{base}.copy_({code(rhs.visit(_StripData()))})")
+
+
+# Element-wise methods whose result has the receiver's dtype, device and shape (for a floating receiver and
+# arguments that are numbers or the same tensor): `p.data = p.data.clamp(-1, 1)` is `p.clamp_(-1, 1)`.
+_SAME_META_METHODS = frozenset({"clamp", "clip", "abs", "neg", "sign", "sqrt", "exp", "sigmoid", "tanh", "relu",
+                                "mul", "add", "sub", "div", "pow", "clone", "detach", "contiguous"})
+_FLOAT_ONLY_OPS = (cst.Divide, cst.Power)
+
+
+def _keeps_meta(expr: cst.BaseExpression, base: str, code, *, floating: bool) -> bool:
+    """Does `expr` (the right-hand side of `base.data = expr`) have `base`'s dtype, device and shape, for sure?
+
+    Operands: `base` and `base.grad` (same dtype, device and shape as `base`; `.data` on them too) and number
+    literals (a Python number never promotes a floating tensor; for a tensor that may be an integer one only
+    integer literals and no `/` or `**`); a name or attribute as a factor of such an operand (`lr * p.grad`,
+    `p.data / scale`): a learning rate or scale, a number or a 0-dim tensor, which does not promote either.
+    Operators: unary `-`/`+`, binary `+ - * / **`; methods: _SAME_META_METHODS with such arguments. Anything
+    else (`.to(...)`, `.float()`, `.cuda()`, `.view(...)`, indexing, a call, another tensor) may change them."""
+
+    def anchor(e: cst.BaseExpression) -> bool:
+        text = code(e)
+        for suffix in (".data", ""):
+            if text == base + suffix or text == f"{base}.grad{suffix}":
+                return True
+        return False
+
+    def number(e: cst.BaseExpression) -> bool:
+        if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, (cst.Minus, cst.Plus)):
+            return number(e.expression)
+        if isinstance(e, cst.Integer):
+            return True
+        return floating and isinstance(e, cst.Float)
+
+    def factor(e: cst.BaseExpression) -> bool:  # a plain name / attribute chain: `lr`, `self.lr`, `group.lr`
+        while isinstance(e, cst.Attribute):
+            e = e.value
+        return isinstance(e, cst.Name)
+
+    def ok(e: cst.BaseExpression) -> bool:
+        if anchor(e) or number(e):
+            return True
+        if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, (cst.Minus, cst.Plus)):
+            return ok(e.expression)
+        if isinstance(e, cst.BinaryOperation):
+            op = e.operator
+            if isinstance(op, _FLOAT_ONLY_OPS) and not floating:
+                return False
+            if not isinstance(op, (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)):
+                return False
+            left, right = e.left, e.right
+            if isinstance(op, (cst.Multiply, cst.Divide)):  # a named factor scales a tensor operand
+                if factor(left) and not anchor(left) and ok(right) and not number(right):
+                    return True
+                if factor(right) and not anchor(right) and ok(left) and not number(left):
+                    return True
+            return ok(left) and ok(right) and (not number(left) or not number(right))
+        if isinstance(e, cst.Call) and isinstance(e.func, cst.Attribute) and e.func.attr.value in _SAME_META_METHODS:
+            if e.func.attr.value in ("div", "pow") and not floating:
+                return False
+            return ok(e.func.value) and all(a.keyword is None and a.star == "" and (number(a.value) or anchor(a.value))
+                                            for a in e.args)
+        return False
+
+    return ok(expr) and not number(expr)
 
 
 def fixes_short(text: str) -> str:

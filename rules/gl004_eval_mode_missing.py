@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.model import EvalContext, SemanticModel
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesAfter, InsertLinesBefore, Rule
 from gradlint.settings import RuleOptions
 
@@ -67,20 +67,53 @@ training function (it calls `backward()` or `step()`) with code after it (or ins
 `<model>.train()` is also inserted right after the loop, so training resumes in training mode. **Unsafe**: it changes what the model
 computes on purpose (Dropout off, BatchNorm running statistics used and no longer updated), and the
 model stays in eval mode afterwards — training code that runs later must call `model.train()` (as it
-should anyway).
+should anyway). An evaluation function that this file calls from training code (`ls.append(eval_loss())`
+inside the training loop) gets no fix: `.eval()` at its start would leave the rest of training in eval
+mode.
 
 ## Options
 `eval-function-patterns` / `extend-eval-function-patterns` (regular expressions for evaluation function
 names), `model-names` / `extend-model-names` (regular expressions for names that hold a model).
 """
     VALID = (
-        "import torch\ndef evaluate(model, loader):\n    model.eval()\n    with torch.no_grad():\n        for x, y in loader:\n            out = model(x)\n",
-        "import torch\nclass Lit(LightningModule):\n    def validation_step(self, batch, i):\n        return self.net(batch)\n",
-        "import torch\ndef test_forward():\n    model = Net()\n    assert model(x).shape == (2, 3)\n",
+        """\
+import torch
+def evaluate(model, loader):
+    model.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)
+""",
+        """\
+import torch
+class Lit(LightningModule):
+    def validation_step(self, batch, i):
+        return self.net(batch)
+""",
+        """\
+import torch
+def test_forward():
+    model = Net()
+    assert model(x).shape == (2, 3)
+""",
     )
     INVALID = (
-        "import torch\ndef evaluate(model, loader):\n    with torch.no_grad():\n        for x, y in loader:\n            out = model(x)\n",
-        "import torch\ndef train(model, train_loader, val_loader, opt):\n    for x, y in train_loader:\n        opt.zero_grad(); model(x).sum().backward(); opt.step()\n    with torch.no_grad():\n        for x, y in val_loader:\n            out = model(x)\n",
+        """\
+import torch
+def evaluate(model, loader):
+    with torch.no_grad():
+        for x, y in loader:
+            out = model(x)  # gradlint-expect: GL004
+""",
+        """\
+import torch
+def train(model, train_loader, val_loader, opt):
+    for x, y in train_loader:
+        opt.zero_grad(); model(x).sum().backward(); opt.step()
+    with torch.no_grad():
+        for x, y in val_loader:
+            out = model(x)  # gradlint-expect: GL004
+""",
     )
 
     fixable = True
@@ -125,6 +158,11 @@ def _eval_fix(model: SemanticModel, ctx: EvalContext, first) -> FixSpec | None:
     root = text.split(".", 1)[0]
     anchor = None
     fn = ctx.function
+    if ctx.loop is None and fn is not None and _called_while_training(model, fn):
+        # `eval_loss()` called every N batches of a training loop (d2l's train_ch7): `.eval()` at its start
+        # would leave the model in eval mode for the rest of training (and `net` there may not even be a
+        # module); restoring the mode is the author's call
+        return None
     if ctx.loop is None and fn is not None and isinstance(fn.node.body, cst.IndentedBlock) and (
             root in _params(fn.node)):
         body = fn.node.body.body
@@ -155,6 +193,19 @@ def _eval_fix(model: SemanticModel, ctx: EvalContext, first) -> FixSpec | None:
         return FixSpec(f"Call `{text}.eval()` before the evaluation loop and `{text}.train()` after it", edits,
                        safe=False)
     return FixSpec(f"Call `{text}.eval()` before evaluating", edits, safe=False)
+
+
+def _called_while_training(model: SemanticModel, fn) -> bool:
+    """Is the evaluation function `fn` called from training code of this file (a function, or a top-level
+    loop, that runs backward or an optimizer step)?"""
+    for site in model.call_sites(fn):
+        caller = site.function
+        if caller is not None and (caller.has_step or caller.has_backward):
+            return True
+        if caller is None and any(lp.function is None and (lp.has_step or lp.has_backward) and
+                                  lp.seq <= site.seq <= lp.end_seq for lp in model.loops):
+            return True
+    return False
 
 
 def _later_in_block(model: SemanticModel, stmt) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint import fix as fixes
+from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesBefore, Rule, torch_ref
 from gradlint.settings import RuleOptions
 
@@ -49,7 +49,7 @@ def validate(model, loader):
 ## Not flagged
 Evaluation that needs gradients — saliency maps, FGSM/PGD attacks, input-gradient penalties: any
 `backward()`, `torch.autograd.grad`, `torch.func` transform, `requires_grad_()`, `requires_grad=True`
-or `torch.enable_grad()` in the function (or loop) turns the rule off there; Lightning's
+or `torch.enable_grad()` (or `torch.set_grad_enabled(True)`) in the function (or loop) turns the rule off there; Lightning's
 `validation_step`/`test_step`/`predict_step`; a model's own methods; pytest test functions;
 `set_grad_enabled(flag)` with a non-constant flag.
 
@@ -66,13 +66,54 @@ of tensors does not require grad and does not have a grad_fn` (the accidental tr
 As GL004.
 """
     VALID = (
-        "import torch\n@torch.no_grad()\ndef evaluate(model, loader):\n    model.eval()\n    for x, y in loader:\n        out = model(x)\n",
-        "import torch\ndef saliency_eval(model, x):\n    model.eval()\n    x.requires_grad_()\n    model(x).sum().backward()\n    return x.grad\n",
-        "import torch\ndef evaluate(model, loader):\n    model.eval()\n    return [model(x) for x in loader]\nwith torch.no_grad():\n    evaluate(model, loader)\n",
+        """\
+import torch
+@torch.no_grad()
+def evaluate(model, loader):
+    model.eval()
+    for x, y in loader:
+        out = model(x)
+""",
+        """\
+import torch
+def saliency_eval(model, x):
+    model.eval()
+    x.requires_grad_()
+    model(x).sum().backward()
+    return x.grad
+""",
+        """\
+import torch
+def evaluate(model, loader):
+    model.eval()
+    return [model(x) for x in loader]
+with torch.no_grad():
+    evaluate(model, loader)
+""",
+        """\
+import torch
+def evaluate_fgsm(model, x, y):
+    model.eval()
+    with torch.set_grad_enabled(True):
+        x = x.clone().requires_grad_(True)
+        loss_fn(model(x), y).backward()
+    return x.grad.sign()
+""",
     )
     INVALID = (
-        "import torch\ndef evaluate(model, loader):\n    model.eval()\n    for x, y in loader:\n        out = model(x)\n",
-        "import torch\nmodel.eval()\nfor x, y in val_loader:\n    preds.append(model(x))\n",
+        """\
+import torch
+def evaluate(model, loader):
+    model.eval()
+    for x, y in loader:
+        out = model(x)  # gradlint-expect: GL005
+""",
+        """\
+import torch
+model.eval()
+for x, y in val_loader:
+    preds.append(model(x))  # gradlint-expect: GL005
+""",
     )
 
     fixable = True

@@ -144,17 +144,50 @@ function (a caller could backpropagate it). No fix for tuples/lists/dicts append
 None.
 """
     VALID = (
-        "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
-        "    total += loss.item()\n",
-        "import torch\nwith torch.no_grad():\n    total = 0\n    for x, y in loader:\n"
-        "        total += criterion(model(x), y)\n",
-        "import torch\ntotal = 0\nfor x in chunks:\n    total = total + model(x).pow(2).mean()\ntotal.backward()\n",
-        "import torch\nfor x, y in loader:\n    losses = []\n    losses.append(criterion(model(x), y))\n",
+        """\
+import torch
+total = 0
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+    total += loss.item()
+""",
+        """\
+import torch
+with torch.no_grad():
+    total = 0
+    for x, y in loader:
+        total += criterion(model(x), y)
+""",
+        """\
+import torch
+total = 0
+for x in chunks:
+    total = total + model(x).pow(2).mean()
+total.backward()
+""",
+        """\
+import torch
+for x, y in loader:
+    losses = []
+    losses.append(criterion(model(x), y))
+""",
     )
     INVALID = (
-        "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n"
-        "    total += loss\n",
-        "import torch\nlosses = []\nfor x, y in val_loader:\n    losses.append(criterion(model(x), y))\n",
+        """\
+import torch
+total = 0
+for x, y in loader:
+    loss = criterion(model(x), y)
+    loss.backward()
+    total += loss  # gradlint-expect: GL006
+""",
+        """\
+import torch
+losses = []
+for x, y in val_loader:
+    losses.append(criterion(model(x), y))  # gradlint-expect: GL006
+""",
     )
     prefilter = TORCH_TOKENS
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch

@@ -75,17 +75,48 @@ in the loop that steps (not in an inner micro-batch loop).
 None.
 """
     VALID = (
-        "import torch\nfor x, y in loader:\n    opt.zero_grad()\n    loss = crit(model(x), y)\n"
-        "    loss.backward()\n    opt.step()\n",
-        "import torch\nfor i, (x, y) in enumerate(loader):\n    (crit(model(x), y) / 4).backward()\n"
-        "    if (i + 1) % 4 == 0:\n        optimizer.step()\n        optimizer.zero_grad()\n",
-        "import torch\nfor x, y in loader:\n    loss = crit(model(x), y)\n    loss.backward()\n"
-        "    optimizer.step()\n    for p in model.parameters():\n        p.grad = None\n",
+        """\
+import torch
+for x, y in loader:
+    opt.zero_grad()
+    loss = crit(model(x), y)
+    loss.backward()
+    opt.step()
+""",
+        """\
+import torch
+for i, (x, y) in enumerate(loader):
+    (crit(model(x), y) / 4).backward()
+    if (i + 1) % 4 == 0:
+        optimizer.step()
+        optimizer.zero_grad()
+""",
+        """\
+import torch
+for x, y in loader:
+    loss = crit(model(x), y)
+    loss.backward()
+    optimizer.step()
+    for p in model.parameters():
+        p.grad = None
+""",
     )
     INVALID = (
-        "import torch\nfor x, y in loader:\n    loss = crit(model(x), y)\n    loss.backward()\n    opt.step()\n",
-        "import torch\nfor epoch in range(3):\n    optimizer.zero_grad()\n    for x, y in loader:\n"
-        "        crit(model(x), y).backward()\n        optimizer.step()\n",
+        """\
+import torch
+for x, y in loader:
+    loss = crit(model(x), y)
+    loss.backward()
+    opt.step()  # gradlint-expect: GL007
+""",
+        """\
+import torch
+for epoch in range(3):
+    optimizer.zero_grad()
+    for x, y in loader:
+        crit(model(x), y).backward()
+        optimizer.step()  # gradlint-expect: GL007
+""",
     )
     prefilter = ("backward",)
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch

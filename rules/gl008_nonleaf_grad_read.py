@@ -91,17 +91,61 @@ device/dtype depends on what was meant.
 None.
 """
     VALID = (
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x * 2\ny.retain_grad()\ny.sum().backward()\nprint(y.grad)\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\n(x * 2).sum().backward()\nprint(x.grad)\n",
-        "import torch\nfor p in model.parameters():\n    print(p.grad)\n",
-        "import torch\nc = torch.randn(3, requires_grad=True).to('cpu')\nopt = torch.optim.SGD([c], lr=0.1)\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    y = x * 2\nprint(y.grad)\n",
-        "import torch\ndef f(t):\n    return t.grad\n",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x * 2
+y.retain_grad()
+y.sum().backward()
+print(y.grad)
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+(x * 2).sum().backward()
+print(x.grad)
+""",
+        """\
+import torch
+for p in model.parameters():
+    print(p.grad)
+""",
+        """\
+import torch
+c = torch.randn(3, requires_grad=True).to('cpu')
+opt = torch.optim.SGD([c], lr=0.1)
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+with torch.no_grad():
+    y = x * 2
+print(y.grad)
+""",
+        """\
+import torch
+def f(t):
+    return t.grad
+""",
     )
     INVALID = (
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x * 2\ny.sum().backward()\nprint(y.grad)\n",
-        "import torch\nb = torch.randn(3, requires_grad=True) * 0.01\nopt = torch.optim.SGD([b], lr=0.1)\n",
-        "import torch\nw = torch.randn(3, requires_grad=True).cuda()\nopt = torch.optim.Adam([w])\n",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x * 2
+y.sum().backward()
+print(y.grad)  # gradlint-expect: GL008
+""",
+        """\
+import torch
+b = torch.randn(3, requires_grad=True) * 0.01  # gradlint-expect: GL008
+opt = torch.optim.SGD([b], lr=0.1)
+""",
+        """\
+import torch
+w = torch.randn(3, requires_grad=True).cuda()  # gradlint-expect: GL008
+opt = torch.optim.Adam([w])
+""",
     )
     prefilter = (".grad", "optim")
     extensions = (TensorFacts,)

@@ -81,18 +81,58 @@ parameters). Keyword typos are renamed, unsafe for the same reason.
 None.
 """
     VALID = (
-        "import torch\nfor p in model.parameters():\n    p.requires_grad = False\n",
-        "import torch\nmodel.requires_grad_(False)\n",
-        "import torch\nclass C:\n    def __init__(self):\n        self.require_grad_flag = True\n        self.require_grad = False\n",
-        "import torch\ncfg.require_grad = True\nif cfg.require_grad:\n    pass\n",
-        "import torch\nd = {}\nd['require_grad'] = False\n",
-        "import torch\nw = torch.randn(3)\nw.requires_grad = True\n",
+        """\
+import torch
+for p in model.parameters():
+    p.requires_grad = False
+""",
+        """\
+import torch
+model.requires_grad_(False)
+""",
+        """\
+import torch
+class C:
+    def __init__(self):
+        self.require_grad_flag = True
+        self.require_grad = False
+""",
+        """\
+import torch
+cfg.require_grad = True
+if cfg.require_grad:
+    pass
+""",
+        """\
+import torch
+d = {}
+d['require_grad'] = False
+""",
+        """\
+import torch
+w = torch.randn(3)
+w.requires_grad = True
+""",
     )
     INVALID = (
-        "import torch\nfor p in model.parameters():\n    p.require_grad = False\n",
-        "import torch\nsetattr(t, 'requires_grads', True)\n",
-        "import torch.nn as nn\nlayer = nn.Linear(3, 3)\nlayer.requires_grad = False\n",
-        "import torch\nx = torch.zeros(3, require_grad=True)\n",
+        """\
+import torch
+for p in model.parameters():
+    p.require_grad = False  # gradlint-expect: GL009
+""",
+        """\
+import torch
+setattr(t, 'requires_grads', True)  # gradlint-expect: GL009
+""",
+        """\
+import torch.nn as nn
+layer = nn.Linear(3, 3)
+layer.requires_grad = False  # gradlint-expect: GL009
+""",
+        """\
+import torch
+x = torch.zeros(3, require_grad=True)  # gradlint-expect: GL009
+""",
     )
     prefilter = ("grad", "Grad", "GRAD", "gard", "Gard")
     extensions = (GradModeFacts,)

@@ -66,15 +66,45 @@ mode).
 None.
 """
     VALID = (
-        "import torch\nwith torch.no_grad():\n    y = model(x)\n",
-        "import torch\n@torch.no_grad\ndef f(x):\n    return model(x)\n",
-        "import torch\nctx = torch.no_grad()\nwith ctx:\n    y = model(x)\n",
-        "import torch\nwith torch.set_grad_enabled(False):\n    y = model(x)\n",
+        """\
+import torch
+with torch.no_grad():
+    y = model(x)
+""",
+        """\
+import torch
+@torch.no_grad
+def f(x):
+    return model(x)
+""",
+        """\
+import torch
+ctx = torch.no_grad()
+with ctx:
+    y = model(x)
+""",
+        """\
+import torch
+with torch.set_grad_enabled(False):
+    y = model(x)
+""",
     )
     INVALID = (
-        "import torch\nwith torch.no_grad:\n    y = model(x)\n",
-        "from torch import inference_mode\nwith inference_mode:\n    y = model(x)\n",
-        "import torch as T\nwith T.enable_grad, open('f') as fh:\n    pass\n",
+        """\
+import torch
+with torch.no_grad:  # gradlint-expect: GL010
+    y = model(x)
+""",
+        """\
+from torch import inference_mode
+with inference_mode:  # gradlint-expect: GL010
+    y = model(x)
+""",
+        """\
+import torch as T
+with T.enable_grad, open('f') as fh:  # gradlint-expect: GL010
+    pass
+""",
     )
     prefilter = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
     extensions = (GradModeFacts,)

@@ -75,16 +75,63 @@ No automatic fix: moving the computation out of the block changes what is record
 None.
 """
     VALID = (
-        "import torch\nloss = model(x).pow(2).mean()\nwith torch.no_grad():\n    loss.backward()\n",
-        "import torch\nwith torch.no_grad():\n    t = teacher(x)\nloss = criterion(model(x), t)\nloss.backward()\n",
-        "import torch\nif train:\n    loss = model(x).sum()\nelse:\n    with torch.no_grad():\n        loss = model(x).sum()\nif train:\n    loss.backward()\n",
-        "import torch\nwith torch.no_grad():\n    with torch.enable_grad():\n        loss = model(x).sum()\nloss.backward()\n",
-        "import torch\nwith torch.no_grad():\n    w = torch.zeros(3, requires_grad=True)\n(w * 2).sum().backward()\n",
+        """\
+import torch
+loss = model(x).pow(2).mean()
+with torch.no_grad():
+    loss.backward()
+""",
+        """\
+import torch
+with torch.no_grad():
+    t = teacher(x)
+loss = criterion(model(x), t)
+loss.backward()
+""",
+        """\
+import torch
+if train:
+    loss = model(x).sum()
+else:
+    with torch.no_grad():
+        loss = model(x).sum()
+if train:
+    loss.backward()
+""",
+        """\
+import torch
+with torch.no_grad():
+    with torch.enable_grad():
+        loss = model(x).sum()
+loss.backward()
+""",
+        """\
+import torch
+with torch.no_grad():
+    w = torch.zeros(3, requires_grad=True)
+(w * 2).sum().backward()
+""",
     )
     INVALID = (
-        "import torch\nwith torch.no_grad():\n    loss = model(x).pow(2).mean()\nloss.backward()\n",
-        "import torch\n@torch.no_grad()\ndef forward_loss(model, x):\n    return model(x).sum()\nloss = forward_loss(model, x)\nloss.backward()\n",
-        "import torch\nwith torch.inference_mode():\n    model(x).sum().backward()\n",
+        """\
+import torch
+with torch.no_grad():
+    loss = model(x).pow(2).mean()
+loss.backward()  # gradlint-expect: GL011
+""",
+        """\
+import torch
+@torch.no_grad()
+def forward_loss(model, x):
+    return model(x).sum()
+loss = forward_loss(model, x)
+loss.backward()  # gradlint-expect: GL011
+""",
+        """\
+import torch
+with torch.inference_mode():
+    model(x).sum().backward()  # gradlint-expect: GL011
+""",
     )
     # Lightning's validation/test/predict hooks run under no_grad / inference_mode without saying so
     prefilter = BINDING_WORDS

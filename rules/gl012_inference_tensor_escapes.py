@@ -86,15 +86,55 @@ design choice (`no_grad` costs version-counter bookkeeping, `.clone()` a copy).
 None.
 """
     VALID = (
-        "import torch\nwith torch.inference_mode():\n    x = torch.randn(3)\nw = torch.randn(3, requires_grad=True)\n(w + x).sum().backward()\n",
-        "import torch\nwith torch.inference_mode():\n    x = torch.randn(3)\nw = torch.randn(3, requires_grad=True)\n(x.clone() * w).sum().backward()\n",
-        "import torch\nwith torch.no_grad():\n    x = torch.randn(3)\nw = torch.randn(3, requires_grad=True)\n(x * w).sum().backward()\n",
-        "import torch\nwith torch.inference_mode():\n    x = torch.randn(3)\nprint(x.mean().item(), x * 2)\n",
+        """\
+import torch
+with torch.inference_mode():
+    x = torch.randn(3)
+w = torch.randn(3, requires_grad=True)
+(w + x).sum().backward()
+""",
+        """\
+import torch
+with torch.inference_mode():
+    x = torch.randn(3)
+w = torch.randn(3, requires_grad=True)
+(x.clone() * w).sum().backward()
+""",
+        """\
+import torch
+with torch.no_grad():
+    x = torch.randn(3)
+w = torch.randn(3, requires_grad=True)
+(x * w).sum().backward()
+""",
+        """\
+import torch
+with torch.inference_mode():
+    x = torch.randn(3)
+print(x.mean().item(), x * 2)
+""",
     )
     INVALID = (
-        "import torch\nwith torch.inference_mode():\n    x = torch.randn(4, 3)\nw = torch.randn(3, requires_grad=True)\n(x * w).sum().backward()\n",
-        "import torch\nwith torch.inference_mode():\n    buf = torch.zeros(3)\nbuf.add_(1)\n",
-        "import torch\nimport torch.nn.functional as F\nwith torch.inference_mode():\n    target = teacher(torch.randn(4, 3))\nloss = F.mse_loss(model(x), target)\n",
+        """\
+import torch
+with torch.inference_mode():
+    x = torch.randn(4, 3)
+w = torch.randn(3, requires_grad=True)
+(x * w).sum().backward()  # gradlint-expect: GL012
+""",
+        """\
+import torch
+with torch.inference_mode():
+    buf = torch.zeros(3)
+buf.add_(1)  # gradlint-expect: GL012
+""",
+        """\
+import torch
+import torch.nn.functional as F
+with torch.inference_mode():
+    target = teacher(torch.randn(4, 3))
+loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
+""",
     )
     prefilter = INFERENCE_USE_WORDS
     extensions = (GradModeFacts,)

@@ -129,16 +129,51 @@ decision.
 None.
 """
     VALID = (
-        "import torch\nout = model(x)\nloss1 = crit(out, y)\nloss2 = crit(out, z)\n(loss1 + loss2).backward()\n",
-        "import torch\nout = model(x)\nloss1 = crit(out, y)\nloss1.backward(retain_graph=True)\n"
-        "loss2 = crit(out, z)\nloss2.backward()\n",
-        "import torch\ncell = torch.nn.RNNCell(3, 5)\nh = torch.zeros(2, 5)\nfor x in data:\n    opt.zero_grad()\n    h = cell(x, h.detach())\n"
-        "    h.pow(2).mean().backward()\n    opt.step()\n",
+        """\
+import torch
+out = model(x)
+loss1 = crit(out, y)
+loss2 = crit(out, z)
+(loss1 + loss2).backward()
+""",
+        """\
+import torch
+out = model(x)
+loss1 = crit(out, y)
+loss1.backward(retain_graph=True)
+loss2 = crit(out, z)
+loss2.backward()
+""",
+        """\
+import torch
+cell = torch.nn.RNNCell(3, 5)
+h = torch.zeros(2, 5)
+for x in data:
+    opt.zero_grad()
+    h = cell(x, h.detach())
+    h.pow(2).mean().backward()
+    opt.step()
+""",
     )
     INVALID = (
-        "import torch\nout = model(x)\nloss1 = crit(out, y)\nloss2 = crit(out, z)\nloss1.backward()\nloss2.backward()\n",
-        "import torch\ncell = torch.nn.RNNCell(3, 5)\nh = torch.zeros(2, 5)\nfor x in data:\n    opt.zero_grad()\n    h = cell(x, h)\n"
-        "    h.pow(2).mean().backward()\n    opt.step()\n",
+        """\
+import torch
+out = model(x)
+loss1 = crit(out, y)
+loss2 = crit(out, z)
+loss1.backward()
+loss2.backward()  # gradlint-expect: GL013
+""",
+        """\
+import torch
+cell = torch.nn.RNNCell(3, 5)
+h = torch.zeros(2, 5)
+for x in data:
+    opt.zero_grad()
+    h = cell(x, h)  # gradlint-expect: GL013
+    h.pow(2).mean().backward()
+    opt.step()
+""",
     )
     prefilter = GRAPH_REUSE_WORDS
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch

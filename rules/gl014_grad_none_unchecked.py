@@ -80,16 +80,50 @@ initialise the gradient (`p.grad = torch.zeros_like(p)`) only the author knows.
 None.
 """
     VALID = (
-        "import torch\nfor p in model.parameters():\n    if p.grad is not None:\n        p.grad.zero_()\n",
-        "import torch\nfor p in model.parameters():\n    if p.grad is None:\n        continue\n    p.grad.mul_(0.5)\n",
-        "import torch\nfor p in filter(lambda p: p.grad is not None, model.parameters()):\n    p.grad.data.clamp_(-1, 1)\n",
-        "import torch\ntotal = sum(p.grad.norm() for p in model.parameters() if p.grad is not None)\n",
-        "import torch\ndef clip(params):\n    for p in params:\n        p.grad.clamp_(-1, 1)\n",
+        """\
+import torch
+for p in model.parameters():
+    if p.grad is not None:
+        p.grad.zero_()
+""",
+        """\
+import torch
+for p in model.parameters():
+    if p.grad is None:
+        continue
+    p.grad.mul_(0.5)
+""",
+        """\
+import torch
+for p in filter(lambda p: p.grad is not None, model.parameters()):
+    p.grad.data.clamp_(-1, 1)
+""",
+        """\
+import torch
+total = sum(p.grad.norm() for p in model.parameters() if p.grad is not None)
+""",
+        """\
+import torch
+def clip(params):
+    for p in params:
+        p.grad.clamp_(-1, 1)
+""",
     )
     INVALID = (
-        "import torch\nfor p in model.parameters():\n    p.grad.zero_()\n",
-        "import torch\nfor name, p in model.named_parameters():\n    p.grad += 0.1 * torch.randn_like(p)\n",
-        "import torch\ntotal = sum(p.grad.norm() for p in model.parameters())\n",
+        """\
+import torch
+for p in model.parameters():
+    p.grad.zero_()  # gradlint-expect: GL014
+""",
+        """\
+import torch
+for name, p in model.named_parameters():
+    p.grad += 0.1 * torch.randn_like(p)  # gradlint-expect: GL014
+""",
+        """\
+import torch
+total = sum(p.grad.norm() for p in model.parameters())  # gradlint-expect: GL014
+""",
     )
     prefilter = (".grad",)
     extensions = (ModuleFacts,)

@@ -91,20 +91,63 @@ which mode later code of the same iteration sees.
 None.
 """
     VALID = (
-        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    model.train()\n"
-        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n    model.eval()\n    validate(model)\n",
-        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\nfor epoch in range(3):\n"
-        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\nmodel.eval()\n",
-        "import torch\ndef train_one_epoch(model):\n    model.train()\n    model(x).sum().backward()\n    opt.step()\n"
-        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    train_one_epoch(model)\n"
-        "    model.eval()\n    evaluate(model)\n",
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    model.train()
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+    model.eval()
+    validate(model)
+""",
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model.train()
+for epoch in range(3):
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+model.eval()
+""",
+        """\
+import torch
+def train_one_epoch(model):
+    model.train()
+    model(x).sum().backward()
+    opt.step()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    train_one_epoch(model)
+    model.eval()
+    evaluate(model)
+""",
     )
     INVALID = (
-        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\nfor epoch in range(3):\n"
-        "    opt.zero_grad()\n    model(x).sum().backward()\n    opt.step()\n    model.eval()\n",
-        "import torch\ndef validate(model):\n    model.eval()\n    with torch.no_grad():\n        model(x)\n"
-        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor epoch in range(3):\n    model(x).sum().backward()\n"
-        "    opt.step()\n    validate(model)\n",
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model.train()
+for epoch in range(3):
+    opt.zero_grad()
+    model(x).sum().backward()
+    opt.step()
+    model.eval()  # gradlint-expect: GL016
+""",
+        """\
+import torch
+def validate(model):
+    model.eval()  # gradlint-expect: GL016
+    with torch.no_grad():
+        model(x)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(3):
+    model(x).sum().backward()
+    opt.step()
+    validate(model)
+""",
     )
     prefilter = (".eval(", ".train(")
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch

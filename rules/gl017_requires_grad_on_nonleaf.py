@@ -96,14 +96,45 @@ differentiate; for a temporary, which tensor was meant is the author's call.
 None.
 """
     VALID = (
-        "import torch\na, b = torch.randn(3), torch.randn(3)\nc = a * b\nc.requires_grad = True\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\nd = (x * 2).detach()\nd.requires_grad_()\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    e = x * 2\ne.requires_grad = True\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x * 2\ny.requires_grad_(True)\n",
+        """\
+import torch
+a, b = torch.randn(3), torch.randn(3)
+c = a * b
+c.requires_grad = True
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+d = (x * 2).detach()
+d.requires_grad_()
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+with torch.no_grad():
+    e = x * 2
+e.requires_grad = True
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x * 2
+y.requires_grad_(True)
+""",
     )
     INVALID = (
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x * 2\ny.requires_grad = False\n",
-        "import torch\nx = torch.randn(3, requires_grad=True)\ny = x.sum()\ny.requires_grad_(False)\n",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x * 2
+y.requires_grad = False  # gradlint-expect: GL017
+""",
+        """\
+import torch
+x = torch.randn(3, requires_grad=True)
+y = x.sum()
+y.requires_grad_(False)  # gradlint-expect: GL017
+""",
     )
     prefilter = ("requires_grad",)
     extensions = (TensorFacts,)

@@ -83,20 +83,54 @@ constructed in `forward` or for `dropout_p`.
 None.
 """
     VALID = (
-        "import torch.nn as nn\nimport torch.nn.functional as F\nclass A(nn.Module):\n"
-        "    def forward(self, x):\n        return F.dropout(x, p=0.5, training=self.training)\n",
-        "import torch.nn as nn\nimport torch.nn.functional as F\nclass A(nn.Module):\n"
-        "    def forward(self, x):\n        return F.dropout(x, 0.5, self.training)\n",
-        "import torch.nn.functional as F\ndef mlp(x, w, training):\n    return F.dropout(x @ w, 0.5)\n",
-        "import torch.nn as nn\nimport torch.nn.functional as F\nclass C(nn.Module):\n    def forward(self, q):\n"
-        "        return F.scaled_dot_product_attention(q, q, q, dropout_p=self.p if self.training else 0.0)\n",
+        """\
+import torch.nn as nn
+import torch.nn.functional as F
+class A(nn.Module):
+    def forward(self, x):
+        return F.dropout(x, p=0.5, training=self.training)
+""",
+        """\
+import torch.nn as nn
+import torch.nn.functional as F
+class A(nn.Module):
+    def forward(self, x):
+        return F.dropout(x, 0.5, self.training)
+""",
+        """\
+import torch.nn.functional as F
+def mlp(x, w, training):
+    return F.dropout(x @ w, 0.5)
+""",
+        """\
+import torch.nn as nn
+import torch.nn.functional as F
+class C(nn.Module):
+    def forward(self, q):
+        return F.scaled_dot_product_attention(q, q, q, dropout_p=self.p if self.training else 0.0)
+""",
     )
     INVALID = (
-        "import torch.nn as nn\nimport torch.nn.functional as F\nclass A(nn.Module):\n"
-        "    def forward(self, x):\n        return F.dropout(x, p=0.5)\n",
-        "import torch.nn as nn\nclass B(nn.Module):\n    def forward(self, x):\n        return nn.Dropout(p=0.5)(x)\n",
-        "import torch.nn as nn\nimport torch.nn.functional as F\nclass C(nn.Module):\n    def forward(self, q):\n"
-        "        return F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)\n",
+        """\
+import torch.nn as nn
+import torch.nn.functional as F
+class A(nn.Module):
+    def forward(self, x):
+        return F.dropout(x, p=0.5)  # gradlint-expect: GL018
+""",
+        """\
+import torch.nn as nn
+class B(nn.Module):
+    def forward(self, x):
+        return nn.Dropout(p=0.5)(x)  # gradlint-expect: GL018
+""",
+        """\
+import torch.nn as nn
+import torch.nn.functional as F
+class C(nn.Module):
+    def forward(self, q):
+        return F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)  # gradlint-expect: GL018
+""",
     )
     prefilter = ("ropout", "scaled_dot_product_attention")
     prefilter_needs_torch = "torch"  # only calls that resolve to torch.nn.* are checked

@@ -70,15 +70,48 @@ No automatic fix: the computation has to be rewritten with torch ops.
 None.
 """
     VALID = (
-        "import torch\nout = model(x)\nlv = out.mean().item()\nlogged = torch.tensor(lv)\nhistory.append(logged)\n",
-        "import torch\nloss = model(x).mean()\nloss.backward()\nprint(torch.tensor(loss.item()))\n",
-        "import torch\nwith torch.no_grad():\n    s = model(x).std().item()\nt = torch.tensor(s, requires_grad=True)\n(t * 2).backward()\n",
+        """\
+import torch
+out = model(x)
+lv = out.mean().item()
+logged = torch.tensor(lv)
+history.append(logged)
+""",
+        """\
+import torch
+loss = model(x).mean()
+loss.backward()
+print(torch.tensor(loss.item()))
+""",
+        """\
+import torch
+with torch.no_grad():
+    s = model(x).std().item()
+t = torch.tensor(s, requires_grad=True)
+(t * 2).backward()
+""",
     )
     INVALID = (
-        "import torch\nout = model(x)\nlv = out.pow(2).mean().item()\nloss = torch.tensor(lv, requires_grad=True)\nloss.backward()\n",
-        "import torch\nimport torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
-        "        self.enc = nn.Linear(4, 8)\n        self.head = nn.Linear(8, 1)\n    def forward(self, x):\n"
-        "        h = self.enc(x)\n        h = torch.from_numpy(h.detach().numpy())\n        return self.head(h)\n",
+        """\
+import torch
+out = model(x)
+lv = out.pow(2).mean().item()
+loss = torch.tensor(lv, requires_grad=True)  # gradlint-expect: GL019
+loss.backward()
+""",
+        """\
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 1)
+    def forward(self, x):
+        h = self.enc(x)
+        h = torch.from_numpy(h.detach().numpy())  # gradlint-expect: GL019
+        return self.head(h)
+""",
     )
     prefilter = ("tensor", "Tensor", "from_numpy", "asarray")
     prefilter_needs_torch = "torch"  # only calls that resolve to torch.<rewrap> are checked

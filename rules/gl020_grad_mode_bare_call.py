@@ -82,16 +82,56 @@ to cover.
 None.
 """
     VALID = (
-        "import torch\nwith torch.no_grad():\n    y = model(x)\n",
-        "import torch\ntorch.set_grad_enabled(False)\nmodel = load()\nprint(model(x))\n",
-        "import torch\ndef f(model, x):\n    torch.set_grad_enabled(False)\n    y = model(x)\n    torch.set_grad_enabled(True)\n    return y\n",
-        "import torch\ndef step(self, train):\n    torch.set_grad_enabled(train)\n",
-        "import torch\n@torch.no_grad()\ndef f(x):\n    return x * 2\n",
+        """\
+import torch
+with torch.no_grad():
+    y = model(x)
+""",
+        """\
+import torch
+torch.set_grad_enabled(False)
+model = load()
+print(model(x))
+""",
+        """\
+import torch
+def f(model, x):
+    torch.set_grad_enabled(False)
+    y = model(x)
+    torch.set_grad_enabled(True)
+    return y
+""",
+        """\
+import torch
+def step(self, train):
+    torch.set_grad_enabled(train)
+""",
+        """\
+import torch
+@torch.no_grad()
+def f(x):
+    return x * 2
+""",
     )
     INVALID = (
-        "import torch\ndef evaluate(model, x):\n    torch.no_grad()\n    return model(x)\n",
-        "import torch\ndef setup(model):\n    torch.set_grad_enabled(False)\n    model.eval()\n",
-        "import torch as T\nT.set_grad_enabled(False)\nloss = model(x).sum()\nloss.backward()\n",
+        """\
+import torch
+def evaluate(model, x):
+    torch.no_grad()  # gradlint-expect: GL020
+    return model(x)
+""",
+        """\
+import torch
+def setup(model):
+    torch.set_grad_enabled(False)  # gradlint-expect: GL020
+    model.eval()
+""",
+        """\
+import torch as T
+T.set_grad_enabled(False)  # gradlint-expect: GL020
+loss = model(x).sum()
+loss.backward()
+""",
     )
     prefilter = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
     extensions = (GradModeFacts,)

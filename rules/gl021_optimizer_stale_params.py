@@ -76,17 +76,44 @@ rate?), is the author's choice.
 None.
 """
     VALID = (
-        "import torch\nimport torch.nn as nn\nmodel.fc = nn.Linear(512, 10)\n"
-        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.step()\n",
-        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.to(torch.float64)\nopt.step()\n",
-        "import torch\nimport torch.nn as nn\nopt = torch.optim.SGD(other.parameters(), lr=0.1)\n"
-        "model.fc = nn.Linear(512, 10)\nopt.step()\n",
+        """\
+import torch
+import torch.nn as nn
+model.fc = nn.Linear(512, 10)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+opt.step()
+""",
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model.to(torch.float64)
+opt.step()
+""",
+        """\
+import torch
+import torch.nn as nn
+opt = torch.optim.SGD(other.parameters(), lr=0.1)
+model.fc = nn.Linear(512, 10)
+opt.step()
+""",
     )
     INVALID = (
-        "import torch\nimport torch.nn as nn\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-        "model.fc = nn.Linear(512, 10)\nopt.step()\n",
-        "import torch\nfrom torch import nn, optim\nmodel = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))\n"
-        "opt = optim.Adam(model.parameters())\nmodel[1] = nn.Linear(8, 3)\nfor x in data:\n    opt.step()\n",
+        """\
+import torch
+import torch.nn as nn
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model.fc = nn.Linear(512, 10)  # gradlint-expect: GL021
+opt.step()
+""",
+        """\
+import torch
+from torch import nn, optim
+model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+opt = optim.Adam(model.parameters())
+model[1] = nn.Linear(8, 3)  # gradlint-expect: GL021
+for x in data:
+    opt.step()
+""",
     )
     prefilter = ("optim",)
     extensions = (ModuleFacts,)

@@ -770,19 +770,57 @@ does not define (imported from elsewhere). `ctx.saved_variables` (a DeprecationW
 None.
 """
     VALID = (
-        "import torch\nfrom torch.autograd import Variable\nx = Variable(torch.randn(3), requires_grad=True)\n",
-        "import torch\nloss = torch.nn.functional.mse_loss(a, b)\nprint(loss.item())\n",
-        "import torch\nout = model(x)\nfirst = out[0]\n",
-        "import torch\nloss = torch.nn.functional.cross_entropy(o, y, reduction='none')\nprint(loss[0])\n",
-        "import numpy as np\nlosses = [1.0, 2.0]\nprint(losses[0])\n",
-        "import torch\nloss.backward(retain_graph=True)\n",
+        """\
+import torch
+from torch.autograd import Variable
+x = Variable(torch.randn(3), requires_grad=True)
+""",
+        """\
+import torch
+loss = torch.nn.functional.mse_loss(a, b)
+print(loss.item())
+""",
+        """\
+import torch
+out = model(x)
+first = out[0]
+""",
+        """\
+import torch
+loss = torch.nn.functional.cross_entropy(o, y, reduction='none')
+print(loss[0])
+""",
+        """\
+import numpy as np
+losses = [1.0, 2.0]
+print(losses[0])
+""",
+        """\
+import torch
+loss.backward(retain_graph=True)
+""",
     )
     INVALID = (
-        "import torch\nfrom torch.autograd import Variable\nv = Variable(torch.randn(3), volatile=True)\n",
-        "import torch\nloss.backward(retain_variables=True)\n",
-        "import torch\nimport torch.nn as nn\ncriterion = nn.CrossEntropyLoss()\nloss = criterion(out, y)\n"
-        "print(loss.data[0])\n",
-        "import torch\nprint(torch.randn(3).sum()[0])\n",
+        """\
+import torch
+from torch.autograd import Variable
+v = Variable(torch.randn(3), volatile=True)  # gradlint-expect: GL022
+""",
+        """\
+import torch
+loss.backward(retain_variables=True)  # gradlint-expect: GL022
+""",
+        """\
+import torch
+import torch.nn as nn
+criterion = nn.CrossEntropyLoss()
+loss = criterion(out, y)
+print(loss.data[0])  # gradlint-expect: GL022
+""",
+        """\
+import torch
+print(torch.randn(3).sum()[0])  # gradlint-expect: GL022
+""",
     )
     prefilter = ("volatile", "variable", "Variable", "[0]", "Function")
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch

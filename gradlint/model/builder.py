@@ -844,7 +844,6 @@ class ModelBuilder(Evaluator, Walker):
                 full_slice=full_slice,
                 mode=self._mode,
                 function=self._function,
-                reads_own_grad=reads_own,
             )
         )
 
@@ -911,6 +910,10 @@ class ModelBuilder(Evaluator, Walker):
                 self._mark_grad_use(backward=q == "torch.autograd.backward")
             elif GRAD_MODE_NAMES.get(q) == "enable_grad":
                 self._mark_grad_use()
+            elif GRAD_MODE_NAMES.get(q) == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
+                arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
+                if arg is not None and _const_bool(arg.value) is True:
+                    self._mark_grad_use()
             elif q.rsplit(".", 1)[-1] in TORCH_FACTORIES:
                 rg = _kwarg(node, "requires_grad")
                 if rg is not None and _const_bool(rg.value) is not False:

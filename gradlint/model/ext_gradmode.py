@@ -137,7 +137,6 @@ class BareGradStatement:
     flag: bool | None  # set_grad_enabled's / inference_mode's constant argument (None: not constant / none)
     seq: int
     function: FunctionInfo | None
-    main_guard: bool  # inside `if __name__ == "__main__":`
     text: str
 
 
@@ -146,7 +145,6 @@ class TypoAttr:
     node: cst.CSTNode  # the attribute name (or setattr's string) to report
     attr: str
     receiver: cst.BaseExpression
-    receiver_text: str
     how: str  # "assignment", "annotated assignment", "setattr"
     function: FunctionInfo | None
 
@@ -154,7 +152,6 @@ class TypoAttr:
 @dataclass(eq=False)
 class ModuleRequiresGrad:
     node: cst.Attribute
-    receiver_text: str
     value: bool | None
     origin: str
     stmt: cst.Assign | None = None  # the single-target assignment (for the fix)
@@ -243,9 +240,7 @@ class GradModeFacts(Extension):
         self._branch_blocks: set[int] = set()
         self._path: list[int] = []
         self._path_floor: list[int] = []
-        self._main_guard = 0
         self._stmt: cst.Assign | None = None
-        self._main_ifs: set[int] = set()
         self._pending: list[list[tuple[cst.BaseExpression, cst.BaseExpression | None]]] = []
         self._fn_has_grad_use: dict[str, bool] = {}
         self._fn_nograd: dict[int, bool] = {}
@@ -262,8 +257,6 @@ class GradModeFacts(Extension):
         self._register(node.body)
         if type(node.orelse) is cst.Else:
             self._register(node.orelse.body)
-        if _is_main_guard(node.test):
-            self._main_ifs.add(id(node.body))
 
     def visit_For(self, node: cst.For) -> None:
         self._register(node.body, node.orelse.body if node.orelse else None)
@@ -282,14 +275,10 @@ class GradModeFacts(Extension):
     def _enter_block(self, node: cst.CSTNode) -> None:
         if id(node) in self._branch_blocks:
             self._path.append(id(node))
-        if id(node) in self._main_ifs:
-            self._main_guard += 1
 
     def _leave_block(self, node: cst.CSTNode) -> None:
         if id(node) in self._branch_blocks and self._path and self._path[-1] == id(node):
             self._path.pop()
-        if id(node) in self._main_ifs:
-            self._main_guard -= 1
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
         self._enter_block(node)
@@ -351,7 +340,7 @@ class GradModeFacts(Extension):
         arg = _kwarg(call, "mode") or (_positional(call)[0] if _positional(call) else None)
         flag = _const_bool(arg.value) if arg is not None else None
         self.bare_statements.append(
-            BareGradStatement(node, call, kind, flag, self.b.next_seq(), self.b.function, self._main_guard > 0,
+            BareGradStatement(node, call, kind, flag, self.b.next_seq(), self.b.function,
                               dotted(call.func) or kind)
         )
 
@@ -413,7 +402,7 @@ class GradModeFacts(Extension):
             rv = self.b.classify(recv)
             if rv.kind is not Kind.SELF:
                 self.typo_attrs.append(
-                    TypoAttr(target.attr, attr, recv, dotted(recv) or "the object", how, self.b.function)
+                    TypoAttr(target.attr, attr, recv, how, self.b.function)
                 )
         elif attr == REQUIRES_GRAD:
             rv = self.b.classify(recv)
@@ -422,7 +411,7 @@ class GradModeFacts(Extension):
                 q = self.b.imports.resolve(recv) if type(recv) in (cst.Name, cst.Attribute) else None
                 if not (q and q.startswith("torch.")):
                     self.module_requires_grad.append(
-                        ModuleRequiresGrad(target, dotted(recv) or "the module", flag, rv.origin, self._stmt)
+                        ModuleRequiresGrad(target, flag, rv.origin, self._stmt)
                     )
             if type(recv) is cst.Name and value is not None and _const_bool(value) is True:
                 self._use(recv, "requires_grad", "`.requires_grad = True`")
@@ -517,8 +506,8 @@ class GradModeFacts(Extension):
                 if isinstance(key, str) and is_requires_grad_typo(key):
                     rv = b.classify(pos[0].value)
                     if rv.kind is not Kind.SELF:
-                        self.typo_attrs.append(TypoAttr(pos[1].value, key, pos[0].value,
-                                                        dotted(pos[0].value) or "the object", "`setattr`", b.function))
+                        self.typo_attrs.append(TypoAttr(pos[1].value, key, pos[0].value, "`setattr`",
+                                                        b.function))
         if type(func) is cst.Name and func.value == "getattr":
             pos = _positional(node)
             if len(pos) >= 2 and type(pos[1].value) is cst.SimpleString:
@@ -781,17 +770,6 @@ _BUILTINS = frozenset(
 
 def _is_builtin(name: str) -> bool:
     return name in _BUILTINS
-
-
-def _is_main_guard(test: cst.BaseExpression) -> bool:
-    if type(test) is cst.Comparison and len(test.comparisons) == 1:
-        left = test.left
-        right = test.comparisons[0].comparator
-        if type(test.comparisons[0].operator) is cst.Equal:
-            for a, c in ((left, right), (right, left)):
-                if type(a) is cst.Name and a.value == "__name__" and type(c) is cst.SimpleString:
-                    return c.evaluated_value == "__main__"
-    return False
 
 
 def _root_name(expr: cst.BaseExpression) -> cst.Name | None:

@@ -55,7 +55,6 @@ GRAPH_BUILTINS = frozenset({"sum", "max", "min", "abs"})
 LOSS_NAME = re.compile(r"(criterion\w*|\w*loss\w*|crit|bce\w*|mse\w*|nll\w*|huber\w*|\w*_criterion)", re.IGNORECASE)
 OPT_NAME = re.compile(r"\w*optim\w*|(\w*_)?opts?(_\w*)?|opt[a-z]|opt\d+|\w*_opt", re.IGNORECASE)
 RESET_NAME = re.compile(r"zero_grad|(reset|clear|zero)_?grads?", re.IGNORECASE)
-DETACH_HIDDEN = None
 # ops that save their operands for the backward pass (the gradient of one operand needs the other)
 _SAVING_OPERATORS = {cst.Multiply: "mul", cst.MatrixMultiply: "mul", cst.Divide: "div", cst.Power: "pow"}
 _SAVING_FUNCS = {**{f: "mul" for f in "mul multiply matmul mm bmm mv dot outer linear conv1d conv2d conv3d".split()},

@@ -131,7 +131,6 @@ class InplaceOp:
     full_slice: bool  # p[:] = ... (torch reports the plain leaf message)
     mode: Mode
     function: FunctionInfo | None
-    reads_own_grad: bool  # the statement reads `<target>.grad` (an update step)
 
 
 @dataclass(eq=False)

@@ -39,11 +39,11 @@ def _settings(code: str):
 
 def fix_fixture(fixture) -> tuple[str | None, list[str]]:
     """The fixture's text after `--fix --unsafe-fixes` (its own rule), and what is wrong with the fix."""
-    from gradlint.fix import apply_fixes
+    from gradlint.linter import lint_fix
 
     source = Path(fixture.path).read_text(encoding="utf-8")
     settings = _settings(fixture.rule)
-    result = apply_fixes(source, str(fixture.path), settings, unsafe=True)
+    result = lint_fix(source, str(fixture.path), settings, unsafe=True)
     problems: list[str] = []
     if result.error:
         return None, [f"the fix was refused: {result.error}"]
@@ -52,7 +52,7 @@ def fix_fixture(fixture) -> tuple[str | None, list[str]]:
     if result.remaining:
         rows = ", ".join(f"line {d.location.row}" for d in result.remaining)
         problems.append(f"gradlint check still reports {fixture.rule} on the fixed file ({rows})")
-    again = apply_fixes(result.source, str(fixture.path), settings, unsafe=True)
+    again = lint_fix(result.source, str(fixture.path), settings, unsafe=True)
     if again.source != result.source:
         problems.append("not idempotent: a second --fix changes the fixed file again")
     return result.source, problems

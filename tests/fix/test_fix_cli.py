@@ -159,13 +159,29 @@ def test_unparsable_result_is_refused(tmp_path, monkeypatch):
 
 
 def test_fixes_that_do_not_converge_are_refused(monkeypatch):
+    # each pass offers a different fix (the text keeps growing) and none removes its finding
     import gradlint.fix as fixmod
+    from gradlint.linter import lint_fix
+    from gradlint.settings import Settings
+
+    monkeypatch.setattr(fixmod, "apply_edits",
+                        lambda source, fixes: (source.replace("w += 1", "w += 1 + 0"), list(fixes)))
+    r = lint_fix(SAFE, "t.py", Settings(selected=frozenset({"GL001"})), max_passes=3)
+    assert r.source == SAFE and r.error and "did not converge after 3 passes (GL001)" in r.error
+
+
+def test_a_fix_that_does_not_remove_its_finding_is_dropped_not_stacked(monkeypatch):
+    # the same fix offered again after it was applied (as GL005's decorator once was, under
+    # `set_grad_enabled(True)`): the run starts over without it; the finding stays, with no fix
+    import gradlint.fix as fixmod
+    from gradlint.linter import lint_fix
     from gradlint.settings import Settings
 
     real = fixmod.apply_edits
-    monkeypatch.setattr(fixmod, "apply_edits", lambda source, fixes: (source + "\n", real(source, fixes)[1]))
-    r = fixmod.apply_fixes(SAFE, "t.py", Settings(selected=frozenset({"GL001"})), max_passes=3)
-    assert r.source == SAFE and r.error and "did not converge after 3 passes (GL001)" in r.error
+    monkeypatch.setattr(fixmod, "apply_edits", lambda source, fixes: ("# tried\n" + source, real(source, fixes)[1]))
+    r = lint_fix(SAFE, "t.py", Settings(selected=frozenset({"GL001"})), max_passes=10)
+    assert r.error is None and r.source == SAFE and r.fixed == 0
+    assert [d.code for d in r.remaining] == ["GL001"] and r.remaining[0].fix is None
 
 
 # ---------------------------------------------------------------- the fix keys of the configuration

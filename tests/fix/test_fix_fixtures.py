@@ -9,7 +9,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-from gradlint.fix import apply_fixes
+from gradlint.linter import lint_fix
 from gradlint.fixtures import all_fixtures, fixtures_for
 from gradlint.rules import ALL_RULES
 from gradlint.settings import Settings
@@ -23,16 +23,16 @@ FIXABLE = sorted({r.code for r in ALL_RULES if r.fixable} & {f.rule for f in all
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(Path(p).relative_to(ROOT)))
 def test_fix_parses_and_is_idempotent(path):
     source = Path(path).read_text(encoding="utf-8")
-    first = apply_fixes(source, path, EVERY_RULE, unsafe=True)
+    first = lint_fix(source, path, EVERY_RULE, unsafe=True)
     assert first.error is None, first.error
     cst.parse_module(first.source)
     compile(first.source, path, "exec", dont_inherit=True)
-    second = apply_fixes(first.source, path, EVERY_RULE, unsafe=True)
+    second = lint_fix(first.source, path, EVERY_RULE, unsafe=True)
     assert second.error is None and second.source == first.source, "a second --fix changed the file again"
 
 
 def test_some_fixture_is_actually_fixed():
-    fixed = sum(apply_fixes(Path(p).read_text(), p, EVERY_RULE, unsafe=True).fixed > 0 for p in FILES)
+    fixed = sum(lint_fix(Path(p).read_text(), p, EVERY_RULE, unsafe=True).fixed > 0 for p in FILES)
     assert fixed >= 16
 
 
@@ -40,7 +40,7 @@ def test_every_bad_fixture_of_gl001_to_gl005_has_a_fix():
     for code in ("GL001", "GL002", "GL003", "GL004", "GL005"):
         for f in fixtures_for(code):
             if f.kind == "bad":
-                r = apply_fixes(Path(f.path).read_text(), str(f.path), Settings(selected=frozenset({code})), unsafe=True)
+                r = lint_fix(Path(f.path).read_text(), str(f.path), Settings(selected=frozenset({code})), unsafe=True)
                 assert r.changed and not r.remaining, f.id
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from gradlint.fix import apply_fixes
+from gradlint.linter import lint_fix
 from gradlint.settings import Settings
 
 ALL = Settings(selected=frozenset({"GL001", "GL002", "GL003", "GL004", "GL005"}))
 
 
 def fix(src: str, *, unsafe: bool = True, settings: Settings = ALL):
-    r = apply_fixes(src, "train.py", settings, unsafe=unsafe)
+    r = lint_fix(src, "train.py", settings, unsafe=unsafe)
     assert r.error is None, r.error
-    again = apply_fixes(r.source, "train.py", settings, unsafe=unsafe)
+    again = lint_fix(r.source, "train.py", settings, unsafe=unsafe)
     assert again.source == r.source and again.fixed == 0, "not idempotent"
     return r
 
@@ -155,7 +155,7 @@ def test_crlf_output_has_no_bare_newlines():
 
 def test_semicolon_line_is_not_wrapped():
     src = "import torch\nw = torch.randn(3, requires_grad=True)\ny = 2 * w; w += 1\n"
-    r = apply_fixes(src, "t.py", ALL, unsafe=True)
+    r = lint_fix(src, "t.py", ALL, unsafe=True)
     assert r.source == src and r.fixed == 0 and [d.code for d in r.remaining] == ["GL001"]
 
 
@@ -169,7 +169,7 @@ def test_safe_only_leaves_unsafe_findings():
 
 def test_noqa_suppressed_finding_is_not_fixed():
     src = "import torch\nw = torch.randn(3, requires_grad=True)\nw += 1  # noqa: GL001\n"
-    r = apply_fixes(src, "t.py", ALL, unsafe=True)
+    r = lint_fix(src, "t.py", ALL, unsafe=True)
     assert r.source == src and r.fixed == 0 and r.remaining == []
 
 

@@ -332,7 +332,7 @@ def _split_into_cells(text: str) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("py", PY_SOURCES, ids=lambda p: p.parent.name + "/" + p.name)
 def test_a_notebook_of_a_py_file_has_the_same_findings_and_fixes(tmp_path: Path, py: Path) -> None:
     """In process (the CLI path is covered above): every rule, every fix, safe and unsafe."""
-    from gradlint.fix import apply_fixes
+    from gradlint.linter import lint_fix as apply_fixes
     from gradlint.linter import lint_source
     from gradlint.notebook import fix_notebook, lint_notebook_one
     from gradlint.rules import ALL_RULES

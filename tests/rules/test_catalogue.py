@@ -9,6 +9,7 @@ from ._lint import rows
 import re
 from pathlib import Path
 
+from gradlint.fixtures import parse_markers
 from gradlint.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,10 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
 def test_rule_examples_and_docs(rule):
+    # VALID: programs with no finding and no marker; INVALID: programs whose findings are exactly on the
+    # lines marked `# gradlint-expect: <its code>` (at least one), as in the fixtures
+    assert rule.VALID and rule.INVALID, rule.code
     for snippet in rule.VALID:
+        assert parse_markers(snippet) == {}, snippet
         assert rows(rule.code, snippet) == [], snippet
     for snippet in rule.INVALID:
-        assert rows(rule.code, snippet), snippet
+        marked = parse_markers(snippet)
+        assert marked and set(marked.values()) == {(rule.code,)}, snippet
+        assert sorted(set(rows(rule.code, snippet))) == sorted(marked), snippet
     assert re.fullmatch(r"GL\d{3}", rule.code) and re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
     for section in ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety"):
         assert section in rule.docs, (rule.code, section)

@@ -99,7 +99,7 @@ def test_messages_quote_the_error_variant():
 
 # ----------------------------------------------------------------------------- fixes (issue 5)
 
-from gradlint.fix import apply_fixes  # noqa: E402
+from gradlint.linter import lint_fix as apply_fixes  # noqa: E402
 
 
 def fixed(snippet: str, unsafe: bool = False) -> str:

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from gradlint.fix import apply_fixes
+from gradlint.linter import lint_fix as apply_fixes
 from gradlint.linter import lint_source
 from gradlint.settings import Settings
 

@@ -363,6 +363,7 @@ def test_many_block_wrapping_fixes_walk_the_file_once(monkeypatch):
         from synthetic import training_file
     finally:
         sys.path.pop(0)
+    from gradlint import edits as editsmod
     from gradlint import fix as fixmod
     from gradlint.config import ConfigResolver, Overrides
     from gradlint.linter import lint_source
@@ -377,8 +378,10 @@ def test_many_block_wrapping_fixes_walk_the_file_once(monkeypatch):
 
     # a whole-module walk of the fix machinery: iter_nodes, or the parent map (which also collects the strings
     # for the multi-line-string table, and which the linter's positions share)
+    # (the rules' fix helpers live in gradlint.edits, the resolution of edits in gradlint.fix)
     monkeypatch.setattr(fixmod, "iter_nodes", counting(fixmod.iter_nodes))
-    monkeypatch.setattr(fixmod, "parent_map", counting(fixmod.parent_map))
+    monkeypatch.setattr(editsmod, "iter_nodes", counting(editsmod.iter_nodes))
+    monkeypatch.setattr(editsmod, "parent_map", counting(editsmod.parent_map))
     settings = ConfigResolver(None, Overrides()).settings_for(Path("train.py"))
     result = lint_source(training_file(2000), "train.py", settings)
     wraps = [d for d in result.diagnostics if d.fix is not None and "no_grad" in d.fix.edits[0].content]

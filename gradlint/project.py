@@ -155,8 +155,10 @@ def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int,
     import re
     from bisect import bisect_right
 
-    pattern = r"(?<![\w.])" + r"\s*\.\s*".join(map(re.escape, text.split("."))) + r"\s*\("
-    hits = [m.start() for m in re.finditer(pattern, source)]
+    # (the literal first: a pattern that starts with a look-behind is tried at every offset of the text)
+    pattern = r"\s*\.\s*".join(map(re.escape, text.split("."))) + r"\s*\("
+    hits = [h for h in (m.start() for m in re.finditer(pattern, source))
+            if h == 0 or not (source[h - 1].isalnum() or source[h - 1] in "_.")]
     if not hits:
         return []
     if not starts:

@@ -245,7 +245,7 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     settings_of = dict(others)
     pending = set(settings_of)
     names = {n for s in project.summaries.values() for n in s["defs"]}
-    want = set(mentioning(sorted(pending), names))
+    want = set(mentioning(sorted(pending), names)) if pending else set()
     for _ in range(16):
         want = (want | project.needed()) & pending
         if not want:

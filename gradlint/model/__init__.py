@@ -406,7 +406,12 @@ class SemanticModel:
         return False
 
     def functions_named(self, name: str) -> list[FunctionInfo]:
-        out = [f for f in self.functions if f.name == name]
+        index = self.__dict__.get("_fns_by_name")
+        if index is None:  # (built once: timm's model files hold hundreds of functions, each calling helpers)
+            index = self._fns_by_name = defaultdict(list)
+            for f in self.functions:
+                index[f.name].append(f)
+        out = list(index.get(name, ()))
         cls = self.classes.get(name)
         if cls is not None:
             out += [m for m in cls.methods if m.name == "__init__"]

@@ -533,6 +533,16 @@ def _cuts_graph(model: SemanticModel, acc) -> bool:
         return False
     if fixes.is_store_target(model, acc.node):
         return False
+    first_parent = fixes.parent_of(model, acc.node)
+    if isinstance(first_parent, cst.Attribute) and first_parent.attr.value == "detach":
+        return False  # `w.data.detach()`: cut on purpose (a quantisation range, a straight-through estimator)
+    base = dotted(acc.base)
+    if base is not None and acc.value.kind is Kind.LEAF:
+        # the same parameter also used directly in this `forward` gets its gradient there: this read only
+        # feeds a side computation (a scale, a range) — not "gets no gradient"
+        body = model.module.code_for_node(fn.node)
+        if re.search(re.escape(base) + r"(?![\w.])|" + re.escape(base) + r"\.(?!data\b)\w", body):
+            return False
     node: cst.CSTNode = acc.node
     for _ in range(8):  # up the method chain / call: is the value only logged or taken out of torch?
         parent = fixes.parent_of(model, node)

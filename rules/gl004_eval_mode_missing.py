@@ -35,6 +35,11 @@ input differ, and the model's later eval-mode behaviour is contaminated. Nothing
 BatchNorm on a batch of one: `ValueError: Expected more than 1 value per channel when training`).
 Real fixes: torchtune #1049, ELF #110, deepspeech.pytorch #22, ethos-ares #20 ("definitely a bug").
 
+A finding is in the **bug** tier when the model may have such layers; it is **hygiene** when the model is
+built in this file (a class of the file, or an `nn.*` constructor such as `nn.Sequential(...)`) and the
+file spells no mode-dependent layer (Dropout, BatchNorm, InstanceNorm, RReLU, or code reading
+`.training`): then `.eval()` changes nothing today, and the finding guards against the layer added later.
+
 ## Example
 ```python
 def evaluate(model, loader):
@@ -128,14 +133,39 @@ def train(model, train_loader, val_loader, opt):
             first = min(calls, key=lambda c: c.seq)
             if _eval_mode_set(model, ctx, first.seq):
                 continue
+            inert = _built_without_mode_layers(model, first)
+            today = (" (this file's model has no Dropout or BatchNorm layer, so its results do not change today; "
+                     "they will once one is added)" if inert else "")
             yield Finding(
                 first.node,
                 f"evaluation code ({ctx.reason}) calls `{first.text}` without `{first.text}.eval()` first: "
                 "Dropout stays active and BatchNorm uses and updates batch statistics, so results are noisy "
-                "and the running statistics are contaminated; call `.eval()` before evaluating "
+                f"and the running statistics are contaminated{today}; call `.eval()` before evaluating "
                 "(no_grad/inference_mode do not do it)",
                 fix=_eval_fix(model, ctx, first),
+                tier="hygiene" if inert else None,
             )
+
+
+# Layers (and code) whose behaviour depends on train/eval mode: Dropout, BatchNorm, InstanceNorm with
+# running statistics, RReLU, and any module that branches on `self.training`.
+_MODE_DEPENDENT = re.compile(r"Dropout|dropout|BatchNorm|batch_norm|InstanceNorm|instance_norm|RReLU|rrelu|"
+                             r"\.training\b|\btraining\s*=")
+# a model built in this file: a class of the file, or a torch.nn constructor (`nn.Sequential(...)`)
+_NN_CONSTRUCTOR = re.compile(r"^an? `nn\.\w+`$")
+
+
+def _built_without_mode_layers(model: SemanticModel, call) -> bool:
+    """The evaluated model is built in this file and the file spells no mode-dependent layer (Dropout,
+    BatchNorm, ...): `.eval()` changes nothing today — the finding is hygiene, not a bug. A model from
+    elsewhere (a parameter, torchvision, a checkpoint, another file's class) may have such layers: a bug."""
+    value = call.value
+    if value is None or value.ref is not None:
+        return False
+    local_class = value.cls is not None and value.cls in model.classes
+    if not (local_class or _NN_CONSTRUCTOR.match(value.origin or "")):
+        return False
+    return _MODE_DEPENDENT.search(model.source_text) is None
 
 
 def _names(code: str) -> set[str]:

@@ -664,7 +664,7 @@ class LegacyAutogradApi(Rule):
     code = "GL022"
     name = "legacy-autograd-api"
     summary = "Removed or no-op autograd APIs: `volatile=True`, `retain_variables=`, `loss.data[0]`, legacy `Function()(x)`"
-    tier = "bug"  # each raises, or (volatile) silently leaves grad mode on
+    tier = "bug"  # each raises or silently misleads; `volatile=True` itself (ignored: a graph recorded in vain) is hygiene
     fixable = True
     docs = f"""\
 ## What it does
@@ -709,6 +709,9 @@ GradReverse(lambd)(x)                ->  RuntimeError: {LEGACY_FUNCTION}
 `volatile` is the dangerous one: it does not fail. An evaluation loop written with
 `Variable(images, volatile=True)` runs with grad mode on, builds a graph for every batch and keeps the
 activations alive while the graph is referenced — the memory and time that `volatile` was there to save.
+Its results are right, so `volatile=True` (and `v.volatile = True`) is reported in the **hygiene** tier, as
+GL005 reports grad mode left on in evaluation code; with `requires_grad=True` it raises (bug tier), and
+code branching on `v.volatile` (always False) silently takes the wrong branch (bug tier).
 The others crash, often late: in an evaluation function, a logging branch, or at the end of the first epoch.
 
 Since PyTorch 0.4 losses and full reductions are 0-dim tensors (they were 1-element vectors before, so
@@ -900,9 +903,13 @@ print(torch.randn(3).sum()[0])  # gradlint-expect: GL022
         if value in (False, 0, None):
             return None
         requires = _kwarg(call, "requires_grad") or (pos[1] if len(pos) >= 2 else None)
+        tier = None
         if requires is not None and value is True and _const(requires.value) is True:
             effect = f"with `requires_grad=True` too it raises `ValueError: {VOLATILE_AND_GRAD}`"
         else:
+            # ignored with a warning: the results are right, only a graph is recorded that was meant not to
+            # be (the waste GL005 reports in evaluation code): hygiene, like GL005
+            tier = "hygiene"
             when = "" if value is not _UNKNOWN else f" (when `{model.code(arg.value, 30)}` is true)"
             effect = (f"PyTorch only warns `UserWarning: {VOLATILE_WARNING}`{when} — grad mode stays on, so every "
                       f"result computed from it records a graph")
@@ -911,6 +918,7 @@ print(torch.randn(3).sum()[0])  # gradlint-expect: GL022
             f"`volatile` of `{model.code(call.func)}(...)` was removed in PyTorch 0.4 and is ignored: {effect}; "
             f"compute under `with torch.no_grad():` instead",
             self._volatile_fix(model, call, arg, site) if value is not _UNKNOWN else None,
+            tier=tier,
         )
 
     @staticmethod
@@ -948,6 +956,7 @@ print(torch.randn(3).sum()[0])  # gradlint-expect: GL022
                     node,
                     f"setting `{target}.volatile` does nothing since PyTorch 0.4 (`UserWarning: {VOLATILE_WARNING}`): "
                     f"grad mode stays on; compute under `with torch.no_grad():` instead",
+                    tier="hygiene",  # (a graph recorded in vain, as GL005)
                 )
             else:
                 yield Finding(

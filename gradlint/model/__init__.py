@@ -417,6 +417,15 @@ class SemanticModel:
             out += [m for m in cls.methods if m.name == "__init__"]
         return out
 
+    @property
+    def source_text(self) -> str:
+        """The file's text (regenerated from the tree when the model was built without it)."""
+        found = self.__dict__.get("_source_text")
+        if found is None:
+            found = getattr(self._builder, "_source", None) or self.module.code
+            self._source_text = found
+        return found
+
     def code(self, node: cst.CSTNode, limit: int = 60) -> str:
         """Source text of a (reported) node, shortened for messages."""
         text = " ".join(self.module.code_for_node(node).split())

@@ -224,3 +224,22 @@ def test_write_between_message():
                       Settings(selected=frozenset({"GL003"})))
     msg = res.diagnostics[0].message
     assert "`model(...)` saved `model.fc.weight` for `loss.backward()`" in msg and "silently wrong" in msg
+
+
+@pytest.mark.parametrize("body, tier", [
+    ("        return x + self.pos.data\n", "bug"),  # the only use: pos never trains
+    ("        w = self.weight.data\n        return x * w\n", "bug"),
+    # the parameter is also used directly: it gets its gradient there (transformers' ibert quantisers)
+    ("        scale = self.weight.data.abs().max()\n        return x * self.weight / scale\n", "hygiene"),
+    # `.data.detach()`: cut on purpose
+    ("        scale = self.pos.data.detach().abs().max()\n        return x / scale\n", "hygiene"),
+])
+def test_graph_cut_tier_needs_the_read_to_be_the_only_use(body, tier):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    code = ("import torch\nimport torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.weight = nn.Parameter(torch.randn(3))\n"
+            "        self.pos = nn.Parameter(torch.randn(3))\n    def forward(self, x):\n" + body)
+    (d,) = lint_source(code, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
+    assert d.tier == tier

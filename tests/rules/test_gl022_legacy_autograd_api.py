@@ -424,3 +424,18 @@ def test_no_volatile_fix_in_a_training_loop_or_for_a_flag():
     assert d.fix is None
     (d,) = _diag("import torch\nfrom torch.autograd import Variable\nfor x in xs:\n    v = Variable(x, volatile=flag)\n")
     assert d.fix is None
+
+
+@pytest.mark.parametrize("code, tier", [
+    # ignored with a warning: right results, a graph recorded in vain (hygiene, as GL005)
+    ("import torch\nfrom torch.autograd import Variable\nv = Variable(x, volatile=True)\n", "hygiene"),
+    ("import torch\nv = torch.zeros(3)\nv.volatile = True\n", "hygiene"),
+    # raises
+    ("import torch\nfrom torch.autograd import Variable\nv = Variable(x, requires_grad=True, volatile=True)\n", "bug"),
+    # branching on it silently takes the wrong branch
+    ("import torch\nv = torch.zeros(3)\nif v.volatile:\n    print('eval')\n", "bug"),
+    ("import torch\nclass T:\n    def train(self, R):\n        self.train_tour.append(R.mean().data[0])\n", "bug"),
+])
+def test_tiers_of_volatile_and_the_rest(code, tier):
+    (d,) = lint_source(code, "train.py", SETTINGS).diagnostics
+    assert d.tier == tier

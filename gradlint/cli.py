@@ -510,6 +510,8 @@ def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver
     common = Path(os.path.commonpath([os.path.abspath(p) for p in paths]))
     cfg = resolver.config_for(common)
     root = project_root(paths, cfg.root if cfg.path is not None else None)
+    if any(os.path.isdir(p) and os.path.abspath(p) == str(root) for p in paths):
+        return root, []  # the whole project is being checked: every file is already among `files`
     reported = set()
     for f in files:
         try:

@@ -246,7 +246,7 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     pending = set(settings_of)
     names = {n for s in project.summaries.values() for n in s["defs"]}
     want = set(mentioning(sorted(pending), names)) if pending else set()
-    for _ in range(16):
+    for _ in range(16 if pending else 0):
         want = (want | project.needed()) & pending
         if not want:
             break

@@ -219,18 +219,22 @@ class Cache:
 
     def get_summary(self, key: str) -> dict | None:
         """A file's project summary (gradlint.project), validated; None on a miss."""
+        from gradlint.project import valid_summary
+
+        data = self._json(key)
+        return data if data is not None and valid_summary(data) else None
+
+    def _json(self, key: str):
+        """The entry's JSON document (not yet validated), or None."""
         if not _KEY.fullmatch(key):
             return None
         raw = self._read(key)
         if raw is None or not _shallow(raw):
             return None
-        from gradlint.project import valid_summary
-
         try:
-            data = json.loads(raw)
+            return json.loads(raw)
         except (ValueError, RecursionError):
             return None
-        return data if valid_summary(data) else None
 
     def put_summary(self, key: str, summary: dict) -> None:
         if not _KEY.fullmatch(key):

@@ -47,10 +47,17 @@ def lint_one(path: str, settings: Settings, cache_root: str | None) -> tuple[Fil
         hit = cache.get(key, path, source)
         if hit is not None:
             return FileResult(filename=path, diagnostics=hit), (source if hit else None)
+    return _lint_and_store(source, path, settings, cache, key)
+
+
+def _lint_and_store(source: str, path: str, settings: Settings, cache: Cache | None, key: str | None,
+                    **kwargs) -> tuple[FileResult, str | None]:
+    """Lint (on a cache miss) and store the findings; never raises. Returns the result and, if there are
+    findings, the source text."""
     from gradlint.linter import lint_source  # only on a cache miss: it imports LibCST
 
     try:
-        result = lint_source(source, path, settings)
+        result = lint_source(source, path, settings, **kwargs)
     except RecursionError:
         return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
     except Exception as exc:  # an internal error must not stop the run
@@ -214,17 +221,7 @@ def _project_second(args: tuple[str, Settings, str | None, dict]):
         hit = cache.get(key, path, source)
         if hit is not None:
             return FileResult(filename=path, diagnostics=hit), (source if hit else None)
-    from gradlint.linter import lint_source
-
-    try:
-        result = lint_source(source, path, settings, prefilter=False, external=facts)
-    except RecursionError:
-        return FileResult(filename=path, error=FileError(path, "too deeply nested to analyse")), None
-    except Exception as exc:  # an internal error must not stop the run
-        return FileResult(filename=path, error=FileError(path, f"internal error: {type(exc).__name__}: {exc}")), None
-    if cache is not None and key is not None and result.error is None:
-        cache.put(key, result.diagnostics)
-    return result, (source if result.diagnostics else None)
+    return _lint_and_store(source, path, settings, cache, key, prefilter=False, external=facts)
 
 
 def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Settings]], root: Path, jobs: int,

@@ -318,8 +318,8 @@ class Project:
         cands = self._suffixes.get(dotted_name)
         if not cands:
             return None
-        if len(cands) == 1:
-            return cands[0]
+        # (even a single candidate must be importable from there: a script in another tutorial's folder that
+        # imports `utils` does not reach this folder's utils.py)
         depth = dotted_name.count(".") + 1
         here = os.path.dirname(self._abs[importer])
         best: list[tuple[int, str]] = []

@@ -292,3 +292,13 @@ def test_gl004_follows_an_imported_helper_that_leaves_eval_mode(gl, tmp_path, he
         "model = nn.Sequential(nn.Linear(3, 2), nn.Dropout())\nprepare(model)\nwith torch.no_grad():\n"
         "    for x, y in val_loader:\n        out = model(x)\n")})
     assert findings(check(gl, root)) == expected
+
+
+def test_a_module_in_an_unrelated_folder_is_not_imported(gl, tmp_path):
+    """Independent example folders (pytorch/examples): `from utils import scale_` in b/ does not reach a/utils.py
+    (b/ has no utils.py; Python would find an installed `utils`, or fail)."""
+    root = tree(tmp_path, {
+        "a/utils.py": OPS,
+        "b/main.py": "import torch.nn as nn\nfrom utils import scale_\nmodel = nn.Linear(3, 2)\nscale_(model.weight, 2.0)\n",
+    })
+    assert findings(check(gl, root)) == []

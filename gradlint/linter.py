@@ -216,7 +216,7 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
         result.error = FileError(filename, f"file too large to analyse ({len(source):,} characters; "
                                            f"the limit is {MAX_SOURCE_CHARS:,})")
         return result
-    return _big_stack_executor().submit(_lint_without_gc, source, filename, settings, rules, result,
+    return _big_stack_executor().submit(_without_gc, _lint_parsed, source, filename, settings, rules, result,
                                         project, external).result()
 
 
@@ -234,44 +234,37 @@ def summarize_source(source: str, filename: str, settings: Settings) -> dict | N
         from gradlint.project import summarize_text
 
         return summarize_text(source)
-    return _big_stack_executor().submit(_summary_without_gc, source, filename, settings).result()
+    return _big_stack_executor().submit(_without_gc, _summary_parsed, source, filename, settings).result()
 
 
-def _summary_without_gc(source: str, filename: str, settings: Settings) -> dict | None:
+def _without_gc(fn, *args):
+    """fn(*args) with the cyclic garbage collector paused. A parse allocates millions of objects, none of
+    them garbage until the file is done: the collector would only traverse them again and again (~10% of a
+    parse). It is resumed once the file's tree is released (its few cycles are collected then, as usual)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _summary_parsed(source: str, filename: str, settings: Settings) -> dict | None:
     from gradlint.project import summarize
 
-    enabled = gc.isenabled()
-    gc.disable()
+    trees: list = []
+    module = _parse_checked(source, filename, FileResult(filename=filename), trees)
+    if module is None:
+        return None
     try:
-        trees: list = []
-        module = _parse_checked(source, filename, FileResult(filename=filename), trees)
-        if module is None:
-            return None
-        try:
-            model = build_model(module, settings.options, filename, (), source, project=True)
-        except RecursionError:
-            return None
-        try:
-            return summarize(model, trees[0] if trees else None, source)
-        finally:
-            model.release()
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _lint_without_gc(source: str, filename: str, settings: Settings, rules, result: FileResult,
-                     project: bool = False, external: dict | None = None) -> FileResult:
-    # A parse allocates millions of objects, none of them garbage until the file is done: the cyclic
-    # collector would only traverse them again and again (~10% of a parse). It is paused for one file and
-    # resumed once that file's tree is released (its few cycles are collected then, as usual).
-    enabled = gc.isenabled()
-    gc.disable()
+        model = build_model(module, settings.options, filename, (), source, project=True)
+    except RecursionError:
+        return None
     try:
-        return _lint_parsed(source, filename, settings, rules, result, project, external)
+        return summarize(model, trees[0] if trees else None, source)
     finally:
-        if enabled:
-            gc.enable()
+        model.release()
 
 
 # LibCST validates every node in its constructor (CSTNode.__post_init__ -> _validate): needed for trees

@@ -16,10 +16,8 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gradlint.diagnostic import FileResult
-from gradlint.project import SUMMARY_VERSION
 
 _MAX_FILES = 20_000  # a workspace with more Python files than this is not indexed (files are linted alone)
 
@@ -100,17 +98,7 @@ class WorkspaceProjects:
         if callers is None:
             others = [p for p in r.files if p != filename and p not in r.buffers]
             callers = r.callers[key] = mentioning(others, set(names))
-        want = set(callers)
-        for _ in range(16):
-            want = {p for p in want | project.needed() if p not in project.summaries}
-            if not want:
-                break
-            for p in sorted(want):
-                if p in r.buffers:
-                    continue
-                s = self._disk_summary(r, p, settings_for)
-                project.add(p, s if s is not None else _EMPTY)
-            want = set()
+        project.complete(callers, lambda paths: [self._disk_summary(r, p, settings_for) for p in paths])
         return project
 
     # ---------------------------------------------------------------- linting
@@ -188,10 +176,6 @@ class WorkspaceProjects:
             for r in self._roots.values():
                 r.buffers.pop(filename, None)
                 r.facts_used.pop(filename, None)
-
-
-_EMPTY: dict[str, Any] = {"v": SUMMARY_VERSION, "defs": {}, "imports": {"names": {}, "stars": [], "all": None},
-                          "calls": [], "eval_switch": False}
 
 
 def _settings_for(resolver, default):

@@ -30,6 +30,7 @@ import json
 import os
 from collections import defaultdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 # (no LibCST and no model here: a warm run links cached summaries and looks up cached findings without them)
@@ -431,6 +432,26 @@ class Project:
             for c in s["calls"]:
                 self.resolve(c["t"], caller)
         return self.missing
+
+    def complete(self, callers: list[str], load: "Callable[[list[str]], list[dict[str, Any] | None]]",
+                 readable: set[str] | None = None) -> None:
+        """Read the summaries the known calls need, to a fixed point: `callers` (files that may call the
+        known functions) first, then the modules the calls go through (packages, re-export hubs, the files
+        defining the imported functions). `load(paths)` gives their summaries (None: none); each file is
+        asked for once; only `readable` files are (all, without it)."""
+        asked: set[str] = set()
+        want = set(callers)
+        for _ in range(16):
+            want = {p for p in want | self.needed()
+                    if p not in self.summaries and p not in asked and (readable is None or p in readable)}
+            if not want:
+                return
+            order = sorted(want)
+            asked.update(order)
+            for p, summary in zip(order, load(order)):
+                if summary is not None:
+                    self.add(p, summary)
+            want = set()
 
     # --- facts
 

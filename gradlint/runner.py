@@ -240,20 +240,11 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     # function of the reported files (its callers), and the modules the calls go through (packages,
     # re-export hubs, the files defining the imported functions), followed to a fixed point.
     settings_of = dict(others)
-    pending = set(settings_of)
-    names = {n for s in project.summaries.values() for n in s["defs"]}
-    want = set(mentioning(sorted(pending), names)) if pending else set()
-    for _ in range(16 if pending else 0):
-        want = (want | project.needed()) & pending
-        if not want:
-            break
-        order = sorted(want)
-        got = _map(_project_first, [(p, settings_of[p], cache_root, False) for p in order], jobs)
-        for p, g in zip(order, got):
-            if g[2] is not None:
-                project.add(p, g[2])
-        pending -= want
-        want = set()
+    if settings_of:
+        names = {n for s in project.summaries.values() for n in s["defs"]}
+        project.complete(mentioning(sorted(settings_of), names), lambda paths: [
+            g[2] for g in _map(_project_first, [(p, settings_of[p], cache_root, False) for p in paths], jobs)],
+            readable=set(settings_of))
     facts = project.link() if len(project.summaries) > 1 else {}
     out: list[tuple[FileResult, str | None]] = [(f[0], f[1]) for f in firsts]
     redo = [(i, (p, s, cache_root, facts[p])) for i, (p, s) in enumerate(report)

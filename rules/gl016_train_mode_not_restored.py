@@ -236,11 +236,8 @@ def _imported_helpers(model: SemanticModel, checker: "_Checker", calls: list[Imp
             if checker.loop_restores(inner, receiver) or _restored_after(model, call, inner):
                 continue
             reported.add(id(call.node))
-            yield Finding(call.node, (
-                f"{helper} inside the training loop, and nothing in the loop calls `{receiver}.train()` again: from "
-                "the second epoch on the model trains in eval mode (Dropout off, BatchNorm frozen on its running "
-                f"statistics, which stop updating); call `{receiver}.train()` at the top of the loop or after "
-                "the validation"), related=related)
+            yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop calls "
+                                     f"`{receiver}.train()` again: {_from_second_epoch(receiver)}", related=related)
             continue
         for loop in model.loops:
             if loop.function is not call.function or loop.seq <= call.seq or not checker.loop_trains(loop):
@@ -251,10 +248,7 @@ def _imported_helpers(model: SemanticModel, checker: "_Checker", calls: list[Imp
             if found is None or found[1] is not call or checker.loop_restores(loop, receiver):
                 continue
             reported.add(id(call.node))
-            yield Finding(call.node, (
-                f"{helper} and the training loop after it never calls `{receiver}.train()`: the model trains in "
-                "eval mode (Dropout off, BatchNorm frozen on its running statistics, which stop updating); call "
-                f"`{receiver}.train()` before the loop"), related=related)
+            yield Finding(call.node, _never_train_before(helper, receiver), related=related)
             break
 
 
@@ -281,11 +275,21 @@ def _before_loop_message(sw: ModeSwitch, call: LocalCall | None) -> str:
     recv = sw.receiver or "the model"
     what = (f"`{call.name}(...)` leaves `{recv}` in eval mode (its `{recv}.eval()`)" if call is not None
             else f"`{recv}.eval()` before the training loop")
-    return (
-        f"{what} and the training loop after it never calls `{recv}.train()`: the model trains in eval mode "
-        "(Dropout off, BatchNorm frozen on its running statistics, which stop updating); call "
-        f"`{recv}.train()` before the loop"
-    )
+    return _never_train_before(what, recv)
+
+
+_EVAL_MODE = ("the model trains in eval mode (Dropout off, BatchNorm frozen on its running statistics, which stop "
+              "updating)")
+
+
+def _never_train_before(what: str, recv: str) -> str:
+    return (f"{what} and the training loop after it never calls `{recv}.train()`: {_EVAL_MODE}; call "
+            f"`{recv}.train()` before the loop")
+
+
+def _from_second_epoch(recv: str) -> str:
+    return (f"from the second epoch on {_EVAL_MODE}; call `{recv}.train()` at the top of the loop or after the "
+            "validation")
 
 
 def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
@@ -293,11 +297,8 @@ def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
     is_eval = isinstance(sw.node.func, cst.Attribute) and sw.node.func.attr.value == "eval"
     code = f"`{recv}.eval()`" if is_eval else f"`{recv}.train(False)`"
     where = "inside the training loop" if call is None else f"(called from the training loop through `{call.name}(...)`)"
-    return (
-        f"{code} {where} is never undone: no `{recv}.train()` runs before the next training step, so from "
-        "the second epoch on the model trains in eval mode (Dropout off, BatchNorm frozen on its running "
-        f"statistics, which stop updating); call `{recv}.train()` at the top of the loop or after the validation"
-    )
+    return f"{code} {where} is never undone: no `{recv}.train()` runs before the next training step, so " \
+        + _from_second_epoch(recv)
 
 
 class _Checker:

@@ -16,7 +16,7 @@ from gradlint.model.values import UNKNOWN, Kind, Value
 # Imports of these are never project code: calls of them are not recorded (the standard library, torch
 # and the scientific stack; anything else imported is recorded and resolved — or not — against the files).
 EXTERNAL_TOPS = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(
-    """torch torchvision torchaudio torchtext numpy np scipy sklearn pandas matplotlib PIL cv2 tqdm einops
+    """torch torchvision torchaudio torchtext numpy scipy sklearn pandas matplotlib PIL cv2 tqdm einops
     tensorflow jax flax mxnet keras lightning pytorch_lightning __future__ typing_extensions six""".split())
 
 # Values worth sending to another file: those a rule there can act on

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_tensors import MOVED, NONLEAF, TensorFacts, TVal
+from gradlint.model.ext_tensors import MOVED, NONLEAF, TensorFacts
+from gradlint.model.values import Prov
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -168,7 +169,7 @@ opt = torch.optim.Adam([w])
                 continue
             reported.add(id(v.node))
             opt = op.optimizer.replace("torch.optim.", "torch.optim.")
-            if v.kind == MOVED:
+            if v.state == MOVED:
                 yield Finding(
                     v.node,
                     f"`{op.key}` is a leaf that requires grad passed through {v.how}: whenever that moves or casts "
@@ -185,12 +186,12 @@ opt = torch.optim.Adam([w])
                 )
 
     @staticmethod
-    def _nonleaf(facts: TensorFacts, v: TVal) -> bool:
-        return v.kind in (NONLEAF, MOVED) and facts.enabled(v)
+    def _nonleaf(facts: TensorFacts, v: Prov) -> bool:
+        return v.state in (NONLEAF, MOVED) and facts.enabled(v)
 
     @staticmethod
-    def _read_message(key: str, v: TVal) -> str:
-        if v.kind == MOVED:
+    def _read_message(key: str, v: Prov) -> str:
+        if v.state == MOVED:
             return (
                 f"`{key}.grad`: `{key}` went through {v.how} after it was created with `requires_grad=True`; whenever "
                 f"that moves the tensor (a CUDA device) `{key}` is a new non-leaf tensor, its `.grad` stays `None` and "

@@ -160,7 +160,7 @@ t.requires_grad_()  # gradlint-expect: GL015
             )
         for s in facts.requires_grad_sets:
             v = s.value
-            if s.in_raises or v.kind != PLAIN or v.dtype is None or not _is_int_dtype(v.dtype):
+            if s.in_raises or v.state != PLAIN or v.dtype is None or not _is_int_dtype(v.dtype):
                 continue
             if s.flag is not True:
                 continue

@@ -145,13 +145,13 @@ y.requires_grad_(False)  # gradlint-expect: GL017
         facts = model.ext(TensorFacts)
         for s in facts.requires_grad_sets:
             v = s.value
-            if s.temporary and v.kind != NONLEAF:
+            if s.temporary and v.state != NONLEAF:
                 # a no-op: freezing a tensor that requires grad, or asking a plain one to require grad
                 if (not s.in_raises and (s.form == "attr" or s.whole_statement)
                         and s.flag is not None and s.owner_requires_grad is (not s.flag)):
                     yield Finding(s.node, self._temporary_message(model, s))
                 continue
-            if v.kind != NONLEAF or not facts.enabled(v) or s.in_raises:
+            if v.state != NONLEAF or not facts.enabled(v) or s.in_raises:
                 continue
             if s.form == "method" and s.flag is not False:
                 continue

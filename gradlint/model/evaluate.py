@@ -2,7 +2,7 @@
 expression at the current point of the walk.
 
 `classify(expr)` is the single entry point. It reads the flow-sensitive bindings of the enclosing scopes
-(`_Scope`; the builder binds names as the walk passes assignments, loop targets and parameters, and joins
+(`gradlint.model.bindings`; the builder binds names as the walk passes assignments, loop targets and parameters, and joins
 them after `if` statements), the classes of the file (instances resolve their attributes through
 `__init__`), the import aliases, and the summaries of functions already walked (what they return).
 The steps it takes on a value — an attribute (`attr_of`), an index (`item_of`), an element of a loop
@@ -57,25 +57,6 @@ def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
 def _positional(call: cst.Call) -> list[cst.Arg]:
     return [a for a in call.args if a.keyword is None and not a.star]
 
-
-
-
-class _Scope:
-    __slots__ = ("bindings", "parent", "function", "class_info")
-
-    def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
-        self.bindings: dict[str, Value] = {}
-        self.parent = parent
-        self.function = function
-        self.class_info = class_info
-
-    def lookup(self, name: str) -> Value | None:
-        scope: _Scope | None = self
-        while scope is not None:
-            if name in scope.bindings:
-                return scope.bindings[name]
-            scope = scope.parent
-        return None
 
 
 
@@ -264,7 +245,7 @@ class Evaluator:
         return UNKNOWN
 
     def scope_class(self) -> ClassInfo | None:
-        scope: _Scope | None = self._scope
+        scope = self._scope
         while scope is not None:
             if scope.class_info is not None:
                 return scope.class_info
@@ -482,39 +463,6 @@ class Evaluator:
             return Value(Kind.MODULE, f"`{q}(...)`")
         return None
 
-    # ----------------------------------------------------------------------------- binding
-
-    def _bind(self, target: cst.BaseExpression, value: Value) -> None:
-        if type(target) is cst.Name:
-            self._scope.bindings[target.value] = value
-        elif type(target) in (cst.Tuple, cst.List):
-            # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
-            each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
-            for el in target.elements:
-                self._bind(el.value, each)
-        elif type(target) is cst.Attribute and type(target.value) is cst.Name:
-            if self.classify(target.value).kind is Kind.SELF:
-                cls = self.scope_class()
-                if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
-                    cls.attrs[target.attr.value] = value
-
-    def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
-        """Bind a for-loop target; return the names bound to parameters."""
-        elem = self._element_value(iterable)
-        params: set[str] = set()
-        self._bind_elem(target, elem, params)
-        return params
-
-    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple | _Batch:
-        if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
-            fname = iterable.func.value
-            pos = _positional(iterable)
-            if fname == "enumerate" and pos:
-                return (OTHER, self._element_value(pos[0].value))
-            if fname == "zip" and pos:
-                return tuple(self._element_value(a.value) for a in pos)
-        return self.elem_of(self.classify(iterable))
-
     def elem_of(self, it: Value) -> Value | tuple | _Batch:
         """What iterating a value yields: a parameter for each of `model.parameters()`, (name, parameter)
         pairs, param groups, submodules, batches of a loader; a deferred value one `elem` step on."""
@@ -533,29 +481,6 @@ class Evaluator:
         if it.kind is Kind.BATCHES:
             return _Batch(Value(Kind.TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
-
-    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple | _Batch, params: set[str]) -> None:
-        if type(target) is cst.Name:
-            # a whole batch may be a dict or a `BatchEncoding` (whose `.data` is a dict): only its unpacked
-            # parts are known to be tensors
-            v = elem if type(elem) is Value else UNKNOWN
-            self._scope.bindings[target.value] = v
-            if v.kind is Kind.LEAF:
-                params.add(target.value)
-        elif type(target) in (cst.Tuple, cst.List):
-            els = [e.value for e in target.elements]
-            if type(elem) is _Batch:
-                for t in els:
-                    self._bind_elem(t, elem.tensor if type(t) is cst.Name else elem, params)
-            elif isinstance(elem, tuple) and len(elem) == len(els):
-                for t, e in zip(els, elem):
-                    self._bind_elem(t, e, params)
-            elif type(elem) is Value and elem.deferred:
-                for i, t in enumerate(els):
-                    self._bind_elem(t, elem.step(f"#{i}"), params)
-            else:
-                for t in els:
-                    self._bind_elem(t, UNKNOWN, params)
 
     def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
         """What this call of `fn` returns: the join of its `return` values, those that depend on its own

@@ -11,6 +11,13 @@ A value inside a function may depend on what its callers pass: a parameter's val
 After the walk, the call graph (`gradlint.model.callgraph`) joins the arguments of every call site of
 the function and replays the path on the result (`resolve`), so `def sgd(params, lr): for p in params:
 p -= lr * p.grad` called as `sgd(model.parameters(), 0.1)` sees `p` as a parameter of `model`.
+
+A tensor's provenance (`Prov`, in `Value.prov`) refines the kind where GL008/GL015/GL017/GL019 need more:
+whether it is a leaf for sure, the grad-mode conditions under which an op on it made a non-leaf (`conds`:
+functions that must run with grad mode on), whether a `.to()`/`.cuda()` moved it (a non-leaf only on a
+device), the graph a model output carries, the dtype, and what took a value out of a graph (`cut_from`).
+It is computed by the same evaluator (`gradlint.model.tensor_ops`) over the same bindings; `prov is None`
+on a binding means "as its kind says" (a parameter, a loop target: derived when asked).
 """
 
 from __future__ import annotations
@@ -53,6 +60,66 @@ class ParamRef:
         return type(other) is ParamRef and other.fn is self.fn and other.name == self.name
 
 
+# the provenance states of a tensor-ish value (`Prov.state`)
+RG = "rg"  # a leaf that requires grad (parameter, factory with requires_grad=True, .requires_grad_())
+NONLEAF = "nonleaf"  # certainly has a grad_fn: an op on a tensor that requires grad, with grad mode on
+MOVED = "moved"  # `.to(<non-literal>)` of a fresh CPU leaf: a non-leaf whenever it moves/casts (CUDA)
+GRAPH = "graph"  # a model's output (part of a graph when the model has trainable parameters)
+PLAIN = "plain"  # a tensor that does not require grad (data, `.detach()`, ops under no_grad)
+CUT = "cut"  # a Python number / NumPy array / detached tensor taken out of a graph value
+NUM = "num"  # a Python number literal
+UNK_STATE = "unknown"
+GRADISH = (RG, NONLEAF, MOVED, GRAPH)
+TENSOR_STATES = (RG, NONLEAF, MOVED, GRAPH, PLAIN)
+
+INT_DTYPES = frozenset({
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int", "long", "short",
+    "bool", "bits8", "qint8", "quint8", "qint32",
+})
+
+
+@dataclass(frozen=True)
+class Prov:
+    """What the evaluator knows of a tensor's history (see the module docstring)."""
+
+    state: str = UNK_STATE
+    dtype: str | None = None  # canonical torch dtype name ("float32", "int64", "bool") when known
+    node: cst.CSTNode | None = None  # the expression that made this value (for reports at the creation)
+    how: str = ""  # how a leaf became a non-leaf, for messages ("`.to(torch.float64)`", "`* 0.01`")
+    origin: str = ""  # what the leaf was ("created with `requires_grad=True`", "an `nn.Parameter`")
+    conds: frozenset = frozenset()  # functions (FunctionInfo) that must run with grad mode on
+    cpu_fresh: bool = False  # a leaf made by a torch factory in this file, on the CPU (no device=)
+    cut_from: str = ""  # CUT / detached: the code that took it out of the graph
+    rewraps: frozenset = frozenset()  # re-wrapping calls (`tensor_ops.RewrapCall`) this value derives from
+    pure: bool = False  # computed only from re-wrapped values (and data): no live graph input
+
+    @property
+    def leaf(self) -> bool | None:
+        """A leaf for sure (True), a non-leaf once its `conds` hold (False), or not known (None)."""
+        if self.state in (RG, PLAIN):
+            return True
+        if self.state == NONLEAF:
+            return False
+        return None
+
+    @property
+    def dtype_class(self) -> str | None:
+        """"bool", "int" or "float" (floating and complex) when the dtype is known."""
+        if self.dtype is None:
+            return None
+        if self.dtype == "bool":
+            return "bool"
+        return "int" if self.dtype in INT_DTYPES else "float"
+
+    def same(self, other: "Prov | None") -> bool:
+        """Equal for a merge of bindings: the same state, dtype and device knowledge."""
+        return (other is not None and self.state == other.state and self.dtype == other.dtype
+                and self.cpu_fresh == other.cpu_fresh)
+
+
+UNK_PROV = Prov()
+
+
 @dataclass(frozen=True)
 class Value:
     kind: Kind
@@ -60,6 +127,7 @@ class Value:
     cls: str | None = None  # an instance of this class of the file (a module or any other object)
     ref: ParamRef | None = None  # deferred: the value of this function parameter ...
     path: tuple[str, ...] = ()  # ... through these steps (".attr", "[]", "elem", "()method")
+    prov: Prov | None = None  # the tensor provenance, when the evaluator computed it (see `Prov`)
 
     @property
     def is_tensor(self) -> bool:
@@ -79,6 +147,19 @@ class Value:
         """Known only once the function's call sites are joined (see `gradlint.model.callgraph`)."""
         return self.ref is not None and self.kind is Kind.UNKNOWN
 
+    @property
+    def leaf(self) -> bool | None:
+        """Is it a leaf tensor? From the provenance when known, else from the kind."""
+        if self.prov is not None and self.prov.state != UNK_STATE:
+            return self.prov.leaf
+        if self.kind in (Kind.LEAF, Kind.TENSOR):
+            return True if self.kind is Kind.LEAF else None
+        return False if self.kind is Kind.NONLEAF else None
+
+    @property
+    def dtype_class(self) -> str | None:
+        return self.prov.dtype_class if self.prov is not None else None
+
     def step(self, how: str) -> "Value":
         """The deferred value one step further (`.weight`, `[]`, `elem`, `()method`)."""
         return Value(Kind.UNKNOWN, ref=self.ref, path=self.path + (how,))
@@ -93,14 +174,27 @@ def join(values: list[Value]) -> Value:
     if not values:
         return UNKNOWN
     first = values[0]
+    prov = join_prov([v.prov for v in values])
     if first.kind is Kind.UNKNOWN:
-        return UNKNOWN
+        return UNKNOWN if prov is None else Value(Kind.UNKNOWN, prov=prov)
     for v in values[1:]:
         if v.kind is not first.kind:
-            return UNKNOWN
+            return UNKNOWN if prov is None else Value(Kind.UNKNOWN, prov=prov)
         if v.cls != first.cls:
             first = replace(first, cls=None)
-    return replace(first, ref=None, path=())
+    return replace(first, ref=None, path=(), prov=prov)
+
+
+def join_prov(provs: list[Prov | None]) -> Prov | None:
+    """The provenance after a merge: the last one when all agree (`Prov.same`), else unknown; None (derived
+    from the kind) only when none is known."""
+    known = [p for p in provs if p is not None]
+    if not known:
+        return None
+    last = known[-1]
+    if len(known) == len(provs) and all(last.same(p) for p in known):
+        return last
+    return UNK_PROV
 
 
 def param_ref(fn: cst.FunctionDef, name: str, index: int) -> Value:

@@ -1,0 +1,392 @@
+"""The one flow-sensitive binding table: scopes, bindings in statement order, merges after branches and loops.
+
+Each scope (`_Scope`: the module, a class body, a function) maps names — and dotted keys such as `self.w`
+or `opt.x`, for what the tensor rules track through attributes — to a `Value` (`gradlint.model.values`).
+The builder binds as the walk passes assignments (`_bind`), loop targets (`_bind_loop_target`), function
+parameters (deferred on the call sites), `with ... as`, `except ... as`, augmented assignments and `:=`.
+
+Merges:
+- after `if`/`elif`/`else`, a name holds the join of what each branch (or the fall-through) left
+  (`leave_If`: each branch starts from the bindings before the `if`);
+- a binding's provenance (`Value.prov`) is also merged over every compound statement that may or may not
+  run, or run many times (`if`, `for`, `while`, `try`, `match`): a key assigned inside keeps its
+  provenance only when every value assigned there, and the one before, agree (`Prov.same`); otherwise it
+  becomes unknown (`_Frame`). A provenance of `None` means "as its kind says" (a parameter, a loop target).
+- `x = ...` forgets what was known of `x.attr` keys.
+Comprehension and lambda variables are local to their expression (`_comp_targets`).
+
+`Bindings` is a mixin of `ModelBuilder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import libcst as cst
+
+from gradlint.model.evaluate import OTHER, _Batch, _positional
+from gradlint.model.facts import ClassInfo, FunctionInfo
+from gradlint.model.names import dotted, is_inplace_method, target_names
+from gradlint.model.values import GRADISH, MOVED, NUM, PLAIN, RG, UNK_PROV, UNK_STATE, UNKNOWN, Kind, Prov, Value, join, join_prov
+
+DEFER = Prov(state="defer")  # in a frame: bound, with the provenance its kind gives
+
+
+class _Frame:
+    """A compound statement being walked: the provenance of each key before it, and every one assigned in it."""
+
+    __slots__ = ("before", "assigned")
+
+    def __init__(self) -> None:
+        self.before: dict[str, Prov | None] = {}
+        self.assigned: dict[str, list[Prov]] = {}
+
+
+class _Scope:
+    __slots__ = ("bindings", "parent", "function", "class_info", "frames", "dotted_heads", "uid")
+    _count = 0
+
+    def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
+        _Scope._count += 1
+        self.uid = _Scope._count  # (never reused, unlike an id())
+        self.bindings: dict[str, Value] = {}
+        self.parent = parent
+        self.function = function
+        self.class_info = class_info
+        self.frames: list[_Frame] = []
+        self.dotted_heads: set[str] = set()  # `x` when some `x.attr...` key is bound here
+
+    def lookup(self, name: str) -> Value | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.bindings:
+                return scope.bindings[name]
+            scope = scope.parent
+        return None
+
+
+class _Branch:
+    """An `if` statement being walked: the bindings before it and what each finished branch left."""
+
+    __slots__ = ("node", "scope", "pre", "outcomes")
+
+    def __init__(self, node: cst.If, scope: "_Scope") -> None:
+        self.node = node
+        self.scope = scope
+        self.pre = dict(scope.bindings)
+        self.outcomes: list[dict[str, Value]] = []
+
+
+def _state(v: Value | None) -> Prov | None:
+    """A binding's provenance for a frame: None when unbound, DEFER when its kind decides."""
+    if v is None:
+        return None
+    return DEFER if v.prov is None else v.prov
+
+
+def _same_core(a: Value, b: Value) -> bool:
+    return a.kind is b.kind and a.origin == b.origin and a.cls == b.cls and a.ref == b.ref and a.path == b.path
+
+
+class Bindings:
+    # ----------------------------------------------------------------------------- keys
+
+    def _bind_key(self, key: str, value: Value) -> None:
+        scope = self._scope
+        if scope.frames:
+            frame = scope.frames[-1]
+            if key not in frame.before:
+                frame.before[key] = _state(scope.lookup(key))
+            frame.assigned.setdefault(key, []).append(DEFER if value.prov is None else value.prov)
+        scope.bindings[key] = value
+        if "." in key:
+            scope.dotted_heads.add(key.partition(".")[0])
+        elif key in scope.dotted_heads:  # `x = ...` makes what was known of `x.attr` unknown
+            prefix = key + "."
+            for k in [k for k in scope.bindings if k.startswith(prefix)]:
+                scope.bindings[k] = replace(scope.bindings[k], prov=UNK_PROV)
+
+    def _bind_prov(self, target: cst.BaseExpression, prov: Prov) -> None:
+        """A new provenance for what `target` names (its kind stays what it was)."""
+        if type(target) in (cst.Tuple, cst.List):
+            for el in target.elements:
+                self._bind_prov(el.value, UNK_PROV)
+            return
+        if type(target) is cst.StarredElement:
+            self._bind_prov(target.value, UNK_PROV)
+            return
+        if type(target) not in (cst.Name, cst.Attribute):
+            return
+        key = dotted(target)
+        if key is None:
+            return
+        cur = self._scope.lookup(key)
+        self._bind_key(key, Value(Kind.UNKNOWN, prov=prov) if cur is None else replace(cur, prov=prov))
+
+    def _rebind_kind(self, name: str, value: Value) -> None:
+        """A new kind for a name whose provenance does not change (`p.requires_grad = False` freezes `p`)."""
+        cur = self._scope.lookup(name)
+        self._scope.bindings[name] = replace(value, prov=cur.prov) if cur is not None and cur.prov else value
+
+    # ----------------------------------------------------------------------------- assignments
+
+    def _bind(self, target: cst.BaseExpression, value: Value, prov: Prov | tuple | None = None) -> None:
+        """Bind `target` to `value`; `prov` is its provenance (a tuple of them for the elements of a tuple
+        target unpacked from a tuple literal)."""
+        if type(target) is cst.Name:
+            self._bind_key(target.value, value if prov is None or type(prov) is tuple else replace(value, prov=prov))
+        elif type(target) in (cst.Tuple, cst.List):
+            # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
+            each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
+            for i, el in enumerate(target.elements):
+                p = prov[i] if type(prov) is tuple else UNK_PROV
+                self._bind(el.value, each, p)
+        elif type(target) is cst.Attribute:
+            if type(target.value) is cst.Name and self.classify(target.value).kind is Kind.SELF:
+                cls = self.scope_class()
+                if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
+                    cls.attrs[target.attr.value] = replace(value, prov=None) if value.prov is not None else value
+            key = dotted(target)
+            if key is not None and prov is not None and type(prov) is not tuple:
+                self._bind_key(key, Value(Kind.UNKNOWN, prov=prov))
+
+    def _assign_pending(self, node: cst.Assign, rhs: Value) -> list:
+        """What `node` binds once it is walked: (target, value, provenance) for each target."""
+        rprov = self.prov(node.value)
+        pending = []
+        for t in node.targets:
+            target = t.target
+            if type(target) is cst.Attribute and target.attr.value == "requires_grad":
+                pending.append((target, rhs, None))  # the flag's effect on the tensor: `_requires_grad_set`
+                continue
+            if type(target) is cst.Subscript:
+                base = dotted(target.value)
+                if base is not None and rprov.state in GRADISH + (UNK_STATE,):
+                    cur = self._scope.lookup(base)
+                    if cur is not None and cur.prov is not None and cur.prov.state == PLAIN:
+                        pending.append((target.value, None, UNK_PROV))  # it may now hold graph values
+                continue
+            if (
+                type(target) in (cst.Tuple, cst.List)
+                and type(node.value) in (cst.Tuple, cst.List)
+                and len(target.elements) == len(node.value.elements)
+                and all(type(e) is cst.Element for e in (*target.elements, *node.value.elements))
+            ):
+                pending.append((target, rhs, tuple(self.prov(e.value) for e in node.value.elements)))
+                continue
+            pending.append((target, rhs, rprov))
+        return pending
+
+    def _bind_pending(self, pending: list) -> None:
+        for target, value, prov in pending:
+            if value is None:
+                self._bind_prov(target, prov)
+            elif type(target) is cst.Attribute and target.attr.value == "requires_grad":
+                self._bind(target, value)
+            else:
+                self._bind(target, value, prov)
+
+    def _requires_grad_set(self, node: cst.CSTNode, target: cst.BaseExpression, flag: bool | None) -> None:
+        """`x.requires_grad = flag` changes what `x` is from here on."""
+        key = dotted(target)
+        if key is None:
+            return
+        value = self.prov(target)
+        if value.state == PLAIN and flag is True:
+            self._bind_prov(target, Prov(RG, dtype=value.dtype, node=node, cpu_fresh=value.cpu_fresh,
+                                         origin="made a leaf with `requires_grad = True`"))
+        elif value.state == RG and flag is False:
+            self._bind_prov(target, Prov(PLAIN, dtype=value.dtype, cpu_fresh=value.cpu_fresh))
+        elif value.state in (PLAIN, RG) and flag is None:
+            self._bind_prov(target, UNK_PROV)
+
+    def _inplace_call_prov(self, node: cst.Call) -> None:
+        """`x.detach_()` detaches `x`; an in-place op with tensor operands may put a graph into a plain `x`."""
+        func = node.func
+        method, recv = func.attr.value, func.value
+        if dotted(recv) is None:
+            return
+        if method == "detach_":
+            self._bind_prov(recv, self._detach(self.prov(recv), node))
+        elif is_inplace_method(method):
+            cur = self.prov(recv)
+            if cur.state == PLAIN and any(self.prov(a.value).state != NUM for a in node.args):
+                self._bind_prov(recv, UNK_PROV)
+
+    def _aug_assign_prov(self, node: cst.AugAssign) -> None:
+        target = node.target
+        if type(target) in (cst.Name, cst.Attribute) and dotted(target) is not None:
+            cur = self.prov(target)
+            new = self._op([cur, self.prov(node.value)], node, "an in-place op")
+            if cur.state in (RG, MOVED):
+                new = UNK_PROV  # an in-place op on a leaf that requires grad raises (GL001)
+            self._pending_prov.append((target, new))
+        else:
+            self._pending_prov.append(None)
+
+    def leave_AugAssign(self, node: cst.AugAssign) -> None:
+        found = self._pending_prov.pop()
+        if found is not None:
+            self._bind_prov(*found)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._pending_prov.append((node.target, self.prov(node.value)))
+
+    def leave_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_prov(*self._pending_prov.pop())
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and type(node.name.name) is cst.Name:
+            self._bind_prov(node.name.name, UNK_PROV)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for n in node.names:
+            self._bind_prov(n.name, UNK_PROV)
+
+    visit_Nonlocal = visit_Global
+
+    # ----------------------------------------------------------------------------- loops
+
+    def _bind_loop_target(self, target: cst.BaseExpression, iterable: cst.BaseExpression) -> set[str]:
+        """Bind a for-loop target; return the names bound to parameters."""
+        elem = self._element_value(iterable)
+        for name in target_names(target, starred=True):  # (recorded in the loop's frame, as their kind says)
+            self._bind_key(name, UNKNOWN)
+        params: set[str] = set()
+        self._bind_elem(target, elem, params)
+        return params
+
+    def _element_value(self, iterable: cst.BaseExpression) -> Value | tuple | _Batch:
+        if type(iterable) is cst.Call and type(iterable.func) is cst.Name:
+            fname = iterable.func.value
+            pos = _positional(iterable)
+            if fname == "enumerate" and pos:
+                return (OTHER, self._element_value(pos[0].value))
+            if fname == "zip" and pos:
+                return tuple(self._element_value(a.value) for a in pos)
+        return self.elem_of(self.classify(iterable))
+
+    def _bind_elem(self, target: cst.BaseExpression, elem: Value | tuple | _Batch, params: set[str]) -> None:
+        if type(target) is cst.Name:
+            # a whole batch may be a dict or a `BatchEncoding` (whose `.data` is a dict): only its unpacked
+            # parts are known to be tensors
+            v = elem if type(elem) is Value else UNKNOWN
+            self._scope.bindings[target.value] = v
+            if v.kind is Kind.LEAF:
+                params.add(target.value)
+        elif type(target) in (cst.Tuple, cst.List):
+            els = [e.value for e in target.elements]
+            if type(elem) is _Batch:
+                for t in els:
+                    self._bind_elem(t, elem.tensor if type(t) is cst.Name else elem, params)
+            elif isinstance(elem, tuple) and len(elem) == len(els):
+                for t, e in zip(els, elem):
+                    self._bind_elem(t, e, params)
+            elif type(elem) is Value and elem.deferred:
+                for i, t in enumerate(els):
+                    self._bind_elem(t, elem.step(f"#{i}"), params)
+            else:
+                for t in els:
+                    self._bind_elem(t, UNKNOWN, params)
+
+    # ----------------------------------------------------------------------------- frames
+
+    def _push_frame(self) -> None:
+        self._scope.frames.append(_Frame())
+
+    def _pop_frame(self) -> None:
+        scope = self._scope
+        frame = scope.frames.pop()
+        for key, values in frame.assigned.items():
+            before = frame.before.get(key)
+            candidates = list(values)
+            if before is not None:
+                candidates.append(before)
+            cur = scope.bindings.get(key)
+            final = _state(cur) if cur is not None else UNK_PROV
+            first = candidates[0]
+            if not all(first.same(c) for c in candidates):
+                final = UNK_PROV
+            if scope.frames:
+                parent = scope.frames[-1]
+                if key not in parent.before:
+                    parent.before[key] = before
+                parent.assigned.setdefault(key, []).append(final)
+            prov = None if final is DEFER else final
+            if cur is None:
+                scope.bindings[key] = Value(Kind.UNKNOWN, prov=prov)
+            elif cur.prov is not prov:
+                scope.bindings[key] = replace(cur, prov=prov)
+
+    def visit_While_frame(self, node) -> None:
+        self._push_frame()
+
+    def leave_frame(self, node) -> None:
+        self._pop_frame()
+
+    visit_Try = visit_TryStar = visit_Match = visit_While_frame
+    leave_Try = leave_TryStar = leave_Match = leave_frame
+
+    # ----------------------------------------------------------------------------- branches
+
+    def visit_If(self, node: cst.If) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)  # `elif`: the earlier tests were false
+        self._branches.append(_Branch(node, self._scope))
+        self._push_frame()
+
+    def visit_Else(self, node: cst.Else) -> None:
+        top = self._branches[-1] if self._branches else None
+        if top is not None and top.node.orelse is node:
+            self._next_branch(top)
+
+    def _next_branch(self, branch: "_Branch") -> None:
+        branch.outcomes.append(dict(branch.scope.bindings))
+        branch.scope.bindings.clear()
+        branch.scope.bindings.update(branch.pre)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        """After `if`/`elif`/`else`, a name holds the join of what each branch (or the fall-through) left."""
+        branch = self._branches.pop()
+        current = branch.scope.bindings
+        outcomes = [*branch.outcomes, current]
+        if original_node.orelse is None:
+            outcomes.append(branch.pre)
+        if len(outcomes) >= 2:
+            merged: dict[str, Value] = {}
+            for name in set().union(*outcomes):
+                values = [o[name] for o in outcomes if name in o]
+                first = values[0]
+                if all(v is first for v in values):
+                    merged[name] = first
+                    continue
+                core = first if all(_same_core(v, first) for v in values) else join(values)
+                provs = [v.prov for v in values]
+                if original_node.orelse is None and name in branch.pre:
+                    provs.insert(0, provs.pop())  # (the last one assigned in a branch wins a tie)
+                prov = join_prov(provs)
+                merged[name] = core if core.prov is prov else replace(core, prov=prov)
+            current.clear()
+            current.update(merged)
+        self._pop_frame()
+
+    # ----------------------------------------------------------------------------- comprehensions
+
+    def _enter_lambda(self, node: cst.Lambda) -> None:
+        self._comp_targets.append({p.name.value for p in node.params.params})
+
+    def _enter_comp(self, node) -> None:
+        found: set[str] = set()
+        comp = node.for_in
+        while comp is not None:
+            found.update(target_names(comp.target, starred=True))
+            comp = comp.inner_for_in
+        self._comp_targets.append(found)
+
+    def _leave_comp(self, node) -> None:
+        self._comp_targets.pop()
+
+    visit_Lambda = _enter_lambda
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp
+    leave_Lambda = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp

@@ -1,0 +1,538 @@
+"""The facts the walk records at statements and calls: in-place ops, rebinds, re-leafs, `.data` accesses,
+`.grad` reads, model calls, calls that may reach a function of the file (with the values passed), train/eval
+switches, optimizer steps and backward calls. A mixin of `ModelBuilder` (`gradlint.model.builder`).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+import libcst as cst
+
+from gradlint.model.evaluate import EMPTY_LIST, _DEF_NAME, _const_bool, _kwarg, _positional, _unknown
+from gradlint.model.facts import (
+    DataAccess,
+    FunctionInfo,
+    GradRead,
+    ImportedCall,
+    InplaceOp,
+    LocalCall,
+    LoopInfo,
+    ModelCall,
+    ModeSwitch,
+    Rebind,
+    Releaf,
+)
+from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, target_names
+from gradlint.model.project_facts import EXTERNAL_TOPS
+from gradlint.model.values import UNK_PROV, UNKNOWN, Kind, Value
+from gradlint.model.walk import iter_nodes
+
+_BUILTINS = frozenset(dir(builtins))
+
+AUG_OPS = {
+    cst.AddAssign: "+=",
+    cst.SubtractAssign: "-=",
+    cst.MultiplyAssign: "*=",
+    cst.DivideAssign: "/=",
+    cst.FloorDivideAssign: "//=",
+    cst.PowerAssign: "**=",
+    cst.ModuloAssign: "%=",
+    cst.MatrixMultiplyAssign: "@=",
+    cst.BitAndAssign: "&=",
+    cst.BitOrAssign: "|=",
+    cst.BitXorAssign: "^=",
+    cst.LeftShiftAssign: "<<=",
+    cst.RightShiftAssign: ">>=",
+}
+
+# methods on a tensor that do not return a tensor
+def _names_in(expr: cst.CSTNode) -> set[str]:
+    """Every Name used as a value in expr (not attribute names)."""
+    attr_names = {id(n.attr) for n in iter_nodes(expr) if type(n) is cst.Attribute}
+    return {n.value for n in iter_nodes(expr) if type(n) is cst.Name and id(n) not in attr_names}
+
+
+def _reads_grad_of(expr: cst.CSTNode, target: str) -> bool:
+    """Does expr read `<target>.grad` (an update step like `p - lr * p.grad`)?"""
+    return any(
+        type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target
+        for n in iter_nodes(expr)
+    )
+
+
+def _has_grad_term(expr: cst.CSTNode) -> bool:
+    """Does expr involve a gradient: `x.grad`, or a name like `grad`, `grads`, `g`, `dw`?"""
+    for n in iter_nodes(expr):
+        if type(n) is cst.Attribute and n.attr.value == "grad":
+            return True
+        if type(n) is cst.Name and ("grad" in n.value.lower() or n.value in ("g", "dp", "dw", "db")):
+            return True
+    return False
+
+
+
+_METADATA_ATTRS = frozenset({"shape", "dtype", "device", "is_cuda", "ndim", "layout", "is_sparse", "is_leaf"})
+_METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "type", "is_floating_point",
+                               "is_complex", "get_device", "data_ptr", "stride", "is_contiguous"})
+
+
+def _data_attributes(expr: cst.CSTNode) -> list[cst.Attribute]:
+    return [n for n in iter_nodes(expr) if type(n) is cst.Attribute and n.attr.value == "data"]
+
+
+def _loop_target_names(loops: Sequence[LoopInfo]) -> set[str]:
+    names: set[str] = set()
+    for lp in loops:
+        if type(lp.node) is cst.For:
+            names |= _target_names(lp.node.target)
+    return names
+
+
+def _target_names(target: cst.BaseExpression) -> set[str]:
+    return set(target_names(target))
+
+
+
+class FactRecorder:
+    # ----------------------------------------------------------------------------- statements
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        op = AUG_OPS.get(type(node.operator), "op=")
+        self._mark_write(node.target, "augassign")
+        self._record_inplace(node, node.target, op, extra=node.value)
+        self._aug_assign_prov(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        rhs_value = self.classify(node.value)
+        for t in node.targets:
+            target = t.target
+            if type(target) is cst.Subscript:
+                self._mark_write(target.value, "setitem")
+                self._record_inplace(node, target, "[...] =", extra=node.value)
+            elif type(target) is cst.Attribute and target.attr.value == "data":
+                # `p.data = p.data - lr * p.grad.data` is an update of p written through .data;
+                # `p.data = other` swaps storage (maybe of another shape) and is not flagged. Either way the
+                # `.data` reads on the right-hand side are part of the same statement and not reported apart.
+                base = dotted(target.value)
+                self_update = False
+                for attr in _data_attributes(node.value):
+                    self._writes[id(attr)] = "assign-source"
+                    if base is not None and dotted(attr.value) == base:
+                        self_update = True
+                self._writes[id(target)] = "update" if self_update else "assign"
+            elif type(target) is cst.Attribute and target.attr.value == "requires_grad":
+                self._set_requires_grad(target.value, _const_bool(node.value))
+            elif type(target) in (cst.Tuple, cst.List):
+                # `p.data, meta = repack(...)` swaps storage like `p.data = t` (not a read; not flagged)
+                for el in target.elements:
+                    if type(el.value) is cst.Attribute and el.value.attr.value == "data":
+                        self._writes[id(el.value)] = "assign"
+            elif type(target) is cst.Name:
+                self._record_rebind(node, target.value)
+                if self._is_releaf(node.value):
+                    self.releafs.append(Releaf(target.value, self._next(), self._function, self._loop))
+        self._pending_assign.append(self._assign_pending(node, rhs_value))
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        for t in original_node.targets:
+            if type(t.target) is cst.Attribute and t.target.attr.value == "requires_grad":
+                self._requires_grad_set(original_node, t.target.value, _const_bool(original_node.value))
+        self._bind_pending(self._pending_assign.pop())
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._pending_assign.append([(node.target, self.classify(node.value), self.prov(node.value))])
+        else:
+            self._pending_assign.append([(node.target, None, UNK_PROV)])
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self._bind_pending(self._pending_assign.pop())
+
+    def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
+        if type(receiver) is cst.Attribute:
+            d = dotted(receiver)
+            if d is not None:
+                if flag is False:
+                    self._frozen_tensors.add(d)
+                else:
+                    self._frozen_tensors.discard(d)
+            return
+        if type(receiver) is cst.Name:
+            cur = self._scope.lookup(receiver.value)
+            if flag is False and cur is not None and cur.kind is Kind.LEAF:
+                self._rebind_kind(receiver.value, Value(Kind.TENSOR, "frozen"))
+                self._freeze_loop_owner(receiver.value)
+            elif flag is True:
+                self.releafs.append(Releaf(receiver.value, self._next(), self._function, self._loop))
+                if cur is not None and cur.kind is Kind.TENSOR:
+                    self._rebind_kind(receiver.value, Value(Kind.LEAF, "made a leaf with requires_grad = True"))
+
+    def _freeze_loop_owner(self, name: str) -> None:
+        """`for p in model.parameters(): p.requires_grad = False` freezes `model` for the rest of the file."""
+        for loop in reversed(self._loops):
+            if type(loop.node) is cst.For and name in _target_names(loop.node.target):
+                it = loop.node.iter
+                if (
+                    type(it) is cst.Call
+                    and type(it.func) is cst.Attribute
+                    and it.func.attr.value in ("parameters", "named_parameters")
+                ):
+                    owner = dotted(it.func.value)
+                    if owner:
+                        self._frozen.add(owner)
+                return
+
+    def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
+        """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
+        if type(rhs) is cst.Call:
+            if type(rhs.func) is cst.Attribute and rhs.func.attr.value in ("requires_grad_", "detach"):
+                return True
+            v = self.classify(rhs)
+            if v.kind is Kind.LEAF and "parameter of" not in v.origin:
+                return True
+        return False
+
+    def _record_rebind(self, node: cst.Assign, name: str) -> None:
+        old = self._scope.lookup(name)
+        if old is None or old.kind is not Kind.LEAF:
+            loop_target = name in _loop_target_names(self._loops)
+            deferred = old is not None and old.deferred
+            # (the right-hand side is searched only when its answer matters)
+            reads_grad = (loop_target or deferred) and _reads_grad_of(node.value, name)
+            if loop_target and reads_grad:
+                # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
+                old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+            elif not (deferred and reads_grad):
+                return  # (a parameter of the function is a leaf if its callers pass one: resolved after the walk)
+        self.rebinds.append(
+            Rebind(
+                node=node,
+                name=name,
+                value=old,
+                rhs=node.value,
+                seq=self._next(),
+                mode=self._mode,
+                function=self._function,
+                loop=self._loop,
+                is_loop_target=name in _loop_target_names(self._loops),
+            )
+        )
+
+    def _record_inplace(self, node: cst.CSTNode, target: cst.BaseExpression, op: str,
+                        extra: cst.BaseExpression | None = None) -> None:
+        view = False
+        full_slice = False
+        base = target
+        if type(target) is cst.Subscript:
+            view = True
+            base = target.value
+            full_slice = is_full_slice(target)
+        value = self.classify(base)
+        bname = dotted(base)
+        reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
+        if value.kind is not Kind.LEAF and reads_own and type(base) is cst.Name:
+            if base.value in _loop_target_names(self._loops) and _unknown(self._scope.lookup(base.value)):
+                value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
+        self.inplace_ops.append(
+            InplaceOp(
+                node=node,
+                target=base,
+                value=value,
+                op=op,
+                view=view,
+                full_slice=full_slice,
+                mode=self._mode,
+                function=self._function,
+            )
+        )
+
+    # ----------------------------------------------------------------------------- calls
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        fn = self._function
+        loop = self._loop
+        if type(func) is cst.Attribute:
+            method = func.attr.value
+            recv = func.value
+            if is_inplace_method(method):
+                self._mark_write(recv, "inplace")
+                self._record_inplace(node, recv, f"{method}()", extra=node)
+            if method[-1:] == "_":
+                self._inplace_call_prov(node)
+            if method == "requires_grad_":
+                arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
+                flag = True if arg is None else _const_bool(arg.value)
+                rv = self.classify(recv)
+                if rv.kind is Kind.MODULE and flag is False:
+                    d = dotted(recv)
+                    if d:
+                        self._frozen.add(d)
+                else:
+                    self._set_requires_grad(recv, flag)
+                if flag is not False:
+                    self._mark_grad_use()
+            elif method == "eval" and not node.args and not self._is_imported_name(recv):
+                self._record_mode_switch(node, recv, "eval")
+            elif method == "train" and len(node.args) <= 1 and not self._is_imported_name(recv) and all(
+                    a.keyword is None or a.keyword.value == "mode" for a in node.args):
+                # (`Module.train(mode=True)` takes one argument: `d2l.train(train_iter, net, ...)` — a
+                # function of an imported module — is not a switch)
+                arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
+                flag = True if arg is None else _const_bool(arg.value)
+                self._record_mode_switch(node, recv, "restore" if flag is None else ("train" if flag else "eval"))
+            elif method == "backward":
+                self._mark_grad_use(backward=True)
+            elif method == "step" and not node.args:
+                rv = self.classify(recv)
+                if rv.kind not in (Kind.MODULE,):
+                    if fn is not None:
+                        fn.has_step = True
+                    for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
+                        lp.has_step = True
+            elif method == "append" and type(recv) is cst.Name and len(node.args) == 1:
+                # `params = []; params.append(Variable(..., requires_grad=True))`: a list of leaves
+                cur = self._scope.lookup(recv.value)
+                if cur is not None and (cur.kind is Kind.PARAMS or (
+                        cur.kind is Kind.OTHER and cur.origin == EMPTY_LIST.origin)):
+                    added = self.classify(node.args[0].value)
+                    self._rebind_kind(recv.value, Value(Kind.PARAMS, "a list of leaf tensors")
+                                      if added.kind is Kind.LEAF else UNKNOWN)
+            elif method == "retain_grad" and type(recv) is cst.Name:
+                self.releafs.append(Releaf(recv.value, self._next(), fn, loop))
+        if self.mentions(".data"):
+            self._mark_data_uses(node)
+        out = _kwarg(node, "out")
+        if out is not None and self._is_torch_op(func):
+            self._writes[id(out.value)] = "out"
+            self._record_inplace(node, out.value, "out=")
+        q = self.imports.resolve(func)
+        if q is not None:
+            if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
+                self._mark_grad_use(backward=q == "torch.autograd.backward")
+            elif GRAD_MODE_NAMES.get(q) == "enable_grad":
+                self._mark_grad_use()
+            elif GRAD_MODE_NAMES.get(q) == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
+                arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
+                if arg is not None and _const_bool(arg.value) is True:
+                    self._mark_grad_use()
+            elif q == "torch.set_default_device":
+                self._default_device = True
+            elif q.rsplit(".", 1)[-1] in TORCH_FACTORIES:
+                rg = _kwarg(node, "requires_grad")
+                if rg is not None and _const_bool(rg.value) is not False:
+                    self._mark_grad_use()
+        self._record_local_call(node, fn)
+        # model calls
+        found = self._model_call_text(node)
+        if found is not None:
+            text, target_value = found
+            mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
+                           value=target_value)
+            self.model_calls.append(mc)
+            if fn is not None:
+                fn.model_calls.append(mc)
+            if loop is not None:
+                loop.model_calls.append(mc)
+
+    def _may_define(self, name: str) -> bool:
+        """Can the file define a function or class called `name`? (Always True without the text.)"""
+        names = self._def_names
+        if names is None:
+            if self._source is None:
+                return True
+            names = self._def_names = frozenset(_DEF_NAME.findall(self._source))
+        return name in names
+
+    def _record_local_call(self, node: cst.Call, fn: FunctionInfo | None) -> None:
+        """Calls that may reach a function of this file (see `LocalCall`), with the values they pass."""
+        func = node.func
+        callee: str | None = None
+        cls_name: str | None = None
+        bound = False
+        if type(func) is cst.Name:
+            callee = func.value
+            if callee in self.classes:
+                cls_name, bound = callee, True
+        elif type(func) is cst.Attribute:
+            method = func.attr.value
+            if type(func.value) is cst.Name and func.value.value == "self":
+                callee, bound = method, True
+            elif method == "apply" and len(node.args) == 1 and type(node.args[0].value) is cst.Name:
+                # `net.apply(weights_init)`: weights_init(m) runs on every submodule of net
+                target = node.args[0].value.value
+                defined = self._may_define(target)
+                origin = None if defined else self._project_origin(node.args[0].value)
+                if (defined and target not in self.classes) or origin is not None:
+                    owner = dotted(func.value)
+                    module = Value(Kind.MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
+                    if origin is not None:
+                        self.imported_calls.append(ImportedCall(target, origin, node, self._next(), self._mode, fn,
+                                                                (module,), {}, via="apply"))
+                    else:
+                        self.local_calls.append(LocalCall(target, node, self._next(), self._mode, fn,
+                                                          args=(module,), kwargs={}, via="apply"))
+                return
+            elif self._may_define(method):
+                recv = self.classify(func.value)
+                info = self.classes.get(recv.cls) if recv.cls is not None else None
+                if info is not None and method in info.method_names:
+                    callee, cls_name, bound = method, recv.cls, True
+            elif self._project:
+                origin = self._project_origin(func)
+                if origin is not None:
+                    self._record_imported_call(method, origin, node, fn)
+                return
+        if callee is None:
+            return
+        if self._project and cls_name is None and not bound and not self._may_define(callee):
+            origin = self._project_origin(func)
+            if origin is not None:
+                self._record_imported_call(callee, origin, node, fn)
+        args: tuple[Value, ...] | None = None
+        kwargs: dict[str, Value] | None = None
+        if self._may_define(callee) and not any(a.star for a in node.args):
+            args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
+            kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
+        self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
+                                          args=args, kwargs=kwargs))
+
+    def _project_origin(self, func: cst.BaseExpression) -> str | None:
+        """The import origin of a called name when it comes from a module of the checked project."""
+        if not self._project:
+            return None
+        origin = self.imports.origin(func)
+        if origin is None and self.imports.stars and type(func) is cst.Name and func.value not in _BUILTINS:
+            origin = f"{self.imports.stars[-1]}.{func.value}"  # `from pkg import *` (the last one wins)
+        if origin is None or origin.partition(".")[0] in EXTERNAL_TOPS:
+            return None
+        return origin
+
+    def _record_imported_call(self, name: str, origin: str, node: cst.Call, fn: FunctionInfo | None) -> None:
+        args: tuple[Value, ...] | None = None
+        kwargs: dict[str, Value] | None = None
+        if not any(a.star for a in node.args):
+            args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
+            kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
+        self.imported_calls.append(ImportedCall(name, origin, node, self._next(), self._mode, fn, args, kwargs))
+
+    def _mark_write(self, expr: cst.BaseExpression, how: str) -> None:
+        """`expr` is written to; a write into an indexed part of `.data` (`w.data[0] += 1`,
+        `w.data[:, 0].normal_()`) writes through `.data` too."""
+        self._writes[id(expr)] = how
+        while type(expr) is cst.Subscript:
+            expr = expr.value
+            if type(expr) is cst.Attribute and expr.attr.value == "data":
+                self._writes.setdefault(id(expr), how)
+                return
+
+    def _mark_data_uses(self, node: cst.Call) -> None:
+        """Uses of `.data` that are not reads of its values: `nn.init.*_(p.data)` writes it; `p.data.size()`,
+        `isinstance(p.data, T)` only look at metadata."""
+        func = node.func
+        args = node.args
+        if type(func) is cst.Attribute:
+            inner = func.value
+            if type(inner) is cst.Attribute and inner.attr.value == "data" and func.attr.value in _METADATA_METHODS:
+                self._writes.setdefault(id(inner), "meta")
+            if not args or not self.mentions("init"):
+                return
+            first = args[0].value
+            if type(first) is cst.Attribute and first.attr.value == "data":
+                q = self.imports.resolve(func)
+                if q is not None and q.startswith("torch.nn.init.") and q.endswith("_"):
+                    self._writes.setdefault(id(first), "inplace")
+        elif type(func) is cst.Name and func.value in ("isinstance", "type", "len", "id") and args:
+            first = args[0].value
+            if type(first) is cst.Attribute and first.attr.value == "data":
+                self._writes.setdefault(id(first), "meta")
+
+    def _is_torch_op(self, func: cst.BaseExpression) -> bool:
+        """A torch function (`torch.add`) or a method of a known tensor (`x.add`): `out=` means torch's out."""
+        q = self.imports.resolve(func)
+        if q is not None:
+            return q.startswith("torch.")
+        return type(func) is cst.Attribute and self.classify(func.value).is_tensor
+
+    def _is_imported_name(self, expr: cst.BaseExpression) -> bool:
+        """A bare name bound by an import (`d2l` of `import d2lzh_pytorch as d2l`, `utils`): a module or a
+        function, not a model built here."""
+        return type(expr) is cst.Name and (expr.value in self.imports.aliases or expr.value in self.imports.relative)
+
+    def _record_mode_switch(self, node: cst.Call, receiver: cst.BaseExpression, kind: str) -> None:
+        """`kind`: "eval", "train", or "restore" (`train(flag)`, counted as leaving train mode)."""
+        seq = self._next()
+        fn = self._function
+        to_eval = kind != "train"  # `train(flag)` may leave it in eval mode: counted with eval
+        if to_eval:
+            if fn is not None:
+                fn.eval_seqs.append(seq)
+            else:
+                self.module_eval_seqs.append(seq)
+        self.switches.append(ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops)))
+
+    def _after_eval_reason(self) -> str | None:
+        """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
+        fn = self._function
+        last = next((s for s in reversed(self.switches) if s.function is fn), None)
+        if last is not None and last.kind != "train" and last.receiver:
+            return f"it runs after `{last.receiver}.eval()`"
+        return None
+
+    def _model_call_text(self, node: cst.Call) -> tuple[str, Value] | None:
+        func = node.func
+        target = func
+        if type(func) is cst.Attribute and func.attr.value == "forward":
+            target = func.value
+        if type(target) not in (cst.Name, cst.Attribute) or not node.args:
+            return None  # a model is called with inputs; `solver.model()` is not a forward pass
+        if type(target) is cst.Name and target.value == "self":
+            return None  # a module calling itself: the model's own code
+        v = self.classify(target)
+        if v.kind is Kind.MODULE:
+            d = dotted(target)
+            if d is None:
+                return None
+            # a loss / activation module is not "the model"
+            if "Loss" in v.origin or d.lower().endswith(("loss", "criterion", "loss_fn")):
+                return None
+            q = self.imports.resolve(target)
+            if q is not None and q.startswith("torch."):
+                return None  # torch.nn.functional... resolved names are functions, not models
+            return d, v
+        return None
+
+    def _mark_grad_use(self, backward: bool = False) -> None:
+        fn = self._function
+        if fn is not None:
+            fn.has_grad_use = True
+            if backward:
+                fn.has_backward = True
+        for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
+            lp.has_grad_use = True
+            if backward:
+                lp.has_backward = True
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        inner = node.value
+        if type(inner) is cst.Attribute and inner.attr.value == "data" and node.attr.value in _METADATA_ATTRS:
+            self._writes.setdefault(id(inner), "meta")  # `p.data.shape`: metadata, not the values
+        if node.attr.value == "grad" and type(node.value) is cst.Name:
+            self.grad_reads.append(GradRead(node.value.value, self._next(), self._function, node))
+        elif node.attr.value == "data":
+            base_value = self.classify(node.value)
+            if base_value.is_tensor or base_value.deferred:
+                self.data_accesses.append(
+                    DataAccess(
+                        node=node,
+                        base=node.value,
+                        value=base_value,
+                        write=self._writes.get(id(node)),
+                        mode=self._mode,
+                        function=self._function,
+                    )
+                )
+
+

@@ -1,0 +1,494 @@
+"""Tensor provenance: the part of the one evaluator that follows tensors through ops (`Prov` in
+`gradlint.model.values`), for GL008, GL015, GL017 and GL019.
+
+`classify` (`gradlint.model.evaluate`) says what a value is; the rules here need more: *is this tensor a
+non-leaf for sure?* That depends on the grad mode the op ran in, on whether `.to(...)` / `.float()` /
+`.cuda()` actually made a copy (they return `self` when nothing changes: `.to("cpu")` on a CPU tensor,
+`.float()` on a float32 tensor), and on integer dtypes. `prov(expr)` computes that over the builder's
+bindings (`gradlint.model.bindings`: names and dotted `self.x` keys carry their `Prov`); `evaluate(expr)`
+gives the whole `Value`.
+
+    Prov.state  RG       a leaf that requires grad (parameter, factory with requires_grad=True, .requires_grad_())
+                NONLEAF  certainly has a grad_fn: an op on a tensor that requires grad, with grad mode on
+                MOVED    `.to(<non-literal>)` of a fresh CPU leaf: a non-leaf whenever it moves/casts (CUDA)
+                GRAPH    a model's output (part of a graph when the model has trainable parameters)
+                PLAIN    a tensor that does not require grad (data, `.detach()`, ops under no_grad)
+                CUT      a Python number / NumPy array / detached tensor taken out of a graph value
+                NUM      a Python number literal
+                unknown  anything else (rules stay silent)
+
+Grad mode: an op in a plain function body (Mode.INHERITED) records the function in `conds`; the value is
+a non-leaf only if every such function runs with grad mode on (`SemanticModel.effective_mode`).
+
+Re-wrapping calls (`torch.tensor(loss.item(), ...)`, `torch.from_numpy(h.detach().numpy())`) are recorded
+as they are evaluated (`RewrapCall`, in `rewraps`): the values computed from them carry the event, so the
+extension can tell where they flow (GL019).
+
+`TensorEvaluator` is a mixin of `ModelBuilder` (it reads `mode`, `function`, `imports`, `_scope`,
+`_comp_targets`, `_default_device`, `classify`).
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, replace
+
+import libcst as cst
+
+from gradlint.model.evaluate import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
+from gradlint.model.dtypes import _CANON, INT_CASTS, Dtypes, _literal_data, is_int_dtype  # noqa: F401
+from gradlint.model.facts import FunctionInfo, Mode
+from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method, short_code
+from gradlint.model.values import (
+    CUT,
+    GRADISH,
+    GRAPH,
+    MOVED,
+    NONLEAF,
+    NUM,
+    PLAIN,
+    RG,
+    UNK_PROV,
+    UNK_STATE,
+    Kind,
+    Prov,
+    Value,
+)
+
+REWRAP_FUNCS = frozenset({"tensor", "as_tensor", "from_numpy", "Tensor", "FloatTensor", "DoubleTensor",
+                          "scalar_tensor", "asarray"})
+# tensor methods that return `self` when nothing changes (same device / dtype / layout)
+MAYBE_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type", "contiguous"})
+_BUILTINS = frozenset(dir(builtins))
+CUT_METHODS = frozenset({"item", "tolist", "numpy"})
+
+
+@dataclass(eq=False)
+class RewrapCall:
+    node: cst.Call
+    func: str  # "torch.tensor"
+    source: str  # how the graph value was taken out ("`loss.item()`")
+    requires_grad: bool
+    function: FunctionInfo | None
+    in_forward: bool
+    conds: frozenset = frozenset()
+    reached_backward: bool = False
+    reached_module: bool = False
+    reached_return: bool = False
+    trained: bool = False  # handed to an optimizer / nn.Parameter: meant as a new leaf
+
+
+class TensorEvaluator(Dtypes):
+    @property
+    def in_forward(self) -> bool:
+        """Is the walk in the `forward` of an `nn.Module` (its own body, not a function nested in it)?"""
+        fn = self.function
+        return bool(fn is not None and fn.class_info is not None and fn.class_info.is_module
+                    and fn.name == "forward")
+
+    def _mode_conds(self, conds: frozenset) -> frozenset | None:
+        """The conds of a new graph value computed here, or None when grad mode is off / unknown here."""
+        mode = self.mode
+        if mode is Mode.ENABLED:
+            return conds
+        if mode is Mode.INHERITED:
+            fn = self.function
+            return conds | {fn} if fn is not None else conds
+        return None
+
+    def lookup_prov(self, expr: cst.BaseExpression) -> Prov:
+        """The provenance of a name or dotted `a.b` key from the bindings; what its kind says when it is bound
+        without one (a parameter, a loop target) or not bound."""
+        key = dotted(expr)
+        if key is not None:
+            if type(expr) is cst.Name and self._comp_targets and any(expr.value in s for s in self._comp_targets):
+                return UNK_PROV
+            v = self._scope.lookup(key)
+            if v is not None and v.prov is not None:
+                return v.prov
+            if v is None and type(expr) is cst.Attribute:
+                base = self._scope.lookup(dotted(expr.value) or "")
+                if base is not None and base.prov is not None:
+                    return UNK_PROV  # an attribute of a value tracked here, not one of the classes
+        return self.prov_of_kind(self.classify(expr))
+
+    def prov_of_kind(self, core: Value) -> Prov:
+        """The provenance a value has by its kind alone: a leaf that requires grad, a model's output."""
+        if core.kind is Kind.LEAF:
+            return Prov(RG, origin=core.origin)
+        if core.kind is Kind.TENSOR and core.origin == "a model output":
+            conds = self._mode_conds(frozenset())
+            return Prov(GRAPH, conds=conds) if conds is not None else Prov(PLAIN)
+        return UNK_PROV
+
+    def evaluate(self, expr: cst.BaseExpression) -> Value:
+        """The abstract value of `expr` here: its kind (`classify`) and its tensor provenance (`prov`)."""
+        return replace(self.classify(expr), prov=self.prov(expr))
+
+    def prov(self, expr: cst.BaseExpression) -> Prov:
+        """The tensor provenance of `expr` here (see `gradlint.model.values.Prov`)."""
+        if type(expr) in (cst.Name, cst.Attribute):
+            if type(expr) is cst.Attribute:
+                attr = expr.attr.value
+                if attr == "data":
+                    base = self.prov(expr.value)
+                    if base.state in GRADISH or base.state in (PLAIN,):
+                        return Prov(PLAIN, dtype=base.dtype,
+                                    cut_from=f"`{self._code(expr)}`" if base.state in GRADISH else base.cut_from,
+                                    conds=base.conds if base.state in GRADISH else frozenset())
+                    return UNK_PROV
+                if attr == "grad":
+                    return UNK_PROV
+                if attr in ("T", "mT", "H", "real", "imag"):
+                    base = self.prov(expr.value)
+                    if base.state in (PLAIN, RG, NONLEAF, MOVED, GRAPH):
+                        return self._op([base], expr, f"`.{attr}`")
+            return self.lookup_prov(expr)
+        if type(expr) is cst.Call:
+            return self._call_value(expr)
+        if type(expr) is cst.BinaryOperation:
+            left, right = self.prov(expr.left), self.prov(expr.right)
+            how = ""
+            if {left.state, right.state} & {RG, NONLEAF, MOVED}:  # the words are only used for a non-leaf
+                op = self._code(expr.operator).strip() if expr.operator else "op"
+                other = expr.right if left.state in (RG,) else expr.left
+                how = f"`{op} {self._code(other)}`"
+            return self._op([left, right], expr, how)
+        if type(expr) is cst.UnaryOperation:
+            if type(expr.operator) is cst.Not:
+                return UNK_PROV
+            inner = self.prov(expr.expression)
+            if inner.state == NUM:
+                return inner
+            return self._op([inner], expr, f"`{self._code(expr.operator).strip()}`")
+        if type(expr) is cst.Subscript:
+            base = self.prov(expr.value)
+            if base.state in (RG, NONLEAF, MOVED, GRAPH, PLAIN):
+                return self._op([base], expr, "indexing")
+            if base.state == CUT:
+                return base
+            return UNK_PROV
+        if type(expr) is cst.Comparison:
+            vals = [self.prov(expr.left)] + [self.prov(c.comparator) for c in expr.comparisons]
+            if any(v.state in (RG, NONLEAF, MOVED, GRAPH, PLAIN) for v in vals):
+                return Prov(PLAIN, dtype="bool")
+            return UNK_PROV
+        if type(expr) is cst.Integer:
+            return Prov(NUM, dtype="int64")
+        if type(expr) is cst.Float:
+            return Prov(NUM, dtype="float32")
+        if type(expr) is cst.Imaginary:
+            return Prov(NUM, dtype="complex64")
+        return UNK_PROV
+
+    def _op(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
+        """The result of an op (arithmetic, a tensor method, a torch function) on `inputs`."""
+        result = self._op_kind(inputs, node, how)
+        pure = any(v.pure for v in inputs) and all(v.pure or v.state in (NUM, PLAIN, CUT) for v in inputs)
+        return replace(result, pure=pure) if pure != result.pure else result
+
+    def _op_kind(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
+        rewraps = frozenset().union(*(v.rewraps for v in inputs))
+        kinds = {v.state for v in inputs}
+        if kinds & {RG, NONLEAF, MOVED}:
+            conds = frozenset().union(*(v.conds for v in inputs if v.state in (RG, NONLEAF, MOVED, GRAPH)))
+            conds = self._mode_conds(conds)
+            if conds is None:
+                if self.mode in (Mode.DISABLED, Mode.INFERENCE):
+                    return Prov(PLAIN, rewraps=rewraps)
+                return Prov(UNK_STATE, rewraps=rewraps)
+            src = next((v for v in inputs if v.state == RG), None)
+            return Prov(NONLEAF, node=node, how=how, origin=src.origin if src else "", conds=conds,
+                        rewraps=rewraps)
+        if GRAPH in kinds:
+            conds = frozenset().union(*(v.conds for v in inputs if v.state == GRAPH))
+            conds = self._mode_conds(conds)
+            if conds is None:
+                return Prov(PLAIN if self.mode in (Mode.DISABLED, Mode.INFERENCE) else UNK_STATE, rewraps=rewraps)
+            return Prov(GRAPH, node=node, conds=conds, rewraps=rewraps)
+        if UNK_STATE in kinds:
+            return Prov(UNK_STATE, rewraps=rewraps)
+        if PLAIN in kinds:
+            cut = next((v.cut_from for v in inputs if v.cut_from), "")
+            conds = frozenset().union(*(v.conds for v in inputs if v.cut_from))
+            return Prov(PLAIN, rewraps=rewraps, cut_from=cut, conds=conds)
+        if CUT in kinds:
+            cut = next(v for v in inputs if v.state == CUT)
+            return Prov(CUT, cut_from=cut.cut_from, conds=cut.conds, rewraps=rewraps)
+        if kinds == {NUM}:
+            return Prov(NUM)
+        return Prov(UNK_STATE, rewraps=rewraps)
+
+    @staticmethod
+    def _code(node: cst.CSTNode) -> str:
+        return short_code(node, 40)
+
+    def _call_value(self, call: cst.Call) -> Prov:
+        func = call.func
+        q = self.imports.resolve(func)
+        if q is not None:
+            if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+                rg = _kwarg(call, "requires_grad")
+                if rg is None and len(_positional(call)) >= 2:
+                    rg = _positional(call)[1]
+                pos = _positional(call)
+                inner = self.prov(pos[0].value) if pos else UNK_PROV
+                if rg is not None:
+                    flag = _const_bool(rg.value)
+                    if flag is None:
+                        return UNK_PROV
+                    if flag is False:
+                        return Prov(PLAIN, dtype=inner.dtype)
+                return Prov(RG, dtype=inner.dtype, origin="an `nn.Parameter`", node=call,
+                            cpu_fresh=inner.cpu_fresh)
+            head, _, last = q.rpartition(".")
+            if head == "torch" and last in REWRAP_FUNCS:
+                ev = self._rewrap_event(call, q, last)
+                if ev is not None:
+                    v = self._call_value_inner(call, head, last)
+                    return replace(v, rewraps=v.rewraps | {ev}, pure=True)
+            if head == "torch":
+                return self._call_value_inner(call, head, last)
+            return self._call_value_nontorch(call, q, head, last)
+        return self._call_value_rest(call)
+
+    def _call_value_inner(self, call: cst.Call, head: str, last: str) -> Prov:
+        if last in TORCH_FACTORIES:
+            ints: list[cst.Integer] = []
+            dtype, _reason, _arg = self._factory_dtype(last, call, ints)
+            pos = _positional(call)
+            rewraps: frozenset = frozenset()
+            if last in ("tensor", "from_numpy", "as_tensor") and pos:
+                src = self.prov(pos[0].value)
+                if last == "as_tensor" and src.state in GRADISH:
+                    return src  # as_tensor returns the same tensor
+                rewraps = src.rewraps
+            rg = _kwarg(call, "requires_grad")
+            fresh = (
+                _kwarg(call, "device") is None
+                and not self._default_device
+                and not last.endswith("_like")
+                and not (last in ("tensor", "as_tensor") and pos and not _literal_data(pos[0].value))
+            )
+            if rg is not None:
+                flag = _const_bool(rg.value)
+                if flag is None:
+                    return UNK_PROV
+                if flag:
+                    return Prov(RG, dtype=dtype, node=call, origin="created with `requires_grad=True`",
+                                cpu_fresh=fresh, rewraps=rewraps)
+            return Prov(PLAIN, dtype=dtype, node=call, cpu_fresh=fresh, rewraps=rewraps)
+        if last in ("Tensor", "FloatTensor", "DoubleTensor", "LongTensor"):
+            return Prov(PLAIN, dtype={"LongTensor": "int64", "DoubleTensor": "float64"}.get(last, "float32"))
+        if last == "detach":
+            pos = _positional(call)
+            return self._detach(self.prov(pos[0].value) if pos else UNK_PROV, call)
+        if last in TORCH_TENSOR_FUNCS:
+            args = [self.prov(a.value) for a in call.args if a.keyword is None or a.keyword.value != "out"]
+            return self._op(args, call, f"`torch.{last}(...)`")
+        return UNK_PROV
+
+    def _call_value_nontorch(self, call: cst.Call, q: str, head: str, last: str) -> Prov:
+        if q.startswith("torch.nn.functional."):
+            args = [self.prov(a.value) for a in call.args if a.keyword is None]
+            if not args:
+                return UNK_PROV
+            return self._op(args, call, f"`{q.rsplit('.', 1)[-1]}(...)`")
+        if q.startswith(("numpy.", "math.")):
+            args = [self.prov(a.value) for a in call.args]
+            cut = next((a for a in args if a.state == CUT), None)
+            if cut is not None:
+                return Prov(CUT, cut_from=cut.cut_from, conds=cut.conds)
+            return UNK_PROV
+        return self._call_value_rest(call)
+
+    def _call_value_rest(self, call: cst.Call) -> Prov:
+        func = call.func
+        if type(func) is cst.Name and func.value in ("float", "int", "bool", "list") and len(call.args) == 1:
+            v = self.prov(call.args[0].value)
+            if v.state in GRADISH:
+                return Prov(CUT, cut_from=f"`{self._code(call)}`", conds=v.conds)
+            if v.state == CUT:
+                return v
+            return UNK_PROV
+        if type(func) is cst.Attribute:
+            method = func.attr.value
+            recv = self.prov(func.value)
+            if recv.state in (RG, NONLEAF, MOVED, GRAPH, PLAIN):
+                return self._method_value(recv, method, call)
+            if recv.state == CUT and method not in ("append", "extend"):
+                return recv  # numpy post-processing of a detached array
+            if recv.state == UNK_STATE and method == "detach" and not call.args:
+                return Prov(PLAIN)  # whatever it was, a detached tensor is a leaf that does not require grad
+        fv = self.classify(func)
+        if fv.kind is Kind.MODULE:
+            conds = self._mode_conds(frozenset())
+            args = [self.prov(a.value) for a in call.args]
+            rewraps = frozenset().union(*(a.rewraps for a in args))
+            if conds is None:
+                return Prov(PLAIN if self.mode in (Mode.DISABLED, Mode.INFERENCE) else UNK_STATE, rewraps=rewraps)
+            # a layer applied to a re-wrapped value: its own parameters train, nothing before the cut does
+            pure = any(a.pure for a in args) and all(a.pure or a.state in (NUM, PLAIN, CUT) for a in args)
+            return Prov(GRAPH, node=call, conds=conds, rewraps=rewraps, pure=pure)
+        if type(func) in (cst.Name, cst.Attribute) and not (type(func) is cst.Name and func.value in _BUILTINS):
+            # an unknown function of a graph value (`criterion(out, y)`, `loss_fn(pred)`): maybe still in the
+            # graph (GL019 only; never a NONLEAF for GL008/GL017)
+            args = [self.prov(a.value) for a in call.args]
+            graphish = [a for a in args if a.state in GRADISH]
+            if graphish:
+                conds = self._mode_conds(frozenset().union(*(a.conds for a in graphish)))
+                if conds is not None:
+                    return Prov(GRAPH, node=call, conds=conds,
+                                rewraps=frozenset().union(*(a.rewraps for a in args)))
+        return UNK_PROV
+
+    def _detach(self, recv: Prov, node: cst.CSTNode) -> Prov:
+        if recv.state in GRADISH:
+            return Prov(PLAIN, dtype=recv.dtype, cut_from=f"`{self._code(node)}`", conds=recv.conds)
+        if recv.state == PLAIN:
+            return recv
+        return UNK_PROV
+
+    def _method_value(self, recv: Prov, method: str, call: cst.Call) -> Prov:
+        if method in CUT_METHODS:
+            if method == "numpy" and recv.state in GRADISH:
+                return UNK_PROV  # `.numpy()` of a tensor that requires grad raises: not a silent cut
+            if recv.state in GRADISH or (recv.state == PLAIN and recv.cut_from):
+                return Prov(CUT, cut_from=f"`{self._code(call)}`", conds=recv.conds)
+            return Prov(NUM) if method == "item" else UNK_PROV
+        if method in NON_TENSOR_METHODS:
+            return UNK_PROV
+        if method in ("detach", "detach_"):
+            return self._detach(recv, call)
+        if method == "requires_grad_":
+            arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
+            flag = True if arg is None else _const_bool(arg.value)
+            if flag is None:
+                return UNK_PROV
+            if recv.state == PLAIN:
+                if flag:
+                    return Prov(RG, dtype=recv.dtype, node=call, origin="made a leaf with `.requires_grad_()`",
+                                cpu_fresh=recv.cpu_fresh)
+                return recv
+            if recv.state == RG:
+                return recv if flag else Prov(PLAIN, dtype=recv.dtype, cpu_fresh=recv.cpu_fresh)
+            return recv if flag else UNK_PROV
+        if method in ("retain_grad", "register_hook", "backward"):
+            return UNK_PROV
+        if method == "clone":
+            return self._op([recv], call, "`.clone()`") if recv.state != PLAIN else replace(recv, node=call)
+        if method in INT_CASTS:
+            return Prov(PLAIN, dtype=INT_CASTS[method], node=call)  # an integer copy never requires grad
+        if method in MAYBE_SELF:
+            return self._convert(recv, method, call)
+        if is_inplace_method(method):
+            return recv
+        args = [self.prov(a.value) for a in call.args if a.keyword is None]
+        how = f"`.{method}()`" if not call.args else f"`.{method}(...)`"
+        return self._op([recv, *[a for a in args if a.state != NUM]], call, how)
+
+    def _convert(self, recv: Prov, method: str, call: cst.Call) -> Prov:
+        """`.to(...)`, `.cuda()`, `.float()`, ...: `self` when nothing changes, else a copy (a non-leaf copy
+        of a tensor that requires grad)."""
+        target_dtype: str | None = None
+        device: str | None = None  # "cpu", "cuda", "?" (not a literal)
+        copy = False
+        unknown_arg = False
+        if method == "cuda":
+            device = "cuda"
+        elif method == "cpu":
+            device = "cpu"
+        elif method in ("float", "double", "half", "bfloat16"):
+            target_dtype = _CANON.get(method, method)
+        elif method == "contiguous":
+            pass
+        else:  # to / type
+            for a in call.args:
+                kw = a.keyword.value if a.keyword is not None else None
+                v = a.value
+                if kw == "copy":
+                    if _const_bool(v) is not False:
+                        copy = True
+                    continue
+                if kw in ("non_blocking", "memory_format"):
+                    continue
+                dt = self._dtype_name(v)
+                if dt is not None and kw in (None, "dtype"):
+                    target_dtype = dt
+                elif type(v) is cst.SimpleString and method == "type":
+                    return UNK_PROV
+                elif type(v) is cst.SimpleString and kw in (None, "device"):
+                    s = str(v.evaluated_value)
+                    device = "cpu" if s.split(":")[0] == "cpu" else "cuda" if s.startswith("cuda") else "?"
+                elif kw in (None, "device"):
+                    device = "?"
+                    unknown_arg = True
+                else:
+                    unknown_arg = True
+        new_dtype = target_dtype or recv.dtype
+        if recv.state == PLAIN:
+            return replace(recv, dtype=new_dtype, node=call, cpu_fresh=recv.cpu_fresh and device in (None, "cpu"))
+        if recv.state in (NONLEAF, GRAPH):
+            return replace(recv, dtype=new_dtype) if recv.state == NONLEAF else recv
+        if recv.state == MOVED:
+            return replace(recv, dtype=new_dtype)
+        if recv.state != RG:
+            return UNK_PROV
+        # a leaf that requires grad: does this make a copy?
+        dtype_changes: bool | None = None
+        if target_dtype is not None:
+            dtype_changes = None if recv.dtype is None else target_dtype != recv.dtype
+        device_changes: bool | None = None
+        if device is not None:
+            if not recv.cpu_fresh:
+                device_changes = None
+            else:
+                device_changes = {"cpu": False, "cuda": True}.get(device)
+        if copy:
+            dtype_changes = True
+        if dtype_changes is True or device_changes is True:
+            how = f"`.{method}({', '.join(self._code(a) for a in call.args)})`"
+            conds = self._mode_conds(recv.conds)
+            if conds is None:
+                return UNK_PROV if self.mode is Mode.UNKNOWN else Prov(PLAIN, dtype=new_dtype)
+            return Prov(NONLEAF, dtype=new_dtype, node=call, how=how, origin=recv.origin, conds=conds)
+        if (target_dtype is not None and dtype_changes is None) or (device is not None and device_changes is None):
+            if device_changes is None and device is not None and recv.cpu_fresh and dtype_changes is not True:
+                conds = self._mode_conds(recv.conds)
+                if conds is None:
+                    return UNK_PROV
+                how = f"`.{method}({', '.join(self._code(a) for a in call.args)})`"
+                return Prov(MOVED, dtype=new_dtype, node=call, how=how, origin=recv.origin, conds=conds)
+            return UNK_PROV
+        if unknown_arg:
+            return UNK_PROV
+        return recv  # `.to("cpu")` of a CPU tensor, `.float()` of a float32 tensor: returns self
+
+
+    def _rewrap_event(self, call: cst.Call, q: str, last: str) -> "RewrapCall | None":
+        """The re-wrapping event of `torch.tensor(<value taken out of a graph>)` & co (created once per call)."""
+        key = id(call)
+        if key in self._rewrap_map:
+            return self._rewrap_map[key]
+        ev = None
+        pos = _positional(call)
+        data = pos[0].value if pos else None
+        if data is None:
+            kw = _kwarg(call, "data") or _kwarg(call, "ndarray")
+            data = kw.value if kw is not None else None
+        if data is not None:
+            src = self.prov(data)
+            source = ""
+            if src.state == CUT or (src.state == PLAIN and src.cut_from):
+                source = src.cut_from
+            elif src.state in GRADISH and last == "tensor":
+                source = f"`torch.tensor({self._code(data)})` (it copies the value and detaches it)"
+            if source:
+                rg = _kwarg(call, "requires_grad")
+                ev = RewrapCall(call, q, source, bool(rg is not None and _const_bool(rg.value)), self.function,
+                                self.in_forward, conds=src.conds)
+                self.rewraps.append(ev)
+        self._rewrap_map[key] = ev
+        return ev
+
+

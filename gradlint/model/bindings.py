@@ -20,8 +20,6 @@ Comprehension and lambda variables are local to their expression (`_comp_targets
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import libcst as cst
 
 from gradlint.model.evaluate import OTHER, _Batch, _positional
@@ -104,7 +102,7 @@ class Bindings:
         elif key in scope.dotted_heads:  # `x = ...` makes what was known of `x.attr` unknown
             prefix = key + "."
             for k in [k for k in scope.bindings if k.startswith(prefix)]:
-                scope.bindings[k] = replace(scope.bindings[k], prov=UNK_PROV)
+                scope.bindings[k] = scope.bindings[k].with_prov(UNK_PROV)
 
     def _bind_prov(self, target: cst.BaseExpression, prov: Prov) -> None:
         """A new provenance for what `target` names (its kind stays what it was)."""
@@ -121,12 +119,12 @@ class Bindings:
         if key is None:
             return
         cur = self._scope.lookup(key)
-        self._bind_key(key, Value(Kind.UNKNOWN, prov=prov) if cur is None else replace(cur, prov=prov))
+        self._bind_key(key, Value(Kind.UNKNOWN, prov=prov) if cur is None else cur.with_prov(prov))
 
     def _rebind_kind(self, name: str, value: Value) -> None:
         """A new kind for a name whose provenance does not change (`p.requires_grad = False` freezes `p`)."""
         cur = self._scope.lookup(name)
-        self._scope.bindings[name] = replace(value, prov=cur.prov) if cur is not None and cur.prov else value
+        self._scope.bindings[name] = value.with_prov(cur.prov) if cur is not None and cur.prov else value
 
     # ----------------------------------------------------------------------------- assignments
 
@@ -134,7 +132,7 @@ class Bindings:
         """Bind `target` to `value`; `prov` is its provenance (a tuple of them for the elements of a tuple
         target unpacked from a tuple literal)."""
         if type(target) is cst.Name:
-            self._bind_key(target.value, value if prov is None or type(prov) is tuple else replace(value, prov=prov))
+            self._bind_key(target.value, value if prov is None or type(prov) is tuple else value.with_prov(prov))
         elif type(target) in (cst.Tuple, cst.List):
             # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
             each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
@@ -145,7 +143,7 @@ class Bindings:
             if type(target.value) is cst.Name and self.classify(target.value).kind is Kind.SELF:
                 cls = self.scope_class()
                 if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
-                    cls.attrs[target.attr.value] = replace(value, prov=None) if value.prov is not None else value
+                    cls.attrs[target.attr.value] = value.with_prov(None) if value.prov is not None else value
             key = dotted(target)
             if key is not None and prov is not None and type(prov) is not tuple:
                 self._bind_key(key, Value(Kind.UNKNOWN, prov=prov))
@@ -316,7 +314,7 @@ class Bindings:
             if cur is None:
                 scope.bindings[key] = Value(Kind.UNKNOWN, prov=prov)
             elif cur.prov is not prov:
-                scope.bindings[key] = replace(cur, prov=prov)
+                scope.bindings[key] = cur.with_prov(prov)
 
     def visit_While_frame(self, node) -> None:
         self._push_frame()
@@ -366,7 +364,7 @@ class Bindings:
                 if original_node.orelse is None and name in branch.pre:
                     provs.insert(0, provs.pop())  # (the last one assigned in a branch wins a tie)
                 prov = join_prov(provs)
-                merged[name] = core if core.prov is prov else replace(core, prov=prov)
+                merged[name] = core if core.prov is prov else core.with_prov(prov)
             current.clear()
             current.update(merged)
         self._pop_frame()

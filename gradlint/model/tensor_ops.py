@@ -123,7 +123,7 @@ class TensorEvaluator(Dtypes):
 
     def evaluate(self, expr: cst.BaseExpression) -> Value:
         """The abstract value of `expr` here: its kind (`classify`) and its tensor provenance (`prov`)."""
-        return replace(self.classify(expr), prov=self.prov(expr))
+        return self.classify(expr).with_prov(self.prov(expr))
 
     def prov(self, expr: cst.BaseExpression) -> Prov:
         """The tensor provenance of `expr` here (see `gradlint.model.values.Prov`)."""

@@ -164,6 +164,12 @@ class Value:
         """The deferred value one step further (`.weight`, `[]`, `elem`, `()method`)."""
         return Value(Kind.UNKNOWN, ref=self.ref, path=self.path + (how,))
 
+    def with_prov(self, prov: "Prov | None") -> "Value":
+        """The same value with another provenance (built directly: `dataclasses.replace` costs more)."""
+        if prov is self.prov:
+            return self
+        return Value(self.kind, self.origin, self.cls, self.ref, self.path, prov)
+
     def with_origin(self, origin: str) -> "Value":
         return replace(self, origin=origin)
 

@@ -316,14 +316,14 @@ class Bindings:
             elif cur.prov is not prov:
                 scope.bindings[key] = cur.with_prov(prov)
 
-    def visit_While_frame(self, node) -> None:
+    def _enter_frame(self, node) -> None:
         self._push_frame()
 
-    def leave_frame(self, node) -> None:
+    def _leave_frame(self, node) -> None:
         self._pop_frame()
 
-    visit_Try = visit_TryStar = visit_Match = visit_While_frame
-    leave_Try = leave_TryStar = leave_Match = leave_frame
+    visit_Try = visit_TryStar = visit_Match = _enter_frame
+    leave_Try = leave_TryStar = leave_Match = _leave_frame
 
     # ----------------------------------------------------------------------------- branches
 

@@ -127,6 +127,22 @@ class IncrementalParser:
         self.reparsed = 0
         self.fallbacks: dict[str, int] = {}  # reason -> count (for the benchmark and the tests)
 
+    def needs_layout(self) -> bool:
+        """Is there a tree whose statements' lines are not known yet (after a full parse)?"""
+        return self.module is not None and self._code_lines is None
+
+    def prepare(self) -> None:
+        """Compute now what the next incremental parse needs (the statements' lines), on the parser's
+        big-stack thread (code generation recurses as deep as the tree)."""
+        from gradlint.linter import _big_stack_executor
+
+        def run() -> None:
+            with self._lock:
+                if self.module is not None:
+                    self._layout()
+
+        _big_stack_executor().submit(run).result()
+
     def forget(self) -> None:
         with self._lock:
             self.text = self.module = self._code_lines = None

@@ -88,11 +88,14 @@ def fresh_ranges(text: str, settings) -> list[tuple[int, int, int, int, str]]:
 
 
 def server_round(src: str, kind: str, count: int, debounce_ms: int | None, folder: Path, settings,
-                 check: bool) -> tuple[list[float], list[float]]:
+                 check: bool, server_path: str | None = None) -> tuple[list[float], list[float]]:
     path = folder / "train.py"
     path.write_text(src)
     uri = path.as_uri()
-    client = RawClient([sys.executable, "-m", "gradlint", "lsp"], folder)
+    env = None
+    if server_path:  # another tree's server (e.g. an export of an older commit), same Python
+        env = dict(os.environ, PYTHONPATH=server_path)
+    client = RawClient([sys.executable, "-m", "gradlint", "lsp"], folder, env)
     walls, cpus = [], []
     try:
         opts = {} if debounce_ms is None else {"debounce": debounce_ms}
@@ -161,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--edits", type=int, default=8, help="edits of each kind per round")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--no-check", action="store_true", help="skip comparing published diagnostics with a fresh lint")
+    ap.add_argument("--no-analysis", action="store_true", help="the server rounds only")
+    ap.add_argument("--server-path", help="PYTHONPATH of the server process (another tree: a before/after run)")
+    ap.add_argument("--debounces", default="0,default", help="debounce settings to run (ms, or 'default')")
     args = ap.parse_args(argv)
     from gradlint.config import ConfigResolver, Overrides
     from gradlint.lsp import DEFAULT_DEBOUNCE_MS
@@ -175,20 +181,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for kind in kinds:
-            for label, incremental in (("incremental parse (the server)", True), ("full parse per edit", False)):
+            for label, incremental in () if args.no_analysis else (("incremental parse (the server)", True),
+                                                                   ("full parse per edit", False)):
                 cpu: list[float] = []
                 for _ in range(args.repeat):
                     cpu += analysis_only(src, kind, args.edits, settings, incremental, folder)
                 rows.append(("analysis", kind, label, cpu, None))
                 print(f"analysis {kind} {label}: {_stats(cpu)}", file=sys.stderr)
-            for debounce in (0, None):
+            for debounce in [None if d == "default" else int(d) for d in args.debounces.split(",") if d]:
                 walls: list[float] = []
                 cpus: list[float] = []
                 for _ in range(args.repeat):
-                    w, c = server_round(src, kind, args.edits, debounce, folder, settings, not args.no_check)
+                    w, c = server_round(src, kind, args.edits, debounce, folder, settings, not args.no_check,
+                                        args.server_path)
                     walls += w
                     cpus += c
-                label = "0 ms" if debounce == 0 else f"default ({DEFAULT_DEBOUNCE_MS} ms)"
+                label = f"{debounce} ms" if debounce is not None else f"default ({DEFAULT_DEBOUNCE_MS} ms)"
+                if args.server_path:
+                    label += f" (server from {args.server_path})"
                 rows.append(("server", kind, label, walls, cpus))
                 print(f"server {kind} {label}: {_stats(walls)} cpu {_stats(cpus) if cpus else None}", file=sys.stderr)
     load1 = os.getloadavg()

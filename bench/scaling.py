@@ -73,9 +73,9 @@ def scaling(sizes: list[int], repeat: int) -> list[dict]:
 class RawClient:
     """Just enough of an LSP client: framed JSON-RPC over the server's stdio."""
 
-    def __init__(self, cmd: list[str], cwd: Path) -> None:
+    def __init__(self, cmd: list[str], cwd: Path, env: dict | None = None) -> None:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, cwd=cwd)
+                                     stderr=subprocess.DEVNULL, cwd=cwd, env=env)
         self.buf = b""
         os.set_blocking(self.proc.stdout.fileno(), False)
 
@@ -200,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for debounce in (0, None):
                 r = lsp_latency(3000, args.edits, debounce, Path(tmp))
-                label = "0 ms" if debounce == 0 else "default (250 ms)"
+                from gradlint.lsp import DEFAULT_DEBOUNCE_MS
+
+                label = "0 ms" if debounce == 0 else f"default ({DEFAULT_DEBOUNCE_MS} ms)"
                 cpu = "n/a" if r["cpu_ms"] is None else f"{r['cpu_ms']:.0f}"
                 print(f"| {r['lines']:,} lines | {r['findings']} | {label} | {r['median_ms']:.0f} | "
                       f"{r['p90_ms']:.0f} | {r['min_ms']:.0f} | {cpu} |")

@@ -200,12 +200,14 @@ def _big_stack_executor() -> ThreadPoolExecutor:
 
 
 def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bool = True,
-                project: bool = False, external: dict | None = None) -> FileResult:
+                project: bool = False, external: dict | None = None, parse=None) -> FileResult:
     """Lint one file's text. With `prefilter` (the default), text that cannot hold a finding is not parsed.
 
     Project-wide analysis (gradlint.project): with `project`, the result also carries the file's summary
     (`FileResult.summary`; from CPython's `ast` when no rule can fire in the text); `external` is what the
-    rest of the project tells about the file (`Project.link()`'s JSON for it)."""
+    rest of the project tells about the file (`Project.link()`'s JSON for it). `parse`: what turns the
+    text into its LibCST module instead of `parse_module` (the language server's per-document
+    `gradlint.incremental.IncrementalParser.parse`, which gives the same tree)."""
     result = FileResult(filename=filename)
     rules = _selected_rules(settings)
     if not rules or (prefilter and not could_fire(source, settings)):
@@ -217,7 +219,7 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
                                            f"the limit is {MAX_SOURCE_CHARS:,})")
         return result
     return _big_stack_executor().submit(_without_gc, _lint_parsed, source, filename, settings, rules, result,
-                                        project, external).result()
+                                        project, external, parse).result()
 
 
 # A file no rule can fire in still exports what its functions do to a model's mode, or that they train
@@ -291,12 +293,13 @@ def parse_module(source: str) -> cst.Module:
 
 
 def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: FileResult,
-                 project: bool = False, external: dict | None = None) -> FileResult:
+                 project: bool = False, external: dict | None = None, parse=None) -> FileResult:
     from gradlint import noqa
 
     noqa_map = noqa.parse_noqa(source)
     trees: list | None = [] if project else None
-    module = _parse_checked(source, filename, result, trees) if not noqa_map.file_exempt or project else None
+    module = (_parse_checked(source, filename, result, trees, parse)
+              if not noqa_map.file_exempt or project else None)
     if module is None:
         return result
     ext = None
@@ -322,7 +325,8 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         model.release()
 
 
-def _parse_checked(source: str, filename: str, result: FileResult, keep: list | None = None) -> cst.Module | None:
+def _parse_checked(source: str, filename: str, result: FileResult, keep: list | None = None,
+                   parse=None) -> cst.Module | None:
     """CPython's check (bounds, syntax errors at CPython's position), then LibCST's parse. On failure sets
     `result.error` (one line) and returns None. `keep`: CPython's tree is appended to it."""
     try:
@@ -335,7 +339,7 @@ def _parse_checked(source: str, filename: str, result: FileResult, keep: list | 
         result.error = _syntax_error(filename, cpython_error)
         return None
     try:
-        return parse_module(source)
+        return (parse or parse_module)(source)
     except Exception as exc:  # ParserSyntaxError, RecursionError, the native parser's other failures
         if cpython_error is not None:
             result.error = _syntax_error(filename, cpython_error)

@@ -48,16 +48,31 @@ def sync_options():
 
 
 def schedule_lint(pending: dict[str, "asyncio.Task[None]"], uri: str, delay: float, lint: Any) -> None:
-    """Lint `uri` after `delay` seconds (`await lint(uri)`), cancelling the one already pending for it (the
-    debounce the server uses for text documents and notebooks alike)."""
+    """Lint `uri` after `delay` seconds (`await lint(uri)`): the debounce the server uses for text documents
+    and notebooks alike. A lint still waiting for its delay is cancelled (the new one replaces it); one
+    already running is left to finish — its thread cannot be stopped, and a second lint started beside it
+    would only queue behind it for the parser — and the new one starts when it is done (and its delay is
+    over). So a document has at most one lint running and one waiting, however fast the edits come; a
+    result for an older version is not published (the caller checks the version)."""
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + delay
     old = pending.pop(uri, None)
-    if old is not None:
-        old.cancel()
+    blocker = None  # the lint of this document that is running, if any
+    if old is not None and not old.done():
+        if getattr(old, "gradlint_running", False):
+            blocker = old
+        else:
+            blocker = getattr(old, "gradlint_blocker", None)
+            old.cancel()
 
     async def run() -> None:
         try:
-            if delay:
-                await asyncio.sleep(delay)
+            if blocker is not None and not blocker.done():
+                await asyncio.wait([blocker])  # (not cancelled with this task)
+            wait = deadline - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            task.gradlint_running = True
             await lint(uri)
         except asyncio.CancelledError:
             pass
@@ -68,6 +83,7 @@ def schedule_lint(pending: dict[str, "asyncio.Task[None]"], uri: str, delay: flo
                 del pending[uri]
 
     task = asyncio.ensure_future(run())
+    task.gradlint_blocker = blocker
     pending[uri] = task
 
 

@@ -103,23 +103,23 @@ class WorkspaceProjects:
 
     # ---------------------------------------------------------------- linting
 
-    def lint(self, source: str, filename: str, settings, resolver) -> tuple[FileResult, str]:
+    def lint(self, source: str, filename: str, settings, resolver, parse=None) -> tuple[FileResult, str]:
         """Lint a document's text as part of its project (on a worker thread). Returns the result and
-        the digest of the facts it used."""
+        the digest of the facts it used. `parse`: the document's incremental parser (lint_source's `parse`)."""
         from gradlint.linter import lint_source
         from gradlint.project import facts_digest
 
         with self._lock:
             r = self._root_for(filename, resolver) if resolver is not None else None
             if r is None:
-                return lint_source(source, filename, settings), ""
+                return lint_source(source, filename, settings, parse=parse), ""
             settings_for = _settings_for(resolver, settings)
             if filename not in r.files and filename.endswith(".py") and os.path.exists(filename):
                 r.files.append(filename)  # a file created since the folder was read
             own = r.buffers.get(filename)
             first = None
             if own is None:  # first lint of this document: its summary first
-                first = lint_source(source, filename, settings, project=True)
+                first = lint_source(source, filename, settings, project=True, parse=parse)
                 if first.summary is None:
                     return first, ""
                 own = first.summary
@@ -127,7 +127,8 @@ class WorkspaceProjects:
             if first is not None and not facts:
                 result = first
             else:
-                result = lint_source(source, filename, settings, project=True, external=facts, prefilter=not facts)
+                result = lint_source(source, filename, settings, project=True, external=facts, prefilter=not facts,
+                                     parse=parse)
             if result.summary is not None:
                 changed = result.summary != own
                 r.buffers[filename] = result.summary
@@ -137,7 +138,7 @@ class WorkspaceProjects:
                     if facts_digest(facts2) != facts_digest(facts):
                         facts = facts2
                         result = lint_source(source, filename, settings, project=True, external=facts,
-                                             prefilter=not facts)
+                                             prefilter=not facts, parse=parse)
                         if result.summary is not None:
                             r.buffers[filename] = result.summary
             digest = facts_digest(facts)

@@ -66,7 +66,19 @@ def code_stamp() -> str:
     return _CODE_STAMP
 
 
+_FINGERPRINTS: dict[Settings, str] = {}
+
+
 def settings_fingerprint(settings: Settings) -> str:
+    """A digest of everything in `settings` that findings depend on, plus gradlint's build (memoised: a
+    run resolves one Settings per file, most of them equal)."""
+    got = _FINGERPRINTS.get(settings)
+    if got is None:
+        got = _FINGERPRINTS[settings] = _fingerprint(settings)
+    return got
+
+
+def _fingerprint(settings: Settings) -> str:
     opts = settings.options
     data = json.dumps(
         [code_stamp(), sorted(settings.selected), opts.all_eval_function_patterns, opts.all_model_names,
@@ -173,11 +185,14 @@ class Cache:
             return None
         try:
             data = json.loads(raw)
-            return _validated(data, filename, _line_lengths(source) if source is not None else None)
+            # (the text's lines are split only when there is a position to check: most entries are empty)
+            lines = _line_lengths(source) if source is not None and type(data) is dict and data.get("diagnostics") \
+                else None
+            return _validated(data, filename, lines)
         except (ValueError, KeyError, TypeError, IndexError, RecursionError, _Invalid):
             return None  # corrupt or unexpected: a miss, rewritten by put()
 
-    def _read(self, key: str) -> bytes | None:
+    def _read(self, key: str, limit: int = MAX_ENTRY_BYTES) -> bytes | None:
         dfd = self._open_dir((CACHE_VERSION, key[:2]), create=False)
         if dfd is None:
             return None
@@ -189,11 +204,12 @@ class Cache:
             os.close(dfd)
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+            if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
                 return None
             with os.fdopen(fd, "rb") as fh:
                 fd = -1
-                return fh.read(MAX_ENTRY_BYTES + 1)
+                raw = fh.read(limit + 1)
+                return raw if len(raw) <= limit else None
         except OSError:
             return None
         finally:
@@ -205,36 +221,39 @@ class Cache:
             return
         try:
             self._ensure()
-            payload = json.dumps({"diagnostics": [
-                {"code": d.code, "name": d.name, "message": d.message,
-                 "location": [d.location.row, d.location.column],
-                 "end_location": [d.end_location.row, d.end_location.column],
-                 "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell,
-                 "tier": d.tier, "related": [[r.filename, r.row, r.column, r.message] for r in d.related]}
-                for d in diagnostics
-            ]}).encode()
+            payload = json.dumps({"diagnostics": diagnostics_to_json(diagnostics)}).encode()
             self._write(key, payload)
         except OSError:
             pass  # a cache that cannot be written is only slower
 
-    def get_summary(self, key: str) -> dict | None:
-        """A file's project summary (gradlint.project), validated; None on a miss."""
-        from gradlint.project import valid_summary
-
-        data = self._json(key)
-        return data if data is not None and valid_summary(data) else None
-
-    def _json(self, key: str):
-        """The entry's JSON document (not yet validated), or None."""
+    def get_document(self, key: str, limit: int = MAX_ENTRY_BYTES):
+        """Any JSON document stored under `key` (not validated: the caller does), or None. `limit`: its
+        largest size in bytes."""
         if not _KEY.fullmatch(key):
             return None
-        raw = self._read(key)
+        raw = self._read(key, limit)
         if raw is None or not _shallow(raw):
             return None
         try:
             return json.loads(raw)
         except (ValueError, RecursionError):
             return None
+
+    def put_document(self, key: str, document: Any) -> None:
+        if not _KEY.fullmatch(key):
+            return
+        try:
+            self._ensure()
+            self._write(key, json.dumps(document, separators=(",", ":")).encode())
+        except (OSError, ValueError):
+            pass
+
+    def get_summary(self, key: str) -> dict | None:
+        """A file's project summary (gradlint.project), validated; None on a miss."""
+        from gradlint.project import valid_summary
+
+        data = self.get_document(key)
+        return data if data is not None and valid_summary(data) else None
 
     def put_summary(self, key: str, summary: dict) -> None:
         if not _KEY.fullmatch(key):
@@ -285,6 +304,27 @@ def _shallow(raw: bytes) -> bool:
         if depth > MAX_JSON_DEPTH:
             return False
     return True
+
+
+def diagnostics_to_json(diagnostics: list[Diagnostic]) -> list[dict]:
+    """The diagnostics as cache entries hold them (read back by `diagnostics_from_json`)."""
+    return [
+        {"code": d.code, "name": d.name, "message": d.message,
+         "location": [d.location.row, d.location.column],
+         "end_location": [d.end_location.row, d.end_location.column],
+         "noqa_row": d.noqa_row, "url": d.url, "fix": _fix_to(d.fix), "cell": d.cell,
+         "tier": d.tier, "related": [[r.filename, r.row, r.column, r.message] for r in d.related]}
+        for d in diagnostics
+    ]
+
+
+def diagnostics_from_json(data: Any, filename: str, lines: list[int] | None) -> list[Diagnostic] | None:
+    """Diagnostics read back from untrusted JSON, validated (every position within `lines`, the lengths of
+    the text's lines, when given); None if anything is unexpected."""
+    try:
+        return _validated({"diagnostics": data}, filename, lines)
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, _Invalid):
+        return None
 
 
 def _line_lengths(source: str) -> list[int]:

@@ -362,7 +362,7 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
     from gradlint.runner import default_jobs
 
     results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root,
-                                 project_paths=None if no_project else paths)
+                                 project_paths=None if no_project else paths, real=found.real)
     if add_noqa:
         from gradlint.cli_extras import add_noqa_to_files
 
@@ -375,7 +375,7 @@ def _check(*, paths, select, extend_select, ignore, output_format, exit_zero, co
             # the fixer re-checks each fixed file alone; a fixed file can change what the others learn from
             # it: the remaining findings are those of the project as it is now
             results, sources = run_files(found.files, resolver, jobs or default_jobs(), cache_root,
-                                         project_paths=paths)
+                                         project_paths=paths, real=found.real)
 
     errors: list[FileError] = [FileError(p, reason) for p, reason in found.errors]
     errors += outcome.errors if outcome is not None else []
@@ -471,10 +471,12 @@ def _summary(diagnostics: list[Diagnostic], n_errors: int, n_files: int, fixed: 
 
 
 def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1, cache_root: str | None = None,
-              project_paths: list[str] | None = None) -> tuple[list[FileResult], dict[str, str]]:
+              project_paths: list[str] | None = None, real: dict[Path, str] | None = None
+              ) -> tuple[list[FileResult], dict[str, str]]:
     """Lint every file; a file that fails for any reason becomes one error, never a traceback. With
     `project_paths` (the paths the user gave), the files are checked as part of their project
-    (gradlint.project): the other files of the project are read for facts, and not reported on."""
+    (gradlint.project): the other files of the project are read for facts, and not reported on. `real`: the
+    files' real paths, where discovery knows them."""
     from gradlint.runner import Progress, lint_many, lint_project
 
     results: list[FileResult] = []
@@ -486,15 +488,29 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1, cache_
             work.append((name, resolver.settings_for(path)))
         except ConfigError as exc:
             results.append(FileResult(filename=name, error=FileError(name, str(exc))))
-    progress = Progress(sys.stderr)
-    try:
-        if project_paths is not None and work:
-            root, others = _project_files(project_paths, files, resolver)
-            done = lint_project(work, others, root, jobs, cache_root, progress)
-        else:
-            done = lint_many(work, jobs, cache_root, progress)
-    finally:
-        progress.clear()
+    project = project_paths is not None and bool(work)
+    if project:
+        root, others = _project_files(project_paths, files, resolver, real or {})
+    # the run index (gradlint/runindex.py): when no file changed since the last run, its results as they were
+    index = None
+    done = None
+    if cache_root is not None and work:
+        from gradlint.runindex import RunIndex
+
+        index = RunIndex(cache_root, work, others if project else [],
+                         ["project", str(root)] if project else ["files"])
+        done = index.lookup()
+    if done is None:
+        progress = Progress(sys.stderr)
+        try:
+            if project:
+                done = lint_project(work, others, root, jobs, cache_root, progress)
+            else:
+                done = lint_many(work, jobs, cache_root, progress)
+        finally:
+            progress.clear()
+        if index is not None:
+            index.store(done)
     for res, source in done:
         results.append(res)
         if source is not None:
@@ -502,8 +518,19 @@ def run_files(files: list[Path], resolver: ConfigResolver, jobs: int = 1, cache_
     return results, sources
 
 
-def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver):
-    """The project's root and its files that are not among `files` (read for facts only)."""
+def _real(f: Path, known: dict[Path, str]) -> str | None:
+    got = known.get(f)
+    if got is None:
+        try:
+            got = os.path.normcase(os.path.realpath(f))
+        except (OSError, ValueError):
+            return None
+    return got
+
+
+def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver, real: dict[Path, str]):
+    """The project's root and its files that are not among `files` (read for facts only). `real`: the real
+    paths of files, where known."""
     from gradlint.discovery import discover
     from gradlint.project import project_root
 
@@ -514,19 +541,14 @@ def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver
         return root, []  # the whole project is being checked: every file is already among `files`
     reported = set()
     for f in files:
-        try:
-            reported.add(f.resolve())
-        except OSError:
-            reported.add(Path(os.path.abspath(f)))
+        reported.add(_real(f, real) or os.path.normcase(os.path.abspath(f)))
     others: list[tuple[str, object]] = []
-    for f in discover([str(root)], resolver).files:
-        try:
-            real = f.resolve()
-        except OSError:
+    project = discover([str(root)], resolver)
+    for f in project.files:
+        key = _real(f, project.real)
+        if key is None or key in reported or f.suffix not in (".py", ".ipynb"):
             continue
-        if real in reported or f.suffix not in (".py", ".ipynb"):
-            continue
-        reported.add(real)
+        reported.add(key)
         try:
             others.append((str(f), resolver.settings_for(f)))
         except ConfigError:

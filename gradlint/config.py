@@ -558,6 +558,7 @@ class ConfigResolver:
             parse_table(self._inline, None)  # validate, naming --config
         self._forced = self._apply_inline(load_config_file(config_path)) if config_path else None
         self._by_dir: dict[Path, Config] = {}
+        self._by_shown: dict[str, Config] = {}  # a folder as written (not resolved) -> its configuration
         self._by_file: dict[Path, Config] = {}
         self._selected: dict[int, frozenset[str]] = {}
         self._default = self._apply_inline(Config(path=None, root=Path.cwd().resolve()))
@@ -578,11 +579,20 @@ class ConfigResolver:
     def config_for(self, path: Path) -> Config:
         if self._forced is not None:
             return self._forced
+        shown = None
         try:
-            folder = (path if path.is_dir() else path.parent).resolve()
+            shown = str(path if path.is_dir() else path.parent)
+            cfg = self._by_shown.get(shown)  # (resolving a folder costs a stat per component: once per folder)
+            if cfg is not None:
+                return cfg
+            folder = Path(shown).resolve()
         except OSError:  # a symlink loop, say: use the folder as written
             folder = Path(os.path.abspath(path.parent))
-        return self._config_for_folder(folder)
+            shown = None
+        cfg = self._config_for_folder(folder)
+        if shown is not None:
+            self._by_shown[shown] = cfg
+        return cfg
 
     def _config_for_folder(self, folder: Path) -> Config:
         """Nearest configuration for a resolved folder; every folder on the way up is looked at once."""
@@ -632,7 +642,15 @@ class ConfigResolver:
 
 def relpath(path: Path, root: Path) -> str:
     """`path` relative to `root`, with forward slashes (absolute, minus the leading slash, if outside)."""
-    p = Path(os.path.abspath(path))
+    a = os.path.abspath(path)
+    if os.sep == "/":  # the common case, without pathlib (discovery asks this for every file)
+        r = str(root)
+        if a == r:
+            return "."
+        prefix = r if r.endswith("/") else r + "/"
+        if r.startswith("/") and a.startswith(prefix):
+            return a[len(prefix):]
+    p = Path(a)
     try:
         return p.relative_to(root).as_posix()
     except ValueError:

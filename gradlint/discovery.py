@@ -40,6 +40,7 @@ SEARCHED_SUFFIXES = SOURCE_SUFFIXES + NOTEBOOK_SUFFIXES  # what a folder search 
 class Discovered:
     files: list[Path] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (path as shown, reason)
+    real: dict[Path, str] = field(default_factory=dict)  # each file's real path (os.path.normcase'd)
 
 
 class GitIgnores:
@@ -123,20 +124,27 @@ class _Walker:
         self._walked_dirs: set[str] = set()
         self._git: dict[Path, GitIgnores] = {}
 
-    def add(self, p: Path) -> None:
+    def add(self, p: Path, real: str | None = None) -> None:
         """Each real file is checked once, however many links lead to it (`b.py -> a.py`): under its own
-        name if that is among the routes, else under the first link found."""
-        try:
-            key = os.path.normcase(os.path.realpath(p))
-        except (OSError, ValueError):
-            key = os.path.normcase(os.path.abspath(p))
+        name if that is among the routes, else under the first link found. `real`: its real path, when the
+        walk already knows it (a file that is not a link, in a resolved folder)."""
+        if real is not None:
+            key = os.path.normcase(real)
+        else:
+            try:
+                key = os.path.normcase(os.path.realpath(p))
+            except (OSError, ValueError):
+                key = os.path.normcase(os.path.abspath(p))
         seen = self._seen_files.get(key)
         if seen is None:
             self._seen_files[key] = p
             self.out.files.append(p)
+            self.out.real[p] = key
         elif _is_link_route(seen, key) and not _is_link_route(p, key):
             self._seen_files[key] = p
             self.out.files[self.out.files.index(seen)] = p
+            self.out.real.pop(seen, None)
+            self.out.real[p] = key
 
     def error(self, p: Path | str, reason: str) -> None:
         self.out.errors.append((str(p), reason))
@@ -272,7 +280,7 @@ class _Walker:
                     continue
                 if use_git and gi is not None and gi.ignored(real / entry.name, False):
                     continue
-                self.add(child)
+                self.add(child, str(child_real))
             stack.extend(reversed(subdirs))
         # Name order throughout, folders in place: what `find | sort` would list.
         self.out.files[first_file:] = sorted(self.out.files[first_file:], key=lambda f: f.parts)

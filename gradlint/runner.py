@@ -5,11 +5,9 @@ Output order never depends on scheduling: results come back in the order of the 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from gradlint.cache import Cache, entry_key, settings_fingerprint
@@ -86,6 +84,9 @@ def _map(fn: Callable, work: list, jobs: int, progress: Callable[[int, int], Non
         results = map(fn, work)
         pool = None
     else:
+        import multiprocessing  # (only here: a warm run never starts a pool)
+        from concurrent.futures import ProcessPoolExecutor
+
         try:
             ctx = multiprocessing.get_context("fork")
         except ValueError:  # pragma: no cover - no fork on this platform

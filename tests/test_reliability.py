@@ -107,6 +107,15 @@ def _entries(cache: Path) -> list[Path]:
     return sorted((cache / "v1").rglob("*.json"))
 
 
+def _drop_run_indexes(cache: Path) -> None:
+    """Remove the run indexes (gradlint/runindex.py: an unchanged tree is answered from them, without
+    reading the per-file entries these tests tamper with; tests/project/test_run_index.py tampers with
+    them)."""
+    for e in _entries(cache):
+        if '"inputs"' in e.read_text(errors="replace"):
+            e.unlink()
+
+
 TAMPERED = {
     "deep": lambda d: "[" * 100_000 + "]" * 100_000,
     "wrong types": lambda d: json.dumps({"diagnostics": [{**d["diagnostics"][0], "location": "3:1", "code": 7}]}),
@@ -152,6 +161,7 @@ def test_tampered_project_summaries_are_misses(tmp_path, how):
     assert len(summaries) >= 2  # (ops.py, train.py, setup.py)
     for entry in summaries:
         entry.write_text(SUMMARY_TAMPERED[how](json.loads(entry.read_text())))
+    _drop_run_indexes(cache)
     again = run("check", "--output-format", "json", "--cache-dir", str(cache), ".", cwd=tmp_path)
     assert "internal error" not in again.stderr and "Traceback" not in again.stderr
     assert again.stdout == fresh.stdout
@@ -166,6 +176,7 @@ def test_tampered_cache_entries_are_misses(tmp_path, how):
     run("check", "--output-format", "json", "--cache-dir", str(cache), "m.py", cwd=tmp_path)
     (entry,) = [e for e in _entries(cache) if '"diagnostics"' in e.read_text()]  # (not the file's summary)
     entry.write_text(TAMPERED[how](json.loads(entry.read_text())))
+    _drop_run_indexes(cache)
     again = run("check", "--output-format", "json", "--cache-dir", str(cache), "m.py", cwd=tmp_path)
     assert "internal error" not in again.stderr and "Traceback" not in again.stderr
     if how == "no findings":
@@ -175,6 +186,7 @@ def test_tampered_cache_entries_are_misses(tmp_path, how):
     assert json.loads(again.stdout) == json.loads(fresh.stdout)
     # and --fix with the tampered cache writes exactly what a fresh fix writes
     entry.write_text(TAMPERED[how](json.loads(entry.read_text())))
+    _drop_run_indexes(cache)
     fixed = run("check", "--fix", "--cache-dir", str(cache), "m.py", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stderr
     assert src.read_text() == "import torch\nw = torch.randn(3, requires_grad=True)\nwith torch.no_grad():\n    w += 1\n"

@@ -27,6 +27,7 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
+    StepCall,
 )
 from gradlint.model.project_facts import EXTERNAL_TOPS
 from gradlint.model.names import (
@@ -183,6 +184,7 @@ class ModelBuilder(Evaluator, Walker):
         self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
+        self.step_calls: list[StepCall] = []  # `X.step()`: which may reach a `step` method of the file
         self.imported_calls: list[ImportedCall] = []
         self.model_calls: list[ModelCall] = []
         self.is_test_file = bool(
@@ -733,7 +735,38 @@ class ModelBuilder(Evaluator, Walker):
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
                     self.releafs.append(Releaf(target.value, self._next(), self._function, self._loop))
-        self._pending_assign.append([(t.target, rhs_value) for t in node.targets])
+        pending = []
+        for t in node.targets:
+            target = t.target
+            if type(target) in (cst.Tuple, cst.List) and type(node.value) in (cst.Tuple, cst.List) and len(
+                    target.elements) == len(node.value.elements) and not any(
+                    type(e) is cst.StarredElement for e in (*target.elements, *node.value.elements)):
+                # `net, loss = linreg, squared_loss`: each name is bound to its own value
+                pending += [(el.value, self._function_reference(src.value) or self.classify(src.value))
+                            for el, src in zip(target.elements, node.value.elements)]
+            else:
+                pending.append((target, self._function_reference(node.value) or rhs_value))
+        self._pending_assign.append(pending)
+
+    def _function_reference(self, rhs: cst.BaseExpression) -> Value | None:
+        """A function referred to without calling it, which `net = ...` may hold but no model is:
+        a lambda, a function of the file, a function of an imported non-torch module (`d2l.linreg`)."""
+        if type(rhs) is cst.Lambda:
+            return Value(Kind.OTHER, "a lambda")
+        if type(rhs) is cst.Name:
+            if rhs.value in self._module_functions and self._scope.lookup(rhs.value) is None:
+                return Value(Kind.OTHER, f"the function `{rhs.value}`")
+            return None
+        if type(rhs) is not cst.Attribute or type(rhs.value) is not cst.Name:
+            return None
+        head, attr = rhs.value.value, rhs.attr.value
+        origin = self.imports.aliases.get(head)
+        if origin is None or self._scope.lookup(head) is not None:
+            return None
+        top = origin.partition(".")[0]
+        if top in _MODULE_LIBRARIES or not attr[:1].islower() or self._is_model_name(attr):
+            return None  # `nn.Linear`, `models.resnet18`, `pkg.model` (an instance)
+        return Value(Kind.OTHER, f"the function `{head}.{attr}`")
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
         for target, value in self._pending_assign.pop():
@@ -884,6 +917,7 @@ class ModelBuilder(Evaluator, Walker):
                 self._mark_grad_use(backward=True)
             elif method == "step" and not node.args:
                 rv = self.classify(recv)
+                self.step_calls.append(StepCall(node, self._seq, self._mode, fn, rv, type(recv) is cst.Attribute))
                 if rv.kind not in (Kind.MODULE,):
                     if fn is not None:
                         fn.has_step = True
@@ -1129,6 +1163,10 @@ class ModelBuilder(Evaluator, Walker):
                     )
                 )
 
+
+# libraries whose lowercase attributes may be model factories or modules (`models.resnet18`)
+_MODULE_LIBRARIES = frozenset("torch torchvision torchaudio torchtext timm transformers lightning pytorch_lightning "
+                              "diffusers peft accelerate".split())
 
 _METADATA_ATTRS = frozenset({"shape", "dtype", "device", "is_cuda", "ndim", "layout", "is_sparse", "is_leaf"})
 _METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "type", "is_floating_point",

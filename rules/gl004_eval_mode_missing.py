@@ -45,8 +45,10 @@ module level from the last assignment before the evaluation (and the class defin
 a notebook that redefines it), or, for a parameter, at every call site of this file — only from torch
 layers without mode-dependent behaviour (`nn.Linear`, `nn.Conv2d`, activations, pooling, `nn.Embedding`,
 `nn.LayerNorm`, `nn.RNN`/`LSTM`/`GRU` without `dropout=`, `nn.Sequential`/`ModuleList` of them) and classes
-of this file whose bodies build nothing else. A model of another file or library, a layer handed to the
-model's constructor, or a parameter that a call from another file fills stays a bug.
+of this file whose bodies build nothing else (a layer handed to the constructor counts as what the
+constructor call passes), and functions or lambdas (no mode at all). Call sites include calls through the
+file's own module (`d2l = sys.modules[__name__]; d2l.evaluate_loss(net, ...)`). A model of another file or
+library, an unknown layer, or a parameter that a call from another file fills stays a bug.
 
 ## Example
 ```python
@@ -82,7 +84,7 @@ training function (it calls `backward()` or `step()`) with code after it (or ins
 computes on purpose (Dropout off, BatchNorm running statistics used and no longer updated), and the
 model stays in eval mode afterwards — training code that runs later must call `model.train()` (as it
 should anyway). An evaluation function that this file calls from training code (`ls.append(eval_loss())`
-inside the training loop) gets no fix: `.eval()` at its start would leave the rest of training in eval
+inside the training loop, also through the file's own module) gets no fix: `.eval()` at its start would leave the rest of training in eval
 mode.
 
 ## Options
@@ -239,10 +241,46 @@ def _eval_fix(model: SemanticModel, ctx: EvalContext, first) -> FixSpec | None:
     return FixSpec(f"Call `{text}.eval()` before evaluating", edits, safe=False)
 
 
+class _SelfSite:
+    """A call of a function of this file through a reference to the file's own module."""
+
+    __slots__ = ("node", "function", "seq")
+    bound = False
+
+    def __init__(self, node: cst.Call, function) -> None:
+        self.node = node
+        self.function = function
+        self.seq = -1
+
+
+_SELF_MODULE = re.compile(r"^(\w+)\s*=\s*sys\.modules\[__name__\]", re.M)
+
+
+def _self_sites(model: SemanticModel, fn) -> list:
+    """Calls of the top-level function `fn` through this very module — `d2l = sys.modules[__name__]` in
+    d2l/torch.py, then `d2l.evaluate_loss(net, ...)`: call sites the call graph does not join."""
+    if fn.parent is not None or fn.class_info is not None:
+        return []
+    names = set(_SELF_MODULE.findall(model.source_text))
+    if not names or not re.search(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\s*\.\s*" + re.escape(fn.name)
+                                  + r"\s*\(", model.source_text):
+        return []
+    by_node = {id(f.node): f for f in model.functions}
+    out = []
+    for n in iter_nodes(model.module):
+        if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value == fn.name and type(
+                n.func.value) is cst.Name and n.func.value.value in names:
+            owner: cst.CSTNode | None = fixes.parent_of(model, n)
+            while owner is not None and type(owner) is not cst.FunctionDef:
+                owner = fixes.parent_of(model, owner)
+            out.append(_SelfSite(n, by_node.get(id(owner)) if owner is not None else None))
+    return out
+
+
 def _called_while_training(model: SemanticModel, fn) -> bool:
     """Is the evaluation function `fn` called from training code of this file (a function, or a top-level
     loop, that runs backward or an optimizer step)?"""
-    for site in model.call_sites(fn):
+    for site in [*model.call_sites(fn), *_self_sites(model, fn)]:
         caller = site.function
         if caller is not None and (caller.has_step or caller.has_backward):
             return True
@@ -347,7 +385,7 @@ class _ModeFree:
         fn = next((f for f in self.m.functions if f.node is ref.fn), None)
         if fn is None or depth > _MAX_DEPTH or self.m.external_sites(fn):
             return False  # (a call from another file passes a model this file cannot see)
-        sites = self.m.call_sites(fn)
+        sites = [*self.m.call_sites(fn), *_self_sites(self.m, fn)]
         if not sites:
             return False
         for site in sites:
@@ -402,7 +440,12 @@ class _ModeFree:
             return False
         while type(e) is cst.Call and type(e.func) is cst.Attribute and e.func.attr.value in _UNWRAP:
             e = e.func.value  # `Net().to(device)`
+        if type(e) is cst.Lambda:
+            return True  # a function: no train/eval mode at all
         if type(e) is cst.Name:
+            if any(f.name == e.value and f.parent is None and f.class_info is None for f in self.m.functions) and \
+                    not self._module_assignments(e.value):
+                return True  # a function of the file
             return self._name(e.value, fn, at, depth + 1)
         if type(e) is not cst.Call:
             return False
@@ -601,7 +644,7 @@ def _argument(site, ref) -> cst.BaseExpression | None:
             return a.value
     if ref.index < 0:
         return None
-    i = ref.index - (1 if site.bound else 0)
+    i = ref.index - (1 if getattr(site, "bound", False) else 0)
     positional = [a for a in node.args if a.keyword is None]
     return positional[i].value if 0 <= i < len(positional) else None
 

@@ -222,3 +222,51 @@ def other():
     assert _tiers(code) == [(11, "hygiene")]
     assert _tiers(code.replace("nn.Linear(features.shape[-1], 1))", "nn.Linear(3, 3), nn.BatchNorm1d(3))")) == [
         (11, "bug")]
+
+
+_D2L_SELF = """
+import sys
+d2l = sys.modules[__name__]
+
+def evaluate_loss(net, data_iter, loss):
+    metric = []
+    for X, y in data_iter:
+        out = net(X)
+        metric.append(loss(out, y).sum().item())
+    return sum(metric)
+
+def train_ch11(data_iter):
+    w = torch.zeros(5, 1, requires_grad=True)
+    net, loss = lambda X: d2l.linreg(X, w), d2l.squared_loss
+    for X, y in data_iter:
+        loss(net(X), y).mean().backward()
+        print(d2l.evaluate_loss(net, data_iter, loss))
+
+def train_concise_ch11(trainer_fn, data_iter):
+    net = nn.Sequential(LAYERS)
+    optimizer = trainer_fn(net.parameters())
+    for X, y in data_iter:
+        optimizer.zero_grad()
+        nn.MSELoss()(net(X), y).backward()
+        optimizer.step()
+        print(d2l.evaluate_loss(net, data_iter, nn.MSELoss()))
+"""
+
+
+@pytest.mark.parametrize("header, layers, tier", [
+    # d2l/torch.py calls its own functions through `d2l = sys.modules[__name__]`: those are call sites
+    ("d2l = sys.modules[__name__]", "nn.Linear(5, 1)", "hygiene"),
+    ("d2l = sys.modules[__name__]", "nn.Linear(5, 1), nn.Dropout(0.5)", "bug"),
+    # look-alike: `d2l` is another module, whose calls of evaluate_loss this file cannot see
+    ("from d2l import torch as d2l", "nn.Linear(5, 1)", "bug"),
+])
+def test_calls_through_the_files_own_module_are_call_sites(header, layers, tier):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    code = _PREAMBLE + _D2L_SELF.replace("d2l = sys.modules[__name__]", header).replace("LAYERS", layers)
+    (d,) = lint_source(code, "d2l/torch.py", Settings(selected=frozenset({"GL004"}))).diagnostics
+    assert (d.location.row, d.tier) == (12, tier)
+    # the training loops call it: `.eval()` at its start would leave the model in eval mode (and a lambda
+    # has no `.eval()`), so there is no fix when the call sites are seen
+    assert (d.fix is None) == header.startswith("d2l =")

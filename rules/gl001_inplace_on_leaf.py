@@ -69,6 +69,11 @@ In-place ops on `p.grad`, on frozen parameters (`requires_grad=False`), on activ
 (`h.relu_()`), on `.clone()`s, on plain data tensors; `nn.ReLU(inplace=True)`; `nn.init.*` calls;
 updates inside `no_grad`/`inference_mode`/`set_grad_enabled(False)` blocks or functions decorated with
 them, or in functions this file only calls under them; `set_grad_enabled(flag)` with a non-constant flag.
+The `step()` of an optimizer-like class of the file (not an `nn.Module`; it takes or keeps parameters, or
+derives from an `Optimizer`) runs in the grad mode of the `X.step()` calls that may reach it — on an
+instance of the class (also through a parameter its callers fill), or on an attribute the file cannot tie
+to a class (`self.optim.step()` with `self.optim = model.configure_optimizers()`, d2l's `Trainer`): it is
+not flagged when every such call runs under `no_grad`, and flagged when one runs with grad mode on.
 
 ## Fix safety
 The fix wraps the update in `with torch.no_grad():` (the alias the file uses: `T.no_grad()` after

@@ -42,7 +42,10 @@ counter that makes in-place changes safe.
   computation (`x + self.pos_embedding.data[:, :n]`, `torch.cat((a, h.cpu().data))`) cut the graph:
   the parameter gets no gradient and never trains (measured: `pos_embedding.grad is None` after
   `backward()`, unchanged by `opt.step()`); `.detach()` would do the same. The message says which
-  tensor loses its gradient. These findings are **bugs**.
+  tensor loses its gradient. These findings are **bugs** — unless the read is not the parameter's only
+  use there, is cut on purpose (`w.data.detach()`), or only copies the tensor into another tensor's
+  storage (`new.weight.data[:n] = self.emb.weight.data`, `new.weight.data.copy_(...)`: parameter surgery,
+  which autograd records neither way); those are hygiene.
 - **Writes between a forward pass and its backward** are **bugs** when the model proves that the graph
   the backward runs through saved the written tensor before the write: an op whose backward needs it
   (`y = x * x`, `x ** 2`, `c / x`, `a @ w` with `a` requiring grad; the result of `sigmoid`, `tanh`,
@@ -536,6 +539,8 @@ def _cuts_graph(model: SemanticModel, acc) -> bool:
     first_parent = fixes.parent_of(model, acc.node)
     if isinstance(first_parent, cst.Attribute) and first_parent.attr.value == "detach":
         return False  # `w.data.detach()`: cut on purpose (a quantisation range, a straight-through estimator)
+    if _copied_into_data(model, acc.node):
+        return False  # `new.weight.data[:n] = old.weight.data`: parameter surgery, nothing flows into the loss
     base = dotted(acc.base)
     if base is not None and acc.value.kind is Kind.LEAF:
         # the same parameter also used directly in this `forward` gets its gradient there: this read only
@@ -560,5 +565,41 @@ def _cuts_graph(model: SemanticModel, acc) -> bool:
         node = parent
     return True
 
+
+def _writes_data(target: cst.BaseExpression) -> bool:
+    """`x.data`, `x.data[...]`, `x.weight.data[:n]`: a write into a tensor's storage outside autograd."""
+    while isinstance(target, cst.Subscript):
+        target = target.value
+    return isinstance(target, cst.Attribute) and target.attr.value == "data"
+
+
+def _copied_into_data(model: SemanticModel, node: cst.CSTNode) -> bool:
+    """Is the read (possibly through `.clone()`/`.to(...)`, or indexed) only the source of a write into a
+    tensor's storage — `new.weight.data[:n] = node`, `new.weight.data.copy_(node)`? Autograd records neither
+    write, so the source's gradient could not flow on through it with or without `.data`."""
+    for _ in range(6):
+        parent = fixes.parent_of(model, node)
+        if parent is None:
+            return False
+        if isinstance(parent, cst.Assign):
+            return parent.value is node and all(_writes_data(t.target) for t in parent.targets)
+        if isinstance(parent, cst.Arg):
+            call = fixes.parent_of(model, parent)
+            return (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)
+                    and call.func.attr.value == "copy_" and call.args[0] is parent and _writes_data(call.func.value))
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            node = parent
+            continue
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in _SURGERY_CHAIN:
+            call = fixes.parent_of(model, parent)
+            if not isinstance(call, cst.Call):
+                return False
+            node = call
+            continue
+        return False
+    return False
+
+
+_SURGERY_CHAIN = frozenset({"clone", "to", "float", "half", "contiguous", "detach", "cpu", "cuda"})
 
 _LOGGING = frozenset({"print", "log", "info", "debug", "warning", "add_scalar", "add_histogram", "append"})

@@ -41,8 +41,34 @@ def _is_data_loop(loop: LoopInfo) -> bool:
 SMALL_LOOP = 16  # iterations: below this, the message speaks of memory held, not of a growing leak
 
 
-def _constant_count(loop: LoopInfo) -> int | None:
-    """The number of iterations of `for _ in range(<int>)` / `range(<int>, <int>)` / a literal list or tuple."""
+def _module_constant(model, name: str) -> int | None:
+    """The integer a module-level name holds when the module's code binds it exactly once, with an integer
+    literal, and no function rebinds it (`global`)."""
+    from gradlint.model.walk import iter_nodes
+
+    found: list[cst.BaseExpression] = []
+    for n in iter_nodes(model.module, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        targets: list[cst.BaseExpression] = []
+        if isinstance(n, cst.Assign):
+            targets = [t.target for t in n.targets]
+        elif isinstance(n, (cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            targets = [n.target]
+        elif isinstance(n, cst.WithItem) and n.asname is not None:
+            targets = [n.asname.name]
+        hit = [x for t in targets for x in iter_nodes(t) if isinstance(x, cst.Name) and x.value == name]
+        if hit:
+            single = isinstance(n, cst.Assign) and len(n.targets) == 1 and isinstance(n.targets[0].target, cst.Name)
+            found.append(n.value if single else cst.Name(name))
+    if len(found) != 1 or not isinstance(found[0], cst.Integer):
+        return None
+    if re.search(r"\bglobal\b[^\n]*\b" + re.escape(name) + r"\b", model.source_text):
+        return None
+    return int(found[0].value.replace("_", ""), 0)
+
+
+def _constant_count(loop: LoopInfo, model=None) -> int | None:
+    """The number of iterations of `for _ in range(<int>)` / `range(<int>, <int>)` / a literal list or tuple
+    (with the model, also `range(N)` for a module-level `N` bound once to an integer)."""
     node = loop.node
     if not isinstance(node, cst.For):
         return None
@@ -54,6 +80,12 @@ def _constant_count(loop: LoopInfo) -> int | None:
     if isinstance(it, cst.Call) and isinstance(it.func, cst.Name) and it.func.value == "range" and 1 <= len(it.args) <= 2:
         vals = []
         for a in it.args:
+            if a.keyword is None and isinstance(a.value, cst.Name) and model is not None:
+                n = _module_constant(model, a.value.value)
+                if n is None:
+                    return None
+                vals.append(n)
+                continue
             if a.keyword is not None or not isinstance(a.value, cst.Integer):
                 return None
             vals.append(int(a.value.value.replace("_", ""), 0))
@@ -92,7 +124,11 @@ The accumulator keeps every iteration's graph reachable, so it is never freed. M
 
 For a loop of a handful of iterations (`for i in range(3)`, a literal list; at most 16 in all, counting the
 enclosing loops the accumulator lives across) memory does not keep growing: the message says how many
-graphs (and, without a backward, forward passes' activations) the accumulator holds instead.
+graphs (and, without a backward, forward passes' activations) the accumulator holds instead. A bound may
+also be a module-level name bound once to an integer (`n_c = 10; for idx in range(n_c)`). When such an
+accumulator is also re-created on every iteration of an enclosing loop (a per-epoch sample grid:
+`stack_imgs = []` then `range(n_c)` generator calls), the graphs are held only until the next iteration:
+bounded, transient waste, so that finding is **hygiene**; otherwise it is a bug.
 
 `total` also prints as `tensor(..., grad_fn=<AddBackward0>)` instead of a number.
 
@@ -223,7 +259,13 @@ for x, y in val_loader:
                 if returned and not evaluation:
                     continue  # a helper summing losses for its caller
             reported.add(id(acc.stmt))
-            yield Finding(acc.stmt, self._message(model, t, acc, in_loop), self._fix(model, t, acc, returned))
+            # re-created on every iteration of an enclosing loop and filled a handful of times: the graphs are
+            # held only until the next iteration — bounded, transient waste, not a leak nor a graph kept for
+            # the run (clustergan's per-epoch sample grid)
+            transient = len(acc.loops) > 1 and self._iterations(t, acc, model) is not None and any(
+                b.key == acc.key and b.fn is acc.fn and b.unconditional_in in acc.loops[:-1] for b in t.bindings)
+            yield Finding(acc.stmt, self._message(model, t, acc, in_loop), self._fix(model, t, acc, returned),
+                          tier="hygiene" if transient else None)
 
     def _message(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, in_loop) -> str:
         piece = model.code(acc.piece, 40)
@@ -236,7 +278,7 @@ for x, y in val_loader:
             holder = acc.key
         what = (f"`{model.code(stmt)}` accumulates `{piece}`, which carries its autograd graph, into `{holder}`, "
                 "which lives across loop iterations: every iteration's graph stays reachable from it")
-        runs = self._iterations(t, acc)
+        runs = self._iterations(t, acc, model)
         if runs is not None:
             # a loop of a handful of iterations: memory does not grow without bound, it is held
             times = "once" if runs == 1 else f"{runs} times"
@@ -270,14 +312,15 @@ for x, y in val_loader:
         return f"{what}; {leak}; {fix}"
 
     @staticmethod
-    def _iterations(t: TrainingFacts, acc: Accumulation) -> int | None:
+    def _iterations(t: TrainingFacts, acc: Accumulation, model: SemanticModel | None = None) -> int | None:
         """How many times the accumulation runs in the accumulator's lifetime, when every loop it lives across
-        has a small constant count (`range(3)`, a literal list); None when that is not known or large."""
+        has a small constant count (`range(3)`, `range(n_c)` with `n_c = 10` bound once at the module level, a
+        literal list); None when that is not known or large."""
         total = 1
         for i, loop in enumerate(reversed(acc.loops)):
             if i and any(b.key == acc.key and b.fn is acc.fn and b.unconditional_in is loop for b in t.bindings):
                 break  # re-created on every iteration of this loop: it lives only across the inner ones
-            n = _constant_count(loop)
+            n = _constant_count(loop, model)
             if n is None:
                 return None
             total *= n

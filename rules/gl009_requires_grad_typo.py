@@ -9,7 +9,11 @@ from gradlint.model.ext_gradmode import GradModeFacts
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
+import re
+
 import libcst as cst
+
+from gradlint import edits as fixes
 
 
 class RequiresGradTypo(Rule):
@@ -41,6 +45,10 @@ transfer-learning solution; the VS Code snippet of SvenBecker/vscode-pytorch #8)
 `nn.Module` has a *method* `requires_grad_()` but no `requires_grad` attribute: `model.requires_grad =
 False` only stores a Python attribute on the module, and every parameter still has `requires_grad=True`
 (verified). The method is `model.requires_grad_(False)`.
+
+When the module is mentioned nowhere in the file outside the method that sets the flag (a layer built and
+"frozen" in `__init__` that no `forward` uses), the no-op changes nothing observable today: that finding is
+hygiene.
 
 A misspelt keyword is loud instead: `torch.zeros(3, require_grad=True)` raises
 `TypeError: zeros() got an unexpected keyword argument 'require_grad'`, `nn.Parameter(t, require_grad=False)`
@@ -167,12 +175,14 @@ x = torch.zeros(3, require_grad=True)  # gradlint-expect: GL009
                                       (Replace(stmt, f"{model.code(m.node.value, 10_000)}.requires_grad_({value})"),),
                                       safe=False)
                 verb = "freezes" if m.value is False else "changes"
+                unused = _unused_submodule(model, m.node)
                 yield Finding(
                     m.node.attr,
                     f"`{recv}` is an `nn.Module` ({m.origin}): `{recv}.requires_grad = "
                     f"{value or '...'}` only sets a Python attribute on the module and {verb} none of its parameters "
-                    f"(they keep their `requires_grad`); use `{recv}.requires_grad_({value or 'False'})`",
+                    f"(they keep their `requires_grad`){unused}; use `{recv}.requires_grad_({value or 'False'})`",
                     fix,
+                    tier="hygiene" if unused else None,
                 )
         for k in facts.kwarg_typos:
             callee = k.callee.replace("torch.nn.parameter.", "nn.").replace("torch.nn.", "nn.")
@@ -183,3 +193,23 @@ x = torch.zeros(3, require_grad=True)  # gradlint-expect: GL009
                 FixSpec("Rename to `requires_grad=`", (Replace(k.node.keyword, "requires_grad"),), safe=False),
             )
 
+
+
+def _unused_submodule(model: SemanticModel, target: cst.Attribute) -> str:
+    """For `self.X.requires_grad = ...` in a method: words for the message when `X` is mentioned nowhere in the
+    file outside that method (a layer built and "frozen" in `__init__` that no `forward` uses: the no-op
+    changes nothing observable today), else ""."""
+    recv = target.value
+    if not (isinstance(recv, cst.Attribute) and isinstance(recv.value, cst.Name) and recv.value.value == "self"):
+        return ""
+    node: cst.CSTNode | None = target
+    while node is not None and not isinstance(node, cst.FunctionDef):
+        node = fixes.parent_of(model, node)
+    if node is None:
+        return ""
+    word = re.compile(r"\." + re.escape(recv.attr.value) + r"\b")
+    inside = len(word.findall(model.module.code_for_node(node)))
+    if len(word.findall(model.source_text)) > inside:
+        return ""
+    return (f" — `{model.code(recv)}` is used nowhere outside `{node.name.value}()`, so nothing observable changes "
+            "until a `forward` uses it")

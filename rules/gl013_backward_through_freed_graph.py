@@ -53,9 +53,11 @@ Flags a backward pass through a graph that an earlier backward pass has already 
   an earlier backward filled their gradients: the GAN training step `d_loss.backward(retain_graph=True);
   opt_D.step(); g_loss.backward()` with `g_loss` computed from `D(...)` outputs of before the step, or
   two losses of one forward pass with `opt.step()` between their backward passes. Only when the file shows
-  which modules the optimizer was built from (`torch.optim.Adam(D.parameters())`), the call, the step and
+  which modules the optimizer was built from (`torch.optim.Adam(D.parameters())`, also through a list or an
+  `itertools.chain(...)` — under any alias — bound to a name first), the call, the step and
   both backward passes are in one function, and the step can run between them (also a step under an `if`:
-  it crashes whenever it runs). Reported at the second backward.
+  it crashes whenever it runs). Reported at the second backward. `retain_variables=True`, the pre-0.4 name
+  of `retain_graph=True`, counts as it (the graph is kept; the step's in-place update is what raises).
 
 ## Why is this bad?
 `backward()` frees the graph's saved tensors as it goes. The second pass through them raises, on

@@ -18,6 +18,7 @@ It answers, for the rules:
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
+    StepCall,
 )
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
@@ -123,6 +125,7 @@ class SemanticModel:
         self.grad_reads = builder.grad_reads
         self.data_accesses = builder.data_accesses
         self.local_calls = builder.local_calls
+        self.step_calls = builder.step_calls
         self.model_calls = builder.model_calls
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
@@ -266,6 +269,15 @@ class SemanticModel:
         self._fn_mode[key] = Mode.ENABLED  # cycle guard
         modes = [self.effective_mode(s.mode, s.function) for s in self.call_sites(fn)]
         modes += [s.mode for s in self.external_sites(fn)]
+        if fn.name == "step" and _optimizer_like(fn.class_info):
+            # an optimizer's `step()` runs in the grad mode of the `X.step()` calls that may reach it (an
+            # instance of the class, or an attribute the walk cannot tie to a class: `self.optim.step()`
+            # with `self.optim = model.configure_optimizers()`); one call with grad mode on decides
+            modes += [self.effective_mode(c.mode, c.function) for c in self.step_calls
+                      if self._may_reach_step(c, fn.class_info.name)]
+            if any(m is Mode.ENABLED for m in modes):
+                self._fn_mode[key] = Mode.ENABLED
+                return Mode.ENABLED
         if any(m in (Mode.DISABLED, Mode.INFERENCE) for m in modes):
             result = Mode.DISABLED
         elif any(m is Mode.UNKNOWN for m in modes):
@@ -274,6 +286,17 @@ class SemanticModel:
             result = Mode.ENABLED
         self._fn_mode[key] = result
         return result
+
+    def _may_reach_step(self, call: StepCall, cls: str) -> bool:
+        """May `X.step()` call the `step` of class `cls` of this file? X is an instance of it (where the call is,
+        or as its callers pass it), or an attribute whose value the walk does not know (`self.optim`)."""
+        v = call.receiver
+        if v.deferred:
+            v = self.calls.resolve(v)
+            return v.cls == cls
+        if v.cls is not None or v.kind is not Kind.UNKNOWN:
+            return v.cls == cls
+        return call.attribute
 
     def effective_mode(self, mode: Mode, fn: FunctionInfo | None) -> Mode:
         if mode is not Mode.INHERITED:
@@ -459,6 +482,25 @@ class SemanticModel:
 
     def mode_at(self, call: ModelCall | InplaceOp | Rebind | DataAccess) -> Mode:
         return self.effective_mode(call.mode, call.function)
+
+
+_PARAMS_NAME = re.compile(r"params|parameters|param_groups|weights")
+
+
+def _optimizer_like(cls: ClassInfo | None) -> bool:
+    """A class of the file that updates parameters in its `step()`: not an `nn.Module`, and it takes or keeps
+    parameters (`__init__(self, params, lr)`, `self.params = ...`) or derives from an `Optimizer`."""
+    if cls is None or cls.is_module:
+        return False
+    if any((dotted(b.value) or "").endswith("Optimizer") for b in cls.node.bases):
+        return True
+    if any(v.kind is Kind.PARAMS for v in cls.attrs.values()):
+        return True
+    for m in cls.methods:
+        if m.name == "__init__":
+            p = m.node.params
+            return any(_PARAMS_NAME.fullmatch(a.name.value) for a in (*p.posonly_params, *p.params, *p.kwonly_params))
+    return False
 
 
 def build_model(module: cst.Module, options: RuleOptions, filename: str = "",

@@ -170,10 +170,33 @@ class Bindings:
                 and len(target.elements) == len(node.value.elements)
                 and all(type(e) is cst.Element for e in (*target.elements, *node.value.elements))
             ):
-                pending.append((target, rhs, tuple(self.prov(e.value) for e in node.value.elements)))
+                # `net, loss = linreg, squared_loss`: each name is bound to its own value
+                pending += [(el.value, self._function_reference(src.value) or self.classify(src.value),
+                             self.prov(src.value)) for el, src in zip(target.elements, node.value.elements)]
                 continue
-            pending.append((target, rhs, rprov))
+            pending.append((target, self._function_reference(node.value) or rhs, rprov))
         return pending
+
+    def _function_reference(self, rhs: cst.BaseExpression) -> Value | None:
+        """A function referred to without calling it, which `net = ...` may hold but no model is:
+        a lambda, a function of the file, a function of an imported non-torch module (`d2l.linreg`)."""
+        if type(rhs) is cst.Lambda:
+            return Value(Kind.OTHER, "a lambda")
+        if type(rhs) is cst.Name:
+            if rhs.value in self._module_functions and self._scope.lookup(rhs.value) is None:
+                return Value(Kind.OTHER, f"the function `{rhs.value}`")
+            return None
+        if type(rhs) is not cst.Attribute or type(rhs.value) is not cst.Name:
+            return None
+        head, attr = rhs.value.value, rhs.attr.value
+        origin = self.imports.aliases.get(head)
+        if origin is None or self._scope.lookup(head) is not None:
+            return None
+        top = origin.partition(".")[0]
+        if top in _MODULE_LIBRARIES or not attr[:1].islower() or self._is_model_name(attr):
+            return None  # `nn.Linear`, `models.resnet18`, `pkg.model` (an instance)
+        return Value(Kind.OTHER, f"the function `{head}.{attr}`")
+
 
     def _bind_pending(self, pending: list) -> None:
         for target, value, prov in pending:
@@ -388,3 +411,8 @@ class Bindings:
     visit_Lambda = _enter_lambda
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp
     leave_Lambda = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+
+
+# libraries whose lowercase attributes may be model factories or modules (`models.resnet18`)
+_MODULE_LIBRARIES = frozenset("torch torchvision torchaudio torchtext timm transformers lightning pytorch_lightning "
+                              "diffusers peft accelerate".split())

@@ -47,6 +47,7 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
+    StepCall,
 )
 from gradlint.model.names import GRAD_MODE_NAMES, ImportMap, dotted
 from gradlint.model.record import (  # noqa: F401  (re-exported: GL002 and the extensions import them here)
@@ -123,6 +124,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
+        self.step_calls: list[StepCall] = []  # `X.step()`: which may reach a `step` method of the file
         self.imported_calls: list[ImportedCall] = []
         self.model_calls: list[ModelCall] = []
         self.is_test_file = bool(

@@ -230,14 +230,16 @@ def _parameters_owners(node: cst.CSTNode) -> set[str]:
 _ITERABLE_WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "set", "iter", "chain"})
 
 
-def _may_hold_parameters(value: cst.BaseExpression) -> bool:
-    """Could this value be (a filtered list of) parameters / param groups? (Cheap, syntactic.)"""
+def _may_hold_parameters(value: cst.BaseExpression, imports=None) -> bool:
+    """Could this value be (a filtered list of) parameters / param groups? (Cheap, syntactic; `imports`
+    resolves an alias such as `from itertools import chain as ichain`.)"""
     if type(value) in (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple):
         return True
     if type(value) is cst.Call:
         func = value.func
         if type(func) is cst.Name:
-            return func.value in _ITERABLE_WRAPPERS
+            return func.value in _ITERABLE_WRAPPERS or (
+                imports is not None and imports.resolve(func) == "itertools.chain")
         if type(func) is cst.Attribute:
             return func.attr.value in ("parameters", "named_parameters", "chain")
     return False
@@ -494,7 +496,7 @@ class ModuleFacts(Extension):
                     self._filtered.discard(key)
                 # GL021: names holding parameters of a module / a new parameterised module
                 if value_owners is None:
-                    value_owners = _parameters_owners(value) if _may_hold_parameters(value) else set()
+                    value_owners = _parameters_owners(value) if _may_hold_parameters(value, self.b.imports) else set()
                 if value_owners:
                     self._param_names[key] = value_owners
                 elif self._param_names:

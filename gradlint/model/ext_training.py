@@ -868,7 +868,7 @@ class TrainingFacts(Extension):
         return None
 
     def _record_backward(self, node: cst.Call, target: cst.BaseExpression | None, kind: str) -> None:
-        rg = _kwarg(node, "retain_graph")
+        rg = _kwarg(node, "retain_graph") or _kwarg(node, "retain_variables")  # (its pre-0.4 name)
         cg = _kwarg(node, "create_graph")
         create = cg is not None and _const_bool(cg.value) is True
         retain_true = rg is not None and _const_bool(rg.value) is True

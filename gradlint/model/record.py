@@ -23,6 +23,7 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
+    StepCall,
 )
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, target_names
 from gradlint.model.project_facts import EXTERNAL_TOPS
@@ -287,6 +288,7 @@ class FactRecorder:
                 self._mark_grad_use(backward=True)
             elif method == "step" and not node.args:
                 rv = self.classify(recv)
+                self.step_calls.append(StepCall(node, self._seq, self._mode, fn, rv, type(recv) is cst.Attribute))
                 if rv.kind not in (Kind.MODULE,):
                     if fn is not None:
                         fn.has_step = True

@@ -89,3 +89,61 @@ def test_parameter_frozen_through_attribute_before_copy_is_silent():
             return new_layer
         """
     assert rows("GL001", code) == [9]  # the bias was never frozen
+
+
+_D2L_SGD = """
+    import torch
+
+
+    class SGD:
+        def __init__(self, params, lr):
+            self.params = params
+            self.lr = lr
+
+        def step(self):
+            for param in self.params:
+                param -= self.lr * param.grad
+
+
+    class Model:
+        def configure_optimizers(self):
+            return SGD([self.w, self.b], self.lr)
+
+
+    class Trainer:
+        def fit(self, model):
+            self.model = model
+            self.optim = model.configure_optimizers()
+            for batch in self.train_dataloader:
+                loss = self.model.training_step(batch)
+                self.optim.zero_grad()
+                with torch.no_grad():
+                    loss.backward()
+                    self.optim.step()
+    """
+
+
+def test_optimizer_class_step_reached_only_under_no_grad_is_silent():
+    # d2l's SGD: `self.optim.step()` (an attribute the walk cannot tie to a class) runs under no_grad
+    assert rows("GL001", _D2L_SGD) == []
+
+
+@pytest.mark.parametrize("change", [
+    # the same call with grad mode on
+    lambda code: code.replace("                with torch.no_grad():\n", "                if True:\n"),
+    # another visible call of the class's step with grad mode on
+    lambda code: code + "\n    opt = SGD([w], 0.1)\n    loss.backward()\n    opt.step()\n",
+    # through a parameter the call sites fill with an instance
+    lambda code: code + ("\n    def update(opt):\n        opt.step()\n\n\n    update(SGD([w], 0.1))\n"),
+])
+def test_optimizer_class_step_with_a_call_under_grad_mode_is_reported(change):
+    assert rows("GL001", change(_D2L_SGD)) == [12]
+
+
+def test_step_of_a_class_that_is_no_optimizer_keeps_its_callers_rule():
+    # not optimizer-like (takes and keeps no parameters): unknown `self.x.step()` calls do not decide its mode
+    code = _D2L_SGD.replace("def __init__(self, params, lr):\n            self.params = params",
+                            "def __init__(self, lr):\n            self.w = torch.zeros(2, requires_grad=True)")
+    code = code.replace("for param in self.params:\n                param -= self.lr * param.grad",
+                        "self.w += 1")
+    assert rows("GL001", code) == [11]

@@ -243,3 +243,24 @@ def test_graph_cut_tier_needs_the_read_to_be_the_only_use(body, tier):
             "        self.pos = nn.Parameter(torch.randn(3))\n    def forward(self, x):\n" + body)
     (d,) = lint_source(code, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
     assert d.tier == tier
+
+
+@pytest.mark.parametrize("body, tier", [
+    # transformers' udop bucket expansion: the old table copied into a new embedding's storage (surgery)
+    ("        new = nn.Embedding(5, 3)\n        new.weight.data[:3] = self.emb.weight.data\n"
+     "        self.emb = new\n        return x\n", "hygiene"),
+    ("        new = nn.Embedding(5, 3)\n        new.weight.data.copy_(self.emb.weight.data.clone())\n"
+     "        self.emb = new\n        return x\n", "hygiene"),
+    # look-alikes: the read flows on into the computation (a cut), or into a tracked copy_
+    ("        t = torch.zeros(5, 3)\n        t[:3] = self.emb.weight.data\n        return x + t.sum()\n", "bug"),
+    ("        t = torch.zeros(3, 3)\n        t.copy_(self.emb.weight.data)\n        return x + t.sum()\n", "bug"),
+])
+def test_data_read_copied_into_another_tensors_storage_is_not_a_graph_cut(body, tier):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    code = ("import torch\nimport torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.emb = nn.Embedding(3, 3)\n    def forward(self, x):\n" + body)
+    found = [d for d in lint_source(code, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
+             if "self.emb.weight.data" in d.message]
+    assert [d.tier for d in found] == [tier]

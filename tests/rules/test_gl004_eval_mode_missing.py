@@ -40,3 +40,233 @@ def test_tier_follows_what_the_model_is_built_from(model_code, tier):
             + "with torch.no_grad():\n    for x, y in test_loader:\n        out = net(x)\n")
     (d,) = lint_source(code, "t.py", Settings(selected=frozenset({"GL004"}))).diagnostics
     assert d.tier == tier
+
+
+_PREAMBLE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nimport d2lzh_pytorch as d2l\n"
+
+
+def _tiers(code):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    return [(d.location.row, d.tier) for d in
+            lint_source(_PREAMBLE + code, "t.py", Settings(selected=frozenset({"GL004"}))).diagnostics]
+
+
+_TRAIN_CH7 = """
+def linreg(X, w, b):
+    return torch.mm(X, w) + b
+
+def squared_loss(y_hat, y):
+    return ((y_hat - y.view(y_hat.size())) ** 2) / 2
+
+def train_ch7(optimizer_fn, states, hyperparams, features, labels, batch_size=10, num_epochs=2):
+    net, loss = MODEL, squared_loss
+    w = torch.nn.Parameter(torch.zeros(features.shape[1], 1), requires_grad=True)
+    b = torch.nn.Parameter(torch.zeros(1, dtype=torch.float32), requires_grad=True)
+
+    def eval_loss():
+        return loss(net(features, w, b), labels).mean().item()
+
+    ls = [eval_loss()]
+    data_iter = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(features, labels), batch_size)
+    for _ in range(num_epochs):
+        for batch_i, (X, y) in enumerate(data_iter):
+            l = loss(net(X, w, b), y).mean()
+            l.backward()
+            optimizer_fn([w, b], states, hyperparams)
+            if (batch_i + 1) * batch_size % 100 == 0:
+                ls.append(eval_loss())
+"""
+
+
+@pytest.mark.parametrize("model, expected", [
+    # Dive-into-DL's train_ch7: `net` is a plain function (no train/eval mode, no `.eval()` to call)
+    ("linreg", []),
+    ("d2l.linreg", []),
+    ("lambda X, w, b: X @ w + b", []),
+    # look-alikes: a model built right there (an imported class: may have Dropout), or a model name
+    ("d2l.Net()", [(18, "bug")]),
+    ("d2l.net", [(18, "bug")]),
+])
+def test_tuple_unpacked_function_is_no_model(model, expected):
+    assert _tiers(_TRAIN_CH7.replace("MODEL", model)) == expected
+
+
+_EVALUATE = """
+class BiRNN(nn.Module):
+    def __init__(self, vocab, embed_size, num_hiddens, num_layers):
+        super(BiRNN, self).__init__()
+        self.embedding = nn.Embedding(len(vocab), embed_size)
+        self.encoder = nn.LSTM(input_size=embed_size, hidden_size=num_hiddens, num_layers=num_layers,
+                               bidirectional=True LSTM_EXTRA)
+        self.decoder = nn.Linear(4 * num_hiddens, 2)
+
+    def forward(self, inputs):
+        embeddings = self.embedding(inputs.permute(1, 0))
+        outputs, _ = self.encoder(embeddings)
+        return self.decoder(torch.cat((outputs[0], outputs[-1]), -1))
+
+def predict_sentiment(net, vocab, sentence):
+    label = torch.argmax(net(sentence.view((1, -1))), dim=1)
+    return 'positive' if label.item() == 1 else 'negative'
+
+net = NET
+net = net.to(device)
+predict_sentiment(net, vocab, ['this', 'movie', 'is', 'so', 'great'])
+"""
+
+
+@pytest.mark.parametrize("lstm, net, tier", [
+    # a parameter: every call site passes a model of this file built only of mode-independent layers
+    ("", "BiRNN(vocab, 100, 100, 2)", "hygiene"),
+    # look-alikes: dropout between the LSTM layers, a model of another module, a pretrained torchvision model
+    (", dropout=0.5", "BiRNN(vocab, 100, 100, 2)", "bug"),
+    ("", "d2l.BiRNN(vocab, 100, 100, 2)", "bug"),
+    ("", "load_model('birnn.pt')", "bug"),
+])
+def test_tier_of_a_parameter_follows_the_call_sites(lstm, net, tier):
+    assert _tiers(_EVALUATE.replace(" LSTM_EXTRA", lstm).replace("NET", net)) == [(20, tier)]
+
+
+@pytest.mark.parametrize("layer, tier", [
+    # Dive-into-DL's RNNModel(rnn_layer, vocab_size): the layer handed in is what the constructor call passes
+    ("nn.LSTM(10, 20)", "hygiene"),
+    ("nn.LSTM(10, 20, num_layers=2, dropout=0.5)", "bug"),
+    ("make_rnn(10, 20)", "bug"),  # unknown
+])
+def test_tier_with_a_layer_handed_to_the_models_class_follows_the_constructor_call(layer, tier):
+    code = """
+class RNNModel(nn.Module):
+    def __init__(self, rnn_layer, vocab_size):
+        super(RNNModel, self).__init__()
+        self.rnn = rnn_layer
+        self.dense = nn.Linear(rnn_layer.hidden_size, vocab_size)
+
+    def forward(self, inputs, state):
+        Y, self.state = self.rnn(inputs, state)
+        return self.dense(Y.view(-1, Y.shape[-1])), self.state
+
+def predict_rnn(prefix, model):
+    for t in range(10):
+        Y, state = model(X, state)
+
+rnn_layer = LAYER
+predict_rnn('a', RNNModel(rnn_layer, 10))
+"""
+    assert _tiers(code.replace("LAYER", layer)) == [(18, tier)]
+
+
+_NOTEBOOK = """
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 256)
+        self.fc2 = nn.Linear(256, 10)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc2(F.relu(self.fc1(x.view(x.shape[0], -1)))), dim=1)
+
+model = Classifier()
+for e in range(3):
+    for images, labels in trainloader:
+        optimizer.zero_grad()
+        criterion(model(images), labels).backward()
+        optimizer.step()
+    with torch.no_grad():
+        for images, labels in testloader:
+            log_ps = model(images)
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 256)
+        self.fc2 = nn.Linear(256, 10)
+        self.dropout = nn.Dropout(p=0.2)
+
+    def forward(self, x):
+        return F.log_softmax(self.fc2(self.dropout(F.relu(self.fc1(x.view(x.shape[0], -1))))), dim=1)
+
+model = Classifier()
+for e in range(3):
+    for images, labels in trainloader:
+        optimizer.zero_grad()
+        criterion(model(images), labels).backward()
+        optimizer.step()
+    with torch.no_grad():
+        for images, labels in testloader:
+            log_ps = model(images)
+"""
+
+
+def test_tier_follows_the_class_definition_in_force():
+    # udacity's Part 5 notebook: the first Classifier has no Dropout, the redefinition later has
+    assert _tiers(_NOTEBOOK) == [(23, "hygiene"), (43, "bug")]
+
+
+def test_tier_of_a_model_built_in_the_function_ignores_other_models_of_the_file():
+    # Dive-into-DL's utils.py: nn.Sequential(nn.Linear) here, Dropout in another function of the file
+    code = """
+def train_pytorch_ch7(features, labels):
+    net = nn.Sequential(nn.Linear(features.shape[-1], 1))
+    loss = nn.MSELoss()
+
+    def eval_loss():
+        return loss(net(features).view(-1), labels).item() / 2
+
+    return [eval_loss()]
+
+def other():
+    return nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+"""
+    assert _tiers(code) == [(11, "hygiene")]
+    assert _tiers(code.replace("nn.Linear(features.shape[-1], 1))", "nn.Linear(3, 3), nn.BatchNorm1d(3))")) == [
+        (11, "bug")]
+
+
+_D2L_SELF = """
+import sys
+d2l = sys.modules[__name__]
+
+def evaluate_loss(net, data_iter, loss):
+    metric = []
+    for X, y in data_iter:
+        out = net(X)
+        metric.append(loss(out, y).sum().item())
+    return sum(metric)
+
+def train_ch11(data_iter):
+    w = torch.zeros(5, 1, requires_grad=True)
+    net, loss = lambda X: d2l.linreg(X, w), d2l.squared_loss
+    for X, y in data_iter:
+        loss(net(X), y).mean().backward()
+        print(d2l.evaluate_loss(net, data_iter, loss))
+
+def train_concise_ch11(trainer_fn, data_iter):
+    net = nn.Sequential(LAYERS)
+    optimizer = trainer_fn(net.parameters())
+    for X, y in data_iter:
+        optimizer.zero_grad()
+        nn.MSELoss()(net(X), y).backward()
+        optimizer.step()
+        print(d2l.evaluate_loss(net, data_iter, nn.MSELoss()))
+"""
+
+
+@pytest.mark.parametrize("header, layers, tier", [
+    # d2l/torch.py calls its own functions through `d2l = sys.modules[__name__]`: those are call sites
+    ("d2l = sys.modules[__name__]", "nn.Linear(5, 1)", "hygiene"),
+    ("d2l = sys.modules[__name__]", "nn.Linear(5, 1), nn.Dropout(0.5)", "bug"),
+    # look-alike: `d2l` is another module, whose calls of evaluate_loss this file cannot see
+    ("from d2l import torch as d2l", "nn.Linear(5, 1)", "bug"),
+])
+def test_calls_through_the_files_own_module_are_call_sites(header, layers, tier):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    code = _PREAMBLE + _D2L_SELF.replace("d2l = sys.modules[__name__]", header).replace("LAYERS", layers)
+    (d,) = lint_source(code, "d2l/torch.py", Settings(selected=frozenset({"GL004"}))).diagnostics
+    assert (d.location.row, d.tier) == (12, tier)
+    # the training loops call it: `.eval()` at its start would leave the model in eval mode (and a lambda
+    # has no `.eval()`), so there is no fix when the call sites are seen
+    assert (d.fix is None) == header.startswith("d2l =")

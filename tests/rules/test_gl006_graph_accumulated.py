@@ -256,3 +256,44 @@ def test_message_for_a_handful_of_iterations():
     assert "grows a little with every iteration" in grows
     unbounded = _diag(BAD["from_import_loss_module"][0]).message
     assert "never backpropagated" in unbounded and "every iteration's saved activations" in unbounded
+
+
+_CLUSTERGAN = """
+import torch
+n_c = 10
+for epoch in range(n_epochs):
+    for i, (imgs, itruth_label) in enumerate(dataloader):
+        train_step(imgs)
+    generator.eval()
+    stack_imgs = []
+    for idx in range(BOUND):
+        gen_imgs_samp = generator(sample_z(idx))
+        if len(stack_imgs) == 0:
+            stack_imgs = gen_imgs_samp
+        else:
+            stack_imgs = torch.cat((stack_imgs, gen_imgs_samp), 0)
+    save_image(stack_imgs, 'images/gen_classes_%06i.png' % epoch)
+"""
+
+
+@pytest.mark.parametrize("bound, tier", [
+    # eriklindernoren's cluster_gan: re-created every epoch, filled n_c = 10 times: held until the next epoch
+    ("n_c", "hygiene"),
+    ("10", "hygiene"),
+    # look-alikes: an unknown or large bound grows with the data; a list kept across the epochs keeps them all
+    ("n_samples", "bug"),
+    ("1000", "bug"),
+])
+def test_bounded_accumulator_re_created_every_outer_iteration_is_hygiene(bound, tier):
+    assert _diag(_CLUSTERGAN.replace("BOUND", bound)).tier == tier
+
+
+def test_bounded_accumulator_kept_across_the_outer_loop_stays_bug():
+    code = _CLUSTERGAN.replace("BOUND", "n_c").replace("    stack_imgs = []\n", "").replace(
+        "import torch\n", "import torch\nstack_imgs = []\n")
+    assert _diag(code).tier == "bug"
+
+
+def test_module_constant_rebound_is_not_a_bound():
+    code = _CLUSTERGAN.replace("BOUND", "n_c").replace("n_c = 10\n", "n_c = 10\nn_c = int(sys.argv[1])\n")
+    assert _diag(code).tier == "bug"

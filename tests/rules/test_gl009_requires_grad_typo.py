@@ -111,3 +111,27 @@ def test_gl009_fixes_are_unsafe_renames():
     assert [e.content for e in mod.fix.edits] == ["layer.requires_grad_(False)"]
     (s,) = _diags("import torch\nsetattr(p, 'require_grad', False)\n")
     assert [e.content for e in s.fix.edits] == ["'requires_grad'"]
+
+
+@pytest.mark.parametrize("forward, tier", [
+    # transformers' unispeech_sat: a LayerNorm built and "frozen" in __init__ that no method uses
+    ("        return self.proj(x)\n", "hygiene"),
+    # look-alike: the layer is used in forward, so the no-op freeze lets it train
+    ("        return self.proj(self.norm(x))\n", "bug"),
+])
+def test_module_requires_grad_on_an_unused_submodule_is_hygiene(forward, tier):
+    code = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.proj = nn.Linear(2, 2)\n        self.norm = nn.LayerNorm(2)\n"
+            "        self.norm.requires_grad = False\n    def forward(self, x):\n" + forward)
+    (d,) = _diags(code)
+    assert d.tier == tier
+
+
+def test_module_requires_grad_in_a_freeze_method_stays_bug():
+    # timm's pvt_v2 freeze_patch_emb(): set in __init__, frozen (in vain) in another method, used in forward
+    code = ("import torch.nn as nn\nclass M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.patch_embed = nn.Linear(2, 2)\n    def freeze_patch_emb(self):\n"
+            "        self.patch_embed.requires_grad = False\n    def forward(self, x):\n"
+            "        return self.patch_embed(x)\n")
+    (d,) = _diags(code)
+    assert d.tier == "bug"

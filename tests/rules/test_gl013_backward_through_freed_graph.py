@@ -554,3 +554,67 @@ def test_step_between_message():
     msg = _diag(STEPPED_BAD["softmax_gan_outputs_reused"][0]).message
     assert "`g_loss.backward()`" in msg and "`discriminator`" in msg and "`optimizer_D.step()`" in msg
     assert "modified by an inplace operation" in msg and "`d_loss.backward(retain_graph=True)`" in msg
+
+
+_GAN_406 = """
+    import torch
+    G = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    D = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1), torch.nn.Sigmoid())
+    opt_D = torch.optim.Adam(D.parameters(), lr=0.0001)
+    opt_G = torch.optim.Adam(G.parameters(), lr=0.0001)
+    for step in range(10000):
+        G_paintings = G(torch.randn(64, 5))
+        prob_artist0 = D(artist_paintings())
+        prob_artist1 = D(G_paintings)
+        D_loss = - torch.mean(torch.log(prob_artist0) + torch.log(1. - prob_artist1))
+        G_loss = torch.mean(torch.log(1. - prob_artist1))
+        opt_D.zero_grad()
+        D_loss.backward(RETAIN=True)
+        opt_D.step()
+        opt_G.zero_grad()
+        G_loss.backward()
+        opt_G.step()
+    """
+
+
+@pytest.mark.parametrize("retain", ["retain_graph", "retain_variables"])
+def test_retain_variables_is_the_legacy_retain_graph(retain):
+    # MorvanZhou's 406_GAN: `retain_variables=True` (pre-0.4 spelling) kept the graph; what raises at
+    # `G_loss.backward()` is opt_D.step()'s in-place update, not a freed graph
+    snippet = _GAN_406.replace("RETAIN", retain)
+    assert rows("GL013", snippet) == [17]
+    msg = _diag(snippet).message
+    assert "modified by an inplace operation" in msg and "freed" not in msg
+
+
+@pytest.mark.parametrize("imports, chain, expected", [
+    ("from itertools import chain as ichain", "ichain", [19]),
+    ("from itertools import chain", "chain", [19]),
+    # look-alike: another library's function of that name says nothing about what the optimizer holds
+    ("from mylib import ichain", "ichain", []),
+])
+def test_optimizer_over_chained_parameters_through_an_alias(imports, chain, expected):
+    # eriklindernoren's cluster_gan: `optimizer_GE = Adam(ichain(generator.parameters(), encoder.parameters()))`
+    snippet = f"""
+    import torch
+    {imports}
+    generator = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    encoder = torch.nn.Linear(3, 4)
+    discriminator = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Sigmoid())
+    ge_chain = {chain}(generator.parameters(), encoder.parameters())
+    optimizer_GE = torch.optim.Adam(ge_chain)
+    optimizer_D = torch.optim.Adam(discriminator.parameters())
+    for z in loader:
+        gen_imgs = generator(z)
+        D_gen = discriminator(gen_imgs)
+        optimizer_GE.zero_grad()
+        ge_loss = torch.mean(D_gen) + torch.mean((encoder(gen_imgs) - z) ** 2)
+        ge_loss.backward(retain_graph=True)
+        optimizer_GE.step()
+        optimizer_D.zero_grad()
+        d_loss = -torch.mean(D_gen)
+        d_loss.backward()
+        optimizer_D.step()
+    """
+    assert rows("GL013", snippet) == expected
+

@@ -136,8 +136,8 @@ def train(model, train_loader, val_loader, opt):
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for ctx in model.eval_contexts():
-            if ctx.has_step or (ctx.loop is not None and ctx.has_backward):
-                continue
+            if model.loop_trains(ctx.loop) if ctx.loop is not None else ctx.has_step:
+                continue  # a training loop (the model's one definition), or a function that steps an optimizer
             calls = [c for c in ctx.model_calls if not c.not_module]  # `.eval()` needs an nn.Module
             if not calls:
                 continue
@@ -284,8 +284,7 @@ def _called_while_training(model: SemanticModel, fn) -> bool:
         caller = site.function
         if caller is not None and (caller.has_step or caller.has_backward):
             return True
-        if caller is None and any(lp.function is None and (lp.has_step or lp.has_backward) and
-                                  lp.seq <= site.seq <= lp.end_seq for lp in model.loops):
+        if model.innermost_training_loop(caller, site.seq) is not None:
             return True
     return False
 

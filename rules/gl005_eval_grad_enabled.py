@@ -121,8 +121,8 @@ for x, y in val_loader:
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for ctx in model.eval_contexts():
-            if ctx.has_step or ctx.has_grad_use:
-                continue
+            if ctx.has_step or ctx.has_grad_use or (ctx.loop is not None and model.loop_trains(ctx.loop)):
+                continue  # training (the model's one definition of a training loop), or gradients wanted
             enabled = [c for c in ctx.model_calls if model.mode_at(c) is Mode.ENABLED]
             if not enabled:
                 continue

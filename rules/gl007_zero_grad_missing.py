@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import FunctionInfo, LoopInfo, SemanticModel
-from gradlint.model.ext_training import Backward, Step, TrainingFacts
+from gradlint import edits as fixes
+from gradlint.model import LoopInfo, SemanticModel
+from gradlint.model.training import Step
 from gradlint.rules.base import Finding, FixSpec, InsertLinesBefore, Rule
 from gradlint.settings import RuleOptions
 
@@ -120,47 +121,29 @@ for epoch in range(3):
     )
     prefilter = ("backward",)
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
-    extensions = (TrainingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         if not model.uses_torch or model.is_test_file:
             return
-        t = model.ext(TrainingFacts)
-        for step in t.steps:
-            loop = self._loop_with_backward(t, step)
+        steps = [s for s in model.steps if s.optimizer is not None and not s.scheduler]
+        for step in steps:
+            loop = _loop_with_backward(model, step)
             if loop is None:
                 continue
-            resets = [r for r in t.resets if r.fn is step.fn and loop in r.loops]
-            stepped = {s.optimizer for s in t.steps if s.fn is step.fn and loop in s.loops}
-            others = [r for r in resets if r.receiver in stepped and r.receiver != step.optimizer]
-            if len(others) < len(resets):
-                continue  # reset (of this optimizer, a model, p.grad) in the loop
-            if self._helper_resets(model, t, step.fn, loop):
+            if model.resets_gradients(loop, step.optimizer):
+                continue  # reset (of this optimizer, a model, p.grad) in the loop, or by a helper it calls
+            if _fresh_leaves_each_iteration(model, step, loop):
                 continue
-            if _fresh_leaves_each_iteration(model, t, step, loop):
-                continue
-            yield Finding(step.node, self._message(model, t, step, loop, others),
-                          self._fix(model, t, step, loop))
+            yield Finding(step.node, self._message(model, step, loop, steps), self._fix(model, step, loop))
 
-    @staticmethod
-    def _loop_with_backward(t: TrainingFacts, step: Step) -> LoopInfo | None:
-        backwards = [b for b in t.backwards if b.fn is step.fn and b.kind == "backward"]
-        for loop in reversed(step.loops):
-            if any(loop in b.loops for b in backwards):
-                return loop
-        return None
-
-    def _helper_resets(self, model: SemanticModel, t: TrainingFacts, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
-        names = {c.name for c in t.loop_calls if c.fn is fn and loop in c.loops}
-        resetting = {id(r.fn) for r in t.resets}
-        return any(model.reaches(f, lambda g: id(g) in resetting, depth=64)
-                   for name in names for f in model.functions_named(name))
-
-    def _message(self, model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo, others) -> str:
+    def _message(self, model: SemanticModel, step: Step, loop: LoopInfo, steps: list[Step]) -> str:
         opt = step.optimizer
         head = (f"`{model.code(step.node)}` runs in a loop that calls `backward()` every iteration, but nothing in "
                 "that loop resets the gradients")
-        outside = [r for r in t.resets if r.fn is step.fn and loop not in r.loops]
+        stepped = {s.optimizer for s in steps if s.function is step.function and loop in s.loops}
+        others = [r for r in model.resets if r.function is step.function and loop in r.loops
+                  and r.receiver in stepped and r.receiver != opt]
+        outside = [r for r in model.resets if r.function is step.function and loop not in r.loops]
         if others:
             head += f" (only `{others[0].receiver}` is reset, not `{opt}`)"
         elif outside:
@@ -170,13 +153,13 @@ for epoch in range(3):
                 f"last reset and the updates grow every step (silent: training diverges or stalls); call "
                 f"`{opt}.zero_grad()` in every iteration, before `backward()` or right after `{opt}.step()`")
 
-    def _fix(self, model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo) -> FixSpec | None:
-        direct = [b for b in t.backwards
-                  if b.fn is step.fn and b.kind == "backward" and b.loops and b.loops[-1] is loop]
+    def _fix(self, model: SemanticModel, step: Step, loop: LoopInfo) -> FixSpec | None:
+        direct = [b for b in model.backwards
+                  if b.function is step.function and b.kind == "backward" and b.loops and b.loops[-1] is loop]
         if not direct:
             return None
-        first: Backward = min(direct, key=lambda b: b.seq)
-        stmt = first.stmt
+        first = min(direct, key=lambda b: b.seq)
+        stmt = fixes.statement_of(model, first.node)
         if not isinstance(stmt, cst.SimpleStatementLine) or not any(
                 isinstance(s, cst.Expr) and s.value is first.node for s in stmt.body):
             return None
@@ -184,13 +167,23 @@ for epoch in range(3):
                        (InsertLinesBefore(stmt, f"{step.optimizer}.zero_grad()\n"),), safe=False)
 
 
-def _fresh_leaves_each_iteration(model: SemanticModel, t: TrainingFacts, step: Step, loop: LoopInfo) -> bool:
+def _loop_with_backward(model: SemanticModel, step: Step) -> LoopInfo | None:
+    """The innermost loop around the step that also runs a backward pass itself."""
+    backwards = [b for b in model.backwards if b.function is step.function and b.kind == "backward"]
+    for loop in reversed(step.loops):
+        if any(loop in b.loops for b in backwards):
+            return loop
+    return None
+
+
+def _fresh_leaves_each_iteration(model: SemanticModel, step: Step, loop: LoopInfo) -> bool:
     """`x = torch.randn(..., requires_grad=True); opt = SGD([x])` in every iteration: the leaves (and their
     `.grad`) are new each time, so nothing accumulates across iterations."""
-    for ctor in t.loop_optimizers:
-        if ctor.key != step.optimizer or ctor.fn is not step.fn or loop not in ctor.loops or not ctor.param_names:
+    for ctor in model.optimizers:
+        if ctor.var != step.optimizer or ctor.function is not step.function or loop not in ctor.loops \
+                or not ctor.param_names:
             continue
-        if all(any(r.name == name and r.function is step.fn and r.loop is not None and loop.seq < r.seq < ctor.seq
+        if all(any(r.name == name and r.function is step.function and r.loop is not None and loop.seq < r.seq < ctor.seq
                    and r.seq <= loop.end_seq for r in model.releafs) for name in ctor.param_names):
             return True
     return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.model.ext_modules import ModuleFacts
 from gradlint.model.ext_training import (
     GRAPH_REUSE_WORDS,
     Backward,
@@ -179,7 +178,7 @@ for x in data:
     )
     prefilter = GRAPH_REUSE_WORDS
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
-    extensions = (TrainingFacts, ModuleFacts)
+    extensions = (TrainingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         if not model.uses_torch or model.is_test_file:
@@ -223,7 +222,7 @@ for x in data:
     def _optimized_modules(model: SemanticModel) -> dict[str, set[str]]:
         """Optimizer variable -> the modules whose `.parameters()` it was built from (every construction)."""
         out: dict[str, set[str]] = {}
-        for o in model.ext(ModuleFacts).optimizers:
+        for o in model.optimizers:
             if o.var:
                 out.setdefault(o.var, set()).update(o.receivers)
         return out
@@ -242,21 +241,21 @@ for x in data:
                          backwards: list[Backward]) -> Finding | None:
         """`d_loss.backward(retain_graph=True); opt_D.step(); g_loss.backward()` with `g_loss` computed from
         `D(...)` before the step: the step modified in place the weights autograd saved for `D(...)`."""
-        for s in t.steps:
-            if s.fn is not b.fn or not t.may_precede(s.path, s.seq, b.path, b.seq):
+        for s in model.steps:
+            if s.optimizer is None or s.function is not b.fn or not t.may_precede(t.step_path(s), s.seq, b.path, b.seq):
                 continue
             over = owners.get(s.optimizer)
             if not over:
                 continue  # an optimizer whose parameters the file does not show: silent
             calls = [mr for r in sorted(b.roots) if (mr := t.model_roots.get(r)) is not None
                      and mr.fn is b.fn and mr.saves_weights and self._covers(over, mr.module)
-                     and t.may_precede(mr.path, mr.seq, s.path, s.seq)]
+                     and t.may_precede(mr.path, mr.seq, t.step_path(s), s.seq)]
             if not calls:
                 continue
             # the step changes the parameters only when a backward before it filled their gradients
             # (after `zero_grad()` they are None and `step()` skips them)
             filled = next((f for f in backwards if f is not b and f.fn is b.fn
-                           and t.may_precede(f.path, f.seq, s.path, s.seq)
+                           and t.may_precede(f.path, f.seq, t.step_path(s), s.seq)
                            and any((mr := t.model_roots.get(r)) is not None and self._covers(over, mr.module)
                                    for r in f.roots)), None)
             if filled is None:

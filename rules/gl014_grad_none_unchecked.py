@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_modules import ModuleFacts
+from gradlint.model.ext_grads import GradGuardFacts
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -126,12 +126,12 @@ total = sum(p.grad.norm() for p in model.parameters())  # gradlint-expect: GL014
 """,
     )
     prefilter = (".grad",)
-    extensions = (ModuleFacts,)
+    extensions = (GradGuardFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         if model.is_test_file:
             return  # tests call backward on models whose every parameter they use, then check the grads
-        facts = model.ext(ModuleFacts)
+        facts = model.ext(GradGuardFacts)
         if facts.grads_set_up:
             return  # the file's modules create their parameters' `.grad` when they are built
         for loop in facts.param_loops:

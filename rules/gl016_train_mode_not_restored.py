@@ -7,13 +7,10 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.diagnostic import Related
-from gradlint.model import FunctionInfo, ImportedCall, LocalCall, LoopInfo, SemanticModel
+from gradlint.model import ImportedCall, LocalCall, LoopInfo, ModeSwitch, SemanticModel
 from gradlint.model.names import dotted
-from gradlint.model.ext_modules import ModeSwitch, ModuleFacts, ends_loop_after
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
-
-_END = 1 << 62
 
 
 class TrainModeNotRestored(Rule):
@@ -151,50 +148,45 @@ for epoch in range(3):
     )
     prefilter = (".eval(", ".train(")
     prefilter_needs_torch = "import"  # check() returns at once unless model.uses_torch
-    extensions = (ModuleFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         if model.is_test_file or not model.uses_torch:
             return
-        facts = model.ext(ModuleFacts)
         imported_eval = [c for c in model.imported_calls if (e := model.external_callee(c)) is not None and e.effect]
-        if not imported_eval and not any(s.kind == "eval" for s in facts.switches):
+        if not imported_eval and not any(s.kind == "eval" for s in model.switches):
             return
-        checker = _Checker(model, facts)
         reported: set[int] = set()
         # an imported helper (another file of the project) that leaves the model in eval mode
-        yield from _imported_helpers(model, checker, imported_eval, reported)
+        yield from _imported_helpers(model, imported_eval, reported)
         # eval() directly in a training loop
-        for sw in facts.switches:
+        for sw in model.switches:
             if sw.kind != "eval":
                 continue
-            loop = next((lp for lp in reversed(sw.loops) if checker.loop_trains(lp)), None)
-            if loop is None or not checker.evidence(sw.receiver):
+            loop = next((lp for lp in reversed(sw.loops) if model.loop_trains(lp)), None)
+            if loop is None or not model.is_trained(sw.receiver):
                 continue
-            if checker.loop_restores(loop, sw.receiver) or ends_loop_after(sw.loops[-1], sw.node):
+            if model.restores_train_mode(loop, sw.receiver) or model.ends_loop_after(sw.loops[-1], sw.node):
                 continue
             reported.add(id(sw.node))
             yield Finding(sw.node, _message(sw, None))
         # eval() in a helper that a training loop calls
-        for loop in model.loops:
-            if not checker.loop_trains(loop):
-                continue
-            for call in checker.calls_in(loop):
-                if checker.innermost_training_loop(call) is not loop:
+        for loop in model.training_loops():
+            for call in model.calls_in(loop):
+                if model.innermost_training_loop(call.function, call.seq) is not loop:
                     continue
                 for callee in model.functions_named(call.name):
                     if not model.sets_eval(callee):
                         continue
-                    for sw in checker.eval_switches(callee):
-                        if id(sw.node) in reported or not checker.evidence(sw.receiver):
+                    for sw in model.eval_switches(callee):
+                        if id(sw.node) in reported or not model.is_trained(sw.receiver):
                             continue
-                        if checker.loop_restores(loop, sw.receiver):
+                        if model.restores_train_mode(loop, sw.receiver):
                             continue
                         reported.add(id(sw.node))
                         yield Finding(sw.node, _message(sw, call))
         # a training loop that starts with the model left in eval mode by an earlier switch or call
-        for loop in model.loops:
-            if not checker.loop_trains(loop) or _in_training_loop(checker, loop):
+        for loop in model.training_loops():
+            if model.in_training_loop(loop):
                 continue
             found = model.last_mode_event(loop.function, loop.seq)
             if found is None or not found[0]:
@@ -207,57 +199,54 @@ for epoch in range(3):
                 sw = event
             else:
                 call = event
-                switches = [s for f in model.functions_named(event.name) for s in checker.eval_switches(f)]
+                switches = [s for f in model.functions_named(event.name) for s in model.eval_switches(f)]
                 if not switches:
                     continue
                 sw = switches[-1]
-            if sw.kind != "eval" or id(sw.node) in reported or not checker.evidence(sw.receiver):
+            if sw.kind != "eval" or id(sw.node) in reported or not model.is_trained(sw.receiver):
                 continue
-            if checker.loop_restores(loop, sw.receiver):
+            if model.restores_train_mode(loop, sw.receiver):
                 continue
             reported.add(id(sw.node))
             yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call))
 
 
-def _imported_helpers(model: SemanticModel, checker: "_Checker", calls: list[ImportedCall],
-                      reported: set[int]) -> Iterator[Finding]:
+def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported: set[int]) -> Iterator[Finding]:
     """`validate(model)` imported from another file, which leaves `model` in eval mode: called inside a
     training loop that never switches back, or before a training loop whose model it left in eval mode."""
     for call in calls:
         ext = model.external_callee(call)
-        receiver = _trained_argument(call, checker)
+        receiver = _trained_argument(call, model)
         if ext is None or receiver is None or id(call.node) in reported:
             continue
         related = (Related(ext.file, max(1, ext.line), 1, f"`{ext.name}()`, defined here, leaves the model in eval mode"),)
         helper = (f"`{call.name}({receiver}, ...)` (`{ext.name}()` defined in {ext.where}) leaves `{receiver}` "
                   "in eval mode")
-        inner = checker.innermost_training_loop(call)
+        inner = model.innermost_training_loop(call.function, call.seq)
         if inner is not None:
-            if checker.loop_restores(inner, receiver) or _restored_after(model, call, inner):
+            if model.restores_train_mode(inner, receiver) or _restored_after(model, call, inner):
                 continue
             reported.add(id(call.node))
             yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop calls "
                                      f"`{receiver}.train()` again: {_from_second_epoch(receiver)}", related=related)
             continue
-        for loop in model.loops:
-            if loop.function is not call.function or loop.seq <= call.seq or not checker.loop_trains(loop):
-                continue
-            if _in_training_loop(checker, loop):
+        for loop in model.training_loops():
+            if loop.function is not call.function or loop.seq <= call.seq or model.in_training_loop(loop):
                 continue
             found = model.last_mode_event(loop.function, loop.seq)
-            if found is None or found[1] is not call or checker.loop_restores(loop, receiver):
+            if found is None or found[1] is not call or model.restores_train_mode(loop, receiver):
                 continue
             reported.add(id(call.node))
             yield Finding(call.node, _never_train_before(helper, receiver), related=related)
             break
 
 
-def _trained_argument(call: ImportedCall, checker: "_Checker") -> str | None:
+def _trained_argument(call: ImportedCall, model: SemanticModel) -> str | None:
     """The argument of the call that is a model this file trains (the helper's receiver, as far as this file
     can tell: `validate(model, loader)` -> `model`)."""
     for arg in call.node.args:
         text = dotted(arg.value)
-        if text is not None and checker.evidence(text):
+        if text is not None and model.is_trained(text):
             return text
     return None
 
@@ -299,98 +288,3 @@ def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
     where = "inside the training loop" if call is None else f"(called from the training loop through `{call.name}(...)`)"
     return f"{code} {where} is never undone: no `{recv}.train()` runs before the next training step, so " \
         + _from_second_epoch(recv)
-
-
-class _Checker:
-    def __init__(self, model: SemanticModel, facts: ModuleFacts) -> None:
-        self.model = model
-        self.facts = facts
-        self._switches: dict[int, list[ModeSwitch]] = {}
-        for sw in facts.switches:
-            self._switches.setdefault(id(sw.function), []).append(sw)
-        self._loop_trains: dict[int, bool] = {}
-        trained = {s.receiver for s in facts.switches if s.kind in ("train", "restore") and s.receiver}
-        for opt in facts.optimizers:
-            trained |= opt.receivers
-        self._trained = trained
-        self._trained_last = {r.rsplit(".", 1)[-1] for r in trained}
-        self._loops_of: dict[int, list[LoopInfo]] = {}  # id(function) -> its loops, in model order
-        for lp in model.loops:
-            self._loops_of.setdefault(id(lp.function), []).append(lp)
-
-    def evidence(self, receiver: str) -> bool:
-        """Is `receiver` a model this file trains (switches to train mode, or optimises)?"""
-        if not receiver:
-            return False
-        return receiver in self._trained or receiver.rsplit(".", 1)[-1] in self._trained_last
-
-    def end(self, loop: LoopInfo) -> int:
-        return self.facts.loop_end.get(id(loop), _END)
-
-    def inside(self, seq: int, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
-        return fn is loop.function and loop.seq < seq <= self.end(loop)
-
-    def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
-        calls = self.model.calls_from(loop.function)
-        return [c for c in calls if self.inside(c.seq, c.function, loop)]
-
-    def innermost_training_loop(self, call: LocalCall) -> LoopInfo | None:
-        loops = [lp for lp in self._loops_of.get(id(call.function), ())  # (inside() needs the same function)
-                 if self.inside(call.seq, call.function, lp) and self.loop_trains(lp)]
-        return max(loops, key=lambda lp: lp.seq) if loops else None
-
-    def trains(self, fn: FunctionInfo) -> bool:
-        return self.model.trains(fn)
-
-    def sets_train(self, fn: FunctionInfo) -> bool:
-        return self.model.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches.get(id(f), ())))
-
-    def loop_trains(self, loop: LoopInfo) -> bool:
-        key = id(loop)
-        if key not in self._loop_trains:
-            self._loop_trains[key] = loop.has_step or loop.has_backward or any(
-                self.trains(callee) for call in self.calls_in(loop) for callee in self.model.functions_named(call.name)
-            ) or self.model.calls_training_import(loop.function, loop.seq, self.end(loop))
-        return self._loop_trains[key]
-
-    def loop_restores(self, loop: LoopInfo, receiver: str) -> bool:
-        fn = loop.function
-        for sw in self._switches.get(id(fn), ()):
-            if sw.kind in ("train", "restore") and self.inside(sw.seq, sw.function, loop):
-                return True
-        for call in self.calls_in(loop):
-            if any(self.sets_train(callee) for callee in self.model.functions_named(call.name)):
-                return True
-        for icall in self.model.imported_calls_from(fn):
-            ext = self.model.external_callee(icall)
-            if ext is not None and ext.effect is False and self.inside(icall.seq, icall.function, loop):
-                return True
-        for seq, name, bfn in self.facts.loop_bindings:
-            if self.inside(seq, bfn, loop) and (receiver == name or receiver.startswith(name + ".")):
-                return True  # the model is rebuilt inside the loop
-        return False
-
-    def eval_switches(self, fn: FunctionInfo, depth: int = 0, seen: set[int] | None = None) -> list[ModeSwitch]:
-        """eval() switches in fn, or in helpers it calls, that are not inside fn's own training loops."""
-        seen = seen if seen is not None else set()
-        if id(fn) in seen or depth > 3:
-            return []
-        seen.add(id(fn))
-        out = [
-            s for s in self._switches.get(id(fn), ())
-            if s.kind == "eval" and not any(self.loop_trains(lp) for lp in s.loops)
-        ]
-        if self.sets_train(fn):
-            return []
-        for callee in self.model.callees(fn):
-            out += self.eval_switches(callee, depth + 1, seen)
-        return out
-
-
-def _in_training_loop(checker: "_Checker", loop: LoopInfo) -> bool:
-    parent = loop.parent
-    while parent is not None:
-        if checker.loop_trains(parent):
-            return True
-        parent = parent.parent
-    return False

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gradlint.model import LoopInfo, SemanticModel
-from gradlint.model.ext_modules import ModuleFacts, OptimizerCtor, Reassign
+from gradlint.model import SemanticModel
+from gradlint.model.ext_modules import ModuleFacts, Reassign
+from gradlint.model.training import Optimizer
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
-
-_END = 1 << 62
 
 
 class OptimizerStaleParams(Rule):
@@ -150,12 +149,8 @@ def _related(path: str, receiver: str) -> bool:
     return _under(path, receiver) or _under(receiver, path) or _under(path.split("[", 1)[0], receiver)
 
 
-def _captures(opt: OptimizerCtor, ra: Reassign) -> bool:
+def _captures(opt: Optimizer, ra: Reassign) -> bool:
     return any(_under(ra.path, r) for r in opt.receivers)
-
-
-def _end(facts: ModuleFacts, loop: LoopInfo) -> int:
-    return facts.loop_end.get(id(loop), _END)
 
 
 def _rebuilt_after(facts: ModuleFacts, ra: Reassign) -> bool:
@@ -165,12 +160,12 @@ def _rebuilt_after(facts: ModuleFacts, ra: Reassign) -> bool:
         if opt.seq > ra.seq:
             return True
     for seq, fn in facts.add_param_groups:
-        if seq > ra.seq or any(lp.seq < seq <= _end(facts, lp) for lp in ra.loops if lp.function is fn):
+        if seq > ra.seq or any(lp.seq < seq <= lp.end_seq for lp in ra.loops if lp.function is fn):
             return True
     return False
 
 
-def _used_after(facts: ModuleFacts, opt: OptimizerCtor, ra: Reassign) -> bool:
+def _used_after(facts: ModuleFacts, opt: Optimizer, ra: Reassign) -> bool:
     if opt.var is None:
         return False
     last = opt.var.rsplit(".", 1)[-1]
@@ -180,6 +175,6 @@ def _used_after(facts: ModuleFacts, opt: OptimizerCtor, ra: Reassign) -> bool:
     for seq in uses:
         if seq > ra.seq:
             return True
-        if any(lp.seq < seq <= _end(facts, lp) for lp in ra.loops):
+        if any(lp.seq < seq <= lp.end_seq for lp in ra.loops):
             return True  # used earlier in a loop that also does the assignment: the next iteration uses it
     return False

@@ -13,7 +13,9 @@ It answers, for the rules:
   this file calls them (by name, as methods of instances, through `apply`);
 - train/eval mode: the switches (`switches`), what a call leaves a model in (`mode_effect`), whether a
   model is in eval mode at a point (`eval_mode_at`, `sets_eval`);
-- the call graph: `call_sites`, `calls_from`, `callees`, `reaches`, `trains`;
+- the call graph: `call_sites`, `calls_from`, `callees`, `reaches`;
+- training (`gradlint.model.training`): optimizers, steps, backward passes, gradient resets, and the one
+  definition of a training loop (`loop_trains`, `trains`, `innermost_training_loop`, `resets_gradients`);
 - evaluation contexts: which functions and loops are evaluation code (`eval_contexts()`).
 """
 from __future__ import annotations
@@ -47,6 +49,7 @@ from gradlint.model.facts import (
 )
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
+from gradlint.model.training import TrainingQueries
 from gradlint.model.values import Kind, Value
 from gradlint.settings import RuleOptions
 
@@ -66,6 +69,7 @@ __all__ = [
     "LoopInfo",
     "Mode",
     "ModelCall",
+    "ModeSwitch",
     "Rebind",
     "Releaf",
     "SemanticModel",
@@ -108,7 +112,11 @@ class EvalContext:
         return bool(self.function and self.function.has_backward)
 
 
-class SemanticModel:
+class SemanticModel(TrainingQueries):
+    """The model of one file. The training facts and the one definition of a training loop
+    (`loop_trains`, `trains`, `resets_gradients`, `trained_models`, ...) come from
+    `gradlint.model.training.TrainingQueries`."""
+
     def __init__(self, module: cst.Module, builder: ModelBuilder, external: "ExternalFacts | None" = None) -> None:
         self.module = module
         # what the rest of the project tells about this file (`gradlint.project`): calls of its functions
@@ -130,6 +138,7 @@ class SemanticModel:
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
         self.switches = builder.switches
+        self.training = builder.training  # optimizers, steps, backward passes, resets, loop rebindings
         self.uses_torch = builder.uses_torch
         # d2l's MXNet and TensorFlow twins of each chapter: no rule applies to another framework's code
         self.other_framework = builder.other_framework
@@ -192,7 +201,7 @@ class SemanticModel:
         hubs: list[object] = [*self.functions, *self.classes.values(), *self._extensions.values()]
         builder = self.__dict__.get("_builder")
         if builder is not None:
-            hubs.append(builder)
+            hubs += [builder, builder.training]
         for hub in hubs:
             hub.__dict__.clear()
         self.__dict__.clear()
@@ -409,23 +418,6 @@ class SemanticModel:
                             seen.add(id(callee))
                             nxt.append(callee)
             frontier = nxt
-        return False
-
-    def trains(self, fn: FunctionInfo) -> bool:
-        """Does `fn` (or a helper it calls, in this file or imported from the project) run backward or an
-        optimizer step?"""
-        return self.reaches(fn, lambda f: f.has_step or f.has_backward or self.calls_training_import(f))
-
-    def calls_training_import(self, fn: FunctionInfo | None, start: int = -1, end: int = 1 << 62) -> bool:
-        """Does `fn`'s own body (between sequence points `start` and `end`) call an imported project
-        function that trains?"""
-        if not self.external.callees:
-            return False
-        for icall in self._imported_by_fn.get(id(fn), ()):
-            if start < icall.seq <= end:
-                ext = self.external.callees.get(icall.target)
-                if ext is not None and ext.trains:
-                    return True
         return False
 
     def functions_named(self, name: str) -> list[FunctionInfo]:

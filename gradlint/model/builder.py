@@ -59,6 +59,7 @@ from gradlint.model.record import (  # noqa: F401  (re-exported: GL002 and the e
     _target_names,
 )
 from gradlint.model.tensor_ops import TensorEvaluator
+from gradlint.model.training import TrainingRecorder
 from gradlint.model.values import UNK_PROV, Kind, Value, param_ref
 from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
@@ -154,6 +155,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
+        self.training = TrainingRecorder(self)  # optimizers, steps, backward passes, resets (model.training)
 
     def mentions(self, *words: str) -> bool:
         """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a

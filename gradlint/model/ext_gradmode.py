@@ -228,7 +228,8 @@ class GradModeFacts(Extension):
         self.kwarg_typos: list[KwargTypo] = []
         self.backward_calls: list[BackwardCall] = []
         self.inference_uses: list[InferenceUse] = []
-        # backward / autograd.grad / optimizer step / optimizer built: (seq, function)
+        # backward / autograd.grad / optimizer step / optimizer built (core facts, not in an explicit
+        # enable_grad block): (seq, function)
         self.training_seqs: list[tuple[int, FunctionInfo | None]] = []
         self._enable_blocks: list[bool] = []  # per enclosing `with`: does it explicitly enable grad?
         self.attr_reads: set[str] = set()  # typo-like attribute names read somewhere (user-defined attributes)
@@ -520,10 +521,11 @@ class GradModeFacts(Extension):
             self._kwarg_typos(node, q)
         if type(func) is cst.Attribute and func.attr.value == "requires_grad_":
             self._kwarg_typos(node, "requires_grad_")
-        # training signals (GL020)
-        if type(func) is cst.Attribute and func.attr.value in ("backward", "step") or (
-            q is not None and (q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.optim."))
-        ):
+        # training signals (GL020): a backward pass, an optimizer step, an optimizer built (the core model's
+        # training facts, `gradlint.model.training`, recorded for this call by the builder just before)
+        tr = b.training
+        if id(node) in tr.backward_at or (id(node) in tr.step_at and not tr.step_at[id(node)].scheduler) or (
+                tr.optimizers and tr.optimizers[-1].node is node):
             if not any(self._enable_blocks):
                 # a backward inside an explicit `with torch.enable_grad():` (saliency, attacks) does not
                 # depend on the global switch: the author turned grad mode on for it

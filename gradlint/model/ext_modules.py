@@ -1,38 +1,30 @@
-"""Module / optimizer facts, recorded in the builder's single walk (a model extension).
+"""Module facts for two rules, recorded in the builder's single walk (a model extension).
 
-Facts for four rules:
-
-* GL014 — `.grad` dereferences (`p.grad.zero_()`, `p.grad += g`, `p.grad.data`, `p.grad[i]`) on the loop
-  variable of a loop (or comprehension) over parameters, and whether that loop checks `p.grad` against
-  None anywhere (`if p.grad is None: continue`, `if p.grad is not None:`, `p.grad is not None and ...`,
-  a `filter(lambda p: p.grad is not None, ...)` iterable, a name bound from such a filtered list, or an
-  assignment `p.grad = ...` that initialises it).
-* GL016 — the eval()/train() switches the core builder records (`ModelBuilder.switches`), with
-  their call nodes, the loops around them and whether the block ends the loop right after (`break`,
-  `return`, `raise`); the end of every loop (a sequence point), so rules can tell which facts lie inside
-  it; names (re)bound inside loops.
 * GL018 — dropout calls in methods of `nn.Module` classes: `F.dropout*(...)` without `training`,
   `nn.Dropout*(...)` constructed there, `F.scaled_dot_product_attention(dropout_p=...)` whose value is
   not gated on `self.training`; calls under an `if self.training:` / `... if self.training else ...`
   are not recorded.
-* GL021 — optimizer constructions and the receivers whose `.parameters()` they captured, later
-  `add_param_group` calls, uses of the optimizer's name, and assignments that put a new parameterised
-  module or `nn.Parameter` on an attribute / item of a module (`model.fc = nn.Linear(...)`,
-  `model[2] = nn.Linear(...)`, `model.weight = nn.Parameter(...)`).
+* GL021 — for the optimizers the core model records (`model.optimizers`, `gradlint.model.training`: the
+  modules whose `.parameters()` they captured), later `add_param_group` calls, uses of the optimizer's
+  name, and assignments that put a new parameterised module or `nn.Parameter` on an attribute / item of
+  a module (`model.fc = nn.Linear(...)`, `model[2] = nn.Linear(...)`, `model.weight = nn.Parameter(...)`).
+
+GL014's facts (loops over parameters that dereference `.grad`) are in `gradlint.model.ext_grads`; the
+eval()/train() switches, loop extents and rebindings inside loops are core facts (`model.switches`,
+`LoopInfo.end_seq`, `model.training.loop_bindings`).
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
-from gradlint.model.builder import _kwarg, _positional, _target_names
+from gradlint.model.builder import _kwarg, _positional
 from gradlint.model.extension import Extension
-from gradlint.model.facts import FunctionInfo, LoopInfo, ModeSwitch
+from gradlint.model.facts import FunctionInfo, LoopInfo
 from gradlint.model.names import dotted
-from gradlint.model.values import Kind
+from gradlint.model.training import Optimizer, calls_in
 from gradlint.model.walk import Walker
 
 # ----------------------------------------------------------------------------- vocabularies
@@ -53,34 +45,9 @@ PARAM_FREE_MODULES = frozenset(
     ReflectionPad2d ReplicationPad1d ReplicationPad2d ChannelShuffle CosineSimilarity PairwiseDistance""".split()
 )
 MODULE_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
-_OPTIMIZER = re.compile(r"torch\.optim\.(?:([a-z_]+)\.)?([A-Z]\w*)")
-_NOT_OPTIMIZER_MODULES = frozenset({"lr_scheduler", "swa_utils"})
-_NOT_OPTIMIZERS = frozenset({"Optimizer"})
 
 
 # ----------------------------------------------------------------------------- facts
-
-
-@dataclass(eq=False)
-class GradUse:
-    """A dereference of `<name>.grad` inside a loop / comprehension over parameters."""
-
-    node: cst.Attribute  # the `p.grad` attribute
-    name: str  # the loop variable
-    how: str  # "`.zero_()`", "`+=`", "`[...]`"
-    loop: "ParamLoop"
-
-
-@dataclass(eq=False)
-class ParamLoop:
-    """A `for` loop or comprehension whose target names include parameters."""
-
-    node: cst.CSTNode
-    names: set[str]
-    function: FunctionInfo | None
-    origin: str  # "a parameter of `model`"
-    guarded: set[str] = field(default_factory=set)  # names whose `.grad` the loop checks against None
-    uses: list[GradUse] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -95,16 +62,6 @@ class DropoutCall:
 
 
 @dataclass(eq=False)
-class OptimizerCtor:
-    node: cst.Call
-    seq: int
-    function: FunctionInfo | None
-    receivers: set[str]  # dotted owners of the captured `.parameters()`
-    var: str | None  # `opt`, `self.optimizer`
-    loops: list[LoopInfo]
-
-
-@dataclass(eq=False)
 class Reassign:
     node: cst.Assign
     target: cst.BaseExpression
@@ -116,64 +73,6 @@ class Reassign:
 
 
 # ----------------------------------------------------------------------------- local walks
-
-
-def _is_none(expr: cst.BaseExpression) -> bool:
-    return type(expr) is cst.Name and expr.value == "None"
-
-
-def _grad_owner(expr: cst.BaseExpression) -> str | None:
-    """`p` for `p.grad` (p a name), else None."""
-    if type(expr) is cst.Attribute and expr.attr.value == "grad" and type(expr.value) is cst.Name:
-        return expr.value.value
-    return None
-
-
-class _NoneChecks(Walker):
-    def __init__(self) -> None:
-        self.found: set[str] = set()
-
-    def visit_Comparison(self, n: cst.Comparison) -> None:
-        _comparison_checks(n, self.found)
-
-    def visit_If(self, n: cst.If) -> None:
-        _truth_checks(n.test, self.found)
-
-    def visit_IfExp(self, n: cst.IfExp) -> None:
-        _truth_checks(n.test, self.found)
-
-    def visit_BooleanOperation(self, n: cst.BooleanOperation) -> None:
-        _truth_checks(n.left, self.found)
-        _truth_checks(n.right, self.found)
-
-    def visit_CompIf(self, n: cst.CompIf) -> None:
-        _truth_checks(n.test, self.found)
-
-
-def _none_checked_grads(node: cst.CSTNode) -> set[str]:
-    """Names X such that `X.grad` is compared with None (or tested for truth) somewhere in node."""
-    v = _NoneChecks()
-    v.walk(node)
-    return v.found
-
-
-def _comparison_checks(n: cst.Comparison, found: set[str]) -> None:
-    left = n.left
-    for target in n.comparisons:
-        if type(target.operator) in (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual):
-            right = target.comparator
-            owner = _grad_owner(left) if _is_none(right) else _grad_owner(right) if _is_none(left) else None
-            if owner is not None:
-                found.add(owner)
-        left = target.comparator
-
-
-def _truth_checks(test: cst.BaseExpression, found: set[str]) -> None:
-    if type(test) is cst.UnaryOperation and type(test.operator) is cst.Not:
-        test = test.expression
-    owner = _grad_owner(test)
-    if owner is not None:
-        found.add(owner)
 
 
 _TRAINING_NAMES = frozenset({"training", "is_training", "train", "is_train", "train_mode"})
@@ -201,50 +100,6 @@ def _mentions_training(node: cst.CSTNode) -> bool:
     return v.found
 
 
-class _Calls(Walker):
-    def __init__(self) -> None:
-        self.out: list[cst.Call] = []
-
-    def visit_Call(self, n: cst.Call) -> None:
-        self.out.append(n)
-
-
-def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
-    v = _Calls()
-    v.walk(node)
-    return v.out
-
-
-def _parameters_owners(node: cst.CSTNode) -> set[str]:
-    """Owners X of every `X.parameters()` / `X.named_parameters()` call in node."""
-    owners: set[str] = set()
-    for call in _calls_in(node):
-        func = call.func
-        if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters"):
-            d = dotted(func.value)
-            if d:
-                owners.add(d)
-    return owners
-
-
-_ITERABLE_WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "set", "iter", "chain"})
-
-
-def _may_hold_parameters(value: cst.BaseExpression, imports=None) -> bool:
-    """Could this value be (a filtered list of) parameters / param groups? (Cheap, syntactic; `imports`
-    resolves an alias such as `from itertools import chain as ichain`.)"""
-    if type(value) in (cst.ListComp, cst.GeneratorExp, cst.List, cst.Tuple):
-        return True
-    if type(value) is cst.Call:
-        func = value.func
-        if type(func) is cst.Name:
-            return func.value in _ITERABLE_WRAPPERS or (
-                imports is not None and imports.resolve(func) == "itertools.chain")
-        if type(func) is cst.Attribute:
-            return func.attr.value in ("parameters", "named_parameters", "chain")
-    return False
-
-
 def _is_numeric_nonzero(expr: cst.BaseExpression) -> bool | None:
     """True for a non-zero number literal, False for 0 / 0.0, None for anything else."""
     if type(expr) in (cst.Integer, cst.Float):
@@ -261,17 +116,6 @@ def _is_numeric_nonzero(expr: cst.BaseExpression) -> bool | None:
 class ModuleFacts(Extension):
     def __init__(self, builder) -> None:
         super().__init__(builder)
-        self.loop_end: dict[int, int] = {}  # id(LoopInfo) -> sequence point at its end
-        # GL014
-        self.param_loops: list[ParamLoop] = []
-        self._ploops: list[ParamLoop | None] = []  # stack parallel to the builder's for-loops / comprehensions
-        self._filtered: set[tuple[int, str]] = set()  # (id(fn), name) bound from a None-filtered list
-        self._comp_uses: set[int] = set()  # `.grad` nodes already recorded by a comprehension
-        self.fn_grad_checks: dict[int, set[str]] = {}  # id(fn) or 0 -> names X whose `X.grad` is None-checked
-        self.grads_set_up = False  # some `__init__` assigns `p.grad = <tensor>` (gradients exist from the start)
-        self.grads_kept: set[int] = set()  # id(fn) or 0 of functions calling `zero_grad(set_to_none=False)`
-        # GL016
-        self.loop_bindings: list[tuple[int, str, FunctionInfo | None]] = []  # (seq, dotted target, fn)
         # GL018
         self.dropout_calls: list[DropoutCall] = []
         self._training_ifs: list[bool] = []
@@ -279,23 +123,29 @@ class ModuleFacts(Extension):
         # (id(fn), name) -> [(assigned value, under an `if <training flag>:`)] in a module's methods
         self._local_values: dict[tuple[int, str], list[tuple[cst.BaseExpression, bool]]] = {}
         # GL021
-        self.optimizers: list[OptimizerCtor] = []
+        self._n_opts = 0  # how many of the core model's optimizers `_opt_names` has seen
         self.add_param_groups: list[tuple[int, FunctionInfo | None]] = []
         self.reassigns: list[Reassign] = []
         self.opt_uses: dict[str, list[int]] = {}  # last name of an optimizer variable -> sequence points
         self._opt_names: set[str] = set()
         # last name of an optimizer variable -> (sequence point, function) of its rebindings
         self.opt_rebinds: dict[str, list[tuple[int, FunctionInfo | None]]] = {}
-        self._assign_target_of: dict[int, str] = {}  # id(rhs call) -> dotted target
-        self._param_names: dict[tuple[int, str], set[str]] = {}  # (id(fn), name) -> owners of .parameters()
         self._ctor_names: dict[tuple[int, str], str] = {}  # (id(fn), name) -> "a new `nn.Linear`"
 
     # ------------------------------------------------------------------ helpers
 
     @property
-    def switches(self) -> list[ModeSwitch]:
-        """Every `eval()`/`train()` switch of the file (recorded by the core builder)."""
-        return self.b.switches
+    def optimizers(self) -> list[Optimizer]:
+        """The optimizers (core facts, `model.optimizers`) that captured a module's `.parameters()`."""
+        return [o for o in self.b.training.optimizers if o.receivers]
+
+    def _sync_optimizers(self) -> None:
+        opts = self.b.training.optimizers
+        if len(opts) != self._n_opts:
+            for o in opts[self._n_opts:]:
+                if o.receivers and o.var:
+                    self._opt_names.add(o.var.rsplit(".", 1)[-1])
+            self._n_opts = len(opts)
 
     def _fkey(self) -> int:
         fn = self.b.function
@@ -319,150 +169,21 @@ class ModuleFacts(Extension):
 
     def visit_If(self, node: cst.If) -> None:
         self._training_ifs.append(self._method() is not None and _mentions_training(node.test))
-        self._guard_test(node.test)
 
     def leave_If(self, node: cst.If) -> None:
         self._training_ifs.pop()
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        self._guard_test(node.test)
         if self._method() is not None and _mentions_training(node.test):
-            for call in _calls_in(node.body) + _calls_in(node.orelse):
+            for call in calls_in(node.body) + calls_in(node.orelse):
                 self._exempt_calls.add(id(call))
 
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
-        found: set[str] = set()
-        _truth_checks(node.left, found)
-        _truth_checks(node.right, found)
-        self._mark_guarded(found)
-
-    def visit_Comparison(self, node: cst.Comparison) -> None:
-        found: set[str] = set()
-        _comparison_checks(node, found)
-        self._mark_guarded(found)
-
-    def _guard_test(self, test: cst.BaseExpression) -> None:
-        found: set[str] = set()
-        _truth_checks(test, found)
-        self._mark_guarded(found)
-
-    def _mark_guarded(self, names: set[str]) -> None:
-        if not names:
-            return
-        fn = self.b.function
-        # anywhere in the function: `assert all(p.grad is not None for p in ...)` guards a later loop too
-        self.fn_grad_checks.setdefault(id(fn) if fn is not None else 0, set()).update(names)
-        for pl in self._ploops:
-            if pl is not None and pl.function is fn:
-                pl.guarded |= names & pl.names
-
-    def _owner_not_a_module(self, iterable: cst.BaseExpression) -> bool:
-        """`bucket.parameters()`: `.parameters()` of something not known to be a module (a DDP GradBucket,
-        a wrapper): stay silent."""
-        owners = [c.func.value for c in _calls_in(iterable) if type(c.func) is cst.Attribute
-                  and c.func.attr.value in ("parameters", "named_parameters")]
-        return bool(owners) and all(self.b.classify(o).kind not in (Kind.MODULE, Kind.SELF) for o in owners)
-
-    # ------------------------------------------------------------------ loops
-
-    def visit_For(self, node: cst.For) -> None:
-        fn = self.b.function
-        names = _target_names(node.target)
-        params: set[str] = set()
-        origin = ""
-        for name in names:
-            v = self.b.classify(cst.Name(name))
-            if v.kind is Kind.LEAF:
-                params.add(name)
-                origin = origin or v.origin
-        if not params or self._owner_not_a_module(node.iter):
-            self._ploops.append(None)
-            return
-        pl = ParamLoop(node, params, fn, origin)
-        pl.guarded |= _none_checked_grads(node.iter) & params
-        if _none_checked_grads(node.iter):
-            pl.guarded |= params  # filter(lambda q: q.grad is not None, ...)
-        it = node.iter
-        while type(it) is cst.Call and type(it.func) is cst.Name and it.func.value in (
-            "list", "tuple", "enumerate", "iter", "sorted", "reversed", "tqdm"
-        ) and _positional(it):
-            it = _positional(it)[0].value
-        if type(it) is cst.Name and (id(fn) if fn is not None else 0, it.value) in self._filtered:
-            pl.guarded |= params
-        self.param_loops.append(pl)
-        self._ploops.append(pl)
-
-    def leave_For(self, node: cst.For) -> None:
-        self._ploops.pop()
-        loop = self.b.loop
-        if loop is not None and loop.node is node:
-            self.loop_end[id(loop)] = self.b.next_seq()
-
-    def leave_While(self, node: cst.While) -> None:
-        loop = self.b.loop
-        if loop is not None and loop.node is node:
-            self.loop_end[id(loop)] = self.b.next_seq()
-
-    def _visit_comprehension(self, node: cst.ListComp | cst.GeneratorExp | cst.SetComp | cst.DictComp) -> None:
-        comp: cst.CompFor | None = node.for_in
-        names: set[str] = set()
-        origin = ""
-        while comp is not None:
-            v = self.b.classify(comp.iter)
-            if v.kind is Kind.PARAMS and type(comp.target) is cst.Name:
-                names.add(comp.target.value)
-                origin = origin or v.origin
-            elif v.kind is Kind.NAMED_PARAMS and type(comp.target) is cst.Tuple and len(comp.target.elements) == 2:
-                second = comp.target.elements[1].value
-                if type(second) is cst.Name:
-                    names.add(second.value)
-                    origin = origin or v.origin
-            comp = comp.inner_for_in
-        if not names or self._owner_not_a_module(node.for_in.iter):
-            return
-        pl = ParamLoop(node, names, self.b.function, origin)
-        pl.guarded |= _none_checked_grads(node) & names
-        self.param_loops.append(pl)
-        if pl.guarded >= names:
-            return
-        uses: list[GradUse] = []
-        _CompGradUses(names, uses, self._comp_uses, pl).walk(node)
-        pl.uses.extend(u for u in uses if u.name not in pl.guarded)
-
-    visit_ListComp = _visit_comprehension
-    visit_GeneratorExp = _visit_comprehension
-    visit_SetComp = _visit_comprehension
-    visit_DictComp = _visit_comprehension
-
-    def _grad_use(self, grad_attr: cst.BaseExpression, how: str) -> None:
-        if not self._ploops or id(grad_attr) in self._comp_uses:
-            return
-        owner = _grad_owner(grad_attr)
-        if owner is None:
-            return
-        fn = self.b.function
-        for pl in reversed(self._ploops):
-            if pl is not None and pl.function is fn and owner in pl.names:
-                assert type(grad_attr) is cst.Attribute
-                pl.uses.append(GradUse(grad_attr, owner, how, pl))
-                return
-
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._ploops and type(node.value) is cst.Attribute and node.value.attr.value == "grad":
-            self._grad_use(node.value, f"`.{node.attr.value}`")
         if self._opt_names:
             if node.attr.value in self._opt_names and type(node.value) is cst.Name:  # self.optimizer
                 self.opt_uses.setdefault(node.attr.value, []).append(self.b.next_seq())
             else:
                 self._opt_use(node.value)  # optimizer.step
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        if self._ploops and type(node.value) is cst.Attribute and node.value.attr.value == "grad":
-            self._grad_use(node.value, "`[...]`")
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if self._ploops and type(node.target) is cst.Attribute and node.target.attr.value == "grad":
-            self._grad_use(node.target, f"`{_augop(node)}`")
 
     # ------------------------------------------------------------------ assignments
 
@@ -471,37 +192,16 @@ class ModuleFacts(Extension):
         fkey = self._fkey()
         value = node.value
         in_method: bool | None = None
-        value_owners: set[str] | None = None
         for t in node.targets:
             target = t.target
-            if type(target) is cst.Attribute and target.attr.value == "grad" and type(target.value) is cst.Name:
-                self._mark_guarded({target.value.value})  # `p.grad = torch.zeros_like(p)` initialises it
-                if fn is not None and fn.name == "__init__" and not (
-                        type(value) is cst.Name and value.value == "None"):
-                    self.grads_set_up = True  # a class gives its parameters gradients when it is built
             d = dotted(target)
-            if type(value) is cst.Call and d is not None:
-                self._assign_target_of[id(value)] = d
             if d is not None and self._opt_names and d.rsplit(".", 1)[-1] in self._opt_names:
                 self.opt_rebinds.setdefault(d.rsplit(".", 1)[-1], []).append((self.b.next_seq(), fn))
             if type(target) is cst.Name:
                 name = target.value
                 key = (fkey, name)
-                if self.b.loop is not None:
-                    self.loop_bindings.append((self.b.next_seq(), name, fn))
-                # GL014: a list of parameters filtered on `.grad is not None`
-                if _may_hold_parameters(value) and _none_checked_grads(value):
-                    self._filtered.add(key)
-                elif self._filtered:
-                    self._filtered.discard(key)
-                # GL021: names holding parameters of a module / a new parameterised module
-                if value_owners is None:
-                    value_owners = _parameters_owners(value) if _may_hold_parameters(value, self.b.imports) else set()
-                if value_owners:
-                    self._param_names[key] = value_owners
-                elif self._param_names:
-                    self._param_names.pop(key, None)
-                if self.optimizers:
+                # GL021: names holding a new parameterised module
+                if self._n_opts and self.optimizers:
                     what = self._parameterised_ctor(value) if type(value) in (cst.Call, cst.Name) else ""
                     if what:
                         self._ctor_names[key] = what
@@ -513,9 +213,7 @@ class ModuleFacts(Extension):
                 if in_method:
                     self._local_values.setdefault(key, []).append((value, any(self._training_ifs)))
             elif type(target) in (cst.Attribute, cst.Subscript):
-                if d is not None and self.b.loop is not None:
-                    self.loop_bindings.append((self.b.next_seq(), d, fn))
-                if self.optimizers and type(value) in (cst.Call, cst.Name):
+                if self._n_opts and type(value) in (cst.Call, cst.Name) and self.optimizers:
                     self._record_reassign(node, target)
             if type(target) is cst.Attribute and type(target.value) is cst.Name and target.value.value == "self":
                 if type(value) is cst.Call:
@@ -554,7 +252,7 @@ class ModuleFacts(Extension):
                     if any(self._parameterised_ctor(a.value) for a in inner):
                         return f"a new `nn.{last}`"
                     if any(type(c.func) in (cst.Name, cst.Attribute) and self._parameterised_ctor(c)
-                           for c in _calls_in(value) if c is not value):
+                           for c in calls_in(value) if c is not value):
                         return f"a new `nn.{last}`"
                     return ""
                 if last in ("Module", "Parameter", "ParameterList", "ParameterDict"):
@@ -586,14 +284,6 @@ class ModuleFacts(Extension):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if type(func) is cst.Attribute and func.attr.value == "zero_grad":
-            arg = _kwarg(node, "set_to_none") or (_positional(node)[0] if _positional(node) else None)
-            if arg is not None and type(arg.value) is cst.Name and arg.value.value == "False":
-                self.grads_kept.add(self._fkey())  # gradients are zeroed, not set to None
-        if type(func) is cst.Attribute and func.attr.value in ("assertIsNotNone", "assertIsNone") and node.args:
-            owner = _grad_owner(node.args[0].value)
-            if owner is not None:
-                self._mark_guarded({owner})
         if self._opt_names:
             for arg in node.args:  # train(model, optimizer)
                 value = arg.value
@@ -612,7 +302,7 @@ class ModuleFacts(Extension):
         if q.startswith("torch.nn."):
             self._dropout(node, q)
         if q.startswith("torch.optim."):
-            self._optimizer(node, q)
+            self._sync_optimizers()  # a construction, recorded by the core model (`model.optimizers`)
 
     def _dropout(self, node: cst.Call, q: str) -> None:
         head, _, last = q.rpartition(".")
@@ -666,119 +356,3 @@ class ModuleFacts(Extension):
             return not any(gated or _mentions_training(v) for v, gated in values)
         d = dotted(expr)
         return d is not None and d.startswith("self.")
-
-    def _optimizer(self, node: cst.Call, q: str) -> None:
-        m = _OPTIMIZER.fullmatch(q)
-        if m is None or m.group(1) in _NOT_OPTIMIZER_MODULES or m.group(2) in _NOT_OPTIMIZERS:
-            return
-        arg = _kwarg(node, "params") or (_positional(node)[0] if _positional(node) else None)
-        if arg is None:
-            return
-        fkey = self._fkey()
-        receivers = _parameters_owners(arg.value)
-        for name in _names(arg.value):
-            receivers |= self._param_names.get((fkey, name), set())
-        if not receivers:
-            return
-        var = self._assign_target_of.get(id(node))
-        if var is not None:
-            last = var.rsplit(".", 1)[-1]
-            self._opt_names.add(last)
-        self.optimizers.append(
-            OptimizerCtor(node, self.b.next_seq(), self.b.function, receivers, var, list(self.b.enclosing_loops))
-        )
-
-
-class _CompGradUses(Walker):
-    """`.grad` / `[...]` uses of the loop names inside one comprehension over parameters."""
-
-    def __init__(self, names: set[str], uses: list[GradUse], seen: set[int], pl: ParamLoop) -> None:
-        self.names, self.uses, self.seen, self.pl = names, uses, seen, pl
-
-    def visit_Attribute(self, n: cst.Attribute) -> None:
-        owner = _grad_owner(n.value)
-        if owner in self.names:
-            self.uses.append(GradUse(n.value, owner, f"`.{n.attr.value}`", self.pl))
-            self.seen.add(id(n.value))
-
-    def visit_Subscript(self, n: cst.Subscript) -> None:
-        owner = _grad_owner(n.value)
-        if owner in self.names:
-            self.uses.append(GradUse(n.value, owner, "`[...]`", self.pl))
-            self.seen.add(id(n.value))
-
-
-class _BlockOf(Walker):
-    """Find the block (and its statement) that holds `target`, walking only one loop's subtree."""
-
-    def __init__(self, target: cst.CSTNode) -> None:
-        self.target = target
-        self.stack: list[list] = []
-        self.found: tuple[cst.CSTNode, cst.CSTNode] | None = None
-
-    def walk(self, node: cst.CSTNode) -> None:
-        if self.found is not None:
-            return
-        if node is self.target:
-            if self.stack and self.stack[-1][1] is not None:
-                self.found = (self.stack[-1][0], self.stack[-1][1])
-            return
-        if type(node) in (cst.IndentedBlock, cst.SimpleStatementSuite):
-            self.stack.append([node, None])
-            for stmt in node.body:
-                self.stack[-1][1] = stmt
-                self.walk(stmt)
-                if self.found is not None:
-                    return
-            self.stack.pop()
-            return
-        super().walk(node)
-
-
-def ends_loop_after(loop: LoopInfo, call: cst.CSTNode) -> bool:
-    """Is `call` followed, in its own block inside `loop`, by `break` / `return` / `raise`?
-    (A local walk over the loop only; used for candidate findings.)"""
-    finder = _BlockOf(call)
-    finder.walk(loop.node)
-    if finder.found is None:
-        return False
-    block, stmt = finder.found
-    after = False
-    for s in block.body:
-        if s is stmt:
-            after = True
-        if after:
-            smalls = s.body if type(s) is cst.SimpleStatementLine else [s] if isinstance(s, cst.BaseSmallStatement) else []
-            if any(type(x) in (cst.Break, cst.Return, cst.Raise) for x in smalls):
-                return True
-    return False
-
-
-class _Names(Walker):
-    def __init__(self) -> None:
-        self.out: set[str] = set()
-
-    def visit_Name(self, n: cst.Name) -> None:
-        self.out.add(n.value)
-
-    def visit_Attribute(self, n: cst.Attribute) -> bool:
-        self.walk(n.value)
-        return False
-
-
-def _names(expr: cst.CSTNode) -> set[str]:
-    if type(expr) is cst.Name:
-        return {expr.value}
-    v = _Names()
-    v.walk(expr)
-    return v.out
-
-
-_AUG = {
-    cst.AddAssign: "+=", cst.SubtractAssign: "-=", cst.MultiplyAssign: "*=", cst.DivideAssign: "/=",
-    cst.PowerAssign: "**=", cst.FloorDivideAssign: "//=", cst.ModuloAssign: "%=",
-}
-
-
-def _augop(node: cst.AugAssign) -> str:
-    return _AUG.get(type(node.operator), "op=")

@@ -23,7 +23,6 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
-    StepCall,
 )
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, target_names
 from gradlint.model.project_facts import EXTERNAL_TOPS
@@ -100,12 +99,17 @@ class FactRecorder:
     # ----------------------------------------------------------------------------- statements
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.training.aug_assign(node)
         op = AUG_OPS.get(type(node.operator), "op=")
         self._mark_write(node.target, "augassign")
         self._record_inplace(node, node.target, op, extra=node.value)
         self._aug_assign_prov(node)
 
+    def visit_Del(self, node: cst.Del) -> None:
+        self.training.delete(node)
+
     def visit_Assign(self, node: cst.Assign) -> None:
+        self.training.assign(node)
         rhs_value = self.classify(node.value)
         for t in node.targets:
             target = t.target
@@ -284,16 +288,6 @@ class FactRecorder:
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
                 flag = True if arg is None else _const_bool(arg.value)
                 self._record_mode_switch(node, recv, "restore" if flag is None else ("train" if flag else "eval"))
-            elif method == "backward":
-                self._mark_grad_use(backward=True)
-            elif method == "step" and not node.args:
-                rv = self.classify(recv)
-                self.step_calls.append(StepCall(node, self._seq, self._mode, fn, rv, type(recv) is cst.Attribute))
-                if rv.kind not in (Kind.MODULE,):
-                    if fn is not None:
-                        fn.has_step = True
-                    for lp in self._loops[self._loop_floor[-1] if self._loop_floor else 0:]:
-                        lp.has_step = True
             elif method == "append" and type(recv) is cst.Name and len(node.args) == 1:
                 # `params = []; params.append(Variable(..., requires_grad=True))`: a list of leaves
                 cur = self._scope.lookup(recv.value)
@@ -311,9 +305,10 @@ class FactRecorder:
             self._writes[id(out.value)] = "out"
             self._record_inplace(node, out.value, "out=")
         q = self.imports.resolve(func)
+        self.training.call(node, q)  # optimizers, steps, backward passes, gradient resets
         if q is not None:
             if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
-                self._mark_grad_use(backward=q == "torch.autograd.backward")
+                self._mark_grad_use()
             elif GRAD_MODE_NAMES.get(q) == "enable_grad":
                 self._mark_grad_use()
             elif GRAD_MODE_NAMES.get(q) == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out

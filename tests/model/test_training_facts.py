@@ -1,0 +1,347 @@
+"""The training facts (`gradlint.model.training`): optimizers and what they captured, steps resolved to
+their optimizer, backward passes, gradient resets, and the one definition of a training loop the rules
+share (GL004, GL005, GL007, GL013, GL016)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from gradlint.model import Kind, build_model
+from gradlint.model.ext_training import TrainingFacts
+from gradlint.model.project_facts import ExtCallee, ExternalFacts
+from gradlint.settings import RuleOptions
+from tests.rules._lint import rows
+
+
+def model_of(code: str, external: ExternalFacts | None = None, extensions=()):
+    src = textwrap.dedent(code)
+    return build_model(cst.parse_module(src), RuleOptions(), "train.py", extensions=extensions, source=src,
+                       external=external)
+
+
+def fn(model, name):
+    return next(f for f in model.functions if f.name == name)
+
+
+def loop_at(model, line_text: str):
+    """The loop whose header is `line_text` (stripped)."""
+    for lp in model.loops:
+        header = model.module.code_for_node(lp.node).splitlines()[0].strip()
+        if header == line_text:
+            return lp
+    raise AssertionError(f"no loop {line_text!r}")
+
+
+# ------------------------------------------------------------------ optimizers
+
+
+def test_optimizer_records_its_binding_what_it_captured_and_its_groups():
+    m = model_of("""
+        import torch
+        import torch.nn as nn
+        class Trainer:
+            def __init__(self, net):
+                self.net = nn.Linear(2, 2)
+                params = list(self.net.parameters())
+                self.optimizer = torch.optim.Adam(params, lr=1e-3)
+        model = nn.Linear(2, 2)
+        head = nn.Linear(2, 2)
+        opt = torch.optim.SGD([{"params": model.parameters()}, {"params": head.parameters(), "lr": 0.1}])
+        sched = torch.optim.lr_scheduler.StepLR(opt, 10)
+    """)
+    assert [o.var for o in m.optimizers] == ["self.optimizer", "opt"]
+    first, second = m.optimizers
+    assert first.qname == "torch.optim.Adam" and first.receivers == {"self.net"}  # through the name `params`
+    assert first.function is fn(m, "__init__")
+    assert second.receivers == {"model", "head"} and second.groups == 2 and second.function is None
+    assert first.params.kind is Kind.PARAMS and "self.net" in first.params.origin  # the evaluator's `params`
+    assert m.training.schedulers == {"sched"}  # a scheduler is not an optimizer
+
+
+def test_optimizer_value_comes_from_the_evaluator():
+    m = model_of("""
+        import torch
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    """)
+    (opt,) = m.optimizers
+    assert opt.params.kind is Kind.PARAMS and "model" in opt.params.origin
+
+
+def test_optimizer_in_a_loop_names_its_leaves():
+    m = model_of("""
+        import torch
+        for i in range(3):
+            x = torch.randn(2, requires_grad=True)
+            opt = torch.optim.SGD([x], lr=0.1)
+    """)
+    (opt,) = m.optimizers
+    assert opt.param_names == ("x",) and len(opt.loops) == 1
+
+
+# ------------------------------------------------------------------ steps, backward passes, resets
+
+
+def test_step_resolves_its_optimizer_and_skips_schedulers_and_modules():
+    m = model_of("""
+        import torch
+        import torch.nn as nn
+        model = nn.Linear(2, 2)
+        learner = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(learner, 10)
+        scaler = torch.cuda.amp.GradScaler()
+        for x in data:
+            model(x).sum().backward()
+            learner.step()
+            scaler.step(learner)
+            sched.step()
+            env.step(0)
+            trainer.step()
+    """)
+    steps = {s.receiver: s for s in m.steps}
+    assert set(steps) == {"learner", "scaler", "sched", "trainer"}  # env.step(action) is not a step
+    assert steps["learner"].optimizer == "learner" and steps["learner"].ctor is m.optimizers[0]
+    assert steps["scaler"].optimizer == "learner"
+    assert steps["sched"].scheduler and steps["sched"].optimizer is None
+    assert steps["trainer"].optimizer is None and not steps["trainer"].scheduler  # a step, of an unknown object
+    (loop,) = m.loops
+    assert loop.has_step and loop.has_backward
+
+
+def test_a_scheduler_step_alone_is_not_training():
+    m = model_of("""
+        import torch
+        sched = torch.optim.lr_scheduler.StepLR(opt, 10)
+        def evaluate(model, loader):
+            for x in loader:
+                model(x)
+                sched.step()
+    """)
+    f = fn(m, "evaluate")
+    assert not f.has_step and not m.loop_trains(f.loops[0])
+
+
+def test_backward_targets():
+    m = model_of("""
+        import torch
+        loss.backward()
+        scaler.scale(loss2).backward()
+        accelerator.backward(loss3)
+        torch.autograd.backward(loss4)
+        g = torch.autograd.grad(loss5, [w])
+    """)
+    got = [(b.kind, m.code(b.target)) for b in m.backwards]
+    assert got == [("backward", "loss"), ("backward", "loss2"), ("backward", "loss3"), ("backward", "loss4"),
+                   ("grad", "loss5")]
+
+
+def test_resets_of_every_form():
+    m = model_of("""
+        import torch
+        opt.zero_grad()
+        model.zero_grad(set_to_none=True)
+        p.grad = None
+        p.grad.zero_()
+        p.grad.data.zero_()
+        del q.grad
+        zero_grad(model)
+        p.grad.add_(g)
+    """)
+    assert [r.receiver for r in m.resets] == ["opt", "model", "", "", "", "", ""]
+
+
+def test_the_graph_extension_adds_graphs_to_the_core_backward_passes():
+    m = model_of("""
+        import torch
+        out = model(x)
+        loss = crit(out, y)
+        loss.backward()
+        opt.step()
+    """, extensions=(TrainingFacts,))
+    t = m.ext(TrainingFacts)
+    (core,) = m.backwards
+    (b,) = t.backwards
+    assert b.node is core.node and b.roots  # the same call, with the graph it frees
+    (step,) = m.steps
+    assert t.step_path(step) and t.may_precede(b.path, b.seq, t.step_path(step), step.seq)
+
+
+# ------------------------------------------------------------------ the training loop
+
+
+def test_loop_trains_directly_through_a_helper_and_through_an_import():
+    code = """
+        import torch
+        from .engine import train_one_epoch
+        def step(model, x, opt):
+            model(x).sum().backward()
+            opt.step()
+        def run(model, opt):
+            for epoch in range(3):
+                step(model, x, opt)
+            for epoch2 in range(3):
+                train_one_epoch(model)
+            for x in val_loader:
+                model(x)
+    """
+    m = model_of(code)
+    assert m.loop_trains(loop_at(m, "for epoch in range(3):"))  # through the call graph
+    assert not m.loop_trains(loop_at(m, "for epoch2 in range(3):"))  # nothing known about the import
+    assert not m.loop_trains(loop_at(m, "for x in val_loader:"))
+    ext = ExternalFacts(callees={".engine.train_one_epoch": ExtCallee("engine.py", 3, "train_one_epoch", False, 3,
+                                                                      False, True)})
+    m = model_of(code, external=ext)
+    assert m.loop_trains(loop_at(m, "for epoch2 in range(3):"))  # the imported function trains
+    assert [lp.node for lp in m.training_loops()] == [loop_at(m, "for epoch in range(3):").node,
+                                                      loop_at(m, "for epoch2 in range(3):").node]
+
+
+def test_innermost_training_loop_and_nesting():
+    m = model_of("""
+        import torch
+        for epoch in range(3):
+            for x, y in loader:
+                crit(model(x), y).backward()
+                opt.step()
+            evaluate(model)
+    """)
+    outer, inner = loop_at(m, "for epoch in range(3):"), loop_at(m, "for x, y in loader:")
+    assert m.loop_trains(outer) and m.loop_trains(inner)
+    assert m.in_training_loop(inner) and not m.in_training_loop(outer)
+    (call,) = [c for c in m.local_calls if c.name == "evaluate"]
+    assert m.innermost_training_loop(None, call.seq) is outer  # after the inner loop, in the epoch loop
+    site = next(mc for mc in m.model_calls)
+    assert m.innermost_training_loop(None, site.seq) is inner
+    assert m.innermost_training_loop(None, outer.end_seq + 1) is None
+
+
+def test_resets_gradients_itself_through_a_helper_or_not_of_this_optimizer():
+    m = model_of("""
+        import torch
+        def clear(opt):
+            opt.zero_grad()
+        for x in a:
+            clear(opt)
+            loss.backward()
+            opt.step()
+        for x in b:
+            loss.backward()
+            d_opt.zero_grad()
+            d_opt.step()
+            g_opt.step()
+        for x in c:
+            loss.backward()
+            opt.step()
+    """)
+    la, lb, lc = m.loops
+    assert m.resets_gradients(la, "opt")  # through the helper
+    assert m.resets_gradients(lb, "d_opt") and not m.resets_gradients(lb, "g_opt")  # another optimizer's reset
+    assert not m.resets_gradients(lc, "opt")
+
+
+def test_trained_models_and_train_mode_restored():
+    m = model_of("""
+        import torch
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        teacher.eval()
+        for epoch in range(3):
+            for x in loader:
+                net(x).sum().backward()
+                opt.step()
+            net.eval()
+            net.train()
+        for epoch in range(3):
+            net = build()
+            net(x).sum().backward()
+            opt.step()
+            net.eval()
+    """)
+    assert m.is_trained("net") and m.is_trained("self.net") and not m.is_trained("teacher")
+    first, _, second = m.loops
+    assert m.restores_train_mode(first, "net")  # `net.train()` in the loop
+    assert m.restores_train_mode(second, "net")  # the model is rebuilt every iteration
+
+
+def test_eval_switches_of_a_helper_that_restores_are_none():
+    m = model_of("""
+        import torch
+        def validate(model):
+            model.eval()
+            model(x)
+        def validate_and_restore(model):
+            was = model.training
+            model.eval()
+            model(x)
+            model.train(was)
+    """)
+    assert len(m.eval_switches(fn(m, "validate"))) == 1
+    assert m.eval_switches(fn(m, "validate_and_restore")) == []
+    assert m.sets_train(fn(m, "validate_and_restore")) and not m.sets_train(fn(m, "validate"))
+
+
+def test_ends_loop_after():
+    m = model_of("""
+        import torch
+        for epoch in range(3):
+            if done:
+                model.eval()
+                break
+            model.eval()
+    """)
+    (loop,) = m.loops
+    first, second = m.switches
+    assert m.ends_loop_after(loop, first.node) and not m.ends_loop_after(loop, second.node)
+
+
+# ------------------------------------------------------------------ the rules share the definition
+
+
+def test_gl004_gl005_skip_a_loop_over_val_data_that_trains_through_a_helper():
+    code = """
+        import torch
+        import torchvision
+        def fit_step(model, x, opt):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        model = torchvision.models.resnet18()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in val_loader:
+            fit_step(model, x, opt)
+            model(x)
+    """
+    assert rows("GL004", code) == [] and rows("GL005", code) == []
+    helperless = code.replace("fit_step(model, x, opt)\n", "print(x)\n")  # (the call, not the def)
+    assert rows("GL004", helperless) == [12] and rows("GL005", helperless) == [12]
+
+
+def test_gl016_a_loop_that_only_steps_a_scheduler_is_not_training():
+    code = """
+        import torch
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, 10)
+        for epoch in range(3):
+            net.eval()
+            sched.step()
+    """
+    assert rows("GL016", code) == []
+    assert rows("GL016", code.replace("sched.step()", "opt.step()")) == [6]
+
+
+def test_gl007_a_helper_that_resets_through_another_helper():
+    code = """
+        import torch
+        def clear(opt):
+            opt.zero_grad()
+        def housekeeping(opt):
+            clear(opt)
+        for x in loader:
+            housekeeping(opt)
+            crit(model(x), y).backward()
+            opt.step()
+    """
+    assert rows("GL007", code) == []
+    assert rows("GL007", code.replace("    housekeeping(opt)\n", "    pass\n")) == [10]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from gradlint.diagnostic import Related
-from gradlint.model import ImportedCall, LocalCall, LoopInfo, ModeSwitch, SemanticModel
+from gradlint.model import FunctionInfo, ImportedCall, LocalCall, LoopInfo, ModeSwitch, SemanticModel
 from gradlint.model.names import dotted
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
@@ -178,12 +178,14 @@ for epoch in range(3):
                     if not model.sets_eval(callee):
                         continue
                     for sw in model.eval_switches(callee):
-                        if id(sw.node) in reported or not model.is_trained(sw.receiver):
+                        # `def validate(m): m.eval()` called as `validate(model)`: the switch is on `model`
+                        receiver = _at_call(sw, callee, call)
+                        if id(sw.node) in reported or not model.is_trained(receiver):
                             continue
-                        if model.restores_train_mode(loop, sw.receiver):
+                        if model.restores_train_mode(loop, receiver):
                             continue
                         reported.add(id(sw.node))
-                        yield Finding(sw.node, _message(sw, call))
+                        yield Finding(sw.node, _message(sw, call, receiver))
         # a training loop that starts with the model left in eval mode by an earlier switch or call
         for loop in model.training_loops():
             if model.in_training_loop(loop):
@@ -203,12 +205,16 @@ for epoch in range(3):
                 if not switches:
                     continue
                 sw = switches[-1]
-            if sw.kind != "eval" or id(sw.node) in reported or not model.is_trained(sw.receiver):
+            receiver = sw.receiver
+            if call is not None:
+                receiver = next((_at_call(sw, f, call) for f in model.functions_named(call.name)
+                                 if f is sw.function), receiver)
+            if sw.kind != "eval" or id(sw.node) in reported or not model.is_trained(receiver):
                 continue
-            if model.restores_train_mode(loop, sw.receiver):
+            if model.restores_train_mode(loop, receiver):
                 continue
             reported.add(id(sw.node))
-            yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call))
+            yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call, receiver))
 
 
 def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported: set[int]) -> Iterator[Finding]:
@@ -260,10 +266,33 @@ def _restored_after(model: SemanticModel, call: ImportedCall, loop: LoopInfo) ->
     return False
 
 
-def _before_loop_message(sw: ModeSwitch, call: LocalCall | None) -> str:
-    recv = sw.receiver or "the model"
-    what = (f"`{call.name}(...)` leaves `{recv}` in eval mode (its `{recv}.eval()`)" if call is not None
-            else f"`{recv}.eval()` before the training loop")
+def _at_call(sw: ModeSwitch, callee: FunctionInfo, call: LocalCall) -> str:
+    """The switch's receiver as the caller spells it: a parameter of the helper (`m` in `def validate(m):
+    m.eval()`) is the argument the call passes for it (`validate(model)` -> `model`); anything else as is."""
+    recv = sw.receiver
+    if not recv or sw.function is not callee or type(callee.node) is not cst.FunctionDef:
+        return recv
+    head, dot, rest = recv.partition(".")
+    params = [p.name.value for p in callee.node.params.params]
+    names = [*(p.name.value for p in callee.node.params.posonly_params), *params]
+    arg = None
+    for a in call.node.args:
+        if a.keyword is not None and a.keyword.value == head:
+            arg = a
+    if arg is None and head in names:
+        index = names.index(head) - (1 if call.bound else 0)
+        positional = [a for a in call.node.args if a.keyword is None]
+        if 0 <= index < len(positional) and not positional[index].star and (
+                not positional[:index] or not any(a.star for a in positional[:index])):
+            arg = positional[index]
+    text = dotted(arg.value) if arg is not None else None
+    return text + dot + rest if text is not None else recv
+
+
+def _before_loop_message(sw: ModeSwitch, call: LocalCall | None, receiver: str | None = None) -> str:
+    recv = receiver or sw.receiver or "the model"
+    what = (f"`{call.name}(...)` leaves `{recv}` in eval mode (its `{sw.receiver or recv}.eval()`)"
+            if call is not None else f"`{recv}.eval()` before the training loop")
     return _never_train_before(what, recv)
 
 
@@ -281,10 +310,13 @@ def _from_second_epoch(recv: str) -> str:
             "validation")
 
 
-def _message(sw: ModeSwitch, call: LocalCall | None) -> str:
-    recv = sw.receiver or "the model"
+def _message(sw: ModeSwitch, call: LocalCall | None, receiver: str | None = None) -> str:
+    own = sw.receiver or "the model"
+    recv = receiver or own
     is_eval = isinstance(sw.node.func, cst.Attribute) and sw.node.func.attr.value == "eval"
-    code = f"`{recv}.eval()`" if is_eval else f"`{recv}.train(False)`"
+    code = f"`{own}.eval()`" if is_eval else f"`{own}.train(False)`"
+    if recv != own:
+        code += f" (on `{recv}`)"
     where = "inside the training loop" if call is None else f"(called from the training loop through `{call.name}(...)`)"
     return f"{code} {where} is never undone: no `{recv}.train()` runs before the next training step, so " \
         + _from_second_epoch(recv)

@@ -8,6 +8,37 @@ import pytest
 from ._lint import rows
 
 BAD = {
+    "helper_parameter_renamed": (
+        """
+        import torch
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.3), nn.Linear(10, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def validate(m, data):
+            m.eval()
+            with torch.no_grad():
+                return m(data).mean().item()
+        for epoch in range(5):
+            for i in range(10):
+                opt.zero_grad()
+                model(torch.randn(4, 10)).pow(2).mean().backward()
+                opt.step()
+            validate(model, torch.randn(4, 10))
+        """, [7]),
+    "helper_parameter_by_keyword": (
+        """
+        import torch
+        def check(data, net=None):
+            net.eval()
+            with torch.no_grad():
+                return net(data)
+        opt = torch.optim.Adam(model.parameters())
+        for epoch in range(5):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            check(x_val, net=model)
+        """, [4]),
     "catalogue_module_level": (
         """
         import torch as T
@@ -107,6 +138,36 @@ BAD = {
 }
 
 GOOD = {
+    "helper_parameter_renamed_restored": """
+        import torch
+        import torch.nn as nn
+        model = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.3), nn.Linear(10, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        def validate(m, data):
+            m.eval()
+            with torch.no_grad():
+                return m(data).mean().item()
+        for epoch in range(5):
+            model.train()
+            for i in range(10):
+                opt.zero_grad()
+                model(torch.randn(4, 10)).pow(2).mean().backward()
+                opt.step()
+            validate(model, torch.randn(4, 10))
+        """,
+    "helper_parameter_on_another_model": """
+        import torch
+        def validate(m, data):
+            m.eval()
+            with torch.no_grad():
+                return m(data)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(5):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            validate(teacher, x)
+        """,
     "train_at_loop_top": (
         """
         import torch

@@ -41,7 +41,7 @@ class _Frame:
 
 
 class _Scope:
-    __slots__ = ("bindings", "parent", "function", "class_info", "frames", "dotted_heads", "uid")
+    __slots__ = ("bindings", "parent", "function", "class_info", "frames", "dotted_heads", "uid", "declared")
     _count = 0
 
     def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
@@ -53,6 +53,7 @@ class _Scope:
         self.class_info = class_info
         self.frames: list[_Frame] = []
         self.dotted_heads: set[str] = set()  # `x` when some `x.attr...` key is bound here
+        self.declared: set[str] = set()  # `global` / `nonlocal` names: their provenance here is not known
 
     def lookup(self, name: str) -> Value | None:
         scope: _Scope | None = self
@@ -261,8 +262,8 @@ class Bindings:
             self._bind_prov(node.name.name, UNK_PROV)
 
     def visit_Global(self, node: cst.Global) -> None:
-        for n in node.names:
-            self._bind_prov(n.name, UNK_PROV)
+        # (what the outer binding holds when this runs is not known; the kind is looked up as before)
+        self._scope.declared.update(n.name.value for n in node.names)
 
     visit_Nonlocal = visit_Global
 

@@ -103,7 +103,10 @@ class TensorEvaluator(Dtypes):
         if key is not None:
             if type(expr) is cst.Name and self._comp_targets and any(expr.value in s for s in self._comp_targets):
                 return UNK_PROV
-            v = self._scope.lookup(key)
+            scope = self._scope
+            if scope.declared and key in scope.declared and key not in scope.bindings:
+                return UNK_PROV  # a `global` name not assigned here yet
+            v = scope.lookup(key)
             if v is not None and v.prov is not None:
                 return v.prov
             if v is None and type(expr) is cst.Attribute:

@@ -241,3 +241,18 @@ def test_join_keeps_provenance_only_when_every_value_agrees():
     v = join([Value(Kind.NONLEAF, prov=a), Value(Kind.NONLEAF, prov=b)])
     assert v.kind is Kind.NONLEAF and v.prov is b
     assert join([Value(Kind.LEAF), Value(Kind.TENSOR)]).kind is Kind.UNKNOWN
+
+
+def test_global_name_has_unknown_provenance_until_assigned():
+    m, (before, after) = probe("""
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        x = w * 2
+        def f():
+            global x
+            probe(x)
+            x = w * 3
+            probe(x)
+    """)
+    assert (before.prov.state, after.prov.state) == (UNK_STATE, NONLEAF)
+    assert before.kind is Kind.NONLEAF  # the kind is the outer binding's, as before

@@ -580,10 +580,11 @@ def main(argv: list[str] | None = None) -> int:
         f"containing `torch` ({len(with_torch)} here). The parse loop over every file is therefore a floor "
         f"gradlint's prefilter can beat; the loop over the prefiltered files isolates parsing from gradlint's "
         f"model and rules.",
-        "ruff is a reference point only: a Rust linter checking different rules (its defaults), with its own "
-        "parser; `1 thread` is `RAYON_NUM_THREADS=1`.",
         "Peak RSS is the largest single process of a run (the parent, or any one pool worker), from `wait4`.",
     ]
+    if not args.skip_ruff:
+        notes.append("ruff is a reference point only: a Rust linter checking different rules (its defaults), with "
+                     "its own parser; `1 thread` is `RAYON_NUM_THREADS=1`.")
     if parse_gl is not None and parse_pf is not None:
         notes.append(
             "gradlint parses with `libcst.parse_module` too, but without LibCST's per-node validation (the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from pathlib import Path
 
 from lsprotocol import types
@@ -102,3 +103,26 @@ def make_client():
         client.registrations.extend(params.registrations)
 
     return client
+
+
+SERVER_COMMAND = [sys.executable, "-m", "gradlint", "lsp", "--stdio"]
+
+
+def make_workspace(tmp_path_factory, name: str) -> Path:
+    """A workspace folder whose pyproject.toml has an empty `[tool.gradlint]` table."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "pyproject.toml").write_text("[tool.gradlint]\n", encoding="utf-8")
+    return root
+
+
+async def initialize(lsp_client, workspace: Path, options: dict, capabilities=None):
+    """Initialise a session as VS Code does (the workspace as root and only folder) with these
+    initialization options; returns the server's InitializeResult."""
+    from pytest_lsp import client_capabilities
+
+    return await asyncio.wait_for(lsp_client.initialize_session(types.InitializeParams(
+        capabilities=capabilities or client_capabilities("visual-studio-code"),
+        root_uri=workspace.as_uri(),
+        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
+        initialization_options=options,
+    )), TIMEOUT)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import random
-import sys
 
 import pytest
 
@@ -15,12 +14,14 @@ pytest.importorskip("pygls.lsp.server")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 
 from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
 from gradlint import lsp_notebook  # noqa: E402
 from gradlint.config import ConfigResolver, Overrides  # noqa: E402
 from gradlint.linter import lint_source  # noqa: E402
-from tests.lsp.helpers import TIMEOUT, close_document, open_document, wait_for_diagnostics  # noqa: E402
+from tests.lsp.helpers import (  # noqa: E402
+    SERVER_COMMAND, close_document, initialize, make_workspace, open_document, wait_for_diagnostics,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -83,25 +84,18 @@ def make_versioned_client():
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lsp_incremental")
-    (root / "pyproject.toml").write_text("[tool.gradlint]\n", encoding="utf-8")
-    return root
+    return make_workspace(tmp_path_factory, "lsp_incremental")
 
 
 @pytest_lsp.fixture(
     scope="module",
     config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "gradlint", "lsp", "--stdio"],
+        server_command=SERVER_COMMAND,
         client_factory=make_versioned_client,
     ),
 )
 async def client(lsp_client: LanguageClient, workspace):
-    await asyncio.wait_for(lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        root_uri=workspace.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-        initialization_options={"debounce": 0},
-    )), TIMEOUT)
+    await initialize(lsp_client, workspace, {"debounce": 0})
     yield
     await lsp_client.shutdown_session()
 

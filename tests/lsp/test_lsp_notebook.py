@@ -5,7 +5,6 @@ actions (quick fixes, noqa, fix-all of a cell and of the notebook) edit the righ
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import pytest
 
@@ -15,7 +14,10 @@ pytest_lsp = pytest.importorskip("pytest_lsp")
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
 
-from tests.lsp.helpers import TIMEOUT, apply_workspace_edit, code_actions, make_client, wait_for_diagnostics  # noqa: E402
+from tests.lsp.helpers import (  # noqa: E402
+    SERVER_COMMAND, TIMEOUT, apply_workspace_edit, code_actions, initialize, make_client, make_workspace,
+    wait_for_diagnostics,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -28,15 +30,13 @@ DATA = "y = w.data\n"  # GL003: .data read, fixable (-> .detach())
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lsp_notebooks")
-    (root / "pyproject.toml").write_text("[tool.gradlint]\n", encoding="utf-8")
-    return root
+    return make_workspace(tmp_path_factory, "lsp_notebooks")
 
 
 @pytest_lsp.fixture(
     scope="module",
     config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "gradlint", "lsp", "--stdio"],
+        server_command=SERVER_COMMAND,
         client_factory=make_client,
     ),
 )
@@ -46,12 +46,7 @@ async def client(lsp_client: LanguageClient, workspace):
     caps.notebook_document = types.NotebookDocumentClientCapabilities(
         synchronization=types.NotebookDocumentSyncClientCapabilities(dynamic_registration=True,
                                                                      execution_summary_support=True))
-    result = await asyncio.wait_for(lsp_client.initialize_session(types.InitializeParams(
-        capabilities=caps,
-        root_uri=workspace.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-        initialization_options={"debounce": 50},
-    )), TIMEOUT)
+    result = await initialize(lsp_client, workspace, {"debounce": 50}, capabilities=caps)
     sync = result.capabilities.notebook_document_sync
     lsp_client.notebook_sync = sync
     lsp_client.code_action_kinds = result.capabilities.code_action_provider.code_action_kinds

@@ -19,10 +19,11 @@ pytest_lsp = pytest.importorskip("pytest_lsp")
 
 from lsprotocol import types  # noqa: E402
 from pygls.exceptions import JsonRpcException  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
 from tests.lsp.helpers import (  # noqa: E402
-    BAD, TIMEOUT, make_client, open_document, replace_text, wait_for_diagnostics,
+    BAD, SERVER_COMMAND, TIMEOUT, initialize, make_client, make_workspace, open_document, replace_text,
+    wait_for_diagnostics,
 )
 
 ASYNC = pytest.mark.asyncio(loop_scope="module")  # (not module-wide: the exit-code test is synchronous)
@@ -30,25 +31,18 @@ ASYNC = pytest.mark.asyncio(loop_scope="module")  # (not module-wide: the exit-c
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lsp_robust")
-    (root / "pyproject.toml").write_text("[tool.gradlint]\n", encoding="utf-8")
-    return root
+    return make_workspace(tmp_path_factory, "lsp_robust")
 
 
 @pytest_lsp.fixture(
     scope="module",
     config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "gradlint", "lsp", "--stdio"],
+        server_command=SERVER_COMMAND,
         client_factory=make_client,
     ),
 )
 async def client(lsp_client: LanguageClient, workspace):
-    await asyncio.wait_for(lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        root_uri=workspace.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-        initialization_options={"debounce": 0},
-    )), TIMEOUT)
+    await initialize(lsp_client, workspace, {"debounce": 0})
     yield
     await lsp_client.shutdown_session()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
 import pytest
 
@@ -11,10 +10,10 @@ pytest.importorskip("pygls.lsp.server")
 pytest_lsp = pytest.importorskip("pytest_lsp")
 
 from lsprotocol import types  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
 
 from tests.lsp.helpers import (  # noqa: E402
-    make_client,
+    make_client, make_workspace, initialize, SERVER_COMMAND,
     BAD, CLEAN, TIMEOUT, apply_workspace_edit, close_document, code_actions, open_document, replace_text,
     wait_for_diagnostics,
 )
@@ -24,25 +23,18 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lsp_workspace")
-    (root / "pyproject.toml").write_text("[tool.gradlint]\n", encoding="utf-8")
-    return root
+    return make_workspace(tmp_path_factory, "lsp_workspace")
 
 
 @pytest_lsp.fixture(
     scope="module",
     config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "gradlint", "lsp", "--stdio"],
+        server_command=SERVER_COMMAND,
         client_factory=make_client,
     ),
 )
 async def client(lsp_client: LanguageClient, workspace):
-    result = await asyncio.wait_for(lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities("visual-studio-code"),
-        root_uri=workspace.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-        initialization_options={"debounce": 50},
-    )), TIMEOUT)
+    result = await initialize(lsp_client, workspace, {"debounce": 50})
     assert result.server_info.name == "gradlint"
     yield
     await lsp_client.shutdown_session()

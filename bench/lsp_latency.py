@@ -98,15 +98,7 @@ def server_round(src: str, kind: str, count: int, debounce_ms: int | None, folde
     client = RawClient([sys.executable, "-m", "gradlint", "lsp"], folder, env)
     walls, cpus = [], []
     try:
-        opts = {} if debounce_ms is None else {"debounce": debounce_ms}
-        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "processId": None, "rootUri": folder.as_uri(), "capabilities": {}, "initializationOptions": opts}})
-        while client.receive().get("id") != 1:
-            pass
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": src}}})
-        client.wait_publish(1)
+        client.open_session(folder, uri, src, debounce_ms)
         time.sleep(1.0)  # (the server prepares the incremental parse after the first diagnostics)
         for i, (text, changes) in enumerate(edits(src, kind, count)):
             version = i + 2

@@ -104,6 +104,19 @@ class RawClient:
                     raise EOFError("the server closed its output")
                 self.buf += chunk
 
+    def open_session(self, folder: Path, uri: str, text: str, debounce_ms: int | None) -> dict:
+        """initialize (with the folder as root and, if given, the debounce), initialized, didOpen of `text`;
+        returns the first diagnostics published for it."""
+        opts = {} if debounce_ms is None else {"debounce": debounce_ms}
+        self.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "processId": None, "rootUri": folder.as_uri(), "capabilities": {}, "initializationOptions": opts}})
+        while self.receive().get("id") != 1:
+            pass
+        self.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        self.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}}})
+        return self.wait_publish(1)
+
     def cpu_seconds(self) -> float | None:
         """The server's CPU time so far (user + system), from /proc; None where there is no /proc."""
         try:
@@ -135,15 +148,7 @@ def lsp_latency(lines: int, edits: int, debounce_ms: int | None, folder: Path) -
     uri = path.as_uri()
     client = RawClient([sys.executable, "-m", "gradlint", "lsp"], folder)
     try:
-        opts = {} if debounce_ms is None else {"debounce": debounce_ms}
-        client.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "processId": None, "rootUri": folder.as_uri(), "capabilities": {}, "initializationOptions": opts}})
-        while client.receive().get("id") != 1:
-            pass
-        client.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        client.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": src}}})
-        first = client.wait_publish(1)
+        first = client.open_session(folder, uri, src, debounce_ms)
         latencies, cpu = [], []
         for i in range(edits):
             version = i + 2

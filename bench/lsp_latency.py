@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scaling import RawClient  # noqa: E402
+from scaling import RawClient, p90  # noqa: E402
 from synthetic import training_file  # noqa: E402
 
 KINDS = ("docstring", "typing", "finding")
@@ -146,7 +146,7 @@ def analysis_only(src: str, kind: str, count: int, settings, incremental: bool, 
 
 def _stats(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
-    return 1000 * statistics.median(ordered), 1000 * ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    return 1000 * statistics.median(ordered), 1000 * p90(ordered)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from gradlint.model import SemanticModel
 
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 _MAX_HOPS = 8
 # the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
 KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
@@ -133,7 +133,25 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
     # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
     eval_switch = any(sw.kind != "train" for sw in model.switches)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls,
-            "eval_switch": eval_switch}
+            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines)}
+
+
+def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, Any]:
+    """The file's top-level `nn.Module` classes: whether each computes the same in train and eval mode
+    (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
+    another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004)."""
+    import libcst as cst
+
+    from gradlint.model.modes import MODE_DEPENDENT, ModeFree
+
+    names = [st.name.value for st in model.module.body if type(st) is cst.ClassDef]
+    names = [n for n in dict.fromkeys(names) if (info := model.classes.get(n)) is not None and info.is_module]
+    if not names:
+        return {}
+    free = MODE_DEPENDENT.search(model.source_text) is None  # (else no class of the file is decided free)
+    modes = ModeFree(model) if free else None
+    return {n: {"line": def_lines.get(n, 0), "mode_free": bool(modes is not None and modes.class_named(n))}
+            for n in names}
 
 
 def _top_level_defs(body: list, out: dict[str, int]) -> None:
@@ -232,7 +250,7 @@ def summarize_text(source: str) -> dict[str, Any] | None:
                                "unparsed": True}
     all_names = _dunder_all(tree)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
-            "calls": [], "eval_switch": False}
+            "calls": [], "eval_switch": False, "classes": {}}
 
 
 # --- validation: summaries come back from the cache, which is untrusted input
@@ -260,6 +278,11 @@ def valid_summary(data: Any) -> bool:
                     and isinstance(d["sets_eval"], bool) and isinstance(d["trains"], bool)
                     and isinstance(d["wants"], bool)):
                 return False
+        classes = data["classes"]
+        if not isinstance(classes, dict) or not all(
+                _is_str(k) and isinstance(c, dict) and isinstance(c["line"], int) and isinstance(c["mode_free"], bool)
+                for k, c in classes.items()):
+            return False
         names, stars, all_names = imports["names"], imports["stars"], imports["all"]
         if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())
                 and isinstance(stars, list) and all(_is_str(s) for s in stars)
@@ -391,7 +414,7 @@ class Project:
             self.missing.add(mod)
             return None
         name = rest[0]
-        if len(rest) == 1 and name in s["defs"]:
+        if len(rest) == 1 and (name in s["defs"] or name in s["classes"]):
             return mod, name
         origin = s["imports"]["names"].get(name)
         if origin is not None:
@@ -469,6 +492,12 @@ class Project:
                 file, name = found
                 if file == caller:
                     continue
+                cls = self.summaries[file]["classes"].get(name)
+                if cls is not None and name not in self.summaries[file]["defs"]:
+                    # an instance of a model class of another file: is it free of train/eval behaviour?
+                    callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
+                                               False, cls["mode_free"]]
+                    continue
                 d = self.summaries[file]["defs"][name]
                 if d["wants"] and (not d.get("unparsed") or any(
                         v is not None for v in (*(c["args"] or ()), *(c["kwargs"] or {}).values()))):
@@ -484,7 +513,11 @@ class Project:
         for caller, found in list(callees.items()):
             if self.summaries[caller].get("eval_switch") or any(c[3] is True for c in found.values()):
                 continue
-            del callees[caller]
+            kept = {t: c for t, c in found.items() if len(c) > 7}  # (model classes: GL004's tier wherever)
+            if kept:
+                callees[caller] = kept
+            else:
+                del callees[caller]
         out: dict[str, dict[str, Any]] = {}
         for path in set(incoming) | set(callees):
             out[path] = {"incoming": dict(sorted(incoming.get(path, {}).items())),

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import EvalContext, SemanticModel, dotted
-from gradlint.model.walk import iter_nodes
+from gradlint.model import EvalContext, SemanticModel
+from gradlint.model.modes import MODE_DEPENDENT, ModeFree, self_sites
 from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesAfter, InsertLinesBefore, Rule
 from gradlint.settings import RuleOptions
@@ -47,8 +47,11 @@ layers without mode-dependent behaviour (`nn.Linear`, `nn.Conv2d`, activations, 
 `nn.LayerNorm`, `nn.RNN`/`LSTM`/`GRU` without `dropout=`, `nn.Sequential`/`ModuleList` of them) and classes
 of this file whose bodies build nothing else (a layer handed to the constructor counts as what the
 constructor call passes), and functions or lambdas (no mode at all). Call sites include calls through the
-file's own module (`d2l = sys.modules[__name__]; d2l.evaluate_loss(net, ...)`). A model of another file or
-library, an unknown layer, or a parameter that a call from another file fills stays a bug.
+file's own module (`d2l = sys.modules[__name__]; d2l.evaluate_loss(net, ...)`). An instance of a model
+class of another file of the project (`from model import Net; model = Net(...)`) is known from that
+file's summary, decided the same way (`gradlint/model/modes.py`). A model of a library, an unknown layer,
+a class of another file built from anything else, or a parameter that a call from another file fills
+stays a bug.
 
 ## Example
 ```python
@@ -145,7 +148,7 @@ def train(model, train_loader, val_loader, opt):
             if _eval_mode_set(model, ctx, first.seq):
                 continue
             inert = _built_without_mode_layers(model, first)
-            today = (" (this file's model has no Dropout or BatchNorm layer, so its results do not change today; "
+            today = (" (the model is built of layers without Dropout or BatchNorm, so its results do not change today; "
                      "they will once one is added)" if inert else "")
             yield Finding(
                 first.node,
@@ -158,10 +161,6 @@ def train(model, train_loader, val_loader, opt):
             )
 
 
-# Layers (and code) whose behaviour depends on train/eval mode: Dropout, BatchNorm, InstanceNorm with
-# running statistics, RReLU, and any module that branches on `self.training`.
-_MODE_DEPENDENT = re.compile(r"Dropout|dropout|BatchNorm|batch_norm|InstanceNorm|instance_norm|RReLU|rrelu|"
-                             r"\.training\b|\btraining\s*=")
 # a model built in this file: a class of the file, or a torch.nn constructor (`nn.Sequential(...)`)
 _NN_CONSTRUCTOR = re.compile(r"^an? `nn\.\w+`$")
 
@@ -170,7 +169,7 @@ def _built_without_mode_layers(model: SemanticModel, call) -> bool:
     """The evaluated model is known to compute the same in train and eval mode — `.eval()` changes nothing
     today, so the finding is hygiene, not a bug: either the file spells no mode-dependent layer at all
     (Dropout, BatchNorm, ...) and builds the model itself, or what builds it is known layer by layer
-    (`_ModeFree`): torch layers without such behaviour, classes of the file made only of them, and — for a
+    (`ModeFree` (gradlint/model/modes.py)): torch layers without such behaviour, classes of the file made only of them, and — for a
     model that is a parameter — what every call site of this file passes. A model from elsewhere (another
     file's class, torchvision, a checkpoint, a call from another file) may have such layers: a bug."""
     value = call.value
@@ -178,10 +177,10 @@ def _built_without_mode_layers(model: SemanticModel, call) -> bool:
         return False
     if value.ref is None:
         local_class = value.cls is not None and value.cls in model.classes
-        if (local_class or _NN_CONSTRUCTOR.match(value.origin or "")) and _MODE_DEPENDENT.search(
+        if (local_class or _NN_CONSTRUCTOR.match(value.origin or "")) and MODE_DEPENDENT.search(
                 model.source_text) is None:
             return True
-    return _ModeFree(model).call(call)
+    return ModeFree(model).call(call)
 
 
 def _names(code: str) -> set[str]:
@@ -241,46 +240,10 @@ def _eval_fix(model: SemanticModel, ctx: EvalContext, first) -> FixSpec | None:
     return FixSpec(f"Call `{text}.eval()` before evaluating", edits, safe=False)
 
 
-class _SelfSite:
-    """A call of a function of this file through a reference to the file's own module."""
-
-    __slots__ = ("node", "function", "seq")
-    bound = False
-
-    def __init__(self, node: cst.Call, function) -> None:
-        self.node = node
-        self.function = function
-        self.seq = -1
-
-
-_SELF_MODULE = re.compile(r"^(\w+)\s*=\s*sys\.modules\[__name__\]", re.M)
-
-
-def _self_sites(model: SemanticModel, fn) -> list:
-    """Calls of the top-level function `fn` through this very module — `d2l = sys.modules[__name__]` in
-    d2l/torch.py, then `d2l.evaluate_loss(net, ...)`: call sites the call graph does not join."""
-    if fn.parent is not None or fn.class_info is not None:
-        return []
-    names = set(_SELF_MODULE.findall(model.source_text))
-    if not names or not re.search(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\s*\.\s*" + re.escape(fn.name)
-                                  + r"\s*\(", model.source_text):
-        return []
-    by_node = {id(f.node): f for f in model.functions}
-    out = []
-    for n in iter_nodes(model.module):
-        if type(n) is cst.Call and type(n.func) is cst.Attribute and n.func.attr.value == fn.name and type(
-                n.func.value) is cst.Name and n.func.value.value in names:
-            owner: cst.CSTNode | None = fixes.parent_of(model, n)
-            while owner is not None and type(owner) is not cst.FunctionDef:
-                owner = fixes.parent_of(model, owner)
-            out.append(_SelfSite(n, by_node.get(id(owner)) if owner is not None else None))
-    return out
-
-
 def _called_while_training(model: SemanticModel, fn) -> bool:
     """Is the evaluation function `fn` called from training code of this file (a function, or a top-level
     loop, that runs backward or an optimizer step)?"""
-    for site in [*model.call_sites(fn), *_self_sites(model, fn)]:
+    for site in [*model.call_sites(fn), *self_sites(model, fn)]:
         caller = site.function
         if caller is not None and (caller.has_step or caller.has_backward):
             return True
@@ -334,326 +297,3 @@ def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
 
 
 # torch.nn layers that compute the same in train and eval mode
-_FREE_LAYERS = frozenset("""Linear Bilinear Identity LazyLinear Conv1d Conv2d Conv3d ConvTranspose1d ConvTranspose2d
-    ConvTranspose3d LazyConv1d LazyConv2d LazyConv3d ReLU ReLU6 LeakyReLU PReLU ELU SELU CELU GELU SiLU Mish Sigmoid
-    Tanh Softmax Softmax2d LogSoftmax Softmin Softplus Softsign Softshrink Hardshrink Hardtanh Hardswish Hardsigmoid
-    Tanhshrink Threshold GLU LogSigmoid MaxPool1d MaxPool2d MaxPool3d AvgPool1d AvgPool2d AvgPool3d
-    AdaptiveAvgPool1d AdaptiveAvgPool2d AdaptiveAvgPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d AdaptiveMaxPool3d
-    LPPool1d LPPool2d FractionalMaxPool2d Flatten Unflatten Embedding EmbeddingBag LayerNorm GroupNorm RMSNorm
-    LocalResponseNorm PixelShuffle PixelUnshuffle Upsample UpsamplingNearest2d UpsamplingBilinear2d ZeroPad1d
-    ZeroPad2d ZeroPad3d ConstantPad1d ConstantPad2d ConstantPad3d ReflectionPad1d ReflectionPad2d ReflectionPad3d
-    ReplicationPad1d ReplicationPad2d ReplicationPad3d CircularPad1d CircularPad2d CircularPad3d CosineSimilarity
-    PairwiseDistance Fold Unfold ChannelShuffle Sequential ModuleList ModuleDict Parameter ParameterList
-    ParameterDict""".split())
-# recurrent layers: mode-dependent only through `dropout=` between their layers
-_RNN_LAYERS = frozenset("RNN LSTM GRU RNNCell LSTMCell GRUCell".split())
-_UNWRAP = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type", "train", "requires_grad_"})
-_SAFE_BUILTINS = frozenset("""super range len int float str bool list tuple dict set isinstance getattr setattr hasattr
-    print zip enumerate min max abs round sum sorted reversed map filter any all format repr type iter next
-    NotImplementedError ValueError TypeError RuntimeError AssertionError KeyError""".split())
-_MAX_DEPTH = 16  # (steps: a name, its assignment, a class, a layer handed to it, ...)
-
-
-class _ModeFree:
-    """Is a model known to compute the same in train and eval mode? Decided from the expressions that build it
-    (within this file): torch layers of `_FREE_LAYERS` (recurrent ones without `dropout=`), containers of them,
-    classes of the file whose bodies call nothing else, and, for a parameter, every call site's argument.
-    Anything unknown (another file's class or helper, a layer passed in, a call from another file) is not."""
-
-    def __init__(self, model: SemanticModel) -> None:
-        self.m = model
-        self._classes: dict[str, bool] = {}
-        self._top: dict[int, int] | None = None
-
-    # --- the evaluated model
-
-    def call(self, call) -> bool:
-        text = call.text or ""
-        value = call.value
-        if value is not None and value.ref is not None:
-            if not text.isidentifier():
-                return False
-            return self._parameter(value.ref, 0)
-        if text.startswith("self.") and text.count(".") == 1:
-            return self._self_attr(call.function, text[5:], 0)
-        if not text.isidentifier():
-            return False
-        return self._name(text, call.function, call.node, 0)
-
-    def _parameter(self, ref, depth: int) -> bool:
-        fn = next((f for f in self.m.functions if f.node is ref.fn), None)
-        if fn is None or depth > _MAX_DEPTH or self.m.external_sites(fn):
-            return False  # (a call from another file passes a model this file cannot see)
-        sites = [*self.m.call_sites(fn), *_self_sites(self.m, fn)]
-        if not sites:
-            return False
-        for site in sites:
-            arg = _argument(site, ref)
-            if arg is None or not self.expr(arg, site.function, site.node, depth + 1):
-                return False
-        return True
-
-    def _self_attr(self, fn, attr: str, depth: int) -> bool:
-        cls = fn.class_info if fn is not None else None
-        if cls is None:
-            return False
-        sources = [(m, a.value) for m in cls.methods for a in _assignments(m.node, f"self.{attr}")]
-        return bool(sources) and all(self.expr(v, m, v, depth + 1) for m, v in sources)
-
-    def _name(self, name: str, fn, at: cst.CSTNode, depth: int) -> bool:
-        """What `name` holds where `at` is: its assignments in the innermost scope (function, enclosing
-        functions, the module) that binds it — at the module level, the last one before `at` — and, for a
-        parameter, what the call sites pass. `net = net.to(device)` keeps what `net` held."""
-        if depth > _MAX_DEPTH:
-            return False
-        scope = fn
-        while scope is not None:
-            p = scope.node.params
-            is_param = any(a.name.value == name for a in (*p.posonly_params, *p.params, *p.kwonly_params))
-            found = [a for a in _assignments(scope.node, name) if not _same_name(a.value, name)]
-            if found or is_param:
-                if not all(self.expr(a.value, scope, a.value, depth + 1) for a in found):
-                    return False
-                return self._parameter_named(scope, name, depth) if is_param else True
-            scope = scope.parent
-        top = self._top_index(at)
-        found = [(i, a) for i, a in self._module_assignments(name) if (top is None or i < top)
-                 and not _same_name(a.value, name)]
-        if not found:
-            return False
-        _, last = found[-1]
-        if last.direct:
-            return self.expr(last.value, None, last.value, depth + 1)
-        return all(self.expr(a.value, None, a.value, depth + 1) for _, a in found)
-
-    def _parameter_named(self, fn, name: str, depth: int) -> bool:
-        params = [*fn.node.params.posonly_params, *fn.node.params.params]
-        index = next((i for i, p in enumerate(params) if p.name.value == name), -1)
-        from gradlint.model.values import ParamRef
-        return self._parameter(ParamRef(fn.node, name, index), depth + 1)
-
-    # --- expressions that build a model
-
-    def expr(self, e: cst.BaseExpression, fn, at: cst.CSTNode, depth: int) -> bool:
-        if depth > _MAX_DEPTH:
-            return False
-        while type(e) is cst.Call and type(e.func) is cst.Attribute and e.func.attr.value in _UNWRAP:
-            e = e.func.value  # `Net().to(device)`
-        if type(e) is cst.Lambda:
-            return True  # a function: no train/eval mode at all
-        if type(e) is cst.Name:
-            if any(f.name == e.value and f.parent is None and f.class_info is None for f in self.m.functions) and \
-                    not self._module_assignments(e.value):
-                return True  # a function of the file
-            return self._name(e.value, fn, at, depth + 1)
-        if type(e) is not cst.Call:
-            return False
-        func = e.func
-        q = self.m.imports.resolve(func) or ""
-        if q.startswith("torch.nn.") and q.count(".") == 2:
-            return self._torch_layer(q[9:], e, fn, at, depth)
-        if type(func) is cst.Name and func.value in self.m.classes:
-            return self._class(self._class_at(func.value, at), depth + 1, (e, fn, at))
-        return False
-
-    def _torch_layer(self, name: str, call: cst.Call, fn, at, depth: int) -> bool:
-        if name in _RNN_LAYERS:
-            dropout = next((a for a in call.args if a.keyword is not None and a.keyword.value == "dropout"), None)
-            positional = [a for a in call.args if a.keyword is None]
-            return len(positional) < 6 and not any(a.star for a in call.args) and (
-                dropout is None or (type(dropout.value) in (cst.Integer, cst.Float)
-                                    and float(dropout.value.value.replace("_", "")) == 0.0))
-        if name not in _FREE_LAYERS:
-            return False
-        if name in ("Sequential", "ModuleList", "ModuleDict"):
-            for a in call.args:
-                if a.star:
-                    return False
-                if not self._layers_in(a.value, fn, at, depth + 1):
-                    return False
-        return True
-
-    def _layers_in(self, e: cst.BaseExpression, fn, at, depth: int) -> bool:
-        if type(e) in (cst.List, cst.Tuple):
-            return all(type(el) is cst.Element and self._layers_in(el.value, fn, at, depth) for el in e.elements)
-        if type(e) in (cst.ListComp, cst.GeneratorExp):
-            return self._layers_in(e.elt, fn, at, depth)
-        if type(e) is cst.Dict:
-            return all(type(el) is cst.DictElement and self._layers_in(el.value, fn, at, depth) for el in e.elements)
-        return self.expr(e, fn, at, depth)
-
-    # --- classes of the file
-
-    def _class(self, node: cst.ClassDef | None, depth: int, built=None) -> bool:
-        """`built`: (the constructor call, its function, its node) — what a layer handed to `__init__` is."""
-        if node is None or depth > _MAX_DEPTH:
-            return False
-        key = (id(node), id(built[0]) if built is not None else 0)
-        if key in self._classes:
-            return self._classes[key]
-        self._classes[key] = False  # (recursion)
-        self._classes[key] = result = self._class_body(node, depth, built)
-        return result
-
-    def _class_body(self, node: cst.ClassDef, depth: int, built=None) -> bool:
-        code = self.m.module.code_for_node(node)
-        if _MODE_DEPENDENT.search(code):
-            return False
-        for base in node.bases:
-            q = self.m.imports.resolve(base.value) or ""
-            if q in ("torch.nn.Module", "torch.nn.modules.module.Module"):
-                continue
-            if type(base.value) is cst.Name and base.value.value in self.m.classes:
-                if not self._class(self._class_at(base.value.value, node), depth + 1):
-                    return False
-                continue
-            return False
-        init: cst.FunctionDef | None = None
-        init_params: list[str] = []
-        for stmt in node.body.body:
-            if type(stmt) is cst.FunctionDef and stmt.name.value == "__init__":
-                init = stmt
-                p = stmt.params
-                init_params = [a.name.value for a in (*p.posonly_params, *p.params, *p.kwonly_params)]
-        code_calls = set(re.findall(r"\bself\.(\w+)\s*\(", code))
-        for n in iter_nodes(node):
-            if type(n) is cst.Assign and type(n.value) is cst.Name and n.value.value in init_params[1:] and any(
-                    type(t.target) is cst.Attribute and t.target.attr.value in code_calls for t in n.targets):
-                # `self.rnn = rnn_layer`, called later: a layer handed in — what the constructor call passes
-                if built is None or not self._handed_in(built, init_params, n.value.value, depth):
-                    return False
-                continue
-            if type(n) is not cst.Call:
-                continue
-            func = n.func
-            q = self.m.imports.resolve(func)
-            if q is not None:
-                if q.startswith("torch.nn.") and q.count(".") == 2 and q[9:10].isupper():
-                    if not self._torch_layer(q[9:], n, None, n, depth + 1):
-                        return False
-                elif not q.startswith("torch.") and (init is None or _within(init, n) or not q.rsplit(".", 1)[-1][:1].islower()):
-                    return False  # another library's (or file's) layer, or a helper building the layers
-                continue
-            if type(func) is cst.Name:
-                name = func.value
-                if name in self.m.classes:
-                    if not self._class(self._class_at(name, node), depth + 1):
-                        return False
-                elif name not in _SAFE_BUILTINS:
-                    return False  # a helper of the file, or something unknown, may build any layer
-        return True
-
-    def _handed_in(self, built, init_params: list[str], name: str, depth: int) -> bool:
-        call, fn, at = built
-        index = init_params.index(name) - 1  # (without `self`)
-        arg = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-        if arg is None:
-            positional = [a for a in call.args if a.keyword is None]
-            if any(a.star for a in call.args) or not 0 <= index < len(positional):
-                return False
-            arg = positional[index].value
-        return self.expr(arg, fn, at, depth + 1)
-
-    def _class_at(self, name: str, at: cst.CSTNode) -> cst.ClassDef | None:
-        """The definition of class `name` in force at `at`: in a notebook or script that redefines it, the
-        last one before `at`'s top-level statement (any, when `at` is not at the module level)."""
-        defs = [(i, st) for i, st in enumerate(self.m.module.body) if type(st) is cst.ClassDef and st.name.value == name]
-        if not defs:
-            info = self.m.classes.get(name)
-            return info.node if info is not None else None
-        top = self._top_index(at)
-        before = [d for i, d in defs if top is None or i < top]
-        if len(defs) == 1:
-            return defs[0][1]
-        return before[-1] if before else None
-
-    # --- positions
-
-    def _top_index(self, node: cst.CSTNode) -> int | None:
-        """The index of the module-level statement holding `node`."""
-        if self._top is None:
-            self._top = {id(st): i for i, st in enumerate(self.m.module.body)}
-        cur: cst.CSTNode | None = node
-        while cur is not None:
-            i = self._top.get(id(cur))
-            if i is not None:
-                return i
-            cur = fixes.parent_of(self.m, cur)
-        return None
-
-    def _module_assignments(self, name: str) -> list:
-        out = []
-        for i, st in enumerate(self.m.module.body):
-            if type(st) in (cst.FunctionDef, cst.ClassDef):
-                continue
-            for a in _assignments(st, name, within=st):
-                out.append((i, a))
-        return out
-
-
-class _Assigned:
-    __slots__ = ("value", "direct")
-
-    def __init__(self, value: cst.BaseExpression, direct: bool) -> None:
-        self.value = value
-        self.direct = direct  # a statement of the scope's own block, not inside an if/for/with/try
-
-
-def _assignments(scope: cst.CSTNode, target: str, within: cst.CSTNode | None = None) -> list[_Assigned]:
-    """`target = value` (and `target, x = value, y`) in `scope`, not in functions or classes nested in it.
-    Other bindings of the name (`for target in`, `with ... as target`, augmented) make it unknown: None value."""
-    out: list[_Assigned] = []
-    body = scope.body.body if type(scope) in (cst.FunctionDef, cst.ClassDef) and isinstance(
-        scope.body, cst.IndentedBlock) else None
-    direct_lines = {id(st) for st in body} if body is not None else ({id(within)} if within is not None else set())
-    for n in iter_nodes(scope, prune=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-        if n is not scope and type(n) in (cst.FunctionDef, cst.ClassDef) and type(scope) is not cst.ClassDef:
-            continue
-        if type(n) is cst.SimpleStatementLine:
-            direct = id(n) in direct_lines
-            for small in n.body:
-                if type(small) is cst.Assign:
-                    for t in small.targets:
-                        if dotted(t.target) == target:
-                            out.append(_Assigned(small.value, direct))
-                        elif type(t.target) in (cst.Tuple, cst.List):
-                            names = [dotted(el.value) for el in t.target.elements]
-                            if target in names:
-                                v = small.value
-                                if type(v) in (cst.Tuple, cst.List) and len(v.elements) == len(names) and all(
-                                        type(el) is cst.Element for el in v.elements):
-                                    out.append(_Assigned(v.elements[names.index(target)].value, direct))
-                                else:
-                                    out.append(_Assigned(cst.Name("None"), direct))  # unknown
-        elif type(n) in (cst.For, cst.WithItem, cst.AugAssign, cst.AnnAssign):
-            tgt = n.target if type(n) in (cst.For, cst.AugAssign, cst.AnnAssign) else (
-                n.asname.name if n.asname is not None else None)
-            if tgt is not None and target in {dotted(x) for x in iter_nodes(tgt) if type(x) in (cst.Name, cst.Attribute)}:
-                out.append(_Assigned(cst.Name("None"), False))
-    return out
-
-
-def _argument(site, ref) -> cst.BaseExpression | None:
-    """The expression a call site passes for parameter `ref`."""
-    node = site.node
-    if any(a.star for a in node.args):
-        return None
-    for a in node.args:
-        if a.keyword is not None and a.keyword.value == ref.name:
-            return a.value
-    if ref.index < 0:
-        return None
-    i = ref.index - (1 if getattr(site, "bound", False) else 0)
-    positional = [a for a in node.args if a.keyword is None]
-    return positional[i].value if 0 <= i < len(positional) else None
-
-
-def _within(outer: cst.CSTNode, node: cst.CSTNode) -> bool:
-    return any(n is node for n in iter_nodes(outer))
-
-
-def _same_name(e: cst.BaseExpression, name: str) -> bool:
-    """`net.to(device)`, `net.cuda()`: the same object as `net`."""
-    while type(e) is cst.Call and type(e.func) is cst.Attribute and e.func.attr.value in _UNWRAP:
-        e = e.func.value
-    return type(e) is cst.Name and e.value == name

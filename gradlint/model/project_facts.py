@@ -78,6 +78,7 @@ class ExtCallee:
     switch_line: int  # (its definition's line: summaries carry no finer position)
     sets_eval: bool
     trains: bool
+    mode_free: bool | None = None  # a model class: True when it computes the same in train and eval mode
 
     @property
     def where(self) -> str:

@@ -302,3 +302,27 @@ def test_a_module_in_an_unrelated_folder_is_not_imported(gl, tmp_path):
         "b/main.py": "import torch.nn as nn\nfrom utils import scale_\nmodel = nn.Linear(3, 2)\nscale_(model.weight, 2.0)\n",
     })
     assert findings(check(gl, root)) == []
+
+
+MODEL_FREE = (
+    "import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
+    "        self.conv = nn.Conv2d(1, k, 3)\n        self.shuffle = nn.PixelShuffle(2)\n\n"
+    "    def forward(self, x):\n        return self.shuffle(self.conv(x).relu())\n"
+)
+MODEL_DROPOUT = MODEL_FREE.replace("nn.PixelShuffle(2)", "nn.Dropout(0.5)")
+EVALUATE_NET = (
+    "import torch\nfrom model import Net\n\nmodel = Net(4)\n\n\ndef test(loader):\n    with torch.no_grad():\n"
+    "        for x in loader:\n            out = model(x)\n"
+)
+
+
+@pytest.mark.parametrize("model_py, tier", [(MODEL_FREE, "hygiene"), (MODEL_DROPOUT, "bug")])
+def test_gl004_tier_follows_the_imported_model_class(gl, tmp_path, model_py, tier):
+    """`Net` comes from model.py: the evaluation is a bug only when Net has a mode-dependent layer."""
+    root = tree(tmp_path, {"model.py": model_py, "main.py": EVALUATE_NET})
+    res = check(gl, root, extra=("--select", "GL004"))
+    (d,) = json.loads(res.stdout)
+    assert (d["filename"].endswith("main.py"), d["location"]["row"], d["tier"]) == (True, 10, tier)
+    # each file alone: another file's class may have any layer (a bug)
+    (alone,) = json.loads(check(gl, root, extra=("--select", "GL004", "--no-project")).stdout)
+    assert alone["tier"] == "bug"

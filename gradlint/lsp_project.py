@@ -92,7 +92,7 @@ class WorkspaceProjects:
         summaries = {p: s for p, s in r.buffers.items() if p != filename}
         summaries[filename] = own
         project = Project(r.root, r.files + [filename], summaries)
-        names = frozenset(own["defs"])
+        names = frozenset(n for n, d in own["defs"].items() if d["wants"])  # (callers matter only to these)
         key = (filename, names)
         callers = r.callers.get(key)
         if callers is None:

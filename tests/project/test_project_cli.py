@@ -326,3 +326,27 @@ def test_gl004_tier_follows_the_imported_model_class(gl, tmp_path, model_py, tie
     # each file alone: another file's class may have any layer (a bug)
     (alone,) = json.loads(check(gl, root, extra=("--select", "GL004", "--no-project")).stdout)
     assert alone["tier"] == "bug"
+
+
+def test_only_callers_of_functions_that_want_them_are_read(tmp_path, monkeypatch):
+    """A file that merely spells the name of a function whose findings do not depend on its callers
+    (`_cfg` in every timm model file) is not summarised; a caller of one that does (`scale_`) is."""
+    from gradlint import runner
+    from gradlint.rules import ALL_RULES
+    from gradlint.settings import Settings
+
+    root = tree(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/ops.py": "import torch\n\n\n" + OPS + "\n\ndef _cfg(url):\n    return {'url': url}\n",
+        "pkg/other.py": "from pkg.ops import _cfg\ncfgs = [_cfg('a'), _cfg('b')]\n",
+        "train.py": TRAIN_OPS,
+    })
+    seen: list[str] = []
+    first = runner._project_first
+    monkeypatch.setattr(runner, "_project_first", lambda work: seen.append(work[0]) or first(work))
+    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
+    report = [(str(root / "pkg/ops.py"), settings)]
+    others = [(str(root / p), settings) for p in ("pkg/__init__.py", "pkg/other.py", "train.py")]
+    ((result, _),) = runner.lint_project(report, others, root, 1, None)
+    assert [d.code for d in result.diagnostics] == ["GL001"]  # (the caller in train.py was read)
+    assert str(root / "train.py") in seen and str(root / "pkg/other.py") not in seen

@@ -8,7 +8,9 @@ import libcst as cst
 
 from gradlint.diagnostic import Related
 from gradlint.model import FunctionInfo, ImportedCall, LocalCall, LoopInfo, ModeSwitch, SemanticModel
+from gradlint.model.callgraph import argument_expr
 from gradlint.model.names import dotted
+from gradlint.model.values import ParamRef
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -273,19 +275,16 @@ def _at_call(sw: ModeSwitch, callee: FunctionInfo, call: LocalCall) -> str:
     if not recv or sw.function is not callee or type(callee.node) is not cst.FunctionDef:
         return recv
     head, dot, rest = recv.partition(".")
-    params = [p.name.value for p in callee.node.params.params]
-    names = [*(p.name.value for p in callee.node.params.posonly_params), *params]
-    arg = None
-    for a in call.node.args:
-        if a.keyword is not None and a.keyword.value == head:
-            arg = a
-    if arg is None and head in names:
-        index = names.index(head) - (1 if call.bound else 0)
-        positional = [a for a in call.node.args if a.keyword is None]
-        if 0 <= index < len(positional) and not positional[index].star and (
-                not positional[:index] or not any(a.star for a in positional[:index])):
-            arg = positional[index]
-    text = dotted(arg.value) if arg is not None else None
+    p = callee.node.params
+    positional = [a.name.value for a in (*p.posonly_params, *p.params)]
+    if head in positional:
+        ref = ParamRef(callee.node, head, positional.index(head))
+    elif any(a.name.value == head for a in p.kwonly_params):
+        ref = ParamRef(callee.node, head, -1)
+    else:
+        return recv
+    arg = argument_expr(call, ref)
+    text = dotted(arg) if arg is not None else None
     return text + dot + rest if text is not None else recv
 
 

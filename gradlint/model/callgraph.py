@@ -24,6 +24,8 @@ from gradlint.model.facts import FunctionInfo, LocalCall
 from gradlint.model.values import UNKNOWN, Kind, Value, join
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from gradlint.model.builder import ModelBuilder
     from gradlint.model.project_facts import ExtSite
 
@@ -121,3 +123,19 @@ class CallGraph:
         if fn is None:
             return UNKNOWN
         return self._b.replay(self.param_value(fn, value.ref.name, value.ref.index), value.path)
+
+
+def argument_expr(site, ref) -> cst.BaseExpression | None:
+    """The expression a call site (`LocalCall`, or anything with `.node` and `.bound`) passes for the
+    parameter `ref` (`ParamRef`); None when it passes none or a star argument hides which."""
+    node = site.node
+    if any(a.star for a in node.args):
+        return None
+    for a in node.args:
+        if a.keyword is not None and a.keyword.value == ref.name:
+            return a.value
+    if ref.index < 0:
+        return None
+    i = ref.index - (1 if getattr(site, "bound", False) else 0)
+    positional = [a for a in node.args if a.keyword is None]
+    return positional[i].value if 0 <= i < len(positional) else None

@@ -13,6 +13,7 @@ import re
 import libcst as cst
 
 from gradlint.model import SemanticModel, dotted
+from gradlint.model.callgraph import argument_expr
 from gradlint.model.walk import iter_nodes
 from gradlint import edits as fixes
 
@@ -112,7 +113,7 @@ class ModeFree:
         if not sites:
             return False
         for site in sites:
-            arg = _argument(site, ref)
+            arg = argument_expr(site, ref)
             if arg is None or not self.expr(arg, site.function, site.node, depth + 1):
                 return False
         return True
@@ -369,21 +370,6 @@ def _assignments(scope: cst.CSTNode, target: str, within: cst.CSTNode | None = N
             if tgt is not None and target in {dotted(x) for x in iter_nodes(tgt) if type(x) in (cst.Name, cst.Attribute)}:
                 out.append(_Assigned(cst.Name("None"), False))
     return out
-
-
-def _argument(site, ref) -> cst.BaseExpression | None:
-    """The expression a call site passes for parameter `ref`."""
-    node = site.node
-    if any(a.star for a in node.args):
-        return None
-    for a in node.args:
-        if a.keyword is not None and a.keyword.value == ref.name:
-            return a.value
-    if ref.index < 0:
-        return None
-    i = ref.index - (1 if getattr(site, "bound", False) else 0)
-    positional = [a for a in node.args if a.keyword is None]
-    return positional[i].value if 0 <= i < len(positional) else None
 
 
 def _within(outer: cst.CSTNode, node: cst.CSTNode) -> bool:

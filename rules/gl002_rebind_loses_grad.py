@@ -202,12 +202,12 @@ def _outer_is_new_leaf(rhs: cst.BaseExpression) -> bool:
 
 
 def _releafed_each_iteration(model: SemanticModel, rb) -> bool:
-    """`s = s.detach().requires_grad_()` earlier in the same loop body: every iteration starts from a new leaf."""
-    loop = rb.loop
-    return loop is not None and any(
-        r.name == rb.name and r.function is rb.function and r.loop is loop and loop.seq < r.seq < rb.seq
-        for r in model.releafs
-    )
+    """`s = s.detach().requires_grad_()` earlier in the same loop body, on every path: every iteration starts
+    from a new leaf (what the previous iteration's update left never reaches the rebind)."""
+    if rb.loop is None:
+        return False
+    sites = [r.node for r in model.releafs if r.name == rb.name and r.function is rb.function]
+    return model.loop_joins.bound_this_iteration(rb.loop, rb.reach, sites)
 
 
 def _grad_read_after(model: SemanticModel, rb):

@@ -240,8 +240,8 @@ for x, y in val_loader:
             if model.effective_mode(acc.mode, acc.fn) is not Mode.ENABLED:
                 continue
             loop = acc.loops[-1]
-            if any(b.key == acc.key and b.fn is acc.fn and b.unconditional_in is loop for b in t.bindings):
-                continue  # re-created every iteration
+            if not model.loop_joins.crosses_iterations(loop, acc.reach, acc.stmt):
+                continue  # re-created every iteration (what one iteration accumulates does not reach the next)
             derived = t.derived_closure(acc.fn, acc.key)
             in_fn = [b for b in t.backwards if b.fn is acc.fn]
             if any(b.keys & derived for b in in_fn):
@@ -263,7 +263,7 @@ for x, y in val_loader:
             # held only until the next iteration — bounded, transient waste, not a leak nor a graph kept for
             # the run (clustergan's per-epoch sample grid)
             transient = len(acc.loops) > 1 and self._iterations(t, acc, model) is not None and any(
-                b.key == acc.key and b.fn is acc.fn and b.unconditional_in in acc.loops[:-1] for b in t.bindings)
+                not model.loop_joins.crosses_iterations(outer, acc.reach, acc.stmt) for outer in acc.loops[:-1])
             yield Finding(acc.stmt, self._message(model, t, acc, in_loop), self._fix(model, t, acc, returned),
                           tier="hygiene" if transient else None)
 
@@ -318,7 +318,7 @@ for x, y in val_loader:
         literal list); None when that is not known or large."""
         total = 1
         for i, loop in enumerate(reversed(acc.loops)):
-            if i and any(b.key == acc.key and b.fn is acc.fn and b.unconditional_in is loop for b in t.bindings):
+            if i and model is not None and not model.loop_joins.crosses_iterations(loop, acc.reach, acc.stmt):
                 break  # re-created on every iteration of this loop: it lives only across the inner ones
             n = _constant_count(loop, model)
             if n is None:

@@ -183,7 +183,7 @@ def _fresh_leaves_each_iteration(model: SemanticModel, step: Step, loop: LoopInf
         if ctor.var != step.optimizer or ctor.function is not step.function or loop not in ctor.loops \
                 or not ctor.param_names:
             continue
-        if all(any(r.name == name and r.function is step.function and r.loop is not None and loop.seq < r.seq < ctor.seq
+        if all(any(r.name == name and r.function is step.function and loop.seq < r.seq < ctor.seq
                    and r.seq <= loop.end_seq for r in model.releafs) for name in ctor.param_names):
             return True
     return False

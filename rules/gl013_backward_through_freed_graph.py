@@ -284,7 +284,7 @@ for x in data:
                 continue
             if any(r >= start for r in b.roots):
                 continue  # part of the graph is rebuilt in the loop: not provably the same graph
-            if self._assigned_in(t, b.keys, b.fn, loop):
+            if self._assigned_in(model, t, b.keys, b.fn, loop):
                 continue
             return Finding(
                 b.node,
@@ -295,14 +295,12 @@ for x in data:
         return None
 
     @staticmethod
-    def _assigned_in(t: TrainingFacts, keys, fn, loop, skip=None) -> bool:
-        if any(x.key in keys and x.fn is fn and loop in x.loops and (skip is None or x.node is not skip)
-               for x in t.bindings):
+    def _assigned_in(model: SemanticModel, t: TrainingFacts, keys, fn, loop, skip=None) -> bool:
+        """Is one of `keys` bound (re-created, detached, repackaged, accumulated) in the loop by a statement
+        other than `skip`?"""
+        if any(model.loop_joins.rebound_in_loop(loop, k, besides=skip) for k in keys):
             return True
-        if any(a.key in keys and a.fn is fn and loop in a.loops and a.stmt is not skip for a in t.accumulations):
-            return True
-        return any(c.fn is fn and loop in c.loops and c.stmt is not skip and set(c.keys) & set(keys)
-                   for c in t.carried)
+        return any(a.key in keys and a.fn is fn and loop in a.loops and a.stmt is not skip for a in t.accumulations)
 
     # ---------------------------------------------------------------- carried state
 
@@ -317,8 +315,10 @@ for x in data:
                     continue
                 if any(b.create_graph for b in backwards if b.fn is c.fn and loop in b.loops):
                     break  # higher-order gradients (MAML, gradient penalties): the graph is kept on purpose
-                if self._assigned_in(t, c.keys, c.fn, loop, skip=c.stmt):
+                if self._assigned_in(model, t, c.keys, c.fn, loop, skip=c.stmt):
                     break  # detached / re-initialised / repackaged in the loop
+                if not all(model.loop_joins.crosses_iterations(loop, r, c.stmt) for r in c.reach):
+                    break  # what it reads is not the previous iteration's, or what it leaves never reaches the next
                 key = (id(loop), c.keys[0])
                 if key in done:
                     break

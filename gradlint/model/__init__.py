@@ -130,6 +130,7 @@ class SemanticModel(TrainingQueries):
         self.inplace_ops = builder.inplace_ops
         self.rebinds = builder.rebinds
         self.releafs = builder.releafs
+        self.loop_joins = builder.loop_joins  # loop back-edge joins: what names hold at a loop's head
         self.grad_reads = builder.grad_reads
         self.data_accesses = builder.data_accesses
         self.local_calls = builder.local_calls

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from gradlint.model.bindings import Bindings, _Branch, _Scope
+from gradlint.model.bindings import Bindings, LoopJoins, _Branch, _Scope
 from gradlint.model.classes import (  # noqa: F401  (re-exported)
     ECO_IMPORT,
     OTHER_FRAMEWORKS,
@@ -153,6 +153,10 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self._def_names: frozenset[str] | None = None
         self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
+        self.loop_joins = LoopJoins()  # what names hold at loop heads (back-edge joins)
+        self._alts: list = []  # enclosing `try`/`match` statements walked in a loop (`bindings._Alt`)
+        self._site: int | None = None  # the binding site (statement or call) being bound, for the loop joins
+        self._anon_site = 0
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
         self.training = TrainingRecorder(self)  # optimizers, steps, backward passes, resets (model.training)
@@ -448,12 +452,17 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
             self._function.loops.append(loop)
         self._loops.append(loop)
         self._push_frame()
+        self._enter_loop(loop)
+        self._site = id(node)  # the target is bound at the head of every iteration
         params = self._bind_loop_target(node.target, node.iter)
+        self._site = None
         targets = set(self._loop_targets[-1]) if self._loop_targets else set()
         self._loop_targets.append(targets | params)
 
     def leave_For(self, original_node: cst.For) -> None:
-        self._loops.pop().end_seq = self._next()
+        loop = self._loops.pop()
+        loop.end_seq = self._next()
+        self._leave_loop(loop)
         self._loop_targets.pop()
         self._pop_frame()
 
@@ -464,9 +473,12 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
             self._function.loops.append(loop)
         self._loops.append(loop)
         self._push_frame()
+        self._enter_loop(loop)
 
     def leave_While(self, original_node: cst.While) -> None:
-        self._loops.pop().end_seq = self._next()
+        loop = self._loops.pop()
+        loop.end_seq = self._next()
+        self._leave_loop(loop)
         self._pop_frame()
 
     def _loop_eval_reason(self, iterable: cst.BaseExpression) -> str | None:

@@ -13,7 +13,8 @@ core model (`gradlint.model.training`: `model.backwards`, `model.steps`, `model.
 - accumulations (`acc += t`, `acc = acc + t`, `acc.append(t)`, `d[k] += t`, `acc = torch.cat([acc, t])`),
   assignments and clears per loop (is the accumulator re-created every iteration?), names returned;
 - carried assignments: `h = f(..., h, ...)` inside a loop where the new value carries a graph built on
-  the previous iteration's `h` (not through `.detach()`): what the previous iteration left.
+  the value of `h` it reads (not through `.detach()`); whether that value is what the previous iteration
+  left, and whether what it leaves reaches the next one, is the binding table's (`model.loop_joins`).
 
 Everything is per function (`fn`), with the enclosing loops of that function (`loops`, outermost first).
 """
@@ -27,7 +28,6 @@ from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, LoopInfo
 from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import them from here)
     _SAVES_RESULT,
-    DETACH_HELPER,
     EMPTY,
     GRAPH_REUSE_WORDS,
     Accumulation,
@@ -43,7 +43,7 @@ from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import
     _target_keys,
     dominates,
 )
-from gradlint.model.names import dotted, is_full_slice, is_inplace_method
+from gradlint.model.names import dotted, is_inplace_method
 from gradlint.model.training import RESET_NAME, Step, _is_grad_attr
 
 
@@ -178,7 +178,6 @@ class TrainingFacts(GraphEvaluator, Extension):
                 self._param_loop[(id(fn) if fn is not None else 0, tgt.value)] = owner
         for key in _target_keys(node.target):
             self._st.taint[key] = r
-            self.bindings.append(Binding(key, self.b.next_seq(), self.b.function, self._loops(), loop, False))
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
             self._ctl.append(loop)
@@ -241,12 +240,14 @@ class TrainingFacts(GraphEvaluator, Extension):
                 pr = self.roots(piece[0])
                 cur = (self._st.taint.get(k) or EMPTY) | pr
                 if pr:
-                    self.accumulations.append(
-                        Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops, self.b.mode))
+                    reach = self.b.reach(k) if loops else None
+                    self.accumulations.append(Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops,
+                                                           self.b.mode, reach))
                     if loops:
                         cid = self._new_root()
                         cur = cur | {cid}
-                        self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode))
+                        self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode,
+                                                    (reach,)))
                 self._st.taint[k] = cur
                 self._st.derived.setdefault(k, []).append(rhs)
                 return
@@ -274,14 +275,14 @@ class TrainingFacts(GraphEvaluator, Extension):
                 carried = True
                 cid = self._new_root()
                 r = r | {cid}
-                self.carried.append(Carried(node, tuple(keys), cid, self.b.next_seq(), fn, loops, self.b.mode))
-        unc = self._unconditional_loop()
+                self.carried.append(Carried(node, tuple(keys), cid, self.b.next_seq(), fn, loops, self.b.mode,
+                                            tuple(self.b.reach(k) for k in keys)))
         lit = type(rhs) in (cst.Integer, cst.Float) or (
             type(rhs) is cst.Call and type(rhs.func) is cst.Name and rhs.func.value == "float")
         if pairwise:
             for te, re_ in zip(targets[0].elements, rhs.elements):
                 for k in _target_keys(te.value):
-                    self._bind(k, r if carried else self.roots(re_.value), fn, loops, unc, False, re_.value, node)
+                    self._bind(k, r if carried else self.roots(re_.value), fn, loops, False, re_.value, node)
             return
         for t in targets:
             if type(t) is cst.Subscript:
@@ -290,7 +291,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                     self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
                 continue
             for k in _target_keys(t):
-                self._bind(k, r, fn, loops, unc, lit, rhs, node)
+                self._bind(k, r, fn, loops, lit, rhs, node)
 
     def _data_write(self, expr: cst.BaseExpression) -> None:
         """`X.data` / `X.data[...]` written in place: record it (only files with a backward pass can need it)."""
@@ -306,10 +307,10 @@ class TrainingFacts(GraphEvaluator, Extension):
             expr, key, self._param_loop.get((id(fn) if fn is not None else 0, key.split(".", 1)[0])),
             self._next_root + 1, self.b.next_seq(), fn, self._path())
 
-    def _bind(self, key, roots, fn, loops, unc, lit, source: cst.CSTNode, node=None) -> None:
+    def _bind(self, key, roots, fn, loops, lit, source: cst.CSTNode, node=None) -> None:
         self._st.taint[key] = roots
         self._st.derived.setdefault(key, []).append(source)
-        self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, unc, lit, node))
+        self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, lit, node))
 
     def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is None:
@@ -318,8 +319,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         if k is None:
             return
         lit = type(node.value) in (cst.Integer, cst.Float)
-        self._bind(k, self.roots(node.value), self.b.function, self._loops(), self._unconditional_loop(), lit,
-                   node.value)
+        self._bind(k, self.roots(node.value), self.b.function, self._loops(), lit, node.value)
 
     def leave_AugAssign(self, node: cst.AugAssign) -> None:
         target = node.target
@@ -330,29 +330,27 @@ class TrainingFacts(GraphEvaluator, Extension):
         if type(target) is cst.Attribute and target.attr.value == "grad":
             return  # gradients written by hand (a reset: `model.resets`)
         pr, _ = self._r(node.value)
+        loops = self._loops()
+        reach = self.b.reach(key) if loops else None
         if type(node.operator) in (cst.AddAssign, cst.SubtractAssign) and pr:
             op = "+=" if type(node.operator) is cst.AddAssign else "-="
             self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
-                                                   self._loops(), self.b.mode))
+                                                   loops, self.b.mode, reach))
         cur = self._st.taint.get(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
-            if self._loops() and type(target) is not cst.Subscript:
+            if loops and type(target) is not cst.Subscript:
                 cid = self._new_root()
                 cur = cur | {cid}
-                self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, self._loops(),
-                                            self.b.mode))
+                self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, loops,
+                                            self.b.mode, (reach,)))
         self._st.taint[key] = cur
         self._st.derived.setdefault(key, []).append(node.value)
 
     def visit_Del(self, node: cst.Del) -> None:
         target = node.target
         if type(target) is cst.Subscript:
-            k = self._key(target.value)
-            if k is not None and is_full_slice(target):
-                self.bindings.append(Binding(k, self.b.next_seq(), self.b.function, self._loops(),
-                                             self._unconditional_loop(), False))
-            return
+            return  # (`del x[:]` re-creates `x` for the loop joins: `model.loop_joins`)
         for k in _target_keys(target):
             self._st.taint.pop(k, None)
 
@@ -369,17 +367,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         if id(node) in training.step_at:
             self.step_paths[id(node)] = self._path()
             return
-        if type(func) in (cst.Name, cst.Attribute):
-            fname = func.value if type(func) is cst.Name else func.attr.value
-            if DETACH_HELPER.search(fname) and fname != "detach":
-                # detach_hidden(h) / repackage_hidden(h) / h.detach_(): cuts what it is given
-                cut = [a.value for a in node.args]
-                if type(func) is cst.Attribute and fname == "detach_":
-                    cut = [func.value]
-                for expr in cut:
-                    for k in _target_keys(expr):
-                        self.bindings.append(Binding(k, self.b.next_seq(), fn, loops, self._unconditional_loop(),
-                                                     False, node))
+        # (`detach_hidden(h)`, `repackage_hidden(h)`, `h.detach_()` re-create `h` for the loop joins)
         if type(func) is not cst.Attribute:
             return
         method = func.attr.value
@@ -398,14 +386,13 @@ class TrainingFacts(GraphEvaluator, Extension):
             pr, _ = self._r(piece)
             if pr:
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
-                                                       self.b.mode))
+                                                       self.b.mode, self.b.reach(key) if loops else None))
                 self._st.taint[key] = (self._st.taint.get(key) or EMPTY) | pr
             self._st.derived.setdefault(key, []).append(piece)
             return
         if method == "clear" and not node.args:
             key = self._key(recv)
             if key is not None:
-                self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, self._unconditional_loop(), False))
                 self._st.taint[key] = EMPTY
 
     def step_path(self, step: Step) -> tuple[tuple[int, int], ...]:

@@ -144,6 +144,7 @@ class Rebind:
     function: FunctionInfo | None
     loop: LoopInfo | None
     is_loop_target: bool  # the name is the target of an enclosing `for` over parameters
+    reach: object = None  # which bindings of `name` reach it in its loops (`bindings.Reach`; None outside loops)
 
 
 @dataclass(eq=False)
@@ -154,7 +155,7 @@ class Releaf:
     name: str
     seq: int
     function: FunctionInfo | None
-    loop: LoopInfo | None = None  # the innermost loop it is in: re-made every iteration
+    node: cst.CSTNode | None = None  # the statement or call (a binding site of `name`: `model.loop_joins`)
 
 
 @dataclass(eq=False)

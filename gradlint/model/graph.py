@@ -55,7 +55,6 @@ _SAVING_FUNCS = {**{f: "mul" for f in "mul multiply matmul mm bmm mv dot outer l
 _SAVES_RESULT = frozenset("sigmoid tanh exp softmax log_softmax sqrt rsqrt".split())
 # torch layers that save their weight only for the gradient of their input (none for `nn.Embedding`)
 _WEIGHT_FOR_INPUT_LAYERS = re.compile(r"an? `nn\.(Linear|LazyLinear|Conv[123]d|ConvTranspose[123]d|Embedding|EmbeddingBag)`")
-DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
 
 
 @dataclass(eq=False)
@@ -117,23 +116,29 @@ class Accumulation:
     fn: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
     mode: Mode
+    reach: object = None  # which bindings of `key` reach the statement (`bindings.Reach`): is it carried
+    #                       across iterations — `model.loop_joins.crosses_iterations(loop, reach, stmt)`
 
 
 @dataclass(eq=False)
 class Binding:
-    """An assignment that re-creates `key` (not an accumulation of it), or a clear of a list."""
+    """An assignment that re-creates `key` (not an accumulation of it), or a clear of a list. (Which loop
+    iterations it re-creates `key` in is the binding table's: `model.loop_joins`.)"""
 
     key: str
     seq: int
     fn: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
-    unconditional_in: LoopInfo | None  # the innermost loop whose every iteration runs it, if that is loops[-1]
     number_literal: bool  # `total = 0` / `0.0`
     node: cst.CSTNode | None = None
 
 
 @dataclass(eq=False)
 class Carried:
+    """`h = f(..., h, ...)` in a loop whose new value carries a graph built on the value of `h` it reads: a
+    graph carried into the next iteration when that value is what the previous iteration left (asked of
+    the binding table: `model.loop_joins.crosses_iterations(loop, reach, stmt)` for each of `reach`)."""
+
     stmt: cst.CSTNode  # the assignment
     keys: tuple[str, ...]  # the carried names
     cid: int  # the root id standing for the previous iteration's graph
@@ -141,6 +146,7 @@ class Carried:
     fn: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
     mode: Mode
+    reach: tuple = ()  # per key, the bindings that reach the statement (`bindings.Reach`)
 
 
 @dataclass
@@ -396,7 +402,6 @@ class GraphEvaluator:
                                                req_in or not single, req_in, mv.cls)
         return frozenset(out), True
 
-    # ------------------------------------------------------------------ structure
 
 def dominates(a: Backward, b: Backward) -> bool:
     """Does backward `a` run before `b` whenever `b` runs (a statement before b's, in a block enclosing b)?"""

@@ -6,6 +6,7 @@ switches, optimizer steps and backward calls. A mixin of `ModelBuilder` (`gradli
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Sequence
 
 import libcst as cst
@@ -28,6 +29,9 @@ from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_fu
 from gradlint.model.project_facts import EXTERNAL_TOPS
 from gradlint.model.values import UNK_PROV, UNKNOWN, Kind, Value
 from gradlint.model.walk import iter_nodes
+
+# helpers that cut the graph of what they are given (`detach_hidden(h)`, `repackage_hidden(h)`)
+DETACH_HELPER = re.compile(r"detach|repackage", re.IGNORECASE)
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -107,6 +111,9 @@ class FactRecorder:
 
     def visit_Del(self, node: cst.Del) -> None:
         self.training.delete(node)
+        target = node.target
+        if type(target) is cst.Subscript and is_full_slice(target):
+            self._renew(target.value, node)  # `del x[:]` empties `x`
 
     def visit_Assign(self, node: cst.Assign) -> None:
         self.training.assign(node)
@@ -128,7 +135,7 @@ class FactRecorder:
                         self_update = True
                 self._writes[id(target)] = "update" if self_update else "assign"
             elif type(target) is cst.Attribute and target.attr.value == "requires_grad":
-                self._set_requires_grad(target.value, _const_bool(node.value))
+                self._set_requires_grad(target.value, _const_bool(node.value), node)
             elif type(target) in (cst.Tuple, cst.List):
                 # `p.data, meta = repack(...)` swaps storage like `p.data = t` (not a read; not flagged)
                 for el in target.elements:
@@ -137,14 +144,16 @@ class FactRecorder:
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
-                    self.releafs.append(Releaf(target.value, self._next(), self._function, self._loop))
+                    self.releafs.append(Releaf(target.value, self._next(), self._function, node))
         self._pending_assign.append(self._assign_pending(node, rhs_value))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
+        self._site = id(original_node)  # (the binding site of what it binds, for the loop joins)
         for t in original_node.targets:
             if type(t.target) is cst.Attribute and t.target.attr.value == "requires_grad":
                 self._requires_grad_set(original_node, t.target.value, _const_bool(original_node.value))
         self._bind_pending(self._pending_assign.pop())
+        self._site = None
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -153,9 +162,11 @@ class FactRecorder:
             self._pending_assign.append([(node.target, None, UNK_PROV)])
 
     def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self._site = id(original_node)
         self._bind_pending(self._pending_assign.pop())
+        self._site = None
 
-    def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None) -> None:
+    def _set_requires_grad(self, receiver: cst.BaseExpression, flag: bool | None, node: cst.CSTNode) -> None:
         if type(receiver) is cst.Attribute:
             d = dotted(receiver)
             if d is not None:
@@ -170,7 +181,8 @@ class FactRecorder:
                 self._rebind_kind(receiver.value, Value(Kind.TENSOR, "frozen"))
                 self._freeze_loop_owner(receiver.value)
             elif flag is True:
-                self.releafs.append(Releaf(receiver.value, self._next(), self._function, self._loop))
+                self.releafs.append(Releaf(receiver.value, self._next(), self._function, node))
+                self._renew(receiver, node)
                 if cur is not None and cur.kind is Kind.TENSOR:
                     self._rebind_kind(receiver.value, Value(Kind.LEAF, "made a leaf with requires_grad = True"))
 
@@ -188,6 +200,25 @@ class FactRecorder:
                     if owner:
                         self._frozen.add(owner)
                 return
+
+    def _renewing_call(self, node: cst.Call) -> None:
+        """Calls that make what a name holds anew, for the loop joins: `x.clear()`, and `detach_hidden(h)`,
+        `repackage_hidden(h)` (which cut what they are given)."""
+        func = node.func
+        if type(func) is cst.Attribute:
+            name = func.attr.value
+            if name == "clear" and not node.args:
+                self._renew(func.value, node)
+                return
+        elif type(func) is cst.Name:
+            name = func.value
+        else:
+            return
+        if name != "detach" and name != "detach_" and DETACH_HELPER.search(name):
+            for a in node.args:
+                expr = a.value
+                for el in (e.value for e in expr.elements) if type(expr) in (cst.Tuple, cst.List) else (expr,):
+                    self._renew(el, node)
 
     def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
         """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
@@ -222,6 +253,7 @@ class FactRecorder:
                 function=self._function,
                 loop=self._loop,
                 is_loop_target=name in _loop_target_names(self._loops),
+                reach=self.reach(name),
             )
         )
 
@@ -259,6 +291,8 @@ class FactRecorder:
         func = node.func
         fn = self._function
         loop = self._loop
+        if self._scope.joins:
+            self._renewing_call(node)
         if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
@@ -266,7 +300,9 @@ class FactRecorder:
                 self._mark_write(recv, "inplace")
                 self._record_inplace(node, recv, f"{method}()", extra=node)
             if method[-1:] == "_":
+                self._site = id(node)
                 self._inplace_call_prov(node)
+                self._site = None
             if method == "requires_grad_":
                 arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
                 flag = True if arg is None else _const_bool(arg.value)
@@ -276,7 +312,7 @@ class FactRecorder:
                     if d:
                         self._frozen.add(d)
                 else:
-                    self._set_requires_grad(recv, flag)
+                    self._set_requires_grad(recv, flag, node)
                 if flag is not False:
                     self._mark_grad_use()
             elif method == "eval" and not node.args and not self._is_imported_name(recv):
@@ -297,7 +333,8 @@ class FactRecorder:
                     self._rebind_kind(recv.value, Value(Kind.PARAMS, "a list of leaf tensors")
                                       if added.kind is Kind.LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
-                self.releafs.append(Releaf(recv.value, self._next(), fn, loop))
+                self.releafs.append(Releaf(recv.value, self._next(), fn, node))
+                self._renew(recv, node)
         if self.mentions(".data"):
             self._mark_data_uses(node)
         out = _kwarg(node, "out")

@@ -13,6 +13,12 @@ GL002_BAD = {
     "grads_from_autograd_grad": ("import torch\nfor p, g in zip(model.parameters(), grads):\n    p = p - lr * g\n", [3]),
     "parameter_object": ("import torch.nn as nn\nimport torch\nw = nn.Parameter(torch.ones(2))\nw = w - 0.01 * w.grad\n", [4]),
     "unknown_params_loop": ("import torch\ndef step(params, lr):\n    for p in params:\n        p = p - lr * p.grad\n", [4]),
+    # re-made a leaf on the first iteration only: the second iteration's `s` is the update's plain tensor
+    # (the loop head joins what the previous iteration left), so its backward raises
+    "releaf_first_iteration_only": ((
+        "import torch\ns = torch.zeros(3, requires_grad=True)\nfor i in range(10):\n    if i == 0:\n"
+        "        s = s.detach().requires_grad_(True)\n    loss = (s ** 2).sum()\n    loss.backward()\n"
+        "    with torch.no_grad():\n        s = s - 0.1 * s.grad\n"), [9]),
 }
 
 GL002_GOOD = {
@@ -25,6 +31,10 @@ GL002_GOOD = {
     "new_name": "import torch\nfor p in model.parameters():\n    q = p - 0.1 * p.grad\n",
     "not_a_leaf": "import torch\nx = torch.randn(3)\nx = x - 0.1 * grad\n",
     "no_gradient_term": "import torch\nw = torch.ones(2, requires_grad=True)\nw = w * 2\n",
+    "releaf_every_iteration": (
+        "import torch\ns = torch.zeros(3, requires_grad=True)\nfor i in range(10):\n"
+        "    s = s.detach().requires_grad_(True)\n    loss = (s ** 2).sum()\n    loss.backward()\n"
+        "    with torch.no_grad():\n        s = s - 0.1 * s.grad\n"),
     "inplace_update": "import torch\nwith torch.no_grad():\n    for p in model.parameters():\n        p -= 0.1 * p.grad\n",
 }
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import libcst as cst
 
 from gradlint.model.evaluate import OTHER, _Batch, _positional
-from gradlint.model.facts import ClassInfo, FunctionInfo, LoopInfo
+from gradlint.model.facts import ClassInfo, FunctionInfo
+from gradlint.model.loop_joins import LoopJoin, LoopJoinWalk, _loop_state, _merge_states, _same_core, _set_state
 from gradlint.model.names import dotted, is_inplace_method, target_names
 from gradlint.model.values import GRADISH, MOVED, NUM, PLAIN, RG, UNK_PROV, UNK_STATE, UNKNOWN, Kind, Prov, Value, join, join_prov
 
@@ -80,26 +81,6 @@ class _Branch:
         self.loop_outcomes: list[list] = []
 
 
-class _Alt:
-    """A `try` or `match` walked in a loop: the loop state before it, at the end of the try body, and at the
-    end of each finished alternative (handlers, `else:`, cases)."""
-
-    __slots__ = ("body_end", "body_used", "node", "outs", "pre", "scope")
-
-    def __init__(self, node, scope: _Scope) -> None:
-        self.node = node
-        self.scope = scope
-        self.pre = _loop_state(scope)
-        self.body_end: list | None = None
-        self.outs: list[list] = []
-        self.body_used = False
-
-
-def _set_state(scope: _Scope, state: list) -> None:
-    for lj, defs in zip(scope.joins, state):
-        lj.defs = None if defs is None else dict(defs)
-
-
 def _state(v: Value | None) -> Prov | None:
     """A binding's provenance for a frame: None when unbound, DEFER when its kind decides."""
     if v is None:
@@ -107,182 +88,8 @@ def _state(v: Value | None) -> Prov | None:
     return DEFER if v.prov is None else v.prov
 
 
-def _same_core(a: Value, b: Value) -> bool:
-    return a.kind is b.kind and a.origin == b.origin and a.cls == b.cls and a.ref == b.ref and a.path == b.path
 
-# ----------------------------------------------------------------------------- loop back-edges
-
-HEAD = 0  # a binding site: the value a loop head holds (from before the loop, or left by the previous iteration)
-_HEAD_ONLY = frozenset((HEAD,))
-
-
-class LoopJoin:
-    """One loop's back-edge join: what each key holds at the loop head, and which bindings reach where.
-
-    While the body is walked, `defs` maps each key bound since the head (on some path) to the binding
-    sites that may reach the current point (`HEAD` among them when a path has not rebound it since the
-    head); None while the current point cannot be reached (after `continue`/`break`/`return`/`raise`).
-    A site is `id()` of the binding statement or call. At each back-edge (`continue`, the end of the
-    body) the sites and the values are kept (`backs`). The head's value is then the join of the value
-    before the loop (`pre`) and every back-edge's: one pass over the body, bounded — the body is not
-    re-evaluated from the joined head, and values that disagree join to unknown (`values.join`)."""
-
-    __slots__ = ("backs", "defs", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
-                 "sites")
-
-    def __init__(self, loop: LoopInfo, scope: _Scope) -> None:
-        self.loop = loop
-        self.pre = dict(scope.bindings)
-        self.parent = scope.parent
-        self.defs: dict[str, frozenset[int]] | None = {}
-        self.backs: list[tuple[dict[str, frozenset[int]], dict[str, Value | None]]] = []
-        self.sites: dict[str, set[int]] = {}  # every site binding a key in the body (nested blocks included)
-        # the enclosing loops' `defs` at this loop's head, at its back-edges and at its `break`s
-        self.outer_pre = _loop_state(scope)
-        self.outer_backs: list[list] = []
-        self.outer_breaks: list[list] = []
-        self.orelse_done = False
-
-    def before(self, key: str) -> Value | None:
-        if key in self.pre:
-            return self.pre[key]
-        return self.parent.lookup(key) if self.parent is not None else None
-
-    def back_defs(self, key: str) -> frozenset[int]:
-        """The sites whose value of `key` an iteration leaves for the next one (HEAD: one it did not rebind)."""
-        out: frozenset[int] = frozenset()
-        for defs, _ in self.backs:
-            out |= defs.get(key, _HEAD_ONLY)
-        return out
-
-
-class Reach:
-    """Which bindings of `key` may reach a point in a loop body, for each enclosing loop of its scope (the
-    innermost last): recorded by a fact where it reads the key (`Bindings.reach`), asked after the walk
-    (`LoopJoins`)."""
-
-    __slots__ = ("defs", "key")
-
-    def __init__(self, key: str, defs: tuple) -> None:
-        self.key = key
-        self.defs: tuple[tuple[LoopInfo, frozenset[int]], ...] = defs
-
-    def at(self, loop: LoopInfo) -> frozenset[int] | None:
-        for lp, d in self.defs:
-            if lp is loop:
-                return d
-        return None
-
-
-class LoopJoins:
-    """The queries on loop back-edges (`model.loop_joins`): what a name holds at a loop's head, what the
-    previous iteration left, and whether what one iteration leaves reaches a point of the next."""
-
-    def __init__(self) -> None:
-        self.by_loop: dict[int, LoopJoin] = {}  # id(LoopInfo) -> its join
-
-    def _join(self, loop: LoopInfo) -> LoopJoin | None:
-        return self.by_loop.get(id(loop))
-
-    def at_loop_entry(self, loop: LoopInfo, key: str) -> Value | None:
-        """What `key` holds at the head of `loop` on any iteration: the join of its value before the loop and
-        what each iteration leaves (the end of the body, each `continue`); None when not bound."""
-        lj = self._join(loop)
-        if lj is None:
-            return None
-        before = lj.before(key)
-        prev = self.value_from_previous_iteration(loop, key)
-        if prev is None:
-            return before
-        if before is None:
-            return prev
-        return _join_values([before, prev])
-
-    def value_from_previous_iteration(self, loop: LoopInfo, key: str) -> Value | None:
-        """What an iteration of `loop` leaves in `key` for the next one, when some path through the body
-        rebinds it; None when no iteration does (the value is the same on every iteration)."""
-        lj = self._join(loop)
-        if lj is None or key not in lj.sites:
-            return None
-        values = []
-        for defs, vals in lj.backs:
-            if defs.get(key, _HEAD_ONLY) == _HEAD_ONLY:
-                v = lj.before(key)  # this path did not rebind it
-            else:
-                v = vals.get(key)
-            if v is not None:
-                values.append(v)
-        if not values:
-            return None
-        return values[0] if all(v is values[0] for v in values) else _join_values(values)
-
-    def rebound_in_loop(self, loop: LoopInfo, key: str, besides: cst.CSTNode | None = None) -> bool:
-        """Does a statement of the body of `loop` (nested blocks included) other than `besides` bind `key`?"""
-        lj = self._join(loop)
-        if lj is None:
-            return False
-        sites = lj.sites.get(key)
-        return bool(sites) and (besides is None or any(s != id(besides) for s in sites))
-
-    def bound_this_iteration(self, loop: LoopInfo, reach: Reach | None, sites=None) -> bool:
-        """At the point of `reach`, was its key bound on every path since the head of `loop` (what earlier
-        iterations left does not reach it) — and, given `sites` (statements or calls), only by those?"""
-        defs = reach.at(loop) if reach is not None else None
-        if not defs or HEAD in defs:
-            return False
-        if sites is None:
-            return True
-        ids = {id(n) for n in sites}
-        return all(d in ids for d in defs)
-
-    def crosses_iterations(self, loop: LoopInfo, reach: Reach | None, stmt: cst.CSTNode) -> bool:
-        """Does the value `stmt` reads for `reach.key` come from the previous iteration of `loop`, and does what
-        it leaves (its own binding, or the value it reads and updates in place) reach the next iteration?"""
-        lj = self._join(loop)
-        defs = reach.at(loop) if reach is not None else None
-        if lj is None or defs is None:
-            return True  # (not known: as if carried)
-        if HEAD not in defs:
-            return False  # bound on every path since the head, before `stmt`
-        own = id(stmt)
-        after = frozenset((own,)) if own in lj.sites.get(reach.key, ()) else defs
-        return bool(after & lj.back_defs(reach.key))
-
-
-def _loop_state(scope: _Scope) -> list:
-    """A copy of the binding sites reaching the current point, one entry per loop of the scope."""
-    return [None if lj.defs is None else dict(lj.defs) for lj in scope.joins]
-
-
-def _merge_defs(states: list) -> dict | None:
-    live = [d for d in states if d is not None]
-    if not live:
-        return None
-    if len(live) == 1:
-        return dict(live[0])
-    out: dict[str, frozenset[int]] = {}
-    for key in set().union(*live):
-        sites: frozenset[int] = frozenset()
-        for d in live:
-            sites |= d.get(key, _HEAD_ONLY)
-        out[key] = sites
-    return out
-
-
-def _merge_states(states: list[list]) -> list:
-    """Where paths meet: per loop, a key may hold a binding from any of them (HEAD where one did not bind it)."""
-    return [_merge_defs([st[i] for st in states]) for i in range(len(states[0]))]
-
-
-def _join_values(values: list[Value]) -> Value:
-    first = values[0]
-    core = first if all(_same_core(v, first) for v in values) else join(values)
-    prov = join_prov([v.prov for v in values])
-    return core if core.prov is prov else core.with_prov(prov)
-
-
-
-class Bindings:
+class Bindings(LoopJoinWalk):
     # ----------------------------------------------------------------------------- keys
 
     def _bind_key(self, key: str, value: Value) -> None:
@@ -459,14 +266,7 @@ class Bindings:
         self._site = None
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and any(h is node for h in alt.node.handlers):
-            # a handler may start anywhere in the try body
-            if alt.body_end is None:
-                alt.body_end = _loop_state(alt.scope)
-            else:
-                alt.outs.append(_loop_state(alt.scope))
-            _set_state(alt.scope, _merge_states([alt.pre, alt.body_end]))
+        self._handler_joins(node)
         if node.name is not None and type(node.name.name) is cst.Name:
             self._bind_prov(node.name.name, UNK_PROV)
 
@@ -560,140 +360,19 @@ class Bindings:
 
     def visit_Try(self, node: cst.Try) -> None:
         self._push_frame()
-        if self._scope.joins:
-            self._alts.append(_Alt(node, self._scope))
-
-    def visit_Finally(self, node: cst.Finally) -> None:
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and alt.node.finalbody is node:
-            self._settle(alt)
+        self._alt_enter(node)
 
     def leave_Try(self, node: cst.Try) -> None:
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and alt.node is node:
-            self._settle(alt)
-            self._alts.pop()
+        self._alt_leave(node)
         self._pop_frame()
-
-    def _settle(self, alt: _Alt) -> None:
-        """After a try's body, handlers and `else:`: any of them may have run last."""
-        if alt.body_end is None:
-            return
-        states = [_loop_state(alt.scope), *alt.outs]
-        if not alt.body_used:
-            states.append(alt.body_end)
-        _set_state(alt.scope, _merge_states(states))
-        alt.body_end = None
-        alt.outs = []
 
     def visit_Match(self, node) -> None:
         self._push_frame()
-        if self._scope.joins:
-            self._alts.append(_Alt(node, self._scope))
-
-    def visit_MatchCase(self, node) -> None:
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and any(c is node for c in alt.node.cases):
-            if alt.body_used:
-                alt.outs.append(_loop_state(alt.scope))
-            alt.body_used = True
-            _set_state(alt.scope, alt.pre)
+        self._alt_enter(node)
 
     def leave_Match(self, node) -> None:
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and alt.node is node:
-            _set_state(alt.scope, _merge_states([_loop_state(alt.scope), *alt.outs, alt.pre]))  # (no case may match)
-            self._alts.pop()
+        self._alt_leave(node)
         self._pop_frame()
-
-    # ----------------------------------------------------------------------------- loop back-edges
-
-    def _mark_bound(self, key: str) -> None:
-        site = self._site
-        if site is None:
-            self._anon_site -= 1
-            site = self._anon_site
-        one = frozenset((site,))
-        for lj in self._scope.joins:
-            if lj.defs is not None:
-                lj.defs[key] = one
-            lj.sites.setdefault(key, set()).add(site)
-
-    def _renew(self, target: cst.BaseExpression, node: cst.CSTNode) -> None:
-        """`x.clear()`, `del x[:]`, `detach_hidden(x)`, `x.requires_grad_()`: what `x` holds from here on
-        is made here, for the loop joins (its value in the table stays what it was)."""
-        if not self._scope.joins:
-            return
-        key = dotted(target)
-        if key is None:
-            return
-        saved, self._site = self._site, id(node)
-        self._mark_bound(key)
-        self._site = saved
-
-    def reach(self, key: str) -> Reach | None:
-        """Which bindings of `key` may reach this point, per enclosing loop of the scope (None outside loops)."""
-        joins = self._scope.joins
-        if not joins:
-            return None
-        return Reach(key, tuple((lj.loop, frozenset() if lj.defs is None else lj.defs.get(key, _HEAD_ONLY))
-                                for lj in joins))
-
-    def _enter_loop(self, loop: LoopInfo) -> None:
-        lj = LoopJoin(loop, self._scope)
-        self._scope.joins.append(lj)
-        self.loop_joins.by_loop[id(loop)] = lj
-
-    def _back_edge(self, lj: LoopJoin) -> None:
-        """`continue` or the end of the body of the innermost loop: back to its head."""
-        if lj.defs is None:
-            return
-        scope = self._scope
-        lj.backs.append((dict(lj.defs), {k: scope.lookup(k) for k in lj.defs}))
-        lj.outer_backs.append(_loop_state(scope)[:-1])
-
-    def _leave_loop_body(self) -> None:
-        """The end of the innermost loop's body: a back-edge; the loop leaves from its head."""
-        scope = self._scope
-        lj = scope.joins[-1]
-        self._back_edge(lj)
-        scope.joins.pop()
-        lj.orelse_done = True
-        if scope.joins:
-            _set_state(scope, _merge_states([lj.outer_pre, *lj.outer_backs]))
-
-    def _leave_loop(self, loop: LoopInfo) -> None:
-        lj = self.loop_joins.by_loop.get(id(loop))
-        if lj is None:
-            return
-        if not lj.orelse_done:
-            self._leave_loop_body()
-        scope = self._scope
-        if scope.joins and lj.outer_breaks:
-            _set_state(scope, _merge_states([_loop_state(scope), *lj.outer_breaks]))
-
-    def _unreachable(self) -> None:
-        for lj in self._scope.joins:
-            lj.defs = None
-
-    def visit_Continue(self, node: cst.Continue) -> None:
-        joins = self._scope.joins
-        if joins:
-            self._back_edge(joins[-1])
-            self._unreachable()
-
-    def visit_Break(self, node: cst.Break) -> None:
-        joins = self._scope.joins
-        if joins:
-            if joins[-1].defs is not None:
-                joins[-1].outer_breaks.append(_loop_state(self._scope)[:-1])
-            self._unreachable()
-
-    def leave_Raise(self, node: cst.Raise) -> None:
-        if self._scope.joins:
-            self._unreachable()
-
-    leave_Return = leave_Raise
 
     # ----------------------------------------------------------------------------- branches
 
@@ -709,15 +388,7 @@ class Bindings:
         if top is not None and top.node.orelse is node:
             self._next_branch(top)
             return
-        joins = self._scope.joins
-        if joins and joins[-1].loop.node.orelse is node:
-            self._leave_loop_body()  # the loop's `else:` runs after its head exits
-            return
-        alt = self._alts[-1] if self._alts else None
-        if alt is not None and alt.node.orelse is node and alt.body_end is not None:
-            alt.outs.append(_loop_state(alt.scope))  # the try's `else:` continues its body
-            _set_state(alt.scope, alt.body_end)
-            alt.body_used = True
+        self._else_joins(node)  # a loop's or a try's `else:`
 
     def _next_branch(self, branch: "_Branch") -> None:
         branch.outcomes.append(dict(branch.scope.bindings))

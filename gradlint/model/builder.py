@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from gradlint.model.bindings import Bindings, LoopJoins, _Branch, _Scope
+from gradlint.model.bindings import Bindings, _Branch, _Scope
 from gradlint.model.classes import (  # noqa: F401  (re-exported)
     ECO_IMPORT,
     OTHER_FRAMEWORKS,
@@ -49,6 +49,7 @@ from gradlint.model.facts import (
     Releaf,
     StepCall,
 )
+from gradlint.model.loop_joins import LoopJoins
 from gradlint.model.names import GRAD_MODE_NAMES, ImportMap, dotted
 from gradlint.model.record import (  # noqa: F401  (re-exported: GL002 and the extensions import them here)
     FactRecorder,

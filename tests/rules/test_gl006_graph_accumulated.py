@@ -12,6 +12,21 @@ from gradlint.settings import Settings
 from ._lint import rows
 
 BAD = {
+    # the logging `continue` skips the reset: what the loop head gets back is the accumulated graph (the loop
+    # joins at `continue` too), as with `if i % 100 == 99: ...; running = 0`
+    "reset_skipped_by_continue": (
+        """
+        import torch
+        running = 0
+        for i, (x, y) in enumerate(loader):
+            loss = criterion(model(x), y)
+            loss.backward()
+            running += loss
+            if i % 100 != 99:
+                continue
+            print(running / 100)
+            running = 0
+        """, [7]),
     "faq_plus_equals_after_backward": (
         """
         import torch
@@ -133,6 +148,29 @@ BAD = {
 }
 
 GOOD = {
+    # re-created on every path before the accumulation (both branches of the `if`)
+    "re_created_in_both_branches": """
+        import torch
+        for x, y in loader:
+            if x is None:
+                total = 0
+            else:
+                total = 0.0
+            loss = criterion(model(x), y)
+            loss.backward()
+            total += loss
+        """,
+    # reset after it on every path: what one iteration accumulates never reaches the next
+    "reset_at_the_end_of_every_iteration": """
+        import torch
+        total = 0
+        for x, y in loader:
+            loss = criterion(model(x), y)
+            loss.backward()
+            total += loss
+            print(total)
+            total = 0
+        """,
     "item": "import torch\ntotal = 0\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n    total += loss.item()\n",
     "detach": "import torch\nlosses = []\nfor x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\n    losses.append(loss.detach())\n",
     "float_and_cpu_item": (

@@ -180,6 +180,11 @@ GOOD = {
     "conditional_backward_in_loop": (
         "import torch\nloss = model(x).sum()\nfor i in range(3):\n    if i == 0:\n        loss.backward()\n"),
     "no_torch_import": "loss = model(x)\nloss.backward()\nloss.backward()\n",
+    # every path after the carried assignment leaves the loop: no iteration gets the graph back (loop joins)
+    "carried_then_break": "import torch\nfor x in data:\n    h = cell_net(x, h)\n    h.sum().backward()\n    break\n",
+    "carried_then_return_or_raise": (
+        "import torch\n\ndef first(data, h):\n    for x in data:\n        h = cell_net(x, h)\n        h.sum().backward()\n"
+        "        if h.sum() > 0:\n            return h\n        else:\n            raise ValueError\n"),
 }
 
 

@@ -329,7 +329,11 @@ class LoopJoinWalk:
         if type(node) is cst.Try:
             self._settle(alt)
         else:
-            _set_state(alt.scope, _merge_states([_loop_state(alt.scope), *alt.outs, alt.pre]))  # (no case may match)
+            last = node.cases[-1] if node.cases else None
+            wildcard = (last is not None and last.guard is None and type(last.pattern) is cst.MatchAs
+                        and last.pattern.pattern is None)  # `case _:` / `case name:` always matches
+            states = [_loop_state(alt.scope), *alt.outs] + ([] if wildcard else [alt.pre])  # (no case may match)
+            _set_state(alt.scope, _merge_states(states))
         self._alts.pop()
 
     def _handler_joins(self, node: cst.ExceptHandler) -> None:

@@ -280,3 +280,16 @@ for x in xs:
     assert not j.bound_this_iteration(m.loops[0], points[0])
     m, j, points = build(src.format(body="h = model(x)", handler="raise"))
     assert j.bound_this_iteration(m.loops[0], points[0])
+    src = HEADER + """
+for x in xs:
+    match x:
+        case 1:
+            h = model(x)
+        case _:
+            {other}
+    probe(h)
+"""
+    m, j, points = build(src.format(other="h = None"))
+    assert j.bound_this_iteration(m.loops[0], points[0])  # every case binds it
+    m, j, points = build(src.format(other="pass"))
+    assert not j.bound_this_iteration(m.loops[0], points[0])

@@ -12,7 +12,9 @@ Merges:
   run, or run many times (`if`, `for`, `while`, `try`, `match`): a key assigned inside keeps its
   provenance only when every value assigned there, and the one before, agree (`Prov.same`); otherwise it
   becomes unknown (`_Frame`). A provenance of `None` means "as its kind says" (a parameter, a loop target).
-- `x = ...` forgets what was known of `x.attr` keys.
+- `x = ...` forgets what was known of `x.attr` keys;
+- at a loop's head, a name holds the join of its value before the loop and what each iteration leaves
+  (`gradlint.model.loop_joins`, `model.loop_joins`; the walk's side is the `LoopJoinWalk` mixin).
 Comprehension and lambda variables are local to their expression (`_comp_targets`).
 
 `Bindings` is a mixin of `ModelBuilder`.
@@ -86,7 +88,6 @@ def _state(v: Value | None) -> Prov | None:
     if v is None:
         return None
     return DEFER if v.prov is None else v.prov
-
 
 
 class Bindings(LoopJoinWalk):

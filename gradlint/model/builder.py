@@ -155,7 +155,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.loop_joins = LoopJoins()  # what names hold at loop heads (back-edge joins)
-        self._alts: list = []  # enclosing `try`/`match` statements walked in a loop (`bindings._Alt`)
+        self._alts: list = []  # enclosing `try`/`match` statements walked in a loop (`loop_joins._Alt`)
         self._site: int | None = None  # the binding site (statement or call) being bound, for the loop joins
         self._anon_site = 0
         self.module_eval_seqs: list[int] = []  # X.eval() at module level

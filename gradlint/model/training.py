@@ -505,10 +505,20 @@ class TrainingQueries:
     def innermost_training_loop(self, fn: FunctionInfo | None, seq: int) -> LoopInfo | None:
         """The innermost training loop of `fn` (None: the top level) around sequence point `seq`."""
         found = None
-        for lp in self.loops:  # type: ignore[attr-defined]
-            if self.inside(seq, fn, lp) and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
+        for lp in self.loops_of(fn):
+            if lp.seq < seq <= lp.end_seq and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
                 found = lp
         return found
+
+    def loops_of(self, fn: FunctionInfo | None) -> list[LoopInfo]:
+        """The loops of `fn`'s own body (None: the top level)."""
+        cache = self._tcache()
+        by_fn = cache.get("loops_of")
+        if by_fn is None:
+            by_fn = cache["loops_of"] = {}
+            for lp in self.loops:  # type: ignore[attr-defined]
+                by_fn.setdefault(id(lp.function), []).append(lp)
+        return by_fn.get(id(fn), [])
 
     def in_training_loop(self, loop: LoopInfo) -> bool:
         """Is `loop` nested in a training loop of its function?"""

@@ -119,6 +119,7 @@ class ModelCall:
     text: str  # `model`, `self.net`
     value: Value | None = None  # what the called object holds (a module; by name, maybe a parameter's)
     not_module: bool = False  # every caller of the function passes a function or another non-module here
+    module_global: bool = False  # in a function, `text` starts at a name of the module's top level
 
 
 @dataclass(eq=False)

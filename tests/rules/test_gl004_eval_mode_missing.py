@@ -270,3 +270,52 @@ def test_calls_through_the_files_own_module_are_call_sites(header, layers, tier)
     # the training loops call it: `.eval()` at its start would leave the model in eval mode (and a lambda
     # has no `.eval()`), so there is no fix when the call sites are seen
     assert (d.fix is None) == header.startswith("d2l =")
+
+
+_GLOBAL_MODEL = (
+    "import torch\nfrom torchvision import models\n"
+    "detection = models.detection.maskrcnn_resnet50_fpn(pretrained=True)\n"
+    "{switch}"
+    "def predict(img):\n"
+    "    pred = detection([img])\n"
+    "    return pred[0]['boxes']\n"
+    "{after}"
+)
+
+
+@pytest.mark.parametrize("switch, after, expected", [
+    # the top level puts the model in eval mode for good (chenyuntc/pytorch-book, chapter 5): silent
+    ("detection.eval()\n", "", 0),
+    ("detection.train(False)\n", "", 0),
+    ("detection.eval()\n", "x = 1\n", 0),
+    # no switch; or a later `train()` of it; or a helper that may put any model back in train mode
+    ("", "", 1),
+    ("detection.eval()\n", "detection.train()\n", 1),
+    ("detection.eval()\n", "def fit(m):\n    m.train()\n", 1),
+    # another model put in eval mode
+    ("other.eval()\n", "", 1),
+    # called at the top level before the switch: the model is in train mode there
+    ("", "predict(img)\ndetection.eval()\n", 1),
+])
+def test_a_global_model_left_in_eval_mode_by_the_top_level(switch, after, expected):
+    assert len(rows("GL004", _GLOBAL_MODEL.format(switch=switch, after=after))) == expected
+
+
+def test_a_local_model_named_like_the_global_model_is_not_the_global():
+    code = ("import torch\nfrom torchvision import models\n"
+            "detection = models.detection.maskrcnn_resnet50_fpn(pretrained=True)\ndetection.eval()\n"
+            "def predict(img):\n    detection = models.detection.maskrcnn_resnet50_fpn()\n"
+            "    return detection([img])\n")
+    assert len(rows("GL004", code)) == 1
+
+
+@pytest.mark.parametrize("calls, expected", [
+    # called from a function the top level calls after the switch (the book's `instance_segmentation`)
+    ("def show(path):\n    return predict(path)\ndetection.eval()\nshow('a.jpg')\n", 0),
+    ("detection.eval()\npredict('a.jpg')\n", 0),
+    # called, directly or through a helper, before the switch: the model is in train mode then
+    ("def show(path):\n    return predict(path)\nshow('a.jpg')\ndetection.eval()\n", 1),
+    ("predict('a.jpg')\ndetection.eval()\n", 1),
+])
+def test_a_global_model_left_in_eval_mode_before_the_calls(calls, expected):
+    assert len(rows("GL004", _GLOBAL_MODEL.format(switch="", after=calls))) == expected

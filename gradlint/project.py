@@ -137,10 +137,11 @@ def summarize(model: "SemanticModel", tree: Any, source: str | None = None) -> d
     # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
     eval_switch = any(sw.kind != "train" for sw in model.switches)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, statements), "calls": out_calls,
-            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines)}
+            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines, statements)}
 
 
-def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, Any]:
+def _classes_of(model: "SemanticModel", def_lines: dict[str, int],
+                statements: list[tuple[int, ast.stmt]] | None = None) -> dict[str, Any]:
     """The file's top-level `nn.Module` classes: whether each computes the same in train and eval mode
     (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
     another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004)."""
@@ -152,10 +153,25 @@ def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, 
     names = [n for n in dict.fromkeys(names) if (info := model.classes.get(n)) is not None and info.is_module]
     if not names:
         return {}
-    free = MODE_DEPENDENT.search(model.source_text) is None  # (else no class of the file is decided free)
+    # a mode-dependent layer spelt outside the classes (`DROP = nn.Dropout(0.1)` handed to a class by name)
+    # leaves no class of the file decided free; one inside a class is that class's own (ModeFree reads it)
+    free = MODE_DEPENDENT.search(_outside_classes(model.source_text, statements)) is None
     modes = ModeFree(model) if free else None
     return {n: {"line": def_lines.get(n, 0), "mode_free": bool(modes is not None and modes.class_named(n))}
             for n in names}
+
+
+def _outside_classes(source: str, statements: list[tuple[int, ast.stmt]] | None) -> str:
+    """The source without the lines of its top-level class definitions (all of it without CPython's tree)."""
+    if statements is None:
+        return source
+    lines = source.splitlines(keepends=True)
+    for offset, stmt in statements:
+        if isinstance(stmt, ast.ClassDef):
+            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
+            for k in range(first, min(stmt.end_lineno + offset, len(lines))):
+                lines[k] = "\n"
+    return "".join(lines)
 
 
 def _statements(tree: Any) -> list[tuple[int, ast.stmt]]:

@@ -132,6 +132,7 @@ class InplaceOp:
     full_slice: bool  # p[:] = ... (torch reports the plain leaf message)
     mode: Mode
     function: FunctionInfo | None
+    seq: int = -1  # the sequence point it comes after (where in its function: loop extents)
 
 
 @dataclass(eq=False)

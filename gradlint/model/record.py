@@ -250,6 +250,7 @@ class FactRecorder:
                 full_slice=full_slice,
                 mode=self._mode,
                 function=self._function,
+                seq=self._seq,
             )
         )
 

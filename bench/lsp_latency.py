@@ -132,7 +132,7 @@ def analysis_only(src: str, kind: str, count: int, settings, incremental: bool, 
     resolver = ConfigResolver(None, Overrides())
     projects = WorkspaceProjects()
     parser = IncrementalParser()
-    parse = parser.parse if incremental else None
+    parse = parser if incremental else None
     projects.lint(src, str(path), settings, resolver, parse)  # the open
     if incremental:
         parser.prepare()

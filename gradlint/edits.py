@@ -148,7 +148,9 @@ def parents(model) -> dict[int, cst.CSTNode]:
     """id(node) -> parent node, for the model's module (cached on the model)."""
     found = getattr(model, "_fix_parents", None)
     if found is None:
-        found = parent_map(model.module)  # (LibCST's `.children` runs a visitor per node: far slower)
+        # (LibCST's `.children` runs a visitor per node: far slower); the language server keeps the maps of
+        # a document's statements from one edit to the next (`parent_cache`: gradlint.incremental)
+        found = parent_map(model.module, getattr(model, "parent_cache", None))
         model._fix_parents = found
     return found
 

@@ -34,10 +34,12 @@ positions included, are those of a full lint).
 
 from __future__ import annotations
 
+import ast
 import re
 import threading
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -103,6 +105,25 @@ def _codegen(module: cst.Module, nodes) -> str:
     return "".join(state.tokens)
 
 
+@dataclass(frozen=True)
+class _Region:
+    """What an edit re-parses: the old tree's statements body[i..j] (the header too if i == 0, the footer if
+    `last`), whose text is text[start:end_new] (`snippet`) in the new text. `line`: the (0-based) line where
+    that text starts, in both texts; `end_line`: the line where the old text of body[j + 1] started (None
+    when `last`)."""
+
+    i: int
+    j: int
+    last: bool
+    start: int
+    end_new: int
+    snippet: str
+    line: int
+    end_line: int | None
+    old_starts: list
+    code_lines: list
+
+
 class _Fallback(Exception):
     """The incremental path cannot promise a full parse's tree: parse the whole text."""
 
@@ -126,6 +147,14 @@ class IncrementalParser:
         self.last = ""
         self.reparsed = 0
         self.fallbacks: dict[str, int] = {}  # reason -> count (for the benchmark and the tests)
+        self._pending: tuple | None = None  # (text, module, _Region) of the last region computed
+        # CPython's tree of `_ast_text`: each top-level statement as (its first line, 0-based; the statement;
+        # what to add to its line numbers) — statements after an edit keep their nodes, moved by the offset
+        self._ast: list[tuple[int, ast.stmt, int]] | None = None
+        self._ast_text: str | None = None
+        self.checked = ""  # how the last check() ran: "full", "incremental" or "same"
+        # the parent maps (gradlint.model.walk.parent_map) of the last module's statements, by statement
+        self.parent_cache: dict[int, tuple] = {}
 
     def needs_layout(self) -> bool:
         """Is there a tree whose statements' lines are not known yet (after a full parse)?"""
@@ -145,7 +174,60 @@ class IncrementalParser:
 
     def forget(self) -> None:
         with self._lock:
-            self.text = self.module = self._code_lines = None
+            self.text = self.module = self._code_lines = self._pending = self._ast = self._ast_text = None
+            self.parent_cache = {}
+
+    def __call__(self, text: str) -> cst.Module:
+        return self.parse(text)
+
+    # ---------------------------------------------------------------- CPython's check, incrementally
+
+    def check(self, text: str, filename: str = "<unknown>", keep: list | None = None) -> SyntaxError | None:
+        """`gradlint.linter.cpython_check(text, filename, keep)` — the same answer — checking only the
+        statements an edit touched when the last tree is this parser's last checked text: the snippet the
+        parse would re-parse is checked alone (bounds included); the statements before and after keep their
+        CPython nodes. Anything unusual (the snippet fails, a bound is hit, a text long enough to need the
+        whole-file node count) checks the whole text. What goes to `keep` is a `CheckedStatements`."""
+        from gradlint.linter import MAX_AST_NODES, _Refused, cpython_check
+
+        with self._lock:
+            pieces = None
+            how = "full"
+            if self._ast is not None and self._ast_text is not None and self._ast_text == self.text:
+                if text == self._ast_text:
+                    pieces, how = self._ast, "same"
+                elif len(text) <= MAX_AST_NODES and self.module is not None:
+                    try:
+                        region = self._region(text)
+                        end = region.end_new
+                        if end < len(text) and text[end - 1:end] not in ("\n", "\r"):
+                            raise _Fallback("the edit joined lines")  # (the snippet is not whole lines)
+                        found: list = []
+                        if cpython_check(region.snippet, filename, found) is None:
+                            pieces, how = self._moved(text, region, found[0]), "incremental"
+                    except (_Fallback, _Refused):
+                        pieces = None
+            if pieces is None:
+                found = []
+                error = cpython_check(text, filename, found)  # (raises _Refused for a text over a bound)
+                if error is not None:
+                    return error
+                pieces = [(_first_line(stmt), stmt, 0) for stmt in found[0].body]
+            self._ast, self._ast_text, self.checked = pieces, text, how
+            if keep is not None:
+                keep.append(CheckedStatements([(offset, stmt) for _, stmt, offset in pieces]))
+            return None
+
+    def _moved(self, text: str, region: _Region, tree: ast.Module) -> list[tuple[int, ast.stmt, int]]:
+        """The statements of `text`: the snippet's (from `tree`, its own parse) between the old ones."""
+        base = region.line
+        out = [p for p in self._ast if p[0] < base]
+        out.extend((_first_line(stmt) + base, stmt, base) for stmt in tree.body)
+        if region.end_line is not None:
+            shift = text.count("\n") - self._ast_text.count("\n")
+            out.extend((line + shift, stmt, offset + shift) for line, stmt, offset in self._ast
+                       if line >= region.end_line)
+        return out
 
     def parse(self, text: str) -> cst.Module:
         with self._lock:
@@ -187,7 +269,11 @@ class IncrementalParser:
 
     # ---------------------------------------------------------------- one edit
 
-    def _incremental(self, text: str) -> cst.Module:
+    def _region(self, text: str) -> _Region:
+        """Steps 1 and 2: the top-level statements (of the last tree) an edit to `text` touches."""
+        pending = self._pending
+        if pending is not None and pending[0] is text and pending[1] is self.module:
+            return pending[2]
         old_text, old = self.text, self.module
         body = old.body
         if not body:
@@ -225,6 +311,18 @@ class IncrementalParser:
         snippet = text[start:end_new]
         if "__future__" in snippet:
             raise _Fallback("__future__")
+        region = _Region(i, j, last, start, end_new, snippet, span[i] if i > 0 else 0,
+                         span[j + 1] if not last else None, old_starts, code_lines)
+        self._pending = (text, old, region)
+        return region
+
+    def _incremental(self, text: str) -> cst.Module:
+        old_text, old = self.text, self.module
+        body = old.body
+        region = self._region(text)
+        i, j, last, start, end_new, snippet = region.i, region.j, region.last, region.start, region.end_new, region.snippet
+        old_starts, code_lines = region.old_starts, region.code_lines
+        delta = len(text) - len(old_text)
 
         # 3. parse the snippet in context
         nl, indent = old.default_newline, old.default_indent
@@ -303,7 +401,7 @@ class IncrementalParser:
             raise _Fallback("the new statements do not reproduce the text")
 
         # the new layout
-        line = span[i] if i > 0 else len(module.header)
+        line = region.line if i > 0 else len(module.header)
         new_code_lines = code_lines[:i]
         for stmt, count in zip(new_stmts, lengths):
             new_code_lines.append(line + len(stmt.leading_lines))
@@ -313,6 +411,25 @@ class IncrementalParser:
         self.text, self.module, self._code_lines, self._first_indented = text, module, new_code_lines, None
         self.reparsed = len(new_stmts) + len(tail)
         return module
+
+
+class CheckedStatements:
+    """CPython's tree of a text as its top-level statements, each with what to add to its line numbers
+    (`statements`: [(offset, statement)]); what `IncrementalParser.check` keeps for the project summary
+    (gradlint.project.summarize reads either this or an `ast.Module`)."""
+
+    __slots__ = ("statements",)
+
+    def __init__(self, statements: list[tuple[int, ast.stmt]]) -> None:
+        self.statements = statements
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    """The 0-based line where a top-level statement's code starts (its first decorator's, if any)."""
+    line = stmt.lineno
+    for d in getattr(stmt, "decorator_list", ()):
+        line = min(line, d.lineno)
+    return line - 1
 
 
 def _first_indented(body, start: int) -> int:

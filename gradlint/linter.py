@@ -207,7 +207,8 @@ def lint_source(source: str, filename: str, settings: Settings, *, prefilter: bo
     (`FileResult.summary`; from CPython's `ast` when no rule can fire in the text); `external` is what the
     rest of the project tells about the file (`Project.link()`'s JSON for it). `parse`: what turns the
     text into its LibCST module instead of `parse_module` (the language server's per-document
-    `gradlint.incremental.IncrementalParser.parse`, which gives the same tree)."""
+    `gradlint.incremental.IncrementalParser`, which gives the same tree; its `check` then replaces
+    `cpython_check` and its `parent_cache` keeps the statements' parent maps from one edit to the next)."""
     result = FileResult(filename=filename)
     rules = _selected_rules(settings)
     if not rules or (prefilter and not could_fire(source, settings)):
@@ -313,6 +314,7 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
     except RecursionError:
         result.error = FileError(filename, "too deeply nested to analyse")
         return result
+    model.parent_cache = getattr(parse, "parent_cache", None)  # (gradlint.edits.parents)
     try:
         if project:
             from gradlint.project import summarize
@@ -330,7 +332,8 @@ def _parse_checked(source: str, filename: str, result: FileResult, keep: list | 
     """CPython's check (bounds, syntax errors at CPython's position), then LibCST's parse. On failure sets
     `result.error` (one line) and returns None. `keep`: CPython's tree is appended to it."""
     try:
-        cpython_error = cpython_check(source, filename, keep)
+        # (the language server's parser checks only what an edit touched: gradlint.incremental)
+        cpython_error = getattr(parse, "check", cpython_check)(source, filename, keep)
     except _Refused as exc:
         result.error = FileError(filename, exc.reason, exc.row, exc.column)
         return None

@@ -515,7 +515,7 @@ def create_server():
             # off the event loop; as part of the document's project (gradlint/lsp_project.py); parsed
             # incrementally (gradlint/incremental.py: the tree of a full parse, re-parsing what changed)
             result, _ = await asyncio.to_thread(self.projects.lint, source, filename, settings, self.resolver,
-                                                parser.parse)
+                                                parser)
             if result.error is not None:
                 logger.info("%s: %s", filename, result.error.reason)
                 return Linted(version, source, [], filename, settings, error=result.error,

@@ -48,18 +48,21 @@ MODES = frozenset("enabled disabled inference unknown inherited".split())
 
 # ------------------------------------------------------------------------------------------------ summaries
 
-def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | None = None) -> dict[str, Any]:
+def summarize(model: "SemanticModel", tree: Any, source: str | None = None) -> dict[str, Any]:
     """The summary of one file (see the module's docstring), from its model. Line numbers come from
-    CPython's tree of the same text (`tree`, already built by the linter's syntax check): generating
-    LibCST positions for them would cost a third of a parse."""
+    CPython's tree of the same text (`tree`, already built by the linter's syntax check: an `ast.Module`,
+    or the language server's `gradlint.incremental.CheckedStatements`): generating LibCST positions for
+    them would cost a third of a parse."""
     from gradlint.model.facts import Mode
     from gradlint.model.names import dotted
     from gradlint.model.project_facts import value_to_json
 
     def_lines: dict[str, int] = {}
     call_lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    if tree is not None:
-        _top_level_defs(tree.body, def_lines)
+    statements = _statements(tree) if tree is not None else None
+    if statements is not None:
+        for offset, stmt in statements:
+            _top_level_defs((stmt,), def_lines, offset)
         counts: dict[str, int] = defaultdict(int)
         for c in model.imported_calls:
             text = dotted(c.node.func)
@@ -74,11 +77,12 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
             else:
                 walk.add(text)
         if walk:  # (a spelling in a string or comment, or a call split over lines: CPython's tree tells)
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call):
-                    text = _ast_dotted(node.func)
-                    if text in walk:
-                        call_lines.setdefault(text, []).append((node.lineno, node.col_offset + 1))
+            for offset, stmt in statements:
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Call):
+                        text = _ast_dotted(node.func)
+                        if text in walk:
+                            call_lines.setdefault(text, []).append((node.lineno + offset, node.col_offset + 1))
             for text in walk:
                 call_lines.get(text, []).sort()
     # the n-th recorded call of a text is the n-th call of that text in the source (both in source order);
@@ -132,11 +136,12 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
         })
     # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
     eval_switch = any(sw.kind != "train" for sw in model.switches)
-    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls,
-            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines)}
+    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, statements), "calls": out_calls,
+            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines, statements)}
 
 
-def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, Any]:
+def _classes_of(model: "SemanticModel", def_lines: dict[str, int],
+                statements: list[tuple[int, ast.stmt]] | None = None) -> dict[str, Any]:
     """The file's top-level `nn.Module` classes: whether each computes the same in train and eval mode
     (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
     another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004)."""
@@ -148,24 +153,47 @@ def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, 
     names = [n for n in dict.fromkeys(names) if (info := model.classes.get(n)) is not None and info.is_module]
     if not names:
         return {}
-    free = MODE_DEPENDENT.search(model.source_text) is None  # (else no class of the file is decided free)
+    # a mode-dependent layer spelt outside the classes (`DROP = nn.Dropout(0.1)` handed to a class by name)
+    # leaves no class of the file decided free; one inside a class is that class's own (ModeFree reads it)
+    free = MODE_DEPENDENT.search(_outside_classes(model.source_text, statements)) is None
     modes = ModeFree(model) if free else None
     return {n: {"line": def_lines.get(n, 0), "mode_free": bool(modes is not None and modes.class_named(n))}
             for n in names}
 
 
-def _top_level_defs(body: list, out: dict[str, int]) -> None:
+def _outside_classes(source: str, statements: list[tuple[int, ast.stmt]] | None) -> str:
+    """The source without the lines of its top-level class definitions (all of it without CPython's tree)."""
+    if statements is None:
+        return source
+    lines = source.splitlines(keepends=True)
+    for offset, stmt in statements:
+        if isinstance(stmt, ast.ClassDef):
+            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
+            for k in range(first, min(stmt.end_lineno + offset, len(lines))):
+                lines[k] = "\n"
+    return "".join(lines)
+
+
+def _statements(tree: Any) -> list[tuple[int, ast.stmt]]:
+    """The top-level statements of CPython's tree, each with what to add to its line numbers."""
+    found = getattr(tree, "statements", None)  # (gradlint.incremental.CheckedStatements)
+    if found is not None:
+        return found
+    return [(0, stmt) for stmt in tree.body]
+
+
+def _top_level_defs(body, out: dict[str, int], offset: int = 0) -> None:
     """Functions defined at the module level, also inside `if`/`try`/`with` blocks (`if is_available():
-    def f(): ...`) — not inside functions or classes."""
+    def f(): ...`) — not inside functions or classes. `offset`: added to the line numbers."""
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.setdefault(node.name, node.lineno)
+            out.setdefault(node.name, node.lineno + offset)
         elif isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.AsyncWith)):
-            _top_level_defs(node.body, out)
-            _top_level_defs(getattr(node, "orelse", []), out)
+            _top_level_defs(node.body, out, offset)
+            _top_level_defs(getattr(node, "orelse", []), out, offset)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             for part in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]):
-                _top_level_defs(part, out)
+                _top_level_defs(part, out, offset)
 
 
 def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int, int]] | None:
@@ -200,15 +228,16 @@ def _ast_dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _imports_of(imports, tree: ast.Module | None) -> dict[str, Any]:
+def _imports_of(imports, statements: list[tuple[int, ast.stmt]] | None) -> dict[str, Any]:
     names = dict(imports.aliases)
     names.update(imports.relative_origin)
-    return {"names": names, "stars": list(imports.stars), "all": _dunder_all(tree) if tree is not None else None}
+    return {"names": names, "stars": list(imports.stars),
+            "all": _dunder_all(statements) if statements is not None else None}
 
 
-def _dunder_all(tree: ast.Module) -> list[str] | None:
+def _dunder_all(statements: list[tuple[int, ast.stmt]]) -> list[str] | None:
     found = None
-    for node in tree.body:
+    for _, node in statements:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                 and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
             found = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
@@ -248,7 +277,7 @@ def summarize_text(source: str) -> dict[str, Any] | None:
             defs[node.name] = {"line": node.lineno, "params": [a.arg for a in node.args.posonlyargs + node.args.args],
                                "effect": None, "switch": 0, "sets_eval": False, "trains": False, "wants": True,
                                "unparsed": True}
-    all_names = _dunder_all(tree)
+    all_names = _dunder_all(_statements(tree))
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
             "calls": [], "eval_switch": False, "classes": {}}
 

@@ -145,7 +145,7 @@ def train(model, train_loader, val_loader, opt):
             if not calls:
                 continue
             first = min(calls, key=lambda c: c.seq)
-            if _eval_mode_set(model, ctx, first.seq):
+            if _eval_mode_set(model, ctx, first.seq) or _global_left_in_eval(model, ctx, first):
                 continue
             inert = _built_without_mode_layers(model, first)
             today = (" (the model is built of layers without Dropout or BatchNorm, so its results do not change today; "
@@ -266,6 +266,16 @@ def _later_in_block(model: SemanticModel, stmt) -> bool:
             return True
         owner = fixes.enclosing_compound(model, owner)
     return False
+
+
+def _global_left_in_eval(model: SemanticModel, ctx: EvalContext, call) -> bool:
+    """An evaluation function of a model of the module's top level that the top level put in eval mode for
+    good (`detection.eval()` right after loading it), run only after that (chenyuntc/pytorch-book)."""
+    fn = ctx.function
+    if fn is None or ctx.loop is not None or not call.module_global or model.external_sites(fn):
+        return False
+    since = model.left_in_eval_from(call.text)
+    return since is not None and model.runs_after(fn, since)
 
 
 def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:

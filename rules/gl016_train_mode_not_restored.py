@@ -31,6 +31,9 @@ restores the mode with `model.train()` / `model.train(was_training)`). Also flag
 such a helper (`validate(model)`) when the training loop calling it never switches back. Reported at
 the `eval()` call — or, when the helper is imported from another file of the project
 (`from utils import validate`), at the call in the training loop, naming the helper's file and line.
+A loop that runs `backward()` only to read gradients — Grad-CAM, saliency maps, adversarial inputs —
+and changes no parameter (no optimizer step, no in-place update of a parameter, directly or through a
+helper) is not training: it may run in eval mode, and is not flagged.
 
 ## Why is this bad?
 `eval()` is sticky: after the first validation every later epoch trains in evaluation mode. Nothing
@@ -164,7 +167,7 @@ for epoch in range(3):
         for sw in model.switches:
             if sw.kind != "eval":
                 continue
-            loop = next((lp for lp in reversed(sw.loops) if model.loop_trains(lp)), None)
+            loop = next((lp for lp in reversed(sw.loops) if model.loop_trains(lp) and model.loop_updates(lp)), None)
             if loop is None or not model.is_trained(sw.receiver):
                 continue
             if model.restores_train_mode(loop, sw.receiver) or model.ends_loop_after(sw.loops[-1], sw.node):
@@ -173,6 +176,8 @@ for epoch in range(3):
             yield Finding(sw.node, _message(sw, None))
         # eval() in a helper that a training loop calls
         for loop in model.training_loops():
+            if not model.loop_updates(loop):
+                continue
             for call in model.calls_in(loop):
                 if model.innermost_training_loop(call.function, call.seq) is not loop:
                     continue
@@ -190,8 +195,8 @@ for epoch in range(3):
                         yield Finding(sw.node, _message(sw, call, receiver))
         # a training loop that starts with the model left in eval mode by an earlier switch or call
         for loop in model.training_loops():
-            if model.in_training_loop(loop):
-                continue
+            if model.in_training_loop(loop) or not model.loop_updates(loop):
+                continue  # (a loop that runs backward only to read gradients — Grad-CAM — may run in eval mode)
             found = model.last_mode_event(loop.function, loop.seq)
             if found is None or not found[0]:
                 continue
@@ -239,7 +244,8 @@ def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported:
                                      f"`{receiver}.train()` again: {_from_second_epoch(receiver)}", related=related)
             continue
         for loop in model.training_loops():
-            if loop.function is not call.function or loop.seq <= call.seq or model.in_training_loop(loop):
+            if loop.function is not call.function or loop.seq <= call.seq or model.in_training_loop(loop) \
+                    or not model.loop_updates(loop):
                 continue
             found = model.last_mode_event(loop.function, loop.seq)
             if found is None or found[1] is not call or model.restores_train_mode(loop, receiver):

@@ -123,6 +123,7 @@ class LegacyApiScan(Extension):
         self.call_calls: list[_Site] = []  # Cls(...)(...)
         self.subscripts: list[_Site] = []  # X[0]
         self.volatile_attrs: list[_Site] = []  # X.volatile
+        self.branch_volatile: set[int] = set()  # ids of the X.volatile nodes read in a condition
         self.store_targets: set[int] = set()  # ids of Subscript / Attribute nodes written to
         self.classes: list[cst.ClassDef] = []
         self.defs: list[_Site] = []  # function definitions (for parameter values from call sites)
@@ -149,6 +150,7 @@ class LegacyApiScan(Extension):
 
     def visit_While(self, node: cst.While) -> None:
         self.loops.append(node)
+        self._condition(node.test)
 
     def leave_While(self, node: cst.While) -> None:
         self.loops.pop()
@@ -236,6 +238,26 @@ class LegacyApiScan(Extension):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "volatile":
             self.volatile_attrs.append(self._site(node))
+
+    # `X.volatile` read in a condition (`if x.volatile:`, `while`, `a if x.volatile else b`, `assert`):
+    # code that branches on it
+    def _condition(self, test: cst.BaseExpression) -> None:
+        if self.b.mentions("volatile"):
+            for n in iter_nodes(test):
+                if type(n) is cst.Attribute and n.attr.value == "volatile":
+                    self.branch_volatile.add(id(n))
+
+    def visit_If(self, node: cst.If) -> None:
+        self._condition(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._condition(node.test)
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._condition(node.test)
+
+    def visit_CompIf(self, node: cst.CompIf) -> None:
+        self._condition(node.test)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
@@ -711,7 +733,8 @@ GradReverse(lambd)(x)                ->  RuntimeError: {LEGACY_FUNCTION}
 activations alive while the graph is referenced — the memory and time that `volatile` was there to save.
 Its results are right, so `volatile=True` (and `v.volatile = True`) is reported in the **hygiene** tier, as
 GL005 reports grad mode left on in evaluation code; with `requires_grad=True` it raises (bug tier), and
-code branching on `v.volatile` (always False) silently takes the wrong branch (bug tier).
+code branching on `v.volatile` (always False) silently takes the wrong branch (bug tier); a read that is
+only printed or stored gives a wrong value but takes no branch (hygiene).
 The others crash, often late: in an evaluation function, a logging branch, or at the end of the first epoch.
 
 Since PyTorch 0.4 losses and full reductions are 0-dim tensors (they were 1-element vectors before, so
@@ -958,11 +981,19 @@ print(torch.randn(3).sum()[0])  # gradlint-expect: GL022
                     f"grad mode stays on; compute under `with torch.no_grad():` instead",
                     tier="hygiene",  # (a graph recorded in vain, as GL005)
                 )
-            else:
+            elif id(node) in scan.branch_volatile:
                 yield Finding(
                     node,
                     f"`{target}.volatile` is always False since PyTorch 0.4 (`UserWarning: {VOLATILE_READ_WARNING}`): "
                     f"code that branches on it never sees an evaluation pass; check `torch.is_grad_enabled()` instead",
+                )
+            else:  # (read, not branched on: a value that is wrong, printed or stored)
+                yield Finding(
+                    node,
+                    f"`{target}.volatile` is always False since PyTorch 0.4 (`UserWarning: {VOLATILE_READ_WARNING}`): "
+                    f"it no longer tells whether a graph is recorded; read `torch.is_grad_enabled()` or "
+                    f"`{target}.requires_grad` instead",
+                    tier="hygiene",
                 )
 
     # ------------------------------------------------------------------ loss.data[0]

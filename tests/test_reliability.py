@@ -383,9 +383,9 @@ def test_many_block_wrapping_fixes_walk_the_file_once(monkeypatch):
     walks = []
 
     def counting(real):
-        def walk(module):
+        def walk(module, *rest):
             walks.append(module)
-            return real(module)
+            return real(module, *rest)
         return walk
 
     # a whole-module walk of the fix machinery: iter_nodes, or the parent map (which also collects the strings

@@ -317,6 +317,38 @@ class SemanticModel(TrainingQueries):
 
     # ---------------------------------------------------------------- eval mode
 
+    def left_in_eval_from(self, receiver: str) -> int | None:
+        """Where the module's top level puts the model `receiver` (a name of the top level) in eval mode for
+        good: the sequence point of its first `receiver.eval()` there, when nothing in the file can put it
+        back in train mode — no `train()` / `train(flag)` of it at the top level, none of any model in a
+        function (a helper handed it), no imported helper that sets train mode. None otherwise."""
+        first = min((sw.seq for sw in self.switches
+                     if sw.function is None and sw.kind == "eval" and sw.receiver == receiver), default=None)
+        if first is None:
+            return None
+        if any(sw.kind != "eval" and (sw.function is not None or sw.receiver == receiver) for sw in self.switches):
+            return None
+        if any(ext.effect is False for ext in self.external.callees.values()):
+            return None
+        return first
+
+    def runs_after(self, fn: FunctionInfo, seq: int, _seen: set[int] | None = None) -> bool:
+        """Does every run of `fn` come after sequence point `seq` of the module's top level? Each call of it
+        in the file is at the top level after `seq`, or in a function of which the same holds; a function no
+        code of the file calls runs after the whole top level (a notebook's later cell, an importer)."""
+        seen = _seen if _seen is not None else set()
+        if id(fn) in seen:
+            return True  # (recursion: the other callers decide)
+        seen.add(id(fn))
+        for site in self.call_sites(fn):
+            caller = site.function
+            if caller is None:
+                if site.seq <= seq:
+                    return False
+            elif not self.runs_after(caller, seq, seen):
+                return False
+        return True
+
     def sets_eval(self, fn: FunctionInfo | None, before: int | None = None, _seen: set[int] | None = None) -> bool:
         """Does fn (None: the module's top level) put a model in eval mode (itself, or through a helper of
         this file it calls) before sequence point `before`?"""

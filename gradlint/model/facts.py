@@ -119,6 +119,7 @@ class ModelCall:
     text: str  # `model`, `self.net`
     value: Value | None = None  # what the called object holds (a module; by name, maybe a parameter's)
     not_module: bool = False  # every caller of the function passes a function or another non-module here
+    module_global: bool = False  # in a function, `text` starts at a name of the module's top level
 
 
 @dataclass(eq=False)
@@ -131,6 +132,7 @@ class InplaceOp:
     full_slice: bool  # p[:] = ... (torch reports the plain leaf message)
     mode: Mode
     function: FunctionInfo | None
+    seq: int = -1  # the sequence point it comes after (where in its function: loop extents)
 
 
 @dataclass(eq=False)

@@ -72,10 +72,14 @@ _FREE_LAYERS = frozenset("""Linear Bilinear Identity LazyLinear Conv1d Conv2d Co
     ParameterDict""".split())
 # recurrent layers: mode-dependent only through `dropout=` between their layers
 _RNN_LAYERS = frozenset("RNN LSTM GRU RNNCell LSTMCell GRUCell".split())
+# wrappers that run the module they are handed, in its mode
+_WRAPPERS = frozenset({"torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+                       "torch.nn.parallel.DistributedDataParallel"})
 _UNWRAP = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type", "train", "requires_grad_"})
 _SAFE_BUILTINS = frozenset("""super range len int float str bool list tuple dict set isinstance getattr setattr hasattr
     print zip enumerate min max abs round sum sorted reversed map filter any all format repr type iter next
     NotImplementedError ValueError TypeError RuntimeError AssertionError KeyError""".split())
+_LAYER_CALL = re.compile(r"\bnn\.[A-Z]\w*\s*\(|\bModule\b")  # (builds a layer, or a module class)
 _MAX_DEPTH = 16  # (steps: a name, its assignment, a class, a layer handed to it, ...)
 
 
@@ -135,7 +139,7 @@ class ModeFree:
         while scope is not None:
             p = scope.node.params
             is_param = any(a.name.value == name for a in (*p.posonly_params, *p.params, *p.kwonly_params))
-            found = [a for a in _assignments(scope.node, name) if not _same_name(a.value, name)]
+            found = [a for a in _assignments(scope.node, name) if not self._same_model(a.value, name)]
             if found or is_param:
                 if not all(self.expr(a.value, scope, a.value, depth + 1) for a in found):
                     return False
@@ -143,7 +147,12 @@ class ModeFree:
             scope = scope.parent
         top = self._top_index(at)
         found = [(i, a) for i, a in self._module_assignments(name) if (top is None or i < top)
-                 and not _same_name(a.value, name)]
+                 and not self._same_model(a.value, name)]
+        if not found and fn is not None:
+            # a global a function reads, assigned only after the function's definition (in an
+            # `if __name__ == "__main__":` block): what every assignment of the module's top level makes
+            found = [(i, a) for i, a in self._module_assignments(name) if not self._same_model(a.value, name)]
+            return bool(found) and all(self.expr(a.value, None, a.value, depth + 1) for _, a in found)
         if not found:
             return False
         _, last = found[-1]
@@ -175,6 +184,10 @@ class ModeFree:
             return False
         func = e.func
         q = self.m.imports.resolve(func) or ""
+        if q in _WRAPPERS:  # `nn.DataParallel(model)`: the mode of the module it wraps
+            first = e.args[0] if e.args else None
+            return first is not None and first.keyword is None and not first.star and \
+                self.expr(first.value, fn, at, depth + 1)
         if q.startswith("torch.nn.") and q.count(".") == 2:
             return self._torch_layer(q[9:], e, fn, at, depth)
         if type(func) is cst.Name and func.value in self.m.classes:
@@ -272,8 +285,27 @@ class ModeFree:
                 if name in self.m.classes:
                     if not self._class(self._class_at(name, node), depth + 1):
                         return False
-                elif name not in _SAFE_BUILTINS:
+                elif name not in _SAFE_BUILTINS and (init is None or _within(init, n) or not self._plain_helper(name)):
                     return False  # a helper of the file, or something unknown, may build any layer
+        return True
+
+    def _same_model(self, e: cst.BaseExpression, name: str) -> bool:
+        """`net.to(device)`, `nn.DataParallel(net)`: what `net` holds, in the same mode."""
+        if type(e) is cst.Call and e.args and e.args[0].keyword is None and not e.args[0].star and \
+                self.m.imports.resolve(e.func) in _WRAPPERS:
+            e = e.args[0].value
+        return _same_name(e, name)
+
+    def _plain_helper(self, name: str) -> bool:
+        """A function of the file, called by a method other than `__init__` (`cuda_variable(torch.zeros(...))`
+        in `init_hidden`), that builds no layer: no layer constructor and nothing mode-dependent in its code."""
+        defs = [st for st in self.m.module.body if type(st) is cst.FunctionDef and st.name.value == name]
+        if not defs:
+            return False
+        for d in defs:
+            code = self.m.module.code_for_node(d)
+            if MODE_DEPENDENT.search(code) or _LAYER_CALL.search(code):
+                return False
         return True
 
     def _handed_in(self, built, init_params: list[str], name: str, depth: int) -> bool:

@@ -282,6 +282,7 @@ class FactRecorder:
                 full_slice=full_slice,
                 mode=self._mode,
                 function=self._function,
+                seq=self._seq,
             )
         )
 
@@ -364,12 +365,23 @@ class FactRecorder:
         if found is not None:
             text, target_value = found
             mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
-                           value=target_value)
+                           value=target_value, module_global=fn is not None and self._module_global(text))
             self.model_calls.append(mc)
             if fn is not None:
                 fn.model_calls.append(mc)
             if loop is not None:
                 loop.model_calls.append(mc)
+
+    def _module_global(self, text: str) -> bool:
+        """Does the name `text` starts with refer, from the current scope, to a binding of the module's top
+        level (not a parameter or a local of this or an enclosing function)?"""
+        head = text.partition(".")[0]
+        scope = self._scope
+        while scope is not None:
+            if head in scope.bindings and head not in scope.declared:
+                return scope.parent is None
+            scope = scope.parent
+        return False
 
     def _may_define(self, name: str) -> bool:
         """Can the file define a function or class called `name`? (Always True without the text.)"""

@@ -499,16 +499,52 @@ class TrainingQueries:
             ) or self.calls_training_import(loop.function, loop.seq, loop.end_seq)
         return cache[key]
 
+    def loop_updates(self, loop: LoopInfo) -> bool:
+        """Does `loop`'s body change parameters — an optimizer step (itself, or through a function of this file
+        at any depth), an in-place update of a leaf or through `.data`, or a call of an imported project
+        function that trains? A loop that runs backward only to read gradients (saliency, Grad-CAM, attacks)
+        does not."""
+        cache = self._tcache()
+        key = ("updates", id(loop))
+        if key not in cache:
+            fn = loop.function
+            cache[key] = loop.has_step or any(
+                op.function is fn and loop.seq < op.seq <= loop.end_seq and (
+                    op.value.kind is Kind.LEAF
+                    or (type(op.target) is cst.Attribute and op.target.attr.value == "data"))
+                for op in self.inplace_ops  # type: ignore[attr-defined]
+            ) or any(
+                self.reaches(callee, lambda f: f.has_step or self._updates_in(f)  # type: ignore[attr-defined]
+                             or self.calls_training_import(f))
+                for call in self.calls_in(loop) for callee in self.functions_named(call.name)  # type: ignore[attr-defined]
+            ) or self.calls_training_import(fn, loop.seq, loop.end_seq)
+        return cache[key]
+
+    def _updates_in(self, fn: FunctionInfo) -> bool:
+        return any(op.function is fn and (op.value.kind is Kind.LEAF or (
+            type(op.target) is cst.Attribute and op.target.attr.value == "data"))
+            for op in self.inplace_ops)  # type: ignore[attr-defined]
+
     def training_loops(self) -> list[LoopInfo]:
         return [lp for lp in self.loops if self.loop_trains(lp)]  # type: ignore[attr-defined]
 
     def innermost_training_loop(self, fn: FunctionInfo | None, seq: int) -> LoopInfo | None:
         """The innermost training loop of `fn` (None: the top level) around sequence point `seq`."""
         found = None
-        for lp in self.loops:  # type: ignore[attr-defined]
-            if self.inside(seq, fn, lp) and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
+        for lp in self.loops_of(fn):
+            if lp.seq < seq <= lp.end_seq and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
                 found = lp
         return found
+
+    def loops_of(self, fn: FunctionInfo | None) -> list[LoopInfo]:
+        """The loops of `fn`'s own body (None: the top level)."""
+        cache = self._tcache()
+        by_fn = cache.get("loops_of")
+        if by_fn is None:
+            by_fn = cache["loops_of"] = {}
+            for lp in self.loops:  # type: ignore[attr-defined]
+                by_fn.setdefault(id(lp.function), []).append(lp)
+        return by_fn.get(id(fn), [])
 
     def in_training_loop(self, loop: LoopInfo) -> bool:
         """Is `loop` nested in a training loop of its function?"""

@@ -133,8 +133,14 @@ class ParentMap(dict):
 _STRING_TYPES = (cst.SimpleString, cst.FormattedString)
 
 
-def parent_map(root: cst.CSTNode) -> ParentMap:
-    """id(node) -> its parent, for every node below `root` (the semantic children, as child_nodes)."""
+def parent_map(root: cst.CSTNode, cache: dict[int, tuple] | None = None) -> ParentMap:
+    """id(node) -> its parent, for every node below `root` (the semantic children, as child_nodes).
+
+    `cache` (for a Module, from one lint of a document to the next: gradlint.incremental keeps it): the
+    map of each top-level statement, by the statement's id; statements an edit did not re-parse are the
+    same nodes, and their maps are taken from it. It is left holding this module's statements only."""
+    if cache is not None and type(root) is cst.Module:
+        return _parent_map_by_statement(root, cache)
     out = ParentMap()
     out.root = root
     strings: list[cst.CSTNode] = []
@@ -169,6 +175,26 @@ def parent_map(root: cst.CSTNode) -> ParentMap:
                 if it:
                     out[id(child)] = n
                     push(child)
+    return out
+
+
+def _parent_map_by_statement(module: cst.Module, cache: dict[int, tuple]) -> ParentMap:
+    out = ParentMap()
+    out.root = module
+    strings: list[cst.CSTNode] = []
+    out.strings = strings
+    fresh: dict[int, tuple] = {}
+    for stmt in module.body:  # (a Module's only semantic children)
+        key = id(stmt)
+        known = cache.get(key)
+        if known is None or known[0] is not stmt:  # (the entry keeps its statement alive: the id stays its)
+            known = (stmt, parent_map(stmt))
+        fresh[key] = known
+        out.update(known[1])
+        out[key] = module
+        strings.extend(known[1].strings)
+    cache.clear()
+    cache.update(fresh)
     return out
 
 

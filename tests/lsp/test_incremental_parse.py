@@ -9,22 +9,26 @@ the block before them, tabs, CRLF, no final newline, decorators, the header). Af
 - else its module `deep_equals` the full parse's and generates the same code (the text, where LibCST
   reproduces it) (the same tree, the
   same header, footer, default indentation and newline);
+- its CPython check (`IncrementalParser.check`, which checks only the statements an edit touched) gives
+  what `cpython_check` of the whole text gives: the same syntax error (message and position) or none, and
+  the same statements with the same line numbers, every node's;
 - on a sample of the edits, `lint_source` with the incremental parser gives the same diagnostics (codes,
-  messages, positions, fixes) as a fresh `lint_source` of the text.
+  messages, positions, fixes) and the same project summary as a fresh `lint_source` of the text.
 """
 
 from __future__ import annotations
 
+import ast
 import random
-import zlib
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 from gradlint.config import ConfigResolver, Overrides
 from gradlint.incremental import IncrementalParser
-from gradlint.linter import _big_stack_executor, lint_source, parse_module
+from gradlint.linter import _big_stack_executor, _Refused, cpython_check, lint_source, parse_module
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -100,18 +104,54 @@ def _mutate(rng: random.Random, text: str, history: list[str]) -> str:
     return "".join(lines)
 
 
-def _check_sequence(text: str, seed: int, steps: int, lint_every: int = 0) -> tuple[int, int]:
-    """Apply `steps` random edits; check every parse. Returns (parses that succeeded, of them incremental)."""
+def _positions(statements) -> list[tuple]:
+    """Every node of the top-level statements with its (moved) position, in walk order."""
+    out = []
+    for offset, stmt in statements:
+        for node in ast.walk(stmt):
+            line = getattr(node, "lineno", None)
+            out.append((type(node).__name__, None if line is None else line + offset, getattr(node, "col_offset", None),
+                        None if line is None else node.end_lineno + offset, getattr(node, "end_col_offset", None)))
+    return out
+
+
+def _same_check(parser: IncrementalParser, text: str, where: str) -> None:
+    """The parser's check of `text` is `cpython_check`'s: the same error, or the same tree and positions."""
+    def run(check):
+        keep: list = []
+        try:
+            error = _big_stack_executor().submit(check, text, "t.py", keep).result()
+        except _Refused as exc:
+            return ("refused", exc.reason, exc.row, exc.column), None
+        if error is not None:
+            return ("error", error.msg, error.lineno, error.offset), None
+        tree = keep[0]
+        return None, getattr(tree, "statements", None) or [(0, stmt) for stmt in tree.body]
+
+    want_error, want = run(cpython_check)
+    got_error, got = run(parser.check)
+    assert got_error == want_error, where
+    if want is not None:
+        assert [ast.dump(s) for _, s in got] == [ast.dump(s) for _, s in want], where
+        assert _positions(got) == _positions(want), where
+
+
+def _check_sequence(text: str, seed: int, steps: int, lint_every: int = 0) -> tuple[int, int, int]:
+    """Apply `steps` random edits; check every parse and CPython check. Returns (parses that succeeded, of
+    them incremental, CPython checks that took the incremental path)."""
     rng = random.Random(seed)
     parser = IncrementalParser()
     settings = ConfigResolver(None, Overrides()).settings_for(Path("train.py"))
     history: list[str] = []
-    ok = incremental = 0
+    ok = incremental = checks = 0
     good = text
     for step in range(steps + 1):
         if step:
             history.append(text)
             text = _mutate(rng, text, history[-20:])
+        where = f"seed {seed}, step {step}"
+        _same_check(parser, text, where)  # (as the linter does: the check first, then the parse)
+        checks += parser.checked == "incremental"
         try:
             expected = _full(text)
         except Exception:
@@ -131,26 +171,29 @@ def _check_sequence(text: str, seed: int, steps: int, lint_every: int = 0) -> tu
         ok += 1
         incremental += parser.last == "incremental"
         if lint_every and step % lint_every == 0:
-            fresh = lint_source(text, "train.py", settings)
-            again = lint_source(text, "train.py", settings, parse=parser.parse)
+            fresh = lint_source(text, "train.py", settings, project=True)
+            again = lint_source(text, "train.py", settings, project=True, parse=parser)
             assert again.error == fresh.error, where
             assert again.diagnostics == fresh.diagnostics, where
-    return ok, incremental
+            assert again.summary == fresh.summary, where
+    return ok, incremental, checks
 
 
 @pytest.mark.parametrize("index", range(len(AWKWARD)))
 def test_awkward_texts(index):
-    total = inc = 0
+    total = inc = checks = 0
     for seed in range(12):
-        ok, n = _check_sequence(AWKWARD[index], 1000 * index + seed, 25)
-        total, inc = total + ok, inc + n
+        ok, n, c = _check_sequence(AWKWARD[index], 1000 * index + seed, 25)
+        total, inc, checks = total + ok, inc + n, checks + c
     assert inc > total // 5, (inc, total)  # the incremental path is taken, not only the fallback
+    assert checks > total // 5, (checks, total)
 
 
 @pytest.mark.parametrize("path", PROGRAMS, ids=[p.stem for p in PROGRAMS])
 def test_realistic_programs(path):
-    ok, inc = _check_sequence(path.read_text(), zlib.crc32(path.stem.encode()), 30, lint_every=3)
+    ok, inc, checks = _check_sequence(path.read_text(), zlib.crc32(path.stem.encode()), 30, lint_every=3)
     assert inc > ok // 3, (inc, ok)
+    assert checks > ok // 3, (checks, ok)
 
 
 @pytest.mark.skipif(not TUTORIALS, reason="no tutorials at /work/tut")
@@ -161,26 +204,32 @@ def test_tutorial_files():
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        a, b = _check_sequence(text, n, 10, lint_every=5)
+        a, b, _ = _check_sequence(text, n, 10, lint_every=5)
         ok, inc = ok + a, inc + b
     assert inc > ok // 3, (inc, ok)
 
 
 def test_training_file_single_edits_are_incremental_and_identical():
-    """The benchmark's 3,000-line file: an edit inside one function re-parses two statements, and
-    the lint with the incremental parse equals a fresh lint (36 findings, positions below the edit moved)."""
+    """The benchmark's 3,000-line file: an edit inside one function re-parses and re-checks two statements,
+    keeps the parent maps of the others, and the lint with the incremental parse equals a fresh lint (36
+    findings, positions below the edit moved; the same project summary)."""
     text = training_file(3000, True)
     settings = ConfigResolver(None, Overrides()).settings_for(Path("train.py"))
     parser = IncrementalParser()
-    first = lint_source(text, "train.py", settings, parse=parser.parse)
-    assert parser.last == "full" and len(first.diagnostics) >= 30
+    first = lint_source(text, "train.py", settings, project=True, parse=parser)
+    assert parser.last == "full" and parser.checked == "full" and len(first.diagnostics) >= 30
+    maps = dict(parser.parent_cache)
+    assert len(maps) == len(parser.module.body)
     lines = text.split("\n")
     k = next(i for i, line in enumerate(lines) if "p -= lr * p.grad" in line)
     lines.insert(k, lines[k])  # one more finding, and every one below it moves down a line
     edited = "\n".join(lines)
-    got = lint_source(edited, "train.py", settings, parse=parser.parse)
+    got = lint_source(edited, "train.py", settings, project=True, parse=parser)
     # (the textual diff puts the copy after the original, at the end of the function: the statement after
     # it — whose leading blank lines follow — is re-parsed with it)
-    assert parser.last == "incremental" and parser.reparsed == 2
-    assert got.diagnostics == lint_source(edited, "train.py", settings).diagnostics
+    assert parser.last == "incremental" and parser.reparsed == 2 and parser.checked == "incremental"
+    kept = [key for key, (stmt, sub) in parser.parent_cache.items() if maps.get(key, (None, None))[1] is sub]
+    assert len(kept) == len(parser.module.body) - 2
+    fresh = lint_source(edited, "train.py", settings, project=True)
+    assert got.diagnostics == fresh.diagnostics and got.summary == fresh.summary
     assert len(got.diagnostics) == len(first.diagnostics) + 1

@@ -270,3 +270,107 @@ def test_calls_through_the_files_own_module_are_call_sites(header, layers, tier)
     # the training loops call it: `.eval()` at its start would leave the model in eval mode (and a lambda
     # has no `.eval()`), so there is no fix when the call sites are seen
     assert (d.fix is None) == header.startswith("d2l =")
+
+
+_GLOBAL_MODEL = (
+    "import torch\nfrom torchvision import models\n"
+    "detection = models.detection.maskrcnn_resnet50_fpn(pretrained=True)\n"
+    "{switch}"
+    "def predict(img):\n"
+    "    pred = detection([img])\n"
+    "    return pred[0]['boxes']\n"
+    "{after}"
+)
+
+
+@pytest.mark.parametrize("switch, after, expected", [
+    # the top level puts the model in eval mode for good (chenyuntc/pytorch-book, chapter 5): silent
+    ("detection.eval()\n", "", 0),
+    ("detection.train(False)\n", "", 0),
+    ("detection.eval()\n", "x = 1\n", 0),
+    # no switch; or a later `train()` of it; or a helper that may put any model back in train mode
+    ("", "", 1),
+    ("detection.eval()\n", "detection.train()\n", 1),
+    ("detection.eval()\n", "def fit(m):\n    m.train()\n", 1),
+    # another model put in eval mode
+    ("other.eval()\n", "", 1),
+    # called at the top level before the switch: the model is in train mode there
+    ("", "predict(img)\ndetection.eval()\n", 1),
+])
+def test_a_global_model_left_in_eval_mode_by_the_top_level(switch, after, expected):
+    assert len(rows("GL004", _GLOBAL_MODEL.format(switch=switch, after=after))) == expected
+
+
+def test_a_local_model_named_like_the_global_model_is_not_the_global():
+    code = ("import torch\nfrom torchvision import models\n"
+            "detection = models.detection.maskrcnn_resnet50_fpn(pretrained=True)\ndetection.eval()\n"
+            "def predict(img):\n    detection = models.detection.maskrcnn_resnet50_fpn()\n"
+            "    return detection([img])\n")
+    assert len(rows("GL004", code)) == 1
+
+
+@pytest.mark.parametrize("calls, expected", [
+    # called from a function the top level calls after the switch (the book's `instance_segmentation`)
+    ("def show(path):\n    return predict(path)\ndetection.eval()\nshow('a.jpg')\n", 0),
+    ("detection.eval()\npredict('a.jpg')\n", 0),
+    # called, directly or through a helper, before the switch: the model is in train mode then
+    ("def show(path):\n    return predict(path)\nshow('a.jpg')\ndetection.eval()\n", 1),
+    ("predict('a.jpg')\ndetection.eval()\n", 1),
+])
+def test_a_global_model_left_in_eval_mode_before_the_calls(calls, expected):
+    assert len(rows("GL004", _GLOBAL_MODEL.format(switch="", after=calls))) == expected
+
+
+@pytest.mark.parametrize("layer, tier", [
+    ("nn.GRU(8, 8, 2, bidirectional=True)", "hygiene"),  # hunkim/PyTorchZeroToAll 13_2: no dropout
+    ("nn.GRU(8, 8, 2, dropout=0.1)", "bug"),
+])
+def test_tier_sees_through_data_parallel(layer, tier):
+    code = ("import torch\nimport torch.nn as nn\nhead = nn.Dropout(0.5)\n"  # (not the model: the class decides)
+            f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.rnn = {layer}\n"
+            "    def forward(self, x):\n        return self.rnn(x)[0]\n"
+            "net = Net()\nif torch.cuda.device_count() > 1:\n    net = nn.DataParallel(net)\n"
+            "def test():\n    for x, y in loader:\n        net(x)\n")
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    res = lint_source(code, "train.py", Settings(selected=frozenset({"GL004"})))
+    assert [d.tier for d in res.diagnostics] == [tier]
+
+
+@pytest.mark.parametrize("helper, tier", [
+    # hunkim/PyTorchZeroToAll seq2seq_models: `init_hidden` wraps a tensor with a helper of the file
+    ("def cuda_variable(t):\n    return t.cuda() if torch.cuda.is_available() else t\n", "hygiene"),
+    # a helper that builds a layer (or anything mode-dependent) may register it: unknown
+    ("def cuda_variable(t):\n    return nn.Dropout(0.5)\n", "bug"),
+    ("def cuda_variable(t):\n    return nn.Linear(2, 2)\n", "bug"),
+])
+def test_tier_with_a_helper_called_outside_init(helper, tier):
+    code = ("import torch\nimport torch.nn as nn\n" + helper +
+            "head = nn.Dropout(0.5)\n"  # (the file spells a mode-dependent layer: the class decides)
+            "class Enc(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.gru = nn.GRU(8, 8)\n"
+            "    def forward(self, x, h):\n        return self.gru(x, h)\n"
+            "    def init_hidden(self):\n        return cuda_variable(torch.zeros(1, 1, 8))\n"
+            "enc = Enc()\n"
+            "def test():\n    for x, y in loader:\n        enc(x, enc.init_hidden())\n")
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    res = lint_source(code, "train.py", Settings(selected=frozenset({"GL004"})))
+    assert [d.tier for d in res.diagnostics] == [tier]
+
+
+@pytest.mark.parametrize("layer, tier", [
+    ("nn.GRU(8, 8, 2)", "hygiene"),
+    ("nn.GRU(8, 8, 2, dropout=0.2)", "bug"),
+])
+def test_tier_of_a_global_assigned_after_the_function(layer, tier):
+    # hunkim/PyTorchZeroToAll 13_2: `test()` reads `classifier`, built under `if __name__ == "__main__":`
+    code = ("import torch\nimport torch.nn as nn\nhead = nn.Dropout(0.5)\n"
+            f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.rnn = {layer}\n"
+            "    def forward(self, x):\n        return self.rnn(x)[0]\n"
+            "def test():\n    for x, y in loader:\n        classifier(x)\n"
+            "if __name__ == '__main__':\n    classifier = Net()\n    test()\n")
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+    res = lint_source(code, "train.py", Settings(selected=frozenset({"GL004"})))
+    assert [d.tier for d in res.diagnostics] == [tier]

@@ -332,3 +332,37 @@ def test_on_by_default_and_message():
     (d,) = res.diagnostics
     assert "`model.eval()`" in d.message and "`model.train()`" in d.message
     assert "Dropout off" in d.message
+
+
+_GRAD_CAM = (
+    "import torch\n"
+    "for epoch in range(3):\n"
+    "    model.train()\n"
+    "    for x, y in train_loader:\n"
+    "        optimizer.zero_grad()\n"
+    "        loss_func(model(x), y).backward()\n"
+    "        optimizer.step()\n"
+    "    model.eval()\n"
+    "    for x, y in test_loader:\n"
+    "        model(x)\n"
+    "for x, y in test_loader:\n"
+    "    output = model(x)\n"
+    "    for j in range(20):\n"
+    "        model.zero_grad()\n"
+    "        output[j, y[j]].backward(retain_graph=True)\n"
+    "{update}"
+    "    break\n"
+)
+
+
+@pytest.mark.parametrize("update, expected", [
+    # GunhoChoi/PyTorch-FastCampus Grad-CAM: backward only to read gradients, in eval mode on purpose
+    ("", 0),
+    ("        cams.append(hook.gradient)\n", 0),
+    # the same loop updating the parameters trains in eval mode
+    ("        optimizer.step()\n", 1),
+    ("        with torch.no_grad():\n            for p in model.parameters():\n                p -= 0.1 * p.grad\n", 1),
+    ("        for p in model.parameters():\n            p.data.add_(p.grad, alpha=-0.1)\n", 1),
+])
+def test_a_loop_that_runs_backward_without_updating_parameters_is_not_training(update, expected):
+    assert len(rows("GL016", _GRAD_CAM.format(update=update))) == expected

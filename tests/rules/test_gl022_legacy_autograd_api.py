@@ -434,6 +434,11 @@ def test_no_volatile_fix_in_a_training_loop_or_for_a_flag():
     ("import torch\nfrom torch.autograd import Variable\nv = Variable(x, requires_grad=True, volatile=True)\n", "bug"),
     # branching on it silently takes the wrong branch
     ("import torch\nv = torch.zeros(3)\nif v.volatile:\n    print('eval')\n", "bug"),
+    ("import torch\nv = torch.zeros(3)\nwhile not v.volatile:\n    break\n", "bug"),
+    ("import torch\nv = torch.zeros(3)\ny = v * 2 if v.volatile else v\n", "bug"),
+    # read without branching (GunhoChoi/PyTorch-FastCampus: displayed): a wrong value, no wrong branch
+    ("import torch\nv = torch.zeros(3)\nv.grad, v.requires_grad, v.volatile\n", "hygiene"),
+    ("import torch\nv = torch.zeros(3)\nprint(v.volatile)\n", "hygiene"),
     ("import torch\nclass T:\n    def train(self, R):\n        self.train_tour.append(R.mean().data[0])\n", "bug"),
 ])
 def test_tiers_of_volatile_and_the_rest(code, tier):

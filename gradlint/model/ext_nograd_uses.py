@@ -90,6 +90,7 @@ class InferenceUse:
 
 class NoGradUses(Extension):
     name = "nograd_uses"
+    needs_regions = True  # the builder gives values their grad-mode region (`gradlint.model.regions`)
 
     def __init__(self, builder) -> None:
         super().__init__(builder)

@@ -13,7 +13,8 @@ They are part of the tensor's provenance (`Prov.off`, `Prov.inference` in `gradl
 - `inference`: an inference tensor once every condition holds (empty: for sure; `Returned`: the function
   is decorated `inference_mode`).
 
-How values get them (`GradRegions`, a mixin of the builder; only in files that spell a grad-mode word):
+How values get them (`GradRegions`, a mixin of the builder; only when an extension asks for them —
+`needs_regions`, GL011's and GL012's `NoGradUses` — and the file spells a grad-mode word):
 - an op the evaluator computes (`TensorEvaluator._op`: arithmetic, tensor methods, torch functions, indexing)
   gets the region's `off` when grad mode is off there, else the union of its inputs' `off` when every input
   (numbers aside) has one (`(a + b) * 0.5` of two no-grad values);
@@ -107,9 +108,12 @@ class GradRegions:
 
     @property
     def regions_tracked(self) -> bool:
+        """Are regions given here: an extension asks for them (`needs_regions`) and the file spells a word of
+        `REGION_WORDS`?"""
         found = self.__dict__.get("_regions_tracked")
         if found is None:
-            found = self._regions_tracked = self.mentions(*REGION_WORDS)
+            found = self._regions_tracked = any(getattr(e, "needs_regions", False) for e in self.extensions) and (
+                self.mentions(*REGION_WORDS))
         return found
 
     def own_prov(self, name: str) -> Prov | None:

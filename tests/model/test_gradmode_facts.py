@@ -20,6 +20,8 @@ from gradlint.settings import RuleOptions
 
 
 class Probe(Extension):
+    needs_regions = True
+
     def __init__(self, builder) -> None:
         super().__init__(builder)
         self.values: list[Prov | None] = []
@@ -371,6 +373,17 @@ def test_merge_regions():
     assert merge_regions(made_off, plain, [made_off]).off is None  # the values disagree
     assert merge_regions(plain, None, [plain]) is plain
     assert merge_regions(None, None, []) is None
+
+
+class PlainProbe(Probe):
+    needs_regions = False
+
+
+def test_regions_only_when_an_extension_asks():
+    text = "import torch\nwith torch.no_grad():\n    loss = model(x).sum()\nprobe(loss)\n"
+    m = build_model(cst.parse_module(text), RuleOptions(), "train.py", extensions=(PlainProbe,), source=text)
+    (v,) = m.ext(PlainProbe).values
+    assert v is not None and v.state == PLAIN and v.off is None
 
 
 def test_files_without_a_grad_mode_word_track_nothing():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_gradmode import GradModeFacts
+from gradlint.model.ext_spellings import SpellingFacts
 from gradlint.rules.base import Finding, FixSpec, Replace, Rule
 from gradlint.settings import RuleOptions
 
@@ -143,10 +143,10 @@ x = torch.zeros(3, require_grad=True)  # gradlint-expect: GL009
 """,
     )
     prefilter = ("grad", "Grad", "GRAD", "gard", "Gard")
-    extensions = (GradModeFacts,)
+    extensions = (SpellingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
-        facts = model.ext(GradModeFacts)
+        facts = model.ext(SpellingFacts)
         for t in facts.typo_attrs:
             if t.attr in facts.attr_reads:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_gradmode import GradModeFacts
+from gradlint.model.ext_spellings import SpellingFacts
 from gradlint.rules.base import Finding, FixSpec, InsertAfter, Rule
 from gradlint.settings import RuleOptions
 
@@ -107,10 +107,10 @@ with T.enable_grad, open('f') as fh:  # gradlint-expect: GL010
 """,
     )
     prefilter = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
-    extensions = (GradModeFacts,)
+    extensions = (SpellingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
-        facts = model.ext(GradModeFacts)
+        facts = model.ext(SpellingFacts)
         for item in facts.uncalled_with_items:
             if item.kind == "set_grad_enabled":
                 fix = FixSpec("Call it: `set_grad_enabled(False)`", (InsertAfter(item.item.item, "(False)"),), safe=False)

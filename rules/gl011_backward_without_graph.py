@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_gradmode import BINDING_WORDS, BackwardCall, GradModeFacts, NameUse
+from gradlint.model.ext_nograd_uses import BACKWARD_WORDS, BackwardUse, NoGradUses
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -31,8 +31,8 @@ Flags `.backward()` on a value that was computed entirely with grad mode off:
   `no_grad` / `inference_mode` (Lightning-AI/pytorch-lightning #19910).
 
 It also flags `x.sum().backward()` written *inside* a no-grad block: the `sum()` is computed there. The
-value is traced to the binding that reaches the call (the latest assignment in the same function whose
-branch encloses the call). Reported at the `backward()` call.
+value is what the name holds at the call in its own function (after an `if` or a loop, only when every
+way there leaves a value made with grad mode off). Reported at the `backward()` call.
 
 ## Why is this bad?
 Operations run with grad mode off record no graph: the result has `requires_grad=False` and no
@@ -134,38 +134,35 @@ with torch.inference_mode():
 """,
     )
     # Lightning's validation/test/predict hooks run under no_grad / inference_mode without saying so
-    prefilter = BINDING_WORDS
-    extensions = (GradModeFacts,)
+    prefilter = BACKWARD_WORDS
+    extensions = (NoGradUses,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
-        facts = model.ext(GradModeFacts)
-        for call in facts.backward_calls:
-            why = self._why(call, facts)
+        facts = model.ext(NoGradUses)
+        for use in facts.backward_uses:
+            why = self._why(use, model)
             if why is None:
                 continue
             yield Finding(
-                call.call,
-                f"`{model.code(call.call.func)}()` on a value {why}: it has no autograd graph "
+                use.call,
+                f"`{model.code(use.call.func)}()` on a value {why}: it has no autograd graph "
                 f"(`requires_grad=False`, no `grad_fn`), so this raises `RuntimeError: {NO_GRAD_FN}`; compute the "
                 "loss with grad mode on (outside the block), or drop the `backward()` if this is evaluation",
             )
 
     @staticmethod
-    def _why(call: BackwardCall, facts: GradModeFacts) -> str | None:
-        here_nograd = facts.nograd_mode(call.mode, call.function)
-        if call.computed_here and here_nograd:
+    def _why(use: BackwardUse, model: SemanticModel) -> str | None:
+        if use.computed_here and model.runs_without_grad(use.mode, use.function):
             # `x.sum().backward()` inside the block: the last op is computed without recording, unless the
             # chain only uses methods that may return their receiver
             return "computed inside a no-grad region (`no_grad`/`inference_mode`/`set_grad_enabled(False)`)"
-        if not call.derived_ok:
+        if not use.derived_ok or not use.values:
             return None
-        names = call.derived_names
-        bound = [facts.binding_for(NameUse(n, call.seq, call.use.path if call.use else (), call.function))
-                 for n in names]
-        if not bound or any(b is None or not facts.is_nograd(b) for b in bound):
+        if not all(model.made_without_grad(v) for v in use.values):
             return None
-        first = bound[0]
-        assert first is not None
-        if facts._shape(first) == "local_call" and not facts.nograd_mode(first.mode, first.function):
-            return f"returned by `{first.callee}()`, which runs under a grad-mode-off decorator"
+        if any(model.releafed_after(n, use.function, use.seq) for n in use.names):
+            return None  # made a leaf again later (a value re-made each pass)
+        callee = model.returned_by(use.values[0])
+        if callee is not None:
+            return f"returned by `{callee}()`, which runs under a grad-mode-off decorator"
         return "computed under `no_grad`/`inference_mode` (grad mode off)"

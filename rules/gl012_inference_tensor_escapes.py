@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
-from gradlint.model.ext_gradmode import INFERENCE_USE_WORDS, GradModeFacts, InferenceUse
+from gradlint.model.ext_nograd_uses import INFERENCE_USE_WORDS, InferenceUse, NoGradUses
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -137,10 +137,10 @@ loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
 """,
     )
     prefilter = INFERENCE_USE_WORDS
-    extensions = (GradModeFacts,)
+    extensions = (NoGradUses,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
-        facts = model.ext(GradModeFacts)
+        facts = model.ext(NoGradUses)
         seen: set[int] = set()
         for use in facts.inference_uses:
             if id(use.node) in seen:
@@ -148,14 +148,13 @@ loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
             message = self._message(use, facts, model)
             if message is None:
                 continue
-            binding = facts.binding_for(use.use)
-            if binding is None or not facts.is_inference(binding):
+            if not model.is_inference_tensor(use.value):
                 continue
             seen.add(id(use.node))
             yield Finding(use.node, message)
 
     @staticmethod
-    def _message(use: InferenceUse, facts: GradModeFacts, model: SemanticModel) -> str | None:
+    def _message(use: InferenceUse, facts: NoGradUses, model: SemanticModel) -> str | None:
         name = use.node.value
         if use.mode is Mode.INFERENCE or use.mode is Mode.UNKNOWN:
             return None
@@ -171,7 +170,7 @@ loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
                     f"`RuntimeError: {REQUIRES_GRAD_MSG}`; use `{name}.clone()`")
         if mode is not Mode.ENABLED:
             return None
-        if not any(facts.requires_grad_operand(k, mc, u) for k, mc, u in use.others):
+        if not any(facts.requires_grad_operand(o) for o in use.others):
             return None
         return (f"`{name}` was created under `inference_mode()` and is used in {use.op} with a tensor that requires "
                 f"grad: autograd must save it for backward, which raises `RuntimeError: Inference tensors cannot be "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import SemanticModel
-from gradlint.model.ext_gradmode import BareGradStatement, GradModeFacts
+from gradlint.model.ext_spellings import BareGradStatement, SpellingFacts
 from gradlint.rules.base import Finding, Rule
 from gradlint.settings import RuleOptions
 
@@ -134,10 +134,10 @@ loss.backward()
 """,
     )
     prefilter = ("no_grad", "enable_grad", "inference_mode", "set_grad_enabled")
-    extensions = (GradModeFacts,)
+    extensions = (SpellingFacts,)
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
-        facts = model.ext(GradModeFacts)
+        facts = model.ext(SpellingFacts)
         for st in facts.bare_statements:
             if st.kind in ("no_grad", "enable_grad", "inference_mode"):
                 what = {"no_grad": "grad mode stays on: the code after it still records graphs",
@@ -150,7 +150,7 @@ loss.backward()
                     # a forgotten no_grad/inference_mode only wastes memory; a forgotten enable_grad loses gradients
                     tier=None if st.kind == "enable_grad" else "hygiene",
                 )
-            elif st.kind == "set_grad_enabled" and st.flag is False and self._leaks(st, facts):
+            elif st.kind == "set_grad_enabled" and st.flag is False and self._leaks(st, facts, model):
                 yield Finding(
                     st.stmt,
                     f"bare `{st.text}(False)` turns grad mode off globally and for good (not just for a block): "
@@ -160,7 +160,7 @@ loss.backward()
                 )
 
     @staticmethod
-    def _restore_seq(st: BareGradStatement, facts: GradModeFacts) -> int | None:
+    def _restore_seq(st: BareGradStatement, facts: SpellingFacts) -> int | None:
         """Where the same function (or the module) switches grad mode back: `set_grad_enabled(True)` or
         `set_grad_enabled(prev)`."""
         seqs = [o.seq for o in facts.bare_statements
@@ -168,7 +168,7 @@ loss.backward()
         return min(seqs) if seqs else None
 
     @staticmethod
-    def _paired_in_class(st: BareGradStatement, facts: GradModeFacts) -> bool:
+    def _paired_in_class(st: BareGradStatement, facts: SpellingFacts) -> bool:
         """A method whose class switches grad mode back in another method: a context manager's
         `__enter__`/`__exit__` (torch's own `no_grad`), `setUp`/`tearDown`."""
         fn = st.function
@@ -182,7 +182,7 @@ loss.backward()
             for o in facts.bare_statements
         )
 
-    def _leaks(self, st: BareGradStatement, facts: GradModeFacts) -> bool:
+    def _leaks(self, st: BareGradStatement, facts: SpellingFacts, model: SemanticModel) -> bool:
         if self._paired_in_class(st, facts):
             return False
         restore = self._restore_seq(st, facts)
@@ -194,9 +194,8 @@ loss.backward()
         fn = st.function
         if fn is None:
             return False  # top level of an inference-only script
-        assert facts.model is not None
         if fn.parent is None and fn.class_info is None and (
-            fn.name == "main" or any(s.function is None for s in facts.model.call_sites(fn))
+            fn.name == "main" or any(s.function is None for s in model.call_sites(fn))
         ):
             return False  # the entry point of an inference-only script
         return True

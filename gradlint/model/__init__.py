@@ -49,6 +49,7 @@ from gradlint.model.facts import (
 )
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
+from gradlint.model.regions import RegionQueries
 from gradlint.model.training import TrainingQueries
 from gradlint.model.values import Kind, Value
 from gradlint.settings import RuleOptions
@@ -112,7 +113,7 @@ class EvalContext:
         return bool(self.function and self.function.has_backward)
 
 
-class SemanticModel(TrainingQueries):
+class SemanticModel(TrainingQueries, RegionQueries):
     """The model of one file. The training facts and the one definition of a training loop
     (`loop_trains`, `trains`, `resets_gradients`, `trained_models`, ...) come from
     `gradlint.model.training.TrainingQueries`."""

@@ -28,6 +28,7 @@ from gradlint.model.evaluate import OTHER, _Batch, _positional
 from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.loop_joins import LoopJoin, LoopJoinWalk, _loop_state, _merge_states, _same_core, _set_state
 from gradlint.model.names import dotted, is_inplace_method, target_names
+from gradlint.model.regions import merge_regions, regions_only
 from gradlint.model.values import GRADISH, MOVED, NUM, PLAIN, RG, UNK_PROV, UNK_STATE, UNKNOWN, Kind, Prov, Value, join, join_prov
 
 DEFER = Prov(state="defer")  # in a frame: bound, with the provenance its kind gives
@@ -143,7 +144,7 @@ class Bindings(LoopJoinWalk):
             # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
             each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
             for i, el in enumerate(target.elements):
-                p = prov[i] if type(prov) is tuple else UNK_PROV
+                p = prov[i] if type(prov) is tuple else regions_only(prov)
                 self._bind(el.value, each, p)
         elif type(target) is cst.Attribute:
             if type(target.value) is cst.Name and self.classify(target.value).kind is Kind.SELF:
@@ -181,7 +182,7 @@ class Bindings(LoopJoinWalk):
                              self.prov(src.value)) for el, src in zip(target.elements, node.value.elements)]
                 continue
             pending.append((target, self._function_reference(node.value) or rhs, rprov))
-        return pending
+        return self._with_regions(node, pending)
 
     def _function_reference(self, rhs: cst.BaseExpression) -> Value | None:
         """A function referred to without calling it, which `net = ...` may hold but no model is:
@@ -234,11 +235,12 @@ class Bindings(LoopJoinWalk):
         if dotted(recv) is None:
             return
         if method == "detach_":
-            self._bind_prov(recv, self._detach(self.prov(recv), node))
+            cur = self.prov(recv)
+            self._bind_prov(recv, self._keep_regions(cur, self._detach(cur, node)))
         elif is_inplace_method(method):
             cur = self.prov(recv)
             if cur.state == PLAIN and any(self.prov(a.value).state != NUM for a in node.args):
-                self._bind_prov(recv, UNK_PROV)
+                self._bind_prov(recv, self._keep_regions(cur, UNK_PROV))
 
     def _aug_assign_prov(self, node: cst.AugAssign) -> None:
         target = node.target
@@ -247,7 +249,7 @@ class Bindings(LoopJoinWalk):
             new = self._op([cur, self.prov(node.value)], node, "an in-place op")
             if cur.state in (RG, MOVED):
                 new = UNK_PROV  # an in-place op on a leaf that requires grad raises (GL001)
-            self._pending_prov.append((target, new))
+            self._pending_prov.append((target, self._aug_regions(target, new)))
         else:
             self._pending_prov.append(None)
 
@@ -339,6 +341,7 @@ class Bindings(LoopJoinWalk):
             first = candidates[0]
             if not all(first.same(c) for c in candidates):
                 final = UNK_PROV
+            final = merge_regions(final, before, values)  # (None, DEFER: no regions)
             if scope.frames:
                 parent = scope.frames[-1]
                 if key not in parent.before:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from gradlint.model.bindings import Bindings, _Branch, _Scope
+from gradlint.model.regions import GradRegions
 from gradlint.model.classes import (  # noqa: F401  (re-exported)
     ECO_IMPORT,
     OTHER_FRAMEWORKS,
@@ -95,7 +96,7 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 _BUILTINS = frozenset(dir(builtins))
 
 
-class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder, Walker):
+class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan, FactRecorder, Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = (), source: str | None = None,
                  project: bool = False) -> None:

@@ -144,7 +144,7 @@ class FactRecorder:
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 if self._is_releaf(node.value):
-                    self.releafs.append(Releaf(target.value, self._next(), self._function, node))
+                    self._record_releaf(Releaf(target.value, self._next(), self._function, node))
         self._pending_assign.append(self._assign_pending(node, rhs_value))
 
     def leave_Assign(self, original_node: cst.Assign) -> None:
@@ -157,7 +157,8 @@ class FactRecorder:
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self._pending_assign.append([(node.target, self.classify(node.value), self.prov(node.value))])
+            self._pending_assign.append(self._with_regions(node, [(node.target, self.classify(node.value),
+                                                                   self.prov(node.value))]))
         else:
             self._pending_assign.append([(node.target, None, UNK_PROV)])
 
@@ -181,7 +182,7 @@ class FactRecorder:
                 self._rebind_kind(receiver.value, Value(Kind.TENSOR, "frozen"))
                 self._freeze_loop_owner(receiver.value)
             elif flag is True:
-                self.releafs.append(Releaf(receiver.value, self._next(), self._function, node))
+                self._record_releaf(Releaf(receiver.value, self._next(), self._function, node))
                 self._renew(receiver, node)
                 if cur is not None and cur.kind is Kind.TENSOR:
                     self._rebind_kind(receiver.value, Value(Kind.LEAF, "made a leaf with requires_grad = True"))
@@ -334,7 +335,7 @@ class FactRecorder:
                     self._rebind_kind(recv.value, Value(Kind.PARAMS, "a list of leaf tensors")
                                       if added.kind is Kind.LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
-                self.releafs.append(Releaf(recv.value, self._next(), fn, node))
+                self._record_releaf(Releaf(recv.value, self._next(), fn, node))
                 self._renew(recv, node)
         if self.mentions(".data"):
             self._mark_data_uses(node)

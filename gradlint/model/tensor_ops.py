@@ -176,6 +176,8 @@ class TensorEvaluator(Dtypes):
             if any(v.state in (RG, NONLEAF, MOVED, GRAPH, PLAIN) for v in vals):
                 return Prov(PLAIN, dtype="bool")
             return UNK_PROV
+        if type(expr) in (cst.List, cst.Tuple) and self.regions_tracked:
+            return self.elements_off(expr)  # (`torch.cat([a, b])` of values made with grad mode off)
         if type(expr) is cst.Integer:
             return Prov(NUM, dtype="int64")
         if type(expr) is cst.Float:
@@ -188,7 +190,13 @@ class TensorEvaluator(Dtypes):
         """The result of an op (arithmetic, a tensor method, a torch function) on `inputs`."""
         result = self._op_kind(inputs, node, how)
         pure = any(v.pure for v in inputs) and all(v.pure or v.state in (NUM, PLAIN, CUT) for v in inputs)
-        return replace(result, pure=pure) if pure != result.pure else result
+        if pure != result.pure:
+            result = replace(result, pure=pure)
+        if self.regions_tracked:  # the grad-mode region it is made in (`gradlint.model.regions`)
+            off = self.op_off(inputs)
+            if off is not None:
+                result = replace(result, off=off)
+        return result
 
     def _op_kind(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
         rewraps = frozenset().union(*(v.rewraps for v in inputs))
@@ -314,6 +322,7 @@ class TensorEvaluator(Dtypes):
             if v.state == CUT:
                 return v
             return UNK_PROV
+        recv = None
         if type(func) is cst.Attribute:
             method = func.attr.value
             recv = self.prov(func.value)
@@ -343,6 +352,11 @@ class TensorEvaluator(Dtypes):
                 if conds is not None:
                     return Prov(GRAPH, node=call, conds=conds,
                                 rewraps=frozenset().union(*(a.rewraps for a in args)))
+            elif self.regions_tracked and (args or type(func) is cst.Attribute):
+                # `crit(out, target)`, `loss.mean()` of values made with grad mode off
+                off = self.op_off(args + [recv] if recv is not None else args)
+                if off is not None:
+                    return Prov(off=off)
         return UNK_PROV
 
     def _detach(self, recv: Prov, node: cst.CSTNode) -> Prov:

@@ -17,7 +17,8 @@ whether it is a leaf for sure, the grad-mode conditions under which an op on it 
 functions that must run with grad mode on), whether a `.to()`/`.cuda()` moved it (a non-leaf only on a
 device), the graph a model output carries, the dtype, and what took a value out of a graph (`cut_from`).
 It is computed by the same evaluator (`gradlint.model.tensor_ops`) over the same bindings; `prov is None`
-on a binding means "as its kind says" (a parameter, a loop target: derived when asked).
+on a binding means "as its kind says" (a parameter, a loop target: derived when asked). A bound value also
+carries the grad-mode region it was made in (`off`, `inference`: `gradlint.model.regions`, for GL011/GL012).
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ class Prov:
     cut_from: str = ""  # CUT / detached: the code that took it out of the graph
     rewraps: frozenset = frozenset()  # re-wrapping calls (`tensor_ops.RewrapCall`) this value derives from
     pure: bool = False  # computed only from re-wrapped values (and data): no live graph input
+    # the grad-mode region it was made in (`gradlint.model.regions`): made without recording (no graph)
+    # once every condition in `off` holds (empty: for sure), an inference tensor once every one in
+    # `inference` holds; None: not known to be
+    off: frozenset | None = None
+    inference: frozenset | None = None
 
     @property
     def leaf(self) -> bool | None:

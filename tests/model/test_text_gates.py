@@ -16,7 +16,8 @@ import pytest
 
 from gradlint.linter import parse_module
 from gradlint.model import build_model
-from gradlint.model.ext_gradmode import BINDING_WORDS, INFERENCE_USE_WORDS
+from gradlint.model.ext_nograd_uses import INFERENCE_USE_WORDS
+from gradlint.model.regions import REGION_WORDS
 from gradlint.model.ext_training import GRAPH_REUSE_WORDS
 from gradlint.positions import Positions
 from gradlint.rules import ALL_RULES
@@ -40,8 +41,8 @@ def _findings(source: str, gated: bool) -> list[tuple]:
 def test_rules_reading_gated_facts_need_the_gate_words():
     for rule in ALL_RULES:
         text = inspect.getsource(inspect.getmodule(rule))
-        if any(q in text for q in ("binding_for", "is_nograd(", "is_inference(")):
-            assert set(rule.prefilter) <= set(BINDING_WORDS), rule.code
+        if any(q in text for q in ("made_without_grad(", "is_inference_tensor(", "runs_without_grad(")):
+            assert set(rule.prefilter) <= set(REGION_WORDS), rule.code
         if "inference_uses" in text:
             assert set(rule.prefilter) <= set(INFERENCE_USE_WORDS), rule.code
         if ".carried" in text:

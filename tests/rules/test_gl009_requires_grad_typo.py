@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradlint.model.ext_gradmode import is_requires_grad_typo
+from gradlint.model.ext_spellings import is_requires_grad_typo
 
 from ._lint import rows
 

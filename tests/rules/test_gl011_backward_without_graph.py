@@ -122,3 +122,28 @@ def test_gl011_lightning_test_step():
         "    def training_step(self, batch, batch_idx):\n        loss = self.model(batch).sum()\n        loss.backward()\n"
     )
     assert rows("GL011", code) == [5]
+
+
+# Values made under no_grad reach the use through the one binding table (`Prov.off`): a branch that only
+# derives from the no-grad value keeps it, and so do a nested tuple target and `:=`.
+GL011_THROUGH_BINDINGS = {
+    "branch_derives_from_it": (
+        "import torch\nwith torch.no_grad():\n    loss = model(x).sum()\nif c:\n    loss = loss * 2\nloss.backward()\n", [6]),
+    "nested_tuple_target": ("import torch\nwith torch.no_grad():\n    out, (h, c) = lstm(x)\nh.backward()\n", [4]),
+    "walrus": ("import torch\nwith torch.no_grad():\n    (a := model(x).sum())\na.backward()\n", [4]),
+    "list_of_no_grad_values": (
+        "import torch\nwith torch.no_grad():\n    a = model(x)\n    b = model(y)\nloss = torch.cat([a, b]).sum()\n"
+        "loss.backward()\n", [6]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GL011_THROUGH_BINDINGS))
+def test_gl011_through_the_binding_table(name):
+    code, expected = GL011_THROUGH_BINDINGS[name]
+    assert rows("GL011", code) == expected
+
+
+def test_gl011_alias_of_a_releafed_value_is_the_same_tensor():
+    code = ("import torch\nwith torch.no_grad():\n    loss = model(x).sum()\nl2 = loss\nloss.requires_grad_()\n"
+            "l2.backward()\n")
+    assert rows("GL011", code) == []

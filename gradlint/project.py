@@ -156,9 +156,43 @@ def _classes_of(model: "SemanticModel", def_lines: dict[str, int],
     # a mode-dependent layer spelt outside the classes (`DROP = nn.Dropout(0.1)` handed to a class by name)
     # leaves no class of the file decided free; one inside a class is that class's own (ModeFree reads it)
     free = MODE_DEPENDENT.search(_outside_classes(model.source_text, statements)) is None
-    modes = ModeFree(model) if free else None
-    return {n: {"line": def_lines.get(n, 0), "mode_free": bool(modes is not None and modes.class_named(n))}
-            for n in names}
+    texts = _class_texts(model, statements) if free else {}
+    modes = ModeFree(model, texts) if free else None
+
+    def mode_free(name: str) -> bool:
+        if modes is None:
+            return False
+        text = texts.get(name)
+        if text is not None and MODE_DEPENDENT.search(text):
+            return False  # (decided by its text: no walk of it)
+        return modes.class_named(name)
+
+    return {n: {"line": def_lines.get(n, 0), "mode_free": mode_free(n)} for n in names}
+
+
+def _class_texts(model: "SemanticModel", statements: list[tuple[int, ast.stmt]] | None) -> dict:
+    """The source text of each top-level class defined once, by its name and by its LibCST node's id, from
+    CPython's line numbers (generating each class's code again would cost as much as the file's parse)."""
+    import libcst as cst
+
+    if statements is None:
+        return {}
+    lines = model.source_text.splitlines(keepends=True)
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for offset, stmt in statements:
+        if isinstance(stmt, ast.ClassDef):
+            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
+            spans.setdefault(stmt.name, []).append((first, stmt.end_lineno + offset))
+    nodes: dict[str, list] = {}
+    for st in model.module.body:
+        if type(st) is cst.ClassDef:
+            nodes.setdefault(st.name.value, []).append(st)
+    out: dict = {}
+    for name, found in spans.items():
+        if len(found) == 1 and len(nodes.get(name, ())) == 1:
+            first, end = found[0]
+            out[name] = out[id(nodes[name][0])] = "".join(lines[first:end])
+    return out
 
 
 def _outside_classes(source: str, statements: list[tuple[int, ast.stmt]] | None) -> str:

@@ -89,8 +89,9 @@ class ModeFree:
     classes of the file whose bodies call nothing else, and, for a parameter, every call site's argument.
     Anything unknown (another file's class or helper, a layer passed in, a call from another file) is not."""
 
-    def __init__(self, model: SemanticModel) -> None:
+    def __init__(self, model: SemanticModel, texts: dict | None = None) -> None:
         self.m = model
+        self._texts = texts or {}  # id(ClassDef) -> its source text, where the caller knows it
         self._classes: dict[str, bool] = {}
         self._top: dict[int, int] | None = None
 
@@ -242,7 +243,7 @@ class ModeFree:
         return result
 
     def _class_body(self, node: cst.ClassDef, depth: int, built=None) -> bool:
-        code = self.m.module.code_for_node(node)
+        code = self._texts.get(id(node)) or self.m.module.code_for_node(node)
         if MODE_DEPENDENT.search(code):
             return False
         for base in node.bases:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from gradlint.model.assigned import AssignmentScan
 from gradlint.model.bindings import Bindings, _Branch, _Scope
 from gradlint.model.classes import (  # noqa: F401  (re-exported)
     ECO_IMPORT,
@@ -47,7 +48,6 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
-    StepCall,
 )
 from gradlint.model.names import GRAD_MODE_NAMES, ImportMap, dotted
 from gradlint.model.record import (  # noqa: F401  (re-exported: GL002 and the extensions import them here)
@@ -94,7 +94,7 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 _BUILTINS = frozenset(dir(builtins))
 
 
-class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder, Walker):
+class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder, AssignmentScan, Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = (), source: str | None = None,
                  project: bool = False) -> None:
@@ -125,7 +125,6 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
-        self.step_calls: list[StepCall] = []  # `X.step()`: which may reach a `step` method of the file
         self.imported_calls: list[ImportedCall] = []
         self.model_calls: list[ModelCall] = []
         self.is_test_file = bool(
@@ -156,6 +155,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
         self.training = TrainingRecorder(self)  # optimizers, steps, backward passes, resets (model.training)
+        self._init_assigned()  # what built each name (`gradlint.model.assigned`, for `gradlint.model.modes`)
 
     def mentions(self, *words: str) -> bool:
         """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a
@@ -294,6 +294,8 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
                         self.imports.add_import(small)
                     elif type(small) is cst.ImportFrom:
                         self.imports.add_import_from(small)
+                if self.mentions("sys.modules"):
+                    self._note_self_module(stmt)
 
     @property
     def other_framework(self) -> bool:
@@ -418,6 +420,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
             self._function.returns_other = True  # a generator: its call returns a generator object
 
     def visit_With(self, node: cst.With) -> None:
+        self._note_with(node)
         mode: Mode | None = None
         for item in node.items:
             m = self.mode_of_grad_ctx(item.item, self._mode)
@@ -448,6 +451,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, Bindings, ClassScan, FactRecorder
             self._function.loops.append(loop)
         self._loops.append(loop)
         self._push_frame()
+        self._note_for(node)
         params = self._bind_loop_target(node.target, node.iter)
         targets = set(self._loop_targets[-1]) if self._loop_targets else set()
         self._loop_targets.append(targets | params)

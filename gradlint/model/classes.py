@@ -105,6 +105,7 @@ class ClassScan:
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self._register_class(node)
+        self._note_class(node)
         self._prescan_self_attrs(node, info)
         self._scope = _Scope(self._scope, self._function, info)
 

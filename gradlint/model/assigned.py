@@ -28,20 +28,20 @@ from gradlint.model.names import dotted
 from gradlint.model.walk import iter_nodes
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Assigned:
     value: cst.BaseExpression | None  # None: bound by `for` / `with` / `+=` / an annotation, or unpacked
     direct: bool  # a top-level statement of the module itself (not inside an if/for/with/try)
     top: int  # the index of its top-level statement
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ClassCall:
     node: cst.Call
     function: FunctionInfo | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ClassAssign:
     """`X.attr = name` inside a class (any attribute target, the value a bare name)."""
 
@@ -63,6 +63,7 @@ class AssignmentScan:
         self._top = -1
         self._top_stmt: cst.CSTNode | None = None
         self._line: cst.SimpleStatementLine | None = None
+        self._class_stack: list[list] = []  # the event lists of the classes around the walk
 
     # ------------------------------------------------------------------ the walk
 
@@ -112,40 +113,54 @@ class AssignmentScan:
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._line = node
-        direct = node is self._top_stmt
+        skey = -1
+        others = None
         for small in node.body:
-            if type(small) is not cst.Assign:
-                continue
-            for t in small.targets:
-                target = t.target
-                if type(target) in (cst.Tuple, cst.List):
-                    names = [dotted(el.value) for el in target.elements]
-                    v = small.value
-                    known = type(v) in (cst.Tuple, cst.List) and len(v.elements) == len(names) and all(
-                        type(el) is cst.Element for el in v.elements)
-                    for name in dict.fromkeys(n for n in names if n is not None):
-                        self._add(name, v.elements[names.index(name)].value if known else None, direct)  # type: ignore[union-attr]
-                else:
-                    d = dotted(target)
-                    if d is not None:
-                        self._add(d, small.value, direct)
-        self._small_statements(node.body)
+            tp = type(small)
+            if tp is cst.Assign:
+                if skey == -1:
+                    skey = self._scope_key()
+                if skey is not None:
+                    self._assign(small, skey, node is self._top_stmt)
+                if type(small.value) is cst.Name and self._class_stack:
+                    self._class_assign(small)
+            elif tp is cst.AugAssign or tp is cst.AnnAssign:
+                others = [small] if others is None else [*others, small]
+        for small in others or ():  # (after the line's assignments: the order a search of its nodes meets them)
+            self._bound_unknown(small.target)
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
         self._line = None
-        self._small_statements(node.body)
-
-    def _small_statements(self, body) -> None:
-        for small in body:
+        for small in node.body:
             tp = type(small)
             if tp is cst.AugAssign or tp is cst.AnnAssign:
                 self._bound_unknown(small.target)
-            elif tp is cst.Assign and type(small.value) is cst.Name:
-                attrs = tuple(t.target.attr.value for t in small.targets if type(t.target) is cst.Attribute)
-                if attrs:
-                    ev = ClassAssign(small.value.value, attrs)
-                    for lst in self._class_lists():
-                        lst.append(ev)
+            elif tp is cst.Assign and type(small.value) is cst.Name and self._class_stack:
+                self._class_assign(small)
+
+    def _assign(self, small: cst.Assign, skey: int, direct: bool) -> None:
+        """`key = value`, `key, x = value, y` (other unpacking: value unknown)."""
+        for t in small.targets:
+            target = t.target
+            if type(target) in (cst.Tuple, cst.List):
+                names = [dotted(el.value) for el in target.elements]
+                v = small.value
+                known = type(v) in (cst.Tuple, cst.List) and len(v.elements) == len(names) and all(
+                    type(el) is cst.Element for el in v.elements)
+                for name in dict.fromkeys(n for n in names if n is not None):
+                    self._add(name, v.elements[names.index(name)].value if known else None, direct)  # type: ignore[union-attr]
+            else:
+                d = dotted(target)
+                if d is not None:
+                    self.assigned.setdefault((skey, d), []).append(Assigned(small.value, direct, self._top))
+
+    def _class_assign(self, small: cst.Assign) -> None:
+        """`X.attr = name` inside a class."""
+        attrs = tuple(t.target.attr.value for t in small.targets if type(t.target) is cst.Attribute)
+        if attrs:
+            ev = ClassAssign(small.value.value, attrs)  # type: ignore[attr-defined]
+            for lst in self._class_stack:
+                lst.append(ev)
 
     def _note_for(self, node: cst.For) -> None:
         self._bound_unknown(node.target)
@@ -157,16 +172,10 @@ class AssignmentScan:
 
     def _note_class(self, node: cst.ClassDef) -> None:
         self.class_tops[id(node)] = self._top
+        self._class_stack.append(self.class_syntax.setdefault(id(node), []))
 
-    def _class_lists(self) -> list[list]:
-        """The event lists of the classes enclosing the walk (innermost first)."""
-        out = []
-        scope = self._scope
-        while scope is not None:
-            if scope.class_info is not None:
-                out.append(self.class_syntax.setdefault(id(scope.class_info.node), []))
-            scope = scope.parent
-        return out
+    def _leave_class(self) -> None:
+        self._class_stack.pop()
 
     def _note_call(self, node: cst.Call) -> None:
         func = node.func
@@ -174,10 +183,9 @@ class AssignmentScan:
                 func.value.value in self.self_module_names:
             self.self_module_calls.append(LocalCall(func.attr.value, node, self._next(), self._mode, self._function,
                                                     via="module"))
-        in_class = self._class_lists()
-        if in_class:
-            ev = ClassCall(node, self._function)
-            for lst in in_class:
+        if self._class_stack:
+            ev = ClassCall(node, self._scope.function)
+            for lst in self._class_stack:
                 lst.append(ev)
 
     # ------------------------------------------------------------------ after the walk

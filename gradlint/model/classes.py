@@ -110,6 +110,7 @@ class ClassScan:
         self._scope = _Scope(self._scope, self._function, info)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._leave_class()
         assert self._scope.parent is not None
         self._scope = self._scope.parent
 

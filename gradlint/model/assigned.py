@@ -62,7 +62,6 @@ class AssignmentScan:
         self.self_module_calls: list[LocalCall] = []
         self._top = -1
         self._top_stmt: cst.CSTNode | None = None
-        self._line: cst.SimpleStatementLine | None = None
         self._class_stack: list[list] = []  # the event lists of the classes around the walk
 
     # ------------------------------------------------------------------ the walk
@@ -112,7 +111,6 @@ class AssignmentScan:
                     self._add(d, None, False)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._line = node
         skey = -1
         others = None
         for small in node.body:
@@ -130,7 +128,7 @@ class AssignmentScan:
             self._bound_unknown(small.target)
 
     def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
-        self._line = None
+        # (an assignment in a one-line suite, `if c: x = f()`, is not read as one: as the search it replaces)
         for small in node.body:
             tp = type(small)
             if tp is cst.AugAssign or tp is cst.AnnAssign:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import FunctionInfo, SemanticModel
+from gradlint.model import SemanticModel
 from gradlint.model.ext_modules import DropoutCall, ModuleFacts
 from gradlint.rules.base import Finding, FixSpec, InsertAfter, Replace, Rule
 from gradlint.settings import RuleOptions
@@ -141,25 +141,9 @@ class C(nn.Module):
         if not facts.dropout_calls:
             return
         for call in facts.dropout_calls:
-            if not _runs_in_forward(model, call.method):
+            if not model.runs_in_forward(call.method):
                 continue
             yield _finding(call)
-
-
-def _runs_in_forward(model: SemanticModel, method: FunctionInfo) -> bool:
-    """`forward` itself, or a method of the same class that `forward` calls as `self.<name>(...)`."""
-    if method.name == "forward":
-        return True
-    cls = method.class_info
-    if cls is None:
-        return False
-    for fwd in cls.methods:
-        if fwd.name != "forward":
-            continue
-        for call in model.calls_from(fwd):
-            if call.name == method.name and isinstance(call.node.func, cst.Attribute):
-                return True
-    return False
 
 
 def _finding(call: DropoutCall) -> Finding:

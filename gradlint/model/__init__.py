@@ -45,12 +45,12 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
-    StepCall,
 )
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
 from gradlint.model.regions import RegionQueries
-from gradlint.model.training import TrainingQueries
+from gradlint.model.training import Step
+from gradlint.model.training_queries import TrainingQueries
 from gradlint.model.values import Kind, Value
 from gradlint.settings import RuleOptions
 
@@ -116,7 +116,7 @@ class EvalContext:
 class SemanticModel(TrainingQueries, RegionQueries):
     """The model of one file. The training facts and the one definition of a training loop
     (`loop_trains`, `trains`, `resets_gradients`, `trained_models`, ...) come from
-    `gradlint.model.training.TrainingQueries`."""
+    `gradlint.model.training_queries.TrainingQueries`."""
 
     def __init__(self, module: cst.Module, builder: ModelBuilder, external: "ExternalFacts | None" = None) -> None:
         self.module = module
@@ -135,12 +135,18 @@ class SemanticModel(TrainingQueries, RegionQueries):
         self.grad_reads = builder.grad_reads
         self.data_accesses = builder.data_accesses
         self.local_calls = builder.local_calls
-        self.step_calls = builder.step_calls
         self.model_calls = builder.model_calls
         self.is_test_file = builder.is_test_file
         self.module_eval_seqs = builder.module_eval_seqs
         self.switches = builder.switches
         self.training = builder.training  # optimizers, steps, backward passes, resets, loop rebindings
+        # what built each name (`gradlint.model.assigned`): read by `gradlint.model.modes`
+        self.self_module_calls: list[LocalCall] = builder.self_module_calls
+        self.top_classes = builder.top_classes
+        self.class_tops = builder.class_tops
+        self.class_syntax = builder.class_syntax
+        self.assignments = builder.assignments
+        self.top_of = builder.top_of
         self.uses_torch = builder.uses_torch
         # d2l's MXNet and TensorFlow twins of each chapter: no rule applies to another framework's code
         self.other_framework = builder.other_framework
@@ -284,8 +290,8 @@ class SemanticModel(TrainingQueries, RegionQueries):
             # an optimizer's `step()` runs in the grad mode of the `X.step()` calls that may reach it (an
             # instance of the class, or an attribute the walk cannot tie to a class: `self.optim.step()`
             # with `self.optim = model.configure_optimizers()`); one call with grad mode on decides
-            modes += [self.effective_mode(c.mode, c.function) for c in self.step_calls
-                      if self._may_reach_step(c, fn.class_info.name)]
+            modes += [self.effective_mode(s.mode, s.function) for s in self.steps
+                      if s.direct and self._may_reach_step(s, fn.class_info.name)]
             if any(m is Mode.ENABLED for m in modes):
                 self._fn_mode[key] = Mode.ENABLED
                 return Mode.ENABLED
@@ -298,16 +304,16 @@ class SemanticModel(TrainingQueries, RegionQueries):
         self._fn_mode[key] = result
         return result
 
-    def _may_reach_step(self, call: StepCall, cls: str) -> bool:
+    def _may_reach_step(self, step: Step, cls: str) -> bool:
         """May `X.step()` call the `step` of class `cls` of this file? X is an instance of it (where the call is,
         or as its callers pass it), or an attribute whose value the walk does not know (`self.optim`)."""
-        v = call.receiver
+        v = step.value
         if v.deferred:
             v = self.calls.resolve(v)
             return v.cls == cls
         if v.cls is not None or v.kind is not Kind.UNKNOWN:
             return v.cls == cls
-        return call.attribute
+        return step.on_attribute
 
     def effective_mode(self, mode: Mode, fn: FunctionInfo | None) -> Mode:
         if mode is not Mode.INHERITED:
@@ -436,6 +442,17 @@ class SemanticModel(TrainingQueries, RegionQueries):
             out += [f for f in self.functions_named(call.name) if f is not fn]
         return out
 
+    def runs_in_forward(self, fn: FunctionInfo) -> bool:
+        """Does `fn` run in its module's forward pass: `forward` itself, or a method of the same class that a
+        `forward` of the class calls as a method (`self.attend(x)`)?"""
+        if fn.name == "forward":
+            return True
+        cls = fn.class_info
+        if cls is None:
+            return False
+        return any(call.name == fn.name and type(call.node.func) is cst.Attribute
+                   for fwd in cls.methods if fwd.name == "forward" for call in self.calls_from(fwd))
+
     def reaches(self, fn: FunctionInfo, test: Callable[[FunctionInfo], bool], depth: int = 4) -> bool:
         """Does `fn`, or a function of this file it calls (through at most `depth` calls), satisfy `test`?
         (e.g. a training step's helper that resets the gradients, a validation helper that trains)"""
@@ -537,5 +554,5 @@ def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
     analysis (calls of imported project functions are recorded, `gradlint.project`); `external`: what the
     rest of the project tells about it."""
     builder = ModelBuilder(options, filename, extensions, source, project=project or external is not None)
-    builder.walk(module)
+    builder.walk_module(module)
     return SemanticModel(module, builder, external)

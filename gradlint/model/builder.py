@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from gradlint.model.assigned import AssignmentScan
 from gradlint.model.bindings import Bindings, _Branch, _Scope
 from gradlint.model.regions import GradRegions
 from gradlint.model.classes import (  # noqa: F401  (re-exported)
@@ -48,7 +49,6 @@ from gradlint.model.facts import (
     ModeSwitch,
     Rebind,
     Releaf,
-    StepCall,
 )
 from gradlint.model.loop_joins import LoopJoins
 from gradlint.model.names import GRAD_MODE_NAMES, ImportMap, dotted
@@ -96,7 +96,8 @@ def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
 _BUILTINS = frozenset(dir(builtins))
 
 
-class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan, FactRecorder, Walker):
+class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan, FactRecorder, AssignmentScan,
+                   Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = (), source: str | None = None,
                  project: bool = False) -> None:
@@ -127,7 +128,6 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self.grad_reads: list[GradRead] = []
         self.data_accesses: list[DataAccess] = []
         self.local_calls: list[LocalCall] = []
-        self.step_calls: list[StepCall] = []  # `X.step()`: which may reach a `step` method of the file
         self.imported_calls: list[ImportedCall] = []
         self.model_calls: list[ModelCall] = []
         self.is_test_file = bool(
@@ -162,6 +162,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
         self.training = TrainingRecorder(self)  # optimizers, steps, backward passes, resets (model.training)
+        self._init_assigned()  # what built each name (`gradlint.model.assigned`, for `gradlint.model.modes`)
 
     def mentions(self, *words: str) -> bool:
         """Can one of `words` occur in the file's text? (Always True without the text.) Lets a search of a
@@ -300,6 +301,8 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
                         self.imports.add_import(small)
                     elif type(small) is cst.ImportFrom:
                         self.imports.add_import_from(small)
+                if self.mentions("sys.modules"):
+                    self._note_self_module(stmt)
 
     @property
     def other_framework(self) -> bool:
@@ -424,6 +427,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
             self._function.returns_other = True  # a generator: its call returns a generator object
 
     def visit_With(self, node: cst.With) -> None:
+        self._note_with(node)
         mode: Mode | None = None
         for item in node.items:
             m = self.mode_of_grad_ctx(item.item, self._mode)
@@ -455,6 +459,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self._loops.append(loop)
         self._push_frame()
         self._enter_loop(loop)
+        self._note_for(node)
         self._site = id(node)  # the target is bound at the head of every iteration
         params = self._bind_loop_target(node.target, node.iter)
         self._site = None

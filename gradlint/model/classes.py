@@ -105,10 +105,12 @@ class ClassScan:
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         info = self._register_class(node)
+        self._note_class(node)
         self._prescan_self_attrs(node, info)
         self._scope = _Scope(self._scope, self._function, info)
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._leave_class()
         assert self._scope.parent is not None
         self._scope = self._scope.parent
 

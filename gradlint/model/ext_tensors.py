@@ -2,7 +2,7 @@
 evaluator's values (`ModelBuilder.prov`, see `gradlint.model.tensor_ops`; the bindings are the builder's).
 
 Recorded: `.grad` reads (with the scopes they are in) and `retain_grad()` calls, the tensors handed to
-optimizer constructions, factory calls with `requires_grad=` and `nn.Parameter(...)` calls of integer
+optimizer constructions (read from the core model's `Optimizer` facts), factory calls with `requires_grad=` and `nn.Parameter(...)` calls of integer
 tensors, `.requires_grad = ...` assignments and `.requires_grad_()` calls (with whether the target is a
 temporary), and where the values of re-wrapping calls (`RewrapCall`, recorded by the evaluator) flow:
 backward, a module call in `forward`, a `forward`'s return, an optimizer or `nn.Parameter`.
@@ -92,7 +92,6 @@ class TensorFacts(Extension):
         self._raises_depth = 0
         self._with_raises: list[bool] = []
         self._model: SemanticModel | None = None
-        self._list_bindings: dict = {}
         self._stmt_call = 0  # id of the call that is a whole expression statement
 
     @property
@@ -103,6 +102,13 @@ class TensorFacts(Extension):
 
     def finish(self, model: "SemanticModel") -> None:
         self._model = model
+        # the tensors handed to each optimizer (the core model's `Optimizer.tensors`, `gradlint.model.training`)
+        for opt in model.optimizers:
+            for key, v in opt.tensors:
+                for ev in v.rewraps:
+                    ev.trained = True
+                if key is not None:
+                    self.optimizer_params.append(OptimizerParam(opt.node, opt.qname, key, v))
 
     def enabled(self, value: Prov) -> bool:
         """Do all the grad-mode conditions of `value` hold (every function it was computed in runs with
@@ -209,8 +215,6 @@ class TensorFacts(Extension):
                 pos = _positional(node)
                 if pos:
                     self._mark_backward(pos[0].value)
-            elif head == "torch.optim" and last[:1].isupper():
-                self._record_optimizer(node, q)
             elif q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
                 pos = _positional(node)
                 if pos:
@@ -300,60 +304,6 @@ class TensorFacts(Extension):
                     and pos[0].value.evaluated_value.startswith("cuda")):
                 return f"`.to({pos[0].value.value})` of a CPU tensor", recv
         return None
-
-    def _record_optimizer(self, call: cst.Call, q: str) -> None:
-        arg = _kwarg(call, "params") or (_positional(call)[0] if _positional(call) else None)
-        if arg is None:
-            return
-        for e in self._param_exprs(arg.value, depth=0):
-            v = self.b.prov(e)
-            for ev in v.rewraps:
-                ev.trained = True
-            key = dotted(e)
-            if key is not None:
-                self.optimizer_params.append(OptimizerParam(call, q, key, v))
-
-    def _param_exprs(self, expr: cst.BaseExpression, depth: int) -> list[cst.BaseExpression]:
-        out: list[cst.BaseExpression] = []
-        if type(expr) in (cst.List, cst.Tuple):
-            for el in expr.elements:
-                if type(el) is not cst.Element:
-                    continue
-                v = el.value
-                if type(v) is cst.Dict and depth == 0:
-                    for de in v.elements:
-                        if (
-                            type(de) is cst.DictElement
-                            and type(de.key) is cst.SimpleString
-                            and de.key.evaluated_value == "params"
-                        ):
-                            out += self._param_exprs(de.value, depth + 1) if type(de.value) in (cst.List, cst.Tuple) else [de.value]
-                elif type(v) in (cst.Name, cst.Attribute):
-                    out.append(v)
-        elif type(expr) in (cst.Name, cst.Attribute) and depth == 0:
-            key = dotted(expr)
-            lst = self._list_bindings.get((self.b._scope.uid, key)) if key else None
-            if lst is not None:
-                out += lst
-        return out
-
-    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        # `params = [w, b]` (a list literal of names) for a later `torch.optim.SGD(params, ...)`
-        for small in node.body:
-            if type(small) is cst.Assign and len(small.targets) == 1 and type(small.value) in (cst.List, cst.Tuple):
-                key = dotted(small.targets[0].target)
-                if key is not None:
-                    elems = [e.value for e in small.value.elements
-                             if type(e) is cst.Element and type(e.value) in (cst.Name, cst.Attribute)]
-                    if len(elems) == len(small.value.elements):
-                        self._list_bindings[(self.b._scope.uid, key)] = elems
-                        continue
-                    self._list_bindings.pop((self.b._scope.uid, key), None)
-            elif type(small) is cst.Assign:
-                for t in small.targets:
-                    key = dotted(t.target)
-                    if key is not None:
-                        self._list_bindings.pop((self.b._scope.uid, key), None)
 
     def _record_parameter(self, call: cst.Call, q: str, data: cst.BaseExpression) -> None:
         rg = _kwarg(call, "requires_grad")

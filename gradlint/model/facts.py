@@ -190,16 +190,3 @@ class ModeSwitch:
     kind: str  # "eval", "train", "restore" (train(<expression>): saves/restores a mode)
     function: FunctionInfo | None
     loops: list[LoopInfo]  # enclosing loops of the function, outermost first
-
-
-@dataclass(eq=False)
-class StepCall:
-    """`X.step()` without arguments: an optimizer step (a class of the file's `step`, or torch's). `receiver`
-    is what X holds there (maybe deferred on a parameter); `attribute`: X is an attribute (`self.optim`)."""
-
-    node: cst.Call
-    seq: int
-    mode: Mode
-    function: FunctionInfo | None
-    receiver: Value
-    attribute: bool

@@ -345,6 +345,7 @@ class FactRecorder:
             self._record_inplace(node, out.value, "out=")
         q = self.imports.resolve(func)
         self.training.call(node, q)  # optimizers, steps, backward passes, gradient resets
+        self._note_call(node)  # calls inside classes, through the module's own alias (`gradlint.model.assigned`)
         if q is not None:
             if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
                 self._mark_grad_use()

@@ -6,9 +6,13 @@ Facts (`TrainingRecorder`, driven by `ModelBuilder`; read them as `model.trainin
   (`opt`, `self.optimizer`), what its `params` argument holds (a `Value` from the model's evaluator), the
   modules whose `.parameters()` it captured (`receivers`, also through names bound to them), its param
   groups when written as a literal list of dicts, the loops it is built in;
-- `Step`: `X.step()` with no argument on something that is not a module, and `scaler.step(opt)`; the
-  optimizer it steps (`optimizer`: by construction or by name, None for a trainer or an unknown object),
-  the `Optimizer` bound to that name (`ctor`), whether it is a learning-rate scheduler's step;
+- `Optimizer`'s `tensors`: each tensor it is handed by name (`SGD([w, b])`, a group's `"params": [w]`,
+  `params = [w, b]` before `SGD(params)`) with its provenance there (GL008's non-leaf parameters);
+- `Step`: `X.step()` with no argument on something that is not a module, and `scaler.step(opt)`: what `X`
+  holds (`value`, maybe deferred on a parameter: the `step()` of an optimizer-like class of the file runs in
+  the grad mode of the steps that may reach it), the grad mode there; the optimizer it steps (`optimizer`:
+  by construction or by name, None for a trainer or an unknown object), the `Optimizer` bound to that name
+  (`ctor`), whether it is a learning-rate scheduler's step;
 - `BackwardCall`: `t.backward()`, `accelerator.backward(loss)`, `scaler.scale(loss).backward()`,
   `self.manual_backward(loss)`, `torch.autograd.backward(...)`, `torch.autograd.grad(...)` (kind "grad"),
   with the tensor they differentiate (`target`);
@@ -19,7 +23,7 @@ Facts (`TrainingRecorder`, driven by `ModelBuilder`; read them as `model.trainin
 `FunctionInfo.has_step` / `has_backward` and `LoopInfo.has_step` / `has_backward` are set from these facts
 (a scheduler's `step()` is not a training step).
 
-Queries (`TrainingQueries`, part of `SemanticModel`):
+Queries (`gradlint.model.training_queries.TrainingQueries`, part of `SemanticModel`):
 
 - `loop_trains(loop)`: THE definition of a training loop — its body runs backward or an optimizer step,
   itself, through a function of this file it calls (the call graph), or through an imported project
@@ -38,9 +42,9 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from gradlint.model.facts import FunctionInfo, LocalCall, LoopInfo, ModeSwitch, StepCall
+from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
 from gradlint.model.names import dotted
-from gradlint.model.values import Kind, Value
+from gradlint.model.values import Kind, Prov, Value
 from gradlint.model.walk import Walker
 
 if TYPE_CHECKING:
@@ -55,7 +59,6 @@ _NOT_OPTIMIZER_MODULES = frozenset({"lr_scheduler", "swa_utils"})
 _NOT_OPTIMIZERS = frozenset({"Optimizer"})
 _ITERABLE_WRAPPERS = frozenset({"list", "tuple", "filter", "sorted", "set", "iter", "chain"})
 _GRAD_WRITES = frozenset({"zero_", "fill_", "mul_"})
-_END = 1 << 62
 
 
 @dataclass(eq=False)
@@ -67,6 +70,9 @@ class Optimizer:
     receivers: frozenset[str]  # X of every `X.parameters()` it captured (`model`, `self.net`)
     param_names: tuple[str, ...] | None  # `SGD([x, y])`: the names it optimises, when a list of names
     groups: int | None  # `SGD([{"params": ...}, {...}])`: the number of param groups written out
+    # each tensor handed by name (a list literal, a group's `"params"`, a name bound to a list literal of
+    # names): its dotted text (None if not a name chain) and its provenance at the construction
+    tensors: tuple[tuple[str | None, Prov], ...]
     seq: int
     function: FunctionInfo | None
     loops: tuple[LoopInfo, ...]  # the enclosing loops of its function: a fresh optimizer every iteration
@@ -74,14 +80,29 @@ class Optimizer:
 
 @dataclass(eq=False)
 class Step:
+    """`X.step()` without arguments on something that is not a module (an optimizer, a trainer, a scheduler,
+    an optimizer-like object of the file), or `scaler.step(opt)`."""
+
     node: cst.Call
     receiver: str  # dotted receiver of `.step()` (`opt`, `self.optimizer`, `scaler`), "" if not a name chain
+    value: Value  # what the receiver holds there (maybe deferred on a function's parameter)
     optimizer: str | None  # the optimizer stepped (`opt`; `optimizer` for `scaler.step(optimizer)`), if known
     ctor: Optimizer | None  # the construction bound to `optimizer` last before the step (same function first)
     scheduler: bool  # a learning-rate scheduler's step: not a training step
+    mode: Mode  # the grad mode where it is (INHERITED: its function's)
     seq: int
     function: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
+
+    @property
+    def direct(self) -> bool:
+        """`X.step()` itself (not `scaler.step(opt)`)."""
+        return not self.node.args
+
+    @property
+    def on_attribute(self) -> bool:
+        """The receiver is an attribute (`self.optim.step()`)."""
+        return type(self.node.func) is cst.Attribute and type(self.node.func.value) is cst.Attribute
 
 
 @dataclass(eq=False)
@@ -190,52 +211,6 @@ def names_in(expr: cst.CSTNode) -> set[str]:
     return v.out
 
 
-class _BlockOf(Walker):
-    """Find the block (and its statement) that holds `target`, walking only one loop's subtree."""
-
-    def __init__(self, target: cst.CSTNode) -> None:
-        self.target = target
-        self.stack: list[list] = []
-        self.found: tuple[cst.CSTNode, cst.CSTNode] | None = None
-
-    def walk(self, node: cst.CSTNode) -> None:
-        if self.found is not None:
-            return
-        if node is self.target:
-            if self.stack and self.stack[-1][1] is not None:
-                self.found = (self.stack[-1][0], self.stack[-1][1])
-            return
-        if type(node) in (cst.IndentedBlock, cst.SimpleStatementSuite):
-            self.stack.append([node, None])
-            for stmt in node.body:
-                self.stack[-1][1] = stmt
-                self.walk(stmt)
-                if self.found is not None:
-                    return
-            self.stack.pop()
-            return
-        super().walk(node)
-
-
-def _ends_loop_after(loop: LoopInfo, call: cst.CSTNode) -> bool:
-    """Is `call` followed, in its own block inside `loop`, by `break` / `return` / `raise`?
-    (A local walk over the loop only; used for candidate findings.)"""
-    finder = _BlockOf(call)
-    finder.walk(loop.node)
-    if finder.found is None:
-        return False
-    block, stmt = finder.found
-    after = False
-    for s in block.body:
-        if s is stmt:
-            after = True
-        if after:
-            smalls = s.body if type(s) is cst.SimpleStatementLine else [s] if isinstance(s, cst.BaseSmallStatement) else []
-            if any(type(x) in (cst.Break, cst.Return, cst.Raise) for x in smalls):
-                return True
-    return False
-
-
 class TrainingRecorder:
     """Records the training facts during the builder's walk (the builder calls `call`, `assign`,
     `aug_assign`, `delete`; it has already classified what it needs)."""
@@ -254,6 +229,7 @@ class TrainingRecorder:
         self._assign_target: dict[int, str] = {}  # id(rhs call) -> the dotted target it is assigned to
         self._param_names: dict[tuple[int, str], set[str]] = {}  # (id(fn) or 0, name) -> owners of .parameters()
         self._params_possible = builder.mentions("parameters")
+        self._lists: dict[tuple[int, str], list] = {}  # (scope uid, name): `params = [w, b]`, its elements
 
     def _fkey(self) -> int:
         fn = self.b.function
@@ -267,6 +243,8 @@ class TrainingRecorder:
     def assign(self, node: cst.Assign) -> None:
         value = node.value
         in_loop = self.b.loop is not None
+        if self._lists or type(value) in (cst.List, cst.Tuple):
+            self._list_binding(node)
         for t in node.targets:
             target = t.target
             if type(target) is cst.Attribute and target.attr.value == "grad":
@@ -283,6 +261,24 @@ class TrainingRecorder:
                     self._param_names[pkey] = owners
                 else:
                     self._param_names.pop(pkey, None)
+
+    def _list_binding(self, node: cst.Assign) -> None:
+        """`params = [w, b]` (a list literal of names and attributes), for a later `SGD(params)`."""
+        uid = self.b._scope.uid
+        value = node.value
+        if len(node.targets) == 1 and type(value) in (cst.List, cst.Tuple):
+            key = dotted(node.targets[0].target)
+            if key is not None:
+                elems = [e.value for e in value.elements if type(e) is cst.Element and type(e.value) in (cst.Name, cst.Attribute)]
+                if len(elems) == len(value.elements):
+                    self._lists[(uid, key)] = elems
+                else:
+                    self._lists.pop((uid, key), None)
+                return
+        for t in node.targets:
+            key = dotted(t.target)
+            if key is not None:
+                self._lists.pop((uid, key), None)
 
     def aug_assign(self, node: cst.AugAssign) -> None:
         target = node.target
@@ -354,9 +350,6 @@ class TrainingRecorder:
         optimizer: str | None = None
         if not node.args:
             rv = self.b.classify(recv)
-            # every `X.step()`: it may reach the `step` of an optimizer-like class of the file (its grad mode)
-            self.b.step_calls.append(StepCall(node, self.b._seq, self.b._mode, self.b.function, rv,
-                                              type(recv) is cst.Attribute))
             if rv.kind is Kind.MODULE:
                 return  # a module's own `step()` method
             last = d.rsplit(".", 1)[-1] if d is not None else ""
@@ -372,9 +365,11 @@ class TrainingRecorder:
             if o is None or not (o in self._opt_vars or OPT_NAME.fullmatch(o.rsplit(".", 1)[-1])):
                 return
             optimizer = o
+            rv = self.b.classify(recv)
         fn = self.b.function
         loops = self._loops()
-        fact = Step(node, d or "", optimizer, self._ctor_of(optimizer, fn), scheduler, self.b.next_seq(), fn, loops)
+        fact = Step(node, d or "", rv, optimizer, self._ctor_of(optimizer, fn), scheduler, self.b.mode,
+                    self.b.next_seq(), fn, loops)
         self.steps.append(fact)
         self.step_at[id(node)] = fact
         if scheduler:
@@ -419,220 +414,30 @@ class TrainingRecorder:
                     names = tuple(e.value for e in els)  # type: ignore[union-attr]
                 elif els and all(type(e) is cst.Dict for e in els):
                     groups = len(els)
-        fact = Optimizer(node, q, var, params, frozenset(receivers), names, groups, self.b.next_seq(),
+        tensors = tuple((dotted(e), self.b.prov(e)) for e in self._tensor_exprs(arg.value, 0)) if arg else ()
+        fact = Optimizer(node, q, var, params, frozenset(receivers), names, groups, tensors, self.b.next_seq(),
                          self.b.function, self._loops())
         self.optimizers.append(fact)
         if var is not None:
             self._opt_vars.setdefault(var, []).append(fact)
 
 
-class TrainingQueries:
-    """The training-loop queries of `SemanticModel` (mixed in; uses its call graph and switches)."""
-
-    training: TrainingRecorder
-
-    def _tcache(self) -> dict:
-        found = self.__dict__.get("_training_cache")
-        if found is None:
-            found = self._training_cache = {}
-        return found
-
-    @property
-    def optimizers(self) -> list[Optimizer]:
-        return self.training.optimizers
-
-    @property
-    def steps(self) -> list[Step]:
-        """Optimizer steps (a scheduler's `step()` is recorded with `scheduler=True`; see `Step`)."""
-        return self.training.steps
-
-    @property
-    def backwards(self) -> list[BackwardCall]:
-        return self.training.backwards
-
-    @property
-    def resets(self) -> list[Reset]:
-        return self.training.resets
-
-    # ------------------------------------------------------------------ what runs inside a loop
-
-    @staticmethod
-    def inside(seq: int, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
-        """Is sequence point `seq` of `fn` inside `loop`?"""
-        return fn is loop.function and loop.seq < seq <= loop.end_seq
-
-    def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
-        """The calls in `loop`'s body that may reach a function of this file."""
-        return [c for c in self.calls_from(loop.function) if loop.seq < c.seq <= loop.end_seq]  # type: ignore[attr-defined]
-
-    def trains(self, fn: FunctionInfo) -> bool:
-        """Does `fn` (or a function it calls, of this file or imported from the project) run backward or an
-        optimizer step?"""
-        cache = self._tcache()
-        key = ("fn", id(fn))
-        if key not in cache:
-            cache[key] = self.reaches(  # type: ignore[attr-defined]
-                fn, lambda f: f.has_step or f.has_backward or self.calls_training_import(f))
-        return cache[key]
-
-    def calls_training_import(self, fn: FunctionInfo | None, start: int = -1, end: int = _END) -> bool:
-        """Does `fn`'s own body (between sequence points `start` and `end`) call an imported project
-        function that trains?"""
-        if not self.external.callees:  # type: ignore[attr-defined]
-            return False
-        for icall in self.imported_calls_from(fn):  # type: ignore[attr-defined]
-            if start < icall.seq <= end:
-                ext = self.external.callees.get(icall.target)  # type: ignore[attr-defined]
-                if ext is not None and ext.trains:
-                    return True
-        return False
-
-    def loop_trains(self, loop: LoopInfo) -> bool:
-        """A training loop: its body runs backward or an optimizer step — itself, through a function of this
-        file it calls, or through an imported project function that trains."""
-        cache = self._tcache()
-        key = ("loop", id(loop))
-        if key not in cache:
-            cache[key] = loop.has_step or loop.has_backward or any(
-                self.trains(callee) for call in self.calls_in(loop)
-                for callee in self.functions_named(call.name)  # type: ignore[attr-defined]
-            ) or self.calls_training_import(loop.function, loop.seq, loop.end_seq)
-        return cache[key]
-
-    def loop_updates(self, loop: LoopInfo) -> bool:
-        """Does `loop`'s body change parameters — an optimizer step (itself, or through a function of this file
-        at any depth), an in-place update of a leaf or through `.data`, or a call of an imported project
-        function that trains? A loop that runs backward only to read gradients (saliency, Grad-CAM, attacks)
-        does not."""
-        cache = self._tcache()
-        key = ("updates", id(loop))
-        if key not in cache:
-            fn = loop.function
-            cache[key] = loop.has_step or any(
-                op.function is fn and loop.seq < op.seq <= loop.end_seq and (
-                    op.value.kind is Kind.LEAF
-                    or (type(op.target) is cst.Attribute and op.target.attr.value == "data"))
-                for op in self.inplace_ops  # type: ignore[attr-defined]
-            ) or any(
-                self.reaches(callee, lambda f: f.has_step or self._updates_in(f)  # type: ignore[attr-defined]
-                             or self.calls_training_import(f))
-                for call in self.calls_in(loop) for callee in self.functions_named(call.name)  # type: ignore[attr-defined]
-            ) or self.calls_training_import(fn, loop.seq, loop.end_seq)
-        return cache[key]
-
-    def _updates_in(self, fn: FunctionInfo) -> bool:
-        return any(op.function is fn and (op.value.kind is Kind.LEAF or (
-            type(op.target) is cst.Attribute and op.target.attr.value == "data"))
-            for op in self.inplace_ops)  # type: ignore[attr-defined]
-
-    def training_loops(self) -> list[LoopInfo]:
-        return [lp for lp in self.loops if self.loop_trains(lp)]  # type: ignore[attr-defined]
-
-    def innermost_training_loop(self, fn: FunctionInfo | None, seq: int) -> LoopInfo | None:
-        """The innermost training loop of `fn` (None: the top level) around sequence point `seq`."""
-        found = None
-        for lp in self.loops_of(fn):
-            if lp.seq < seq <= lp.end_seq and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
-                found = lp
-        return found
-
-    def loops_of(self, fn: FunctionInfo | None) -> list[LoopInfo]:
-        """The loops of `fn`'s own body (None: the top level)."""
-        cache = self._tcache()
-        by_fn = cache.get("loops_of")
-        if by_fn is None:
-            by_fn = cache["loops_of"] = {}
-            for lp in self.loops:  # type: ignore[attr-defined]
-                by_fn.setdefault(id(lp.function), []).append(lp)
-        return by_fn.get(id(fn), [])
-
-    def in_training_loop(self, loop: LoopInfo) -> bool:
-        """Is `loop` nested in a training loop of its function?"""
-        parent = loop.parent
-        while parent is not None:
-            if self.loop_trains(parent):
-                return True
-            parent = parent.parent
-        return False
-
-    def resets_gradients(self, loop: LoopInfo, receiver: str | None = None) -> bool:
-        """Does `loop` reset gradients — itself (of `receiver`, a model, or `p.grad`, when `receiver` is
-        given: a reset of another optimizer stepped in the loop does not count), or through a function
-        of this file it calls (at any depth)?"""
-        fn = loop.function
-        stepped = {s.optimizer for s in self.steps if s.function is fn and loop in s.loops and s.optimizer}
-        for r in self.resets:
-            if r.function is fn and loop in r.loops and (
-                    receiver is None or r.receiver not in stepped or r.receiver == receiver):
-                return True
-        cache = self._tcache()
-        resetting = cache.get("resetting")
-        if resetting is None:
-            resetting = cache["resetting"] = {id(r.function) for r in self.resets}
-        return any(self.reaches(f, lambda g: id(g) in resetting, depth=64)  # type: ignore[attr-defined]
-                   for call in self.calls_in(loop) for f in self.functions_named(call.name))  # type: ignore[attr-defined]
-
-    # ------------------------------------------------------------------ models trained, train/eval mode
-
-    def trained_models(self) -> set[str]:
-        """Receivers this file trains: switched to train mode (`X.train()`, `X.train(flag)`) or optimised
-        (an optimizer over `X.parameters()`)."""
-        cache = self._tcache()
-        found = cache.get("trained")
-        if found is None:
-            found = {s.receiver for s in self.switches if s.kind in ("train", "restore") and s.receiver}  # type: ignore[attr-defined]
-            for opt in self.optimizers:
-                found |= opt.receivers
-            cache["trained"] = found
-            cache["trained_last"] = {r.rsplit(".", 1)[-1] for r in found}
-        return found
-
-    def is_trained(self, receiver: str) -> bool:
-        """Is `receiver` a model this file trains (by its text or its last name: `self.model` / `model`)?"""
-        if not receiver:
-            return False
-        trained = self.trained_models()
-        return receiver in trained or receiver.rsplit(".", 1)[-1] in self._tcache()["trained_last"]
-
-    def _switches_in(self, fn: FunctionInfo | None) -> list[ModeSwitch]:
-        return self._switches_of.get(id(fn), [])  # type: ignore[attr-defined]
-
-    def sets_train(self, fn: FunctionInfo) -> bool:
-        """Does `fn` (or a function it calls) switch a model to train mode (`train()`, `train(flag)`)?"""
-        return self.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches_in(f)))  # type: ignore[attr-defined]
-
-    def restores_train_mode(self, loop: LoopInfo, receiver: str) -> bool:
-        """Does something in `loop` put `receiver` back in train mode: a `train()` switch, a call of a
-        function that switches to train mode (of this file or imported), or a rebinding of the model?"""
-        fn = loop.function
-        if any(sw.kind in ("train", "restore") and self.inside(sw.seq, sw.function, loop)
-               for sw in self._switches_in(fn)):
-            return True
-        if any(self.sets_train(callee) for call in self.calls_in(loop) for callee in self.functions_named(call.name)):  # type: ignore[attr-defined]
-            return True
-        for icall in self.imported_calls_from(fn):  # type: ignore[attr-defined]
-            ext = self.external_callee(icall)  # type: ignore[attr-defined]
-            if ext is not None and ext.effect is False and self.inside(icall.seq, icall.function, loop):
-                return True
-        return any(self.inside(b.seq, b.function, loop) and (receiver == b.key or receiver.startswith(b.key + "."))
-                   for b in self.training.loop_bindings)  # the model is rebuilt inside the loop
-
-    @staticmethod
-    def ends_loop_after(loop: LoopInfo, node: cst.CSTNode) -> bool:
-        """Is `node` followed, in its own block inside `loop`, by `break` / `return` / `raise` (the loop ends
-        there)? A walk over the loop's subtree only; for candidate findings."""
-        return _ends_loop_after(loop, node)
-
-    def eval_switches(self, fn: FunctionInfo, _depth: int = 0, _seen: set[int] | None = None) -> list[ModeSwitch]:
-        """The `eval()` switches `fn` (or a function it calls) leaves in place: none when it also switches
-        back to train mode; not those inside its own training loops."""
-        seen = _seen if _seen is not None else set()
-        if id(fn) in seen or _depth > 3:
-            return []
-        seen.add(id(fn))
-        if self.sets_train(fn):
-            return []
-        out = [s for s in self._switches_in(fn) if s.kind == "eval" and not any(self.loop_trains(lp) for lp in s.loops)]
-        for callee in self.callees(fn):  # type: ignore[attr-defined]
-            out += self.eval_switches(callee, _depth + 1, seen)
+    def _tensor_exprs(self, expr: cst.BaseExpression, depth: int) -> list[cst.BaseExpression]:
+        """The names and attributes an optimizer's `params` hands it: the elements of a list literal, of each
+        group's `"params"`, of the list literal of names a name was bound to in this scope."""
+        out: list[cst.BaseExpression] = []
+        if type(expr) in (cst.List, cst.Tuple):
+            for el in expr.elements:
+                v = el.value if type(el) is cst.Element else None
+                if type(v) is cst.Dict and depth == 0:
+                    for de in v.elements:
+                        if type(de) is cst.DictElement and type(de.key) is cst.SimpleString \
+                                and de.key.evaluated_value == "params":
+                            out += self._tensor_exprs(de.value, 1) if type(de.value) in (cst.List, cst.Tuple) \
+                                else [de.value]
+                elif type(v) in (cst.Name, cst.Attribute):
+                    out.append(v)  # type: ignore[arg-type]
+        elif type(expr) in (cst.Name, cst.Attribute) and depth == 0:
+            key = dotted(expr)
+            out += self._lists.get((self.b._scope.uid, key), ()) if key else ()
         return out

@@ -345,3 +345,106 @@ def test_gl007_a_helper_that_resets_through_another_helper():
     """
     assert rows("GL007", code) == []
     assert rows("GL007", code.replace("    housekeeping(opt)\n", "    pass\n")) == [10]
+
+
+# ------------------------------------------------------------------ one `Step` fact per `X.step()`
+
+
+def test_a_step_carries_what_its_receiver_holds_and_its_grad_mode():
+    """`Step` is the one fact for `X.step()`: the receiver's value (for the grad mode of an optimizer-like
+    class's `step`), the grad mode there, and the resolution to an optimizer (no separate `StepCall`)."""
+    from gradlint.model import Mode
+
+    m = model_of("""
+        import torch
+        class MySGD:
+            def __init__(self, params, lr):
+                self.params = list(params)
+            def step(self):
+                for p in self.params:
+                    p -= 0.1 * p.grad
+        class Holder:
+            def run(self):
+                self.optim.step()
+        def fit(model):
+            opt = MySGD(model.parameters(), 0.1)
+            with torch.no_grad():
+                opt.step()
+            model.step()
+            scaler.step(opt)
+    """)
+    assert not hasattr(m, "step_calls")
+    steps = {(s.receiver, s.direct): s for s in m.steps}
+    assert set(steps) == {("self.optim", True), ("opt", True), ("scaler", False)}  # not the module's own step
+    opt = steps[("opt", True)]
+    assert opt.value.cls == "MySGD" and opt.mode is Mode.DISABLED and opt.function is fn(m, "fit")
+    assert opt.optimizer == "opt" and not opt.on_attribute
+    attr = steps[("self.optim", True)]
+    assert attr.on_attribute and attr.value.kind is Kind.UNKNOWN and attr.mode is Mode.INHERITED
+    assert steps[("scaler", False)].optimizer == "opt"
+    # the `step` of the optimizer-like class runs in the grad mode of the steps that may reach it: one with
+    # grad mode on (`self.optim.step()`, an attribute the walk cannot tie to a class) decides
+    assert m.function_mode(fn(m, "step")) is Mode.ENABLED
+
+
+def test_an_optimizer_like_step_reached_only_under_no_grad_runs_without_grad():
+    from gradlint.model import Mode
+
+    m = model_of("""
+        import torch
+        class MySGD:
+            def __init__(self, params, lr):
+                self.params = list(params)
+            def step(self):
+                for p in self.params:
+                    p -= 0.1 * p.grad
+        def fit(model, opt):
+            with torch.no_grad():
+                opt.step()
+        fit(net, MySGD(net.parameters(), 0.1))
+    """)
+    (step,) = m.steps
+    assert step.value.deferred  # `opt` is fit's parameter: resolved through the call graph
+    assert m.calls.resolve(step.value).cls == "MySGD"
+    assert m.function_mode(fn(m, "step")) is Mode.DISABLED
+
+
+# ------------------------------------------------------------------ the tensors an optimizer is handed
+
+
+def test_optimizer_tensors_one_by_one_with_their_provenance():
+    from gradlint.model.values import NONLEAF, RG
+
+    m = model_of("""
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        b = torch.zeros(3, requires_grad=True) * 2
+        opt = torch.optim.SGD([w, b], lr=0.1)
+        params = [w, self_b] if cond else None
+        params = [w, b]
+        opt2 = torch.optim.adam.Adam(params)
+        opt3 = torch.optim.Adam([{"params": [w]}, {"params": b, "lr": 1}])
+        other = [w]
+        other = make()
+        opt4 = torch.optim.Adam(other)
+    """)
+    o1, o2, o3, o4 = m.optimizers
+    assert [(k, p.state) for k, p in o1.tensors] == [("w", RG), ("b", NONLEAF)]
+    assert [k for k, _ in o2.tensors] == ["w", "b"]  # the list literal `params` was bound to, in this scope
+    assert [k for k, _ in o3.tensors] == ["w", "b"]  # each group's "params"
+    assert o4.tensors == ()  # `other` was rebound to something else
+
+
+def test_gl008_reads_the_core_optimizer_facts():
+    """GL008's optimizer parameters are the core `Optimizer` facts: an optimizer named through its submodule
+    (`torch.optim.adam.Adam`) is one too (its own search knew only `torch.optim.<X>`)."""
+    from gradlint.model.ext_tensors import TensorFacts
+
+    m = model_of("""
+        import torch
+        b = torch.randn(3, requires_grad=True) * 0.01
+        params = [b]
+        opt = torch.optim.adam.Adam(params, lr=0.1)
+    """, extensions=(TensorFacts,))
+    (op,) = m.ext(TensorFacts).optimizer_params
+    assert op.call is m.optimizers[0].node and op.key == "b" and op.optimizer == "torch.optim.adam.Adam"

@@ -1,0 +1,287 @@
+"""The queries on the training facts (`gradlint.model.training`): the one definition of a training loop and
+what runs inside it. `TrainingQueries` is mixed into `SemanticModel` (it uses its call graph and switches).
+
+- `loop_trains(loop)`: THE definition of a training loop — its body runs backward or an optimizer step,
+  itself, through a function of this file it calls (the call graph), or through an imported project
+  function whose summary says it trains (`ExtCallee.trains`); `training_loops()`, `trains(fn)`,
+  `innermost_training_loop(fn, seq)`, `in_training_loop(loop)`;
+- `resets_gradients(loop)`: the loop resets gradients, itself or through a function of this file it calls;
+- `trained_models()` / `is_trained(receiver)`: models this file trains (`X.train()`, an optimizer over
+  `X.parameters()`), `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from gradlint.model.facts import FunctionInfo, LocalCall, LoopInfo, ModeSwitch
+from gradlint.model.training import (
+    BackwardCall,
+    Optimizer,
+    Reset,
+    Step,
+    TrainingRecorder,
+)
+from gradlint.model.values import Kind
+from gradlint.model.walk import Walker
+
+_END = 1 << 62
+
+
+class _BlockOf(Walker):
+    """Find the block (and its statement) that holds `target`, walking only one loop's subtree."""
+
+    def __init__(self, target: cst.CSTNode) -> None:
+        self.target = target
+        self.stack: list[list] = []
+        self.found: tuple[cst.CSTNode, cst.CSTNode] | None = None
+
+    def walk(self, node: cst.CSTNode) -> None:
+        if self.found is not None:
+            return
+        if node is self.target:
+            if self.stack and self.stack[-1][1] is not None:
+                self.found = (self.stack[-1][0], self.stack[-1][1])
+            return
+        if type(node) in (cst.IndentedBlock, cst.SimpleStatementSuite):
+            self.stack.append([node, None])
+            for stmt in node.body:
+                self.stack[-1][1] = stmt
+                self.walk(stmt)
+                if self.found is not None:
+                    return
+            self.stack.pop()
+            return
+        super().walk(node)
+
+
+def _ends_loop_after(loop: LoopInfo, call: cst.CSTNode) -> bool:
+    """Is `call` followed, in its own block inside `loop`, by `break` / `return` / `raise`?
+    (A local walk over the loop only; used for candidate findings.)"""
+    finder = _BlockOf(call)
+    finder.walk(loop.node)
+    if finder.found is None:
+        return False
+    block, stmt = finder.found
+    after = False
+    for s in block.body:
+        if s is stmt:
+            after = True
+        if after:
+            smalls = s.body if type(s) is cst.SimpleStatementLine else [s] if isinstance(s, cst.BaseSmallStatement) else []
+            if any(type(x) in (cst.Break, cst.Return, cst.Raise) for x in smalls):
+                return True
+    return False
+
+
+class TrainingQueries:
+    """The training-loop queries of `SemanticModel` (mixed in; uses its call graph and switches)."""
+
+    training: TrainingRecorder
+
+    def _tcache(self) -> dict:
+        found = self.__dict__.get("_training_cache")
+        if found is None:
+            found = self._training_cache = {}
+        return found
+
+    @property
+    def optimizers(self) -> list[Optimizer]:
+        return self.training.optimizers
+
+    @property
+    def steps(self) -> list[Step]:
+        """Optimizer steps (a scheduler's `step()` is recorded with `scheduler=True`; see `Step`)."""
+        return self.training.steps
+
+    @property
+    def backwards(self) -> list[BackwardCall]:
+        return self.training.backwards
+
+    @property
+    def resets(self) -> list[Reset]:
+        return self.training.resets
+
+    # ------------------------------------------------------------------ what runs inside a loop
+
+    @staticmethod
+    def inside(seq: int, fn: FunctionInfo | None, loop: LoopInfo) -> bool:
+        """Is sequence point `seq` of `fn` inside `loop`?"""
+        return fn is loop.function and loop.seq < seq <= loop.end_seq
+
+    def calls_in(self, loop: LoopInfo) -> list[LocalCall]:
+        """The calls in `loop`'s body that may reach a function of this file."""
+        return [c for c in self.calls_from(loop.function) if loop.seq < c.seq <= loop.end_seq]  # type: ignore[attr-defined]
+
+    def trains(self, fn: FunctionInfo) -> bool:
+        """Does `fn` (or a function it calls, of this file or imported from the project) run backward or an
+        optimizer step?"""
+        cache = self._tcache()
+        key = ("fn", id(fn))
+        if key not in cache:
+            cache[key] = self.reaches(  # type: ignore[attr-defined]
+                fn, lambda f: f.has_step or f.has_backward or self.calls_training_import(f))
+        return cache[key]
+
+    def calls_training_import(self, fn: FunctionInfo | None, start: int = -1, end: int = _END) -> bool:
+        """Does `fn`'s own body (between sequence points `start` and `end`) call an imported project
+        function that trains?"""
+        if not self.external.callees:  # type: ignore[attr-defined]
+            return False
+        for icall in self.imported_calls_from(fn):  # type: ignore[attr-defined]
+            if start < icall.seq <= end:
+                ext = self.external.callees.get(icall.target)  # type: ignore[attr-defined]
+                if ext is not None and ext.trains:
+                    return True
+        return False
+
+    def loop_trains(self, loop: LoopInfo) -> bool:
+        """A training loop: its body runs backward or an optimizer step — itself, through a function of this
+        file it calls, or through an imported project function that trains."""
+        cache = self._tcache()
+        key = ("loop", id(loop))
+        if key not in cache:
+            cache[key] = loop.has_step or loop.has_backward or any(
+                self.trains(callee) for call in self.calls_in(loop)
+                for callee in self.functions_named(call.name)  # type: ignore[attr-defined]
+            ) or self.calls_training_import(loop.function, loop.seq, loop.end_seq)
+        return cache[key]
+
+    def loop_updates(self, loop: LoopInfo) -> bool:
+        """Does `loop`'s body change parameters — an optimizer step (itself, or through a function of this file
+        at any depth), an in-place update of a leaf or through `.data`, or a call of an imported project
+        function that trains? A loop that runs backward only to read gradients (saliency, Grad-CAM, attacks)
+        does not."""
+        cache = self._tcache()
+        key = ("updates", id(loop))
+        if key not in cache:
+            fn = loop.function
+            cache[key] = loop.has_step or any(
+                op.function is fn and loop.seq < op.seq <= loop.end_seq and _updates(op)
+                for op in self.inplace_ops  # type: ignore[attr-defined]
+            ) or any(
+                self.reaches(callee, lambda f: f.has_step or self._updates_in(f)  # type: ignore[attr-defined]
+                             or self.calls_training_import(f))
+                for call in self.calls_in(loop) for callee in self.functions_named(call.name)  # type: ignore[attr-defined]
+            ) or self.calls_training_import(fn, loop.seq, loop.end_seq)
+        return cache[key]
+
+    def _updates_in(self, fn: FunctionInfo) -> bool:
+        return any(op.function is fn and _updates(op) for op in self.inplace_ops)  # type: ignore[attr-defined]
+
+    def training_loops(self) -> list[LoopInfo]:
+        return [lp for lp in self.loops if self.loop_trains(lp)]  # type: ignore[attr-defined]
+
+    def innermost_training_loop(self, fn: FunctionInfo | None, seq: int) -> LoopInfo | None:
+        """The innermost training loop of `fn` (None: the top level) around sequence point `seq`."""
+        found = None
+        for lp in self.loops_of(fn):
+            if lp.seq < seq <= lp.end_seq and self.loop_trains(lp) and (found is None or lp.seq > found.seq):
+                found = lp
+        return found
+
+    def loops_of(self, fn: FunctionInfo | None) -> list[LoopInfo]:
+        """The loops of `fn`'s own body (None: the top level)."""
+        cache = self._tcache()
+        by_fn = cache.get("loops_of")
+        if by_fn is None:
+            by_fn = cache["loops_of"] = {}
+            for lp in self.loops:  # type: ignore[attr-defined]
+                by_fn.setdefault(id(lp.function), []).append(lp)
+        return by_fn.get(id(fn), [])
+
+    def in_training_loop(self, loop: LoopInfo) -> bool:
+        """Is `loop` nested in a training loop of its function?"""
+        parent = loop.parent
+        while parent is not None:
+            if self.loop_trains(parent):
+                return True
+            parent = parent.parent
+        return False
+
+    def resets_gradients(self, loop: LoopInfo, receiver: str | None = None) -> bool:
+        """Does `loop` reset gradients — itself (of `receiver`, a model, or `p.grad`, when `receiver` is
+        given: a reset of another optimizer stepped in the loop does not count), or through a function
+        of this file it calls (at any depth)?"""
+        fn = loop.function
+        stepped = {s.optimizer for s in self.steps if s.function is fn and loop in s.loops and s.optimizer}
+        for r in self.resets:
+            if r.function is fn and loop in r.loops and (
+                    receiver is None or r.receiver not in stepped or r.receiver == receiver):
+                return True
+        cache = self._tcache()
+        resetting = cache.get("resetting")
+        if resetting is None:
+            resetting = cache["resetting"] = {id(r.function) for r in self.resets}
+        return any(self.reaches(f, lambda g: id(g) in resetting, depth=64)  # type: ignore[attr-defined]
+                   for call in self.calls_in(loop) for f in self.functions_named(call.name))  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ models trained, train/eval mode
+
+    def trained_models(self) -> set[str]:
+        """Receivers this file trains: switched to train mode (`X.train()`, `X.train(flag)`) or optimised
+        (an optimizer over `X.parameters()`)."""
+        cache = self._tcache()
+        found = cache.get("trained")
+        if found is None:
+            found = {s.receiver for s in self.switches if s.kind in ("train", "restore") and s.receiver}  # type: ignore[attr-defined]
+            for opt in self.optimizers:
+                found |= opt.receivers
+            cache["trained"] = found
+            cache["trained_last"] = {r.rsplit(".", 1)[-1] for r in found}
+        return found
+
+    def is_trained(self, receiver: str) -> bool:
+        """Is `receiver` a model this file trains (by its text or its last name: `self.model` / `model`)?"""
+        if not receiver:
+            return False
+        trained = self.trained_models()
+        return receiver in trained or receiver.rsplit(".", 1)[-1] in self._tcache()["trained_last"]
+
+    def _switches_in(self, fn: FunctionInfo | None) -> list[ModeSwitch]:
+        return self._switches_of.get(id(fn), [])  # type: ignore[attr-defined]
+
+    def sets_train(self, fn: FunctionInfo) -> bool:
+        """Does `fn` (or a function it calls) switch a model to train mode (`train()`, `train(flag)`)?"""
+        return self.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches_in(f)))  # type: ignore[attr-defined]
+
+    def restores_train_mode(self, loop: LoopInfo, receiver: str) -> bool:
+        """Does something in `loop` put `receiver` back in train mode: a `train()` switch, a call of a
+        function that switches to train mode (of this file or imported), or a rebinding of the model?"""
+        fn = loop.function
+        if any(sw.kind in ("train", "restore") and self.inside(sw.seq, sw.function, loop)
+               for sw in self._switches_in(fn)):
+            return True
+        if any(self.sets_train(callee) for call in self.calls_in(loop) for callee in self.functions_named(call.name)):  # type: ignore[attr-defined]
+            return True
+        for icall in self.imported_calls_from(fn):  # type: ignore[attr-defined]
+            ext = self.external_callee(icall)  # type: ignore[attr-defined]
+            if ext is not None and ext.effect is False and self.inside(icall.seq, icall.function, loop):
+                return True
+        return any(self.inside(b.seq, b.function, loop) and (receiver == b.key or receiver.startswith(b.key + "."))
+                   for b in self.training.loop_bindings)  # the model is rebuilt inside the loop
+
+    @staticmethod
+    def ends_loop_after(loop: LoopInfo, node: cst.CSTNode) -> bool:
+        """Is `node` followed, in its own block inside `loop`, by `break` / `return` / `raise` (the loop ends
+        there)? A walk over the loop's subtree only; for candidate findings."""
+        return _ends_loop_after(loop, node)
+
+    def eval_switches(self, fn: FunctionInfo, _depth: int = 0, _seen: set[int] | None = None) -> list[ModeSwitch]:
+        """The `eval()` switches `fn` (or a function it calls) leaves in place: none when it also switches
+        back to train mode; not those inside its own training loops."""
+        seen = _seen if _seen is not None else set()
+        if id(fn) in seen or _depth > 3:
+            return []
+        seen.add(id(fn))
+        if self.sets_train(fn):
+            return []
+        out = [s for s in self._switches_in(fn) if s.kind == "eval" and not any(self.loop_trains(lp) for lp in s.loops)]
+        for callee in self.callees(fn):  # type: ignore[attr-defined]
+            out += self.eval_switches(callee, _depth + 1, seen)
+        return out
+
+
+def _updates(op) -> bool:
+    """An in-place op that changes a parameter: on a leaf that requires grad, or through `.data`."""
+    return op.value.kind is Kind.LEAF or (type(op.target) is cst.Attribute and op.target.attr.value == "data")

@@ -39,8 +39,10 @@ if TYPE_CHECKING:
 
     from gradlint.model import SemanticModel
 
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4
 _MAX_HOPS = 8
+_MAX_CLASS_DEPTH = 3  # classes held by attributes of classes ... followed at most this deep
+_MAX_CLASSES = 32  # other files' classes in one file's facts at most
 # the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
 KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
                   "batches self other".split())
@@ -60,6 +62,7 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
     call_lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
     if tree is not None:
         _top_level_defs(tree.body, def_lines)
+        _method_defs(tree.body, def_lines)
         counts: dict[str, int] = defaultdict(int)
         for c in model.imported_calls:
             text = dotted(c.node.func)
@@ -102,20 +105,28 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
     owns: set[int] = {id(x.function) for x in model.data_accesses}
     owns.update(id(x.function) for x in (*model.inplace_ops, *model.rebinds) if x.value.kind is Kind.LEAF)
     defs: dict[str, Any] = {}
-    for f in top_fns:
+    top_classes = _top_class_names(model)
+    methods = [f for f in model.functions if f.parent is None and f.class_info is not None
+               and f.class_info.name in top_classes and model.classes.get(f.class_info.name) is f.class_info
+               and (f.name == "__init__" or not f.name.startswith("__"))]
+    for f in (*top_fns, *methods):
+        key = f.name if f.class_info is None else f"{f.class_info.name}.{f.name}"
         params = [p.name.value for p in f.node.params.params]
         effect = model.mode_effect(f)
         # its findings may depend on its callers: values from its parameters, the grad mode it runs in,
         # the train/eval mode of the model it evaluates
         wants = id(f.node) in model.deferred_fns or bool(f.eval_reason) or (
             f.decorator_mode is Mode.INHERITED and id(f) in owns)
-        line = def_lines.get(f.name, 0)
         # trains: runs backward (itself, or through helpers of its file or imported ones) — not merely a
         # `.step()` (a decorator `@smp.step()`, a scheduler's or profiler's step), which is too weak a sign
         # to hand to other files
         trains = model.reaches(f, lambda g: g.has_backward or model.calls_training_import(g))
-        defs[f.name] = {"line": line, "params": params, "effect": effect, "switch": line,
-                        "sets_eval": model.sets_eval(f), "trains": trains, "wants": wants}
+        sets_eval = model.sets_eval(f)
+        if f.class_info is not None and not (wants or effect is not None or trains or sets_eval):
+            continue  # (a method is exported only when a call of it tells or learns something)
+        line = def_lines.get(key, 0)
+        defs[key] = {"line": line, "params": params, "effect": effect, "switch": line,
+                     "sets_eval": sets_eval, "trains": trains, "wants": wants}
     out_calls = []
     for c in model.imported_calls:
         fn = c.function
@@ -133,25 +144,61 @@ def summarize(model: "SemanticModel", tree: ast.Module | None, source: str | Non
     # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
     eval_switch = any(sw.kind != "train" for sw in model.switches)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, tree), "calls": out_calls,
-            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines)}
+            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines, top_classes),
+            "values": _values_of(model), "reads": _reads_of(model)}
 
 
-def _classes_of(model: "SemanticModel", def_lines: dict[str, int]) -> dict[str, Any]:
-    """The file's top-level `nn.Module` classes: whether each computes the same in train and eval mode
-    (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
-    another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004)."""
+def _top_class_names(model: SemanticModel) -> list[str]:
     import libcst as cst
 
-    from gradlint.model.modes import MODE_DEPENDENT, ModeFree
-
     names = [st.name.value for st in model.module.body if type(st) is cst.ClassDef]
-    names = [n for n in dict.fromkeys(names) if (info := model.classes.get(n)) is not None and info.is_module]
+    return [n for n in dict.fromkeys(names) if model.classes.get(n) is not None]
+
+
+def _classes_of(model: SemanticModel, def_lines: dict[str, int], names: list[str]) -> dict[str, Any]:
+    """The file's top-level classes: whether each is an `nn.Module` and computes the same in train and eval
+    mode (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
+    another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004); what
+    `self.X` holds (`gradlint.model.imported.class_attrs`); its method names."""
+    from gradlint.model.imported import MAX_EXPORTED, class_attrs
+    from gradlint.model.modes import MODE_DEPENDENT, ModeFree
+    from gradlint.model.project_facts import export_value
+
     if not names:
         return {}
     free = MODE_DEPENDENT.search(model.source_text) is None  # (else no class of the file is decided free)
     modes = ModeFree(model) if free else None
-    return {n: {"line": def_lines.get(n, 0), "mode_free": bool(modes is not None and modes.class_named(n))}
-            for n in names}
+    out = {}
+    for n in names:
+        info = model.classes[n]
+        attrs = {a: j for a, v in class_attrs(info).items() if (j := export_value(v)) is not None}
+        out[n] = {"line": def_lines.get(n, 0), "module": info.is_module,
+                  "mode_free": bool(info.is_module and modes is not None and modes.class_named(n)),
+                  "attrs": attrs, "methods": sorted(info.method_names)[:MAX_EXPORTED]}
+    return out
+
+
+def _values_of(model: SemanticModel) -> dict[str, Any]:
+    """What the file's top-level names hold at its end (`gradlint.model.imported.module_values`)."""
+    from gradlint.model.imported import module_values
+    from gradlint.model.project_facts import export_value
+
+    return {n: j for n, v in module_values(model).items() if (j := export_value(v)) is not None}
+
+
+def _reads_of(model: SemanticModel) -> list[str]:
+    """The imported names the file reads as values (`from utils import model` ... `model.eval()`), when they
+    may come from the project."""
+    from gradlint.model.imported import MAX_EXPORTED
+    from gradlint.model.project_facts import EXTERNAL_TOPS
+
+    reads = model._builder.import_reads
+    if not reads:
+        return []
+    origins = model.imports.aliases
+    out = [n for n in sorted(reads)
+           if n in model.imports.relative_origin or (n in origins and origins[n].partition(".")[0] not in EXTERNAL_TOPS)]
+    return out[:MAX_EXPORTED]
 
 
 def _top_level_defs(body: list, out: dict[str, int]) -> None:
@@ -166,6 +213,16 @@ def _top_level_defs(body: list, out: dict[str, int]) -> None:
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             for part in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]):
                 _top_level_defs(part, out)
+
+
+def _method_defs(body: list, out: dict[str, int]) -> None:
+    """`Cls.method` -> line, for the methods of top-level classes."""
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            for st in node.body:
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out.setdefault(f"{node.name}.{st.name}", st.lineno)
+            out.setdefault(node.name, node.lineno)
 
 
 def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int, int]] | None:
@@ -250,7 +307,31 @@ def summarize_text(source: str) -> dict[str, Any] | None:
                                "unparsed": True}
     all_names = _dunder_all(tree)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
-            "calls": [], "eval_switch": False, "classes": {}}
+            "calls": [], "eval_switch": False, "classes": {}, "values": _instances_of(tree, names), "reads": []}
+
+
+def _instances_of(tree: ast.Module, names: dict[str, str]) -> dict[str, Any]:
+    """`model = Net(4)` at the top level of a file read with `ast` only, `Net` imported: an instance of that
+    class (its kind is the class's, which the project tells)."""
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:  # (the last assignment at the top level decides)
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        out.pop(n.id, None)
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)):
+            continue
+        func = _ast_dotted(node.value.func)
+        if func is None:
+            continue
+        head, _, rest = func.partition(".")
+        last = func.rpartition(".")[2]
+        if head in names and last[:1].isupper():
+            out[node.targets[0].id] = ["unknown", f"a `{last}`", f"{names[head]}.{rest}" if rest else names[head]]
+    return out
 
 
 # --- validation: summaries come back from the cache, which is untrusted input
@@ -261,6 +342,12 @@ def _is_str(v: Any) -> bool:
 
 def _valid_value(v: Any) -> bool:
     return v is None or (isinstance(v, list) and len(v) == 2 and v[0] in KINDS and isinstance(v[1], str))
+
+
+def _valid_export(v: Any) -> bool:
+    """[kind, origin, class or None] (`gradlint.model.project_facts.export_value`)."""
+    return (isinstance(v, list) and len(v) == 3 and v[0] in KINDS and _is_str(v[1])
+            and (v[2] is None or _is_str(v[2])))
 
 
 def valid_summary(data: Any) -> bool:
@@ -278,10 +365,16 @@ def valid_summary(data: Any) -> bool:
                     and isinstance(d["sets_eval"], bool) and isinstance(d["trains"], bool)
                     and isinstance(d["wants"], bool)):
                 return False
-        classes = data["classes"]
+        classes, values, reads = data["classes"], data["values"], data["reads"]
         if not isinstance(classes, dict) or not all(
                 _is_str(k) and isinstance(c, dict) and isinstance(c["line"], int) and isinstance(c["mode_free"], bool)
+                and isinstance(c["module"], bool) and isinstance(c["attrs"], dict)
+                and all(_is_str(a) and _valid_export(v) for a, v in c["attrs"].items())
+                and isinstance(c["methods"], list) and all(_is_str(m) for m in c["methods"])
                 for k, c in classes.items()):
+            return False
+        if not (isinstance(values, dict) and all(_is_str(k) and _valid_export(v) for k, v in values.items())
+                and isinstance(reads, list) and all(_is_str(r) for r in reads)):
             return False
         names, stars, all_names = imports["names"], imports["stars"], imports["all"]
         if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())
@@ -414,8 +507,16 @@ class Project:
             self.missing.add(mod)
             return None
         name = rest[0]
-        if len(rest) == 1 and (name in s["defs"] or name in s["classes"]):
+        if len(rest) == 1 and (name in s["defs"] or name in s["classes"] or name in s["values"]):
             return mod, name
+        if len(rest) == 2 and (name in s["classes"] or name in s["values"]):
+            # a method: of a class of the file (`engine.Trainer.evaluate`), or of the class of an instance the
+            # file holds (`utils.trainer.evaluate` after `trainer = Trainer()` in utils.py)
+            ref = (mod, name) if name in s["classes"] else self.class_ref(mod, s["values"][name][2], hops + 1, seen)
+            if ref is None:
+                return None
+            method = f"{ref[1]}.{rest[1]}"
+            return (ref[0], method) if method in self.summaries[ref[0]]["defs"] else None
         origin = s["imports"]["names"].get(name)
         if origin is not None:
             tail = ".".join(rest[1:])
@@ -425,6 +526,19 @@ class Project:
                 found = self._star(star, mod, name, hops, seen)
                 if found is not None:
                     return found
+        return None
+
+    def class_ref(self, file: str, cls: str | None, hops: int = 0,
+                  seen: set[tuple[str, str]] | None = None) -> tuple[str, str] | None:
+        """The (file, class) that an instance's class in `file`'s summary names: a class of the file by its
+        name, or an import origin resolved from there."""
+        if cls is None:
+            return None
+        if cls in self.summaries[file]["classes"]:
+            return file, cls
+        found = self.resolve(cls, file, hops, seen)
+        if found is not None and found[1] in self.summaries[found[0]]["classes"]:
+            return found
         return None
 
     def _star(self, star: str, mod: str, name: str, hops: int, seen) -> tuple[str, str] | None:
@@ -454,6 +568,10 @@ class Project:
         for caller, s in list(self.summaries.items()):
             for c in s["calls"]:
                 self.resolve(c["t"], caller)
+            names = s["imports"]["names"]
+            for r in s["reads"]:
+                if r in names:
+                    self.resolve(names[r], caller)
         return self.missing
 
     def complete(self, callers: list[str], load: "Callable[[list[str]], list[dict[str, Any] | None]]",
@@ -483,6 +601,8 @@ class Project:
         learn nothing are left out."""
         incoming: dict[str, dict[str, list]] = defaultdict(dict)
         callees: dict[str, dict[str, list]] = defaultdict(dict)
+        values: dict[str, dict[str, list]] = defaultdict(dict)
+        classes: dict[str, dict[str, dict]] = defaultdict(dict)
         for caller, s in self.summaries.items():
             shown = display_path(caller, self.root)
             for c in s["calls"]:
@@ -492,21 +612,51 @@ class Project:
                 file, name = found
                 if file == caller:
                     continue
+                site = [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
+                        c.get("cell")]
                 cls = self.summaries[file]["classes"].get(name)
                 if cls is not None and name not in self.summaries[file]["defs"]:
-                    # an instance of a model class of another file: is it free of train/eval behaviour?
-                    callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
-                                               False, cls["mode_free"]]
+                    if cls["module"]:
+                        # an instance of a model class of another file: is it free of train/eval behaviour?
+                        callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
+                                                   False, cls["mode_free"]]
+                    # what its instances hold (`t = Trainer(); t.w`), for the caller's values
+                    self._class_fact(file, name, classes[caller], c["t"])
+                    init = self.summaries[file]["defs"].get(f"{name}.__init__")
+                    if init is not None and init["wants"]:
+                        incoming[file].setdefault(f"{name}.__init__", []).append(site + [True])
                     continue
-                d = self.summaries[file]["defs"][name]
+                d = self.summaries[file]["defs"].get(name)
+                if d is None:
+                    continue  # (a call of an object another file holds: `model(x)` after `from utils import model`)
                 if d["wants"] and (not d.get("unparsed") or any(
                         v is not None for v in (*(c["args"] or ()), *(c["kwargs"] or {}).values()))):
-                    incoming[file].setdefault(name, []).append(
-                        [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
-                         c.get("cell")])
+                    # (a method's arguments start after `self`)
+                    incoming[file].setdefault(name, []).append(site + [True] if "." in name else site)
                 if d["effect"] is not None or d["trains"]:
                     callees[caller][c["t"]] = [display_path(file, self.root), d["line"], name, d["effect"],
                                                d["switch"], d["sets_eval"], d["trains"]]
+            # the imported names it reads: what they hold at the end of their module
+            names = s["imports"]["names"]
+            for r in s["reads"]:
+                origin = names.get(r)
+                found = self.resolve(origin, caller) if origin is not None else None
+                if found is None or found[0] == caller:
+                    continue
+                file, name = found
+                v = self.summaries[file]["values"].get(name)
+                if v is None:
+                    continue
+                kind, key = v[0], None
+                ref = self.class_ref(file, v[2])
+                if ref is not None:
+                    key = self._class_fact(ref[0], ref[1], classes[caller])
+                    if key is not None and kind == "unknown" and classes[caller][key]["module"]:
+                        kind = "module"
+                if kind == "unknown" and key is None:
+                    continue
+                where = display_path(file, self.root)
+                values[caller][r] = [kind, f"{v[1]} in {where}" if v[1] else f"`{name}` of {where}", key]
         # What a helper does to the train/eval mode, or that it trains, matters to a file only where a model
         # may be put in eval mode: by the file itself, or by a helper it imports. Elsewhere the facts would
         # change nothing but the cache key (and cost a second check).
@@ -519,10 +669,43 @@ class Project:
             else:
                 del callees[caller]
         out: dict[str, dict[str, Any]] = {}
-        for path in set(incoming) | set(callees):
+        for path in set(incoming) | set(callees) | set(values) | {p for p, c in classes.items() if c}:
             out[path] = {"incoming": dict(sorted(incoming.get(path, {}).items())),
                          "callees": dict(sorted(callees.get(path, {}).items()))}
+            if values.get(path):
+                out[path]["values"] = dict(sorted(values[path].items()))
+            if classes.get(path):
+                out[path]["classes"] = dict(sorted(classes[path].items()))
         return out
+
+    def _class_fact(self, file: str, name: str, out: dict[str, dict], key: str | None = None,
+                    depth: int = 0) -> str | None:
+        """Put another file's class into a file's facts (`out`: key -> `project_facts.ExtClass` JSON), the
+        classes its attributes hold too (to depth `_MAX_CLASS_DEPTH`, at most `_MAX_CLASSES` a file); its key
+        (`key`, else "file::Class"), or None when it tells nothing (not a module, no attribute)."""
+        cls = self.summaries[file]["classes"][name]
+        if not cls["module"] and not cls["attrs"]:
+            return None
+        shown = display_path(file, self.root)
+        key = key or f"{shown}::{name}"
+        if key in out:
+            return key
+        if len(out) >= _MAX_CLASSES:
+            return None
+        record = {"file": shown, "line": cls["line"], "name": name, "module": cls["module"],
+                  "mode_free": cls["mode_free"], "attrs": {}, "methods": cls["methods"]}
+        out[key] = record
+        for attr, (kind, origin, ref_name) in cls["attrs"].items():
+            inner = None
+            if ref_name is not None and depth < _MAX_CLASS_DEPTH:
+                ref = self.class_ref(file, ref_name)
+                if ref is not None:
+                    inner = self._class_fact(ref[0], ref[1], out, None, depth + 1)
+                    if inner is not None and kind == "unknown" and out[inner]["module"]:
+                        kind = "module"
+            if kind != "unknown" or inner is not None:
+                record["attrs"][attr] = [kind, origin, inner]
+        return key
 
 
 def mentioning(paths: list[str], names: set[str]) -> list[str]:

@@ -242,6 +242,12 @@ def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported:
             if model.restores_train_mode(inner, receiver) or _restored_after(model, call, inner):
                 continue
             reported.add(id(call.node))
+            if method is not None:  # (the model is inside the instance: no `X.train()` to name)
+                yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop puts it back in "
+                                         f"train mode: from the second epoch on {_EVAL_MODE}; call the model's "
+                                         f"`.train()` at the end of `{ext.name}()` or at the top of the loop",
+                              related=related)
+                continue
             yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop calls "
                                      f"`{receiver}.train()` again: {_from_second_epoch(receiver)}", related=related)
             continue
@@ -252,6 +258,11 @@ def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported:
             if found is None or found[1] is not call or model.restores_train_mode(loop, receiver):
                 continue
             reported.add(id(call.node))
+            if method is not None:
+                yield Finding(call.node, f"{helper} and the training loop after it never puts it back in train mode: "
+                                         f"{_EVAL_MODE}; call the model's `.train()` at the end of `{ext.name}()` or "
+                                         "before the loop", related=related)
+                break
             yield Finding(call.node, _never_train_before(helper, receiver), related=related)
             break
 

@@ -490,11 +490,21 @@ TRAIN_WITH_TRAINER = (
 )
 
 
-def test_a_method_of_an_imported_instance_leaves_eval_mode_before_training(gl, tmp_path):
-    """`t.evaluate()` puts `t.net` in eval mode; `t.fit()` trains it in the loop after: GL016 at the call."""
-    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE, "train.py": TRAIN_WITH_TRAINER})
+TRAIN_WITH_TRAINER_IN_LOOP = (
+    "import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\nfor epoch in range(3):\n    t.fit([])\n"
+    "    with torch.no_grad():\n        acc = t.evaluate([])\n"
+)
+
+
+@pytest.mark.parametrize("train, row, words", [(TRAIN_WITH_TRAINER, 6, "the training loop after it never puts it back"),
+                                               (TRAIN_WITH_TRAINER_IN_LOOP, 8, "inside the training loop")])
+def test_a_method_of_an_imported_instance_leaves_eval_mode_before_training(gl, tmp_path, train, row, words):
+    """`t.evaluate()` puts `t.net` in eval mode; `t.fit()` trains it in the loop (after it, or around it):
+    GL016 at the call."""
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE, "train.py": train})
     res = check(gl, root)
-    assert findings(res) == [("train.py", 6, "GL016")]
+    assert findings(res) == [("train.py", row, "GL016")]
+    assert words in json.loads(res.stdout)[0]["message"]
     (d,) = json.loads(res.stdout)
     assert "`Trainer.evaluate()` defined in engine.py:12" in d["message"]
     # alone: train.py knows nothing of the methods; evaluate() does not know it runs under no_grad

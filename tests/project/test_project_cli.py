@@ -526,3 +526,27 @@ def test_classes_holding_each_other_across_files_terminate(gl, tmp_path):
     res = check(gl, root)
     assert res.exit_code in (0, 1) and "internal error" not in res.stderr
     assert findings(res) == [("main.py", 7, "GL001")]
+
+
+MY_SGD = (
+    "import torch\n\n\nclass MySGD:\n    def __init__(self, params, lr):\n        self.params = list(params)\n"
+    "        self.lr = lr\n\n    def step(self):\n        for p in self.params:\n            p -= self.lr * p.grad\n"
+)
+TRAIN_MY_SGD = (
+    "import torch\nimport torch.nn as nn\nfrom optim import MySGD\n\nmodel = nn.Linear(3, 2)\n"
+    "opt = MySGD(model.parameters(), 0.1)\nfor i in range(3):\n    opt.zero_grad()\n"
+    "    model(torch.randn(4, 3)).sum().backward()\n    opt.step()\n"
+)
+
+
+def test_the_step_of_an_imported_optimizer_class_runs_in_its_callers_grad_mode(gl, tmp_path):
+    """`opt.step()` in train.py reaches MySGD.step in optim.py: its update is GL001 when a call runs it with
+    grad mode on (the message names the call), silent when every call runs it under no_grad."""
+    root = tree(tmp_path, {"optim.py": MY_SGD, "train.py": TRAIN_MY_SGD})
+    res = check(gl, root)
+    assert findings(res) == [("optim.py", 11, "GL001")]
+    assert "`step()` is called from train.py:10 with grad mode on" in json.loads(res.stdout)[0]["message"]
+    (root / "train.py").write_text(TRAIN_MY_SGD.replace("    opt.step()\n", "    with torch.no_grad():\n"
+                                                        "        opt.step()\n"), encoding="utf-8")
+    assert findings(check(gl, root)) == []
+    assert findings(check(gl, root, extra=("--no-project",))) == [("optim.py", 11, "GL001")]  # alone: reported

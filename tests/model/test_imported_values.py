@@ -10,7 +10,12 @@ import libcst as cst
 
 from gradlint.model import Kind, build_model
 from gradlint.model.imported import class_attrs, module_values
-from gradlint.model.project_facts import ExtClass, ExternalFacts, export_value, value_from_json
+from gradlint.model.project_facts import (
+    ExtClass,
+    ExternalFacts,
+    export_value,
+    value_from_json,
+)
 from gradlint.model.values import Value
 from gradlint.settings import RuleOptions
 

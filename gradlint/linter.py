@@ -139,7 +139,7 @@ def cpython_check(source: str, filename: str = "<unknown>", keep: list | None = 
         return SyntaxError(str(exc))
     _check_tree(tree, source)
     if keep is not None:
-        keep.append(tree)  # (project summaries read line numbers from it: gradlint.project.summarize)
+        keep.append(tree)  # (project summaries read line numbers from it: gradlint.summary.summarize)
     return None
 
 

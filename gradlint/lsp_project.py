@@ -92,7 +92,8 @@ class WorkspaceProjects:
         summaries = {p: s for p, s in r.buffers.items() if p != filename}
         summaries[filename] = own
         project = Project(r.root, r.files + [filename], summaries)
-        names = frozenset(n for n, d in own["defs"].items() if d["wants"])  # (callers matter only to these)
+        # (callers matter only to these; a method's callers spell its class: `Trainer(...)`)
+        names = frozenset(n.partition(".")[0] for n, d in own["defs"].items() if d["wants"])
         key = (filename, names)
         callers = r.callers.get(key)
         if callers is None:

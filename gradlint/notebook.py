@@ -406,8 +406,10 @@ def lint_notebook_one(path: str, settings: Settings, cache_root: str | None,
 
 def notebook_summary(nb: Notebook, summary: dict) -> dict:
     """A notebook's project summary: the calls its cells make (placed as cell and row within the cell);
-    nothing imports a notebook, so it exports no functions."""
+    nothing imports a notebook, so it exports no functions, values or classes."""
     summary["defs"] = {}
+    summary["values"] = {}
+    summary["classes"] = {}
     for call in summary["calls"]:
         if call["line"]:
             call["cell"], call["line"] = nb.locate(call["line"])

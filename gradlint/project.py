@@ -5,15 +5,19 @@ Real training code is spread over files: the model in `models.py`, the loop in `
 `sgd()`, `weights_init()` in `utils.py`. Each file alone looks innocent or undecidable. The check runs in
 two steps:
 
-1. every file of the project gets a **summary** (`summarize`): its top-level functions (parameters, the
-   train/eval mode a call leaves a model in, whether it trains, whether its findings depend on its
-   callers), its imports (absolute, relative with their dots, `*` and `__all__`), and the calls it makes
-   to functions imported from the project (the grad mode and train/eval mode at the call, the values of
-   the arguments as this file's model knows them). A summary is plain JSON, cached by the file's content.
+1. every file of the project gets a **summary** (`gradlint.summary.summarize`): its top-level functions and the methods of
+   its top-level classes (parameters, the train/eval mode a call leaves a model in, whether it trains,
+   whether its findings depend on its callers), its imports (absolute, relative with their dots, `*` and
+   `__all__`), the calls it makes to functions imported from the project and to methods of instances of
+   imported classes (the grad mode and train/eval mode at the call, the values of the arguments as this
+   file's model knows them), its classes (module or not, mode-free or not, what `self.X` holds, their
+   methods), what its top-level names hold at its end (`values`), and the imported names it reads
+   (`reads`). A summary is plain JSON, cached by the file's content.
 2. `link` resolves every imported call to the function it reaches (through packages, relative imports,
    re-exports in `__init__.py`, `from m import *` with `__all__`, `src/` layouts and scripts importing
    their neighbours) and gives each file its **external facts** (`ExternalFacts`): the calls from other
-   files into its functions, and what the imported functions it calls do. A file whose external facts are
+   files into its functions, what the imported functions it calls do, what the names it imports hold and
+   the classes of the instances it handles (`gradlint.model.imported`). A file whose external facts are
    empty keeps its single-file findings; the others are checked again with them, and their cache key
    holds the digest of exactly those facts — editing `utils.py` re-checks `train.py` only when what
    `train.py` learns from it changes.
@@ -24,351 +28,23 @@ import cycles terminate. Names from outside the project (installed packages) sta
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 from collections import defaultdict
-from pathlib import Path
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 # (no LibCST and no model here: a warm run links cached summaries and looks up cached findings without them)
+# the summaries (re-exported: the linter, the runner and the cache import them from here)
+from gradlint.summary import SUMMARY_VERSION, summarize, summarize_text, valid_summary  # noqa: F401
 
-if TYPE_CHECKING:
-
-    from gradlint.model import SemanticModel
-
-SUMMARY_VERSION = 3
 _MAX_HOPS = 8
-# the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
-KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
-                  "batches self other".split())
-MODES = frozenset("enabled disabled inference unknown inherited".split())
-
-# ------------------------------------------------------------------------------------------------ summaries
-
-def summarize(model: "SemanticModel", tree: Any, source: str | None = None) -> dict[str, Any]:
-    """The summary of one file (see the module's docstring), from its model. Line numbers come from
-    CPython's tree of the same text (`tree`, already built by the linter's syntax check: an `ast.Module`,
-    or the language server's `gradlint.incremental.CheckedStatements`): generating LibCST positions for
-    them would cost a third of a parse."""
-    from gradlint.model.facts import Mode
-    from gradlint.model.names import dotted
-    from gradlint.model.project_facts import value_to_json
-
-    def_lines: dict[str, int] = {}
-    call_lines: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    statements = _statements(tree) if tree is not None else None
-    if statements is not None:
-        for offset, stmt in statements:
-            _top_level_defs((stmt,), def_lines, offset)
-        counts: dict[str, int] = defaultdict(int)
-        for c in model.imported_calls:
-            text = dotted(c.node.func)
-            if text is not None:
-                counts[text] += 1
-        walk = set()
-        starts: list[int] = []
-        for text, n in counts.items():
-            found = _spelled_calls(source, text, starts) if source is not None else None
-            if found is not None and len(found) == n:
-                call_lines[text] = found
-            else:
-                walk.add(text)
-        if walk:  # (a spelling in a string or comment, or a call split over lines: CPython's tree tells)
-            for offset, stmt in statements:
-                for node in ast.walk(stmt):
-                    if isinstance(node, ast.Call):
-                        text = _ast_dotted(node.func)
-                        if text in walk:
-                            call_lines.setdefault(text, []).append((node.lineno + offset, node.col_offset + 1))
-            for text in walk:
-                call_lines.get(text, []).sort()
-    # the n-th recorded call of a text is the n-th call of that text in the source (both in source order);
-    # where the counts differ (a call the walk did not record), the calls of that text get no line
-    position: dict[int, tuple[int, int]] = {}
-    by_text: dict[str, list] = defaultdict(list)
-    for c in model.imported_calls:
-        by_text[dotted(c.node.func) or ""].append(c)
-    for text, group in by_text.items():
-        lines = call_lines.get(text, [])
-        if len(lines) == len(group):
-            for c, where in zip(sorted(group, key=lambda c: c.seq), lines):
-                position[id(c)] = where
-
-    imports = model.imports
-    top_fns = [f for f in model.functions if f.parent is None and f.class_info is None]
-    # functions whose findings depend on the grad mode they run in: an in-place op on a leaf (GL001), a
-    # rebinding of a leaf (GL002), a `.data` use (GL003); evaluation code (GL004/GL005) by its reason
-    from gradlint.model.values import Kind
-
-    owns: set[int] = {id(x.function) for x in model.data_accesses}
-    owns.update(id(x.function) for x in (*model.inplace_ops, *model.rebinds) if x.value.kind is Kind.LEAF)
-    defs: dict[str, Any] = {}
-    for f in top_fns:
-        params = [p.name.value for p in f.node.params.params]
-        effect = model.mode_effect(f)
-        # its findings may depend on its callers: values from its parameters, the grad mode it runs in,
-        # the train/eval mode of the model it evaluates
-        wants = id(f.node) in model.deferred_fns or bool(f.eval_reason) or (
-            f.decorator_mode is Mode.INHERITED and id(f) in owns)
-        line = def_lines.get(f.name, 0)
-        # trains: runs backward (itself, or through helpers of its file or imported ones) — not merely a
-        # `.step()` (a decorator `@smp.step()`, a scheduler's or profiler's step), which is too weak a sign
-        # to hand to other files
-        trains = model.reaches(f, lambda g: g.has_backward or model.calls_training_import(g))
-        defs[f.name] = {"line": line, "params": params, "effect": effect, "switch": line,
-                        "sets_eval": model.sets_eval(f), "trains": trains, "wants": wants}
-    out_calls = []
-    for c in model.imported_calls:
-        fn = c.function
-        while fn is not None and fn.parent is not None:
-            fn = fn.parent
-        mode = model.effective_mode(c.mode, c.function)
-        args = None if c.args is None else [value_to_json(model.calls.resolve(a)) for a in c.args]
-        kwargs = None if c.kwargs is None else {k: value_to_json(model.calls.resolve(v)) for k, v in c.kwargs.items()}
-        line, col = position.get(id(c), (0, 0))
-        out_calls.append({
-            "t": c.target, "name": c.name, "line": line, "col": col, "mode": mode.value,
-            "eval": model.eval_mode_at(c.function, c.seq), "args": args, "kwargs": kwargs, "via": c.via,
-            "in": fn.name if fn is not None else None,
-        })
-    # the file switches a model to eval mode itself: what imported helpers do to the mode matters here
-    eval_switch = any(sw.kind != "train" for sw in model.switches)
-    return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, statements), "calls": out_calls,
-            "eval_switch": eval_switch, "classes": _classes_of(model, def_lines, statements)}
-
-
-def _classes_of(model: "SemanticModel", def_lines: dict[str, int],
-                statements: list[tuple[int, ast.stmt]] | None = None) -> dict[str, Any]:
-    """The file's top-level `nn.Module` classes: whether each computes the same in train and eval mode
-    (`gradlint.model.modes`: made only of torch layers without Dropout/BatchNorm-like behaviour), so that
-    another file evaluating an instance knows whether a missing `.eval()` changes its results (GL004)."""
-    import libcst as cst
-
-    from gradlint.model.modes import MODE_DEPENDENT, ModeFree
-
-    names = [st.name.value for st in model.module.body if type(st) is cst.ClassDef]
-    names = [n for n in dict.fromkeys(names) if (info := model.classes.get(n)) is not None and info.is_module]
-    if not names:
-        return {}
-    # a mode-dependent layer spelt outside the classes (`DROP = nn.Dropout(0.1)` handed to a class by name)
-    # leaves no class of the file decided free; one inside a class is that class's own (ModeFree reads it)
-    free = MODE_DEPENDENT.search(_outside_classes(model.source_text, statements)) is None
-    texts = _class_texts(model, statements) if free else {}
-    modes = ModeFree(model, texts) if free else None
-
-    def mode_free(name: str) -> bool:
-        if modes is None:
-            return False
-        text = texts.get(name)
-        if text is not None and MODE_DEPENDENT.search(text):
-            return False  # (decided by its text: no walk of it)
-        return modes.class_named(name)
-
-    return {n: {"line": def_lines.get(n, 0), "mode_free": mode_free(n)} for n in names}
-
-
-def _class_texts(model: "SemanticModel", statements: list[tuple[int, ast.stmt]] | None) -> dict:
-    """The source text of each top-level class defined once, by its name and by its LibCST node's id, from
-    CPython's line numbers (generating each class's code again would cost as much as the file's parse)."""
-    import libcst as cst
-
-    if statements is None:
-        return {}
-    lines = model.source_text.splitlines(keepends=True)
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for offset, stmt in statements:
-        if isinstance(stmt, ast.ClassDef):
-            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
-            spans.setdefault(stmt.name, []).append((first, stmt.end_lineno + offset))
-    nodes: dict[str, list] = {}
-    for st in model.module.body:
-        if type(st) is cst.ClassDef:
-            nodes.setdefault(st.name.value, []).append(st)
-    out: dict = {}
-    for name, found in spans.items():
-        if len(found) == 1 and len(nodes.get(name, ())) == 1:
-            first, end = found[0]
-            out[name] = out[id(nodes[name][0])] = "".join(lines[first:end])
-    return out
-
-
-def _outside_classes(source: str, statements: list[tuple[int, ast.stmt]] | None) -> str:
-    """The source without the lines of its top-level class definitions (all of it without CPython's tree)."""
-    if statements is None:
-        return source
-    lines = source.splitlines(keepends=True)
-    for offset, stmt in statements:
-        if isinstance(stmt, ast.ClassDef):
-            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
-            for k in range(first, min(stmt.end_lineno + offset, len(lines))):
-                lines[k] = "\n"
-    return "".join(lines)
-
-
-def _statements(tree: Any) -> list[tuple[int, ast.stmt]]:
-    """The top-level statements of CPython's tree, each with what to add to its line numbers."""
-    found = getattr(tree, "statements", None)  # (gradlint.incremental.CheckedStatements)
-    if found is not None:
-        return found
-    return [(0, stmt) for stmt in tree.body]
-
-
-def _top_level_defs(body, out: dict[str, int], offset: int = 0) -> None:
-    """Functions defined at the module level, also inside `if`/`try`/`with` blocks (`if is_available():
-    def f(): ...`) — not inside functions or classes. `offset`: added to the line numbers."""
-    for node in body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            out.setdefault(node.name, node.lineno + offset)
-        elif isinstance(node, (ast.If, ast.For, ast.While, ast.With, ast.AsyncWith)):
-            _top_level_defs(node.body, out, offset)
-            _top_level_defs(getattr(node, "orelse", []), out, offset)
-        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            for part in (node.body, node.orelse, node.finalbody, *[h.body for h in node.handlers]):
-                _top_level_defs(part, out, offset)
-
-
-def _spelled_calls(source: str, text: str, starts: list[int]) -> list[tuple[int, int]] | None:
-    """(line, column) of each `text(` in the source, in order — a quick look that the caller checks against
-    the number of calls the model recorded. `starts`: the offsets of the lines, filled on first use."""
-    import re
-    from bisect import bisect_right
-
-    # (the literal first: a pattern that starts with a look-behind is tried at every offset of the text)
-    pattern = r"\s*\.\s*".join(map(re.escape, text.split("."))) + r"\s*\("
-    hits = [h for h in (m.start() for m in re.finditer(pattern, source))
-            if h == 0 or not (source[h - 1].isalnum() or source[h - 1] in "_.")]
-    if not hits:
-        return []
-    if not starts:
-        starts += [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", source)]
-    out = []
-    for h in hits:
-        i = bisect_right(starts, h) - 1
-        out.append((i + 1, h - starts[i] + 1))
-    return out
-
-
-def _ast_dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _imports_of(imports, statements: list[tuple[int, ast.stmt]] | None) -> dict[str, Any]:
-    names = dict(imports.aliases)
-    names.update(imports.relative_origin)
-    return {"names": names, "stars": list(imports.stars),
-            "all": _dunder_all(statements) if statements is not None else None}
-
-
-def _dunder_all(statements: list[tuple[int, ast.stmt]]) -> list[str] | None:
-    found = None
-    for _, node in statements:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
-            found = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    return found
-
-
-def summarize_text(source: str) -> dict[str, Any] | None:
-    """A summary from CPython's `ast`, for a file no rule can fire in (the linter never parses it with
-    LibCST): its imports and `__all__` (a re-export hub such as an `__init__.py`), and its top-level
-    functions, whose findings may still depend on what other files pass them. None if it does not parse."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    names: dict[str, str] = {}
-    stars: list[str] = []
-    defs: dict[str, Any] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                if a.asname:
-                    names[a.asname] = a.name
-                else:
-                    top = a.name.split(".", 1)[0]
-                    names[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            base = ("." * node.level) + (node.module or "")
-            for a in node.names:
-                if a.name == "*":
-                    if node.module:
-                        stars.append(base)
-                    continue
-                origin = f"{base}.{a.name}" if node.module else f"{base}{a.name}"
-                names[a.asname or a.name] = origin
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            defs[node.name] = {"line": node.lineno, "params": [a.arg for a in node.args.posonlyargs + node.args.args],
-                               "effect": None, "switch": 0, "sets_eval": False, "trains": False, "wants": True,
-                               "unparsed": True}
-    all_names = _dunder_all(_statements(tree))
-    return {"v": SUMMARY_VERSION, "defs": defs, "imports": {"names": names, "stars": stars, "all": all_names},
-            "calls": [], "eval_switch": False, "classes": {}}
-
-
-# --- validation: summaries come back from the cache, which is untrusted input
-
-def _is_str(v: Any) -> bool:
-    return isinstance(v, str) and len(v) < 1000
-
-
-def _valid_value(v: Any) -> bool:
-    return v is None or (isinstance(v, list) and len(v) == 2 and v[0] in KINDS and isinstance(v[1], str))
-
-
-def valid_summary(data: Any) -> bool:
-    try:
-        if not isinstance(data, dict) or data.get("v") != SUMMARY_VERSION:
-            return False
-        defs, imports, calls = data["defs"], data["imports"], data["calls"]
-        if not isinstance(defs, dict) or not isinstance(imports, dict) or not isinstance(calls, list) \
-                or not isinstance(data["eval_switch"], bool):
-            return False
-        for name, d in defs.items():
-            if not (_is_str(name) and isinstance(d, dict) and isinstance(d["line"], int)
-                    and isinstance(d["params"], list) and all(_is_str(p) for p in d["params"])
-                    and d["effect"] in (None, True, False) and isinstance(d["switch"], int)
-                    and isinstance(d["sets_eval"], bool) and isinstance(d["trains"], bool)
-                    and isinstance(d["wants"], bool)):
-                return False
-        classes = data["classes"]
-        if not isinstance(classes, dict) or not all(
-                _is_str(k) and isinstance(c, dict) and isinstance(c["line"], int) and isinstance(c["mode_free"], bool)
-                for k, c in classes.items()):
-            return False
-        names, stars, all_names = imports["names"], imports["stars"], imports["all"]
-        if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())
-                and isinstance(stars, list) and all(_is_str(s) for s in stars)
-                and (all_names is None or (isinstance(all_names, list) and all(_is_str(s) for s in all_names)))):
-            return False
-        for c in calls:
-            if not (isinstance(c, dict) and _is_str(c["t"]) and _is_str(c["name"]) and isinstance(c["line"], int)
-                    and isinstance(c["col"], int) and c["mode"] in MODES and c["eval"] in (None, True, False)
-                    and (c["args"] is None or (isinstance(c["args"], list) and all(map(_valid_value, c["args"]))))
-                    and (c["kwargs"] is None or (isinstance(c["kwargs"], dict) and all(
-                        _is_str(k) and _valid_value(v) for k, v in c["kwargs"].items())))
-                    and c["via"] in ("", "apply") and (c["in"] is None or _is_str(c["in"]))
-                    and (c.get("cell") is None or isinstance(c["cell"], int))):
-                return False
-    except (KeyError, TypeError, AttributeError):
-        return False
-    return True
-
-
-# ------------------------------------------------------------------------------------------------ external facts
+_MAX_CLASS_DEPTH = 3  # classes held by attributes of classes ... followed at most this deep
+_MAX_CLASSES = 32  # other files' classes in one file's facts at most
 
 # ------------------------------------------------------------------------------------------------ linking
-
 def display_path(path: str, root: Path | None = None) -> str:
     """A path for messages: relative to the working folder when below it, else to the project's root."""
     for base in (None, root):
@@ -477,8 +153,16 @@ class Project:
             self.missing.add(mod)
             return None
         name = rest[0]
-        if len(rest) == 1 and (name in s["defs"] or name in s["classes"]):
+        if len(rest) == 1 and (name in s["defs"] or name in s["classes"] or name in s["values"]):
             return mod, name
+        if len(rest) == 2 and (name in s["classes"] or name in s["values"]):
+            # a method: of a class of the file (`engine.Trainer.evaluate`), or of the class of an instance the
+            # file holds (`utils.trainer.evaluate` after `trainer = Trainer()` in utils.py)
+            ref = (mod, name) if name in s["classes"] else self.class_ref(mod, s["values"][name][2], hops + 1, seen)
+            if ref is None:
+                return None
+            method = f"{ref[1]}.{rest[1]}"
+            return (ref[0], method) if method in self.summaries[ref[0]]["defs"] else None
         origin = s["imports"]["names"].get(name)
         if origin is not None:
             tail = ".".join(rest[1:])
@@ -488,6 +172,19 @@ class Project:
                 found = self._star(star, mod, name, hops, seen)
                 if found is not None:
                     return found
+        return None
+
+    def class_ref(self, file: str, cls: str | None, hops: int = 0,
+                  seen: set[tuple[str, str]] | None = None) -> tuple[str, str] | None:
+        """The (file, class) that an instance's class in `file`'s summary names: a class of the file by its
+        name, or an import origin resolved from there."""
+        if cls is None:
+            return None
+        if cls in self.summaries[file]["classes"]:
+            return file, cls
+        found = self.resolve(cls, file, hops, seen)
+        if found is not None and found[1] in self.summaries[found[0]]["classes"]:
+            return found
         return None
 
     def _star(self, star: str, mod: str, name: str, hops: int, seen) -> tuple[str, str] | None:
@@ -517,6 +214,10 @@ class Project:
         for caller, s in list(self.summaries.items()):
             for c in s["calls"]:
                 self.resolve(c["t"], caller)
+            names = s["imports"]["names"]
+            for r in s["reads"]:
+                if r in names:
+                    self.resolve(names[r], caller)
         return self.missing
 
     def complete(self, callers: list[str], load: "Callable[[list[str]], list[dict[str, Any] | None]]",
@@ -546,6 +247,8 @@ class Project:
         learn nothing are left out."""
         incoming: dict[str, dict[str, list]] = defaultdict(dict)
         callees: dict[str, dict[str, list]] = defaultdict(dict)
+        values: dict[str, dict[str, list]] = defaultdict(dict)
+        classes: dict[str, dict[str, dict]] = defaultdict(dict)
         for caller, s in self.summaries.items():
             shown = display_path(caller, self.root)
             for c in s["calls"]:
@@ -555,21 +258,51 @@ class Project:
                 file, name = found
                 if file == caller:
                     continue
+                site = [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
+                        c.get("cell")]
                 cls = self.summaries[file]["classes"].get(name)
                 if cls is not None and name not in self.summaries[file]["defs"]:
-                    # an instance of a model class of another file: is it free of train/eval behaviour?
-                    callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
-                                               False, cls["mode_free"]]
+                    if cls["module"]:
+                        # an instance of a model class of another file: is it free of train/eval behaviour?
+                        callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
+                                                   False, cls["mode_free"]]
+                    # what its instances hold (`t = Trainer(); t.w`), for the caller's values
+                    self._class_fact(file, name, classes[caller], c["t"])
+                    init = self.summaries[file]["defs"].get(f"{name}.__init__")
+                    if init is not None and init["wants"]:
+                        incoming[file].setdefault(f"{name}.__init__", []).append(site + [True])
                     continue
-                d = self.summaries[file]["defs"][name]
+                d = self.summaries[file]["defs"].get(name)
+                if d is None:
+                    continue  # (a call of an object another file holds: `model(x)` after `from utils import model`)
                 if d["wants"] and (not d.get("unparsed") or any(
                         v is not None for v in (*(c["args"] or ()), *(c["kwargs"] or {}).values()))):
-                    incoming[file].setdefault(name, []).append(
-                        [shown, c["line"], c["col"], c["mode"], c["eval"], c["args"], c["kwargs"], c["via"], c["in"],
-                         c.get("cell")])
+                    # (a method's arguments start after `self`)
+                    incoming[file].setdefault(name, []).append(site + [True] if "." in name else site)
                 if d["effect"] is not None or d["trains"]:
                     callees[caller][c["t"]] = [display_path(file, self.root), d["line"], name, d["effect"],
                                                d["switch"], d["sets_eval"], d["trains"]]
+            # the imported names it reads: what they hold at the end of their module
+            names = s["imports"]["names"]
+            for r in s["reads"]:
+                origin = names.get(r)
+                found = self.resolve(origin, caller) if origin is not None else None
+                if found is None or found[0] == caller:
+                    continue
+                file, name = found
+                v = self.summaries[file]["values"].get(name)
+                if v is None:
+                    continue
+                kind, key = v[0], None
+                ref = self.class_ref(file, v[2])
+                if ref is not None:
+                    key = self._class_fact(ref[0], ref[1], classes[caller])
+                    if key is not None and kind == "unknown" and classes[caller][key]["module"]:
+                        kind = "module"
+                if kind == "unknown" and key is None:
+                    continue
+                where = display_path(file, self.root)
+                values[caller][r] = [kind, f"{v[1]} in {where}" if v[1] else f"`{name}` of {where}", key]
         # What a helper does to the train/eval mode, or that it trains, matters to a file only where a model
         # may be put in eval mode: by the file itself, or by a helper it imports. Elsewhere the facts would
         # change nothing but the cache key (and cost a second check).
@@ -582,10 +315,43 @@ class Project:
             else:
                 del callees[caller]
         out: dict[str, dict[str, Any]] = {}
-        for path in set(incoming) | set(callees):
+        for path in set(incoming) | set(callees) | set(values) | {p for p, c in classes.items() if c}:
             out[path] = {"incoming": dict(sorted(incoming.get(path, {}).items())),
                          "callees": dict(sorted(callees.get(path, {}).items()))}
+            if values.get(path):
+                out[path]["values"] = dict(sorted(values[path].items()))
+            if classes.get(path):
+                out[path]["classes"] = dict(sorted(classes[path].items()))
         return out
+
+    def _class_fact(self, file: str, name: str, out: dict[str, dict], key: str | None = None,
+                    depth: int = 0) -> str | None:
+        """Put another file's class into a file's facts (`out`: key -> `project_facts.ExtClass` JSON), the
+        classes its attributes hold too (to depth `_MAX_CLASS_DEPTH`, at most `_MAX_CLASSES` a file); its key
+        (`key`, else "file::Class"), or None when it tells nothing (not a module, no attribute)."""
+        cls = self.summaries[file]["classes"][name]
+        if not cls["module"] and not cls["attrs"]:
+            return None
+        shown = display_path(file, self.root)
+        key = key or f"{shown}::{name}"
+        if key in out:
+            return key
+        if len(out) >= _MAX_CLASSES:
+            return None
+        record = {"file": shown, "line": cls["line"], "name": name, "module": cls["module"],
+                  "mode_free": cls["mode_free"], "attrs": {}, "methods": cls["methods"]}
+        out[key] = record
+        for attr, (kind, origin, ref_name) in cls["attrs"].items():
+            inner = None
+            if ref_name is not None and depth < _MAX_CLASS_DEPTH:
+                ref = self.class_ref(file, ref_name)
+                if ref is not None:
+                    inner = self._class_fact(ref[0], ref[1], out, None, depth + 1)
+                    if inner is not None and kind == "unknown" and out[inner]["module"]:
+                        kind = "module"
+            if kind != "unknown" or inner is not None:
+                record["attrs"][attr] = [kind, origin, inner]
+        return key
 
 
 def mentioning(paths: list[str], names: set[str]) -> list[str]:

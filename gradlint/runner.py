@@ -243,7 +243,8 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     settings_of = dict(others)
     if settings_of:
         # (only functions whose findings depend on their callers: the callers of the others tell nothing)
-        names = {n for s in project.summaries.values() for n, d in s["defs"].items() if d["wants"]}
+        # (a method's callers spell its class: `Trainer(...)`)
+        names = {n.partition(".")[0] for s in project.summaries.values() for n, d in s["defs"].items() if d["wants"]}
         project.complete(mentioning(sorted(settings_of), names), lambda paths: [
             g[2] for g in _map(_project_first, [(p, settings_of[p], cache_root, False) for p in paths], jobs)],
             readable=set(settings_of))

@@ -229,17 +229,30 @@ def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported:
     training loop that never switches back, or before a training loop whose model it left in eval mode."""
     for call in calls:
         ext = model.external_callee(call)
-        receiver = _trained_argument(call, model)
-        if ext is None or receiver is None or id(call.node) in reported:
+        if ext is None or id(call.node) in reported:
+            continue
+        method = _trained_instance(call, ext, model)
+        receiver = method or _trained_argument(call, model)
+        if receiver is None:
             continue
         related = (Related(ext.file, max(1, ext.line), 1, f"`{ext.name}()`, defined here, leaves the model in eval mode"),)
-        helper = (f"`{call.name}({receiver}, ...)` (`{ext.name}()` defined in {ext.where}) leaves `{receiver}` "
-                  "in eval mode")
+        if method is not None:
+            helper = (f"`{receiver}.{call.name}(...)` (`{ext.name}()` defined in {ext.where}) leaves the model of "
+                      f"`{receiver}` in eval mode")
+        else:
+            helper = (f"`{call.name}({receiver}, ...)` (`{ext.name}()` defined in {ext.where}) leaves `{receiver}` "
+                      "in eval mode")
         inner = model.innermost_training_loop(call.function, call.seq)
         if inner is not None:
             if model.restores_train_mode(inner, receiver) or _restored_after(model, call, inner):
                 continue
             reported.add(id(call.node))
+            if method is not None:  # (the model is inside the instance: no `X.train()` to name)
+                yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop puts it back in "
+                                         f"train mode: from the second epoch on {_EVAL_MODE}; call the model's "
+                                         f"`.train()` at the end of `{ext.name}()` or at the top of the loop",
+                              related=related)
+                continue
             yield Finding(call.node, f"{helper} inside the training loop, and nothing in the loop calls "
                                      f"`{receiver}.train()` again: {_from_second_epoch(receiver)}", related=related)
             continue
@@ -251,8 +264,29 @@ def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported:
             if found is None or found[1] is not call or model.restores_train_mode(loop, receiver):
                 continue
             reported.add(id(call.node))
+            if method is not None:
+                yield Finding(call.node, f"{helper} and the training loop after it never puts it back in train mode: "
+                                         f"{_EVAL_MODE}; call the model's `.train()` at the end of `{ext.name}()` or "
+                                         "before the loop", related=related)
+                break
             yield Finding(call.node, _never_train_before(helper, receiver), related=related)
             break
+
+
+def _trained_instance(call: ImportedCall, ext, model: SemanticModel) -> str | None:
+    """`t.evaluate(loader)` on an instance of another file's class (`ext.name` is `Trainer.evaluate`) whose
+    other methods this file calls to train it (`t.fit(loader)`, whose summary says it trains): `t`."""
+    func = call.node.func
+    if "." not in ext.name or type(func) is not cst.Attribute:
+        return None
+    recv = dotted(func.value)
+    if recv is None:
+        return None
+    for other in model.imported_calls:
+        o = model.external_callee(other)
+        if o is not None and o.trains and type(other.node.func) is cst.Attribute and dotted(other.node.func.value) == recv:
+            return recv
+    return None
 
 
 def _trained_argument(call: ImportedCall, model: SemanticModel) -> str | None:

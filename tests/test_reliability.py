@@ -141,21 +141,32 @@ SUMMARY_TAMPERED = {
     "value of an unknown kind": lambda d: json.dumps({**d, "calls": [{
         "t": "u.f", "name": "f", "line": 1, "col": 1, "mode": "enabled", "eval": None, "args": [["evil", ""]],
         "kwargs": {}, "via": "", "in": None}]}),
+    "exported value of an unknown kind": lambda d: json.dumps({**d, "values": {"w": ["evil", "", None]}}),
+    "exported value without its class slot": lambda d: json.dumps({**d, "values": {"w": ["leaf", ""]}}),
+    "class attribute not a value": lambda d: json.dumps({**d, "classes": {"C": {
+        "line": 1, "module": True, "mode_free": False, "attrs": {"w": 1}, "methods": []}}}),
+    "class without methods": lambda d: json.dumps({**d, "classes": {"C": {
+        "line": 1, "module": True, "mode_free": False, "attrs": {}}}}),
+    "reads not names": lambda d: json.dumps({**d, "reads": [["w"]]}),
+    "no values": lambda d: json.dumps({k: v for k, v in d.items() if k != "values"}),
     "not json": lambda d: "\x00garbage",
 }
 
 
 @pytest.mark.parametrize("how", sorted(SUMMARY_TAMPERED))
 def test_tampered_project_summaries_are_misses(tmp_path, how):
-    """A file's project summary (gradlint/project.py) comes back from the cache validated: anything
+    """A file's project summary (gradlint/summary.py) comes back from the cache validated: anything
     unexpected is a miss, recomputed; the findings of the file that imports it are unchanged."""
     (tmp_path / "setup.py").write_text("")
-    (tmp_path / "ops.py").write_text("def scale_(w):\n    w.mul_(2)\n")
-    (tmp_path / "train.py").write_text("import torch.nn as nn\nfrom ops import scale_\nm = nn.Linear(2, 2)\n"
-                                       "scale_(m.weight)\n")
+    (tmp_path / "ops.py").write_text("import torch\nv = torch.zeros(2, requires_grad=True)\n\n\n"
+                                     "def scale_(w):\n    w.mul_(2)\n\n\nclass C:\n    def __init__(self):\n"
+                                     "        self.p = torch.zeros(2, requires_grad=True)\n")
+    # (`v`: a module-level value of ops.py; `c.p`: an attribute of its class C)
+    (tmp_path / "train.py").write_text("import torch.nn as nn\nfrom ops import scale_, v, C\nm = nn.Linear(2, 2)\n"
+                                       "scale_(m.weight)\nv.add_(1)\nc = C()\nc.p.add_(1)\n")
     cache = tmp_path / "cache"
     fresh = run("check", "--output-format", "json", "--no-cache", ".", cwd=tmp_path)
-    assert '"GL001"' in fresh.stdout
+    assert fresh.stdout.count('"GL001"') == 3
     run("check", "--output-format", "json", "--cache-dir", str(cache), ".", cwd=tmp_path)
     summaries = [e for e in _entries(cache) if '"defs"' in e.read_text()]
     assert len(summaries) >= 2  # (ops.py, train.py, setup.py)

@@ -234,9 +234,12 @@ class SemanticModel(TrainingQueries, RegionQueries):
         return [s for s in sites if s.function is not fn]
 
     def external_sites(self, fn: FunctionInfo) -> list["ExtSite"]:
-        """Calls of `fn` (a top-level function of this file) from other files of the project."""
-        if fn.parent is not None or fn.class_info is not None or not self.external.incoming:
+        """Calls of `fn` (a top-level function of this file, or a method of a top-level class: `Cls.f`)
+        from other files of the project."""
+        if fn.parent is not None or not self.external.incoming:
             return []
+        if fn.class_info is not None:
+            return self.external.incoming.get(f"{fn.class_info.name}.{fn.name}", [])
         return self.external.incoming.get(fn.name, [])
 
     def external_callee(self, call: ImportedCall) -> "ExtCallee | None":
@@ -554,5 +557,7 @@ def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
     analysis (calls of imported project functions are recorded, `gradlint.project`); `external`: what the
     rest of the project tells about it."""
     builder = ModelBuilder(options, filename, extensions, source, project=project or external is not None)
+    if external is not None and (external.values or external.classes):
+        builder.set_external(external.values, external.classes)
     builder.walk_module(module)
     return SemanticModel(module, builder, external)

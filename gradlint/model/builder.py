@@ -35,6 +35,7 @@ from gradlint.model.evaluate import (  # noqa: F401  (re-exported: the extension
     _unknown,
 )
 from gradlint.model.extension import Extension
+from gradlint.model.imported import ImportedNames
 from gradlint.model.facts import (
     ClassInfo,
     DataAccess,
@@ -97,7 +98,7 @@ _BUILTINS = frozenset(dir(builtins))
 
 
 class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan, FactRecorder, AssignmentScan,
-                   Walker):
+                   ImportedNames, Walker):
     def __init__(self, options: RuleOptions, filename: str = "",
                  extensions: Sequence[type[Extension]] = (), source: str | None = None,
                  project: bool = False) -> None:
@@ -114,6 +115,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         if self.extensions:
             self._routes = {}  # the walk's routes hold this instance's extension handlers
         self.imports = ImportMap()
+        self._init_imported()  # (what imported names hold, when the project tells: gradlint.model.imported)
         self._model_name_res = _compiled(options.all_model_names)
         self._model_name_cache = _MODEL_NAME_CACHES.setdefault(options.all_model_names, {})
         self._eval_fn_res = _compiled(options.all_eval_function_patterns)

@@ -155,7 +155,7 @@ class ClassScan:
             attr = target.attr.value
             if v.kind is Kind.LEAF:
                 v = Value(Kind.LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
-            if v.kind is not Kind.UNKNOWN or v.deferred:
+            if v.kind is not Kind.UNKNOWN or v.deferred or v.cls is not None:  # (cls: another file's class)
                 prev = info.attrs.get(attr)
                 # an attribute assigned different kinds of things in different places is unknown
                 if prev is not None and (prev.kind is not v.kind or prev.ref != v.ref or prev.path != v.path):

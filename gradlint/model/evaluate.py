@@ -115,15 +115,23 @@ class Evaluator:
                 return v
             if expr.value in self.classes or (v is None and expr.value in self._module_functions):
                 return OTHER
-            if v is None and expr.value in self.imports.aliases:
-                return OTHER
+            if v is None and (expr.value in self.imports.aliases or expr.value in self.imports.relative):
+                # what the project says it holds (gradlint.model.imported); an instance of a class whose
+                # kind is not known keeps its class, and is a module by its name as any unknown value is
+                v = self.imported_value(expr.value)
+                if v is not None and v.kind is not Kind.UNKNOWN:
+                    return v
+                if v is None and expr.value in self.imports.aliases:
+                    return OTHER
             if self._is_model_name(expr.value):
                 # a parameter named like a model stays a module by its name, and keeps its reference so
-                # the call sites can say otherwise (a function passed as `model`)
-                return Value(Kind.MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None)
+                # the call sites can say otherwise (a function passed as `model`) — and an instance of an
+                # imported class its class
+                return Value(Kind.MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None,
+                             cls=v.cls if v is not None else None)
             if _is_loader_name(expr.value):
                 return Value(Kind.BATCHES, f"`{expr.value}`")
-            if v is not None and v.ref is not None:
+            if v is not None and (v.ref is not None or v.cls is not None):
                 return v
             return UNKNOWN
         if type(expr) is cst.Attribute:
@@ -202,6 +210,10 @@ class Evaluator:
         if attr == "param_groups":
             return Value(Kind.GROUPS)
         cls = self.classes.get(base.cls) if base.cls is not None else None
+        if cls is None and base.cls is not None:
+            found = self.ext_attr(base, attr)  # an instance of another file's class
+            if found is not None:
+                return found
         if cls is not None:
             if attr in cls.method_names:
                 return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
@@ -295,6 +307,10 @@ class Evaluator:
         q = self.imports.resolve(func)
         if q is not None:
             v = self._classify_qualified_call(q, call)
+            if v is not None:
+                return v
+        if self._project:
+            v = self.imported_instance(call)  # `Net()` with Net imported from the project
             if v is not None:
                 return v
         if type(func) is cst.Name:

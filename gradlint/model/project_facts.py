@@ -1,7 +1,8 @@
 """What one file's analysis learns from the rest of its project (built by `gradlint.project`): the
 calls of its functions from other files (`ExtSite`) and what the project functions it imports do
-(`ExtCallee`). Values cross files as plain JSON (`value_to_json`), and the facts have a digest for the
-cache key of the file's findings.
+(`ExtCallee`), what the names it imports hold (`values`) and the classes of other files whose instances
+it handles (`ExtClass`: a module or not, what `self.X` holds, its methods). Values cross files as plain
+JSON (`value_to_json`, `export_value`), and the facts have a digest for the cache key of the file's findings.
 """
 
 from __future__ import annotations
@@ -41,7 +42,18 @@ def value_to_json(value: Value) -> list[str] | None:
 def value_from_json(data: Any) -> Value:
     if data is None:
         return UNKNOWN
-    return Value(_KIND[data[0]], data[1])
+    return Value(_KIND[data[0]], data[1], data[2] if len(data) > 2 else None)
+
+
+def export_value(value: Value) -> list[Any] | None:
+    """[kind, origin, class] of a module-level name or a class attribute (`gradlint.model.imported`): the
+    class is a class of the file by its name, or an import origin (`"models.Net"`) the project resolves;
+    an instance of a class whose kind is not known is exported as "unknown" with its class."""
+    if value.ref is not None or value.kind is Kind.SELF:
+        return None
+    if value.kind is Kind.UNKNOWN or value.kind is Kind.OTHER:
+        return None if value.cls is None else [Kind.UNKNOWN.value, value.origin[:200], value.cls[:200]]
+    return [value.kind.value, value.origin[:200], None if value.cls is None else value.cls[:200]]
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class ExtSite:
     via: str = ""
     caller: str | None = None  # the calling function's name (None: the module's top level)
     cell: int | None = None  # a notebook's cell (`line` is then within it)
-    bound = False  # (like facts.LocalCall: the call graph joins both kinds of site)
+    bound: bool = False  # a method's call (`t.evaluate(x)`): its arguments start after `self` (as facts.LocalCall)
 
     @property
     def where(self) -> str:
@@ -85,15 +97,31 @@ class ExtCallee:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
+@dataclass(frozen=True)
+class ExtClass:
+    """A class of another file whose instances this file handles (`Trainer(model)`, `from utils import model`)."""
+
+    file: str
+    line: int
+    name: str
+    module: bool  # an nn.Module
+    mode_free: bool  # (a module) computes the same in train and eval mode
+    attrs: dict[str, Value]  # `self.X` as its methods assign it
+    methods: frozenset[str]
+
+
 @dataclass
 class ExternalFacts:
     """What one file's analysis learns from the rest of the project."""
 
-    incoming: dict[str, list[ExtSite]] = field(default_factory=dict)  # its top-level function -> calls from elsewhere
+    # its top-level function (`f`) or method (`Cls.f`) -> calls from elsewhere
+    incoming: dict[str, list[ExtSite]] = field(default_factory=dict)
     callees: dict[str, ExtCallee] = field(default_factory=dict)  # an imported call's target -> the function
+    values: dict[str, Value] = field(default_factory=dict)  # an imported name -> what it holds
+    classes: dict[str, ExtClass] = field(default_factory=dict)  # an instance's class key -> the class
 
     def __bool__(self) -> bool:
-        return bool(self.incoming or self.callees)
+        return bool(self.incoming or self.callees or self.values or self.classes)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ExternalFacts:
@@ -104,9 +132,13 @@ class ExternalFacts:
             name: [ExtSite(f, ln, col, _MODE[m], ev,
                            None if args is None else tuple(value_from_json(a) for a in args),
                            None if kw is None else {k: value_from_json(v) for k, v in kw.items()}, via, caller,
-                           cell)
-                   for f, ln, col, m, ev, args, kw, via, caller, cell in sites]
+                           cell, bool(rest and rest[0]))
+                   for f, ln, col, m, ev, args, kw, via, caller, cell, *rest in sites]
             for name, sites in data.get("incoming", {}).items()
         }
         callees = {t: ExtCallee(*c) for t, c in data.get("callees", {}).items()}
-        return cls(incoming, callees)
+        values = {n: value_from_json(v) for n, v in data.get("values", {}).items()}
+        classes = {k: ExtClass(c["file"], c["line"], c["name"], c["module"], c["mode_free"],
+                               {a: value_from_json(v) for a, v in c["attrs"].items()}, frozenset(c["methods"]))
+                   for k, c in data.get("classes", {}).items()}
+        return cls(incoming, callees, values, classes)

@@ -428,8 +428,13 @@ class FactRecorder:
                 info = self.classes.get(recv.cls) if recv.cls is not None else None
                 if info is not None and method in info.method_names:
                     callee, cls_name, bound = method, recv.cls, True
+                elif self.ext_instances and (target := self.imported_method_target(recv, method)) is not None:
+                    self._record_imported_call(method, target, node, fn)  # a method of another file's class
+                    return
             elif self._project:
                 origin = self._project_origin(func)
+                if origin is None and self.ext_instances:
+                    origin = self.imported_method_target(self.classify(func.value), method)
                 if origin is not None:
                     self._record_imported_call(method, origin, node, fn)
                 return
@@ -506,8 +511,9 @@ class FactRecorder:
 
     def _is_imported_name(self, expr: cst.BaseExpression) -> bool:
         """A bare name bound by an import (`d2l` of `import d2lzh_pytorch as d2l`, `utils`): a module or a
-        function, not a model built here."""
-        return type(expr) is cst.Name and (expr.value in self.imports.aliases or expr.value in self.imports.relative)
+        function, not a model built here — unless the project says it holds one (`from utils import model`)."""
+        return type(expr) is cst.Name and (expr.value in self.imports.aliases or expr.value in self.imports.relative) \
+            and not self.imported_module(expr.value)
 
     def _record_mode_switch(self, node: cst.Call, receiver: cst.BaseExpression, kind: str) -> None:
         """`kind`: "eval", "train", or "restore" (`train(flag)`, counted as leaving train mode)."""

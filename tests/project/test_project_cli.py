@@ -350,3 +350,203 @@ def test_only_callers_of_functions_that_want_them_are_read(tmp_path, monkeypatch
     ((result, _),) = runner.lint_project(report, others, root, 1, None)
     assert [d.code for d in result.diagnostics] == ["GL001"]  # (the caller in train.py was read)
     assert str(root / "train.py") in seen and str(root / "pkg/other.py") not in seen
+
+
+# ------------------------------------------------------------------ objects that cross files (issue 13)
+
+UTILS_OBJECTS = (
+    "import torch\nimport torch.nn as nn\nfrom model import Net\n\nmodel = Net(4)\n"
+    "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\ncriterion = nn.CrossEntropyLoss()\n"
+    "w = torch.zeros(3, requires_grad=True)\nb = torch.zeros(1, requires_grad=True)\nparams = [w, b]\n"
+)
+UPDATE_W = "import torch\nfrom utils import w\n\nlr = 0.1\nw -= lr * w.grad\n"
+
+
+def test_an_imported_leaf_updated_in_place(gl, tmp_path):
+    """`w = torch.zeros(3, requires_grad=True)` in utils.py, `w -= lr * w.grad` in train.py."""
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "utils.py": UTILS_OBJECTS, "train.py": UPDATE_W})
+    res = check(gl, root)
+    assert findings(res) == [("train.py", 5, "GL001")]
+    (d,) = json.loads(res.stdout)
+    assert "created with `requires_grad=True` in utils.py" in d["message"]
+    assert findings(check(gl, root, extra=("--no-project",))) == []  # alone, `w` is some imported object
+
+
+def test_an_imported_leaf_updated_under_no_grad_is_silent(gl, tmp_path):
+    train = UPDATE_W.replace("w -= lr * w.grad\n", "with torch.no_grad():\n    w -= lr * w.grad\n")
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "utils.py": UTILS_OBJECTS, "train.py": train})
+    assert findings(check(gl, root)) == []
+
+
+def test_an_imported_parameter_list_and_data(gl, tmp_path):
+    train = ("import torch\nfrom utils import params, w\n\nfor p in params:\n    p.mul_(0.5)\nx = w.data\n"
+             "x.add_(1)\n")
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "utils.py": UTILS_OBJECTS, "train.py": train})
+    assert findings(check(gl, root)) == [("train.py", 5, "GL001"), ("train.py", 6, "GL003")]
+    assert findings(check(gl, root, extra=("--no-project",))) == []
+    clean = train.replace("for p in params:\n    p.mul_(0.5)\n", "with torch.no_grad():\n    for p in params:\n"
+                          "        p.mul_(0.5)\n").replace("w.data", "w.detach()")
+    (root / "train.py").write_text(clean, encoding="utf-8")
+    assert findings(check(gl, root)) == []
+
+
+EVALUATE_IMPORTED = (
+    "import torch\nfrom utils import model\n\n\ndef test(loader):\n    with torch.no_grad():\n        for x in loader:\n"
+    "            out = model(x)\n"
+)
+
+
+@pytest.mark.parametrize("model_py, tier", [(MODEL_FREE, "hygiene"), (MODEL_DROPOUT, "bug")])
+def test_an_imported_model_object_evaluated_without_eval(gl, tmp_path, model_py, tier):
+    """`model = Net(4)` in utils.py (Net from model.py), evaluated in main.py without `.eval()`: GL004, its tier
+    from Net's summary — also when utils.py imports no torch (read with `ast` only)."""
+    for utils in (UTILS_OBJECTS, "from model import Net\n\nmodel = Net(4)\n"):
+        root = tree(tmp_path / str(len(utils)), {"model.py": model_py, "utils.py": utils, "main.py": EVALUATE_IMPORTED})
+        res = check(gl, root, extra=("--select", "GL004"))
+        (d,) = json.loads(res.stdout)
+        assert (d["filename"].endswith("main.py"), d["location"]["row"], d["tier"]) == (True, 8, tier)
+        assert findings(check(gl, root, extra=("--select", "GL004", "--no-project"))) == []
+        clean = EVALUATE_IMPORTED.replace("def test(loader):\n", "def test(loader):\n    model.eval()\n")
+        (root / "main.py").write_text(clean, encoding="utf-8")
+        assert findings(check(gl, root, extra=("--select", "GL004"))) == []
+
+
+def test_cache_follows_edits_of_an_imported_object(gl, tmp_path):
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "utils.py": UTILS_OBJECTS, "train.py": UPDATE_W})
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    for _ in range(2):  # cold, then warm
+        assert findings(check(gl, root, cache=True, extra=cache)) == [("train.py", 5, "GL001")]
+    (root / "utils.py").write_text(UTILS_OBJECTS.replace("w = torch.zeros(3, requires_grad=True)",
+                                                         "w = torch.zeros(3)"), encoding="utf-8")
+    assert findings(check(gl, root, cache=True, extra=cache)) == []
+    assert findings(check(gl, root)) == []  # the same without the cache
+    (root / "utils.py").write_text(UTILS_OBJECTS, encoding="utf-8")
+    assert findings(check(gl, root, cache=True, extra=cache)) == [("train.py", 5, "GL001")]
+    assert findings(check(gl, root, "train.py", cache=True, extra=cache)) == [("train.py", 5, "GL001")]
+
+
+ENGINE = (
+    "import torch\nimport torch.nn as nn\nfrom model import Net\n\n\nclass Trainer:\n    def __init__(self, lr):\n"
+    "        self.net = Net(4)\n        self.w = nn.Parameter(torch.zeros(3))\n"
+    "        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=lr)\n\n"
+    "    def evaluate(self, loader):\n        self.net.eval()\n        correct = 0\n        for x, y in loader:\n"
+    "            correct += (self.net(x).argmax(1) == y).sum().item()\n        return correct\n\n"
+    "    def fit(self, loader):\n        for x, y in loader:\n            self.optimizer.zero_grad()\n"
+    "            self.net(x).sum().backward()\n            self.optimizer.step()\n"
+)
+
+
+def test_an_attribute_of_an_imported_class_instance(gl, tmp_path):
+    """`self.w = nn.Parameter(...)` in engine.py's Trainer; `t.w -= ...` in train.py."""
+    train = "import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\nt.w -= 0.1 * t.w.grad\n"
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE, "train.py": train})
+    res = check(gl, root, extra=("--select", "GL001"))
+    assert findings(res) == [("train.py", 5, "GL001")]
+    assert "an `nn.Parameter` of a `Trainer`" in json.loads(res.stdout)[0]["message"]
+    assert findings(check(gl, root, extra=("--select", "GL001", "--no-project"))) == []
+    (root / "train.py").write_text(train.replace("t.w -= 0.1 * t.w.grad\n", "with torch.no_grad():\n"
+                                                 "    t.w -= 0.1 * t.w.grad\n"), encoding="utf-8")
+    assert findings(check(gl, root, extra=("--select", "GL001"))) == []
+
+
+@pytest.mark.parametrize("model_py, tier", [(MODEL_FREE, "hygiene"), (MODEL_DROPOUT, "bug")])
+def test_a_submodule_of_an_imported_class_instance(gl, tmp_path, model_py, tier):
+    """`t.net` is the Net that Trainer's `__init__` builds: GL004's tier follows model.py's Net."""
+    main = ("import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\n\n\ndef test(loader):\n"
+            "    with torch.no_grad():\n        for x in loader:\n            out = t.net(x)\n")
+    root = tree(tmp_path, {"model.py": model_py, "engine.py": ENGINE, "main.py": main})
+    got = [(d["filename"].rsplit("/", 1)[-1], d["location"]["row"], d["tier"])
+           for d in json.loads(check(gl, root, extra=("--select", "GL004")).stdout)]
+    assert got == [("main.py", 10, tier)]
+
+
+def test_a_method_of_an_imported_instance_called_with_grad_on(gl, tmp_path):
+    """`t.evaluate(loader)` in train.py runs Trainer.evaluate (engine.py) with grad mode on: GL005 in engine.py,
+    naming the call; the same call under no_grad is silent (alone, the method is reported)."""
+    train = "import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\nacc = t.evaluate([])\n"
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE, "train.py": train})
+    res = check(gl, root, extra=("--select", "GL005"))
+    assert findings(res) == [("engine.py", 16, "GL005")]
+    assert "`evaluate()` is called from train.py:5 with grad mode on" in json.loads(res.stdout)[0]["message"]
+    (root / "train.py").write_text(train.replace("acc = t.evaluate([])\n", "with torch.no_grad():\n"
+                                                 "    acc = t.evaluate([])\n"), encoding="utf-8")
+    assert findings(check(gl, root, extra=("--select", "GL005"))) == []
+    assert findings(check(gl, root, extra=("--select", "GL005", "--no-project"))) == [("engine.py", 16, "GL005")]
+
+
+def test_a_method_of_an_imported_object(gl, tmp_path):
+    """`trainer = Trainer(0.1)` in utils.py; `trainer.evaluate([])` in train.py reaches Trainer.evaluate."""
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE,
+                           "utils.py": "from engine import Trainer\n\ntrainer = Trainer(0.1)\n",
+                           "train.py": "import torch\nfrom utils import trainer\n\nacc = trainer.evaluate([])\n"})
+    res = check(gl, root, extra=("--select", "GL005"))
+    assert findings(res) == [("engine.py", 16, "GL005")]
+    assert "train.py:4" in json.loads(res.stdout)[0]["message"]
+
+
+TRAIN_WITH_TRAINER = (
+    "import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\nwith torch.no_grad():\n    acc = t.evaluate([])\n"
+    "for epoch in range(3):\n    t.fit([])\n"
+)
+
+
+TRAIN_WITH_TRAINER_IN_LOOP = (
+    "import torch\nfrom engine import Trainer\n\nt = Trainer(0.1)\nfor epoch in range(3):\n    t.fit([])\n"
+    "    with torch.no_grad():\n        acc = t.evaluate([])\n"
+)
+
+
+@pytest.mark.parametrize("train, row, words", [(TRAIN_WITH_TRAINER, 6, "the training loop after it never puts it back"),
+                                               (TRAIN_WITH_TRAINER_IN_LOOP, 8, "inside the training loop")])
+def test_a_method_of_an_imported_instance_leaves_eval_mode_before_training(gl, tmp_path, train, row, words):
+    """`t.evaluate()` puts `t.net` in eval mode; `t.fit()` trains it in the loop (after it, or around it):
+    GL016 at the call."""
+    root = tree(tmp_path, {"model.py": MODEL_DROPOUT, "engine.py": ENGINE, "train.py": train})
+    res = check(gl, root)
+    assert findings(res) == [("train.py", row, "GL016")]
+    assert words in json.loads(res.stdout)[0]["message"]
+    (d,) = json.loads(res.stdout)
+    assert "`Trainer.evaluate()` defined in engine.py:12" in d["message"]
+    # alone: train.py knows nothing of the methods; evaluate() does not know it runs under no_grad
+    assert findings(check(gl, root, extra=("--no-project",))) == [("engine.py", 16, "GL005")]
+    restores = ENGINE.replace("        return correct\n", "        self.net.train()\n        return correct\n")
+    (root / "engine.py").write_text(restores, encoding="utf-8")
+    assert findings(check(gl, root)) == []
+
+
+def test_classes_holding_each_other_across_files_terminate(gl, tmp_path):
+    root = tree(tmp_path, {
+        "a.py": "import torch.nn as nn\nfrom b import B\n\n\nclass A(nn.Module):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.b = B()\n\n    def forward(self, x):\n        return self.b(x)\n",
+        "b.py": "import torch.nn as nn\nfrom a import A\n\n\nclass B(nn.Module):\n    def __init__(self):\n"
+                "        super().__init__()\n        self.a = A()\n\n    def forward(self, x):\n        return self.a(x)\n",
+        "main.py": "import torch\nfrom a import A\n\nm = A()\nwith torch.no_grad():\n    m.b.a.b.a.b.weight.add_(1)\n"
+                   "m.b.a.b.a.b.a.b.weight.add_(1)\n",
+    })
+    res = check(gl, root)
+    assert res.exit_code in (0, 1) and "internal error" not in res.stderr
+    assert findings(res) == [("main.py", 7, "GL001")]
+
+
+MY_SGD = (
+    "import torch\n\n\nclass MySGD:\n    def __init__(self, params, lr):\n        self.params = list(params)\n"
+    "        self.lr = lr\n\n    def step(self):\n        for p in self.params:\n            p -= self.lr * p.grad\n"
+)
+TRAIN_MY_SGD = (
+    "import torch\nimport torch.nn as nn\nfrom optim import MySGD\n\nmodel = nn.Linear(3, 2)\n"
+    "opt = MySGD(model.parameters(), 0.1)\nfor i in range(3):\n    opt.zero_grad()\n"
+    "    model(torch.randn(4, 3)).sum().backward()\n    opt.step()\n"
+)
+
+
+def test_the_step_of_an_imported_optimizer_class_runs_in_its_callers_grad_mode(gl, tmp_path):
+    """`opt.step()` in train.py reaches MySGD.step in optim.py: its update is GL001 when a call runs it with
+    grad mode on (the message names the call), silent when every call runs it under no_grad."""
+    root = tree(tmp_path, {"optim.py": MY_SGD, "train.py": TRAIN_MY_SGD})
+    res = check(gl, root)
+    assert findings(res) == [("optim.py", 11, "GL001")]
+    assert "`step()` is called from train.py:10 with grad mode on" in json.loads(res.stdout)[0]["message"]
+    (root / "train.py").write_text(TRAIN_MY_SGD.replace("    opt.step()\n", "    with torch.no_grad():\n"
+                                                        "        opt.step()\n"), encoding="utf-8")
+    assert findings(check(gl, root)) == []
+    assert findings(check(gl, root, extra=("--no-project",))) == [("optim.py", 11, "GL001")]  # alone: reported

@@ -31,6 +31,9 @@ from tests.project.test_project_cli import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+VALS = "import torch\n\nw = torch.zeros(3, requires_grad=True)\n"  # a module-level value another file imports
+UPD = "import torch\nfrom vals import w\n\nw -= 0.1 * w.grad\n"
+
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
@@ -42,6 +45,8 @@ def workspace(tmp_path_factory):
     (root / "train.py").write_text(TRAIN_OPS, encoding="utf-8")
     (root / "utils.py").write_text(VALIDATE, encoding="utf-8")
     (root / "loop.py").write_text(TRAIN_AFTER_VALIDATE, encoding="utf-8")
+    (root / "vals.py").write_text(VALS, encoding="utf-8")
+    (root / "upd.py").write_text(UPD, encoding="utf-8")
     return root
 
 
@@ -97,3 +102,17 @@ async def test_a_caller_edited_in_its_buffer_updates_the_helper(client: Language
     await wait_for_diagnostics(client, ops_uri, codes())
     close_document(client, train_uri)
     close_document(client, ops_uri)
+
+
+async def test_editing_a_module_level_value_updates_the_file_that_imports_it(client: LanguageClient, workspace):
+    upd_uri = open_document(client, workspace / "upd.py", UPD)
+    (diag,) = await wait_for_diagnostics(client, upd_uri, codes("GL001"))
+    assert "vals.py" in diag.message
+    vals_uri = open_document(client, workspace / "vals.py", VALS)
+    await wait_for_diagnostics(client, vals_uri, codes())
+    replace_text(client, vals_uri, VALS.replace(", requires_grad=True", ""), 2)  # (the buffer only)
+    await wait_for_diagnostics(client, upd_uri, codes())
+    replace_text(client, vals_uri, VALS, 3)
+    await wait_for_diagnostics(client, upd_uri, codes("GL001"))
+    close_document(client, vals_uri)
+    close_document(client, upd_uri)

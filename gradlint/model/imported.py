@@ -123,24 +123,20 @@ def module_values(model) -> dict[str, Value]:
     scope = builder._scope
     while scope.parent is not None:
         scope = scope.parent
-    out: dict[str, Value] = {}
-    for name, v in scope.bindings.items():
-        if "." in name or name.startswith("__") or v.ref is not None:
-            continue
-        if v.kind in EXPORTED_KINDS or v.cls is not None:
-            out[name] = v
-            if len(out) >= MAX_EXPORTED:
-                break
-    return out
+    return _exportable({n: v for n, v in scope.bindings.items() if "." not in n and not n.startswith("__")})
 
 
 def class_attrs(info) -> dict[str, Value]:
     """What `self.X` holds for a class of the file (`ClassInfo.attrs`), the exportable ones."""
+    return _exportable(info.attrs)
+
+
+def _exportable(values: dict[str, Value]) -> dict[str, Value]:
+    """The values another file can use (not depending on a parameter; a kind that crosses, or an instance of
+    a class), at most MAX_EXPORTED of them."""
     out: dict[str, Value] = {}
-    for name, v in info.attrs.items():
-        if v.ref is not None:
-            continue
-        if v.kind in EXPORTED_KINDS or v.cls is not None:
+    for name, v in values.items():
+        if v.ref is None and (v.kind in EXPORTED_KINDS or v.cls is not None):
             out[name] = v
             if len(out) >= MAX_EXPORTED:
                 break

@@ -23,15 +23,8 @@ Facts (`TrainingRecorder`, driven by `ModelBuilder`; read them as `model.trainin
 `FunctionInfo.has_step` / `has_backward` and `LoopInfo.has_step` / `has_backward` are set from these facts
 (a scheduler's `step()` is not a training step).
 
-Queries (`gradlint.model.training_queries.TrainingQueries`, part of `SemanticModel`):
-
-- `loop_trains(loop)`: THE definition of a training loop — its body runs backward or an optimizer step,
-  itself, through a function of this file it calls (the call graph), or through an imported project
-  function whose summary says it trains (`ExtCallee.trains`); `training_loops()`, `trains(fn)`,
-  `innermost_training_loop(fn, seq)`, `in_training_loop(loop)`;
-- `resets_gradients(loop)`: the loop resets gradients, itself or through a function of this file it calls;
-- `trained_models()` / `is_trained(receiver)`: models this file trains (`X.train()`, an optimizer over
-  `X.parameters()`), `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
+Queries: `gradlint.model.training_queries.TrainingQueries` (part of `SemanticModel`; the definition of a
+training loop is there).
 """
 
 from __future__ import annotations

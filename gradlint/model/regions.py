@@ -34,13 +34,13 @@ The conditions are decided after the walk by `RegionQueries` (part of `SemanticM
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, Mode, Releaf
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES
-from gradlint.model.values import NUM, RG, UNK_PROV, Kind, Prov
+from gradlint.model.values import NUM, RG, UNK_PROV, Kind, Prov, evolve
 
 # Files whose text spells none of these have no value made under a grad-mode-off region (the Lightning
 # hooks run under no_grad): nothing is tracked there (GL011's and GL012's prefilters are subsets).
@@ -93,7 +93,7 @@ def merge_regions(final: Prov | None, before: Prov | None, values: list[Prov]) -
         return final
     if before is not None and all(v.off == final.off and v.inference == final.inference for v in (before, *values)):
         return final
-    return replace(final, off=None, inference=None)
+    return evolve(final, off=None, inference=None)
 
 
 def regions_only(prov: Prov | None) -> Prov:
@@ -166,7 +166,7 @@ class GradRegions:
         for target, value, prov in pending:
             if value is None:  # `x[i] = ...`: the same tensor, written in place
                 cur = self.own_prov(target.value) if type(target) is cst.Name else None
-                prov = replace(prov, off=cur.off, inference=cur.inference) if cur is not None else prov
+                prov = evolve(prov, off=cur.off, inference=cur.inference) if cur is not None else prov
             elif prov is not None and type(prov) is Prov and (type(target) is cst.Name or type(target) in (
                     cst.Tuple, cst.List)):
                 if any(target is t for t in targets):
@@ -174,7 +174,7 @@ class GradRegions:
                 else:
                     off = inference = None  # an element of a tuple literal unpacked
                 if off is not prov.off or inference is not prov.inference:
-                    prov = replace(prov, off=off, inference=inference)
+                    prov = evolve(prov, off=off, inference=inference)
             out.append((target, value, prov))
         return out
 
@@ -244,14 +244,14 @@ class GradRegions:
         """`x += ...`: the same tensor when it is one (an inference tensor stays one), a new value otherwise."""
         cur = self.own_prov(target.value) if self.regions_tracked and type(target) is cst.Name else None
         if cur is not None and cur.inference is not None:
-            return replace(new, off=None, inference=cur.inference)
-        return replace(new, off=None) if new.off is not None else new
+            return evolve(new, off=None, inference=cur.inference)
+        return evolve(new, off=None) if new.off is not None else new
 
     def _keep_regions(self, old: Prov, new: Prov) -> Prov:
         """An in-place call changes what the evaluator knows of a tensor, not where it was made."""
         if old.off is None and old.inference is None:
             return new
-        return replace(new, off=old.off, inference=old.inference)
+        return evolve(new, off=old.off, inference=old.inference)
 
     def _record_releaf(self, releaf: Releaf) -> None:
         """`x.requires_grad_()`, `x.requires_grad = True`, `x.retain_grad()`: from here on `x` is a leaf (or keeps
@@ -260,7 +260,7 @@ class GradRegions:
         bindings = self._scope.bindings
         v = bindings.get(releaf.name)
         if v is not None and v.prov is not None and v.prov.off is not None:
-            cleared = replace(v.prov, off=None)
+            cleared = evolve(v.prov, off=None)
             for key, other in list(bindings.items()):  # its aliases (`l2 = loss`) are the same tensor
                 if other.prov is v.prov:
                     bindings[key] = other.with_prov(cleared)

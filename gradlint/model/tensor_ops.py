@@ -31,14 +31,20 @@ extension can tell where they flow (GL019).
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import libcst as cst
 
-from gradlint.model.evaluate import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
 from gradlint.model.dtypes import _CANON, INT_CASTS, Dtypes, _literal_data, is_int_dtype  # noqa: F401
+from gradlint.model.evaluate import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
 from gradlint.model.facts import FunctionInfo, Mode
-from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method, short_code
+from gradlint.model.names import (
+    TORCH_FACTORIES,
+    TORCH_TENSOR_FUNCS,
+    dotted,
+    is_inplace_method,
+    short_code,
+)
 from gradlint.model.values import (
     CUT,
     GRADISH,
@@ -53,6 +59,7 @@ from gradlint.model.values import (
     Kind,
     Prov,
     Value,
+    evolve,
 )
 
 REWRAP_FUNCS = frozenset({"tensor", "as_tensor", "from_numpy", "Tensor", "FloatTensor", "DoubleTensor",
@@ -191,11 +198,11 @@ class TensorEvaluator(Dtypes):
         result = self._op_kind(inputs, node, how)
         pure = any(v.pure for v in inputs) and all(v.pure or v.state in (NUM, PLAIN, CUT) for v in inputs)
         if pure != result.pure:
-            result = replace(result, pure=pure)
+            result = evolve(result, pure=pure)
         if self.regions_tracked:  # the grad-mode region it is made in (`gradlint.model.regions`)
             off = self.op_off(inputs)
             if off is not None:
-                result = replace(result, off=off)
+                result = evolve(result, off=off)
         return result
 
     def _op_kind(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
@@ -257,7 +264,7 @@ class TensorEvaluator(Dtypes):
                 ev = self._rewrap_event(call, q, last)
                 if ev is not None:
                     v = self._call_value_inner(call, head, last)
-                    return replace(v, rewraps=v.rewraps | {ev}, pure=True)
+                    return evolve(v, rewraps=v.rewraps | {ev}, pure=True)
             if head == "torch":
                 return self._call_value_inner(call, head, last)
             return self._call_value_nontorch(call, q, head, last)
@@ -393,7 +400,7 @@ class TensorEvaluator(Dtypes):
         if method in ("retain_grad", "register_hook", "backward"):
             return UNK_PROV
         if method == "clone":
-            return self._op([recv], call, "`.clone()`") if recv.state != PLAIN else replace(recv, node=call)
+            return self._op([recv], call, "`.clone()`") if recv.state != PLAIN else evolve(recv, node=call)
         if method in INT_CASTS:
             return Prov(PLAIN, dtype=INT_CASTS[method], node=call)  # an integer copy never requires grad
         if method in MAYBE_SELF:
@@ -444,11 +451,11 @@ class TensorEvaluator(Dtypes):
                     unknown_arg = True
         new_dtype = target_dtype or recv.dtype
         if recv.state == PLAIN:
-            return replace(recv, dtype=new_dtype, node=call, cpu_fresh=recv.cpu_fresh and device in (None, "cpu"))
+            return evolve(recv, dtype=new_dtype, node=call, cpu_fresh=recv.cpu_fresh and device in (None, "cpu"))
         if recv.state in (NONLEAF, GRAPH):
-            return replace(recv, dtype=new_dtype) if recv.state == NONLEAF else recv
+            return evolve(recv, dtype=new_dtype) if recv.state == NONLEAF else recv
         if recv.state == MOVED:
-            return replace(recv, dtype=new_dtype)
+            return evolve(recv, dtype=new_dtype)
         if recv.state != RG:
             return UNK_PROV
         # a leaf that requires grad: does this make a copy?

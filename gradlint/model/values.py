@@ -23,7 +23,7 @@ carries the grad-mode region it was made in (`off`, `inference`: `gradlint.model
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 import libcst as cst
@@ -77,6 +77,17 @@ INT_DTYPES = frozenset({
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "int", "long", "short",
     "bool", "bits8", "qint8", "quint8", "qint32",
 })
+
+
+def evolve(obj, **changes):
+    """`dataclasses.replace` for the model's frozen value classes (`Prov`, `Value`, `ParamRef`: no
+    `__post_init__`, no slots): a copy with `changes`, several times faster (the evaluator makes one for
+    most operations it evaluates)."""
+    new = object.__new__(type(obj))
+    d = new.__dict__
+    d.update(obj.__dict__)
+    d.update(changes)
+    return new
 
 
 @dataclass(frozen=True)
@@ -177,7 +188,7 @@ class Value:
         return Value(self.kind, self.origin, self.cls, self.ref, self.path, prov)
 
     def with_origin(self, origin: str) -> "Value":
-        return replace(self, origin=origin)
+        return evolve(self, origin=origin)
 
 
 def join(values: list[Value]) -> Value:
@@ -193,8 +204,8 @@ def join(values: list[Value]) -> Value:
         if v.kind is not first.kind:
             return UNKNOWN if prov is None else Value(Kind.UNKNOWN, prov=prov)
         if v.cls != first.cls:
-            first = replace(first, cls=None)
-    return replace(first, ref=None, path=(), prov=prov)
+            first = evolve(first, cls=None)
+    return evolve(first, ref=None, path=(), prov=prov)
 
 
 def join_prov(provs: list[Prov | None]) -> Prov | None:

@@ -34,6 +34,9 @@ the `eval()` call — or, when the helper is imported from another file of the p
 A loop that runs `backward()` only to read gradients — Grad-CAM, saliency maps, adversarial inputs —
 and changes no parameter (no optimizer step, no in-place update of a parameter, directly or through a
 helper) is not training: it may run in eval mode, and is not flagged.
+A model known to compute the same in train and eval mode (built of layers without Dropout, BatchNorm and
+the like, as GL004 decides its tier) is reported in the **hygiene** tier: training it in eval mode changes
+nothing until such a layer is added.
 
 ## Why is this bad?
 `eval()` is sticky: after the first validation every later epoch trains in evaluation mode. Nothing
@@ -173,7 +176,7 @@ for epoch in range(3):
             if model.restores_train_mode(loop, sw.receiver) or model.ends_loop_after(sw.loops[-1], sw.node):
                 continue
             reported.add(id(sw.node))
-            yield Finding(sw.node, _message(sw, None))
+            yield _tiered(model, sw.node, _message(sw, None), sw.receiver, sw.function, sw.seq)
         # eval() in a helper that a training loop calls
         for loop in model.training_loops():
             if not model.loop_updates(loop):
@@ -192,7 +195,7 @@ for epoch in range(3):
                         if model.restores_train_mode(loop, receiver):
                             continue
                         reported.add(id(sw.node))
-                        yield Finding(sw.node, _message(sw, call, receiver))
+                        yield _tiered(model, sw.node, _message(sw, call, receiver), receiver, call.function, call.seq)
         # a training loop that starts with the model left in eval mode by an earlier switch or call
         for loop in model.training_loops():
             if model.in_training_loop(loop) or not model.loop_updates(loop):
@@ -221,7 +224,8 @@ for epoch in range(3):
             if model.restores_train_mode(loop, receiver):
                 continue
             reported.add(id(sw.node))
-            yield Finding(call.node if call is not None else sw.node, _before_loop_message(sw, call, receiver))
+            node, where = (call.node, call) if call is not None else (sw.node, sw)
+            yield _tiered(model, node, _before_loop_message(sw, call, receiver), receiver, where.function, where.seq)
 
 
 def _imported_helpers(model: SemanticModel, calls: list[ImportedCall], reported: set[int]) -> Iterator[Finding]:
@@ -326,6 +330,17 @@ def _at_call(sw: ModeSwitch, callee: FunctionInfo, call: LocalCall) -> str:
     arg = argument_expr(call, ref)
     text = dotted(arg) if arg is not None else None
     return text + dot + rest if text is not None else recv
+
+
+def _tiered(model: SemanticModel, node, message: str, receiver: str, fn, seq: int) -> Finding:
+    """Hygiene when the model is known to compute the same in train and eval mode (no Dropout, BatchNorm:
+    `gradlint.model.modes`, as GL004's tier): training it in eval mode changes nothing today."""
+    from gradlint.model.modes import ModeFree
+
+    if receiver and ModeFree(model).receiver(receiver, fn, seq):
+        return Finding(node, message + " (the model is built of layers without Dropout or BatchNorm, so its "
+                       "training does not change today; it will once one is added)", tier="hygiene")
+    return Finding(node, message)
 
 
 def _before_loop_message(sw: ModeSwitch, call: LocalCall | None, receiver: str | None = None) -> str:

@@ -80,6 +80,13 @@ class ModeFree:
             return False
         return self._name(text, call.function, self.m.top_of(call.seq), 0)
 
+    def receiver(self, text: str, fn, seq: int) -> bool:
+        """The model a mode switch is called on (`model.eval()`, `self.net.eval()`), as `fn` spells it at
+        sequence point `seq`: does it compute the same in train and eval mode?"""
+        if text.startswith("self.") and text.count(".") == 1:
+            return self._self_attr(fn, text[5:], 0)
+        return text.isidentifier() and self._name(text, fn, self.m.top_of(seq), 0)
+
     def _parameter(self, ref, depth: int) -> bool:
         fn = next((f for f in self.m.functions if f.node is ref.fn), None)
         if fn is None or depth > _MAX_DEPTH or self.m.external_sites(fn):

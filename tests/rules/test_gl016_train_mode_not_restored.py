@@ -366,3 +366,27 @@ _GRAD_CAM = (
 ])
 def test_a_loop_that_runs_backward_without_updating_parameters_is_not_training(update, expected):
     assert len(rows("GL016", _GRAD_CAM.format(update=update))) == expected
+
+
+@pytest.mark.parametrize("layers, tier", [
+    # L1aoXingyu/pytorch-beginner 03-Neural Network: Linear layers only, eval mode changes nothing today
+    ("nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)", "hygiene"),
+    ("nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2)", "bug"),
+])
+def test_tier_follows_what_the_model_is_built_from(layers, tier):
+    from gradlint.linter import lint_source
+    from gradlint.settings import Settings
+
+    code = ("import torch\nimport torch.nn as nn\n"
+            f"model = nn.Sequential({layers})\n"
+            "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+            "for epoch in range(3):\n"
+            "    for x, y in loader:\n"
+            "        opt.zero_grad()\n"
+            "        loss_fn(model(x), y).backward()\n"
+            "        opt.step()\n"
+            "    model.eval()\n"
+            "    for x, y in test_loader:\n"
+            "        model(x)\n")
+    res = lint_source(code, "train.py", Settings(selected=frozenset({"GL016"})))
+    assert [d.tier for d in res.diagnostics] == [tier]

@@ -148,8 +148,10 @@ def _classes_of(model: SemanticModel, def_lines: dict[str, int], names: list[str
         return {}
     # a mode-dependent layer spelt outside the classes (`DROP = nn.Dropout(0.1)` handed to a class by name)
     # leaves no class of the file decided free; one inside a class is that class's own (ModeFree reads it)
-    free = MODE_DEPENDENT.search(_outside_classes(model.source_text, statements)) is None
-    texts = _class_texts(model, statements) if free else {}
+    lines = model.source_text.splitlines(keepends=True)
+    spans = _class_spans(statements) if statements is not None else None
+    free = MODE_DEPENDENT.search(_outside_classes(lines, spans)) is None
+    texts = _class_texts(model, lines, spans) if free and spans is not None else {}
     modes = ModeFree(model, texts) if free else None
 
     def mode_free(name: str) -> bool:
@@ -201,40 +203,44 @@ def _statements(tree: Any) -> list[tuple[int, ast.stmt]]:
     return [(0, stmt) for stmt in tree.body]
 
 
-def _outside_classes(source: str, statements: list[tuple[int, ast.stmt]] | None) -> str:
-    """The source without the lines of its top-level class definitions (all of it without CPython's tree)."""
-    if statements is None:
-        return source
-    lines = source.splitlines(keepends=True)
+def _class_spans(statements: list[tuple[int, ast.stmt]]) -> list[tuple[str, int, int]]:
+    """(name, first line, end line) of each top-level class definition, 0-based, end exclusive, its
+    decorators included."""
+    out = []
     for offset, stmt in statements:
         if isinstance(stmt, ast.ClassDef):
             first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
-            for k in range(first, min(stmt.end_lineno + offset, len(lines))):
-                lines[k] = "\n"
-    return "".join(lines)
+            out.append((stmt.name, first, stmt.end_lineno + offset))
+    return out
 
 
-def _class_texts(model: SemanticModel, statements: list[tuple[int, ast.stmt]] | None) -> dict:
+def _outside_classes(lines: list[str], spans: list[tuple[str, int, int]] | None) -> str:
+    """The source without the lines of its top-level class definitions (all of it without CPython's tree)."""
+    if spans is None:
+        return "".join(lines)
+    kept = list(lines)
+    for _, first, end in spans:
+        for k in range(first, min(end, len(kept))):
+            kept[k] = "\n"
+    return "".join(kept)
+
+
+def _class_texts(model: SemanticModel, lines: list[str], spans: list[tuple[str, int, int]]) -> dict:
     """The source text of each top-level class defined once, by its name and by its LibCST node's id, from
     CPython's line numbers (generating each class's code again would cost as much as the file's parse)."""
     import libcst as cst
 
-    if statements is None:
-        return {}
-    lines = model.source_text.splitlines(keepends=True)
-    spans: dict[str, list[tuple[int, int]]] = {}
-    for offset, stmt in statements:
-        if isinstance(stmt, ast.ClassDef):
-            first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)]) + offset - 1
-            spans.setdefault(stmt.name, []).append((first, stmt.end_lineno + offset))
+    found: dict[str, list[tuple[int, int]]] = {}
+    for name, first, end in spans:
+        found.setdefault(name, []).append((first, end))
     nodes: dict[str, list] = {}
     for st in model.module.body:
         if type(st) is cst.ClassDef:
             nodes.setdefault(st.name.value, []).append(st)
     out: dict = {}
-    for name, found in spans.items():
-        if len(found) == 1 and len(nodes.get(name, ())) == 1:
-            first, end = found[0]
+    for name, where in found.items():
+        if len(where) == 1 and len(nodes.get(name, ())) == 1:
+            first, end = where[0]
             out[name] = out[id(nodes[name][0])] = "".join(lines[first:end])
     return out
 

@@ -63,6 +63,7 @@ class ModeFree:
     def __init__(self, model: SemanticModel, texts: dict | None = None) -> None:
         self.m = model
         self._texts = texts or {}  # id(ClassDef) -> its source text, where the caller knows it
+        self._helpers: dict[str, bool] = {}  # _plain_helper's answers (each helper's code generated once)
         self._classes: dict[tuple[int, int], bool] = {}
 
     # --- the evaluated model (positions: `top`, the index of the top-level statement an expression is in)
@@ -284,14 +285,13 @@ class ModeFree:
     def _plain_helper(self, name: str) -> bool:
         """A function of the file, called by a method other than `__init__` (`cuda_variable(torch.zeros(...))`
         in `init_hidden`), that builds no layer: no layer constructor and nothing mode-dependent in its code."""
-        defs = [st for st in self.m.module.body if type(st) is cst.FunctionDef and st.name.value == name]
-        if not defs:
-            return False
-        for d in defs:
-            code = self.m.module.code_for_node(d)
-            if MODE_DEPENDENT.search(code) or _LAYER_CALL.search(code):
-                return False
-        return True
+        found = self._helpers.get(name)
+        if found is None:
+            defs = [st for st in self.m.module.body if type(st) is cst.FunctionDef and st.name.value == name]
+            found = self._helpers[name] = bool(defs) and not any(
+                MODE_DEPENDENT.search(code) or _LAYER_CALL.search(code)
+                for code in map(self.m.module.code_for_node, defs))
+        return found
 
     def _handed_in(self, built, init_params: list[str], name: str, depth: int) -> bool:
         call, fn, top = built

@@ -321,14 +321,18 @@ def test_a_global_model_left_in_eval_mode_before_the_calls(calls, expected):
     assert len(rows("GL004", _GLOBAL_MODEL.format(switch="", after=calls))) == expected
 
 
+# a recurrent model class; the file also spells a mode-dependent layer that is not the model, so the class decides
+_RNN_NET = ("import torch\nimport torch.nn as nn\nhead = nn.Dropout(0.5)\n"
+            "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.rnn = {layer}\n"
+            "    def forward(self, x):\n        return self.rnn(x)[0]\n")
+
+
 @pytest.mark.parametrize("layer, tier", [
     ("nn.GRU(8, 8, 2, bidirectional=True)", "hygiene"),  # hunkim/PyTorchZeroToAll 13_2: no dropout
     ("nn.GRU(8, 8, 2, dropout=0.1)", "bug"),
 ])
 def test_tier_sees_through_data_parallel(layer, tier):
-    code = ("import torch\nimport torch.nn as nn\nhead = nn.Dropout(0.5)\n"  # (not the model: the class decides)
-            f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.rnn = {layer}\n"
-            "    def forward(self, x):\n        return self.rnn(x)[0]\n"
+    code = (_RNN_NET.format(layer=layer) +
             "net = Net()\nif torch.cuda.device_count() > 1:\n    net = nn.DataParallel(net)\n"
             "def test():\n    for x, y in loader:\n        net(x)\n")
     assert [t for _, t in _tiers(code)] == [tier]
@@ -359,9 +363,7 @@ def test_tier_with_a_helper_called_outside_init(helper, tier):
 ])
 def test_tier_of_a_global_assigned_after_the_function(layer, tier):
     # hunkim/PyTorchZeroToAll 13_2: `test()` reads `classifier`, built under `if __name__ == "__main__":`
-    code = ("import torch\nimport torch.nn as nn\nhead = nn.Dropout(0.5)\n"
-            f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.rnn = {layer}\n"
-            "    def forward(self, x):\n        return self.rnn(x)[0]\n"
+    code = (_RNN_NET.format(layer=layer) +
             "def test():\n    for x, y in loader:\n        classifier(x)\n"
             "if __name__ == '__main__':\n    classifier = Net()\n    test()\n")
     assert [t for _, t in _tiers(code)] == [tier]

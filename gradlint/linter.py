@@ -320,9 +320,12 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
             from gradlint.project import summarize
 
             result.summary = summarize(model, trees[0] if trees else None, source)
-        if noqa_map.file_exempt:
-            return result
-        return _diagnose(source, filename, rules, module, model, noqa_map, settings, result)
+        if not noqa_map.file_exempt:
+            result = _diagnose(source, filename, rules, module, model, noqa_map, settings, result)
+        if project and result.summary is not None:
+            # (after the rules: a rule may ask for another file's class too, e.g. GL004's tier)
+            result.summary["asks"] = model.class_asks()
+        return result
     finally:
         model.release()
 

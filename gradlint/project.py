@@ -251,6 +251,10 @@ class Project:
         classes: dict[str, dict[str, dict]] = defaultdict(dict)
         for caller, s in self.summaries.items():
             shown = display_path(caller, self.root)
+            # the other files' classes whose facts the file's own check would use (`asks`, recorded by its
+            # first check: `gradlint.model.imported.ImportedNames.ask_class`); absent: all of them
+            asks = s.get("asks")
+            asked = None if asks is None else set(asks)
             for c in s["calls"]:
                 found = self.resolve(c["t"], caller)
                 if found is None:
@@ -262,12 +266,14 @@ class Project:
                         c.get("cell")]
                 cls = self.summaries[file]["classes"].get(name)
                 if cls is not None and name not in self.summaries[file]["defs"]:
-                    if cls["module"]:
-                        # an instance of a model class of another file: is it free of train/eval behaviour?
-                        callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0, False,
-                                                   False, cls["mode_free"]]
-                    # what its instances hold (`t = Trainer(); t.w`), for the caller's values
-                    self._class_fact(file, name, classes[caller], c["t"])
+                    # (a class the file does not ask for changes none of its findings: no second check for it)
+                    if asked is None or c["t"] in asked:
+                        if cls["module"]:
+                            # an instance of a model class of another file: is it free of train/eval behaviour?
+                            callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0,
+                                                       False, False, cls["mode_free"]]
+                        # what its instances hold (`t = Trainer(); t.w`), for the caller's values
+                        self._class_fact(file, name, classes[caller], c["t"])
                     init = self.summaries[file]["defs"].get(f"{name}.__init__")
                     if init is not None and init["wants"]:
                         incoming[file].setdefault(f"{name}.__init__", []).append(site + [True])

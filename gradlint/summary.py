@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from gradlint.model import SemanticModel
 
-SUMMARY_VERSION = 4
+SUMMARY_VERSION = 5
 
 # the names of `gradlint.model.values.Kind` and `gradlint.model.facts.Mode` (tests/project checks they agree)
 KINDS = frozenset("unknown leaf tensor nonleaf module params named_params groups group modules named_modules "
@@ -420,6 +420,9 @@ def valid_summary(data: Any) -> bool:
             return False
         if not (isinstance(values, dict) and all(_is_str(k) and _valid_export(v) for k, v in values.items())
                 and isinstance(reads, list) and all(_is_str(r) for r in reads)):
+            return False
+        asks = data.get("asks")  # (absent: a summary from CPython's tree, or of a file not reported on)
+        if asks is not None and not (isinstance(asks, list) and all(_is_str(a) for a in asks)):
             return False
         names, stars, all_names = imports["names"], imports["stars"], imports["all"]
         if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())

@@ -176,7 +176,7 @@ def _built_without_mode_layers(model: SemanticModel, call) -> bool:
     if value is None:
         return False
     if value.ref is None:
-        ext = model.external.classes.get(value.cls) if value.cls is not None else None
+        ext = model.external_class(value.cls)
         if ext is not None and ext.module and ext.mode_free:
             return True  # an instance of another file's class that its summary says is mode-free
         local_class = value.cls is not None and value.cls in model.classes

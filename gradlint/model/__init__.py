@@ -47,7 +47,7 @@ from gradlint.model.facts import (
     Releaf,
 )
 from gradlint.model.names import ImportMap, dotted
-from gradlint.model.project_facts import ExtCallee, ExternalFacts, ExtSite
+from gradlint.model.project_facts import ExtCallee, ExtClass, ExternalFacts, ExtSite
 from gradlint.model.regions import RegionQueries
 from gradlint.model.training import Step
 from gradlint.model.training_queries import TrainingQueries
@@ -245,6 +245,26 @@ class SemanticModel(TrainingQueries, RegionQueries):
     def external_callee(self, call: ImportedCall) -> "ExtCallee | None":
         """What the imported function a call reaches does (its file's summary), if it is project code."""
         return self.external.callees.get(call.target)
+
+    def external_class(self, cls: str | None) -> "ExtClass | None":
+        """Another file's class, by an instance's class key (`Value.cls`, or an imported call's target), as
+        the project tells (asking for it: `class_asks`)."""
+        if cls is None:
+            return None
+        self.ask_class(cls)
+        return self.external.classes.get(cls)
+
+    def ask_class(self, cls: str) -> None:
+        """A rule would read what the project tells of another file's class (`cls`): ask for its facts."""
+        builder = self.__dict__.get("_builder")
+        if builder is not None:
+            builder.ask_class(cls, anywhere=True)
+
+    def class_asks(self) -> list[str]:
+        """The other files' classes whose facts the analysis (the walk and the rules so far) would use
+        (`gradlint.model.imported.ImportedNames.ask_class`); the project sends a file only those."""
+        builder = self.__dict__.get("_builder")
+        return sorted(builder.ext_asks) if builder is not None else []
 
     def imported_calls_from(self, fn: FunctionInfo | None) -> list[ImportedCall]:
         """The calls in `fn`'s own body (None: the module's top level) of functions imported from the project."""

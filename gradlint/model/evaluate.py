@@ -123,6 +123,8 @@ class Evaluator:
                     return v
                 if v is None and expr.value in self.imports.aliases:
                     return OTHER
+            if v is not None and v.cls is not None and self._project:
+                self.ask_class(v.cls)  # an instance of another file's class, used (gradlint.model.imported)
             if self._is_model_name(expr.value):
                 # a parameter named like a model stays a module by its name, and keeps its reference so
                 # the call sites can say otherwise (a function passed as `model`) — and an instance of an
@@ -218,6 +220,8 @@ class Evaluator:
             if attr in cls.method_names:
                 return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
             known = cls.attrs.get(attr)
+            if known is not None and known.cls is not None and self._project:
+                self.ask_class(known.cls)  # `model.encoder` holding an instance of another file's class
             if known is not None and (known.kind is not Kind.UNKNOWN or known.deferred):
                 if known.kind is Kind.LEAF and base.origin and base.origin != "`self`":
                     return known.with_origin(f"`{attr}`, a parameter of {base.origin}")

@@ -180,6 +180,7 @@ class ModeFree:
         """An instance of a model class of another file of the project whose summary says it is mode-free."""
         for icall in self.m.imported_calls:
             if icall.node is call:
+                self.m.ask_class(icall.target)  # (what the project tells of the class decides: ask for it)
                 ext = self.m.external_callee(icall)
                 return ext is not None and ext.mode_free is True
         return False

@@ -254,7 +254,6 @@ class Project:
             # the other files' classes whose facts the file's own check would use (`asks`, recorded by its
             # first check: `gradlint.model.imported.ImportedNames.ask_class`); absent: all of them
             asks = s.get("asks")
-            asked = None if asks is None else set(asks)
             for c in s["calls"]:
                 found = self.resolve(c["t"], caller)
                 if found is None:
@@ -267,7 +266,7 @@ class Project:
                 cls = self.summaries[file]["classes"].get(name)
                 if cls is not None and name not in self.summaries[file]["defs"]:
                     # (a class the file does not ask for changes none of its findings: no second check for it)
-                    if asked is None or c["t"] in asked:
+                    if asks is None or _asked(asks, c["t"], cls):
                         if cls["module"]:
                             # an instance of a model class of another file: is it free of train/eval behaviour?
                             callees[caller][c["t"]] = [display_path(file, self.root), cls["line"], name, None, 0,
@@ -358,6 +357,30 @@ class Project:
             if kind != "unknown" or inner is not None:
                 record["attrs"][attr] = [kind, origin, inner]
         return key
+
+
+# attributes of a module read through an instance that the class's facts may turn into parameters
+_MODULE_ATTRS = frozenset({"weight", "bias"})
+
+
+def _asked(asks: dict[str, list[str] | None], target: str, cls: dict[str, Any]) -> bool:
+    """Does a file's first check ask for the class `cls` (its summary) that `target` names: as a whole, or
+    an attribute chain read through its instances (`"fc.weight"`, `gradlint.model.imported.ask_class`) whose
+    first attribute the class holds as a tensor or parameter list, or as a module that the chain reads
+    further (`self.head.fc` alone, an `nn.Linear` stored or called, changes no finding)?"""
+    if target not in asks:
+        return False
+    paths = asks[target]
+    if paths is None:
+        return True
+    for path in paths:
+        first, _, rest = path.partition(".")
+        if cls["module"] and (first in _MODULE_ATTRS or rest):
+            return True  # (through a model: what its attributes are changes what the chain reaches)
+        held = cls["attrs"].get(first)
+        if held is not None and (rest or (held[0] != "module" and held[2] is None)):
+            return True
+    return False
 
 
 def mentioning(paths: list[str], names: set[str]) -> list[str]:

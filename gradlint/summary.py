@@ -124,7 +124,9 @@ def summarize(model: "SemanticModel", tree: Any, source: str | None = None) -> d
     eval_switch = any(sw.kind != "train" for sw in model.switches)
     return {"v": SUMMARY_VERSION, "defs": defs, "imports": _imports_of(imports, statements), "calls": out_calls,
             "eval_switch": eval_switch, "classes": _classes_of(model, def_lines, top_classes, statements),
-            "values": _values_of(model), "reads": _reads_of(model)}
+            "values": _values_of(model), "reads": _reads_of(model),
+            # (what the walk asked of other files' classes; the linter adds what its rules ask)
+            "asks": model.class_asks()}
 
 
 def _top_class_names(model: SemanticModel) -> list[str]:
@@ -422,7 +424,9 @@ def valid_summary(data: Any) -> bool:
                 and isinstance(reads, list) and all(_is_str(r) for r in reads)):
             return False
         asks = data.get("asks")  # (absent: a summary from CPython's tree, or of a file not reported on)
-        if asks is not None and not (isinstance(asks, list) and all(_is_str(a) for a in asks)):
+        if asks is not None and not (isinstance(asks, dict) and all(
+                _is_str(c) and (a is None or (isinstance(a, list) and all(_is_str(x) for x in a)))
+                for c, a in asks.items())):
             return False
         names, stars, all_names = imports["names"], imports["stars"], imports["all"]
         if not (isinstance(names, dict) and all(_is_str(k) and _is_str(v) for k, v in names.items())

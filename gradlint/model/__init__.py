@@ -260,11 +260,14 @@ class SemanticModel(TrainingQueries, RegionQueries):
         if builder is not None:
             builder.ask_class(cls, anywhere=True)
 
-    def class_asks(self) -> list[str]:
-        """The other files' classes whose facts the analysis (the walk and the rules so far) would use
-        (`gradlint.model.imported.ImportedNames.ask_class`); the project sends a file only those."""
+    def class_asks(self) -> dict[str, list[str] | None]:
+        """What the analysis (the walk and the rules so far) would use of other files' classes: import origin
+        -> None (the whole class) or the attributes read through its instances
+        (`gradlint.model.imported.ImportedNames.ask_class`); the project sends a file only those classes."""
         builder = self.__dict__.get("_builder")
-        return sorted(builder.ext_asks) if builder is not None else []
+        if builder is None:
+            return {}
+        return {c: None if a is None else sorted(a) for c, a in sorted(builder.ext_asks.items())}
 
     def imported_calls_from(self, fn: FunctionInfo | None) -> list[ImportedCall]:
         """The calls in `fn`'s own body (None: the module's top level) of functions imported from the project."""

@@ -124,7 +124,7 @@ class Evaluator:
                 if v is None and expr.value in self.imports.aliases:
                     return OTHER
             if v is not None and v.cls is not None and self._project:
-                self.ask_class(v.cls)  # an instance of another file's class, used (gradlint.model.imported)
+                self.ask_class(v.cls, self.attr_base)  # an instance of another file's class, used
             if self._is_model_name(expr.value):
                 # a parameter named like a model stays a module by its name, and keeps its reference so
                 # the call sites can say otherwise (a function passed as `model`) — and an instance of an
@@ -183,7 +183,10 @@ class Evaluator:
             return Value(Kind.TENSOR, "a gradient")
         if attr == "param_groups":
             return Value(Kind.GROUPS)
+        outer = self.attr_base
+        self.attr_base = (attr, outer)  # (gradlint.model.imported.ImportedNames.ask_class)
         base = self.classify(expr.value)
+        self.attr_base = outer
         if base.kind is Kind.SELF:
             cls = self.scope_class()
             if cls is None:
@@ -221,7 +224,7 @@ class Evaluator:
                 return OTHER  # self.helper(...) is a method call, not a submodule (`self._wrap_model`)
             known = cls.attrs.get(attr)
             if known is not None and known.cls is not None and self._project:
-                self.ask_class(known.cls)  # `model.encoder` holding an instance of another file's class
+                self.ask_class(known.cls, self.attr_base)  # `model.encoder`: an instance of another file's class
             if known is not None and (known.kind is not Kind.UNKNOWN or known.deferred):
                 if known.kind is Kind.LEAF and base.origin and base.origin != "`self`":
                     return known.with_origin(f"`{attr}`, a parameter of {base.origin}")

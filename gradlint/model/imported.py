@@ -45,22 +45,38 @@ class ImportedNames:
         self._ext_classes = {}
         self.import_reads: set[str] = set()  # imported names read as values (the summary's "reads")
         self.ext_instances = False  # an instance of an imported class was met (its method calls are recorded)
-        self.ext_asks: set[str] = set()  # imported classes whose facts the analysis would use (the summary's "asks")
+        # what the analysis would use of other files' classes (the summary's "asks"): import origin -> None
+        # (the class as a whole) or the attributes read through its instances
+        self.ext_asks: dict[str, set[str] | None] = {}
+        # evaluating the base of these attributes (`self.head` of `self.head.fc.weight`: ("fc", ("weight", None)))
+        self.attr_base: tuple | None = None
 
-    def ask_class(self, cls: str | None, anywhere: bool = False) -> None:
+    def ask_class(self, cls: str | None, attrs: tuple | None = None, anywhere: bool = False) -> None:
         """The analysis met an instance of another file's class (`cls`, its import origin) where what the
         project tells of that class may change a finding: the class's facts are then sent to this file
-        (`gradlint.project.Project.link`; a file asking for none is not checked a second time). Inside the
-        methods of this file's own `nn.Module` classes an instance is only built and called as a submodule
-        (`self.mlp = Mlp(...)`, `self.mlp(x)` in `forward`), which no finding reads, unless `anywhere`: an
-        attribute read through it, or a rule asking for its class."""
-        if cls is None or not self._project or cls in self.classes or cls in self.ext_asks:
+        (`gradlint.project.Project.link`; a file asking for none is not checked a second time).
+
+        Inside the methods of this file's own `nn.Module` classes an instance that is only built, stored and
+        called as a submodule (`self.mlp = Mlp(...)`, `self.mlp(x)` in `forward`: every timm model file)
+        changes no finding; attributes read through it (`attrs`, the chain after it: `self.head.fc.weight`
+        asks for "fc.weight") may, when the class holds what they read — the project tells
+        (`gradlint.project._asked`). `anywhere`: the whole class, wherever (a rule reading it: GL004's tier)."""
+        if cls is None or not self._project or cls in self.classes:
+            return
+        asked = self.ext_asks.get(cls, ())
+        if asked is None:
             return
         if not anywhere:
             info = self.scope_class()  # type: ignore[attr-defined]
             if info is not None and info.is_module and not info.is_lightning:
+                if attrs is not None:
+                    path = []
+                    while attrs is not None and len(path) < 3:
+                        path.append(attrs[0])
+                        attrs = attrs[1]
+                    self.ext_asks[cls] = {*asked, ".".join(path)}
                 return
-        self.ext_asks.add(cls)
+        self.ext_asks[cls] = None
 
     def set_external(self, values: dict[str, Value], classes: dict[str, "ExtClass"]) -> None:
         self._ext_values = values
@@ -111,7 +127,7 @@ class ImportedNames:
 
     def ext_attr(self, base: Value, attr: str) -> Value | None:
         """`obj.attr` for an instance of another file's class: what its `__init__` assigns (None: not told)."""
-        self.ask_class(base.cls, anywhere=True)
+        self.ask_class(base.cls, (attr, self.attr_base))
         ext = self.ext_class(base.cls)
         if ext is None:
             return None

@@ -550,3 +550,73 @@ def test_the_step_of_an_imported_optimizer_class_runs_in_its_callers_grad_mode(g
                                                         "        opt.step()\n"), encoding="utf-8")
     assert findings(check(gl, root)) == []
     assert findings(check(gl, root, extra=("--no-project",))) == [("optim.py", 11, "GL001")]  # alone: reported
+
+
+# --------------------------------------------- only the facts that can change a finding (issue 13, cost)
+
+LAYERS = (
+    "import torch.nn as nn\n\n\nclass Head(nn.Module):\n    def __init__(self, k):\n        super().__init__()\n"
+    "        self.fc = nn.Linear(k, 2)\n        self.drop = nn.Dropout(0.5)\n\n"
+    "    def forward(self, x):\n        return self.fc(self.drop(x))\n"
+)
+# a model file that builds another file's layer in its own module's `__init__` and calls it in `forward`
+# (every timm model file): what Head is changes none of its findings
+BODY = (
+    "import torch\nimport torch.nn as nn\nfrom layers import Head\n\n\nclass Net(nn.Module):\n"
+    "    def __init__(self):\n        super().__init__()\n        self.head = Head(4)\n\n"
+    "    def forward(self, x):\n        return self.head(x)\n"
+)
+INIT_THROUGH_DATA = BODY.replace("self.head = Head(4)\n", "self.head = Head(4)\n        self.head.fc.weight.data.mul_(0.5)\n")
+
+
+def _second_checks(monkeypatch) -> list[str]:
+    from gradlint import runner
+
+    seen: list[str] = []
+    second = runner._project_second
+    monkeypatch.setattr(runner, "_project_second", lambda work: seen.append(work[0].rsplit("/", 1)[-1]) or second(work))
+    return seen
+
+
+def test_a_layer_built_and_called_inside_a_model_class_is_not_checked_twice(gl, tmp_path, monkeypatch):
+    """The class facts of `Head` would change nothing in models.py: the file is checked once."""
+    from gradlint import runner
+    from gradlint.rules import ALL_RULES
+    from gradlint.settings import Settings
+
+    root = tree(tmp_path, {"layers.py": LAYERS, "models.py": BODY})
+    seen = _second_checks(monkeypatch)
+    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
+    report = [(str(root / p), settings) for p in ("layers.py", "models.py")]
+    runner.lint_project(report, [], root, 1, None)
+    assert seen == []
+
+
+def test_an_attribute_read_through_another_files_layer_gets_its_facts(gl, tmp_path, monkeypatch):
+    """`self.head.fc.weight.data.mul_()` in the model's `__init__`: `fc` is what layers.py's Head builds, an
+    nn.Linear, so this is GL003 (hygiene) — found only with Head's facts; models.py is checked again."""
+    from gradlint import runner
+    from gradlint.rules import ALL_RULES
+    from gradlint.settings import Settings
+
+    root = tree(tmp_path, {"layers.py": LAYERS, "models.py": INIT_THROUGH_DATA})
+    seen = _second_checks(monkeypatch)
+    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
+    report = [(str(root / p), settings) for p in ("layers.py", "models.py")]
+    ((_, _), (result, _)) = runner.lint_project(report, [], root, 1, None)
+    assert [(d.code, d.location.row) for d in result.diagnostics] == [("GL003", 10)]
+    assert seen == ["models.py"]
+    assert findings(check(gl, root, extra=("--no-project",))) == []
+
+
+def test_an_instance_used_outside_the_model_classes_gets_its_facts(gl, tmp_path, monkeypatch):
+    """A script that builds the model and evaluates it asks for the class (GL004's tier reads it), and a
+    file that only builds it inside its own model class does not."""
+    main = ("import torch\nfrom layers import Head\n\nhead = Head(4)\n\n\ndef test(loader):\n"
+            "    with torch.no_grad():\n        for x in loader:\n            out = head(x)\n")
+    root = tree(tmp_path, {"layers.py": LAYERS, "models.py": BODY, "main.py": main})
+    seen = _second_checks(monkeypatch)
+    res = check(gl, root, extra=("--select", "GL004"))
+    assert [(d["filename"].rsplit("/", 1)[-1], d["location"]["row"], d["tier"])
+            for d in json.loads(res.stdout)] == [("main.py", 10, "bug")]
+    assert seen == ["main.py"]

@@ -135,3 +135,67 @@ def test_values_cross_as_json_and_back():
                            "attrs": {"w": ["leaf", "an `nn.Parameter`", None]}, "methods": ["fit"]}}})
     assert facts and facts.values["w"].kind is Kind.LEAF
     assert facts.classes["engine.Trainer"].methods == frozenset({"fit"})
+
+
+# ---- what a file asks of other files' classes (`ImportedNames.ask_class`, `SemanticModel.class_asks`)
+
+def test_a_layer_built_stored_and_called_inside_a_model_class_asks_nothing():
+    code = """
+        import torch.nn as nn
+        from timm.layers import Mlp, PatchEmbed
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.mlp = Mlp(4)
+                self.embed = PatchEmbed()
+                n = self.embed.num_patches
+            def forward(self, x):
+                return self.mlp(x)
+    """
+    asks = model_of(code).class_asks()
+    assert asks == {"timm.layers.PatchEmbed": ["num_patches"]}  # (an attribute chain, not the whole class)
+    from gradlint.project import _asked
+
+    embed = {"module": True, "attrs": {"proj": ["module", "an `nn.Conv2d`", None]}, "methods": []}
+    assert not _asked(asks, "timm.layers.PatchEmbed", embed)  # (`num_patches` is nothing the class exports)
+    assert not _asked(asks, "timm.layers.Mlp", embed)
+
+
+def test_attribute_chains_through_a_layer_ask_for_what_they_reach():
+    code = """
+        import torch.nn as nn
+        from layers import Head
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.head = Head(4)
+                self.head.fc.weight.data.mul_(0.5)
+    """
+    asks = model_of(code).class_asks()
+    assert "fc.weight.data" in asks["layers.Head"]
+    from gradlint.project import _asked
+
+    head = {"module": True, "attrs": {"fc": ["module", "an `nn.Linear`", None]}, "methods": ["forward"]}
+    assert _asked(asks, "layers.Head", head)
+    # a chain of one attribute reaches a submodule that is only stored or called: no facts needed
+    assert not _asked({"layers.Head": ["fc"]}, "layers.Head", head)
+    assert _asked({"layers.Head": ["w"]}, "layers.Head",
+                  {"module": False, "attrs": {"w": ["leaf", "an `nn.Parameter`", None]}, "methods": []})
+
+
+def test_an_instance_used_outside_the_model_classes_asks_for_the_whole_class():
+    code = """
+        import torch
+        from model import Net
+        from engine import Trainer
+        model = Net(4)
+        t = Trainer()
+        def test(loader):
+            with torch.no_grad():
+                for x in loader:
+                    out = model(x)
+        t.w -= 0.1
+    """
+    asks = model_of(code).class_asks()
+    assert asks == {"model.Net": None, "engine.Trainer": None}
+    assert model_of(code, project=False).class_asks() == {}  # (a file checked alone asks nothing)

@@ -436,6 +436,11 @@ class Bindings(LoopJoinWalk):
 
     def _enter_lambda(self, node: cst.Lambda) -> None:
         self._comp_targets.append({p.name.value for p in node.params.params})
+        self._lambdas += 1
+
+    def _leave_lambda(self, node: cst.Lambda) -> None:
+        self._comp_targets.pop()
+        self._lambdas -= 1
 
     def _enter_comp(self, node) -> None:
         found: set[str] = set()
@@ -449,8 +454,9 @@ class Bindings(LoopJoinWalk):
         self._comp_targets.pop()
 
     visit_Lambda = _enter_lambda
+    leave_Lambda = _leave_lambda
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp
-    leave_Lambda = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
 
 
 # libraries whose lowercase attributes may be model factories or modules (`models.resnet18`)

@@ -25,7 +25,7 @@ import libcst as cst
 
 from gradlint.model.builder import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
-from gradlint.model.facts import FunctionInfo, LoopInfo
+from gradlint.model.facts import FunctionInfo
 from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import them from here)
     _SAVES_RESULT,
     EMPTY,
@@ -70,7 +70,6 @@ class TrainingFacts(GraphEvaluator, Extension):
         self._states: list[_FnState] = [_FnState()]
         self.fn_state[0] = self._states[0]
         self._next_root = 1
-        self._ctl: list[object] = []  # LoopInfo, "cond", or "fn" markers
         self._frames: list[list[int]] = []  # block frames: [frame id, statement counter]
         self._frame_id = 0
         self._elifs: set[int] = set()
@@ -80,6 +79,10 @@ class TrainingFacts(GraphEvaluator, Extension):
 
     def finish(self, model) -> None:
         self.model = model
+        joins = model.loop_joins
+        for b in self.backwards:  # (the back-edges are known once the walk has left the loop)
+            if b.loops and joins.runs_every_iteration(b.loops[-1], b.node):
+                b.unconditional_in = b.loops[-1]
 
     def visit_Module(self, node: cst.Module) -> None:
         self._push_frame()
@@ -116,10 +119,6 @@ class TrainingFacts(GraphEvaluator, Extension):
             self._count()
         if type(node.orelse) is cst.If:
             self._elifs.add(id(node.orelse))
-        self._ctl.append("cond")
-
-    def leave_If(self, node: cst.If) -> None:
-        self._ctl.pop()
 
     def visit_With(self, node: cst.With) -> None:
         self._count()
@@ -127,25 +126,14 @@ class TrainingFacts(GraphEvaluator, Extension):
     def visit_Try(self, node: cst.Try) -> None:
         self._count()
 
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        self._ctl.append("cond")
-
-    def leave_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        self._ctl.pop()
-
     def visit_Match(self, node) -> None:
         self._count()
-        self._ctl.append("cond")
-
-    def leave_Match(self, node) -> None:
-        self._ctl.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._count()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._count()
-        self._ctl.append("fn")
         st = _FnState()
         self._states.append(st)
         fn = self.b.function
@@ -153,14 +141,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             self.fn_state[id(fn)] = st
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._ctl.pop()
         self._states.pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._ctl.append("cond")
-
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._ctl.pop()
 
     def visit_For(self, node: cst.For) -> None:
         self._count()
@@ -180,22 +161,12 @@ class TrainingFacts(GraphEvaluator, Extension):
             self._st.taint[key] = r
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
-            self._ctl.append(loop)
-
-    def leave_For(self, node: cst.For) -> None:
-        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
-            self._ctl.pop()
 
     def visit_While(self, node: cst.While) -> None:
         self._count()
         loop = self.b.loop
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
-            self._ctl.append(loop)
-
-    def leave_While(self, node: cst.While) -> None:
-        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
-            self._ctl.pop()
 
     def _jump(self) -> None:
         if self._frames:
@@ -415,8 +386,9 @@ class TrainingFacts(GraphEvaluator, Extension):
         self.backwards.append(Backward(
             node=node, stmt=self._stmt, kind=kind, target=target, keys=keys, roots=roots, frees=frees,
             retain_true=retain_true, create_graph=create, seq=self.b.next_seq(), fn=self.b.function,
-            loops=self._loops(), mode=self.b.mode, path=self._path(), unconditional_in=self._unconditional_loop(),
+            loops=self._loops(), mode=self.b.mode, path=self._path(),
         ))
+        self.b.mark_runs(node)  # (does every iteration run it: `finish`)
 
     # ------------------------------------------------------------------ queries for the rules
 

@@ -73,7 +73,9 @@ class Backward:
     loops: tuple[LoopInfo, ...]
     mode: Mode
     path: tuple[tuple[int, int], ...]
-    unconditional_in: LoopInfo | None = None  # the innermost loop, when every iteration of it runs the call
+    # the innermost loop, when every iteration of it that goes on runs the call (the binding table's loop
+    # joins: `model.loop_joins.runs_every_iteration`, filled in once the walk has left the loop)
+    unconditional_in: LoopInfo | None = None
 
 
 @dataclass(eq=False)
@@ -201,14 +203,6 @@ class GraphEvaluator:
 
     def _path(self) -> tuple[tuple[int, int], ...]:
         return tuple((f[0], f[1]) for f in self._frames)
-
-    def _unconditional_loop(self) -> LoopInfo | None:
-        """The innermost loop, if the current statement runs on every one of its iterations."""
-        for item in reversed(self._ctl):
-            if isinstance(item, LoopInfo):
-                return item
-            return None  # a condition / handler / function boundary comes first
-        return None
 
     def _key(self, expr: cst.BaseExpression) -> str | None:
         return dotted(expr)

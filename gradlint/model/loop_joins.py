@@ -15,6 +15,8 @@ make the rest of their block unreachable. A fact that reads a key records which 
     bound_this_iteration(loop, reach, sites) was it bound on every path since the head (by these sites)?
     crosses_iterations(loop, reach, stmt)    does the statement read the previous iteration's value, and
                                              does what it leaves reach the next iteration?
+    runs_every_iteration(loop, node)         does every path through the body that goes back to the head
+                                             pass the call or statement `node` (marked in the walk: `mark_runs`)?
 
 One walk of the tree, one pass over each body: the head's value is the join of the value before the loop
 and the values the first pass leaves at its back-edges; the body is not evaluated again from that join, and
@@ -48,7 +50,7 @@ class LoopJoin:
     before the loop (`pre`) and every back-edge's: one pass over the body, bounded — the body is not
     re-evaluated from the joined head, and values that disagree join to unknown (`values.join`)."""
 
-    __slots__ = ("backs", "defs", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
+    __slots__ = ("backs", "defs", "end", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
                  "sites")
 
     def __init__(self, loop: LoopInfo, scope) -> None:
@@ -63,6 +65,7 @@ class LoopJoin:
         self.outer_backs: list[list] = []
         self.outer_breaks: list[list] = []
         self.orelse_done = False
+        self.end: dict[str, frozenset[int]] | None = None  # `defs` at the end of the body (None: not reached)
 
     def before(self, key: str) -> Value | None:
         if key in self.pre:
@@ -169,6 +172,25 @@ class LoopJoins:
         after = frozenset((own,)) if own in lj.sites.get(reach.key, ()) else defs
         return bool(after & lj.back_defs(reach.key))
 
+    def runs_every_iteration(self, loop: LoopInfo, node: cst.CSTNode) -> bool:
+        """Does every iteration of `loop` that runs to the end of its body run `node` — a call or statement
+        the walk marked (`LoopJoinWalk.mark_runs`): is it on every path from the loop's head to the end of the
+        body? Not in a branch, a handler, a `try` body a handler may cut short, an inner loop (which may run no
+        iteration), or a lambda; an iteration cut short by `continue` does not count. When no path reaches the
+        end of the body, every `continue` counts instead; a loop left on every path has no back-edge: False."""
+        lj = self._join(loop)
+        key = _run_key(node)
+        if lj is None or key not in lj.sites or not lj.backs:
+            return False
+        if lj.end is not None:
+            return HEAD not in lj.end.get(key, _HEAD_ONLY)
+        return HEAD not in lj.back_defs(key)
+
+
+def _run_key(node: cst.CSTNode) -> str:
+    """The pseudo-key under which `mark_runs` records a node as a binding site of its own."""
+    return f"<runs {id(node)}>"
+
 
 def _loop_state(scope) -> list:
     """A copy of the binding sites reaching the current point, one entry per loop of the scope."""
@@ -252,6 +274,16 @@ class LoopJoinWalk:
         self._mark_bound(key)
         self._site = saved
 
+    def mark_runs(self, node: cst.CSTNode) -> None:
+        """Record that `node` runs here, for `LoopJoins.runs_every_iteration` (a pseudo-key bound at this
+        point, so the paths that reach each back-edge tell whether they passed it). Nothing in a lambda runs
+        here (it runs when called)."""
+        if not self._scope.joins or self._lambdas:
+            return
+        saved, self._site = self._site, id(node)
+        self._mark_bound(_run_key(node))
+        self._site = saved
+
     def reach(self, key: str) -> Reach | None:
         """Which bindings of `key` may reach this point, per enclosing loop of the scope (None outside loops)."""
         joins = self._scope.joins
@@ -278,6 +310,7 @@ class LoopJoinWalk:
         scope = self._scope
         lj = scope.joins[-1]
         self._back_edge(lj)
+        lj.end = lj.defs
         scope.joins.pop()
         lj.orelse_done = True
         if scope.joins:

@@ -1,0 +1,103 @@
+"""The graph a value carries (graph roots) and the control-flow facts of backward passes, read from the one
+binding table: the roots live beside each binding (`gradlint.model.bindings`), merged where the bindings
+merge, and whether a backward runs on every iteration is the loop joins' (`model.loop_joins`)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import libcst as cst
+
+from gradlint.model import build_model
+from gradlint.model.ext_training import TrainingFacts
+from gradlint.settings import RuleOptions
+
+
+def facts(code: str):
+    src = textwrap.dedent(code)
+    m = build_model(cst.parse_module(src), RuleOptions(), "train.py", extensions=(TrainingFacts,), source=src)
+    return m, m.ext(TrainingFacts)
+
+
+def loop_at(model, line_text: str):
+    for lp in model.loops:
+        if model.module.code_for_node(lp.node).splitlines()[0].strip() == line_text:
+            return lp
+    raise AssertionError(f"no loop {line_text!r}")
+
+
+def backward_of(model, t, text: str):
+    """The backward pass whose call is `text`."""
+    return next(b for b in t.backwards if model.code(b.node) == text)
+
+
+def modules(t, roots) -> set[str]:
+    """The modules whose calls made these roots."""
+    return {mr.module for r in roots if (mr := t.model_roots.get(r)) is not None}
+
+
+# ------------------------------------------------------------------ runs on every iteration (loop joins)
+
+
+def test_a_backward_runs_on_every_iteration_unless_a_branch_or_an_inner_loop_holds_it():
+    m, t = facts("""
+        import torch
+        loss = crit(model(x), y)
+        for i in range(3):
+            loss.backward()
+            if i:
+                aux.backward()
+            for j in range(i):
+                inner.backward()
+            with torch.autocast("cuda"):
+                scaled.backward()
+            f = lambda: deferred.backward()
+    """)
+    outer = loop_at(m, "for i in range(3):")
+    assert backward_of(m, t, "loss.backward()").unconditional_in is outer
+    assert backward_of(m, t, "aux.backward()").unconditional_in is None
+    inner = backward_of(m, t, "inner.backward()")
+    assert inner.unconditional_in is loop_at(m, "for j in range(i):")  # every iteration of its own loop
+    assert not m.loop_joins.runs_every_iteration(outer, inner.node)  # the inner loop may run none
+    assert backward_of(m, t, "scaled.backward()").unconditional_in is outer
+    assert backward_of(m, t, "deferred.backward()").unconditional_in is None  # runs when the lambda is called
+
+
+def test_a_backward_in_a_try_body_whose_handler_goes_on_does_not_run_on_every_iteration():
+    # the handler may start before the backward and the iteration then runs to its end without it
+    m, t = facts("""
+        import torch
+        loss = crit(model(x), y)
+        for x in data:
+            try:
+                loss.backward()
+            except RuntimeError:
+                pass
+        for x in data:
+            try:
+                again.backward()
+            except RuntimeError:
+                continue
+    """)
+    assert backward_of(m, t, "loss.backward()").unconditional_in is None
+    # a handler that leaves the iteration: every iteration that reaches the end of the body ran it
+    assert backward_of(m, t, "again.backward()").unconditional_in is m.loops[1]
+
+
+def test_an_iteration_cut_short_by_continue_does_not_count():
+    m, t = facts("""
+        import torch
+        loss = crit(model(x), y)
+        for i in range(3):
+            if i == 0:
+                continue
+            loss.backward()
+        for i in range(3):
+            if i == 0:
+                other.backward()
+                continue
+            pass
+    """)
+    first, second = m.loops
+    assert backward_of(m, t, "loss.backward()").unconditional_in is first
+    assert backward_of(m, t, "other.backward()").unconditional_in is None

@@ -158,7 +158,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                 fn = self.b.function
                 self._param_loop[(id(fn) if fn is not None else 0, tgt.value)] = owner
         for key in _target_keys(node.target):
-            self._st.taint[key] = r
+            self.b.bind_roots(key, r)
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
 
@@ -209,7 +209,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             piece = _accumulated_piece(rhs, k, self.b)
             if piece is not None:
                 pr = self.roots(piece[0])
-                cur = (self._st.taint.get(k) or EMPTY) | pr
+                cur = (self.b.roots_of(k) or EMPTY) | pr
                 if pr:
                     reach = self.b.reach(k) if loops else None
                     self.accumulations.append(Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops,
@@ -219,7 +219,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                         cur = cur | {cid}
                         self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode,
                                                     (reach,)))
-                self._st.taint[k] = cur
+                self.b.bind_roots(k, cur)
                 self._st.derived.setdefault(k, []).append(rhs)
                 return
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
@@ -237,7 +237,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         # form also binds by it, so it is always worked out there
         if loops and keys and r and (self._graph_reuse_possible or pairwise):
             sentinel = -1
-            self._override = {k: (self._st.taint.get(k) or EMPTY) | {sentinel} for k in keys}
+            self._override = {k: (self.b.roots_of(k) or EMPTY) | {sentinel} for k in keys}
             try:
                 rs, _ = self._r(rhs)
             finally:
@@ -259,7 +259,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             if type(t) is cst.Subscript:
                 base = self._key(t.value)
                 if base is not None:
-                    self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
+                    self.b.bind_roots(base, (self.b.roots_of(base) or EMPTY) | r)
                 continue
             for k in _target_keys(t):
                 self._bind(k, r, fn, loops, lit, rhs, node)
@@ -279,7 +279,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             self._next_root + 1, self.b.next_seq(), fn, self._path())
 
     def _bind(self, key, roots, fn, loops, lit, source: cst.CSTNode, node=None) -> None:
-        self._st.taint[key] = roots
+        self.b.bind_roots(key, roots)
         self._st.derived.setdefault(key, []).append(source)
         self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, lit, node))
 
@@ -307,7 +307,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             op = "+=" if type(node.operator) is cst.AddAssign else "-="
             self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
                                                    loops, self.b.mode, reach))
-        cur = self._st.taint.get(key) or EMPTY
+        cur = self.b.roots_of(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
             if loops and type(target) is not cst.Subscript:
@@ -315,7 +315,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                 cur = cur | {cid}
                 self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, loops,
                                             self.b.mode, (reach,)))
-        self._st.taint[key] = cur
+        self.b.bind_roots(key, cur)
         self._st.derived.setdefault(key, []).append(node.value)
 
     def visit_Del(self, node: cst.Del) -> None:
@@ -323,7 +323,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         if type(target) is cst.Subscript:
             return  # (`del x[:]` re-creates `x` for the loop joins: `model.loop_joins`)
         for k in _target_keys(target):
-            self._st.taint.pop(k, None)
+            self.b.drop_roots(k)
 
     # ------------------------------------------------------------------ calls
 
@@ -358,13 +358,13 @@ class TrainingFacts(GraphEvaluator, Extension):
             if pr:
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
                                                        self.b.mode, self.b.reach(key) if loops else None))
-                self._st.taint[key] = (self._st.taint.get(key) or EMPTY) | pr
+                self.b.bind_roots(key, (self.b.roots_of(key) or EMPTY) | pr)
             self._st.derived.setdefault(key, []).append(piece)
             return
         if method == "clear" and not node.args:
             key = self._key(recv)
             if key is not None:
-                self._st.taint[key] = EMPTY
+                self.b.bind_roots(key, EMPTY)
 
     def step_path(self, step: Step) -> tuple[tuple[int, int], ...]:
         """The block path of an optimizer step (for `may_precede`)."""

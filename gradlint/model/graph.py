@@ -1,13 +1,15 @@
 """Graph provenance: which autograd graphs an expression's value carries (GL003, GL006, GL013).
 
-A light evaluator over names (`GraphEvaluator.roots(expr)`): a value is a set of "root" ids, one id per
-graph-building call or op visited (a model call, a loss call, an op on a tensor that requires grad). Two
-values share a root when they share part of a graph; `.detach()`, `.item()`, `float()`, `.data`, and
+The graph part of the one evaluator (`GraphEvaluator.roots(expr)`): a value carries a set of "root" ids, one
+id per graph-building call or op visited (a model call, a loss call, an op on a tensor that requires grad).
+Two values share a root when they share part of a graph; `.detach()`, `.item()`, `float()`, `.data`, and
 anything computed under `no_grad`/`inference_mode`/`set_grad_enabled(<flag>)` carry none. Unknown calls
 carry none (rules stay silent on what we do not know), except functions whose name says they compute a
 loss (`criterion`, `loss_fn`, `compute_loss`). What an expression *is* (a leaf, a module, ...) comes from
-the model's evaluator (`builder.classify`); this module adds only the graph identity, which `Value` does
-not carry yet.
+the model's evaluator (`builder.classify`), and what a name's value carries from the one binding table
+(`Bindings.roots_of`/`bind_roots`: the roots beside each binding, merged after branches and at loop
+back-edges); this module decides only which ops make or pass on a graph, which operands they save, and the
+graph facts' types.
 
 The facts built on it (recorded by `gradlint.model.ext_training.TrainingFacts`): backward passes with the
 roots they free (`Backward`; which calls are backward passes is decided once, in
@@ -153,7 +155,9 @@ class Carried:
 
 @dataclass
 class _FnState:
-    taint: dict[str, frozenset[int]] = field(default_factory=dict)
+    """What built each name of a function (GL006 asks which names a value was computed from, and what the
+    function returns). The graphs the names carry are the binding table's (`Bindings.roots_of`)."""
+
     # key -> the expressions its value was computed from (their keys are read only when a rule asks:
     # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
     derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
@@ -174,8 +178,8 @@ GRAPH_REUSE_WORDS = ("backward", "autograd")
 
 
 class GraphEvaluator:
-    """The graph-provenance evaluator, mixed into `TrainingFacts` (which holds the per-function name table
-    `_states`, the override used to detect carried state, and the facts it records)."""
+    """The graph-provenance evaluator, mixed into `TrainingFacts` (which holds the override used to detect
+    carried state and the facts it records; names' graphs are the binding table's)."""
 
     b: "object"
     _states: list["_FnState"]
@@ -208,9 +212,10 @@ class GraphEvaluator:
         return dotted(expr)
 
     def _lookup(self, key: str) -> frozenset[int] | None:
+        """The graphs the value bound to `key` carries: the binding table's (`Bindings.roots_of`)."""
         if self._override is not None and key in self._override:
             return self._override[key]
-        return self._st.taint.get(key)
+        return self.b.roots_of(key)
 
     # ------------------------------------------------------------------ graph provenance
 

@@ -51,7 +51,7 @@ class LoopJoin:
     re-evaluated from the joined head, and values that disagree join to unknown (`values.join`)."""
 
     __slots__ = ("backs", "defs", "end", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
-                 "sites")
+                 "pre_roots", "root_backs", "root_keys", "sites")
 
     def __init__(self, loop: LoopInfo, scope) -> None:
         self.loop = loop
@@ -66,6 +66,11 @@ class LoopJoin:
         self.outer_breaks: list[list] = []
         self.orelse_done = False
         self.end: dict[str, frozenset[int]] | None = None  # `defs` at the end of the body (None: not reached)
+        # the graph roots (`_Scope.roots`) before the loop, the keys whose roots the body sets, and their
+        # roots at each back-edge
+        self.pre_roots = dict(scope.roots)
+        self.root_keys: set[str] = set()
+        self.root_backs: list[dict[str, frozenset[int] | None]] = []
 
     def before(self, key: str) -> Value | None:
         if key in self.pre:
@@ -139,6 +144,34 @@ class LoopJoins:
         if not values:
             return None
         return values[0] if all(v is values[0] for v in values) else _join_values(values)
+
+    def roots_from_previous_iteration(self, loop: LoopInfo, key: str) -> frozenset[int] | None:
+        """The graphs (`gradlint.model.bindings`: graph roots) that what an iteration of `loop` leaves in
+        `key` may carry into the next one — the union over the back-edges; None when the body never sets
+        them (the value before the loop reaches every iteration)."""
+        lj = self._join(loop)
+        if lj is None or key not in lj.root_keys:
+            return None
+        out: frozenset[int] = frozenset()
+        found = False
+        for back in lj.root_backs:
+            roots = back.get(key, lj.pre_roots.get(key))  # (a back-edge before its first binding: the head's)
+            if roots is not None:
+                out |= roots
+                found = True
+        return out if found else None
+
+    def roots_at_loop_entry(self, loop: LoopInfo, key: str) -> frozenset[int] | None:
+        """The graphs `key` may carry at the head of `loop` on any iteration: those before the loop and those
+        each iteration leaves (None: no graph value bound)."""
+        lj = self._join(loop)
+        if lj is None:
+            return None
+        before = lj.pre_roots.get(key)
+        prev = self.roots_from_previous_iteration(loop, key)
+        if prev is None:
+            return before
+        return prev if before is None else before | prev
 
     def rebound_in_loop(self, loop: LoopInfo, key: str, besides: cst.CSTNode | None = None) -> bool:
         """Does a statement of the body of `loop` (nested blocks included) other than `besides` bind `key`?"""
@@ -303,6 +336,9 @@ class LoopJoinWalk:
             return
         scope = self._scope
         lj.backs.append((dict(lj.defs), {k: scope.lookup(k) for k in lj.defs}))
+        if lj.root_keys:
+            roots = scope.roots
+            lj.root_backs.append({k: roots.get(k) for k in lj.root_keys})
         lj.outer_backs.append(_loop_state(scope)[:-1])
 
     def _leave_loop_body(self) -> None:

@@ -98,6 +98,90 @@ def test_an_iteration_cut_short_by_continue_does_not_count():
                 continue
             pass
     """)
-    first, second = m.loops
+    first, _ = m.loops
     assert backward_of(m, t, "loss.backward()").unconditional_in is first
     assert backward_of(m, t, "other.backward()").unconditional_in is None
+
+
+# ------------------------------------------------------------------ the graphs a value carries (binding table)
+
+
+def test_a_tuple_unpacked_output_carries_the_module_call_and_a_detached_value_none():
+    m, t = facts("""
+        import torch
+        import torch.nn as nn
+        lstm = nn.LSTM(3, 5)
+        out, (h, c) = lstm(x, (h0, c0))
+        h.sum().backward()
+        d = out.detach()
+        d.sum().backward()
+    """)
+    assert modules(t, backward_of(m, t, "h.sum().backward()").roots) == {"lstm"}
+    assert backward_of(m, t, "d.sum().backward()").roots == frozenset()
+    table = t.b  # the builder: its binding table, as the walk left the module's scope
+    assert table.roots_of("c") == table.roots_of("out") and modules(t, table.roots_of("c")) == {"lstm"}
+    assert table.roots_of("d") == frozenset() == table.roots_of("lstm") and table.roots_of("x") is None
+
+
+def test_after_if_else_a_name_carries_the_graphs_of_every_branch():
+    m, t = facts("""
+        import torch
+        import torch.nn as nn
+        student, teacher = nn.Linear(3, 3), nn.Linear(3, 3)
+        if cond:
+            out = student(x)
+        else:
+            out = teacher(x)
+        out.sum().backward()
+    """)
+    assert modules(t, backward_of(m, t, "out.sum().backward()").roots) == {"student", "teacher"}
+
+
+def test_each_branch_starts_from_the_graphs_before_the_if():
+    m, t = facts("""
+        import torch
+        h = model(x)
+        if cond:
+            h = h.detach()
+        else:
+            h.sum().backward()
+        h.mean().backward()
+    """)
+    assert modules(t, backward_of(m, t, "h.sum().backward()").roots) == {"model"}  # not the detached `h`
+    assert modules(t, backward_of(m, t, "h.mean().backward()").roots) == {"model"}  # (the branch without `if`)
+
+
+def test_a_value_rebound_in_a_loop_carries_the_previous_iterations_graphs_at_the_head():
+    m, t = facts("""
+        import torch
+        import torch.nn as nn
+        cell = nn.RNNCell(3, 5)
+        h = torch.zeros(2, 5)
+        g = torch.zeros(2, 5)
+        for x in data:
+            h = cell(x, h)
+            g = cell(x, g).detach()
+            h.pow(2).mean().backward()
+    """)
+    loop = m.loops[0]
+    joins = m.loop_joins
+    carried = joins.roots_from_previous_iteration(loop, "h")
+    assert modules(t, carried) == {"cell"}
+    assert joins.roots_at_loop_entry(loop, "h") == carried  # (the zeros before the loop carry none)
+    assert joins.roots_from_previous_iteration(loop, "g") == frozenset()  # detached every iteration
+    assert joins.roots_from_previous_iteration(loop, "cell") is None  # not rebound in the loop
+
+
+def test_a_continue_before_the_rebinding_leaves_the_heads_graphs_for_the_next_iteration():
+    m, t = facts("""
+        import torch
+        h = model(x0)
+        for x in data:
+            if x is None:
+                continue
+            h = h.detach()
+            h.sum().backward()
+    """)
+    loop = m.loops[0]
+    # the path through `continue` leaves `h` as it was at the head: the graph of `model(x0)`
+    assert modules(t, m.loop_joins.roots_from_previous_iteration(loop, "h")) == {"model"}

@@ -336,9 +336,8 @@ class LoopJoinWalk:
             return
         scope = self._scope
         lj.backs.append((dict(lj.defs), {k: scope.lookup(k) for k in lj.defs}))
-        if lj.root_keys:
-            roots = scope.roots
-            lj.root_backs.append({k: roots.get(k) for k in lj.root_keys})
+        roots = scope.roots
+        lj.root_backs.append({k: roots.get(k) for k in lj.root_keys})  # (keys set later: the head's on this path)
         lj.outer_backs.append(_loop_state(scope)[:-1])
 
     def _leave_loop_body(self) -> None:

@@ -181,7 +181,14 @@ def test_a_continue_before_the_rebinding_leaves_the_heads_graphs_for_the_next_it
                 continue
             h = h.detach()
             h.sum().backward()
+        g = model(x0)
+        while True:
+            if done():
+                continue
+            g = g.detach()
+            g.sum().backward()
     """)
-    loop = m.loops[0]
+    first, second = m.loops
     # the path through `continue` leaves `h` as it was at the head: the graph of `model(x0)`
-    assert modules(t, m.loop_joins.roots_from_previous_iteration(loop, "h")) == {"model"}
+    assert modules(t, m.loop_joins.roots_from_previous_iteration(first, "h")) == {"model"}
+    assert modules(t, m.loop_joins.roots_from_previous_iteration(second, "g")) == {"model"}  # (no loop target)

@@ -21,6 +21,8 @@ Everything is per function (`fn`), with the enclosing loops of that function (`l
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from gradlint.model.builder import _const_bool, _kwarg, _positional
@@ -38,13 +40,32 @@ from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import
     GraphEvaluator,
     ModelRoot,
     _accumulated_piece,
-    _FnState,
     _keys_in,
     _target_keys,
     dominates,
 )
 from gradlint.model.names import dotted, is_inplace_method
 from gradlint.model.training import RESET_NAME, Step, _is_grad_attr
+
+
+@dataclass
+class _FnState:
+    """What built each name of a function (GL006 asks which names a value was computed from, and what the
+    function returns). The graphs the names carry are the binding table's (`Bindings.roots_of`)."""
+
+    # key -> the expressions its value was computed from (their keys are read only when a rule asks:
+    # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
+    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
+    derived_keys: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
+    returned_src: list[cst.CSTNode] = field(default_factory=list)  # returned / yielded expressions
+
+    @property
+    def returned(self) -> set[str]:
+        """Keys mentioned in what the function returns or yields."""
+        keys: set[str] = set()
+        for src in self.returned_src:
+            keys |= _keys_in(src)
+        return keys
 
 
 class TrainingFacts(GraphEvaluator, Extension):
@@ -76,6 +97,10 @@ class TrainingFacts(GraphEvaluator, Extension):
         self._stmt: cst.CSTNode | None = None
         self._override: dict[str, frozenset[int]] | None = None
         self.model = None
+
+    @property
+    def _st(self) -> _FnState:
+        return self._states[-1]
 
     def finish(self, model) -> None:
         self.model = model

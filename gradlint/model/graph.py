@@ -20,7 +20,7 @@ accumulations, bindings and carried loop state.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -153,26 +153,6 @@ class Carried:
     reach: tuple = ()  # per key, the bindings that reach the statement (`bindings.Reach`)
 
 
-@dataclass
-class _FnState:
-    """What built each name of a function (GL006 asks which names a value was computed from, and what the
-    function returns). The graphs the names carry are the binding table's (`Bindings.roots_of`)."""
-
-    # key -> the expressions its value was computed from (their keys are read only when a rule asks:
-    # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
-    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
-    derived_keys: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
-    returned_src: list[cst.CSTNode] = field(default_factory=list)  # returned / yielded expressions
-
-    @property
-    def returned(self) -> set[str]:
-        """Keys mentioned in what the function returns or yields."""
-        keys: set[str] = set()
-        for src in self.returned_src:
-            keys |= _keys_in(src)
-        return keys
-
-
 # Every backward-like call (`.backward()`, `torch.autograd.backward/grad`) spells one of these: GL013's prefilter.
 GRAPH_REUSE_WORDS = ("backward", "autograd")
 
@@ -182,7 +162,6 @@ class GraphEvaluator:
     carried state and the facts it records; names' graphs are the binding table's)."""
 
     b: "object"
-    _states: list["_FnState"]
     _override: dict[str, frozenset[int]] | None
     _next_root: int
     _graph_reuse_possible: bool
@@ -190,10 +169,6 @@ class GraphEvaluator:
     model_roots: dict[int, "ModelRoot"]
 
     # ------------------------------------------------------------------ helpers
-
-    @property
-    def _st(self) -> _FnState:
-        return self._states[-1]
 
     def _new_root(self) -> int:
         self._next_root += 1

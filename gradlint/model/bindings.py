@@ -15,6 +15,7 @@ Merges:
 - `x = ...` forgets what was known of `x.attr` keys;
 - at a loop's head, a name holds the join of its value before the loop and what each iteration leaves
   (`gradlint.model.loop_joins`, `model.loop_joins`; the walk's side is the `LoopJoinWalk` mixin).
+Comprehension and lambda variables are local to their expression (`_comp_targets`).
 
 Beside each binding, the graph its value carries (`_Scope.roots`: key -> the ids of the autograd graphs it
 is part of, one id per graph-building op or module call — which ops make one is `gradlint.model.graph`'s,
@@ -23,7 +24,6 @@ function's graph values are its own (no lookup in enclosing scopes). They merge 
 each branch of an `if` starts from the roots before it, and after it a key carries what any branch (or the
 fall-through) left (the union: the graphs it may be part of); at a loop's head, what each back-edge left
 (`model.loop_joins.roots_at_loop_entry`).
-Comprehension and lambda variables are local to their expression (`_comp_targets`).
 
 `Bindings` is a mixin of `ModelBuilder`.
 """

@@ -15,8 +15,10 @@ make the rest of their block unreachable. A fact that reads a key records which 
     bound_this_iteration(loop, reach, sites) was it bound on every path since the head (by these sites)?
     crosses_iterations(loop, reach, stmt)    does the statement read the previous iteration's value, and
                                              does what it leaves reach the next iteration?
-    runs_every_iteration(loop, node)         does every path through the body that goes back to the head
-                                             pass the call or statement `node` (marked in the walk: `mark_runs`)?
+    runs_every_iteration(loop, node)         is the call or statement `node` (marked in the walk: `mark_runs`)
+                                             on every path from the head to the end of the body?
+    roots_from_previous_iteration(loop, key) the graphs (`bindings`: graph roots) what an iteration leaves in
+    roots_at_loop_entry(loop, key)           `key` carries into the next; those and the ones before the loop
 
 One walk of the tree, one pass over each body: the head's value is the join of the value before the loop
 and the values the first pass leaves at its back-edges; the body is not evaluated again from that join, and
@@ -309,8 +311,8 @@ class LoopJoinWalk:
 
     def mark_runs(self, node: cst.CSTNode) -> None:
         """Record that `node` runs here, for `LoopJoins.runs_every_iteration` (a pseudo-key bound at this
-        point, so the paths that reach each back-edge tell whether they passed it). Nothing in a lambda runs
-        here (it runs when called)."""
+        point, so the binding sites reaching the end of the body tell whether every path passed it). Nothing
+        in a lambda runs here (it runs when called)."""
         if not self._scope.joins or self._lambdas:
             return
         saved, self._site = self._site, id(node)

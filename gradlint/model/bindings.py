@@ -17,6 +17,14 @@ Merges:
   (`gradlint.model.loop_joins`, `model.loop_joins`; the walk's side is the `LoopJoinWalk` mixin).
 Comprehension and lambda variables are local to their expression (`_comp_targets`).
 
+Beside each binding, the graph its value carries (`_Scope.roots`: key -> the ids of the autograd graphs it
+is part of, one id per graph-building op or module call — which ops make one is `gradlint.model.graph`'s,
+the graph evaluator that fills this table when a rule needs graphs: `bind_roots`, `roots_of`). A
+function's graph values are its own (no lookup in enclosing scopes). They merge where the bindings merge:
+each branch of an `if` starts from the roots before it, and after it a key carries what any branch (or the
+fall-through) left (the union: the graphs it may be part of); at a loop's head, what each back-edge left
+(`model.loop_joins.roots_at_loop_entry`).
+
 `Bindings` is a mixin of `ModelBuilder`.
 """
 
@@ -45,7 +53,8 @@ class _Frame:
 
 
 class _Scope:
-    __slots__ = ("bindings", "parent", "function", "class_info", "frames", "dotted_heads", "uid", "declared", "joins")
+    __slots__ = ("bindings", "parent", "function", "class_info", "frames", "dotted_heads", "uid", "declared", "joins",
+                 "roots")
     _count = 0
 
     def __init__(self, parent: "_Scope | None", function: FunctionInfo | None, class_info: ClassInfo | None):
@@ -59,6 +68,7 @@ class _Scope:
         self.dotted_heads: set[str] = set()  # `x` when some `x.attr...` key is bound here
         self.declared: set[str] = set()  # `global` / `nonlocal` names: their provenance here is not known
         self.joins: list[LoopJoin] = []  # the loops of this scope being walked, innermost last
+        self.roots: dict[str, frozenset[int]] = {}  # key -> the graphs its value carries (see the module docstring)
 
     def lookup(self, name: str) -> Value | None:
         scope: _Scope | None = self
@@ -72,7 +82,7 @@ class _Scope:
 class _Branch:
     """An `if` statement being walked: the bindings before it and what each finished branch left."""
 
-    __slots__ = ("node", "scope", "pre", "outcomes", "loop_pre", "loop_outcomes")
+    __slots__ = ("node", "scope", "pre", "outcomes", "loop_pre", "loop_outcomes", "pre_roots", "root_outcomes")
 
     def __init__(self, node: cst.If, scope: "_Scope") -> None:
         self.node = node
@@ -82,6 +92,8 @@ class _Branch:
         # the binding sites reaching here, per enclosing loop of the scope (`LoopJoin.defs`)
         self.loop_pre = _loop_state(scope) if scope.joins else None
         self.loop_outcomes: list[list] = []
+        self.pre_roots = dict(scope.roots)  # the graph roots before it, and what each finished branch left
+        self.root_outcomes: list[dict[str, frozenset[int]]] = []
 
 
 def _state(v: Value | None) -> Prov | None:
@@ -127,6 +139,21 @@ class Bindings(LoopJoinWalk):
             return
         cur = self._scope.lookup(key)
         self._bind_key(key, Value(Kind.UNKNOWN, prov=prov) if cur is None else cur.with_prov(prov))
+
+    def roots_of(self, key: str) -> frozenset[int] | None:
+        """The graphs the value bound to `key` in this scope carries (None: no graph value bound here)."""
+        return self._scope.roots.get(key)
+
+    def bind_roots(self, key: str, roots: frozenset[int]) -> None:
+        """`key` now holds a value carrying the graphs `roots` (an empty set: none)."""
+        scope = self._scope
+        scope.roots[key] = roots
+        for lj in scope.joins:
+            lj.root_keys.add(key)
+
+    def drop_roots(self, key: str) -> None:
+        """`del key`: no value bound."""
+        self._scope.roots.pop(key, None)
 
     def _rebind_kind(self, name: str, value: Value) -> None:
         """A new kind for a name whose provenance does not change (`p.requires_grad = False` freezes `p`)."""
@@ -398,6 +425,8 @@ class Bindings(LoopJoinWalk):
         branch.outcomes.append(dict(branch.scope.bindings))
         branch.scope.bindings.clear()
         branch.scope.bindings.update(branch.pre)
+        branch.root_outcomes.append(branch.scope.roots)
+        branch.scope.roots = dict(branch.pre_roots)
         if branch.loop_pre is not None:
             branch.loop_outcomes.append(_loop_state(branch.scope))
             _set_state(branch.scope, branch.loop_pre)
@@ -425,6 +454,11 @@ class Bindings(LoopJoinWalk):
                 merged[name] = core if core.prov is prov else core.with_prov(prov)
             current.clear()
             current.update(merged)
+        root_outcomes = [*branch.root_outcomes, branch.scope.roots]
+        if original_node.orelse is None:
+            root_outcomes.append(branch.pre_roots)
+        if len(root_outcomes) >= 2:
+            branch.scope.roots = _union_roots(root_outcomes)
         if branch.loop_pre is not None:
             states = [*branch.loop_outcomes, _loop_state(branch.scope)]
             if original_node.orelse is None:
@@ -436,6 +470,11 @@ class Bindings(LoopJoinWalk):
 
     def _enter_lambda(self, node: cst.Lambda) -> None:
         self._comp_targets.append({p.name.value for p in node.params.params})
+        self._lambdas += 1
+
+    def _leave_lambda(self, node: cst.Lambda) -> None:
+        self._comp_targets.pop()
+        self._lambdas -= 1
 
     def _enter_comp(self, node) -> None:
         found: set[str] = set()
@@ -449,8 +488,22 @@ class Bindings(LoopJoinWalk):
         self._comp_targets.pop()
 
     visit_Lambda = _enter_lambda
+    leave_Lambda = _leave_lambda
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp
-    leave_Lambda = leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+    leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+
+
+def _union_roots(outcomes: list[dict[str, frozenset[int]]]) -> dict[str, frozenset[int]]:
+    """Where paths meet: a key carries the graphs any path left it (bound on one path only: that path's)."""
+    out = dict(outcomes[0])
+    for other in outcomes[1:]:
+        for key, roots in other.items():
+            cur = out.get(key)
+            if cur is None:
+                out[key] = roots
+            elif cur is not roots:
+                out[key] = cur | roots
+    return out
 
 
 # libraries whose lowercase attributes may be model factories or modules (`models.resnet18`)

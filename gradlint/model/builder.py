@@ -150,6 +150,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self._pending_assign: list[list] = []  # what each Assign being walked binds (`Bindings._assign_pending`)
         self._pending_prov: list = []  # what each AugAssign / `:=` being walked binds
         self._comp_targets: list[set[str]] = []  # the variables of the enclosing comprehensions and lambdas
+        self._lambdas = 0  # how many lambdas enclose the walk's position
         self._default_device = False  # torch.set_default_device(...) seen: factories may not be on the CPU
         self.rewraps: list = []  # re-wrapping calls met by the evaluator (`tensor_ops.RewrapCall`)
         self._rewrap_map: dict = {}

@@ -21,11 +21,13 @@ Everything is per function (`fn`), with the enclosing loops of that function (`l
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import libcst as cst
 
 from gradlint.model.builder import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
-from gradlint.model.facts import FunctionInfo, LoopInfo
+from gradlint.model.facts import FunctionInfo
 from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import them from here)
     _SAVES_RESULT,
     EMPTY,
@@ -38,13 +40,32 @@ from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import
     GraphEvaluator,
     ModelRoot,
     _accumulated_piece,
-    _FnState,
     _keys_in,
     _target_keys,
     dominates,
 )
 from gradlint.model.names import dotted, is_inplace_method
 from gradlint.model.training import RESET_NAME, Step, _is_grad_attr
+
+
+@dataclass
+class _FnState:
+    """What built each name of a function (GL006 asks which names a value was computed from, and what the
+    function returns). The graphs the names carry are the binding table's (`Bindings.roots_of`)."""
+
+    # key -> the expressions its value was computed from (their keys are read only when a rule asks:
+    # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
+    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
+    derived_keys: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
+    returned_src: list[cst.CSTNode] = field(default_factory=list)  # returned / yielded expressions
+
+    @property
+    def returned(self) -> set[str]:
+        """Keys mentioned in what the function returns or yields."""
+        keys: set[str] = set()
+        for src in self.returned_src:
+            keys |= _keys_in(src)
+        return keys
 
 
 class TrainingFacts(GraphEvaluator, Extension):
@@ -70,7 +91,6 @@ class TrainingFacts(GraphEvaluator, Extension):
         self._states: list[_FnState] = [_FnState()]
         self.fn_state[0] = self._states[0]
         self._next_root = 1
-        self._ctl: list[object] = []  # LoopInfo, "cond", or "fn" markers
         self._frames: list[list[int]] = []  # block frames: [frame id, statement counter]
         self._frame_id = 0
         self._elifs: set[int] = set()
@@ -78,8 +98,16 @@ class TrainingFacts(GraphEvaluator, Extension):
         self._override: dict[str, frozenset[int]] | None = None
         self.model = None
 
+    @property
+    def _st(self) -> _FnState:
+        return self._states[-1]
+
     def finish(self, model) -> None:
         self.model = model
+        joins = model.loop_joins
+        for b in self.backwards:  # (the back-edges are known once the walk has left the loop)
+            if b.loops and joins.runs_every_iteration(b.loops[-1], b.node):
+                b.unconditional_in = b.loops[-1]
 
     def visit_Module(self, node: cst.Module) -> None:
         self._push_frame()
@@ -116,10 +144,6 @@ class TrainingFacts(GraphEvaluator, Extension):
             self._count()
         if type(node.orelse) is cst.If:
             self._elifs.add(id(node.orelse))
-        self._ctl.append("cond")
-
-    def leave_If(self, node: cst.If) -> None:
-        self._ctl.pop()
 
     def visit_With(self, node: cst.With) -> None:
         self._count()
@@ -127,25 +151,14 @@ class TrainingFacts(GraphEvaluator, Extension):
     def visit_Try(self, node: cst.Try) -> None:
         self._count()
 
-    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        self._ctl.append("cond")
-
-    def leave_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        self._ctl.pop()
-
     def visit_Match(self, node) -> None:
         self._count()
-        self._ctl.append("cond")
-
-    def leave_Match(self, node) -> None:
-        self._ctl.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._count()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._count()
-        self._ctl.append("fn")
         st = _FnState()
         self._states.append(st)
         fn = self.b.function
@@ -153,14 +166,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             self.fn_state[id(fn)] = st
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._ctl.pop()
         self._states.pop()
-
-    def visit_Lambda(self, node: cst.Lambda) -> None:
-        self._ctl.append("cond")
-
-    def leave_Lambda(self, node: cst.Lambda) -> None:
-        self._ctl.pop()
 
     def visit_For(self, node: cst.For) -> None:
         self._count()
@@ -177,25 +183,15 @@ class TrainingFacts(GraphEvaluator, Extension):
                 fn = self.b.function
                 self._param_loop[(id(fn) if fn is not None else 0, tgt.value)] = owner
         for key in _target_keys(node.target):
-            self._st.taint[key] = r
+            self.b.bind_roots(key, r)
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
-            self._ctl.append(loop)
-
-    def leave_For(self, node: cst.For) -> None:
-        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
-            self._ctl.pop()
 
     def visit_While(self, node: cst.While) -> None:
         self._count()
         loop = self.b.loop
         if loop is not None:
             self.loop_start_root[id(loop)] = self._next_root + 1
-            self._ctl.append(loop)
-
-    def leave_While(self, node: cst.While) -> None:
-        if self._ctl and isinstance(self._ctl[-1], LoopInfo):
-            self._ctl.pop()
 
     def _jump(self) -> None:
         if self._frames:
@@ -238,7 +234,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             piece = _accumulated_piece(rhs, k, self.b)
             if piece is not None:
                 pr = self.roots(piece[0])
-                cur = (self._st.taint.get(k) or EMPTY) | pr
+                cur = (self.b.roots_of(k) or EMPTY) | pr
                 if pr:
                     reach = self.b.reach(k) if loops else None
                     self.accumulations.append(Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops,
@@ -248,7 +244,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                         cur = cur | {cid}
                         self.carried.append(Carried(node, (k,), cid, self.b.next_seq(), fn, loops, self.b.mode,
                                                     (reach,)))
-                self._st.taint[k] = cur
+                self.b.bind_roots(k, cur)
                 self._st.derived.setdefault(k, []).append(rhs)
                 return
         # carried state: h = f(..., h, ...) with a graph built on the previous iteration's h
@@ -266,7 +262,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         # form also binds by it, so it is always worked out there
         if loops and keys and r and (self._graph_reuse_possible or pairwise):
             sentinel = -1
-            self._override = {k: (self._st.taint.get(k) or EMPTY) | {sentinel} for k in keys}
+            self._override = {k: (self.b.roots_of(k) or EMPTY) | {sentinel} for k in keys}
             try:
                 rs, _ = self._r(rhs)
             finally:
@@ -288,7 +284,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             if type(t) is cst.Subscript:
                 base = self._key(t.value)
                 if base is not None:
-                    self._st.taint[base] = (self._st.taint.get(base) or EMPTY) | r
+                    self.b.bind_roots(base, (self.b.roots_of(base) or EMPTY) | r)
                 continue
             for k in _target_keys(t):
                 self._bind(k, r, fn, loops, lit, rhs, node)
@@ -308,7 +304,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             self._next_root + 1, self.b.next_seq(), fn, self._path())
 
     def _bind(self, key, roots, fn, loops, lit, source: cst.CSTNode, node=None) -> None:
-        self._st.taint[key] = roots
+        self.b.bind_roots(key, roots)
         self._st.derived.setdefault(key, []).append(source)
         self.bindings.append(Binding(key, self.b.next_seq(), fn, loops, lit, node))
 
@@ -336,7 +332,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             op = "+=" if type(node.operator) is cst.AddAssign else "-="
             self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
                                                    loops, self.b.mode, reach))
-        cur = self._st.taint.get(key) or EMPTY
+        cur = self.b.roots_of(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
             if loops and type(target) is not cst.Subscript:
@@ -344,7 +340,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                 cur = cur | {cid}
                 self.carried.append(Carried(node, (key,), cid, self.b.next_seq(), self.b.function, loops,
                                             self.b.mode, (reach,)))
-        self._st.taint[key] = cur
+        self.b.bind_roots(key, cur)
         self._st.derived.setdefault(key, []).append(node.value)
 
     def visit_Del(self, node: cst.Del) -> None:
@@ -352,7 +348,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         if type(target) is cst.Subscript:
             return  # (`del x[:]` re-creates `x` for the loop joins: `model.loop_joins`)
         for k in _target_keys(target):
-            self._st.taint.pop(k, None)
+            self.b.drop_roots(k)
 
     # ------------------------------------------------------------------ calls
 
@@ -387,13 +383,13 @@ class TrainingFacts(GraphEvaluator, Extension):
             if pr:
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
                                                        self.b.mode, self.b.reach(key) if loops else None))
-                self._st.taint[key] = (self._st.taint.get(key) or EMPTY) | pr
+                self.b.bind_roots(key, (self.b.roots_of(key) or EMPTY) | pr)
             self._st.derived.setdefault(key, []).append(piece)
             return
         if method == "clear" and not node.args:
             key = self._key(recv)
             if key is not None:
-                self._st.taint[key] = EMPTY
+                self.b.bind_roots(key, EMPTY)
 
     def step_path(self, step: Step) -> tuple[tuple[int, int], ...]:
         """The block path of an optimizer step (for `may_precede`)."""
@@ -415,8 +411,9 @@ class TrainingFacts(GraphEvaluator, Extension):
         self.backwards.append(Backward(
             node=node, stmt=self._stmt, kind=kind, target=target, keys=keys, roots=roots, frees=frees,
             retain_true=retain_true, create_graph=create, seq=self.b.next_seq(), fn=self.b.function,
-            loops=self._loops(), mode=self.b.mode, path=self._path(), unconditional_in=self._unconditional_loop(),
+            loops=self._loops(), mode=self.b.mode, path=self._path(),
         ))
+        self.b.mark_runs(node)  # (does every iteration run it: `finish`)
 
     # ------------------------------------------------------------------ queries for the rules
 

@@ -1,13 +1,15 @@
 """Graph provenance: which autograd graphs an expression's value carries (GL003, GL006, GL013).
 
-A light evaluator over names (`GraphEvaluator.roots(expr)`): a value is a set of "root" ids, one id per
-graph-building call or op visited (a model call, a loss call, an op on a tensor that requires grad). Two
-values share a root when they share part of a graph; `.detach()`, `.item()`, `float()`, `.data`, and
+The graph part of the one evaluator (`GraphEvaluator.roots(expr)`): a value carries a set of "root" ids, one
+id per graph-building call or op visited (a model call, a loss call, an op on a tensor that requires grad).
+Two values share a root when they share part of a graph; `.detach()`, `.item()`, `float()`, `.data`, and
 anything computed under `no_grad`/`inference_mode`/`set_grad_enabled(<flag>)` carry none. Unknown calls
 carry none (rules stay silent on what we do not know), except functions whose name says they compute a
 loss (`criterion`, `loss_fn`, `compute_loss`). What an expression *is* (a leaf, a module, ...) comes from
-the model's evaluator (`builder.classify`); this module adds only the graph identity, which `Value` does
-not carry yet.
+the model's evaluator (`builder.classify`), and what a name's value carries from the one binding table
+(`Bindings.roots_of`/`bind_roots`: the roots beside each binding, merged after branches and at loop
+back-edges); this module decides only which ops make or pass on a graph, which operands they save, and the
+graph facts' types.
 
 The facts built on it (recorded by `gradlint.model.ext_training.TrainingFacts`): backward passes with the
 roots they free (`Backward`; which calls are backward passes is decided once, in
@@ -18,7 +20,7 @@ accumulations, bindings and carried loop state.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -73,7 +75,9 @@ class Backward:
     loops: tuple[LoopInfo, ...]
     mode: Mode
     path: tuple[tuple[int, int], ...]
-    unconditional_in: LoopInfo | None = None  # the innermost loop, when every iteration of it runs the call
+    # the innermost loop, when every iteration of it that goes on runs the call (the binding table's loop
+    # joins: `model.loop_joins.runs_every_iteration`, filled in once the walk has left the loop)
+    unconditional_in: LoopInfo | None = None
 
 
 @dataclass(eq=False)
@@ -149,34 +153,15 @@ class Carried:
     reach: tuple = ()  # per key, the bindings that reach the statement (`bindings.Reach`)
 
 
-@dataclass
-class _FnState:
-    taint: dict[str, frozenset[int]] = field(default_factory=dict)
-    # key -> the expressions its value was computed from (their keys are read only when a rule asks:
-    # derived_closure: scanning every right-hand side during the walk was one of its largest costs)
-    derived: dict[str, list[cst.CSTNode]] = field(default_factory=dict)
-    derived_keys: dict[str, tuple[int, set[str]]] = field(default_factory=dict)
-    returned_src: list[cst.CSTNode] = field(default_factory=list)  # returned / yielded expressions
-
-    @property
-    def returned(self) -> set[str]:
-        """Keys mentioned in what the function returns or yields."""
-        keys: set[str] = set()
-        for src in self.returned_src:
-            keys |= _keys_in(src)
-        return keys
-
-
 # Every backward-like call (`.backward()`, `torch.autograd.backward/grad`) spells one of these: GL013's prefilter.
 GRAPH_REUSE_WORDS = ("backward", "autograd")
 
 
 class GraphEvaluator:
-    """The graph-provenance evaluator, mixed into `TrainingFacts` (which holds the per-function name table
-    `_states`, the override used to detect carried state, and the facts it records)."""
+    """The graph-provenance evaluator, mixed into `TrainingFacts` (which holds the override used to detect
+    carried state and the facts it records; names' graphs are the binding table's)."""
 
     b: "object"
-    _states: list["_FnState"]
     _override: dict[str, frozenset[int]] | None
     _next_root: int
     _graph_reuse_possible: bool
@@ -184,10 +169,6 @@ class GraphEvaluator:
     model_roots: dict[int, "ModelRoot"]
 
     # ------------------------------------------------------------------ helpers
-
-    @property
-    def _st(self) -> _FnState:
-        return self._states[-1]
 
     def _new_root(self) -> int:
         self._next_root += 1
@@ -202,21 +183,14 @@ class GraphEvaluator:
     def _path(self) -> tuple[tuple[int, int], ...]:
         return tuple((f[0], f[1]) for f in self._frames)
 
-    def _unconditional_loop(self) -> LoopInfo | None:
-        """The innermost loop, if the current statement runs on every one of its iterations."""
-        for item in reversed(self._ctl):
-            if isinstance(item, LoopInfo):
-                return item
-            return None  # a condition / handler / function boundary comes first
-        return None
-
     def _key(self, expr: cst.BaseExpression) -> str | None:
         return dotted(expr)
 
     def _lookup(self, key: str) -> frozenset[int] | None:
+        """The graphs the value bound to `key` carries: the binding table's (`Bindings.roots_of`)."""
         if self._override is not None and key in self._override:
             return self._override[key]
-        return self._st.taint.get(key)
+        return self.b.roots_of(key)
 
     # ------------------------------------------------------------------ graph provenance
 

@@ -15,6 +15,10 @@ make the rest of their block unreachable. A fact that reads a key records which 
     bound_this_iteration(loop, reach, sites) was it bound on every path since the head (by these sites)?
     crosses_iterations(loop, reach, stmt)    does the statement read the previous iteration's value, and
                                              does what it leaves reach the next iteration?
+    runs_every_iteration(loop, node)         is the call or statement `node` (marked in the walk: `mark_runs`)
+                                             on every path from the head to the end of the body?
+    roots_from_previous_iteration(loop, key) the graphs (`bindings`: graph roots) what an iteration leaves in
+    roots_at_loop_entry(loop, key)           `key` carries into the next; those and the ones before the loop
 
 One walk of the tree, one pass over each body: the head's value is the join of the value before the loop
 and the values the first pass leaves at its back-edges; the body is not evaluated again from that join, and
@@ -48,8 +52,8 @@ class LoopJoin:
     before the loop (`pre`) and every back-edge's: one pass over the body, bounded — the body is not
     re-evaluated from the joined head, and values that disagree join to unknown (`values.join`)."""
 
-    __slots__ = ("backs", "defs", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
-                 "sites")
+    __slots__ = ("backs", "defs", "end", "loop", "orelse_done", "outer_backs", "outer_breaks", "outer_pre", "parent", "pre",
+                 "pre_roots", "root_backs", "root_keys", "sites")
 
     def __init__(self, loop: LoopInfo, scope) -> None:
         self.loop = loop
@@ -63,6 +67,12 @@ class LoopJoin:
         self.outer_backs: list[list] = []
         self.outer_breaks: list[list] = []
         self.orelse_done = False
+        self.end: dict[str, frozenset[int]] | None = None  # `defs` at the end of the body (None: not reached)
+        # the graph roots (`_Scope.roots`) before the loop, the keys whose roots the body sets, and their
+        # roots at each back-edge
+        self.pre_roots = dict(scope.roots)
+        self.root_keys: set[str] = set()
+        self.root_backs: list[dict[str, frozenset[int] | None]] = []
 
     def before(self, key: str) -> Value | None:
         if key in self.pre:
@@ -137,6 +147,34 @@ class LoopJoins:
             return None
         return values[0] if all(v is values[0] for v in values) else _join_values(values)
 
+    def roots_from_previous_iteration(self, loop: LoopInfo, key: str) -> frozenset[int] | None:
+        """The graphs (`gradlint.model.bindings`: graph roots) that what an iteration of `loop` leaves in
+        `key` may carry into the next one — the union over the back-edges; None when the body never sets
+        them (the value before the loop reaches every iteration)."""
+        lj = self._join(loop)
+        if lj is None or key not in lj.root_keys:
+            return None
+        out: frozenset[int] = frozenset()
+        found = False
+        for back in lj.root_backs:
+            roots = back.get(key, lj.pre_roots.get(key))  # (a back-edge before its first binding: the head's)
+            if roots is not None:
+                out |= roots
+                found = True
+        return out if found else None
+
+    def roots_at_loop_entry(self, loop: LoopInfo, key: str) -> frozenset[int] | None:
+        """The graphs `key` may carry at the head of `loop` on any iteration: those before the loop and those
+        each iteration leaves (None: no graph value bound)."""
+        lj = self._join(loop)
+        if lj is None:
+            return None
+        before = lj.pre_roots.get(key)
+        prev = self.roots_from_previous_iteration(loop, key)
+        if prev is None:
+            return before
+        return prev if before is None else before | prev
+
     def rebound_in_loop(self, loop: LoopInfo, key: str, besides: cst.CSTNode | None = None) -> bool:
         """Does a statement of the body of `loop` (nested blocks included) other than `besides` bind `key`?"""
         lj = self._join(loop)
@@ -168,6 +206,25 @@ class LoopJoins:
         own = id(stmt)
         after = frozenset((own,)) if own in lj.sites.get(reach.key, ()) else defs
         return bool(after & lj.back_defs(reach.key))
+
+    def runs_every_iteration(self, loop: LoopInfo, node: cst.CSTNode) -> bool:
+        """Does every iteration of `loop` that runs to the end of its body run `node` — a call or statement
+        the walk marked (`LoopJoinWalk.mark_runs`): is it on every path from the loop's head to the end of the
+        body? Not in a branch, a handler, a `try` body a handler may cut short, an inner loop (which may run no
+        iteration), or a lambda; an iteration cut short by `continue` does not count. When no path reaches the
+        end of the body, every `continue` counts instead; a loop left on every path has no back-edge: False."""
+        lj = self._join(loop)
+        key = _run_key(node)
+        if lj is None or key not in lj.sites or not lj.backs:
+            return False
+        if lj.end is not None:
+            return HEAD not in lj.end.get(key, _HEAD_ONLY)
+        return HEAD not in lj.back_defs(key)
+
+
+def _run_key(node: cst.CSTNode) -> str:
+    """The pseudo-key under which `mark_runs` records a node as a binding site of its own."""
+    return f"<runs {id(node)}>"
 
 
 def _loop_state(scope) -> list:
@@ -252,6 +309,16 @@ class LoopJoinWalk:
         self._mark_bound(key)
         self._site = saved
 
+    def mark_runs(self, node: cst.CSTNode) -> None:
+        """Record that `node` runs here, for `LoopJoins.runs_every_iteration` (a pseudo-key bound at this
+        point, so the binding sites reaching the end of the body tell whether every path passed it). Nothing
+        in a lambda runs here (it runs when called)."""
+        if not self._scope.joins or self._lambdas:
+            return
+        saved, self._site = self._site, id(node)
+        self._mark_bound(_run_key(node))
+        self._site = saved
+
     def reach(self, key: str) -> Reach | None:
         """Which bindings of `key` may reach this point, per enclosing loop of the scope (None outside loops)."""
         joins = self._scope.joins
@@ -271,6 +338,8 @@ class LoopJoinWalk:
             return
         scope = self._scope
         lj.backs.append((dict(lj.defs), {k: scope.lookup(k) for k in lj.defs}))
+        roots = scope.roots
+        lj.root_backs.append({k: roots.get(k) for k in lj.root_keys})  # (keys set later: the head's on this path)
         lj.outer_backs.append(_loop_state(scope)[:-1])
 
     def _leave_loop_body(self) -> None:
@@ -278,6 +347,7 @@ class LoopJoinWalk:
         scope = self._scope
         lj = scope.joins[-1]
         self._back_edge(lj)
+        lj.end = lj.defs
         scope.joins.pop()
         lj.orelse_done = True
         if scope.joins:

@@ -623,3 +623,28 @@ def test_optimizer_over_chained_parameters_through_an_alias(imports, chain, expe
     """
     assert rows("GL013", snippet) == expected
 
+
+
+def test_each_branch_starts_from_the_graph_before_the_if():
+    # the `else:` branch backpropagates the first forward pass's output (freed by `loss.backward()`), not the
+    # `if:` branch's new one (checked on torch 2.13: `RuntimeError: Trying to backward through the graph a
+    # second time`); a name rebound on one branch carries both graphs after the `if`
+    snippet = """
+    import torch
+    import torch.nn as nn
+    model = nn.Linear(3, 1)
+    crit = nn.MSELoss()
+    out = model(x)
+    loss = crit(out, y)
+    loss.backward()
+    if flag:
+        out = model(x)
+    else:
+        loss2 = crit(out, y)
+        loss2.backward()
+    """
+    assert rows("GL013", snippet) == [13]
+    # look-alike: the same backward after the `if:` branch re-ran the forward pass on every path
+    fresh = snippet.replace("    else:\n        loss2 = crit(out, y)\n        loss2.backward()\n",
+                            "    else:\n        out = model(x)\n    crit(out, y).backward()\n")
+    assert "else:\n        out = model(x)" in fresh and rows("GL013", fresh) == []

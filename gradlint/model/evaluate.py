@@ -178,13 +178,15 @@ class Evaluator:
                 return it
         return UNKNOWN
 
-    def _classify_attribute(self, expr: cst.Attribute) -> Value:
+    def _classify_attribute(self, expr: cst.Attribute, base: Value | None = None) -> Value:
+        """`classify(expr)`; `base`: `classify(expr.value)` when the caller has just computed it."""
         attr = expr.attr.value
         if attr == "grad":
             return Value(Kind.TENSOR, "a gradient")
         if attr == "param_groups":
             return Value(Kind.GROUPS)
-        base = self.classify(expr.value)
+        if base is None:
+            base = self.classify(expr.value)
         if base.kind is Kind.SELF:
             cls = self.scope_class()
             if cls is None:
@@ -376,12 +378,15 @@ class Evaluator:
                 cls = self.scope_class()
                 if method == "forward" and cls is not None and cls.is_module:
                     return Value(Kind.TENSOR)
-                if cls is not None and method not in cls.method_names and self.classify(func).kind is Kind.MODULE:
+                if cls is not None and method not in cls.method_names and self._classify_attribute(
+                        func, recv).kind is Kind.MODULE:
                     return Value(Kind.TENSOR, "a model output")  # `self.encoder(x)`: a submodule's output
                 return UNKNOWN
             if recv.is_tensor:
                 return self._classify_tensor_method(recv, method, call)
-        fv = self.classify(func)
+            fv = self._classify_attribute(func, recv)  # (`classify(func)`: its receiver's value is `recv`)
+        else:
+            fv = self.classify(func)
         if fv.kind is Kind.MODULE:
             return Value(Kind.TENSOR, "a model output")
         return UNKNOWN

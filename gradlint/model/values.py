@@ -54,6 +54,9 @@ class ParamRef:
     name: str
     index: int  # position among the positional parameters (counting `self`), -1 for keyword-only
 
+    def __init__(self, fn: cst.FunctionDef, name: str, index: int) -> None:
+        self.__dict__.update(fn=fn, name=name, index=index)  # (see Prov.__init__)
+
     def __hash__(self) -> int:
         return hash((id(self.fn), self.name))
 

@@ -13,8 +13,14 @@ import libcst as cst
 def dotted(expr: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     # exact type tests: LibCST's node classes are ABCs, so isinstance() costs a Python-level call each
-    if type(expr) is cst.Name:
+    tp = type(expr)
+    if tp is cst.Name:
         return expr.value
+    if tp is not cst.Attribute:
+        return None
+    head = expr.value
+    if type(head) is cst.Name:  # (the common `a.b`: no list to build)
+        return f"{head.value}.{expr.attr.value}"
     parts: list[str] = []
     while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)

@@ -525,12 +525,14 @@ class FactRecorder:
                 fn.eval_seqs.append(seq)
             else:
                 self.module_eval_seqs.append(seq)
-        self.switches.append(ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops)))
+        switch = ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops))
+        self.switches.append(switch)
+        self._last_switch[fn] = switch  # (for `_after_eval_reason`: the last switch of each scope)
 
     def _after_eval_reason(self) -> str | None:
         """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
         fn = self._function
-        last = next((s for s in reversed(self.switches) if s.function is fn), None)
+        last = self._last_switch.get(fn)  # (the last of `switches` whose function is `fn`)
         if last is not None and last.kind != "train" and last.receiver:
             return f"it runs after `{last.receiver}.eval()`"
         return None

@@ -414,7 +414,10 @@ class Bindings(LoopJoinWalk):
             for name in set().union(*outcomes):
                 values = [o[name] for o in outcomes if name in o]
                 first = values[0]
-                if all(v is first for v in values):
+                for v in values:  # (a plain loop: most names hold the same value in every outcome)
+                    if v is not first:
+                        break
+                else:
                     merged[name] = first
                     continue
                 core = first if all(_same_core(v, first) for v in values) else join(values)

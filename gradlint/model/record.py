@@ -291,8 +291,7 @@ class FactRecorder:
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        fn = self._function
-        loop = self._loop
+        fn = self._scope.function  # (`_function`)
         if self._scope.joins:
             self._renewing_call(node)
         if type(func) is cst.Attribute:
@@ -349,9 +348,9 @@ class FactRecorder:
         if q is not None:
             if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
                 self._mark_grad_use()
-            elif GRAD_MODE_NAMES.get(q) == "enable_grad":
+            elif (kind := GRAD_MODE_NAMES.get(q)) == "enable_grad":
                 self._mark_grad_use()
-            elif GRAD_MODE_NAMES.get(q) == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
+            elif kind == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
                 if arg is not None and _const_bool(arg.value) is True:
                     self._mark_grad_use()
@@ -366,6 +365,7 @@ class FactRecorder:
         found = self._model_call_text(node)
         if found is not None:
             text, target_value = found
+            loop = self._loop
             mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
                            value=target_value, module_global=fn is not None and self._module_global(text))
             self.model_calls.append(mc)

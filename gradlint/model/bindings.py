@@ -339,8 +339,10 @@ class Bindings(LoopJoinWalk):
             cur = scope.bindings.get(key)
             final = _state(cur) if cur is not None else UNK_PROV
             first = candidates[0]
-            if not all(first.same(c) for c in candidates):
-                final = UNK_PROV
+            for c in candidates:  # (a plain loop: `all(first.same(c) ...)` at every key of every frame)
+                if not first.same(c):
+                    final = UNK_PROV
+                    break
             final = merge_regions(final, before, values)  # (None, DEFER: no regions)
             if scope.frames:
                 parent = scope.frames[-1]

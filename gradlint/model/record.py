@@ -60,10 +60,10 @@ def _names_in(expr: cst.CSTNode) -> set[str]:
 
 def _reads_grad_of(expr: cst.CSTNode, target: str) -> bool:
     """Does expr read `<target>.grad` (an update step like `p - lr * p.grad`)?"""
-    return any(
-        type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target
-        for n in iter_nodes(expr)
-    )
+    for n in iter_nodes(expr):  # (a plain loop: no generator frame resumed per node)
+        if type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target:
+            return True
+    return False
 
 
 def _has_grad_term(expr: cst.CSTNode) -> bool:

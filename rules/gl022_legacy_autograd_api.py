@@ -87,6 +87,14 @@ RAISES_CONTEXTS = frozenset({"raises", "assertRaises", "assertRaisesRegex", "ass
                              "warns", "deprecated_call", "catch_warnings"})
 
 
+def _legacy_keyword(args) -> bool:
+    """A `volatile=` or `retain_variables=` argument (a plain loop: asked at every call of the file)."""
+    for a in args:
+        if a.keyword is not None and a.keyword.value in ("volatile", "retain_variables"):
+            return True
+    return False
+
+
 @dataclass(eq=False)
 class _Site:
     node: cst.CSTNode
@@ -224,9 +232,8 @@ class LegacyApiScan(Extension):
             self.name_calls.setdefault(func.value, []).append(self._site(node))
         elif type(func) is cst.Call:
             self.call_calls.append(self._site(node))
-        if len(node.args) >= 3 or any(
-            a.keyword is not None and a.keyword.value in ("volatile", "retain_variables") for a in node.args
-        ) or (type(func) in (cst.Name, cst.Attribute) and (dotted(func) or "").endswith("variable")):
+        if len(node.args) >= 3 or _legacy_keyword(node.args) or (
+                type(func) in (cst.Name, cst.Attribute) and (dotted(func) or "").endswith("variable")):
             self.calls.append(self._site(node))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:

@@ -366,8 +366,10 @@ class Bindings(LoopJoinWalk):
             cur = scope.bindings.get(key)
             final = _state(cur) if cur is not None else UNK_PROV
             first = candidates[0]
-            if not all(first.same(c) for c in candidates):
-                final = UNK_PROV
+            for c in candidates:  # (a plain loop: `all(first.same(c) ...)` at every key of every frame)
+                if not first.same(c):
+                    final = UNK_PROV
+                    break
             final = merge_regions(final, before, values)  # (None, DEFER: no regions)
             if scope.frames:
                 parent = scope.frames[-1]
@@ -443,7 +445,10 @@ class Bindings(LoopJoinWalk):
             for name in set().union(*outcomes):
                 values = [o[name] for o in outcomes if name in o]
                 first = values[0]
-                if all(v is first for v in values):
+                for v in values:  # (a plain loop: most names hold the same value in every outcome)
+                    if v is not first:
+                        break
+                else:
                     merged[name] = first
                     continue
                 core = first if all(_same_core(v, first) for v in values) else join(values)

@@ -164,6 +164,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self._anon_site = 0
         self.module_eval_seqs: list[int] = []  # X.eval() at module level
         self.switches: list[ModeSwitch] = []  # every eval()/train() switch, in order
+        self._last_switch: dict[FunctionInfo | None, ModeSwitch] = {}  # the last one of each function
         self.training = TrainingRecorder(self)  # optimizers, steps, backward passes, resets (model.training)
         self._init_assigned()  # what built each name (`gradlint.model.assigned`, for `gradlint.model.modes`)
 

@@ -13,8 +13,14 @@ import libcst as cst
 def dotted(expr: cst.BaseExpression) -> str | None:
     """`a.b.c` for a Name/Attribute chain, else None."""
     # exact type tests: LibCST's node classes are ABCs, so isinstance() costs a Python-level call each
-    if type(expr) is cst.Name:
+    tp = type(expr)
+    if tp is cst.Name:
         return expr.value
+    if tp is not cst.Attribute:
+        return None
+    head = expr.value
+    if type(head) is cst.Name:  # (the common `a.b`: no list to build)
+        return f"{head.value}.{expr.attr.value}"
     parts: list[str] = []
     while type(expr) is cst.Attribute:
         parts.append(expr.attr.value)
@@ -116,9 +122,13 @@ class ImportMap:
         self.relative_origin: dict[str, str] = {}
         self.stars: list[str] = []  # `from M import *`: M (relative ones with their dots)
         self._resolved: dict[str, str | None] = {}  # dotted name -> resolve(); emptied when aliases change
+        # id(expr) -> (expr, resolve(expr)): the walk resolves a call's callee several times (the facts and
+        # each extension); the entry keeps its node alive, so the id stays its. Emptied with `_resolved`.
+        self._by_node: dict[int, tuple[cst.BaseExpression, str | None]] = {}
 
     def add_import(self, node: cst.Import) -> None:
         self._resolved.clear()
+        self._by_node.clear()
         for alias in node.names:
             full = dotted(alias.name)
             if full is None:
@@ -131,6 +141,7 @@ class ImportMap:
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
         self._resolved.clear()
+        self._by_node.clear()
         if node.relative:
             dots = "." * len(node.relative)
             base = _module_name(node.module)
@@ -168,17 +179,22 @@ class ImportMap:
         Returns None when the chain does not start at an imported name. `torch` is assumed to be
         the torch module even when the file does not import it (notebook cells, snippets).
         """
+        hit = self._by_node.get(id(expr))
+        if hit is not None and hit[0] is expr:
+            return hit[1]
         d = dotted(expr)
         if d is None:
-            return None
-        found = self._resolved.get(d, _UNSEEN)
-        if found is _UNSEEN:
-            head, _, rest = d.partition(".")
-            origin = self.aliases.get(head)
-            if origin is None and head == "torch":
-                origin = "torch"
-            found = None if origin is None else f"{origin}.{rest}" if rest else origin
-            self._resolved[d] = found
+            found = None
+        else:
+            found = self._resolved.get(d, _UNSEEN)
+            if found is _UNSEEN:
+                head, _, rest = d.partition(".")
+                origin = self.aliases.get(head)
+                if origin is None and head == "torch":
+                    origin = "torch"
+                found = None if origin is None else f"{origin}.{rest}" if rest else origin
+                self._resolved[d] = found
+        self._by_node[id(expr)] = (expr, found)
         return found
 
     def origin(self, expr: cst.BaseExpression) -> str | None:

@@ -60,10 +60,10 @@ def _names_in(expr: cst.CSTNode) -> set[str]:
 
 def _reads_grad_of(expr: cst.CSTNode, target: str) -> bool:
     """Does expr read `<target>.grad` (an update step like `p - lr * p.grad`)?"""
-    return any(
-        type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target
-        for n in iter_nodes(expr)
-    )
+    for n in iter_nodes(expr):  # (a plain loop: no generator frame resumed per node)
+        if type(n) is cst.Attribute and n.attr.value == "grad" and dotted(n.value) == target:
+            return True
+    return False
 
 
 def _has_grad_term(expr: cst.CSTNode) -> bool:
@@ -291,8 +291,7 @@ class FactRecorder:
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        fn = self._function
-        loop = self._loop
+        fn = self._scope.function  # (`_function`)
         if self._scope.joins:
             self._renewing_call(node)
         if type(func) is cst.Attribute:
@@ -349,9 +348,9 @@ class FactRecorder:
         if q is not None:
             if q in ("torch.autograd.grad", "torch.autograd.backward") or q.startswith("torch.func."):
                 self._mark_grad_use()
-            elif GRAD_MODE_NAMES.get(q) == "enable_grad":
+            elif (kind := GRAD_MODE_NAMES.get(q)) == "enable_grad":
                 self._mark_grad_use()
-            elif GRAD_MODE_NAMES.get(q) == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
+            elif kind == "set_grad_enabled":  # `set_grad_enabled(True)`: enable_grad spelled out
                 arg = _kwarg(node, "mode") or (_positional(node)[0] if _positional(node) else None)
                 if arg is not None and _const_bool(arg.value) is True:
                     self._mark_grad_use()
@@ -366,6 +365,7 @@ class FactRecorder:
         found = self._model_call_text(node)
         if found is not None:
             text, target_value = found
+            loop = self._loop
             mc = ModelCall(node=node, seq=self._next(), mode=self._mode, function=fn, loop=loop, text=text,
                            value=target_value, module_global=fn is not None and self._module_global(text))
             self.model_calls.append(mc)
@@ -525,12 +525,14 @@ class FactRecorder:
                 fn.eval_seqs.append(seq)
             else:
                 self.module_eval_seqs.append(seq)
-        self.switches.append(ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops)))
+        switch = ModeSwitch(node, seq, dotted(receiver) or "", kind, fn, list(self.enclosing_loops))
+        self.switches.append(switch)
+        self._last_switch[fn] = switch  # (for `_after_eval_reason`: the last switch of each scope)
 
     def _after_eval_reason(self) -> str | None:
         """A loop that starts after `model.eval()` (with no `.train()` since) in the same scope."""
         fn = self._function
-        last = next((s for s in reversed(self.switches) if s.function is fn), None)
+        last = self._last_switch.get(fn)  # (the last of `switches` whose function is `fn`)
         if last is not None and last.kind != "train" and last.receiver:
             return f"it runs after `{last.receiver}.eval()`"
         return None

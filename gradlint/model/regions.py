@@ -103,6 +103,14 @@ def regions_only(prov: Prov | None) -> Prov:
     return Prov(off=prov.off, inference=prov.inference)
 
 
+def _is_one_of(node: cst.CSTNode, nodes: list) -> bool:
+    """`any(node is n for n in nodes)`, without a generator (asked at every assignment)."""
+    for n in nodes:
+        if n is node:
+            return True
+    return False
+
+
 class GradRegions:
     """The builder's part that gives values their grad-mode region (see the module docstring)."""
 
@@ -141,7 +149,7 @@ class GradRegions:
         if region is not None and not region:
             return region
         used = [p for p in inputs if p.state != NUM]
-        derived = _union(p.off for p in used) if used and all(p.off is not None for p in used) else None
+        derived = _union(p.off for p in used) if used and None not in [p.off for p in used] else None
         if region is None:
             return derived
         return region if derived is None else frozenset({AnyOf((region, derived))})
@@ -169,7 +177,7 @@ class GradRegions:
                 prov = evolve(prov, off=cur.off, inference=cur.inference) if cur is not None else prov
             elif prov is not None and type(prov) is Prov and (type(target) is cst.Name or type(target) in (
                     cst.Tuple, cst.List)):
-                if any(target is t for t in targets):
+                if _is_one_of(target, targets):
                     off, inference = self.made(rhs, prov, unpacked=type(target) is not cst.Name)
                 else:
                     off = inference = None  # an element of a tuple literal unpacked

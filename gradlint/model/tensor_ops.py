@@ -85,6 +85,18 @@ class RewrapCall:
     trained: bool = False  # handed to an optimizer / nn.Parameter: meant as a new leaf
 
 
+def _pure(inputs: list[Prov]) -> bool:
+    """Computed only from re-wrapped values and data: `any(v.pure ...) and all(v.pure or <data> ...)` (plain
+    loops: asked for every op the evaluator computes)."""
+    found = False
+    for v in inputs:
+        if v.pure:
+            found = True
+        elif v.state not in (NUM, PLAIN, CUT):
+            return False
+    return found
+
+
 class TensorEvaluator(Dtypes):
     @property
     def in_forward(self) -> bool:
@@ -196,7 +208,7 @@ class TensorEvaluator(Dtypes):
     def _op(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
         """The result of an op (arithmetic, a tensor method, a torch function) on `inputs`."""
         result = self._op_kind(inputs, node, how)
-        pure = any(v.pure for v in inputs) and all(v.pure or v.state in (NUM, PLAIN, CUT) for v in inputs)
+        pure = _pure(inputs)
         if pure != result.pure:
             result = evolve(result, pure=pure)
         if self.regions_tracked:  # the grad-mode region it is made in (`gradlint.model.regions`)

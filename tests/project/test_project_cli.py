@@ -578,32 +578,30 @@ def _second_checks(monkeypatch) -> list[str]:
     return seen
 
 
-def test_a_layer_built_and_called_inside_a_model_class_is_not_checked_twice(gl, tmp_path, monkeypatch):
-    """The class facts of `Head` would change nothing in models.py: the file is checked once."""
+def _lint_project(root, names: tuple[str, ...]) -> list:
+    """Every rule, `names` reported, through the runner; the results in their order."""
     from gradlint import runner
     from gradlint.rules import ALL_RULES
     from gradlint.settings import Settings
 
+    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
+    return [result for result, _ in runner.lint_project([(str(root / n), settings) for n in names], [], root, 1, None)]
+
+
+def test_a_layer_built_and_called_inside_a_model_class_is_not_checked_twice(gl, tmp_path, monkeypatch):
+    """The class facts of `Head` would change nothing in models.py: the file is checked once."""
     root = tree(tmp_path, {"layers.py": LAYERS, "models.py": BODY})
     seen = _second_checks(monkeypatch)
-    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
-    report = [(str(root / p), settings) for p in ("layers.py", "models.py")]
-    runner.lint_project(report, [], root, 1, None)
+    _lint_project(root, ("layers.py", "models.py"))
     assert seen == []
 
 
 def test_an_attribute_read_through_another_files_layer_gets_its_facts(gl, tmp_path, monkeypatch):
     """`self.head.fc.weight.data.mul_()` in the model's `__init__`: `fc` is what layers.py's Head builds, an
     nn.Linear, so this is GL003 (hygiene) — found only with Head's facts; models.py is checked again."""
-    from gradlint import runner
-    from gradlint.rules import ALL_RULES
-    from gradlint.settings import Settings
-
     root = tree(tmp_path, {"layers.py": LAYERS, "models.py": INIT_THROUGH_DATA})
     seen = _second_checks(monkeypatch)
-    settings = Settings(selected=frozenset(r.code for r in ALL_RULES))
-    report = [(str(root / p), settings) for p in ("layers.py", "models.py")]
-    ((_, _), (result, _)) = runner.lint_project(report, [], root, 1, None)
+    _, result = _lint_project(root, ("layers.py", "models.py"))
     assert [(d.code, d.location.row) for d in result.diagnostics] == [("GL003", 10)]
     assert seen == ["models.py"]
     assert findings(check(gl, root, extra=("--no-project",))) == []

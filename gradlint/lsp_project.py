@@ -87,19 +87,20 @@ class WorkspaceProjects:
 
     def _project(self, r: _Root, filename: str, own: dict, settings_for):
         """The Project for `filename` with every summary its facts need."""
-        from gradlint.project import Project, mentioning
+        from gradlint.project import Project, mentioning, wanted
 
         summaries = {p: s for p, s in r.buffers.items() if p != filename}
         summaries[filename] = own
         project = Project(r.root, r.files + [filename], summaries)
         # (callers matter only to these; a method's callers spell its class: `Trainer(...)`)
-        names = frozenset(n.partition(".")[0] for n, d in own["defs"].items() if d["wants"])
-        key = (filename, names)
+        names = wanted({filename: own})
+        key = (filename, frozenset(names))
         callers = r.callers.get(key)
         if callers is None:
             others = [p for p in r.files if p != filename and p not in r.buffers]
-            callers = r.callers[key] = mentioning(others, set(names))
-        project.complete(callers, lambda paths: [self._disk_summary(r, p, settings_for) for p in paths])
+            callers = r.callers[key] = mentioning(others, names, r.root)
+        project.complete(callers, lambda paths: [self._disk_summary(r, p, settings_for) for p in paths],
+                         focus={filename}, names=set(names))
         return project
 
     # ---------------------------------------------------------------- linting

@@ -231,7 +231,7 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     """Check the `report` files as part of their project (`report` + `others`, see gradlint.project): every
     file's summary first, then the reported files that the rest of the project tells something about are
     checked again with those facts. Results in the order of `report`."""
-    from gradlint.project import Project, mentioning
+    from gradlint.project import Project, mentioning, wanted
 
     work = [(p, s, cache_root, True) for p, s in report]
     firsts = _map(_project_first, work, jobs, progress)
@@ -244,10 +244,10 @@ def lint_project(report: list[tuple[str, Settings]], others: list[tuple[str, Set
     if settings_of:
         # (only functions whose findings depend on their callers: the callers of the others tell nothing)
         # (a method's callers spell its class: `Trainer(...)`)
-        names = {n.partition(".")[0] for s in project.summaries.values() for n, d in s["defs"].items() if d["wants"]}
-        project.complete(mentioning(sorted(settings_of), names), lambda paths: [
+        names = wanted(project.summaries)
+        project.complete(mentioning(sorted(settings_of), names, root), lambda paths: [
             g[2] for g in _map(_project_first, [(p, settings_of[p], cache_root, False) for p in paths], jobs)],
-            readable=set(settings_of))
+            readable=set(settings_of), focus={p for p, _ in report}, names=set(names))
     facts = project.link() if len(project.summaries) > 1 else {}
     out: list[tuple[FileResult, str | None]] = [(f[0], f[1]) for f in firsts]
     redo = [(i, (p, s, cache_root, facts[p])) for i, (p, s) in enumerate(report)

@@ -116,20 +116,65 @@ def test_the_re_export_bound_holds_whichever_lookup_came_first(tmp_path):
     assert os.path.basename(paths[f"r{n}.py"]) == f"r{n}.py"
 
 
+def _write(root, texts: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for name, text in texts.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+        out[name] = str(p)
+    return out
+
+
+def _callers(root, texts: dict[str, str], names: dict[str, list[str]]) -> list[str]:
+    paths = _write(root, texts)
+    defining = {n: {str(root / d) for d in files} for n, files in names.items()}
+    found = mentioning(sorted(p for name, p in paths.items() if name not in sum(names.values(), [])),
+                       defining, root)
+    return sorted(os.path.relpath(p, root) for p in found)
+
+
 def test_mentioning_finds_the_files_that_spell_a_name_as_a_word_and_import(tmp_path):
     texts = {
+        "utils.py": "def evaluate(model):\n    pass\n",
         "calls.py": "from utils import evaluate\nevaluate(model)\n",
         "attr.py": "import utils\nutils.evaluate(model)\n",
         "longer.py": "from utils import evaluate_all\nevaluate_all(model)\n",  # another word
-        "prefix.py": "import x\nre_evaluate = 1\n",
-        "no_import.py": "def evaluate(model):\n    pass\n",  # spells it, imports nothing
-        "unicode.py": "import x\nπevaluate = 1\n",  # (a word character before it: another word)
+        "prefix.py": "import utils\nre_evaluate = 1\n",
+        "no_import.py": "def evaluate(model):\n    utils = 1\n",  # spells it, imports nothing
+        "unicode.py": "import utils\nπevaluate = 1\n",  # (a word character before it: another word)
     }
-    for name, text in texts.items():
-        (tmp_path / name).write_text(text, encoding="utf-8")
-    paths = sorted(str(tmp_path / n) for n in texts)
-    assert [os.path.basename(p) for p in mentioning(paths, {"evaluate", "train"})] == ["attr.py", "calls.py"]
-    assert mentioning(paths, set()) == []
+    assert _callers(tmp_path, texts, {"evaluate": ["utils.py"], "train": ["utils.py"]}) == ["attr.py", "calls.py"]
+    assert mentioning([str(tmp_path / "calls.py")], {}, tmp_path) == []
+
+
+def test_mentioning_needs_a_way_to_import_the_defining_file(tmp_path):
+    texts = {
+        "lib/__init__.py": "def sigmoid(x):\n    x.sigmoid_()\n",
+        "lib/act.py": "def swish(x):\n    x.mul_(2)\n",
+        # another package that spells the names but cannot reach lib's files
+        "other/models.py": "import torch\nfrom .act import swish\ny = torch.sigmoid(x)\nswish(y)\n",
+        "other/act.py": "import torch\ndef swish(x):\n    return x\n",
+        "other/sub/deep.py": "from .. import act\nfrom ... import nothing\nact.swish(w)\nsigmoid = 1\n",
+        # ways to reach them
+        "lib/nn.py": "from . import sigmoid\nsigmoid(w)\n",  # a relative import of the package
+        "lib/sub/deep.py": "from .. import blocks\nblocks.swish(w)\n",  # (of a package above)
+        "lib/blocks.py": "from .act import swish\nswish(w)\n",
+        "lib/script.py": "from act import swish\nswish(w)\n",  # a script beside it
+        "train.py": "import lib\nlib.sigmoid(w)\n",
+        "tools/train2.py": "from lib.act import swish\nswish(w)\n",  # (from the root)
+    }
+    got = _callers(tmp_path, texts, {"sigmoid": ["lib/__init__.py"], "swish": ["lib/act.py"]})
+    assert got == ["lib/blocks.py", "lib/nn.py", "lib/script.py", "lib/sub/deep.py", "tools/train2.py", "train.py"]
+
+
+def test_mentioning_follows_a_src_layout(tmp_path):
+    texts = {
+        "src/pkg/ops.py": "def scale_(w):\n    w.mul_(2)\n",
+        "scripts/train.py": "from pkg.ops import scale_\nscale_(w)\n",
+        "scripts/other.py": "from mylib import scale_\nscale_(w)\n",
+    }
+    assert _callers(tmp_path, texts, {"scale_": ["src/pkg/ops.py"]}) == ["scripts/train.py"]
 
 
 def test_a_replaced_summary_is_read_again(tmp_path):
@@ -139,3 +184,22 @@ def test_a_replaced_summary_is_read_again(tmp_path):
     proj.add(paths["pkg/ops.py"], summarize_text("def other(x):\n    pass\n"))
     assert proj.resolve("pkg.scale_", paths["pkg/ops.py"]) is None
     assert proj.resolve("pkg.other", paths["pkg/ops.py"]) == (paths["pkg/ops.py"], "other")
+
+
+def test_another_files_calls_are_followed_only_where_they_name_a_function_of_the_focus(tmp_path):
+    files = {
+        "lib/__init__.py": "from .ops import scale_\n",
+        "lib/ops.py": "def scale_(w):\n    w.mul_(2)\n",
+        "helpers/__init__.py": "from .misc import prepare\n",
+        "helpers/misc.py": "def prepare(w):\n    return w\n",
+        "train.py": ("import torch\nimport lib\nimport helpers\nw = torch.zeros(3, requires_grad=True)\n"
+                     "helpers.prepare(w)\nlib.scale_(w)\n"),
+    }
+    absent = ("lib/__init__.py", "helpers/__init__.py", "helpers/misc.py")
+    proj, paths = _project(tmp_path, files, absent=absent)
+    focus = {paths["lib/ops.py"]}
+    # train.py is a caller of scale_: lib (the hub its call goes through) is needed, helpers is not
+    assert proj.needed(focus, {"scale_"}) == {paths["lib/__init__.py"]}
+    # the focus's own calls are all followed, as are all calls without a focus
+    assert proj.needed({paths["train.py"]}, {"scale_"}) == {paths["lib/__init__.py"], paths["helpers/__init__.py"]}
+    assert proj.needed() == {paths["lib/__init__.py"], paths["helpers/__init__.py"]}

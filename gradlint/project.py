@@ -116,10 +116,7 @@ class Project:
         return best[0][1]
 
     def _relative_base(self, importer: str, dots: int) -> str:
-        base = os.path.dirname(self._abs[importer])
-        for _ in range(dots - 1):
-            base = os.path.dirname(base)
-        return base
+        return _package_folder(os.path.dirname(self._abs[importer]), dots)
 
     def _file_at(self, folder: str, parts: list[str]) -> str | None:
         path = os.path.join(folder, *parts)
@@ -146,8 +143,7 @@ class Project:
         if hops > _MAX_HOPS:
             self._cuts += 1
             return None
-        if hops > self._reach:
-            self._reach = hops
+        self._reach = max(self._reach, hops)
         if target.startswith("."):
             dots = len(target) - len(target.lstrip("."))
             parts = [p for p in target[dots:].split(".") if p]
@@ -465,9 +461,6 @@ def wanted(summaries: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     return out
 
 
-_RELATIVE_PACKAGE_IMPORT = None
-
-
 def mentioning(paths: list[str], names: dict[str, set[str]], root: Path | str) -> list[str]:
     """The files among `paths` that may call one of `names` (name -> the files defining it) from another
     file: their text spells the name as a word, and spells a way to import it from its file — the first
@@ -481,12 +474,10 @@ def mentioning(paths: list[str], names: dict[str, set[str]], root: Path | str) -
         return []
     import re
 
-    global _RELATIVE_PACKAGE_IMPORT
-    if _RELATIVE_PACKAGE_IMPORT is None:
-        _RELATIVE_PACKAGE_IMPORT = re.compile(r"\bfrom\s+(\.+)\s+import\b")
     # (the text's words against the names: one pass over the text, where a regex alternation of the names —
     # hundreds on a large project — tried each name at each position, 20x slower)
     words_of = re.compile(r"\w+")
+    package_imports = re.compile(r"\bfrom\s+(\.+)\s+import\b")  # `from . import`, `from .. import`
     root_s = os.path.abspath(str(root))
     where: dict[str, tuple[str, list[str]]] = {}  # defining file -> (its folder, its module's parts)
     for files in names.values():
@@ -515,12 +506,7 @@ def mentioning(paths: list[str], names: dict[str, set[str]], root: Path | str) -
                 if _importable_by_words(here, folder, parts, root_s, words):
                     break
                 if bases is None:
-                    bases = set()
-                    for dots in {len(m.group(1)) for m in _RELATIVE_PACKAGE_IMPORT.finditer(text)}:
-                        base = here
-                        for _ in range(dots - 1):
-                            base = os.path.dirname(base)
-                        bases.add(base)
+                    bases = {_package_folder(here, len(m.group(1))) for m in package_imports.finditer(text)}
                 if folder in bases:  # (a name of the package's __init__.py; a module of it is spelled)
                     break
             else:
@@ -528,6 +514,13 @@ def mentioning(paths: list[str], names: dict[str, set[str]], root: Path | str) -
             out.append(p)
             break
     return out
+
+
+def _package_folder(folder: str, dots: int) -> str:
+    """The folder a relative import with `dots` dots starts from, in a file of `folder`."""
+    for _ in range(dots - 1):
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def _importable_by_words(here: str, folder: str, parts: list[str], root: str, words: set[str]) -> bool:

@@ -155,6 +155,8 @@ class IncrementalParser:
         self.checked = ""  # how the last check() ran: "full", "incremental" or "same"
         # the parent maps (gradlint.model.walk.parent_map) of the last module's statements, by statement
         self.parent_cache: dict[int, tuple] = {}
+        # the code each statement holding a finding generated, and the offsets of nodes in it (positions)
+        self.position_cache: dict[int, tuple] = {}
 
     def needs_layout(self) -> bool:
         """Is there a tree whose statements' lines are not known yet (after a full parse)?"""
@@ -176,6 +178,7 @@ class IncrementalParser:
         with self._lock:
             self.text = self.module = self._code_lines = self._pending = self._ast = self._ast_text = None
             self.parent_cache = {}
+            self.position_cache = {}
 
     def __call__(self, text: str) -> cst.Module:
         return self.parse(text)

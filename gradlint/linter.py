@@ -315,6 +315,7 @@ def _lint_parsed(source: str, filename: str, settings: Settings, rules, result: 
         result.error = FileError(filename, "too deeply nested to analyse")
         return result
     model.parent_cache = getattr(parse, "parent_cache", None)  # (gradlint.edits.parents)
+    model.position_cache = getattr(parse, "position_cache", None)  # (gradlint.positions._by_statement)
     try:
         if project:
             from gradlint.project import summarize
@@ -390,7 +391,8 @@ def _diagnose(source: str, filename: str, rules, module: cst.Module, model, noqa
     # Positions only for files with findings, and only for the reported nodes and the nodes their fixes edit.
     from gradlint.edits import parents  # (the model's parent map: fixes and GL001 use it too)
 
-    positions = Positions(module, _nodes_to_locate(findings), source, parents(model))
+    positions = Positions(module, _nodes_to_locate(findings), source, parents(model),
+                          getattr(model, "position_cache", None))
     seen: set[tuple] = set()
     text_lines = None  # the line table for resolving fixes, built on the first fix
     for rule_cls, finding in findings:

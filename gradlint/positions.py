@@ -141,19 +141,21 @@ class _All(set):
 
 
 def resolve_positions(module: cst.Module, nodes: Iterable[cst.CSTNode] | None,
-                      source: str | None = None, parents: dict[int, cst.CSTNode] | None = None
-                      ) -> dict[int, CodeRange]:
+                      source: str | None = None, parents: dict[int, cst.CSTNode] | None = None,
+                      cache: dict[int, tuple] | None = None) -> dict[int, CodeRange]:
     """id(node) -> CodeRange for each of `nodes` (nodes of `module`; others are left out), or for every
     node of the module with `nodes=None`. `source`: the text the module was parsed from, if known — then
     only the top-level statements holding the nodes are generated (see `_by_statement`); `parents`, the
-    module's parent map (`walk.parent_map`) if one is at hand, tells which statements those are."""
+    module's parent map (`walk.parent_map`) if one is at hand, tells which statements those are; `cache`,
+    kept by the caller from one version of a document to the next (the language server), the text each of
+    those statements generated and the offsets found in it, reused while the statement is the same node."""
     if nodes is not None and not isinstance(nodes, (list, tuple, set)):
         nodes = list(nodes)
     wanted: set[int] = _All() if nodes is None else {id(n) for n in nodes}
     if nodes is not None and not wanted:
         return {}
     if nodes is not None and source is not None:
-        found = _by_statement(module, nodes, wanted, source, parents)
+        found = _by_statement(module, nodes, wanted, source, parents, cache)
         if found is not None:
             return found
     state = _OffsetState(module, wanted if nodes is None else set(wanted))
@@ -252,7 +254,8 @@ def _take_held(root: cst.CSTNode, left: set[int]) -> bool:
 
 
 def _by_statement(module: cst.Module, nodes: Iterable[cst.CSTNode], wanted: set[int],
-                  source: str, parents: dict[int, cst.CSTNode] | None = None) -> dict[int, CodeRange] | None:
+                  source: str, parents: dict[int, cst.CSTNode] | None = None,
+                  cache: dict[int, tuple] | None = None) -> dict[int, CodeRange] | None:
     """The ranges of the wanted nodes, generating only the top-level statements that hold them.
 
     A top-level statement's code starts at the start of a line and is a piece of the module's code, which
@@ -261,21 +264,26 @@ def _by_statement(module: cst.Module, nodes: Iterable[cst.CSTNode], wanted: set[
     generated statement when that is the one before it; otherwise as the only place, after the previous
     generated statement, where its text starts a line. Where that is not certain — the text occurs at two
     line starts, or nowhere (not the parsed text) — or a wanted node is not below a statement (the module,
-    its header or footer), returns None: the caller generates the whole module."""
+    its header or footer), returns None: the caller generates the whole module.
+
+    `cache` (id(statement) -> (statement, how, text, offsets)): a statement generated before, still the
+    same node, generated the same way (the module's default indentation and newline; its trailing newline
+    dropped or not), is not generated again when every wanted node below it has its offsets there (with a
+    parent map only)."""
     if not source or source[0] == "\ufeff" or id(module) in wanted:
         return None
     holders: list[tuple[int, cst.BaseStatement]] = []
+    below: dict[int, list[int]] = {}  # statement index -> the wanted nodes below it (with a parent map)
     if parents is not None:  # each node's top-level statement, up the parent map
         index_of = {id(stmt): index for index, stmt in enumerate(module.body)}
-        held: set[int] = set()
         for node in nodes:
             current = node
             while (index := index_of.get(id(current))) is None:
                 current = parents.get(id(current))
                 if current is None:
                     return None  # not below a statement of this module
-            held.add(index)
-        holders = [(index, module.body[index]) for index in sorted(held)]
+            below.setdefault(index, []).append(id(node))
+        holders = [(index, module.body[index]) for index in sorted(below)]
     else:  # a walk over the statements, until every node is found
         left = set(wanted)
         for index, stmt in enumerate(module.body):
@@ -289,24 +297,37 @@ def _by_statement(module: cst.Module, nodes: Iterable[cst.CSTNode], wanted: set[
     found: dict[int, tuple[int, int]] = {}
     grown = set(wanted)  # (record_syntactic_position adds the children a range is hoisted from)
     cursor, cursor_index = 0, -1  # where the previous generated statement ended, and its index
+    fresh: dict[int, tuple] = {}
     for index, stmt in holders:
-        state = _OffsetState(module, grown)
-        state._stop = False
-        stmt._codegen(state)
-        if index == last_index and not module.footer and not module.has_trailing_newline:
-            state.pop_trailing_newline()  # as Module._codegen_impl does
-        text = "".join(state.chunks)
-        if not text:
-            return None
+        trim = index == last_index and not module.footer and not module.has_trailing_newline
+        how = (module.default_indent, module.default_newline, trim)
+        known = cache.get(id(stmt)) if cache is not None and below else None
+        if (known is not None and known[0] is stmt and known[1] == how
+                and all(key in known[3] for key in below[index])):
+            text, offsets = known[2], known[3]
+        else:
+            state = _OffsetState(module, grown)
+            state._stop = False
+            stmt._codegen(state)
+            if trim:
+                state.pop_trailing_newline()  # as Module._codegen_impl does
+            text, offsets = "".join(state.chunks), state.found
+            if not text:
+                return None
+        if cache is not None:
+            fresh[id(stmt)] = (stmt, how, text, offsets)  # (the entry keeps its statement alive: the id stays its)
         if index == cursor_index + 1 and cursor_index >= 0:
             base = cursor if source.startswith(text, cursor) else -1
         else:
             base = _at_line_start(source, text, cursor)
         if base < 0:
             return None
-        for key, (start, end) in state.found.items():
+        for key, (start, end) in offsets.items():
             found[key] = (start + base, end + base)
         cursor, cursor_index = base + len(text), index
+    if cache is not None:  # (only the statements that hold a node this time: the rest is dropped)
+        cache.clear()
+        cache.update(fresh)
     return _ranges(source, wanted, found)
 
 
@@ -317,11 +338,11 @@ class Positions:
     statements."""
 
     def __init__(self, module: cst.Module, nodes: Iterable[cst.CSTNode], source: str | None = None,
-                 parents: dict[int, cst.CSTNode] | None = None) -> None:
+                 parents: dict[int, cst.CSTNode] | None = None, cache: dict[int, tuple] | None = None) -> None:
         self.module = module
         # the text `module` was parsed from and its parent map, if known: see resolve_positions
         self.source, self.parents = source, parents
-        self._ranges = resolve_positions(module, nodes, source, parents)
+        self._ranges = resolve_positions(module, nodes, source, parents, cache)
         self._complete = False
 
     def get(self, node: cst.CSTNode, default: CodeRange | None = None) -> CodeRange | None:

@@ -139,3 +139,43 @@ def test_parent_map_is_the_child_nodes_relation():
     strings = [n for n in iter_nodes(module) if type(n) in (cst.SimpleString, cst.FormattedString)]
     assert len(strings) > 3 and sorted(map(id, got.strings)) == sorted(map(id, strings))
 
+
+
+def test_statements_generated_once_are_reused_across_versions_of_a_document():
+    """The language server keeps, per document, the code each statement holding a finding generated
+    (`cache`): an unchanged statement (the same node in the next version's tree) is not generated again, and
+    the ranges are still PositionProvider's — moved to where the statement now is."""
+    source = "import torch\n\ndef f(w):\n    w += 1\n    return w.data\n\ndef g():\n    return 2\n"
+    module = cst.parse_module(source)
+    cache: dict = {}
+    f, g = module.body[1], module.body[2]
+    ret = f.body.body[1]
+    got = resolve_positions(module, [ret, g], source, parent_map(module), cache)
+    ref = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    assert got == {id(ret): ref[ret], id(g): ref[g]}
+    assert set(cache) == {id(f), id(g)}
+    first_text = cache[id(f)][2]
+
+    # the next version: a line inserted at the top, `f` and `g` the same nodes (as gradlint.incremental
+    # builds it), the first statement changed
+    edited = "import torch\nimport os\n" + source[len("import torch\n"):]
+    new = module.with_changes(body=[module.body[0], cst.parse_statement("import os\n"), f, g])
+    assert new.code == edited
+    got = resolve_positions(new, [ret, g], edited, parent_map(new), cache)
+    ref = MetadataWrapper(new, unsafe_skip_copy=True).resolve(PositionProvider)
+    assert got == {id(ret): ref[ret], id(g): ref[g]}
+    assert got[id(ret)].start.line == 6
+    assert cache[id(f)][2] is first_text  # reused, not generated again
+
+    # a node of `f` not located before: `f` is generated again
+    aug = f.body.body[0]
+    assert resolve_positions(new, [aug], edited, parent_map(new), cache) == {id(aug): ref[aug]}
+    assert cache[id(f)][2] is not first_text and set(cache) == {id(f)}
+
+    # another default indentation changes what an unchanged statement generates: not reused
+    tabbed = new.with_changes(default_indent="\t")
+    text = tabbed.code
+    first_text = cache[id(f)][2]
+    got = resolve_positions(tabbed, [aug], text, parent_map(tabbed), cache)
+    assert got == {id(aug): MetadataWrapper(tabbed, unsafe_skip_copy=True).resolve(PositionProvider)[aug]}
+    assert cache[id(f)][2] is not first_text

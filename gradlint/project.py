@@ -99,14 +99,11 @@ class Project:
         here = os.path.dirname(self._abs[importer])
         best: list[tuple[int, str]] = []
         for c in cands:
-            a = self._abs[c]
-            entry = a
-            for _ in range(depth if not a.endswith("__init__.py") else depth + 1):
-                entry = os.path.dirname(entry)
-            if entry == here or here.startswith(entry + os.sep):  # the script's folder, or a package above it
+            entry = _entry_of(self._abs[c], depth)
+            if _starts_near(entry, here):
                 best.append((len(entry), c))
         if not best:
-            roots = {str(self.root), os.path.join(str(self.root), "src")}
+            roots = _root_starts(str(self.root))
             best = [(0, c) for c in cands if _entry_of(self._abs[c], depth) in roots]
         if not best:
             return None
@@ -523,20 +520,30 @@ def _package_folder(folder: str, dots: int) -> str:
     return folder
 
 
+def _starts_near(entry: str, here: str) -> bool:
+    """Can a dotted import written in a file of folder `here` start at folder `entry` — the file's own
+    folder, or a package above it? (`Project._module`; else only at the root, `_root_starts`.)"""
+    return entry == here or here.startswith(entry + os.sep)
+
+
+def _root_starts(root: str) -> set[str]:
+    """Where a dotted import that starts nowhere near its file may start: the root, or `root/src`."""
+    return {root, os.path.join(root, "src")}
+
+
 def _importable_by_words(here: str, folder: str, parts: list[str], root: str, words: set[str]) -> bool:
     """Does a file in folder `here`, whose text has `words`, spell the first part of a dotted import that
-    can reach the module `parts` (in `folder`)? The dotted path starts at a folder holding both files (the
-    importer's folder or a package above it) or at the root or `root/src`."""
+    can reach the module `parts` (in `folder`)? A dotted path can start where `Project._module` lets it
+    (`_starts_near`, `_root_starts`): its first part is the module's part just below that folder."""
     if not (folder == root or folder.startswith(root + os.sep)):
         return True  # (outside the root: no rule for it, as before)
-    common = os.path.commonpath([here, folder])
-    depth = 0
-    if common != root and common.startswith(root + os.sep):
-        depth = common[len(root) + 1:].count(os.sep) + 1
-    firsts = parts[:depth + 1]
-    if parts and parts[0] == "src" and len(parts) > 1:
-        firsts = [*firsts, parts[1]]
-    return any(w in words for w in firsts)
+    roots = _root_starts(root)
+    entry = root
+    for part in parts:
+        if (entry in roots or _starts_near(entry, here)) and part in words:
+            return True
+        entry = os.path.join(entry, part)
+    return False
 
 
 def facts_digest(facts: dict[str, Any] | None) -> str:

@@ -203,3 +203,45 @@ def test_another_files_calls_are_followed_only_where_they_name_a_function_of_the
     # the focus's own calls are all followed, as are all calls without a focus
     assert proj.needed({paths["train.py"]}, {"scale_"}) == {paths["lib/__init__.py"], paths["helpers/__init__.py"]}
     assert proj.needed() == {paths["lib/__init__.py"], paths["helpers/__init__.py"]}
+
+
+def test_callers_are_read_wherever_an_import_can_resolve_from(tmp_path):
+    """`mentioning` reads a file only when it spells the first part of a dotted import that can reach the
+    defining module (`_importable_by_words`); that must hold for every import `Project._module` resolves —
+    from the module's folder, packages above it, sibling script folders, the root and a `src/` layout — and
+    not for a part a file cannot start an import with."""
+    from gradlint.project import _importable_by_words, _module_parts
+
+    files = {
+        "src/lib/__init__.py": "", "src/lib/ops.py": "def op(x):\n    x.add_(1)\n",
+        "src/lib/sub/__init__.py": "", "src/lib/sub/deep.py": "def d(x):\n    x.add_(1)\n",
+        "pkg/__init__.py": "", "pkg/a/__init__.py": "", "pkg/a/m.py": "def f(x):\n    x.add_(1)\n",
+        "pkg/a/run.py": "", "pkg/b/run.py": "", "tools/run.py": "", "run.py": "", "utils.py": "",
+        "course/week1/utils.py": "def u(x):\n    x.add_(1)\n", "course/week1/train.py": "", "course/week2/train.py": "",
+    }
+    tmp = tmp_path
+    for rel, text in files.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text(text)
+    paths = {rel: str(tmp / rel) for rel in files}
+    proj = Project(tmp, list(paths.values()), {})
+    root = str(tmp)
+    checked = 0
+    for target in paths.values():
+        parts = _module_parts(target, root)
+        folder = os.path.dirname(target)
+        for importer in paths.values():
+            here = os.path.dirname(importer)
+            for i in range(len(parts)):
+                dotted = ".".join(parts[i:])
+                if proj._module(dotted, importer) != target:
+                    continue
+                checked += 1
+                assert _importable_by_words(here, folder, parts, root, {parts[i]}), (importer, dotted)
+    assert checked > 20
+    # a part no import from there can start with is not enough
+    here = os.path.dirname(paths["course/week2/train.py"])
+    utils = paths["course/week1/utils.py"]
+    assert proj._module("utils", paths["course/week2/train.py"]) != utils
+    assert not _importable_by_words(here, os.path.dirname(utils), _module_parts(utils, root), root, {"utils"})
+    assert _importable_by_words(here, os.path.dirname(utils), _module_parts(utils, root), root, {"course"})

@@ -40,7 +40,17 @@ import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, Mode, Releaf
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES
-from gradlint.model.values import NUM, RG, UNK_PROV, Kind, Prov, evolve
+from gradlint.model.tensor_ops import M_DISABLED, M_INFERENCE, M_INHERITED
+from gradlint.model.values import (
+    K_LEAF,
+    K_MODULE,
+    K_PARAMS,
+    NUM,
+    RG,
+    UNK_PROV,
+    Prov,
+    evolve,
+)
 
 # Files whose text spells none of these have no value made under a grad-mode-off region (the Lightning
 # hooks run under no_grad): nothing is tracked there (GL011's and GL012's prefilters are subsets).
@@ -137,9 +147,9 @@ class GradRegions:
         """The `off` of a value computed here: empty under no_grad/inference_mode, the function in a plain body
         (its callers decide), None where grad mode is on or not known."""
         mode = self.mode
-        if mode in (Mode.DISABLED, Mode.INFERENCE):
+        if mode in (M_DISABLED, M_INFERENCE):
             return frozenset()
-        if mode is Mode.INHERITED and self.function is not None:
+        if mode is M_INHERITED and self.function is not None:
             return frozenset({self.function})
         return None
 
@@ -189,10 +199,22 @@ class GradRegions:
     def made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool = False) -> tuple:
         """(`off`, `inference`) of the value `rhs` (whose provenance is `rprov`) bound here; `unpacked`: for a
         tuple target (only a call's result is followed)."""
-        if unpacked and type(rhs) is not cst.Call:
+        if unpacked and type(rhs) is not cst.Call or rprov.state == RG:
             return None, None
-        if rprov.state == RG or self.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS):
-            return None, None  # a new leaf whatever the grad mode
+        off, inference, leaf = self._made(rhs, rprov, unpacked)
+        if leaf is None and (off is not None or inference is not None):
+            leaf = self._new_leaf(rhs)
+        return (None, None) if leaf else (off, inference)
+
+    def _new_leaf(self, rhs: cst.BaseExpression) -> bool:
+        """A new leaf (`requires_grad=True`, `nn.Parameter`, `.requires_grad_()`), a module, parameters: made
+        without recording or not, they have no region. (`made` asks only when it decides the answer, and before
+        anything else it does may ask the project of a class: the builder has just classified `rhs` for the
+        assignment, in the same state, so asking again would record nothing new.)"""
+        return self.classify(rhs).kind in (K_LEAF, K_MODULE, K_PARAMS)
+
+    def _made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool) -> tuple:
+        """`made`, and whether `_new_leaf(rhs)` was asked (None: not asked; True: the answer is none)."""
         expr = rhs
         via_method = False
         while (type(expr) is cst.Call and type(expr.func) is cst.Attribute
@@ -204,37 +226,44 @@ class GradRegions:
             method = expr.func.attr.value
             if method == "detach" and type(expr.func.value) is cst.Name:
                 cur = self.own_prov(expr.func.value.value)
-                return (None, cur.inference if cur is not None else None) if not unpacked else (None, None)
+                return (None, cur.inference if cur is not None and not unpacked else None, None)
             if method in VIEW_METHODS:
                 if type(expr.func.value) is not cst.Name or unpacked:
-                    return None, None  # a view of something else
+                    return None, None, None  # a view of something else
                 base = expr.func.value
         elif type(expr) is cst.Subscript:
             if type(expr.value) is not cst.Name or unpacked:
-                return None, None
+                return None, None, None
             base = expr.value
         elif type(expr) is cst.Name:
             base = expr
         if base is not None:
             if unpacked:
-                return None, None
+                return None, None, None
             cur = self.own_prov(base.value)
             if cur is None:
-                return None, None
+                return None, None, None
             alias = type(expr) is cst.Name
-            inference = None if alias and via_method and self.mode is not Mode.INFERENCE else cur.inference
-            return cur.off, inference
+            inference = None if alias and via_method and self.mode is not M_INFERENCE else cur.inference
+            return cur.off, inference, None
         if type(expr) not in (cst.Call, cst.BinaryOperation, cst.UnaryOperation):
-            return None, None
+            return None, None, None
         callee = None
+        leaf = None
         if type(expr) is cst.Call:
             func = expr.func
             q = self.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
             if q is not None and (GRAD_MODE_NAMES.get(q) or q.rsplit(".", 1)[-1] in TORCH_VIEW_FUNCS):
-                return None, None
+                return None, None, None
             callee = _local_callee(expr)
-            if callee is not None and (callee in _BUILTINS or self.classify(func).kind is Kind.MODULE):
+            if callee is not None and callee in _BUILTINS:
                 callee = None
+            elif callee is not None:
+                leaf = self._new_leaf(rhs)
+                if leaf:
+                    return None, None, True
+                if self.classify(func).kind is K_MODULE:
+                    callee = None
         region = self.region_off()
         if region is not None and region:
             off = rprov.off if rprov.off is not None else region
@@ -242,11 +271,17 @@ class GradRegions:
             off = region
         else:
             off = rprov.off
-        inference = self.mode is Mode.INFERENCE and self.fresh_tensor(expr)
+        inference = False
+        if self.mode is M_INFERENCE:
+            if leaf is None:
+                leaf = self._new_leaf(rhs)
+                if leaf:
+                    return None, None, True
+            inference = self.fresh_tensor(expr)
         if callee is not None:
             ret = frozenset({Returned(callee, self.mode, self.function, off, inference)})
-            return ret, ret
-        return off, (frozenset() if inference else None)
+            return ret, ret, leaf
+        return off, (frozenset() if inference else None), leaf
 
     def _aug_regions(self, target: cst.BaseExpression, new: Prov) -> Prov:
         """`x += ...`: the same tensor when it is one (an inference tensor stays one), a new value otherwise."""
@@ -303,7 +338,7 @@ class GradRegions:
                     last in TORCH_FACTORIES or last[:1].islower()
                 )
             return False
-        if type(func) in (cst.Name, cst.Attribute) and expr.args and self.classify(func).kind is Kind.MODULE:
+        if type(func) in (cst.Name, cst.Attribute) and expr.args and self.classify(func).kind is K_MODULE:
             return True  # a module's output
         if type(func) is cst.Attribute:
             method = func.attr.value
@@ -348,9 +383,9 @@ class RegionQueries:
     def runs_without_grad(self, mode: Mode, fn: FunctionInfo | None) -> bool:
         """Is a region of this mode in `fn` certainly not recording (no_grad / inference_mode /
         set_grad_enabled(False) here, or a plain body every caller of which runs with grad mode off)?"""
-        if mode in (Mode.DISABLED, Mode.INFERENCE):
+        if mode in (M_DISABLED, M_INFERENCE):
             return True
-        if mode is not Mode.INHERITED or fn is None:
+        if mode is not M_INHERITED or fn is None:
             return False
         cache = self._rcache()
         key = id(fn)
@@ -358,7 +393,7 @@ class RegionQueries:
             return cache[key]
         cache[key] = False  # cycle guard (recursion)
         sites = self.call_sites(fn)
-        result = fn.decorator_mode is Mode.INHERITED and bool(sites) and all(
+        result = fn.decorator_mode is M_INHERITED and bool(sites) and all(
             self.runs_without_grad(s.mode, s.function) for s in sites)
         cache[key] = result
         return result
@@ -372,7 +407,7 @@ class RegionQueries:
         modes = {f.decorator_mode for f in fns}
         if len(modes) == 1:
             m = modes.pop()
-            if m in (Mode.DISABLED, Mode.INFERENCE):
+            if m in (M_DISABLED, M_INFERENCE):
                 return m
         return None
 
@@ -405,13 +440,13 @@ class RegionQueries:
             if any(f.has_grad_use for f in fns):
                 return False
             return self.runs_without_grad(c.mode, c.function) or self.grad_off_decorator(c.callee) is not None
-        return self.runs_without_grad(Mode.INHERITED, c)
+        return self.runs_without_grad(M_INHERITED, c)
 
     def _inference_holds(self, c) -> bool:
         if type(c) is Returned:
             if not any(f.name == c.callee for f in self.functions):
                 return c.otherwise_inference
-            return self.grad_off_decorator(c.callee) is Mode.INFERENCE
+            return self.grad_off_decorator(c.callee) is M_INFERENCE
         return False
 
     def releafed_after(self, name: str, fn: FunctionInfo | None, seq: int) -> bool:

@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 
 from gradlint.model.evaluate import _DEF_NAME
-from gradlint.model.names import ImportMap
+from gradlint.model.names import ImportMap, _tight_code, short_code
 from gradlint.model.values import UNK_PROV, Kind, Prov, Value
 
 _PLAIN_DEF_NAME = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)")
@@ -53,3 +53,54 @@ def test_resolve_per_node_forgets_on_a_new_import() -> None:
     assert imports.resolve(expr) == "mylib.nn.Linear"
     other = cst.parse_expression("nn.Linear")  # another node with the same text
     assert imports.resolve(other) == "mylib.nn.Linear"
+
+
+def _codegen_short(node: cst.CSTNode, limit: int) -> str:
+    """`short_code` through the code generator only (what it did before its shortcut for plain chains)."""
+    text = " ".join(cst.Module([]).code_for_node(node).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "loss",
+        "loss.item()",
+        "self.encoder.layer.weight",
+        "a.b.c()",
+        "a . b",
+        "(a).b",
+        "(a.b)",
+        "a.b ()",
+        "a.b( )",
+        "a.b(x)",
+        "(a.b())",
+        "a.\\\nb",
+        "(a.\n b)()",
+        "x[0].item()",
+        "f()()",
+        "very_long_module_name.another_long_attribute_name.item()",
+    ],
+)
+@pytest.mark.parametrize("limit", [5, 12, 40])
+def test_short_code_shortcut_prints_what_the_code_generator_does(code: str, limit: int) -> None:
+    node = cst.parse_expression(code)
+    assert short_code(node, limit) == _codegen_short(node, limit)
+
+
+def test_short_code_shortcut_is_taken_only_for_plain_chains() -> None:
+    assert _tight_code(cst.parse_expression("a.b.c()")) == "a.b.c()"
+    assert _tight_code(cst.parse_expression("a.b")) == "a.b"
+    for code in ("a . b", "(a).b", "a.b ()", "a.b(x)", "(a.b)()", "a[0].b", "f()()"):
+        assert _tight_code(cst.parse_expression(code)) is None, code
+
+
+def test_resolve_of_a_name_as_its_chain() -> None:
+    imports = ImportMap()
+    imports.add_import(cst.parse_statement("import torch.nn as nn").body[0])  # type: ignore[attr-defined]
+    imports.add_import_from(cst.parse_statement("from torch import no_grad").body[0])  # type: ignore[attr-defined]
+    assert [imports.resolve(cst.Name(n)) for n in ("nn", "no_grad", "torch", "x")] == [
+        "torch.nn", "torch.no_grad", "torch", None]
+    assert imports.resolve(cst.parse_expression("f()")) is None
+    imports.add_import_from(cst.parse_statement("from mylib import torch").body[0])  # type: ignore[attr-defined]
+    assert imports.resolve(cst.Name("torch")) == "mylib.torch"

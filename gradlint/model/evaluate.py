@@ -98,7 +98,9 @@ def _unknown(value: Value | None) -> bool:
 
 def _is_loader_name(name: str) -> bool:
     """`train_loader`, `testloader`, `dataloader`, `self.val_loader`: a data loader by its name."""
-    return name.lower().endswith("loader")
+    # (only `r` and `R` lower-case to a text ending in `r`: the last character rejects most names at once)
+    last = name[-1:]
+    return (last == "r" or last == "R") and name.lower().endswith("loader")
 
 
 def _subscript_key(expr: cst.Subscript) -> str | None:
@@ -108,6 +110,11 @@ def _subscript_key(expr: cst.Subscript) -> str | None:
             value = key.evaluated_value
             return value if isinstance(value, str) else None
     return None
+
+
+# values the evaluator returns often, made once (values are immutable)
+_TENSOR, _NONLEAF, _GROUP, _GROUPS = Value(K_TENSOR), Value(K_NONLEAF), Value(K_GROUP), Value(K_GROUPS)
+_GRADIENT, _MODEL_OUTPUT = Value(K_TENSOR, "a gradient"), Value(K_TENSOR, "a model output")
 
 
 class Evaluator:
@@ -151,14 +158,14 @@ class Evaluator:
             left, right = self.classify(expr.left), self.classify(expr.right)
             kinds = {left.kind, right.kind}
             if kinds & {K_LEAF, K_NONLEAF}:
-                return Value(K_NONLEAF)
+                return _NONLEAF
             if K_TENSOR in kinds:
-                return Value(K_TENSOR)
+                return _TENSOR
             return UNKNOWN
         if type(expr) is cst.UnaryOperation:
             inner = self.classify(expr.expression)
             if inner.kind in (K_LEAF, K_NONLEAF):
-                return Value(K_NONLEAF)
+                return _NONLEAF
             return inner if inner.kind is K_TENSOR else UNKNOWN
         if type(expr) in (cst.List, cst.Tuple):
             elems = [e.value for e in expr.elements if type(e) is cst.Element]
@@ -186,9 +193,9 @@ class Evaluator:
         """`classify(expr)`; `base`: `classify(expr.value)` when the caller has just computed it."""
         attr = expr.attr.value
         if attr == "grad":
-            return Value(K_TENSOR, "a gradient")
+            return _GRADIENT
         if attr == "param_groups":
-            return Value(K_GROUPS)
+            return _GROUPS
         if base is None:
             outer = self.attr_base
             self.attr_base = (attr, outer)  # (gradlint.model.imported.ImportedNames.ask_class)
@@ -216,11 +223,11 @@ class Evaluator:
         if base.ref is not None and base.kind is K_UNKNOWN:  # (`base.deferred`, inlined: hot)
             return base.step("." + attr)
         if attr == "grad":
-            return Value(K_TENSOR, "a gradient")
+            return _GRADIENT
         if attr == "data":
             return Value(K_TENSOR, "`.data`") if base.is_tensor else UNKNOWN
         if attr == "param_groups":
-            return Value(K_GROUPS)
+            return _GROUPS
         cls = self.classes.get(base.cls) if base.cls is not None else None
         if cls is None and base.cls is not None:
             found = self.ext_attr(base, attr)  # an instance of another file's class
@@ -240,7 +247,7 @@ class Evaluator:
             if attr in ("weight", "bias"):
                 if expr is not None and (self.is_frozen(expr.value) or (
                         self._frozen_tensors and dotted(expr) in self._frozen_tensors)):
-                    return Value(K_TENSOR)
+                    return _TENSOR
                 return Value(K_LEAF, f"a parameter of {base.origin or 'a module'}")
             if self._is_model_name(attr):
                 return Value(K_MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
@@ -248,7 +255,7 @@ class Evaluator:
                 return Value(K_UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
             return UNKNOWN
         if base.kind in TENSOR_KINDS and attr in ("T", "mT", "H", "real", "imag"):
-            return Value(K_NONLEAF) if base.kind in (K_LEAF, K_NONLEAF) else Value(K_TENSOR)
+            return _NONLEAF if base.kind in (K_LEAF, K_NONLEAF) else _TENSOR
         if base.kind is K_UNKNOWN and self._is_model_name(attr):
             return Value(K_MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
         if base.kind in (K_UNKNOWN, K_OTHER) and _is_loader_name(attr):
@@ -264,7 +271,7 @@ class Evaluator:
             v = self.classify(node)
             if v.kind is K_MODULE:
                 if self.is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
-                    return Value(K_TENSOR)
+                    return _TENSOR
                 return Value(K_LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
             if v.kind is not K_UNKNOWN or v.deferred:
                 return UNKNOWN
@@ -303,7 +310,7 @@ class Evaluator:
         if base.kind is K_PARAMS:
             return Value(K_LEAF, base.origin)
         if base.kind is K_GROUPS:
-            return Value(K_GROUP)
+            return _GROUP
         if base.kind is K_GROUP:
             if key == "params":
                 return Value(K_PARAMS, "a parameter in an optimizer's param_groups")
@@ -311,9 +318,9 @@ class Evaluator:
         if base.kind is K_MODULE:
             return Value(K_MODULE, base.origin)
         if base.kind in (K_LEAF, K_NONLEAF):
-            return Value(K_NONLEAF)
+            return _NONLEAF
         if base.kind is K_TENSOR:
-            return Value(K_TENSOR)
+            return _TENSOR
         return UNKNOWN
 
     def _classify_call(self, call: cst.Call) -> Value:
@@ -349,7 +356,7 @@ class Evaluator:
                 return UNKNOWN
             fv = self.classify(func)
             if fv.kind is K_MODULE:
-                return Value(K_TENSOR, "a model output")
+                return _MODEL_OUTPUT
             return UNKNOWN
         if type(func) is cst.Attribute:
             method = func.attr.value
@@ -384,15 +391,15 @@ class Evaluator:
                 if method in MODULE_RETURNING_METHODS:
                     return recv
                 if method == "forward":
-                    return Value(K_TENSOR, "a model output")
+                    return _MODEL_OUTPUT
                 return UNKNOWN
             if recv.kind is K_SELF:
                 cls = self.scope_class()
                 if method == "forward" and cls is not None and cls.is_module:
-                    return Value(K_TENSOR)
+                    return _TENSOR
                 if cls is not None and method not in cls.method_names and self._classify_attribute(
                         func, recv).kind is K_MODULE:
-                    return Value(K_TENSOR, "a model output")  # `self.encoder(x)`: a submodule's output
+                    return _MODEL_OUTPUT  # `self.encoder(x)`: a submodule's output
                 return UNKNOWN
             if recv.kind in TENSOR_KINDS:
                 return self._classify_tensor_method(recv, method, call)
@@ -400,7 +407,7 @@ class Evaluator:
         else:
             fv = self.classify(func)
         if fv.kind is K_MODULE:
-            return Value(K_TENSOR, "a model output")
+            return _MODEL_OUTPUT
         return UNKNOWN
 
     def method_of(self, recv: Value, method: str) -> Value:
@@ -420,7 +427,7 @@ class Evaluator:
             if method in MODULE_RETURNING_METHODS:
                 return recv
             if method == "forward":
-                return Value(K_TENSOR, "a model output")
+                return _MODEL_OUTPUT
             return UNKNOWN
         if recv.is_tensor:
             return self._classify_tensor_method(recv, method, None)
@@ -430,21 +437,21 @@ class Evaluator:
         if method in NON_TENSOR_METHODS:
             return OTHER
         if method == "detach":
-            return Value(K_TENSOR)
+            return _TENSOR
         if method == "requires_grad_":
             if call is None:
                 return Value(K_LEAF, "made a leaf with requires_grad_()") if recv.kind is K_TENSOR else recv
             arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
             flag = True if arg is None else _const_bool(arg.value)
             if flag is False:
-                return Value(K_TENSOR) if recv.kind is not K_NONLEAF else recv
+                return _TENSOR if recv.kind is not K_NONLEAF else recv
             if recv.kind is K_TENSOR:
                 return Value(K_LEAF, "made a leaf with requires_grad_()")
             return recv
         if is_inplace_method(method):
             return recv  # in-place methods return self
         if recv.kind in (K_LEAF, K_NONLEAF):
-            return Value(K_NONLEAF)
+            return _NONLEAF
         # a model output moved or reshaped is still that output (`h.cpu()`, `out.view(-1)`)
         return Value(K_TENSOR, recv.origin if method in _SAME_VALUE_METHODS else "")
 
@@ -458,7 +465,7 @@ class Evaluator:
                 if flag is None:
                     return UNKNOWN  # requires_grad=<expression>
                 if flag is False:
-                    return Value(K_TENSOR)
+                    return _TENSOR
             return Value(K_LEAF, "an `nn.Parameter`")
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             rg = _kwarg(call, "requires_grad")
@@ -469,7 +476,7 @@ class Evaluator:
                 return Value(K_LEAF, "created with `Variable(..., requires_grad=True)`")
             pos = _positional(call)
             inner = self.classify(pos[0].value) if pos else UNKNOWN
-            return inner if inner.is_tensor else Value(K_TENSOR)
+            return inner if inner.is_tensor else _TENSOR
         if q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
             return Value(K_BATCHES, "a `DataLoader`")
         if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
@@ -484,15 +491,15 @@ class Evaluator:
                         return UNKNOWN  # requires_grad=<expression>
                     if flag:
                         return Value(K_LEAF, "created with `requires_grad=True`")
-                return Value(K_TENSOR)
+                return _TENSOR
             if last in TORCH_TENSOR_FUNCS:
                 args = [self.classify(a.value) for a in call.args if not a.star]
                 if any(a.kind in (K_LEAF, K_NONLEAF) for a in args):
-                    return Value(K_NONLEAF)
-                return Value(K_TENSOR)
+                    return _NONLEAF
+                return _TENSOR
             return None
         if q.startswith("torch.nn.functional."):
-            return Value(K_TENSOR)
+            return _TENSOR
         if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
             return Value(K_MODULE, f"an `nn.{last}`")
         if q.startswith("torchvision.models.") or q in ("timm.create_model",):
@@ -509,7 +516,7 @@ class Evaluator:
         if it.kind is K_NAMED_PARAMS:
             return (OTHER, Value(K_LEAF, it.origin or "a parameter"))
         if it.kind is K_GROUPS:
-            return Value(K_GROUP)
+            return _GROUP
         if it.kind is K_MODULES:
             return Value(K_MODULE, "a submodule")
         if it.kind is K_NAMED_MODULES:

@@ -7,7 +7,7 @@ import re
 import libcst as cst
 import pytest
 
-from gradlint.model.evaluate import _DEF_NAME
+from gradlint.model.evaluate import _DEF_NAME, _is_loader_name
 from gradlint.model.names import ImportMap, _tight_code, short_code
 from gradlint.model.values import UNK_PROV, Kind, Prov, Value
 
@@ -104,3 +104,46 @@ def test_resolve_of_a_name_as_its_chain() -> None:
     assert imports.resolve(cst.parse_expression("f()")) is None
     imports.add_import_from(cst.parse_statement("from mylib import torch").body[0])  # type: ignore[attr-defined]
     assert imports.resolve(cst.Name("torch")) == "mylib.torch"
+
+
+@pytest.mark.parametrize("name", ["train_loader", "testloader", "DataLoader", "LOADER", "loader", "Loaderr",
+                                  "r", "", "val_LoAdEr", "İloader", "loadeR", "reader", "ΣLOADER"])
+def test_loader_name_shortcut(name: str) -> None:
+    assert _is_loader_name(name) == name.lower().endswith("loader")
+
+
+def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None:
+    # `GradRegions.made` classifies the right-hand side only when the region depends on it: a module, a
+    # class instance, parameters made under no_grad have none; computations there have the region's
+    from tests.model.test_gradmode_facts import probe
+
+    m, values = probe("""
+        import torch
+        import torch.nn as nn
+
+        class Net(nn.Module):
+            pass
+
+        def helper(x):
+            return x * 2
+
+        def run(model, x):
+            with torch.no_grad():
+                lin = nn.Linear(3, 3)
+                net = Net()
+                ps = list(model.parameters())
+                y = lin(x)
+                h = helper(x)
+                z = x * 2
+                probe(lin); probe(net); probe(ps); probe(y); probe(h); probe(z)
+            a = helper(x)
+            b = Net()
+            probe(a); probe(b)
+    """)
+    offs = [v.off if v is not None else "unbound" for v in values]
+    assert offs[:3] == [None, None, None]
+    assert offs[3] == frozenset() and offs[5] == frozenset()
+    assert [type(c).__name__ for c in offs[4]] == ["Returned"] and offs[4] == values[4].inference
+    assert [type(c).__name__ for c in offs[6]] == ["Returned"]
+    assert offs[7] is None
+    assert [m.made_without_grad(v) for v in values] == [False, False, False, True, True, True, False, False]

@@ -49,6 +49,7 @@ from gradlint.model.values import (
     RG,
     UNK_PROV,
     Prov,
+    Value,
     evolve,
 )
 
@@ -188,7 +189,7 @@ class GradRegions:
             elif prov is not None and type(prov) is Prov and (type(target) is cst.Name or type(target) in (
                     cst.Tuple, cst.List)):
                 if _is_one_of(target, targets):
-                    off, inference = self.made(rhs, prov, unpacked=type(target) is not cst.Name)
+                    off, inference = self.made(rhs, prov, unpacked=type(target) is not cst.Name, core=value)
                 else:
                     off = inference = None  # an element of a tuple literal unpacked
                 if off is not prov.off or inference is not prov.inference:
@@ -196,25 +197,15 @@ class GradRegions:
             out.append((target, value, prov))
         return out
 
-    def made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool = False) -> tuple:
+    def made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool = False, core: Value | None = None) -> tuple:
         """(`off`, `inference`) of the value `rhs` (whose provenance is `rprov`) bound here; `unpacked`: for a
-        tuple target (only a call's result is followed)."""
-        if unpacked and type(rhs) is not cst.Call or rprov.state == RG:
+        tuple target (only a call's result is followed). `core`: `classify(rhs)` when the caller has it (the
+        value an assignment binds: the builder classified `rhs` in this same state; or a function referred to,
+        `OTHER` as `classify` says of it)."""
+        if unpacked and type(rhs) is not cst.Call:
             return None, None
-        off, inference, leaf = self._made(rhs, rprov, unpacked)
-        if leaf is None and (off is not None or inference is not None):
-            leaf = self._new_leaf(rhs)
-        return (None, None) if leaf else (off, inference)
-
-    def _new_leaf(self, rhs: cst.BaseExpression) -> bool:
-        """A new leaf (`requires_grad=True`, `nn.Parameter`, `.requires_grad_()`), a module, parameters: made
-        without recording or not, they have no region. (`made` asks only when it decides the answer, and before
-        anything else it does may ask the project of a class: the builder has just classified `rhs` for the
-        assignment, in the same state, so asking again would record nothing new.)"""
-        return self.classify(rhs).kind in (K_LEAF, K_MODULE, K_PARAMS)
-
-    def _made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool) -> tuple:
-        """`made`, and whether `_new_leaf(rhs)` was asked (None: not asked; True: the answer is none)."""
+        if rprov.state == RG or (core if core is not None else self.classify(rhs)).kind in (K_LEAF, K_MODULE, K_PARAMS):
+            return None, None  # a new leaf whatever the grad mode
         expr = rhs
         via_method = False
         while (type(expr) is cst.Call and type(expr.func) is cst.Attribute
@@ -226,44 +217,37 @@ class GradRegions:
             method = expr.func.attr.value
             if method == "detach" and type(expr.func.value) is cst.Name:
                 cur = self.own_prov(expr.func.value.value)
-                return (None, cur.inference if cur is not None and not unpacked else None, None)
+                return (None, cur.inference if cur is not None else None) if not unpacked else (None, None)
             if method in VIEW_METHODS:
                 if type(expr.func.value) is not cst.Name or unpacked:
-                    return None, None, None  # a view of something else
+                    return None, None  # a view of something else
                 base = expr.func.value
         elif type(expr) is cst.Subscript:
             if type(expr.value) is not cst.Name or unpacked:
-                return None, None, None
+                return None, None
             base = expr.value
         elif type(expr) is cst.Name:
             base = expr
         if base is not None:
             if unpacked:
-                return None, None, None
+                return None, None
             cur = self.own_prov(base.value)
             if cur is None:
-                return None, None, None
+                return None, None
             alias = type(expr) is cst.Name
             inference = None if alias and via_method and self.mode is not M_INFERENCE else cur.inference
-            return cur.off, inference, None
+            return cur.off, inference
         if type(expr) not in (cst.Call, cst.BinaryOperation, cst.UnaryOperation):
-            return None, None, None
+            return None, None
         callee = None
-        leaf = None
         if type(expr) is cst.Call:
             func = expr.func
             q = self.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
             if q is not None and (GRAD_MODE_NAMES.get(q) or q.rsplit(".", 1)[-1] in TORCH_VIEW_FUNCS):
-                return None, None, None
+                return None, None
             callee = _local_callee(expr)
-            if callee is not None and callee in _BUILTINS:
+            if callee is not None and (callee in _BUILTINS or self.classify(func).kind is K_MODULE):
                 callee = None
-            elif callee is not None:
-                leaf = self._new_leaf(rhs)
-                if leaf:
-                    return None, None, True
-                if self.classify(func).kind is K_MODULE:
-                    callee = None
         region = self.region_off()
         if region is not None and region:
             off = rprov.off if rprov.off is not None else region
@@ -271,17 +255,11 @@ class GradRegions:
             off = region
         else:
             off = rprov.off
-        inference = False
-        if self.mode is M_INFERENCE:
-            if leaf is None:
-                leaf = self._new_leaf(rhs)
-                if leaf:
-                    return None, None, True
-            inference = self.fresh_tensor(expr)
+        inference = self.mode is M_INFERENCE and self.fresh_tensor(expr)
         if callee is not None:
             ret = frozenset({Returned(callee, self.mode, self.function, off, inference)})
-            return ret, ret, leaf
-        return off, (frozenset() if inference else None), leaf
+            return ret, ret
+        return off, (frozenset() if inference else None)
 
     def _aug_regions(self, target: cst.BaseExpression, new: Prov) -> Prov:
         """`x += ...`: the same tensor when it is one (an inference tensor stays one), a new value otherwise."""

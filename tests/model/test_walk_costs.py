@@ -113,8 +113,9 @@ def test_loader_name_shortcut(name: str) -> None:
 
 
 def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None:
-    # `GradRegions.made` classifies the right-hand side only when the region depends on it: a module, a
-    # class instance, parameters made under no_grad have none; computations there have the region's
+    # `GradRegions.made` takes the kind of the right-hand side from the value the assignment binds (it does
+    # not classify it again): a module, a class instance, parameters made under no_grad have no region;
+    # computations there have the region's; a function referred to is no leaf
     from tests.model.test_gradmode_facts import probe
 
     m, values = probe("""
@@ -138,7 +139,11 @@ def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None
                 probe(lin); probe(net); probe(ps); probe(y); probe(h); probe(z)
             a = helper(x)
             b = Net()
-            probe(a); probe(b)
+            with torch.no_grad():
+                f = helper
+                g: nn.Module = nn.Linear(2, 2)
+                k = (lambda t: t)(x)
+            probe(a); probe(b); probe(f); probe(g); probe(k)
     """)
     offs = [v.off if v is not None else "unbound" for v in values]
     assert offs[:3] == [None, None, None]
@@ -146,4 +151,6 @@ def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None
     assert [type(c).__name__ for c in offs[4]] == ["Returned"] and offs[4] == values[4].inference
     assert [type(c).__name__ for c in offs[6]] == ["Returned"]
     assert offs[7] is None
-    assert [m.made_without_grad(v) for v in values] == [False, False, False, True, True, True, False, False]
+    assert offs[8:10] == [None, None]
+    assert [m.made_without_grad(v) for v in values] == [False, False, False, True, True, True, False, False, False,
+                                                        False, True]

@@ -22,7 +22,9 @@ import libcst as cst
 
 from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
-from gradlint.model.values import OTHER, UNKNOWN, Kind, Value, join
+from gradlint.model.values import (K_BATCHES, K_GROUP, K_GROUPS, K_LEAF, K_MODULE, K_MODULES, K_NAMED_MODULES,
+                                   K_NAMED_PARAMS, K_NONLEAF, K_OTHER, K_PARAMS, K_SELF, K_TENSOR, K_UNKNOWN, OTHER,
+                                   TENSOR_KINDS, UNKNOWN, Value, join)
 
 NON_TENSOR_METHODS = frozenset(
     "item tolist numpy size dim numel stride data_ptr element_size nelement is_contiguous "
@@ -83,7 +85,7 @@ _REPLAYED_METHODS = frozenset(
 _DEF_NAME = re.compile(r"[dc](?<!\w[dc])(?:(?<=d)ef|(?<=c)lass)\s+([A-Za-z_]\w*)")
 
 
-EMPTY_LIST = Value(Kind.OTHER, "an empty list")
+EMPTY_LIST = Value(K_OTHER, "an empty list")
 
 
 _SAME_VALUE_METHODS = frozenset({"cpu", "cuda", "to", "float", "double", "half", "bfloat16", "contiguous", "view",
@@ -91,12 +93,14 @@ _SAME_VALUE_METHODS = frozenset({"cpu", "cuda", "to", "float", "double", "half",
 
 
 def _unknown(value: Value | None) -> bool:
-    return value is None or value.kind is Kind.UNKNOWN
+    return value is None or value.kind is K_UNKNOWN
 
 
 def _is_loader_name(name: str) -> bool:
     """`train_loader`, `testloader`, `dataloader`, `self.val_loader`: a data loader by its name."""
-    return name.lower().endswith("loader")
+    # (only `r` and `R` lower-case to a text ending in `r`: the last character rejects most names at once)
+    last = name[-1:]
+    return (last == "r" or last == "R") and name.lower().endswith("loader")
 
 
 def _subscript_key(expr: cst.Subscript) -> str | None:
@@ -108,13 +112,18 @@ def _subscript_key(expr: cst.Subscript) -> str | None:
     return None
 
 
+# values the evaluator returns often, made once (values are immutable)
+_TENSOR, _NONLEAF, _GROUP, _GROUPS = Value(K_TENSOR), Value(K_NONLEAF), Value(K_GROUP), Value(K_GROUPS)
+_GRADIENT, _MODEL_OUTPUT = Value(K_TENSOR, "a gradient"), Value(K_TENSOR, "a model output")
+
+
 class Evaluator:
     # ----------------------------------------------------------------------------- classification
 
     def classify(self, expr: cst.BaseExpression) -> Value:
         if type(expr) is cst.Name:
             v = self._scope.lookup(expr.value)
-            if v is not None and v.kind is not Kind.UNKNOWN:
+            if v is not None and v.kind is not K_UNKNOWN:
                 return v
             if expr.value in self.classes or (v is None and expr.value in self._module_functions):
                 return OTHER
@@ -122,7 +131,7 @@ class Evaluator:
                 # what the project says it holds (gradlint.model.imported); an instance of a class whose
                 # kind is not known keeps its class, and is a module by its name as any unknown value is
                 v = self.imported_value(expr.value)
-                if v is not None and v.kind is not Kind.UNKNOWN:
+                if v is not None and v.kind is not K_UNKNOWN:
                     return v
                 if v is None and expr.value in self.imports.aliases:
                     return OTHER
@@ -132,10 +141,10 @@ class Evaluator:
                 # a parameter named like a model stays a module by its name, and keeps its reference so
                 # the call sites can say otherwise (a function passed as `model`) — and an instance of an
                 # imported class its class
-                return Value(Kind.MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None,
+                return Value(K_MODULE, f"`{expr.value}`", ref=v.ref if v is not None else None,
                              cls=v.cls if v is not None else None)
             if _is_loader_name(expr.value):
-                return Value(Kind.BATCHES, f"`{expr.value}`")
+                return Value(K_BATCHES, f"`{expr.value}`")
             if v is not None and (v.ref is not None or v.cls is not None):
                 return v
             return UNKNOWN
@@ -148,20 +157,20 @@ class Evaluator:
         if type(expr) is cst.BinaryOperation:
             left, right = self.classify(expr.left), self.classify(expr.right)
             kinds = {left.kind, right.kind}
-            if kinds & {Kind.LEAF, Kind.NONLEAF}:
-                return Value(Kind.NONLEAF)
-            if Kind.TENSOR in kinds:
-                return Value(Kind.TENSOR)
+            if kinds & {K_LEAF, K_NONLEAF}:
+                return _NONLEAF
+            if K_TENSOR in kinds:
+                return _TENSOR
             return UNKNOWN
         if type(expr) is cst.UnaryOperation:
             inner = self.classify(expr.expression)
-            if inner.kind in (Kind.LEAF, Kind.NONLEAF):
-                return Value(Kind.NONLEAF)
-            return inner if inner.kind is Kind.TENSOR else UNKNOWN
+            if inner.kind in (K_LEAF, K_NONLEAF):
+                return _NONLEAF
+            return inner if inner.kind is K_TENSOR else UNKNOWN
         if type(expr) in (cst.List, cst.Tuple):
             elems = [e.value for e in expr.elements if type(e) is cst.Element]
-            if elems and all(self.classify(e).kind is Kind.LEAF for e in elems):
-                return Value(Kind.PARAMS, "a list of leaf tensors")
+            if elems and all(self.classify(e).kind is K_LEAF for e in elems):
+                return Value(K_PARAMS, "a list of leaf tensors")
             return EMPTY_LIST if not expr.elements and type(expr) is cst.List else OTHER
         if type(expr) in (cst.ListComp, cst.GeneratorExp):
             return self._classify_comprehension(expr)
@@ -175,7 +184,7 @@ class Evaluator:
         if comp.inner_for_in is not None:
             return UNKNOWN
         it = self.classify(comp.iter)
-        if (it.kind is Kind.PARAMS or it.deferred) and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
+        if (it.kind is K_PARAMS or it.deferred) and type(comp.target) is cst.Name and type(expr.elt) is cst.Name:
             if expr.elt.value == comp.target.value:
                 return it
         return UNKNOWN
@@ -184,41 +193,41 @@ class Evaluator:
         """`classify(expr)`; `base`: `classify(expr.value)` when the caller has just computed it."""
         attr = expr.attr.value
         if attr == "grad":
-            return Value(Kind.TENSOR, "a gradient")
+            return _GRADIENT
         if attr == "param_groups":
-            return Value(Kind.GROUPS)
+            return _GROUPS
         if base is None:
             outer = self.attr_base
             self.attr_base = (attr, outer)  # (gradlint.model.imported.ImportedNames.ask_class)
             base = self.classify(expr.value)
             self.attr_base = outer
-        if base.kind is Kind.SELF:
+        if base.kind is K_SELF:
             cls = self.scope_class()
             if cls is None:
                 return UNKNOWN
-            base = Value(Kind.OTHER, "`self`", cls=cls.name)
+            base = Value(K_OTHER, "`self`", cls=cls.name)
             v = self.attr_of(base, attr, expr)
-            if v.kind is Kind.UNKNOWN and self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`self.{attr}`", ref=v.ref, path=v.path)
-            if v.kind is Kind.UNKNOWN and attr in ("weight", "bias"):
+            if v.kind is K_UNKNOWN and self._is_model_name(attr):
+                return Value(K_MODULE, f"`self.{attr}`", ref=v.ref, path=v.path)
+            if v.kind is K_UNKNOWN and attr in ("weight", "bias"):
                 return self._param_through_chain(expr)
             return v
         v = self.attr_of(base, attr, expr)
-        if v.kind is Kind.UNKNOWN and not v.deferred and attr in ("weight", "bias"):
+        if v.kind is K_UNKNOWN and not v.deferred and attr in ("weight", "bias"):
             return self._param_through_chain(expr)
         return v
 
     def attr_of(self, base: Value, attr: str, expr: cst.Attribute | None = None) -> Value:
         """What `<base>.<attr>` holds. `expr`, the attribute node when there is one, lets frozen-parameter
         facts of this file apply; without it (a deferred value replayed after the walk) they do not."""
-        if base.deferred:
+        if base.ref is not None and base.kind is K_UNKNOWN:  # (`base.deferred`, inlined: hot)
             return base.step("." + attr)
         if attr == "grad":
-            return Value(Kind.TENSOR, "a gradient")
+            return _GRADIENT
         if attr == "data":
-            return Value(Kind.TENSOR, "`.data`") if base.is_tensor else UNKNOWN
+            return Value(K_TENSOR, "`.data`") if base.is_tensor else UNKNOWN
         if attr == "param_groups":
-            return Value(Kind.GROUPS)
+            return _GROUPS
         cls = self.classes.get(base.cls) if base.cls is not None else None
         if cls is None and base.cls is not None:
             found = self.ext_attr(base, attr)  # an instance of another file's class
@@ -230,27 +239,27 @@ class Evaluator:
             known = cls.attrs.get(attr)
             if known is not None and known.cls is not None and self._project:
                 self.ask_class(known.cls, self.attr_base)  # `model.encoder`: an instance of another file's class
-            if known is not None and (known.kind is not Kind.UNKNOWN or known.deferred):
-                if known.kind is Kind.LEAF and base.origin and base.origin != "`self`":
+            if known is not None and (known.kind is not K_UNKNOWN or known.deferred):
+                if known.kind is K_LEAF and base.origin and base.origin != "`self`":
                     return known.with_origin(f"`{attr}`, a parameter of {base.origin}")
                 return known
-        if base.kind is Kind.MODULE:
+        if base.kind is K_MODULE:
             if attr in ("weight", "bias"):
                 if expr is not None and (self.is_frozen(expr.value) or (
                         self._frozen_tensors and dotted(expr) in self._frozen_tensors)):
-                    return Value(Kind.TENSOR)
-                return Value(Kind.LEAF, f"a parameter of {base.origin or 'a module'}")
+                    return _TENSOR
+                return Value(K_LEAF, f"a parameter of {base.origin or 'a module'}")
             if self._is_model_name(attr):
-                return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+                return Value(K_MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
             if base.ref is not None:  # a module only by its name: its callers may say what `.attr` is
-                return Value(Kind.UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
+                return Value(K_UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
             return UNKNOWN
-        if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
-            return Value(Kind.NONLEAF) if base.kind in (Kind.LEAF, Kind.NONLEAF) else Value(Kind.TENSOR)
-        if base.kind is Kind.UNKNOWN and self._is_model_name(attr):
-            return Value(Kind.MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
-        if base.kind in (Kind.UNKNOWN, Kind.OTHER) and _is_loader_name(attr):
-            return Value(Kind.BATCHES, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+        if base.kind in TENSOR_KINDS and attr in ("T", "mT", "H", "real", "imag"):
+            return _NONLEAF if base.kind in (K_LEAF, K_NONLEAF) else _TENSOR
+        if base.kind is K_UNKNOWN and self._is_model_name(attr):
+            return Value(K_MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")
+        if base.kind in (K_UNKNOWN, K_OTHER) and _is_loader_name(attr):
+            return Value(K_BATCHES, f"`{(dotted(expr) if expr is not None else None) or attr}`")
         return UNKNOWN
 
     def _param_through_chain(self, expr: cst.Attribute) -> Value:
@@ -260,11 +269,11 @@ class Evaluator:
         while type(node) in (cst.Attribute, cst.Subscript):
             node = node.value
             v = self.classify(node)
-            if v.kind is Kind.MODULE:
+            if v.kind is K_MODULE:
                 if self.is_frozen(expr.value) or (self._frozen_tensors and dotted(expr) in self._frozen_tensors):
-                    return Value(Kind.TENSOR)
-                return Value(Kind.LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
-            if v.kind is not Kind.UNKNOWN or v.deferred:
+                    return _TENSOR
+                return Value(K_LEAF, f"a parameter of `{dotted(node) or 'a module'}`")
+            if v.kind is not K_UNKNOWN or v.deferred:
                 return UNKNOWN
         return UNKNOWN
 
@@ -298,20 +307,20 @@ class Evaluator:
         """What `<base>[...]` holds; `key` is the subscript when it is a string literal."""
         if base.deferred:
             return base.step(f"[{key}]" if key == "params" else "[]")
-        if base.kind is Kind.PARAMS:
-            return Value(Kind.LEAF, base.origin)
-        if base.kind is Kind.GROUPS:
-            return Value(Kind.GROUP)
-        if base.kind is Kind.GROUP:
+        if base.kind is K_PARAMS:
+            return Value(K_LEAF, base.origin)
+        if base.kind is K_GROUPS:
+            return _GROUP
+        if base.kind is K_GROUP:
             if key == "params":
-                return Value(Kind.PARAMS, "a parameter in an optimizer's param_groups")
+                return Value(K_PARAMS, "a parameter in an optimizer's param_groups")
             return OTHER
-        if base.kind is Kind.MODULE:
-            return Value(Kind.MODULE, base.origin)
-        if base.kind in (Kind.LEAF, Kind.NONLEAF):
-            return Value(Kind.NONLEAF)
-        if base.kind is Kind.TENSOR:
-            return Value(Kind.TENSOR)
+        if base.kind is K_MODULE:
+            return Value(K_MODULE, base.origin)
+        if base.kind in (K_LEAF, K_NONLEAF):
+            return _NONLEAF
+        if base.kind is K_TENSOR:
+            return _TENSOR
         return UNKNOWN
 
     def _classify_call(self, call: cst.Call) -> Value:
@@ -329,7 +338,7 @@ class Evaluator:
             name = func.value
             cls = self.classes.get(name)
             if cls is not None:
-                return Value(Kind.MODULE if cls.is_module else Kind.OTHER, f"a `{name}`", cls=name)
+                return Value(K_MODULE if cls.is_module else K_OTHER, f"a `{name}`", cls=name)
             fns = self._fns_by_name.get(name)
             # (a local of the current function with that name shadows the file's function)
             if fns and not (self._scope.function is not None and name in self._scope.bindings):
@@ -340,85 +349,85 @@ class Evaluator:
                 pos = _positional(call)
                 if pos:
                     inner = self.classify(pos[-1].value)
-                    if inner.kind in (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES):
+                    if inner.kind in (K_PARAMS, K_NAMED_PARAMS, K_GROUPS, K_MODULES, K_BATCHES):
                         return inner
                     if inner.deferred:
                         return inner.step("list")
                 return UNKNOWN
             fv = self.classify(func)
-            if fv.kind is Kind.MODULE:
-                return Value(Kind.TENSOR, "a model output")
+            if fv.kind is K_MODULE:
+                return _MODEL_OUTPUT
             return UNKNOWN
         if type(func) is cst.Attribute:
             method = func.attr.value
             if method == "parameters":
                 if self.is_frozen(func.value):
-                    return Value(Kind.OTHER)
+                    return Value(K_OTHER)
                 owner = dotted(func.value)
-                return Value(Kind.PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+                return Value(K_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
             if method == "named_parameters":
                 if self.is_frozen(func.value):
-                    return Value(Kind.OTHER)
+                    return Value(K_OTHER)
                 owner = dotted(func.value)
-                return Value(Kind.NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
+                return Value(K_NAMED_PARAMS, f"a parameter of `{owner}`" if owner else "a parameter")
             if method in ("modules", "children"):
-                return Value(Kind.MODULES)
+                return Value(K_MODULES)
             if method in ("named_modules", "named_children"):
-                return Value(Kind.NAMED_MODULES)
+                return Value(K_NAMED_MODULES)
             if method == "from_pretrained":
-                return Value(Kind.MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
+                return Value(K_MODULE, f"`{dotted(func.value) or 'a pretrained model'}`")
             outer = self.attr_base
             self.attr_base = (method, outer)  # (the receiver is the base of `.method`: ImportedNames.ask_class)
             recv = self.classify(func.value)
             self.attr_base = outer
-            if recv.deferred:
+            if recv.ref is not None and recv.kind is K_UNKNOWN:  # (`recv.deferred`)
                 return recv.step("()" + method) if method in _REPLAYED_METHODS else UNKNOWN
-            owner_cls = self.scope_class() if recv.kind is Kind.SELF else (
+            owner_cls = self.scope_class() if recv.kind is K_SELF else (
                 self.classes.get(recv.cls) if recv.cls is not None else None)
             if owner_cls is not None and method in owner_cls.method_names:
                 found = [f for f in owner_cls.methods if f.name == method and f.walked]
                 return self.return_value(call, found[0], bound=True) if len(found) == 1 else UNKNOWN
-            if recv.kind is Kind.MODULE:
+            if recv.kind is K_MODULE:
                 if method in MODULE_RETURNING_METHODS:
                     return recv
                 if method == "forward":
-                    return Value(Kind.TENSOR, "a model output")
+                    return _MODEL_OUTPUT
                 return UNKNOWN
-            if recv.kind is Kind.SELF:
+            if recv.kind is K_SELF:
                 cls = self.scope_class()
                 if method == "forward" and cls is not None and cls.is_module:
-                    return Value(Kind.TENSOR)
+                    return _TENSOR
                 if cls is not None and method not in cls.method_names and self._classify_attribute(
-                        func, recv).kind is Kind.MODULE:
-                    return Value(Kind.TENSOR, "a model output")  # `self.encoder(x)`: a submodule's output
+                        func, recv).kind is K_MODULE:
+                    return _MODEL_OUTPUT  # `self.encoder(x)`: a submodule's output
                 return UNKNOWN
-            if recv.is_tensor:
+            if recv.kind in TENSOR_KINDS:
                 return self._classify_tensor_method(recv, method, call)
             fv = self._classify_attribute(func, recv)  # (`classify(func)`: its receiver's value is `recv`)
         else:
             fv = self.classify(func)
-        if fv.kind is Kind.MODULE:
-            return Value(Kind.TENSOR, "a model output")
+        if fv.kind is K_MODULE:
+            return _MODEL_OUTPUT
         return UNKNOWN
 
     def method_of(self, recv: Value, method: str) -> Value:
         """What `<recv>.<method>(...)` returns, for a receiver known only after the walk (a deferred value
         replayed by the call graph)."""
-        if recv.kind is Kind.MODULE:
+        if recv.kind is K_MODULE:
             owner = recv.origin or "a module"
             if method == "parameters":
-                return Value(Kind.PARAMS, f"a parameter of {owner}")
+                return Value(K_PARAMS, f"a parameter of {owner}")
             if method == "named_parameters":
-                return Value(Kind.NAMED_PARAMS, f"a parameter of {owner}")
-        if recv.kind is Kind.MODULE:
+                return Value(K_NAMED_PARAMS, f"a parameter of {owner}")
+        if recv.kind is K_MODULE:
             if method in ("modules", "children"):
-                return Value(Kind.MODULES)
+                return Value(K_MODULES)
             if method in ("named_modules", "named_children"):
-                return Value(Kind.NAMED_MODULES)
+                return Value(K_NAMED_MODULES)
             if method in MODULE_RETURNING_METHODS:
                 return recv
             if method == "forward":
-                return Value(Kind.TENSOR, "a model output")
+                return _MODEL_OUTPUT
             return UNKNOWN
         if recv.is_tensor:
             return self._classify_tensor_method(recv, method, None)
@@ -428,23 +437,23 @@ class Evaluator:
         if method in NON_TENSOR_METHODS:
             return OTHER
         if method == "detach":
-            return Value(Kind.TENSOR)
+            return _TENSOR
         if method == "requires_grad_":
             if call is None:
-                return Value(Kind.LEAF, "made a leaf with requires_grad_()") if recv.kind is Kind.TENSOR else recv
+                return Value(K_LEAF, "made a leaf with requires_grad_()") if recv.kind is K_TENSOR else recv
             arg = _kwarg(call, "requires_grad") or (_positional(call)[0] if _positional(call) else None)
             flag = True if arg is None else _const_bool(arg.value)
             if flag is False:
-                return Value(Kind.TENSOR) if recv.kind is not Kind.NONLEAF else recv
-            if recv.kind is Kind.TENSOR:
-                return Value(Kind.LEAF, "made a leaf with requires_grad_()")
+                return _TENSOR if recv.kind is not K_NONLEAF else recv
+            if recv.kind is K_TENSOR:
+                return Value(K_LEAF, "made a leaf with requires_grad_()")
             return recv
         if is_inplace_method(method):
             return recv  # in-place methods return self
-        if recv.kind in (Kind.LEAF, Kind.NONLEAF):
-            return Value(Kind.NONLEAF)
+        if recv.kind in (K_LEAF, K_NONLEAF):
+            return _NONLEAF
         # a model output moved or reshaped is still that output (`h.cpu()`, `out.view(-1)`)
-        return Value(Kind.TENSOR, recv.origin if method in _SAME_VALUE_METHODS else "")
+        return Value(K_TENSOR, recv.origin if method in _SAME_VALUE_METHODS else "")
 
     def _classify_qualified_call(self, q: str, call: cst.Call) -> Value | None:
         if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
@@ -456,22 +465,22 @@ class Evaluator:
                 if flag is None:
                     return UNKNOWN  # requires_grad=<expression>
                 if flag is False:
-                    return Value(Kind.TENSOR)
-            return Value(Kind.LEAF, "an `nn.Parameter`")
+                    return _TENSOR
+            return Value(K_LEAF, "an `nn.Parameter`")
         if q in ("torch.autograd.Variable", "torch.autograd.variable.Variable"):
             rg = _kwarg(call, "requires_grad")
             flag = _const_bool(rg.value) if rg is not None else False
             if flag is None:
                 return UNKNOWN
             if flag:
-                return Value(Kind.LEAF, "created with `Variable(..., requires_grad=True)`")
+                return Value(K_LEAF, "created with `Variable(..., requires_grad=True)`")
             pos = _positional(call)
             inner = self.classify(pos[0].value) if pos else UNKNOWN
-            return inner if inner.is_tensor else Value(Kind.TENSOR)
+            return inner if inner.is_tensor else _TENSOR
         if q in ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"):
-            return Value(Kind.BATCHES, "a `DataLoader`")
+            return Value(K_BATCHES, "a `DataLoader`")
         if q in ("torch.nn.ParameterList", "torch.nn.ParameterDict"):
-            return Value(Kind.PARAMS, "an `nn.ParameterList` entry")
+            return Value(K_PARAMS, "an `nn.ParameterList` entry")
         head, _, last = q.rpartition(".")
         if head == "torch":
             if last in TORCH_FACTORIES:
@@ -481,20 +490,20 @@ class Evaluator:
                     if flag is None:
                         return UNKNOWN  # requires_grad=<expression>
                     if flag:
-                        return Value(Kind.LEAF, "created with `requires_grad=True`")
-                return Value(Kind.TENSOR)
+                        return Value(K_LEAF, "created with `requires_grad=True`")
+                return _TENSOR
             if last in TORCH_TENSOR_FUNCS:
                 args = [self.classify(a.value) for a in call.args if not a.star]
-                if any(a.kind in (Kind.LEAF, Kind.NONLEAF) for a in args):
-                    return Value(Kind.NONLEAF)
-                return Value(Kind.TENSOR)
+                if any(a.kind in (K_LEAF, K_NONLEAF) for a in args):
+                    return _NONLEAF
+                return _TENSOR
             return None
         if q.startswith("torch.nn.functional."):
-            return Value(Kind.TENSOR)
+            return _TENSOR
         if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
-            return Value(Kind.MODULE, f"an `nn.{last}`")
+            return Value(K_MODULE, f"an `nn.{last}`")
         if q.startswith("torchvision.models.") or q in ("timm.create_model",):
-            return Value(Kind.MODULE, f"`{q}(...)`")
+            return Value(K_MODULE, f"`{q}(...)`")
         return None
 
     def elem_of(self, it: Value) -> Value | tuple | _Batch:
@@ -502,18 +511,18 @@ class Evaluator:
         pairs, param groups, submodules, batches of a loader; a deferred value one `elem` step on."""
         if it.deferred:
             return it.step("elem")
-        if it.kind is Kind.PARAMS:
-            return Value(Kind.LEAF, it.origin or "a parameter")
-        if it.kind is Kind.NAMED_PARAMS:
-            return (OTHER, Value(Kind.LEAF, it.origin or "a parameter"))
-        if it.kind is Kind.GROUPS:
-            return Value(Kind.GROUP)
-        if it.kind is Kind.MODULES:
-            return Value(Kind.MODULE, "a submodule")
-        if it.kind is Kind.NAMED_MODULES:
-            return (OTHER, Value(Kind.MODULE, "a submodule"))
-        if it.kind is Kind.BATCHES:
-            return _Batch(Value(Kind.TENSOR, f"a batch from {it.origin or 'a data loader'}"))
+        if it.kind is K_PARAMS:
+            return Value(K_LEAF, it.origin or "a parameter")
+        if it.kind is K_NAMED_PARAMS:
+            return (OTHER, Value(K_LEAF, it.origin or "a parameter"))
+        if it.kind is K_GROUPS:
+            return _GROUP
+        if it.kind is K_MODULES:
+            return Value(K_MODULE, "a submodule")
+        if it.kind is K_NAMED_MODULES:
+            return (OTHER, Value(K_MODULE, "a submodule"))
+        if it.kind is K_BATCHES:
+            return _Batch(Value(K_TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
 
     def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
@@ -528,7 +537,7 @@ class Evaluator:
                 if arg is None:
                     return UNKNOWN
                 ret = self.replay(arg, ret.path)
-            if ret.kind is Kind.UNKNOWN and not ret.deferred:
+            if ret.kind is K_UNKNOWN and not ret.deferred:
                 return UNKNOWN
             values.append(ret)
         if len(values) == 1:
@@ -569,7 +578,7 @@ class Evaluator:
             return UNKNOWN
         if current.deferred:
             return current.step(step)
-        if current.kind is Kind.UNKNOWN:
+        if current.kind is K_UNKNOWN:
             return UNKNOWN
         if step.startswith("."):
             return self.attr_of(current, step[1:])
@@ -578,7 +587,7 @@ class Evaluator:
         if step == "elem":
             return self.elem_of(current)
         if step == "list":
-            keeps = (Kind.PARAMS, Kind.NAMED_PARAMS, Kind.GROUPS, Kind.MODULES, Kind.BATCHES)
+            keeps = (K_PARAMS, K_NAMED_PARAMS, K_GROUPS, K_MODULES, K_BATCHES)
             return current if current.kind in keeps else UNKNOWN
         if step.startswith("()"):
             return self.method_of(current, step[2:])

@@ -51,6 +51,31 @@ class _BoundedState(_CodegenState):
             raise _Enough
 
 
+def _tight(ws: cst.BaseParenthesizableWhitespace) -> bool:
+    return type(ws) is cst.SimpleWhitespace and not ws.value
+
+
+def _tight_code(node: cst.CSTNode) -> str | None:
+    """The code of `a.b.c` or `a.b.c()` spelled with no parentheses, spaces or arguments, else None."""
+    call = type(node) is cst.Call
+    if call:
+        if node.args or node.lpar or node.rpar or not (
+                _tight(node.whitespace_after_func) and _tight(node.whitespace_before_args)):
+            return None
+        node = node.func
+    expr = node
+    while type(expr) is cst.Attribute:
+        dot = expr.dot
+        if expr.lpar or expr.rpar or expr.attr.lpar or not (_tight(dot.whitespace_before) and _tight(
+                dot.whitespace_after)):
+            return None
+        expr = expr.value
+    if type(expr) is not cst.Name or expr.lpar or expr.rpar:
+        return None
+    text = dotted(node)
+    return text + "()" if call else text
+
+
 def short_code(node: cst.CSTNode, limit: int = 40) -> str:
     """The node's source on one line, cut to `limit` characters — in time proportional to `limit`, not to
     the node's size (a message about one operand of a 4,000-term sum must not regenerate the whole sum)."""
@@ -66,6 +91,9 @@ def short_code(node: cst.CSTNode, limit: int = 40) -> str:
         spine, depth = nxt, depth + 1
     if depth > 32:
         return "…"
+    text = _tight_code(node)
+    if text is not None:  # (what the code generator prints, without its per-node context managers)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     state = _BoundedState(default_indent="    ", default_newline="\n")
     state.limit = limit * 2 + 16
     try:
@@ -179,6 +207,16 @@ class ImportMap:
         Returns None when the chain does not start at an imported name. `torch` is assumed to be
         the torch module even when the file does not import it (notebook cells, snippets).
         """
+        tp = type(expr)
+        if tp is cst.Name:  # (a name is its own key: no per-node memo needed)
+            d = expr.value
+            found = self._resolved.get(d, _UNSEEN)
+            if found is _UNSEEN:
+                origin = self.aliases.get(d)
+                found = self._resolved[d] = "torch" if origin is None and d == "torch" else origin
+            return found
+        if tp is not cst.Attribute:
+            return None
         hit = self._by_node.get(id(expr))
         if hit is not None and hit[0] is expr:
             return hit[1]

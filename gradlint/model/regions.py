@@ -40,7 +40,18 @@ import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, Mode, Releaf
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES
-from gradlint.model.values import NUM, RG, UNK_PROV, Kind, Prov, evolve
+from gradlint.model.tensor_ops import M_DISABLED, M_INFERENCE, M_INHERITED
+from gradlint.model.values import (
+    K_LEAF,
+    K_MODULE,
+    K_PARAMS,
+    NUM,
+    RG,
+    UNK_PROV,
+    Prov,
+    Value,
+    evolve,
+)
 
 # Files whose text spells none of these have no value made under a grad-mode-off region (the Lightning
 # hooks run under no_grad): nothing is tracked there (GL011's and GL012's prefilters are subsets).
@@ -137,9 +148,9 @@ class GradRegions:
         """The `off` of a value computed here: empty under no_grad/inference_mode, the function in a plain body
         (its callers decide), None where grad mode is on or not known."""
         mode = self.mode
-        if mode in (Mode.DISABLED, Mode.INFERENCE):
+        if mode in (M_DISABLED, M_INFERENCE):
             return frozenset()
-        if mode is Mode.INHERITED and self.function is not None:
+        if mode is M_INHERITED and self.function is not None:
             return frozenset({self.function})
         return None
 
@@ -178,7 +189,7 @@ class GradRegions:
             elif prov is not None and type(prov) is Prov and (type(target) is cst.Name or type(target) in (
                     cst.Tuple, cst.List)):
                 if _is_one_of(target, targets):
-                    off, inference = self.made(rhs, prov, unpacked=type(target) is not cst.Name)
+                    off, inference = self.made(rhs, prov, unpacked=type(target) is not cst.Name, core=value)
                 else:
                     off = inference = None  # an element of a tuple literal unpacked
                 if off is not prov.off or inference is not prov.inference:
@@ -186,12 +197,14 @@ class GradRegions:
             out.append((target, value, prov))
         return out
 
-    def made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool = False) -> tuple:
+    def made(self, rhs: cst.BaseExpression, rprov: Prov, unpacked: bool = False, core: Value | None = None) -> tuple:
         """(`off`, `inference`) of the value `rhs` (whose provenance is `rprov`) bound here; `unpacked`: for a
-        tuple target (only a call's result is followed)."""
+        tuple target (only a call's result is followed). `core`: `classify(rhs)` when the caller has it (the
+        value an assignment binds: the builder classified `rhs` in this same state; or a function referred to,
+        `OTHER` as `classify` says of it)."""
         if unpacked and type(rhs) is not cst.Call:
             return None, None
-        if rprov.state == RG or self.classify(rhs).kind in (Kind.LEAF, Kind.MODULE, Kind.PARAMS):
+        if rprov.state == RG or (core if core is not None else self.classify(rhs)).kind in (K_LEAF, K_MODULE, K_PARAMS):
             return None, None  # a new leaf whatever the grad mode
         expr = rhs
         via_method = False
@@ -222,7 +235,7 @@ class GradRegions:
             if cur is None:
                 return None, None
             alias = type(expr) is cst.Name
-            inference = None if alias and via_method and self.mode is not Mode.INFERENCE else cur.inference
+            inference = None if alias and via_method and self.mode is not M_INFERENCE else cur.inference
             return cur.off, inference
         if type(expr) not in (cst.Call, cst.BinaryOperation, cst.UnaryOperation):
             return None, None
@@ -233,7 +246,7 @@ class GradRegions:
             if q is not None and (GRAD_MODE_NAMES.get(q) or q.rsplit(".", 1)[-1] in TORCH_VIEW_FUNCS):
                 return None, None
             callee = _local_callee(expr)
-            if callee is not None and (callee in _BUILTINS or self.classify(func).kind is Kind.MODULE):
+            if callee is not None and (callee in _BUILTINS or self.classify(func).kind is K_MODULE):
                 callee = None
         region = self.region_off()
         if region is not None and region:
@@ -242,7 +255,7 @@ class GradRegions:
             off = region
         else:
             off = rprov.off
-        inference = self.mode is Mode.INFERENCE and self.fresh_tensor(expr)
+        inference = self.mode is M_INFERENCE and self.fresh_tensor(expr)
         if callee is not None:
             ret = frozenset({Returned(callee, self.mode, self.function, off, inference)})
             return ret, ret
@@ -303,7 +316,7 @@ class GradRegions:
                     last in TORCH_FACTORIES or last[:1].islower()
                 )
             return False
-        if type(func) in (cst.Name, cst.Attribute) and expr.args and self.classify(func).kind is Kind.MODULE:
+        if type(func) in (cst.Name, cst.Attribute) and expr.args and self.classify(func).kind is K_MODULE:
             return True  # a module's output
         if type(func) is cst.Attribute:
             method = func.attr.value
@@ -348,9 +361,9 @@ class RegionQueries:
     def runs_without_grad(self, mode: Mode, fn: FunctionInfo | None) -> bool:
         """Is a region of this mode in `fn` certainly not recording (no_grad / inference_mode /
         set_grad_enabled(False) here, or a plain body every caller of which runs with grad mode off)?"""
-        if mode in (Mode.DISABLED, Mode.INFERENCE):
+        if mode in (M_DISABLED, M_INFERENCE):
             return True
-        if mode is not Mode.INHERITED or fn is None:
+        if mode is not M_INHERITED or fn is None:
             return False
         cache = self._rcache()
         key = id(fn)
@@ -358,7 +371,7 @@ class RegionQueries:
             return cache[key]
         cache[key] = False  # cycle guard (recursion)
         sites = self.call_sites(fn)
-        result = fn.decorator_mode is Mode.INHERITED and bool(sites) and all(
+        result = fn.decorator_mode is M_INHERITED and bool(sites) and all(
             self.runs_without_grad(s.mode, s.function) for s in sites)
         cache[key] = result
         return result
@@ -372,7 +385,7 @@ class RegionQueries:
         modes = {f.decorator_mode for f in fns}
         if len(modes) == 1:
             m = modes.pop()
-            if m in (Mode.DISABLED, Mode.INFERENCE):
+            if m in (M_DISABLED, M_INFERENCE):
                 return m
         return None
 
@@ -405,13 +418,13 @@ class RegionQueries:
             if any(f.has_grad_use for f in fns):
                 return False
             return self.runs_without_grad(c.mode, c.function) or self.grad_off_decorator(c.callee) is not None
-        return self.runs_without_grad(Mode.INHERITED, c)
+        return self.runs_without_grad(M_INHERITED, c)
 
     def _inference_holds(self, c) -> bool:
         if type(c) is Returned:
             if not any(f.name == c.callee for f in self.functions):
                 return c.otherwise_inference
-            return self.grad_off_decorator(c.callee) is Mode.INFERENCE
+            return self.grad_off_decorator(c.callee) is M_INFERENCE
         return False
 
     def releafed_after(self, name: str, fn: FunctionInfo | None, seq: int) -> bool:

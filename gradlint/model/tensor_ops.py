@@ -49,6 +49,10 @@ from gradlint.model.values import (
     CUT,
     GRADISH,
     GRAPH,
+    K_LEAF,
+    K_MODULE,
+    K_TENSOR,
+    K_UNKNOWN,
     MOVED,
     NONLEAF,
     NUM,
@@ -56,11 +60,14 @@ from gradlint.model.values import (
     RG,
     UNK_PROV,
     UNK_STATE,
-    Kind,
     Prov,
     Value,
     evolve,
 )
+
+# (reading `Mode.X` is slow on Python 3.11, as `Kind.X` is: see `gradlint.model.values`)
+M_ENABLED, M_DISABLED, M_INFERENCE = Mode.ENABLED, Mode.DISABLED, Mode.INFERENCE
+M_UNKNOWN, M_INHERITED = Mode.UNKNOWN, Mode.INHERITED
 
 REWRAP_FUNCS = frozenset({"tensor", "as_tensor", "from_numpy", "Tensor", "FloatTensor", "DoubleTensor",
                           "scalar_tensor", "asarray"})
@@ -108,9 +115,9 @@ class TensorEvaluator(Dtypes):
     def _mode_conds(self, conds: frozenset) -> frozenset | None:
         """The conds of a new graph value computed here, or None when grad mode is off / unknown here."""
         mode = self.mode
-        if mode is Mode.ENABLED:
+        if mode is M_ENABLED:
             return conds
-        if mode is Mode.INHERITED:
+        if mode is M_INHERITED:
             fn = self.function
             return conds | {fn} if fn is not None else conds
         return None
@@ -128,6 +135,8 @@ class TensorEvaluator(Dtypes):
             v = scope.lookup(key)
             if v is not None and v.prov is not None:
                 return v.prov
+            if v is not None and v.kind is not K_UNKNOWN and type(expr) is cst.Name:
+                return self.prov_of_kind(v)  # (what `classify(expr)` finds first)
             if v is None and type(expr) is cst.Attribute:
                 base = self._scope.lookup(dotted(expr.value) or "")
                 if base is not None and base.prov is not None:
@@ -136,9 +145,9 @@ class TensorEvaluator(Dtypes):
 
     def prov_of_kind(self, core: Value) -> Prov:
         """The provenance a value has by its kind alone: a leaf that requires grad, a model's output."""
-        if core.kind is Kind.LEAF:
+        if core.kind is K_LEAF:
             return Prov(RG, origin=core.origin)
-        if core.kind is Kind.TENSOR and core.origin == "a model output":
+        if core.kind is K_TENSOR and core.origin == "a model output":
             conds = self._mode_conds(frozenset())
             return Prov(GRAPH, conds=conds) if conds is not None else Prov(PLAIN)
         return UNK_PROV
@@ -224,7 +233,7 @@ class TensorEvaluator(Dtypes):
             conds = frozenset().union(*(v.conds for v in inputs if v.state in (RG, NONLEAF, MOVED, GRAPH)))
             conds = self._mode_conds(conds)
             if conds is None:
-                if self.mode in (Mode.DISABLED, Mode.INFERENCE):
+                if self.mode in (M_DISABLED, M_INFERENCE):
                     return Prov(PLAIN, rewraps=rewraps)
                 return Prov(UNK_STATE, rewraps=rewraps)
             src = next((v for v in inputs if v.state == RG), None)
@@ -234,7 +243,7 @@ class TensorEvaluator(Dtypes):
             conds = frozenset().union(*(v.conds for v in inputs if v.state == GRAPH))
             conds = self._mode_conds(conds)
             if conds is None:
-                return Prov(PLAIN if self.mode in (Mode.DISABLED, Mode.INFERENCE) else UNK_STATE, rewraps=rewraps)
+                return Prov(PLAIN if self.mode in (M_DISABLED, M_INFERENCE) else UNK_STATE, rewraps=rewraps)
             return Prov(GRAPH, node=node, conds=conds, rewraps=rewraps)
         if UNK_STATE in kinds:
             return Prov(UNK_STATE, rewraps=rewraps)
@@ -352,12 +361,12 @@ class TensorEvaluator(Dtypes):
             if recv.state == UNK_STATE and method == "detach" and not call.args:
                 return Prov(PLAIN)  # whatever it was, a detached tensor is a leaf that does not require grad
         fv = self.classify(func)
-        if fv.kind is Kind.MODULE:
+        if fv.kind is K_MODULE:
             conds = self._mode_conds(frozenset())
             args = [self.prov(a.value) for a in call.args]
             rewraps = frozenset().union(*(a.rewraps for a in args))
             if conds is None:
-                return Prov(PLAIN if self.mode in (Mode.DISABLED, Mode.INFERENCE) else UNK_STATE, rewraps=rewraps)
+                return Prov(PLAIN if self.mode in (M_DISABLED, M_INFERENCE) else UNK_STATE, rewraps=rewraps)
             # a layer applied to a re-wrapped value: its own parameters train, nothing before the cut does
             pure = any(a.pure for a in args) and all(a.pure or a.state in (NUM, PLAIN, CUT) for a in args)
             return Prov(GRAPH, node=call, conds=conds, rewraps=rewraps, pure=pure)
@@ -486,7 +495,7 @@ class TensorEvaluator(Dtypes):
             how = f"`.{method}({', '.join(self._code(a) for a in call.args)})`"
             conds = self._mode_conds(recv.conds)
             if conds is None:
-                return UNK_PROV if self.mode is Mode.UNKNOWN else Prov(PLAIN, dtype=new_dtype)
+                return UNK_PROV if self.mode is M_UNKNOWN else Prov(PLAIN, dtype=new_dtype)
             return Prov(NONLEAF, dtype=new_dtype, node=call, how=how, origin=recv.origin, conds=conds)
         if (target_dtype is not None and dtype_changes is None) or (device is not None and device_changes is None):
             if device_changes is None and device is not None and recv.cpu_fresh and dtype_changes is not True:

@@ -140,6 +140,8 @@ class LegacyApiScan(Extension):
         self._no_grad_nodes: set[int] = set()
         self.loops: list[cst.CSTNode] = []
         self._loop_floor: list[list[cst.CSTNode]] = []
+        # can a call of the file pass `volatile=` / `retain_variables=`? (its text must spell them)
+        self._legacy_words = builder.mentions("volatile", "retain_variables")
 
     def _site(self, node: cst.CSTNode) -> _Site:
         return _Site(node, tuple(self.scopes), self.try_depth > 0, self.raises_depth > 0,
@@ -232,8 +234,10 @@ class LegacyApiScan(Extension):
             self.name_calls.setdefault(func.value, []).append(self._site(node))
         elif type(func) is cst.Call:
             self.call_calls.append(self._site(node))
-        if len(node.args) >= 3 or _legacy_keyword(node.args) or (
-                type(func) in (cst.Name, cst.Attribute) and (dotted(func) or "").endswith("variable")):
+        # (a dotted name ends with "variable" when its last part does: that is looked at first)
+        last = func.value if type(func) is cst.Name else func.attr.value if type(func) is cst.Attribute else ""
+        if len(node.args) >= 3 or (self._legacy_words and _legacy_keyword(node.args)) or (
+                last.endswith("variable") and (dotted(func) or "").endswith("variable")):
             self.calls.append(self._site(node))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:

@@ -441,11 +441,11 @@ class Bindings(LoopJoinWalk):
         if original_node.orelse is None:
             outcomes.append(branch.pre)
         if len(outcomes) >= 2:
-            merged: dict[str, Value] = {}
-            for name in set().union(*outcomes):
+            merged, differing = _same_in_all(outcomes)  # (most names: the same value whatever the branch)
+            for name in differing:
                 values = [o[name] for o in outcomes if name in o]
                 first = values[0]
-                for v in values:  # (a plain loop: most names hold the same value in every outcome)
+                for v in values:  # (bound in some outcomes only, to one value)
                     if v is not first:
                         break
                 else:
@@ -496,6 +496,30 @@ class Bindings(LoopJoinWalk):
     leave_Lambda = _leave_lambda
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _enter_comp
     leave_ListComp = leave_SetComp = leave_GeneratorExp = leave_DictComp = _leave_comp
+
+
+def _same_in_all(outcomes: list[dict[str, Value]]) -> tuple[dict[str, Value], set[str]]:
+    """The names bound to one same value (object) in every outcome, with it; and the other names (bound in
+    some outcomes only, or to different values). One pass over each outcome's items instead of a lookup of
+    every name in every outcome."""
+    first = outcomes[0]
+    get = first.get
+    differing: set[str] = set()
+    for o in outcomes[1:]:
+        if o is first:
+            continue
+        common = 0
+        for name, v in o.items():
+            if get(name) is v:
+                common += 1
+            else:
+                differing.add(name)
+        if common != len(first):  # names of `first` that `o` does not bind
+            for name in first:
+                if name not in o:
+                    differing.add(name)
+    same = {name: v for name, v in first.items() if name not in differing} if differing else dict(first)
+    return same, differing
 
 
 def _union_roots(outcomes: list[dict[str, frozenset[int]]]) -> dict[str, frozenset[int]]:

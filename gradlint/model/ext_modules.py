@@ -189,13 +189,13 @@ class ModuleFacts(Extension):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         fn = self.b.function
-        fkey = self._fkey()
+        fkey = id(fn) if fn is not None else 0  # (`_fkey()`)
         value = node.value
         in_method: bool | None = None
+        opt_names = self._opt_names
         for t in node.targets:
             target = t.target
-            d = dotted(target)
-            if d is not None and self._opt_names and d.rsplit(".", 1)[-1] in self._opt_names:
+            if opt_names and (d := dotted(target)) is not None and d.rsplit(".", 1)[-1] in opt_names:
                 self.opt_rebinds.setdefault(d.rsplit(".", 1)[-1], []).append((self.b.next_seq(), fn))
             if type(target) is cst.Name:
                 name = target.value

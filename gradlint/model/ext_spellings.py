@@ -223,17 +223,20 @@ class SpellingFacts(Extension):
                         self.attr_reads.add(key)
                     elif b.classify(pos[0].value).kind is not Kind.SELF:
                         self.typo_attrs.append(TypoAttr(pos[1].value, key, pos[0].value, "`setattr`", b.function))
-        # misspelt requires_grad= keywords of torch calls (a TypeError at the call)
-        q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
-        if q is not None and (q.rsplit(".", 1)[-1] in TORCH_FACTORIES and q.count(".") == 1
-                              or q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")):
-            self._kwarg_typos(node, q)
-        if type(func) is cst.Attribute and func.attr.value == "requires_grad_":
-            self._kwarg_typos(node, "requires_grad_")
+        # misspelt requires_grad= keywords of torch calls (a TypeError at the call; only a call with arguments
+        # can have one)
+        if node.args:
+            q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
+            if q is not None and (q.rsplit(".", 1)[-1] in TORCH_FACTORIES and q.count(".") == 1
+                                  or q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")):
+                self._kwarg_typos(node, q)
+            if type(func) is cst.Attribute and func.attr.value == "requires_grad_":
+                self._kwarg_typos(node, "requires_grad_")
         # training signals (GL020): a backward pass, an optimizer step, an optimizer built (the core model's
         # training facts, `gradlint.model.training`, recorded for this call by the builder just before)
         tr = b.training
-        if id(node) in tr.backward_at or (id(node) in tr.step_at and not tr.step_at[id(node)].scheduler) or (
+        nid = id(node)
+        if nid in tr.backward_at or (nid in tr.step_at and not tr.step_at[nid].scheduler) or (
                 tr.optimizers and tr.optimizers[-1].node is node):
             if not any(self._enable_blocks):
                 # a backward inside an explicit `with torch.enable_grad():` (saliency, attacks) does not

@@ -226,9 +226,10 @@ class TrainingFacts(GraphEvaluator, Extension):
         targets = [t.target for t in node.targets]
         rhs = node.value
         fn, loops = self.b.function, self._loops()
-        for t in targets:
-            self._data_write(t)
-        keys = [k for t in targets for k in _target_keys(t)]
+        if self._graph_reuse_possible:  # (`_data_write` records nothing otherwise)
+            for t in targets:
+                self._data_write(t)
+        keys = _target_keys(targets[0]) if len(targets) == 1 else [k for t in targets for k in _target_keys(t)]
         # accumulation: acc = acc + piece / acc = torch.cat([acc, piece])
         if len(targets) == 1 and (k := self._key(targets[0])) is not None:
             piece = _accumulated_piece(rhs, k, self.b)
@@ -286,7 +287,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                 if base is not None:
                     self.b.bind_roots(base, (self.b.roots_of(base) or EMPTY) | r)
                 continue
-            for k in _target_keys(t):
+            for k in keys if len(targets) == 1 else _target_keys(t):  # (one target: its keys are `keys`)
                 self._bind(k, r, fn, loops, lit, rhs, node)
 
     def _data_write(self, expr: cst.BaseExpression) -> None:
@@ -354,13 +355,13 @@ class TrainingFacts(GraphEvaluator, Extension):
 
     def leave_Call(self, node: cst.Call) -> None:
         func = node.func
-        fn, loops = self.b.function, self._loops()
         training = self.b.training
-        core = training.backward_at.get(id(node))
-        if core is not None:  # a backward pass (decided by the core model): the graph it frees
-            self._record_backward(node, core.target, core.kind)
-            return
-        if id(node) in training.step_at:
+        if training.backward_at:
+            core = training.backward_at.get(id(node))
+            if core is not None:  # a backward pass (decided by the core model): the graph it frees
+                self._record_backward(node, core.target, core.kind)
+                return
+        if training.step_at and id(node) in training.step_at:
             self.step_paths[id(node)] = self._path()
             return
         # (`detach_hidden(h)`, `repackage_hidden(h)`, `h.detach_()` re-create `h` for the loop joins)
@@ -381,6 +382,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             piece = node.args[-1].value
             pr, _ = self._r(piece)
             if pr:
+                fn, loops = self.b.function, self._loops()
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
                                                        self.b.mode, self.b.reach(key) if loops else None))
                 self.b.bind_roots(key, (self.b.roots_of(key) or EMPTY) | pr)

@@ -186,11 +186,6 @@ class GraphEvaluator:
     def _key(self, expr: cst.BaseExpression) -> str | None:
         return dotted(expr)
 
-    def _lookup(self, key: str) -> frozenset[int] | None:
-        """The graphs the value bound to `key` carries: the binding table's (`Bindings.roots_of`)."""
-        if self._override is not None and key in self._override:
-            return self._override[key]
-        return self.b.roots_of(key)
 
     # ------------------------------------------------------------------ graph provenance
 
@@ -214,9 +209,12 @@ class GraphEvaluator:
 
     def _r(self, e: cst.BaseExpression) -> tuple[frozenset[int], bool]:
         if type(e) in (cst.Name, cst.Attribute):
-            key = self._key(e)
+            key = dotted(e)
             if key is not None:
-                found = self._lookup(key)
+                # the graphs the value bound to `key` carries: the binding table's (`Bindings.roots_of`, inlined:
+                # asked at every name and attribute of a right-hand side), or the override's
+                override = self._override
+                found = override[key] if override is not None and key in override else self.b._scope.roots.get(key)
                 if found:
                     return found, True
                 if found is not None:

@@ -51,7 +51,7 @@ AUG_OPS = {
     cst.RightShiftAssign: ">>=",
 }
 
-# methods on a tensor that do not return a tensor
+
 def _names_in(expr: cst.CSTNode) -> set[str]:
     """Every Name used as a value in expr (not attribute names)."""
     attr_names = {id(n.attr) for n in iter_nodes(expr) if type(n) is cst.Attribute}
@@ -76,6 +76,8 @@ def _has_grad_term(expr: cst.CSTNode) -> bool:
     return False
 
 
+# the methods `FactRecorder.visit_Call` records facts of (after the in-place ones)
+_RECORDED_METHODS = frozenset({"requires_grad_", "eval", "train", "append", "retain_grad"})
 
 _METADATA_ATTRS = frozenset({"shape", "dtype", "device", "is_cuda", "ndim", "layout", "is_sparse", "is_leaf"})
 _METADATA_METHODS = frozenset({"size", "dim", "numel", "nelement", "element_size", "type", "is_floating_point",
@@ -98,8 +100,11 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
     return set(target_names(target))
 
 
-
 class FactRecorder:
+    # (target, classify(target)) of the call being visited, when `_model_call_text` computed it: the extensions'
+    # visit_Call handlers run next, with nothing rebound in between, and reuse it for the same callee
+    _callee_value: tuple[cst.BaseExpression, Value] | None = None
+
     # ----------------------------------------------------------------------------- statements
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
@@ -143,7 +148,8 @@ class FactRecorder:
                         self._writes[id(el.value)] = "assign"
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
-                if self._is_releaf(node.value):
+                # (one target: nothing rebound since `rhs_value`; `a.requires_grad = b = f(a)` may rebind `a`)
+                if self._is_releaf(node.value, rhs_value if len(node.targets) == 1 else None):
                     self._record_releaf(Releaf(target.value, self._next(), self._function, node))
         self._pending_assign.append(self._assign_pending(node, rhs_value))
 
@@ -221,18 +227,21 @@ class FactRecorder:
                 for el in (e.value for e in expr.elements) if type(expr) in (cst.Tuple, cst.List) else (expr,):
                     self._renew(el, node)
 
-    def _is_releaf(self, rhs: cst.BaseExpression) -> bool:
-        """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`."""
+    def _is_releaf(self, rhs: cst.BaseExpression, v: Value | None = None) -> bool:
+        """`x.detach().requires_grad_()`, `torch.tensor(..., requires_grad=True)`, `nn.Parameter(...)`; `v`:
+        `classify(rhs)` when the caller has just computed it (with nothing rebound since)."""
         if type(rhs) is cst.Call:
             if type(rhs.func) is cst.Attribute and rhs.func.attr.value in ("requires_grad_", "detach"):
                 return True
-            v = self.classify(rhs)
+            if v is None:
+                v = self.classify(rhs)
             if v.kind is Kind.LEAF and "parameter of" not in v.origin:
                 return True
         return False
 
     def _record_rebind(self, node: cst.Assign, name: str) -> None:
         old = self._scope.lookup(name)
+        loop_target: bool | None = None
         if old is None or old.kind is not Kind.LEAF:
             loop_target = name in _loop_target_names(self._loops)
             deferred = old is not None and old.deferred
@@ -253,7 +262,7 @@ class FactRecorder:
                 mode=self._mode,
                 function=self._function,
                 loop=self._loop,
-                is_loop_target=name in _loop_target_names(self._loops),
+                is_loop_target=name in _loop_target_names(self._loops) if loop_target is None else loop_target,
                 reach=self.reach(name),
             )
         )
@@ -292,19 +301,22 @@ class FactRecorder:
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         fn = self._scope.function  # (`_function`)
+        self._callee_value = None
         if self._scope.joins:
             self._renewing_call(node)
         if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
-            if is_inplace_method(method):
-                self._mark_write(recv, "inplace")
-                self._record_inplace(node, recv, f"{method}()", extra=node)
-            if method[-1:] == "_":
+            if method[-1:] == "_":  # (an in-place method's name ends with "_")
+                if is_inplace_method(method):
+                    self._mark_write(recv, "inplace")
+                    self._record_inplace(node, recv, f"{method}()", extra=node)
                 self._site = id(node)
                 self._inplace_call_prov(node)
                 self._site = None
-            if method == "requires_grad_":
+            if method not in _RECORDED_METHODS:
+                pass  # (most calls: none of the methods below)
+            elif method == "requires_grad_":
                 arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
                 flag = True if arg is None else _const_bool(arg.value)
                 rv = self.classify(recv)
@@ -338,7 +350,7 @@ class FactRecorder:
                 self._renew(recv, node)
         if self.mentions(".data"):
             self._mark_data_uses(node)
-        out = _kwarg(node, "out")
+        out = _kwarg(node, "out") if node.args else None
         if out is not None and self._is_torch_op(func):
             self._writes[id(out.value)] = "out"
             self._record_inplace(node, out.value, "out=")
@@ -440,13 +452,14 @@ class FactRecorder:
                 return
         if callee is None:
             return
-        if self._project and cls_name is None and not bound and not self._may_define(callee):
+        defined = self._may_define(callee)
+        if self._project and cls_name is None and not bound and not defined:
             origin = self._project_origin(func)
             if origin is not None:
                 self._record_imported_call(callee, origin, node, fn)
         args: tuple[Value, ...] | None = None
         kwargs: dict[str, Value] | None = None
-        if self._may_define(callee) and not any(a.star for a in node.args):
+        if defined and not any(a.star for a in node.args):
             args = tuple(self.classify(a.value) for a in node.args if a.keyword is None)
             kwargs = {a.keyword.value: self.classify(a.value) for a in node.args if a.keyword is not None}
         self.local_calls.append(LocalCall(callee, node, self._next(), self._mode, fn, cls=cls_name, bound=bound,
@@ -547,6 +560,7 @@ class FactRecorder:
         if type(target) is cst.Name and target.value == "self":
             return None  # a module calling itself: the model's own code
         v = self.classify(target)
+        self._callee_value = (target, v)  # (read by `ext_tensors.TensorFacts.visit_Call` for the same callee)
         if v.kind is Kind.MODULE:
             d = dotted(target)
             if d is None:
@@ -590,5 +604,3 @@ class FactRecorder:
                         function=self._function,
                     )
                 )
-
-

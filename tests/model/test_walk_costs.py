@@ -154,3 +154,129 @@ def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None
     assert offs[8:10] == [None, None]
     assert [m.made_without_grad(v) for v in values] == [False, False, False, True, True, True, False, False, False,
                                                         False, True]
+# --------------------------------------------------------------------------- shared work of the walk's handlers
+
+_NET = """
+import torch
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(4, 8)
+        self.head = nn.Linear(8, 1)
+    def forward(self, x):
+        h = self.enc(x)
+        h = torch.from_numpy(h.detach().numpy())
+"""
+
+
+def _rewraps(tail: str):
+    import textwrap
+
+    from gradlint.model import build_model
+    from gradlint.model.ext_tensors import TensorFacts
+    from gradlint.settings import RuleOptions
+
+    m = build_model(cst.parse_module(textwrap.dedent(_NET) + tail), RuleOptions(), "train.py", extensions=(TensorFacts,))
+    return m.ext(TensorFacts).rewraps
+
+
+@pytest.mark.parametrize(
+    ("tail", "reached"),
+    [
+        ("        return self.head(h)\n", True),  # the callee's value: the one the core's visit_Call computed
+        ("        y = self.head(h)\n        return y\n", True),
+        # `.forward`: the core classified `self.head`, not the callee `self.head.forward` (not a module)
+        ("        return self.head.forward(h)\n", False),
+        ("        return torch.sigmoid(h)\n", False),
+    ],
+)
+def test_module_call_in_forward_with_the_shared_callee_value(tail: str, reached: bool) -> None:
+    (ev,) = _rewraps(tail)
+    assert ev.reached_module is reached
+
+
+def _same_in_all_plain(outcomes: list[dict]) -> tuple[dict, set]:
+    same, differing = {}, set()
+    for name in set().union(*outcomes):
+        values = [o.get(name, outcomes) for o in outcomes]
+        if all(v is values[0] for v in values):
+            same[name] = values[0]
+        else:
+            differing.add(name)
+    return same, differing
+
+
+def test_branch_join_finds_the_names_every_branch_leaves_alone() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gradlint.model.bindings import _same_in_all
+
+    pool = [Value(Kind.LEAF, "a"), Value(Kind.LEAF, "a"), Value(Kind.TENSOR), Value(Kind.MODULE, "m")]
+    names = st.sampled_from(["a", "b", "c", "d", "e"])
+    outcome = st.dictionaries(names, st.sampled_from(range(len(pool))), max_size=5)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(outcome, min_size=2, max_size=4), st.booleans())
+    def check(raw: list[dict], shared: bool) -> None:
+        outcomes = [{k: pool[i] for k, i in o.items()} for o in raw]
+        if shared:
+            outcomes.append(outcomes[0])  # one outcome twice (the same dict)
+        same, differing = _same_in_all(outcomes)
+        assert (same, differing) == _same_in_all_plain(outcomes)
+
+    check()
+
+
+def test_branch_join_of_names_bound_in_some_branches_only() -> None:
+    import textwrap
+
+    from gradlint.model import build_model
+    from gradlint.settings import RuleOptions
+
+    code = """
+    import torch
+    def f(c, d):
+        w = torch.zeros(3, requires_grad=True)
+        if c:
+            a = w
+            b = w * 2
+        elif d:
+            a = w
+        else:
+            b = 1
+        a.add_(1)
+        b.add_(1)
+    """
+    m = build_model(cst.parse_module(textwrap.dedent(code)), RuleOptions(), "train.py")
+    kinds = {op.target.value: op.value.kind for op in m.inplace_ops}
+    # `a`: the same leaf on the branches that bind it; `b`: a non-leaf on one branch, a number on another
+    assert kinds == {"a": Kind.LEAF, "b": Kind.UNKNOWN}
+
+
+@pytest.mark.parametrize(
+    ("code", "recorded"),
+    [
+        ("x = utils.to_variable(t)", True),
+        ("x = make_variable(t)", True),
+        ("x = a.b.variable(t)", True),
+        ("x = f().variable(t)", False),  # no dotted name: as before the shortcut
+        ("x = variables(t)", False),
+        ("x = autograd.Variable(t)", False),  # (the case counts: "Variable" does not end with "variable")
+        ("x = Variable(t)", False),
+        ("x = f(t, volatile=True)", True),
+        ("x = f(t, retain_variables=True)", True),
+        ("x = f(t, volatil=True)", False),
+        ("x = f(a, b, c)", True),
+    ],
+)
+def test_legacy_call_candidates(code: str, recorded: bool) -> None:
+    from gradlint.model import build_model
+    from gradlint.settings import RuleOptions
+    from gradlint.rules.gl022_legacy_autograd_api import LegacyApiScan
+
+    for source in (code, None):  # with the text (its words gate the keyword search) and without
+        m = build_model(cst.parse_module(code), RuleOptions(), "train.py", extensions=(LegacyApiScan,), source=source)
+        assert bool(m.ext(LegacyApiScan).calls) is recorded
+

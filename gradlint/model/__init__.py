@@ -32,26 +32,15 @@ from gradlint.model.builder import ModelBuilder
 from gradlint.model.callgraph import CallGraph
 from gradlint.model.extension import Extension
 from gradlint.model.facts import (
-    ClassInfo,
-    DataAccess,
-    FunctionInfo,
-    GradRead,
-    ImportedCall,
-    InplaceOp,
-    LocalCall,
-    LoopInfo,
-    Mode,
-    ModelCall,
-    ModeSwitch,
-    Rebind,
-    Releaf,
+    M_DISABLED, M_ENABLED, M_INFERENCE, M_INHERITED, M_UNKNOWN, ClassInfo, DataAccess, FunctionInfo, GradRead,
+    ImportedCall, InplaceOp, LocalCall, LoopInfo, Mode, ModeSwitch, ModelCall, Rebind, Releaf,
 )
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExtClass, ExternalFacts, ExtSite
 from gradlint.model.regions import RegionQueries
 from gradlint.model.training import Step
 from gradlint.model.training_queries import TrainingQueries
-from gradlint.model.values import Kind, Value
+from gradlint.model.values import K_LEAF, K_MODULE, K_PARAMS, K_UNKNOWN, Kind, Value
 from gradlint.settings import RuleOptions
 
 E = TypeVar("E", bound=Extension)
@@ -192,13 +181,13 @@ class SemanticModel(TrainingQueries, RegionQueries):
             for rb in self.rebinds:
                 if rb.value.deferred:
                     rb.value = resolve(rb.value)
-            self.rebinds = [r for r in self.rebinds if r.value.kind is Kind.LEAF]
+            self.rebinds = [r for r in self.rebinds if r.value.kind is K_LEAF]
         # `def evaluate(model, loader): ... model(x)` where every caller passes a function, not a module
         for mc in self.model_calls:
             v = mc.value
             if v is not None and v.ref is not None:
-                actual = resolve(Value(Kind.UNKNOWN, ref=v.ref, path=v.path))
-                if actual.kind is not Kind.UNKNOWN and actual.kind is not Kind.MODULE:
+                actual = resolve(Value(K_UNKNOWN, ref=v.ref, path=v.path))
+                if actual.kind is not K_UNKNOWN and actual.kind is not K_MODULE:
                     mc.not_module = True
 
     def release(self) -> None:
@@ -283,7 +272,7 @@ class SemanticModel(TrainingQueries, RegionQueries):
         sites = self.external_sites(fn)
         return [s for s in sites if mode is None or s.mode is mode]
 
-    def related(self, fn: FunctionInfo | None, mode: Mode | None = Mode.ENABLED, what: str = "") -> tuple:
+    def related(self, fn: FunctionInfo | None, mode: Mode | None = M_ENABLED, what: str = "") -> tuple:
         """`Related` locations (gradlint.diagnostic) for a finding in `fn` that calls from other files decided
         (by default those with grad mode on), and the words for its message ("" when none)."""
         sites = self.related_sites(fn, mode)
@@ -295,7 +284,7 @@ class SemanticModel(TrainingQueries, RegionQueries):
         while top is not None and top.parent is not None:
             top = top.parent
         name = top.name if top is not None else "it"
-        state = {Mode.ENABLED: " with grad mode on", Mode.DISABLED: " under no_grad"}.get(mode, "") if mode else ""
+        state = {M_ENABLED: " with grad mode on", M_DISABLED: " under no_grad"}.get(mode, "") if mode else ""
         more = f" (and {len(sites) - 1} more call{'s' if len(sites) > 2 else ''})" if len(sites) > 1 else ""
         words = f"`{name}()` is called from {sites[0].where}{state}{more}"
         related = tuple(Related(s.file, max(1, s.line), max(1, s.column), what or f"`{name}()` is called here{state}")
@@ -304,12 +293,12 @@ class SemanticModel(TrainingQueries, RegionQueries):
 
     def function_mode(self, fn: FunctionInfo) -> Mode:
         """The grad mode a function body starts in."""
-        if fn.decorator_mode is not Mode.INHERITED:
+        if fn.decorator_mode is not M_INHERITED:
             return fn.decorator_mode
         key = id(fn)
         if key in self._fn_mode:
             return self._fn_mode[key]
-        self._fn_mode[key] = Mode.ENABLED  # cycle guard
+        self._fn_mode[key] = M_ENABLED  # cycle guard
         modes = [self.effective_mode(s.mode, s.function) for s in self.call_sites(fn)]
         modes += [s.mode for s in self.external_sites(fn)]
         if fn.name == "step" and _optimizer_like(fn.class_info):
@@ -318,15 +307,15 @@ class SemanticModel(TrainingQueries, RegionQueries):
             # with `self.optim = model.configure_optimizers()`); one call with grad mode on decides
             modes += [self.effective_mode(s.mode, s.function) for s in self.steps
                       if s.direct and self._may_reach_step(s, fn.class_info.name)]
-            if any(m is Mode.ENABLED for m in modes):
-                self._fn_mode[key] = Mode.ENABLED
-                return Mode.ENABLED
-        if any(m in (Mode.DISABLED, Mode.INFERENCE) for m in modes):
-            result = Mode.DISABLED
-        elif any(m is Mode.UNKNOWN for m in modes):
-            result = Mode.UNKNOWN
+            if any(m is M_ENABLED for m in modes):
+                self._fn_mode[key] = M_ENABLED
+                return M_ENABLED
+        if any(m in (M_DISABLED, M_INFERENCE) for m in modes):
+            result = M_DISABLED
+        elif any(m is M_UNKNOWN for m in modes):
+            result = M_UNKNOWN
         else:
-            result = Mode.ENABLED
+            result = M_ENABLED
         self._fn_mode[key] = result
         return result
 
@@ -337,15 +326,15 @@ class SemanticModel(TrainingQueries, RegionQueries):
         if v.deferred:
             v = self.calls.resolve(v)
             return v.cls == cls
-        if v.cls is not None or v.kind is not Kind.UNKNOWN:
+        if v.cls is not None or v.kind is not K_UNKNOWN:
             return v.cls == cls
         return step.on_attribute
 
     def effective_mode(self, mode: Mode, fn: FunctionInfo | None) -> Mode:
-        if mode is not Mode.INHERITED:
+        if mode is not M_INHERITED:
             return mode
         if fn is None:
-            return Mode.ENABLED
+            return M_ENABLED
         return self.function_mode(fn)
 
     # ---------------------------------------------------------------- eval mode
@@ -563,7 +552,7 @@ def _optimizer_like(cls: ClassInfo | None) -> bool:
         return False
     if any((dotted(b.value) or "").endswith("Optimizer") for b in cls.node.bases):
         return True
-    if any(v.kind is Kind.PARAMS for v in cls.attrs.values()):
+    if any(v.kind is K_PARAMS for v in cls.attrs.values()):
         return True
     for m in cls.methods:
         if m.name == "__init__":

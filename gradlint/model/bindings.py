@@ -37,7 +37,10 @@ from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.loop_joins import LoopJoin, LoopJoinWalk, _loop_state, _merge_states, _same_core, _set_state
 from gradlint.model.names import dotted, is_inplace_method, target_names
 from gradlint.model.regions import merge_regions, regions_only
-from gradlint.model.values import GRADISH, MOVED, NUM, PLAIN, RG, UNK_PROV, UNK_STATE, UNKNOWN, Kind, Prov, Value, join, join_prov
+from gradlint.model.values import (
+    GRADISH, K_LEAF, K_OTHER, K_SELF, K_TENSOR, K_UNKNOWN, MOVED, NUM, PLAIN, RG, UNKNOWN, UNK_PROV, UNK_STATE,
+    Prov, Value, join, join_prov,
+)
 
 DEFER = Prov(state="defer")  # in a frame: bound, with the provenance its kind gives
 
@@ -138,7 +141,7 @@ class Bindings(LoopJoinWalk):
         if key is None:
             return
         cur = self._scope.lookup(key)
-        self._bind_key(key, Value(Kind.UNKNOWN, prov=prov) if cur is None else cur.with_prov(prov))
+        self._bind_key(key, Value(K_UNKNOWN, prov=prov) if cur is None else cur.with_prov(prov))
 
     def roots_of(self, key: str) -> frozenset[int] | None:
         """The graphs the value bound to `key` in this scope carries (None: no graph value bound here)."""
@@ -169,18 +172,18 @@ class Bindings(LoopJoinWalk):
             self._bind_key(target.value, value if prov is None or type(prov) is tuple else value.with_prov(prov))
         elif type(target) in (cst.Tuple, cst.List):
             # `out, (h, c) = self.lstm(x, (h, c))`: every name unpacked from a model's output is an output
-            each = value if value.kind is Kind.TENSOR and value.origin.startswith("a model output") else UNKNOWN
+            each = value if value.kind is K_TENSOR and value.origin.startswith("a model output") else UNKNOWN
             for i, el in enumerate(target.elements):
                 p = prov[i] if type(prov) is tuple else regions_only(prov)
                 self._bind(el.value, each, p)
         elif type(target) is cst.Attribute:
-            if type(target.value) is cst.Name and self.classify(target.value).kind is Kind.SELF:
+            if type(target.value) is cst.Name and self.classify(target.value).kind is K_SELF:
                 cls = self.scope_class()
-                if cls is not None and (value.kind is not Kind.UNKNOWN or value.deferred):
+                if cls is not None and (value.kind is not K_UNKNOWN or value.deferred):
                     cls.attrs[target.attr.value] = value.with_prov(None) if value.prov is not None else value
             key = dotted(target)
             if key is not None and prov is not None and type(prov) is not tuple:
-                self._bind_key(key, Value(Kind.UNKNOWN, prov=prov))
+                self._bind_key(key, Value(K_UNKNOWN, prov=prov))
 
     def _assign_pending(self, node: cst.Assign, rhs: Value) -> list:
         """What `node` binds once it is walked: (target, value, provenance) for each target."""
@@ -215,10 +218,10 @@ class Bindings(LoopJoinWalk):
         """A function referred to without calling it, which `net = ...` may hold but no model is:
         a lambda, a function of the file, a function of an imported non-torch module (`d2l.linreg`)."""
         if type(rhs) is cst.Lambda:
-            return Value(Kind.OTHER, "a lambda")
+            return Value(K_OTHER, "a lambda")
         if type(rhs) is cst.Name:
             if rhs.value in self._module_functions and self._scope.lookup(rhs.value) is None:
-                return Value(Kind.OTHER, f"the function `{rhs.value}`")
+                return Value(K_OTHER, f"the function `{rhs.value}`")
             return None
         if type(rhs) is not cst.Attribute or type(rhs.value) is not cst.Name:
             return None
@@ -229,7 +232,7 @@ class Bindings(LoopJoinWalk):
         top = origin.partition(".")[0]
         if top in _MODULE_LIBRARIES or not attr[:1].islower() or self._is_model_name(attr):
             return None  # `nn.Linear`, `models.resnet18`, `pkg.model` (an instance)
-        return Value(Kind.OTHER, f"the function `{head}.{attr}`")
+        return Value(K_OTHER, f"the function `{head}.{attr}`")
 
 
     def _bind_pending(self, pending: list) -> None:
@@ -333,7 +336,7 @@ class Bindings(LoopJoinWalk):
             # parts are known to be tensors
             v = elem if type(elem) is Value else UNKNOWN
             self._scope.bindings[target.value] = v
-            if v.kind is Kind.LEAF:
+            if v.kind is K_LEAF:
                 params.add(target.value)
         elif type(target) in (cst.Tuple, cst.List):
             els = [e.value for e in target.elements]
@@ -378,7 +381,7 @@ class Bindings(LoopJoinWalk):
                 parent.assigned.setdefault(key, []).append(final)
             prov = None if final is DEFER else final
             if cur is None:
-                scope.bindings[key] = Value(Kind.UNKNOWN, prov=prov)
+                scope.bindings[key] = Value(K_UNKNOWN, prov=prov)
             elif cur.prov is not prov:
                 scope.bindings[key] = cur.with_prov(prov)
 

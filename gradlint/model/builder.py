@@ -37,19 +37,8 @@ from gradlint.model.evaluate import (  # noqa: F401  (re-exported: the extension
 from gradlint.model.extension import Extension
 from gradlint.model.imported import ImportedNames
 from gradlint.model.facts import (
-    ClassInfo,
-    DataAccess,
-    FunctionInfo,
-    GradRead,
-    ImportedCall,
-    InplaceOp,
-    LocalCall,
-    LoopInfo,
-    Mode,
-    ModelCall,
-    ModeSwitch,
-    Rebind,
-    Releaf,
+    M_DISABLED, M_ENABLED, M_INFERENCE, M_INHERITED, M_UNKNOWN, ClassInfo, DataAccess, FunctionInfo, GradRead,
+    ImportedCall, InplaceOp, LocalCall, LoopInfo, Mode, ModeSwitch, ModelCall, Rebind, Releaf,
 )
 from gradlint.model.loop_joins import LoopJoins
 from gradlint.model.names import GRAD_MODE_NAMES, ImportMap, dotted
@@ -63,7 +52,7 @@ from gradlint.model.record import (  # noqa: F401  (re-exported: GL002 and the e
 )
 from gradlint.model.tensor_ops import TensorEvaluator
 from gradlint.model.training import TrainingRecorder
-from gradlint.model.values import UNK_PROV, Kind, Value, param_ref
+from gradlint.model.values import K_LEAF, K_MODULE, K_SELF, K_TENSOR, K_UNKNOWN, UNK_PROV, Value, param_ref
 from gradlint.model.walk import Walker, iter_nodes
 from gradlint.settings import RuleOptions
 
@@ -138,7 +127,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         # walking state
         self._seq = 0
         self._scope = _Scope(None, None, None)
-        self._regions: list[_Region] = [_Region(Mode.ENABLED)]
+        self._regions: list[_Region] = [_Region(M_ENABLED)]
         self._region_floor: list[int] = []  # region stack depth at each function entry
         self._loops: list[LoopInfo] = []
         self._loop_floor: list[int] = []
@@ -269,25 +258,25 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         if kind is None:
             return None
         if kind == "no_grad":
-            return Mode.DISABLED
+            return M_DISABLED
         if kind == "enable_grad":
-            return Mode.ENABLED
+            return M_ENABLED
         if kind == "inference_mode":
             if call is None:
-                return Mode.INFERENCE
+                return M_INFERENCE
             arg = _kwarg(call, "mode") or (_positional(call)[0] if _positional(call) else None)
             flag = True if arg is None else _const_bool(arg.value)
             if flag is None:
-                return Mode.UNKNOWN
-            return Mode.INFERENCE if flag else current
+                return M_UNKNOWN
+            return M_INFERENCE if flag else current
         # set_grad_enabled
         if call is None:
-            return Mode.UNKNOWN
+            return M_UNKNOWN
         arg = _kwarg(call, "mode") or (_positional(call)[0] if _positional(call) else None)
         flag = _const_bool(arg.value) if arg is not None else None
         if flag is None:
-            return Mode.UNKNOWN
-        return Mode.ENABLED if flag else Mode.DISABLED
+            return M_UNKNOWN
+        return M_ENABLED if flag else M_DISABLED
 
     # ----------------------------------------------------------------------------- module / imports
 
@@ -332,19 +321,19 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         name = node.name.value
         cls = self._scope.class_info
-        mode = Mode.INHERITED
+        mode = M_INHERITED
         for dec in node.decorators:
-            m = self.mode_of_grad_ctx(dec.decorator, Mode.INHERITED)
+            m = self.mode_of_grad_ctx(dec.decorator, M_INHERITED)
             if m is not None:
                 mode = m
             else:
                 d = dotted(dec.decorator.func if type(dec.decorator) is cst.Call else dec.decorator) or ""
                 if "no_grad" in d or "inference_mode" in d:
-                    mode = Mode.DISABLED
+                    mode = M_DISABLED
                 elif "grad" in d.lower():
-                    mode = Mode.UNKNOWN
+                    mode = M_UNKNOWN
         if cls is not None and cls.is_lightning and FRAMEWORK_NO_GRAD_HOOKS.fullmatch(name):
-            mode = Mode.DISABLED
+            mode = M_DISABLED
         info = FunctionInfo(node=node, name=name, class_info=cls, parent=self._function, decorator_mode=mode)
         info.eval_reason = self._eval_reason(info)
         self.functions.append(info)
@@ -355,7 +344,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self._bind_params(node, cls)
         for p in (node.params.star_arg, node.params.star_kwarg):
             if type(p) is cst.Param:
-                self._scope.bindings[p.name.value] = Value(Kind.UNKNOWN, prov=UNK_PROV)
+                self._scope.bindings[p.name.value] = Value(K_UNKNOWN, prov=UNK_PROV)
         self._region_floor.append(len(self._regions))
         self._regions.append(_Region(mode))
         self._loop_floor.append(len(self._loops))
@@ -384,17 +373,17 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         for i, p in enumerate(all_params):
             pname = p.name.value
             if i == 0 and cls is not None and pname in ("self",):
-                out[pname] = Value(Kind.SELF)
+                out[pname] = Value(K_SELF)
                 continue
             value = param_ref(node, pname, i if i < len(positional) else -1)
             if p.annotation is not None:
                 q = self.imports.resolve(p.annotation.annotation) or ""
                 if q in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
-                    value = Value(Kind.LEAF, "an `nn.Parameter`")
+                    value = Value(K_LEAF, "an `nn.Parameter`")
                 elif q in ("torch.nn.Module",):
-                    value = Value(Kind.MODULE, f"`{pname}`")
+                    value = Value(K_MODULE, f"`{pname}`")
                 elif q in ("torch.Tensor",):
-                    value = Value(Kind.TENSOR)
+                    value = Value(K_TENSOR)
             out[pname] = value
 
     def _eval_reason(self, info: FunctionInfo) -> str | None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from gradlint.model.facts import FunctionInfo, LocalCall
-from gradlint.model.values import UNKNOWN, Kind, Value, join
+from gradlint.model.values import K_UNKNOWN, UNKNOWN, Value, join
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -101,11 +101,11 @@ class CallGraph:
                     return UNKNOWN  # a default value, or a keyword-only parameter not passed
                 arg = site.args[i]
             value = self.resolve(arg)
-            if value.kind is Kind.UNKNOWN:
+            if value.kind is K_UNKNOWN:
                 return UNKNOWN
             values.append(value)
         joined = join(values)
-        if joined.kind is Kind.UNKNOWN:
+        if joined.kind is K_UNKNOWN:
             return UNKNOWN
         how = "handed to `apply()`" if all(s.via == "apply" for s in sites) else f"passed to `{fn.name}()`"
         if external:

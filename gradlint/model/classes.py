@@ -15,7 +15,7 @@ from gradlint.model.bindings import _Scope
 from gradlint.model.evaluate import _positional
 from gradlint.model.facts import ClassInfo
 from gradlint.model.names import dotted
-from gradlint.model.values import UNKNOWN, Kind, Value
+from gradlint.model.values import K_LEAF, K_MODULE, K_UNKNOWN, UNKNOWN, Value
 
 TORCH_ECOSYSTEM = frozenset(
     {"torch", "torchvision", "torchaudio", "torchtext", "lightning", "pytorch_lightning", "timm", "transformers",
@@ -142,7 +142,7 @@ class ClassScan:
                             key = pos[0].value.evaluated_value
                             if isinstance(key, str):
                                 v = self._classify_in_class(pos[1].value)
-                                if v.kind is Kind.LEAF:
+                                if v.kind is K_LEAF:
                                     info.attrs[key] = v
 
     def _prescan_target(self, target: cst.BaseExpression, value: cst.BaseExpression, info: ClassInfo) -> None:
@@ -153,9 +153,9 @@ class ClassScan:
         ):
             v = self._classify_in_class(value)
             attr = target.attr.value
-            if v.kind is Kind.LEAF:
-                v = Value(Kind.LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
-            if v.kind is not Kind.UNKNOWN or v.deferred or v.cls is not None:  # (cls: another file's class)
+            if v.kind is K_LEAF:
+                v = Value(K_LEAF, f"`self.{attr}`, an `nn.Parameter`" if "Parameter" in v.origin else v.origin)
+            if v.kind is not K_UNKNOWN or v.deferred or v.cls is not None:  # (cls: another file's class)
                 prev = info.attrs.get(attr)
                 # an attribute assigned different kinds of things in different places is unknown
                 if prev is not None and (prev.kind is not v.kind or prev.ref != v.ref or prev.path != v.path):
@@ -171,9 +171,9 @@ class ClassScan:
             v = self.classify(value)
         finally:
             self._scope = saved
-        if v.kind is Kind.MODULE and v.origin.startswith("`") and type(value) is cst.Name:
+        if v.kind is K_MODULE and v.origin.startswith("`") and type(value) is cst.Name:
             # self.model = model: only the name says it is a module; let attr names decide, and the call
             # sites of the method
-            return Value(Kind.UNKNOWN, ref=v.ref) if v.ref is not None else UNKNOWN
+            return Value(K_UNKNOWN, ref=v.ref) if v.ref is not None else UNKNOWN
         return v
 

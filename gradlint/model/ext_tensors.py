@@ -17,10 +17,12 @@ import libcst as cst
 
 from gradlint.model.evaluate import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
-from gradlint.model.facts import FunctionInfo, Mode
+from gradlint.model.facts import M_ENABLED, M_INHERITED, FunctionInfo
 from gradlint.model.names import TORCH_FACTORIES, dotted
 from gradlint.model.tensor_ops import RewrapCall, is_int_dtype
-from gradlint.model.values import GRAPH, MOVED, NONLEAF, PLAIN, RG, TENSOR_STATES, Kind, Prov
+from gradlint.model.values import (
+    GRAPH, K_LEAF, K_MODULE, K_NONLEAF, K_TENSOR, MOVED, NONLEAF, PLAIN, RG, TENSOR_STATES, Prov,
+)
 
 if TYPE_CHECKING:
     from gradlint.model import SemanticModel
@@ -117,7 +119,7 @@ class TensorFacts(Extension):
 
     def enabled_conds(self, conds: frozenset) -> bool:
         assert self._model is not None
-        return all(self._model.effective_mode(Mode.INHERITED, fn) is Mode.ENABLED for fn in conds)
+        return all(self._model.effective_mode(M_INHERITED, fn) is M_ENABLED for fn in conds)
 
     def is_nonleaf(self, value: Prov) -> bool:
         return value.state == NONLEAF and self.enabled(value)
@@ -227,7 +229,7 @@ class TensorFacts(Extension):
             # (`classify(func)`: computed by the core's `visit_Call` just before for most calls with arguments)
             known = self.b._callee_value
             fv = known[1] if known is not None and known[0] is func else self.b.classify(func)
-            if fv.kind is Kind.MODULE and self.b.in_forward:
+            if fv.kind is K_MODULE and self.b.in_forward:
                 for a in node.args:
                     v = self.b.prov(a.value)
                     if v.pure:
@@ -266,9 +268,9 @@ class TensorFacts(Extension):
         if v.state == PLAIN:
             return False
         core = self.b.classify(expr).kind
-        if core in (Kind.LEAF, Kind.NONLEAF):
+        if core in (K_LEAF, K_NONLEAF):
             return True
-        return False if core is Kind.TENSOR else None
+        return False if core is K_TENSOR else None
 
     def _temporary(self, expr: cst.BaseExpression) -> tuple[str, cst.BaseExpression] | None:
         """Is `expr` a tensor object made anew by evaluating it (so a flag set on it is lost)? Returns how it was
@@ -277,7 +279,7 @@ class TensorFacts(Extension):
         of another known dtype, `.cuda()` of a tensor a CPU factory made here."""
         if type(expr) is cst.Attribute and expr.attr.value == "data":
             if self.b.prov(expr.value).state in TENSOR_STATES or self.b.classify(expr.value).kind in (
-                    Kind.LEAF, Kind.TENSOR, Kind.NONLEAF):
+                    K_LEAF, K_TENSOR, K_NONLEAF):
                 return "`.data`", expr.value
             return None
         if type(expr) is cst.Subscript:

@@ -22,6 +22,11 @@ class Mode(Enum):
         return self is Mode.ENABLED
 
 
+# (reading `Mode.X` is slow on Python 3.11, as `Kind.X` is: see `gradlint.model.values`)
+M_ENABLED, M_DISABLED, M_INFERENCE = Mode.ENABLED, Mode.DISABLED, Mode.INFERENCE
+M_UNKNOWN, M_INHERITED = Mode.UNKNOWN, Mode.INHERITED
+
+
 @dataclass(eq=False)
 class ClassInfo:
     node: cst.ClassDef

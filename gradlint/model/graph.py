@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import libcst as cst
 
 from gradlint.model.builder import _const_bool, _kwarg, _positional
-from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
+from gradlint.model.facts import M_ENABLED, M_INHERITED, FunctionInfo, LoopInfo, Mode
 from gradlint.model.names import TORCH_FACTORIES, dotted
-from gradlint.model.values import Kind
+from gradlint.model.values import K_LEAF, K_MODULE, K_NONLEAF, K_SELF
 from gradlint.model.walk import child_nodes
 
 EMPTY: frozenset[int] = frozenset()
@@ -178,7 +178,7 @@ class GraphEvaluator:
         return tuple(self.b.enclosing_loops)
 
     def _recording(self) -> bool:
-        return self.b.mode in (Mode.ENABLED, Mode.INHERITED)
+        return self.b.mode in (M_ENABLED, M_INHERITED)
 
     def _path(self) -> tuple[tuple[int, int], ...]:
         return tuple((f[0], f[1]) for f in self._frames)
@@ -218,7 +218,7 @@ class GraphEvaluator:
                 if found:
                     return found, True
                 if found is not None:
-                    return EMPTY, self.b.classify(e).kind is Kind.LEAF
+                    return EMPTY, self.b.classify(e).kind is K_LEAF
             if type(e) is cst.Attribute:
                 if e.attr.value in NON_GRAPH_ATTRS:
                     return EMPTY, False
@@ -226,9 +226,9 @@ class GraphEvaluator:
                 if base[0]:
                     return base
             v = self.b.classify(e)
-            if v.kind is Kind.LEAF:
+            if v.kind is K_LEAF:
                 return EMPTY, True
-            if v.kind is Kind.NONLEAF and self._recording():
+            if v.kind is K_NONLEAF and self._recording():
                 return frozenset({self._new_root()}), True
             return EMPTY, False
         if type(e) is cst.Subscript:
@@ -337,17 +337,17 @@ class GraphEvaluator:
                 if out[0] and how is not None and (not call.args or call.args[0].keyword is None):
                     self._saves(how, (func.value, recv[1]), (call.args[0].value, args[0][1]) if args else None)
                 return out
-            if method == "forward" and self.b.classify(func.value).kind in (Kind.MODULE, Kind.SELF):
+            if method == "forward" and self.b.classify(func.value).kind in (K_MODULE, K_SELF):
                 return self._model_output(call, func.value)
         fv = self.b.classify(func)
-        if fv.kind is Kind.MODULE:
+        if fv.kind is K_MODULE:
             d = dotted(func) or ""
             if "Loss" in fv.origin or LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
                 return self._op(self._args(call))  # a loss module: a graph when its inputs carry one
             if q is not None and q.startswith("torch."):
                 return self._op(self._args(call))  # an nn.<Module> constructed inline
             return self._model_output(call, func)
-        if fv.kind is Kind.SELF:
+        if fv.kind is K_SELF:
             cls = self.b.scope_class()
             if cls is not None and cls.is_module:
                 return self._model_output(call, func)

@@ -27,7 +27,7 @@ from gradlint.model.facts import (
 )
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, target_names
 from gradlint.model.project_facts import EXTERNAL_TOPS
-from gradlint.model.values import UNK_PROV, UNKNOWN, Kind, Value
+from gradlint.model.values import K_LEAF, K_MODULE, K_OTHER, K_PARAMS, K_TENSOR, UNKNOWN, UNK_PROV, Value
 from gradlint.model.walk import iter_nodes
 
 # helpers that cut the graph of what they are given (`detach_hidden(h)`, `repackage_hidden(h)`)
@@ -184,14 +184,14 @@ class FactRecorder:
             return
         if type(receiver) is cst.Name:
             cur = self._scope.lookup(receiver.value)
-            if flag is False and cur is not None and cur.kind is Kind.LEAF:
-                self._rebind_kind(receiver.value, Value(Kind.TENSOR, "frozen"))
+            if flag is False and cur is not None and cur.kind is K_LEAF:
+                self._rebind_kind(receiver.value, Value(K_TENSOR, "frozen"))
                 self._freeze_loop_owner(receiver.value)
             elif flag is True:
                 self._record_releaf(Releaf(receiver.value, self._next(), self._function, node))
                 self._renew(receiver, node)
-                if cur is not None and cur.kind is Kind.TENSOR:
-                    self._rebind_kind(receiver.value, Value(Kind.LEAF, "made a leaf with requires_grad = True"))
+                if cur is not None and cur.kind is K_TENSOR:
+                    self._rebind_kind(receiver.value, Value(K_LEAF, "made a leaf with requires_grad = True"))
 
     def _freeze_loop_owner(self, name: str) -> None:
         """`for p in model.parameters(): p.requires_grad = False` freezes `model` for the rest of the file."""
@@ -235,21 +235,21 @@ class FactRecorder:
                 return True
             if v is None:
                 v = self.classify(rhs)
-            if v.kind is Kind.LEAF and "parameter of" not in v.origin:
+            if v.kind is K_LEAF and "parameter of" not in v.origin:
                 return True
         return False
 
     def _record_rebind(self, node: cst.Assign, name: str) -> None:
         old = self._scope.lookup(name)
         loop_target: bool | None = None
-        if old is None or old.kind is not Kind.LEAF:
+        if old is None or old.kind is not K_LEAF:
             loop_target = name in _loop_target_names(self._loops)
             deferred = old is not None and old.deferred
             # (the right-hand side is searched only when its answer matters)
             reads_grad = (loop_target or deferred) and _reads_grad_of(node.value, name)
             if loop_target and reads_grad:
                 # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
-                old = Value(Kind.LEAF, "a loop variable whose `.grad` is read")
+                old = Value(K_LEAF, "a loop variable whose `.grad` is read")
             elif not (deferred and reads_grad):
                 return  # (a parameter of the function is a leaf if its callers pass one: resolved after the walk)
         self.rebinds.append(
@@ -279,9 +279,9 @@ class FactRecorder:
         value = self.classify(base)
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
-        if value.kind is not Kind.LEAF and reads_own and type(base) is cst.Name:
+        if value.kind is not K_LEAF and reads_own and type(base) is cst.Name:
             if base.value in _loop_target_names(self._loops) and _unknown(self._scope.lookup(base.value)):
-                value = Value(Kind.LEAF, "a loop variable whose `.grad` the update reads")
+                value = Value(K_LEAF, "a loop variable whose `.grad` the update reads")
         self.inplace_ops.append(
             InplaceOp(
                 node=node,
@@ -320,7 +320,7 @@ class FactRecorder:
                 arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
                 flag = True if arg is None else _const_bool(arg.value)
                 rv = self.classify(recv)
-                if rv.kind is Kind.MODULE and flag is False:
+                if rv.kind is K_MODULE and flag is False:
                     d = dotted(recv)
                     if d:
                         self._frozen.add(d)
@@ -340,11 +340,11 @@ class FactRecorder:
             elif method == "append" and type(recv) is cst.Name and len(node.args) == 1:
                 # `params = []; params.append(Variable(..., requires_grad=True))`: a list of leaves
                 cur = self._scope.lookup(recv.value)
-                if cur is not None and (cur.kind is Kind.PARAMS or (
-                        cur.kind is Kind.OTHER and cur.origin == EMPTY_LIST.origin)):
+                if cur is not None and (cur.kind is K_PARAMS or (
+                        cur.kind is K_OTHER and cur.origin == EMPTY_LIST.origin)):
                     added = self.classify(node.args[0].value)
-                    self._rebind_kind(recv.value, Value(Kind.PARAMS, "a list of leaf tensors")
-                                      if added.kind is Kind.LEAF else UNKNOWN)
+                    self._rebind_kind(recv.value, Value(K_PARAMS, "a list of leaf tensors")
+                                      if added.kind is K_LEAF else UNKNOWN)
             elif method == "retain_grad" and type(recv) is cst.Name:
                 self._record_releaf(Releaf(recv.value, self._next(), fn, node))
                 self._renew(recv, node)
@@ -427,7 +427,7 @@ class FactRecorder:
                 origin = None if defined else self._project_origin(node.args[0].value)
                 if (defined and target not in self.classes) or origin is not None:
                     owner = dotted(func.value)
-                    module = Value(Kind.MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
+                    module = Value(K_MODULE, f"a submodule of `{owner}`" if owner else "a submodule")
                     if origin is not None:
                         self.imported_calls.append(ImportedCall(target, origin, node, self._next(), self._mode, fn,
                                                                 (module,), {}, via="apply"))
@@ -561,7 +561,7 @@ class FactRecorder:
             return None  # a module calling itself: the model's own code
         v = self.classify(target)
         self._callee_value = (target, v)  # (read by `ext_tensors.TensorFacts.visit_Call` for the same callee)
-        if v.kind is Kind.MODULE:
+        if v.kind is K_MODULE:
             d = dotted(target)
             if d is None:
                 return None

@@ -38,9 +38,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from gradlint.model.facts import FunctionInfo, Mode, Releaf
+from gradlint.model.facts import M_DISABLED, M_INFERENCE, M_INHERITED, FunctionInfo, Mode, Releaf
 from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES
-from gradlint.model.tensor_ops import M_DISABLED, M_INFERENCE, M_INHERITED
 from gradlint.model.values import (
     K_LEAF,
     K_MODULE,

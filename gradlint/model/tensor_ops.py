@@ -37,7 +37,7 @@ import libcst as cst
 
 from gradlint.model.dtypes import _CANON, INT_CASTS, Dtypes, _literal_data, is_int_dtype  # noqa: F401
 from gradlint.model.evaluate import NON_TENSOR_METHODS, _const_bool, _kwarg, _positional
-from gradlint.model.facts import FunctionInfo, Mode
+from gradlint.model.facts import M_DISABLED, M_ENABLED, M_INFERENCE, M_INHERITED, M_UNKNOWN, FunctionInfo
 from gradlint.model.names import (
     TORCH_FACTORIES,
     TORCH_TENSOR_FUNCS,
@@ -65,9 +65,6 @@ from gradlint.model.values import (
     evolve,
 )
 
-# (reading `Mode.X` is slow on Python 3.11, as `Kind.X` is: see `gradlint.model.values`)
-M_ENABLED, M_DISABLED, M_INFERENCE = Mode.ENABLED, Mode.DISABLED, Mode.INFERENCE
-M_UNKNOWN, M_INHERITED = Mode.UNKNOWN, Mode.INHERITED
 
 REWRAP_FUNCS = frozenset({"tensor", "as_tensor", "from_numpy", "Tensor", "FloatTensor", "DoubleTensor",
                           "scalar_tensor", "asarray"})

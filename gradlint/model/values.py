@@ -47,8 +47,9 @@ class Kind(Enum):
 
 
 # Reading `Kind.LEAF` costs about 0.15 µs on Python 3.11, as much as a dict lookup and a call: the metaclass's
-# `EnumType.__getattr__` sends every attribute read of the class through a Python-level hook. The
-# evaluator's hot paths (`gradlint.model.evaluate`, `tensor_ops`, `regions`) read these module globals.
+# `EnumType.__getattr__` sends every attribute read of the class through a Python-level hook. The model's
+# walk reads these module globals instead (and `gradlint.model.facts`'s `M_*` for `Mode`); rules may read
+# `Kind.X` (a few hundred reads per file).
 K_UNKNOWN, K_LEAF, K_TENSOR, K_NONLEAF, K_MODULE, K_PARAMS = (Kind.UNKNOWN, Kind.LEAF, Kind.TENSOR, Kind.NONLEAF,
                                                              Kind.MODULE, Kind.PARAMS)
 K_NAMED_PARAMS, K_GROUPS, K_GROUP, K_MODULES, K_NAMED_MODULES = (Kind.NAMED_PARAMS, Kind.GROUPS, Kind.GROUP,

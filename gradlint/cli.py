@@ -534,16 +534,26 @@ def _project_files(paths: list[str], files: list[Path], resolver: ConfigResolver
     from gradlint.discovery import discover
     from gradlint.project import project_root
 
-    common = Path(os.path.commonpath([os.path.abspath(p) for p in paths]))
-    cfg = resolver.config_for(common)
-    root = project_root(paths, cfg.root if cfg.path is not None else None)
-    if any(os.path.isdir(p) and os.path.abspath(p) == str(root) for p in paths):
-        return root, []  # the whole project is being checked: every file is already among `files`
+    def root_of(group: list[str]) -> Path:
+        common = Path(os.path.commonpath([os.path.abspath(p) for p in group]))
+        cfg = resolver.config_for(common)
+        return project_root(group, cfg.root if cfg.path is not None else None)
+
+    root = root_of(paths)
+    # paths of different projects (`gradlint check ~/a ~/b`): the folder above them is no project of
+    # theirs — read the other files of each path's own project, never everything under that folder
+    own = sorted({str(root_of([p])) for p in paths}) if len(paths) > 1 else [str(root)]
+    scan = [str(root)] if own == [str(root)] else [
+        r for r in own if not any(r.startswith(o + os.sep) for o in own if o != r)]
+    whole = {os.path.abspath(p) for p in paths if os.path.isdir(p)}
+    scan = [r for r in scan if r not in whole]  # a whole project being checked: its files are all in `files`
+    if not scan:
+        return root, []
     reported = set()
     for f in files:
         reported.add(_real(f, real) or os.path.normcase(os.path.abspath(f)))
     others: list[tuple[str, object]] = []
-    project = discover([str(root)], resolver)
+    project = discover(scan, resolver)
     for f in project.files:
         key = _real(f, project.real)
         if key is None or key in reported or f.suffix not in (".py", ".ipynb"):

@@ -4,6 +4,7 @@ twin silent (gradlint/project.py, docs/project.md)."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -326,6 +327,31 @@ def test_gl004_tier_follows_the_imported_model_class(gl, tmp_path, model_py, tie
     # each file alone: another file's class may have any layer (a bug)
     (alone,) = json.loads(check(gl, root, extra=("--select", "GL004", "--no-project")).stdout)
     assert alone["tier"] == "bug"
+
+
+def test_paths_of_two_projects_read_each_ones_own_files_not_the_folder_above(gl, tmp_path):
+    """`gradlint check ~/a ~/b`: the folder holding both is no project of theirs. Each path's own project is
+    read for facts (a's caller of its helper), nothing else under that folder (a third project with a
+    broken configuration would print its error)."""
+    from gradlint.cli import _project_files
+    from gradlint.config import ConfigResolver, Overrides
+
+    root = tree(tmp_path, {
+        "a/pyproject.toml": "", "a/pkg/__init__.py": "", "a/pkg/ops.py": OPS, "a/train.py": TRAIN_OPS,
+        "b/pyproject.toml": "", "b/main.py": "x = 1\n",
+        "c/pyproject.toml": "[tool.gradlint]\nextend-eval-function-patterns = ['(a+)+b']\n", "c/other.py": OPS,
+    })
+    res = check(gl, root, "a/pkg/ops.py", "b/main.py")
+    assert findings(res) == [("a/pkg/ops.py", 2, "GL001")]  # (a/train.py was read: its call is the finding)
+    assert "c/pyproject.toml" not in res.stderr and res.exit_code == 1
+    resolver = ConfigResolver(None, Overrides())
+    files = [root / "a/pkg/ops.py", root / "b/main.py"]
+    _, others = _project_files([str(f) for f in files], files, resolver, {})
+    read = sorted(os.path.relpath(o, root) for o, _ in others)
+    assert read == ["a/pkg/__init__.py", "a/train.py"]
+    # one project's folder and another's file: the folder is checked whole, the other project is read
+    _, others = _project_files([str(root / "a"), str(root / "b/main.py")], files, resolver, {})
+    assert [os.path.relpath(o, root) for o, _ in others] == []
 
 
 def test_only_callers_of_functions_that_want_them_are_read(tmp_path, monkeypatch):

@@ -154,6 +154,8 @@ def test_regions_of_assignments_where_the_right_hand_side_kind_decides() -> None
     assert offs[8:10] == [None, None]
     assert [m.made_without_grad(v) for v in values] == [False, False, False, True, True, True, False, False, False,
                                                         False, True]
+
+
 # --------------------------------------------------------------------------- shared work of the walk's handlers
 
 _NET = """

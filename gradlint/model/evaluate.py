@@ -220,7 +220,7 @@ class Evaluator:
     def attr_of(self, base: Value, attr: str, expr: cst.Attribute | None = None) -> Value:
         """What `<base>.<attr>` holds. `expr`, the attribute node when there is one, lets frozen-parameter
         facts of this file apply; without it (a deferred value replayed after the walk) they do not."""
-        if base.ref is not None and base.kind is K_UNKNOWN:  # (`base.deferred`, inlined: hot)
+        if base.deferred:
             return base.step("." + attr)
         if attr == "grad":
             return _GRADIENT
@@ -254,7 +254,7 @@ class Evaluator:
             if base.ref is not None:  # a module only by its name: its callers may say what `.attr` is
                 return Value(K_UNKNOWN, ref=base.ref, path=base.path + ("." + attr,))
             return UNKNOWN
-        if base.kind in TENSOR_KINDS and attr in ("T", "mT", "H", "real", "imag"):
+        if base.is_tensor and attr in ("T", "mT", "H", "real", "imag"):
             return _NONLEAF if base.kind in (K_LEAF, K_NONLEAF) else _TENSOR
         if base.kind is K_UNKNOWN and self._is_model_name(attr):
             return Value(K_MODULE, f"`{(dotted(expr) if expr is not None else None) or attr}`")

@@ -189,7 +189,7 @@ class ModuleFacts(Extension):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         fn = self.b.function
-        fkey = id(fn) if fn is not None else 0  # (`_fkey()`)
+        fkey = self._fkey()
         value = node.value
         in_method: bool | None = None
         opt_names = self._opt_names

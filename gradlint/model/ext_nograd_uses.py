@@ -164,8 +164,7 @@ class NoGradUses(Extension):
         # operands of saving torch functions and modules
         saving = q in SAVING_TORCH_FUNCS if q else False
         if not saving and type(func) in (cst.Name, cst.Attribute) and not (q and q.startswith("torch.")):
-            known = b._callee_value  # (`classify(func)`, when the core's `visit_Call` computed it just before)
-            v = known[1] if known is not None and known[0] is func else b.classify(func)
+            v = b.callee_value(func)
             if v.kind is Kind.MODULE and any(f"nn.{m}`" in v.origin for m in SAVING_MODULES):
                 saving = True
         if saving:

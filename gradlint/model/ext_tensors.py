@@ -226,9 +226,7 @@ class TensorFacts(Extension):
             elif head == "torch" and last in TORCH_FACTORIES:
                 self._record_factory(node, q, last)
         else:
-            # (`classify(func)`: computed by the core's `visit_Call` just before for most calls with arguments)
-            known = self.b._callee_value
-            fv = known[1] if known is not None and known[0] is func else self.b.classify(func)
+            fv = self.b.callee_value(func)
             if fv.kind is K_MODULE and self.b.in_forward:
                 for a in node.args:
                     v = self.b.prov(a.value)

@@ -211,10 +211,9 @@ class GraphEvaluator:
         if type(e) in (cst.Name, cst.Attribute):
             key = dotted(e)
             if key is not None:
-                # the graphs the value bound to `key` carries: the binding table's (`Bindings.roots_of`, inlined:
-                # asked at every name and attribute of a right-hand side), or the override's
+                # the graphs the value bound to `key` carries: the override's, or the binding table's
                 override = self._override
-                found = override[key] if override is not None and key in override else self.b._scope.roots.get(key)
+                found = override[key] if override is not None and key in override else self.b.roots_of(key)
                 if found:
                     return found, True
                 if found is not None:

@@ -101,9 +101,13 @@ def _target_names(target: cst.BaseExpression) -> set[str]:
 
 
 class FactRecorder:
-    # (target, classify(target)) of the call being visited, when `_model_call_text` computed it: the extensions'
-    # visit_Call handlers run next, with nothing rebound in between, and reuse it for the same callee
-    _callee_value: tuple[cst.BaseExpression, Value] | None = None
+    _callee_value: tuple[cst.BaseExpression, Value] | None = None  # (see callee_value)
+
+    def callee_value(self, func: cst.BaseExpression) -> Value:
+        """`classify(func)` for the callee of the call being visited: what `_model_call_text` computed for it
+        (the extensions' `visit_Call` handlers run right after the core's, with nothing rebound between)."""
+        known = self._callee_value
+        return known[1] if known is not None and known[0] is func else self.classify(func)
 
     # ----------------------------------------------------------------------------- statements
 
@@ -560,7 +564,7 @@ class FactRecorder:
         if type(target) is cst.Name and target.value == "self":
             return None  # a module calling itself: the model's own code
         v = self.classify(target)
-        self._callee_value = (target, v)  # (read by `ext_tensors.TensorFacts.visit_Call` for the same callee)
+        self._callee_value = (target, v)  # (`callee_value`)
         if v.kind is K_MODULE:
             d = dotted(target)
             if d is None:

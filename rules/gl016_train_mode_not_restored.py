@@ -83,8 +83,9 @@ for epoch in range(epochs):
 (`was = model.training; model.eval(); ...; model.train(was)`); an `eval()` after the training loop (final
 evaluation); an `eval()` followed by `break` / `return` / `raise` in its block (the loop ends there); a
 loop that rebuilds the model each iteration (`model = Net()`); models with no sign of being trained in
-this file — neither `.train()` nor an optimizer built from their `.parameters()` (a frozen teacher or
-EMA model put in eval mode every step is correct); loops that do not train (no `backward()` /
+this file — neither `.train()`, an optimizer built from their `.parameters()`, nor an in-place update
+from the gradients in a loop over their `.parameters()` (a frozen teacher, or an EMA model updated from
+another model's weights and put in eval mode every step, is correct); loops that do not train (no `backward()` /
 `step()`, directly or through a helper); test files.
 
 ## Fix safety

@@ -7,7 +7,7 @@ what runs inside it. `TrainingQueries` is mixed into `SemanticModel` (it uses it
   `innermost_training_loop(fn, seq)`, `in_training_loop(loop)`;
 - `resets_gradients(loop)`: the loop resets gradients, itself or through a function of this file it calls;
 - `trained_models()` / `is_trained(receiver)`: models this file trains (`X.train()`, an optimizer over
-  `X.parameters()`), `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
+  `X.parameters()`, an in-place update in a loop over `X.parameters()`), `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, LocalCall, LoopInfo, ModeSwitch
+from gradlint.model.names import dotted, target_names
+from gradlint.model.record import _has_grad_term
 from gradlint.model.training import (
     BackwardCall,
     Optimizer,
@@ -152,12 +154,14 @@ class TrainingQueries:
         at any depth), an in-place update of a leaf or through `.data`, or a call of an imported project
         function that trains? A loop that runs backward only to read gradients (saliency, Grad-CAM, attacks)
         does not."""
+        # (an in-place op carries the sequence point it comes after: the first statement of a loop's body
+        # comes after the loop's own point, so `loop.seq <= op.seq`)
         cache = self._tcache()
         key = ("updates", id(loop))
         if key not in cache:
             fn = loop.function
             cache[key] = loop.has_step or any(
-                op.function is fn and loop.seq < op.seq <= loop.end_seq and _updates(op)
+                op.function is fn and loop.seq <= op.seq <= loop.end_seq and _updates(op)
                 for op in self.inplace_ops  # type: ignore[attr-defined]
             ) or any(
                 self.reaches(callee, lambda f: f.has_step or self._updates_in(f)  # type: ignore[attr-defined]
@@ -227,8 +231,36 @@ class TrainingQueries:
             found = {s.receiver for s in self.switches if s.kind in ("train", "restore") and s.receiver}  # type: ignore[attr-defined]
             for opt in self.optimizers:
                 found |= opt.receivers
+            found |= self._updated_in_place()
             cache["trained"] = found
             cache["trained_last"] = {r.rsplit(".", 1)[-1] for r in found}
+        return found
+
+    def _updated_in_place(self) -> set[str]:
+        """Models whose parameters this file updates in place from their gradients, without an optimizer
+        object: the `X` of `for p in X.parameters(): p -= lr * p.grad` (or `p.data.sub_(lr * p.grad.data)`,
+        `for name, p in X.named_parameters()`). An update that reads no gradient (an EMA copy:
+        `p.data.mul_(0.99)`) does not train."""
+        found: set[str] = set()
+        for op in self.inplace_ops:  # type: ignore[attr-defined]
+            if not _updates(op) or not _has_grad_term(op.node):
+                continue
+            root = op.target
+            if type(root) is cst.Attribute and root.attr.value == "data":
+                root = root.value
+            if type(root) is not cst.Name:
+                continue
+            for lp in self.loops_of(op.function):
+                node = lp.node
+                if type(node) is not cst.For or not lp.seq <= op.seq <= lp.end_seq \
+                        or root.value not in target_names(node.target):
+                    continue
+                it = node.iter
+                if type(it) is cst.Call and type(it.func) is cst.Attribute \
+                        and it.func.attr.value in ("parameters", "named_parameters"):
+                    owner = dotted(it.func.value)
+                    if owner:
+                        found.add(owner)
         return found
 
     def is_trained(self, receiver: str) -> bool:

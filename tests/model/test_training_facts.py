@@ -265,6 +265,27 @@ def test_trained_models_and_train_mode_restored():
     assert m.restores_train_mode(second, "net")  # the model is rebuilt every iteration
 
 
+def test_a_model_updated_in_place_from_its_gradients_is_trained_and_its_loop_updates():
+    m = model_of("""
+        import torch
+        for x, y in loader:
+            net.zero_grad()
+            net(x).sum().backward()
+            for p in net.parameters():
+                p.data.sub_(0.01 * p.grad.data)
+            with torch.no_grad():
+                for name, w in other.named_parameters():
+                    w -= 0.01 * w.grad
+            for e in ema.parameters():
+                e.data.mul_(0.99)
+    """)
+    assert m.is_trained("net") and m.is_trained("other")
+    assert not m.is_trained("ema")  # an update that reads no gradient (an EMA copy) trains nothing
+    # the update is the first statement of the inner loop's body: it belongs to that loop
+    assert m.loop_updates(loop_at(m, "for p in net.parameters():"))
+    assert m.loop_updates(loop_at(m, "for name, w in other.named_parameters():"))
+
+
 def test_eval_switches_of_a_helper_that_restores_are_none():
     m = model_of("""
         import torch

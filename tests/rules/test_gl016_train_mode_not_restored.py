@@ -390,3 +390,52 @@ def test_tier_follows_what_the_model_is_built_from(layers, tier):
             "        model(x)\n")
     res = lint_source(code, "train.py", Settings(selected=frozenset({"GL016"})))
     assert [d.tier for d in res.diagnostics] == [tier]
+
+
+# A model trained without an optimizer object (old tutorials: `model.zero_grad()`, `loss.backward()`, then a
+# loop over `model.parameters()` that subtracts the gradient) is a trained model too: `test()` leaving it in
+# eval mode makes every later epoch train with Dropout off.
+_MANUAL = (
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "import torch.nn.functional as F\n"
+    "model = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.3), nn.Linear(10, 2))\n"
+    "ema = nn.Sequential(nn.Linear(10, 10), nn.Dropout(0.3), nn.Linear(10, 2))\n"
+    "def train(loader):\n"
+    "{start}"
+    "    for x, y in loader:\n"
+    "        loss = F.cross_entropy(model(x), y)\n"
+    "        model.zero_grad()\n"
+    "        loss.backward()\n"
+    "{update}"
+    "def test(net, loader):\n"
+    "    net.eval()\n"
+    "    with torch.no_grad():\n"
+    "        return sum((net(x).argmax(1) == y).sum().item() for x, y in loader)\n"
+    "for epoch in range(10):\n"
+    "    train(train_loader)\n"
+    "    test({tested}, test_loader)\n"
+)
+_SGD_DATA = "        for p in model.parameters():\n            p.data.sub_(0.01 * p.grad.data)\n"
+_SGD_NO_GRAD = ("        with torch.no_grad():\n            for name, param in model.named_parameters():\n"
+                "                param -= 0.01 * param.grad\n")
+_SGD_FIRST = "        for f in model.parameters():\n            f.data -= f.grad.data * 0.01\n"
+
+
+@pytest.mark.parametrize("start, update, tested, reported", [
+    ("", _SGD_DATA, "model", True),
+    ("", _SGD_NO_GRAD, "model", True),
+    ("", _SGD_FIRST, "model", True),
+    # look-alikes: train mode restored at the top of each epoch
+    ("    model.train()\n", _SGD_DATA, "model", False),
+    # the model put in eval mode is an EMA copy, updated without gradients: never trained
+    ("", _SGD_DATA + "        for e, p in zip(ema.parameters(), model.parameters()):\n"
+                     "            e.data.mul_(0.99).add_(0.01 * p.data)\n", "ema", False),
+    ("", _SGD_DATA + "        for e in ema.parameters():\n            e.data.mul_(0.99)\n", "ema", False),
+    # backward only, no update (a saliency loop): not training
+    ("", "        saliency.append(x.grad)\n", "model", False),
+])
+def test_a_model_updated_by_hand_from_its_gradients_is_trained(start, update, tested, reported):
+    code = _MANUAL.format(start=start, update=update, tested=tested)
+    eval_line = code.splitlines().index("    net.eval()") + 1
+    assert rows("GL016", code) == ([eval_line] if reported else [])

@@ -104,10 +104,11 @@ class GraphAccumulated(Rule):
 ## What it does
 Flags a loop that accumulates a tensor carrying an autograd graph into something that outlives the
 iteration: `total += loss`, `total = total + loss`, `losses.append(loss)`, `history["loss"].append(loss)`,
-`stats[k] += loss`, `preds = torch.cat([preds, out])`. The value must be known to carry a graph: computed
-from a model call, a loss / criterion call, or an op on a tensor that requires grad, with grad mode on
-(not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()` function or one this file
-only calls under them). Reported at the accumulating statement. The message says which leak it is:
+`stats[k] += loss`, `preds = torch.cat([preds, out])`, a running average `avg = 0.9 * avg + 0.1 * loss`.
+The value must be known to carry a graph: computed from a model call, a loss / criterion call, an op on a
+tensor that requires grad, or a call of a function (or a method of a class) of the file that returns such
+a value, with grad mode on (not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()`
+function or one this file only calls under them). Reported at the accumulating statement. The message says which leak it is:
 only the graph skeleton (the loop calls `backward()` every iteration) or the saved activations too
 (no `backward()` in the loop, or `backward(retain_graph=True)`).
 
@@ -159,7 +160,8 @@ for x, y in loader:
   body, not under a condition);
 * a helper that sums losses and returns the sum (the caller backpropagates it), unless it is evaluation
   code and has no `backward()`;
-* without a `backward()` in the loop, only evaluation code (GL004's names: `evaluate`, `val_loader` …)
+* without a `backward()` in the loop — itself or in a function or method of the file it calls (`l =
+  agent.update(x, y)` where `update` runs `loss.backward()` and returns the loss) — only evaluation code (GL004's names: `evaluate`, `val_loader` …)
   and loops over batches (`loader`, `batches`, `dataset`, `data`, through `enumerate`/`tqdm`/`zip`) are
   checked: a model's own methods collecting features, pyramid levels or time steps, and other loops
   (`range(n)`, over layers or crops) are a forward pass, not a leak; `self.<attr>` accumulators too (another
@@ -246,7 +248,7 @@ for x, y in val_loader:
             in_fn = [b for b in t.backwards if b.fn is acc.fn]
             if any(b.keys & derived for b in in_fn):
                 continue  # sum-then-backward: the accumulator is the objective
-            in_loop = [b for b in in_fn if loop in b.loops]
+            in_loop = [b for b in in_fn if loop in b.loops] or self._through_helpers(model, t, loop)
             returned = bool(t.state(acc.fn).returned & derived)
             if not in_loop:
                 if "." in acc.key:
@@ -266,6 +268,13 @@ for x, y in val_loader:
                 not model.loop_joins.crosses_iterations(outer, acc.reach, acc.stmt) for outer in acc.loops[:-1])
             yield Finding(acc.stmt, self._message(model, t, acc, in_loop), self._fix(model, t, acc, returned),
                           tier="hygiene" if transient else None)
+
+    @staticmethod
+    def _through_helpers(model: SemanticModel, t: TrainingFacts, loop) -> list:
+        """The backward passes of the functions of the file that the loop calls (`l = agent.update(x, y)`
+        where `update` runs `loss.backward()` and returns the loss): the loop trains through them."""
+        callees = {id(f) for call in model.calls_in(loop) for f in model.functions_named(call.name)}
+        return [b for b in t.backwards if b.fn is not None and id(b.fn) in callees] if callees else []
 
     def _message(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, in_loop) -> str:
         piece = model.code(acc.piece, 40)

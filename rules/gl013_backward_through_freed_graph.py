@@ -44,6 +44,11 @@ Flags a backward pass through a graph that an earlier backward pass has already 
   pass in between). Reported at the second backward.
 * `loss.backward()` run on every iteration of a loop (not under a condition) where `loss` was computed
   before the loop and never recomputed in it. Reported at the backward.
+* the same with the loss rebuilt in the loop from a value built once before it (`out = model(x)` or a
+  backbone's features computed with grad mode on, then `loss = head(out).sum(); loss.backward()` every
+  iteration): the first backward frees the tensors that module call (or a `*`, `/`, `**`) saved. Not when
+  the value is detached, made under `no_grad`, made by a model frozen with `requires_grad_(False)` (or a
+  loop setting its parameters' `requires_grad = False`), or rebound in the loop. Reported at the backward.
 * a recurrent hidden state or other carried tensor fed into the next iteration's graph without
   `.detach()`: `h = cell(x, h)`, `h, c = lstm(x, (h, c))`, `ema = 0.9 * ema + 0.1 * out`,
   `total = total + loss` with a `backward()` in the loop through a value computed from it — including
@@ -190,7 +195,7 @@ for x in data:
         owners = self._optimized_modules(model)
         for b in backwards:
             finding = (self._second_backward(model, t, b, backwards) or self._loop_invariant(model, t, b)
-                       or self._stepped_between(model, t, owners, b, backwards))
+                       or self._built_before_loop(model, t, b) or self._stepped_between(model, t, owners, b, backwards))
             if finding is not None and id(b.node) not in reported:
                 reported.add(id(b.node))
                 yield finding
@@ -292,6 +297,38 @@ for x in data:
                 "was built before the loop and is not rebuilt in it: the first iteration frees it, and the second "
                 f"raises `{BACKWARD_TWICE}`; compute the forward pass (and the loss) inside the loop",
             )
+        return None
+
+    def _built_before_loop(self, model: SemanticModel, t: TrainingFacts, b: Backward) -> Finding | None:
+        """`out = model(x)` before the loop, `loss = out.sum(); loss.backward()` in it: the loss is rebuilt every
+        iteration, but part of its graph — a module call (or an op) that saved tensors for the backward — was
+        built once, before the loop, through a name the loop never rebinds. The first backward frees what
+        that part saved; the second iteration's raises."""
+        if not b.frees or not b.keys:
+            return None
+        for loop in b.loops[-1:]:
+            if id(loop) in t.exits or b.unconditional_in is not loop:
+                continue  # the loop may run once; a conditional backward may run once
+            start = t.loop_start_root.get(id(loop))
+            if start is None or not any(r >= start for r in b.roots):
+                continue  # (a graph built wholly before the loop: `_loop_invariant`)
+            for key in sorted(t.sources_closure(b.fn, b.keys) - set(b.keys)):
+                if self._assigned_in(model, t, {key}, b.fn, loop):
+                    continue  # rebuilt, detached or accumulated in the loop
+                entry = model.loop_joins.roots_at_loop_entry(loop, key) or frozenset()
+                saving = [r for r in entry if r < start and r in b.roots
+                          and (r in t.model_roots or r in t.saved_inputs)]
+                if not saving:
+                    continue
+                made = t.model_roots.get(saving[0])
+                what = f"the call of `{made.module}`" if made is not None else "an op"
+                return Finding(
+                    b.node,
+                    f"`{model.code(b.node)}` runs on every iteration of the loop, but part of the graph it "
+                    f"backpropagates — `{key}`, from {what} before the loop — is built only once: the first "
+                    f"backward frees the tensors it saved, and the second iteration raises `{BACKWARD_TWICE}`; "
+                    f"compute `{key}` inside the loop (or `.detach()` it if no gradient should flow into it)",
+                )
         return None
 
     @staticmethod

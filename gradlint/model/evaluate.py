@@ -339,12 +339,9 @@ class Evaluator:
             cls = self.classes.get(name)
             if cls is not None:
                 return Value(K_MODULE if cls.is_module else K_OTHER, f"a `{name}`", cls=name)
-            fns = self._fns_by_name.get(name)
-            # (a local of the current function with that name shadows the file's function)
-            if fns and not (self._scope.function is not None and name in self._scope.bindings):
-                plain = [f for f in fns if f.class_info is None]
-                if len(plain) == 1:
-                    return self.return_value(call, plain[0], bound=False)
+            fn = self.local_function(name)
+            if fn is not None:
+                return self.return_value(call, fn, bound=False)
             if name in WRAPPERS_KEEPING_ITERABLE:
                 pos = _positional(call)
                 if pos:
@@ -524,6 +521,14 @@ class Evaluator:
         if it.kind is K_BATCHES:
             return _Batch(Value(K_TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
+
+    def local_function(self, name: str) -> FunctionInfo | None:
+        """The one plain function of the file a call of `name` reaches here (a local of that name shadows it)."""
+        fns = self._fns_by_name.get(name)
+        if fns and not (self._scope.function is not None and name in self._scope.bindings):
+            plain = [f for f in fns if f.class_info is None]
+            return plain[0] if len(plain) == 1 else None
+        return None
 
     def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
         """What this call of `fn` returns: the join of its `return` values, those that depend on its own

@@ -215,6 +215,19 @@ class TrainingFacts(GraphEvaluator, Extension):
             self.exits.add(id(loop))
         if node.value is not None:
             self._st.returned_src.append(node.value)
+            fn = self.b.function
+            # (`forward` is reached through module calls, dunders implicitly: no call of theirs asks)
+            if fn is not None and not fn.returns_graph and fn.name != "forward" and not fn.name.startswith("__"):
+                # (asked without recording model roots or saved operands: the return is not a use of them)
+                # A tuple counts only when each of its items carries a graph: `char, h = predict(...)` binds
+                # the call's graphs to every name it unpacks into (`return net.int2char[c], h`: `char` is none)
+                value = node.value
+                items = [el.value for el in value.elements] if type(value) in (cst.Tuple, cst.List) else [value]
+                reuse, self._graph_reuse_possible = self._graph_reuse_possible, False
+                try:
+                    fn.returns_graph = bool(items) and all(self._r(item)[0] for item in items)
+                finally:
+                    self._graph_reuse_possible = reuse
 
     def visit_Yield(self, node: cst.Yield) -> None:
         if isinstance(node.value, cst.BaseExpression):
@@ -451,6 +464,18 @@ class TrainingFacts(GraphEvaluator, Extension):
                     changed = True
         return out
 
+    def sources_closure(self, fn: FunctionInfo | None, keys) -> set[str]:
+        """Keys the values of `keys` were computed from in fn (directly or transitively), `keys` included."""
+        st = self.state(fn)
+        out = set(keys)
+        todo = list(out)
+        while todo:
+            k = todo.pop()
+            if k in st.derived:
+                for src in self._derived_keys(st, k) - out:
+                    out.add(src)
+                    todo.append(src)
+        return out
 
     @staticmethod
     def _derived_keys(st: _FnState, key: str) -> set[str]:

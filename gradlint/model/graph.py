@@ -326,6 +326,10 @@ class GraphEvaluator:
                 return self._op(self._args(call))
         if type(func) is cst.Attribute:
             method = func.attr.value
+            if method != "forward" and method in self._method_names() and self._recording():
+                fn = self._callee(func)  # `agent.update(x, y)`: a method of a class of the file
+                if fn is not None:
+                    return self._returned_graph(call) if fn.returns_graph else (EMPTY, False)
             if method in NON_GRAPH_METHODS:
                 return EMPTY, False
             recv = self._r(func.value)
@@ -353,7 +357,39 @@ class GraphEvaluator:
         d = dotted(func)
         if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
             return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
+        if type(func) is cst.Name and self._recording():
+            fn = self.b.local_function(func.value)
+            if fn is not None and fn.returns_graph:
+                return self._returned_graph(call)
         return EMPTY, False
+
+    def _returned_graph(self, call: cst.Call) -> tuple[frozenset[int], bool]:
+        """A call of a function of the file that returns a graph (`loss = compute(batch)` where `def
+        compute(b): ... return criterion(model(x), y)`): each call makes a new one (and may pass on its
+        arguments')."""
+        out: frozenset[int] = EMPTY
+        for r, _ in self._args(call):
+            out |= r
+        return out | {self._new_root()}, True
+
+    def _method_names(self) -> frozenset[str]:
+        """The names of the methods of the file's classes."""
+        names = self.__dict__.get("_methods_of_file")
+        if names is None:
+            names = self.__dict__["_methods_of_file"] = frozenset().union(
+                *(c.method_names for c in self.b.classes.values()))
+        return names
+
+    def _callee(self, func: cst.Attribute) -> FunctionInfo | None:
+        """The method of a class of the file that `self.update(...)` / `agent.update(...)` (an instance of that
+        class) reaches: the one method of that name, already walked."""
+        recv = self.b.classify(func.value)
+        cls = self.b.scope_class() if recv.kind is K_SELF else (
+            self.b.classes.get(recv.cls) if recv.cls is not None else None)
+        if cls is None or func.attr.value not in cls.method_names:
+            return None
+        found = [f for f in cls.methods if f.name == func.attr.value and f.walked]
+        return found[0] if len(found) == 1 else None
 
     def _model_output(self, call: cst.Call, module: cst.BaseExpression | None = None) -> tuple[frozenset[int], bool]:
         if not self._recording() or not call.args:
@@ -363,6 +399,8 @@ class GraphEvaluator:
         for r, q in self._args(call):
             out |= r
             req_in = req_in or q
+        if not req_in and module is not None and self.b.is_frozen(module):
+            return frozenset(out), False  # a frozen model (`requires_grad_(False)`) of plain inputs: no graph
         root = self._new_root()
         out.add(root)
         key = dotted(module) if module is not None else None
@@ -417,8 +455,19 @@ def _keys_in(expr: cst.CSTNode) -> set[str]:
     return found
 
 
+def _scaled(term: cst.BaseExpression, key: str) -> bool:
+    """`beta * acc`, `acc * 0.9`, `acc / 2`: the previous value of `acc` scaled by a factor without it."""
+    if type(term) is not cst.BinaryOperation or type(term.operator) not in (cst.Multiply, cst.Divide):
+        return False
+    left, right = dotted(term.left) == key, dotted(term.right) == key
+    if left == right or (right and type(term.operator) is cst.Divide):
+        return False
+    return key not in _keys_in(term.right if left else term.left)
+
+
 def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseExpression, str] | None:
-    """`acc + piece` / `piece + acc` / `acc + a + b` (the rest) or `torch.cat([acc, piece])`."""
+    """`acc + piece` / `piece + acc` / `acc + a + b` (the rest), a running average `acc = 0.9 * acc + 0.1 *
+    piece`, or `torch.cat([acc, piece])`."""
     if type(rhs) is cst.BinaryOperation and type(rhs.operator) is cst.Add:
         terms: list[cst.BaseExpression] = []
         expr: cst.BaseExpression = rhs
@@ -427,7 +476,7 @@ def _accumulated_piece(rhs: cst.BaseExpression, key: str, b) -> tuple[cst.BaseEx
             expr = expr.left
         terms.append(expr)
         terms.reverse()
-        own = [t for t in terms if dotted(t) == key]
+        own = [t for t in terms if dotted(t) == key or _scaled(t, key)]
         if len(own) == 1:
             rest = [t for t in terms if t is not own[0]]
             if len(rest) == 1:

@@ -192,3 +192,31 @@ def test_a_continue_before_the_rebinding_leaves_the_heads_graphs_for_the_next_it
     # the path through `continue` leaves `h` as it was at the head: the graph of `model(x0)`
     assert modules(t, m.loop_joins.roots_from_previous_iteration(first, "h")) == {"model"}
     assert modules(t, m.loop_joins.roots_from_previous_iteration(second, "g")) == {"model"}  # (no loop target)
+
+
+def test_a_function_that_returns_a_graph_and_its_calls():
+    m, t = facts("""
+        import torch
+        def compute(x, y):
+            out = model(x)
+            return criterion(out, y)
+        def score(x):
+            return model(x).item()
+        @torch.no_grad()
+        def predict(x):
+            return model(x)
+        def shadowed(x):
+            return model(x)
+        a = compute(x, y)
+        b = score(x)
+        c = predict(x)
+        with torch.no_grad():
+            d = compute(x, y)
+    """)
+    by_name = {f.name: f for f in m.functions}
+    assert by_name["compute"].returns_graph and by_name["shadowed"].returns_graph
+    assert not by_name["score"].returns_graph and not by_name["predict"].returns_graph
+    # a call of a function that returns a graph makes one, with grad mode on
+    table = t.b
+    assert table.roots_of("a") and not table.roots_of("b") and not table.roots_of("c")
+    assert not table.roots_of("d")

@@ -335,3 +335,98 @@ def test_bounded_accumulator_kept_across_the_outer_loop_stays_bug():
 def test_module_constant_rebound_is_not_a_bound():
     code = _CLUSTERGAN.replace("BOUND", "n_c").replace("n_c = 10\n", "n_c = 10\nn_c = int(sys.argv[1])\n")
     assert _diag(code).tier == "bug"
+
+
+# A running average of the loss (`running = 0.9 * running + 0.1 * loss`) chains every iteration's graph like
+# `+=` does; a loss returned by a helper of the file (`loss = compute(batch)`) carries the graph the helper
+# built. Each shape with its look-alike that stays silent.
+_LOOP = """
+import torch
+import torch.nn as nn
+model = nn.Linear(10, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+criterion = nn.MSELoss()
+HELPER
+losses, running = [], 0.0
+for x, y in loader:
+    loss = LOSS
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    ACC
+"""
+
+
+@pytest.mark.parametrize("helper, loss, acc, reported", [
+    ("", "criterion(model(x), y)", "running = 0.9 * running + 0.1 * loss", True),
+    ("", "criterion(model(x), y)", "running = running * 0.98 + loss * 0.02", True),
+    ("beta = 0.9", "criterion(model(x), y)", "running = beta * running + (1 - beta) * loss", True),
+    ("", "criterion(model(x), y)", "running = 0.9 * running + 0.1 * loss.item()", False),
+    ("", "criterion(model(x), y)", "running = 0.9 * running + 0.1 * acc", False),
+    ("def compute(x, y):\n    out = model(x)\n    return criterion(out, y)", "compute(x, y)", "losses.append(loss)", True),
+    ("def compute(x, y):\n    return ((model(x) - y) ** 2).mean()", "compute(x, y)", "running += loss", True),
+    ("def compute(x, y):\n    return ((model(x) - y) ** 2).mean()", "compute(x, y)", "losses.append(loss.item())", False),
+    # the helper's result carries no graph: `.item()`, or computed with grad mode off
+    ("def compute(x, y):\n    return criterion(model(x), y).item()", "torch.tensor(compute(x, y))",
+     "losses.append(compute(x, y))", False),
+    ("@torch.no_grad()\ndef compute(x, y):\n    return criterion(model(x), y)", "criterion(model(x), y)",
+     "losses.append(compute(x, y))", False),
+    ("def compute(x, y):\n    with torch.no_grad():\n        return criterion(model(x), y)", "criterion(model(x), y)",
+     "running += compute(x, y)", False),
+])
+def test_running_average_and_a_loss_returned_by_a_helper(helper, loss, acc, reported):
+    code = _LOOP.replace("HELPER", helper).replace("LOSS", loss).replace("ACC", acc)
+    line = code.splitlines().index("    " + acc) + 1
+    assert rows("GL006", code) == ([line] if reported else [])
+
+
+def test_a_helper_returning_a_tuple_marks_only_all_graph_tuples():
+    # udacity char-rnn `sample()`: `predict` returns (a character, the hidden state); the character is a str
+    code = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        rnn = nn.LSTM(8, 8)
+        def predict(x, h):
+            out, h = rnn(x, h)
+            return names[int(out.argmax())], h
+        def step(x, h):
+            out, h = rnn(x, h)
+            return out, h
+        chars, outs = [], []
+        for x in test_loader:
+            char, h = predict(x, h)
+            chars.append(char)
+        for x in test_loader:
+            out, h = step(x, h)
+            outs.append(out)
+    """)
+    assert rows("GL006", code) == [17]
+
+
+@pytest.mark.parametrize("ret, reported", [
+    ("loss", True),
+    # look-alikes: the method returns a number, or a detached tensor
+    ("loss.item()", False),
+    ("loss.detach()", False),
+])
+def test_a_loss_returned_by_a_training_method_of_a_class_of_the_file(ret, reported):
+    code = textwrap.dedent(f"""
+        import torch
+        import torch.nn as nn
+        class Agent:
+            def __init__(self):
+                self.net = nn.Linear(4, 2)
+                self.opt = torch.optim.Adam(self.net.parameters())
+            def update(self, x, target):
+                loss = ((self.net(x) - target) ** 2).mean()
+                self.opt.zero_grad()
+                loss.backward()
+                self.opt.step()
+                return {ret}
+        agent = Agent()
+        history = []
+        for i in range(100):
+            l = agent.update(torch.randn(3, 4), torch.randn(3, 2))
+            history.append(l)
+    """)
+    assert rows("GL006", code) == ([18] if reported else [])

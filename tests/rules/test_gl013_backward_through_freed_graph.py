@@ -648,3 +648,45 @@ def test_each_branch_starts_from_the_graph_before_the_if():
     fresh = snippet.replace("    else:\n        loss2 = crit(out, y)\n        loss2.backward()\n",
                             "    else:\n        out = model(x)\n    crit(out, y).backward()\n")
     assert "else:\n        out = model(x)" in fresh and rows("GL013", fresh) == []
+
+
+# Part of the graph built once before the loop (`out = model(x)`, a backbone's features, a teacher's target
+# computed with grad), the loss rebuilt from it every iteration: the second backward raises (torch 2.13:
+# `Trying to backward through the graph a second time`). Each shape with its look-alikes.
+_BEFORE = """
+import torch
+import torch.nn as nn
+model = nn.Linear(3, 4)
+head = nn.Linear(4, 1)
+opt = torch.optim.SGD(head.parameters(), lr=0.1)
+x = torch.randn(8, 3)
+SETUP
+for epoch in range(10):
+    BODY
+    opt.zero_grad()
+    BACKWARD
+    opt.step()
+"""
+
+
+@pytest.mark.parametrize("setup, body, backward, reported", [
+    ("out = model(x)", "loss = head(out).sum()", "loss.backward()", True),
+    ("feats = torch.relu(model(x))", "loss = ((head(feats) - 1) ** 2).mean()", "loss.backward()", True),
+    ("out = model(x)", "loss = out.sum()", "loss.backward()", True),
+    # look-alikes: cut from the graph, computed with grad off, by a frozen model, kept with retain_graph,
+    # recomputed in the loop, or a loop that ends after its first iteration
+    ("out = model(x).detach()", "loss = head(out).sum()", "loss.backward()", False),
+    ("with torch.no_grad():\n    out = model(x)", "loss = head(out).sum()", "loss.backward()", False),
+    ("model.requires_grad_(False)\nout = model(x)", "loss = head(out).sum()", "loss.backward()", False),
+    ("for p in model.parameters():\n    p.requires_grad = False\nout = model(x)", "loss = head(out).sum()",
+     "loss.backward()", False),
+    ("out = model(x)", "loss = head(out).sum()", "loss.backward(retain_graph=True)", False),
+    ("out = model(x)", "out = model(x)\n    loss = head(out).sum()", "loss.backward()", False),
+    ("out = model(x)", "loss = head(out).sum()", "loss.backward()\n    break", False),
+    ("out = model(x)", "loss = head(out).sum()", "if epoch == 0:\n        loss.backward()", False),
+])
+def test_part_of_the_graph_built_before_the_loop(setup, body, backward, reported):
+    code = _BEFORE.replace("SETUP", setup).replace("BODY", body).replace("BACKWARD", backward)
+    lines = code.splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip().startswith("loss.backward("))
+    assert rows("GL013", code) == ([line] if reported else [])

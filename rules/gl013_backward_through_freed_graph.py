@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gradlint.model import Mode, SemanticModel
+from gradlint.model.facts import LoopInfo
 from gradlint.model.ext_training import (
     GRAPH_REUSE_WORDS,
     Backward,
@@ -278,57 +279,64 @@ for x in data:
             f"or run this backward before {step}"
         )
 
-    def _loop_invariant(self, model: SemanticModel, t: TrainingFacts, b: Backward) -> Finding | None:
-        if not b.frees or not b.keys:
+    @staticmethod
+    def _every_iteration(t: TrainingFacts, b: Backward) -> tuple[LoopInfo, int] | None:
+        """The innermost loop in which the freeing backward `b` runs on every iteration (a loop that may run
+        once, or a conditional backward, may backpropagate once), with the first graph root made in it."""
+        if not b.frees or not b.keys or not b.loops:
             return None
-        for loop in b.loops[-1:]:
-            if id(loop) in t.exits or b.unconditional_in is not loop:
-                continue  # the loop may run once; a conditional backward may run once
-            start = t.loop_start_root.get(id(loop))
-            if start is None or not any(r < start for r in b.roots):
-                continue
-            if any(r >= start for r in b.roots):
-                continue  # part of the graph is rebuilt in the loop: not provably the same graph
-            if self._assigned_in(model, t, b.keys, b.fn, loop):
-                continue
-            return Finding(
-                b.node,
-                f"`{model.code(b.node)}` runs on every iteration of the loop, but the graph it backpropagates "
-                "was built before the loop and is not rebuilt in it: the first iteration frees it, and the second "
-                f"raises `{BACKWARD_TWICE}`; compute the forward pass (and the loss) inside the loop",
-            )
-        return None
+        loop = b.loops[-1]
+        if id(loop) in t.exits or b.unconditional_in is not loop:
+            return None
+        start = t.loop_start_root.get(id(loop))
+        return None if start is None else (loop, start)
+
+    def _loop_invariant(self, model: SemanticModel, t: TrainingFacts, b: Backward) -> Finding | None:
+        found = self._every_iteration(t, b)
+        if found is None:
+            return None
+        loop, start = found
+        if not any(r < start for r in b.roots):
+            return None
+        if any(r >= start for r in b.roots):
+            return None  # part of the graph is rebuilt in the loop: not provably the same graph
+        if self._assigned_in(model, t, b.keys, b.fn, loop):
+            return None
+        return Finding(
+            b.node,
+            f"`{model.code(b.node)}` runs on every iteration of the loop, but the graph it backpropagates "
+            "was built before the loop and is not rebuilt in it: the first iteration frees it, and the second "
+            f"raises `{BACKWARD_TWICE}`; compute the forward pass (and the loss) inside the loop",
+        )
 
     def _built_before_loop(self, model: SemanticModel, t: TrainingFacts, b: Backward) -> Finding | None:
         """`out = model(x)` before the loop, `loss = out.sum(); loss.backward()` in it: the loss is rebuilt every
         iteration, but part of its graph — a module call (or an op) that saved tensors for the backward — was
         built once, before the loop, through a name the loop never rebinds. The first backward frees what
         that part saved; the second iteration's raises."""
-        if not b.frees or not b.keys:
+        found = self._every_iteration(t, b)
+        if found is None:
             return None
-        for loop in b.loops[-1:]:
-            if id(loop) in t.exits or b.unconditional_in is not loop:
-                continue  # the loop may run once; a conditional backward may run once
-            start = t.loop_start_root.get(id(loop))
-            if start is None or not any(r >= start for r in b.roots):
-                continue  # (a graph built wholly before the loop: `_loop_invariant`)
-            for key in sorted(t.sources_closure(b.fn, b.keys) - set(b.keys)):
-                if self._assigned_in(model, t, {key}, b.fn, loop):
-                    continue  # rebuilt, detached or accumulated in the loop
-                entry = model.loop_joins.roots_at_loop_entry(loop, key) or frozenset()
-                saving = [r for r in entry if r < start and r in b.roots
-                          and (r in t.model_roots or r in t.saved_inputs)]
-                if not saving:
-                    continue
-                made = t.model_roots.get(saving[0])
-                what = f"the call of `{made.module}`" if made is not None else "an op"
-                return Finding(
-                    b.node,
-                    f"`{model.code(b.node)}` runs on every iteration of the loop, but part of the graph it "
-                    f"backpropagates — `{key}`, from {what} before the loop — is built only once: the first "
-                    f"backward frees the tensors it saved, and the second iteration raises `{BACKWARD_TWICE}`; "
-                    f"compute `{key}` inside the loop (or `.detach()` it if no gradient should flow into it)",
-                )
+        loop, start = found
+        if not any(r >= start for r in b.roots):
+            return None  # (a graph built wholly before the loop: `_loop_invariant`)
+        for key in sorted(t.sources_closure(b.fn, b.keys) - set(b.keys)):
+            if self._assigned_in(model, t, {key}, b.fn, loop):
+                continue  # rebuilt, detached or accumulated in the loop
+            entry = model.loop_joins.roots_at_loop_entry(loop, key) or frozenset()
+            saving = sorted(r for r in entry if r < start and r in b.roots
+                            and (r in t.model_roots or r in t.saved_inputs))
+            if not saving:
+                continue
+            made = t.model_roots.get(saving[0])
+            what = f"the call of `{made.module}`" if made is not None else "an op"
+            return Finding(
+                b.node,
+                f"`{model.code(b.node)}` runs on every iteration of the loop, but part of the graph it "
+                f"backpropagates — `{key}`, from {what} before the loop — is built only once: the first "
+                f"backward frees the tensors it saved, and the second iteration raises `{BACKWARD_TWICE}`; "
+                f"compute `{key}` inside the loop (or `.detach()` it if no gradient should flow into it)",
+            )
         return None
 
     @staticmethod

@@ -108,7 +108,8 @@ iteration: `total += loss`, `total = total + loss`, `losses.append(loss)`, `hist
 The value must be known to carry a graph: computed from a model call, a loss / criterion call, an op on a
 tensor that requires grad, or a call of a function (or a method of a class) of the file that returns such
 a value, with grad mode on (not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()`
-function or one this file only calls under them). Reported at the accumulating statement. The message says which leak it is:
+function or one this file only calls under them). Reported at the accumulating statement. The message
+says which leak it is:
 only the graph skeleton (the loop calls `backward()` every iteration) or the saved activations too
 (no `backward()` in the loop, or `backward(retain_graph=True)`).
 
@@ -161,7 +162,8 @@ for x, y in loader:
 * a helper that sums losses and returns the sum (the caller backpropagates it), unless it is evaluation
   code and has no `backward()`;
 * without a `backward()` in the loop — itself or in a function or method of the file it calls (`l =
-  agent.update(x, y)` where `update` runs `loss.backward()` and returns the loss) — only evaluation code (GL004's names: `evaluate`, `val_loader` …)
+  agent.update(x, y)` where `update` runs `loss.backward()` and returns the loss) — only evaluation code
+  (GL004's names: `evaluate`, `val_loader` …)
   and loops over batches (`loader`, `batches`, `dataset`, `data`, through `enumerate`/`tqdm`/`zip`) are
   checked: a model's own methods collecting features, pyramid levels or time steps, and other loops
   (`range(n)`, over layers or crops) are a forward pass, not a leak; `self.<attr>` accumulators too (another

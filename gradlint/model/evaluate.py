@@ -379,10 +379,8 @@ class Evaluator:
             self.attr_base = outer
             if recv.ref is not None and recv.kind is K_UNKNOWN:  # (`recv.deferred`)
                 return recv.step("()" + method) if method in _REPLAYED_METHODS else UNKNOWN
-            owner_cls = self.scope_class() if recv.kind is K_SELF else (
-                self.classes.get(recv.cls) if recv.cls is not None else None)
-            if owner_cls is not None and method in owner_cls.method_names:
-                found = [f for f in owner_cls.methods if f.name == method and f.walked]
+            found = self.methods_of(recv, method)
+            if found is not None:
                 return self.return_value(call, found[0], bound=True) if len(found) == 1 else UNKNOWN
             if recv.kind is K_MODULE:
                 if method in MODULE_RETURNING_METHODS:
@@ -521,6 +519,14 @@ class Evaluator:
         if it.kind is K_BATCHES:
             return _Batch(Value(K_TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
+
+    def methods_of(self, recv: Value, method: str) -> list[FunctionInfo] | None:
+        """The walked methods `method` of the file's class that `recv` (`self`, an instance) is, or None."""
+        cls = self.scope_class() if recv.kind is K_SELF else (
+            self.classes.get(recv.cls) if recv.cls is not None else None)
+        if cls is None or method not in cls.method_names:
+            return None
+        return [f for f in cls.methods if f.name == method and f.walked]
 
     def local_function(self, name: str) -> FunctionInfo | None:
         """The one plain function of the file a call of `name` reaches here (a local of that name shadows it)."""

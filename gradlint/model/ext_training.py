@@ -45,7 +45,7 @@ from gradlint.model.graph import (  # noqa: F401  (re-exported: the rules import
     dominates,
 )
 from gradlint.model.names import dotted, is_inplace_method
-from gradlint.model.training import RESET_NAME, Step, _is_grad_attr
+from gradlint.model.training import RESET_NAME, Step, _is_grad_attr, parameters_owner
 
 
 @dataclass
@@ -173,11 +173,10 @@ class TrainingFacts(GraphEvaluator, Extension):
         loop = self.b.loop
         # the target: elements of a graph-carrying container carry its graph
         r = self.roots(node.iter)
-        it = node.iter
-        if (type(it) is cst.Call and type(it.func) is cst.Attribute
-                and it.func.attr.value in ("parameters", "named_parameters") and (owner := dotted(it.func.value))):
+        owner = parameters_owner(node.iter)
+        if owner:
             tgt = node.target
-            if it.func.attr.value == "named_parameters" and type(tgt) is cst.Tuple and len(tgt.elements) == 2:
+            if node.iter.func.attr.value == "named_parameters" and type(tgt) is cst.Tuple and len(tgt.elements) == 2:
                 tgt = tgt.elements[1].value
             if type(tgt) is cst.Name:
                 fn = self.b.function

@@ -383,13 +383,8 @@ class GraphEvaluator:
     def _callee(self, func: cst.Attribute) -> FunctionInfo | None:
         """The method of a class of the file that `self.update(...)` / `agent.update(...)` (an instance of that
         class) reaches: the one method of that name, already walked."""
-        recv = self.b.classify(func.value)
-        cls = self.b.scope_class() if recv.kind is K_SELF else (
-            self.b.classes.get(recv.cls) if recv.cls is not None else None)
-        if cls is None or func.attr.value not in cls.method_names:
-            return None
-        found = [f for f in cls.methods if f.name == func.attr.value and f.walked]
-        return found[0] if len(found) == 1 else None
+        found = self.b.methods_of(self.b.classify(func.value), func.attr.value)
+        return found[0] if found is not None and len(found) == 1 else None
 
     def _model_output(self, call: cst.Call, module: cst.BaseExpression | None = None) -> tuple[frozenset[int], bool]:
         if not self._recording() or not call.args:

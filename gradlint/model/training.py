@@ -156,16 +156,19 @@ def calls_in(node: cst.CSTNode) -> list[cst.Call]:
     return v.out
 
 
+def parameters_owner(expr: cst.CSTNode) -> str | None:
+    """X, when expr is the call `X.parameters()` / `X.named_parameters()` (X a name or dotted attribute)."""
+    if type(expr) is not cst.Call:
+        return None
+    func = expr.func
+    if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters"):
+        return dotted(func.value)
+    return None
+
+
 def parameters_owners(node: cst.CSTNode) -> set[str]:
     """Owners X of every `X.parameters()` / `X.named_parameters()` call in node."""
-    owners: set[str] = set()
-    for call in calls_in(node):
-        func = call.func
-        if type(func) is cst.Attribute and func.attr.value in ("parameters", "named_parameters"):
-            d = dotted(func.value)
-            if d:
-                owners.add(d)
-    return owners
+    return {d for call in calls_in(node) if (d := parameters_owner(call))}
 
 
 def may_hold_parameters(value: cst.BaseExpression, imports=None) -> bool:

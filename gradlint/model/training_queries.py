@@ -7,7 +7,8 @@ what runs inside it. `TrainingQueries` is mixed into `SemanticModel` (it uses it
   `innermost_training_loop(fn, seq)`, `in_training_loop(loop)`;
 - `resets_gradients(loop)`: the loop resets gradients, itself or through a function of this file it calls;
 - `trained_models()` / `is_trained(receiver)`: models this file trains (`X.train()`, an optimizer over
-  `X.parameters()`, an in-place update in a loop over `X.parameters()`), `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
+  `X.parameters()`, an in-place update from the gradients in a loop over `X.parameters()`),
+  `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, LocalCall, LoopInfo, ModeSwitch
-from gradlint.model.names import dotted, target_names
+from gradlint.model.names import target_names
 from gradlint.model.record import _has_grad_term
 from gradlint.model.training import (
     BackwardCall,
@@ -23,6 +24,7 @@ from gradlint.model.training import (
     Reset,
     Step,
     TrainingRecorder,
+    parameters_owner,
 )
 from gradlint.model.values import Kind
 from gradlint.model.walk import Walker
@@ -255,12 +257,9 @@ class TrainingQueries:
                 if type(node) is not cst.For or not lp.seq <= op.seq <= lp.end_seq \
                         or root.value not in target_names(node.target):
                     continue
-                it = node.iter
-                if type(it) is cst.Call and type(it.func) is cst.Attribute \
-                        and it.func.attr.value in ("parameters", "named_parameters"):
-                    owner = dotted(it.func.value)
-                    if owner:
-                        found.add(owner)
+                owner = parameters_owner(node.iter)
+                if owner:
+                    found.add(owner)
         return found
 
     def is_trained(self, receiver: str) -> bool:

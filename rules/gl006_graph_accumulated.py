@@ -94,6 +94,16 @@ def _constant_count(loop: LoopInfo, model=None) -> int | None:
     return None
 
 
+def _holder(model: SemanticModel, acc: Accumulation) -> str:
+    """What the accumulation adds to, as the statement spells it (`self.losses`, `history["loss"]`)."""
+    stmt = acc.stmt
+    if isinstance(stmt, cst.AugAssign):
+        return model.code(stmt.target, 40)
+    if isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
+        return model.code(stmt.func.value, 40)
+    return acc.key
+
+
 class GraphAccumulated(Rule):
     code = "GL006"
     name = "graph-accumulated"
@@ -107,11 +117,17 @@ iteration: `total += loss`, `total = total + loss`, `losses.append(loss)`, `hist
 `stats[k] += loss`, `preds = torch.cat([preds, out])`, a running average `avg = 0.9 * avg + 0.1 * loss`.
 The value must be known to carry a graph: computed from a model call, a loss / criterion call, an op on a
 tensor that requires grad, or a call of a function (or a method of a class) of the file that returns such
-a value, with grad mode on (not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()`
+a value, or backpropagated already (`loss.backward()` raises on a value without a graph), with grad mode on (not under `torch.no_grad()`, `torch.inference_mode()`, a `@torch.no_grad()`
 function or one this file only calls under them). Reported at the accumulating statement. The message
 says which leak it is:
 only the graph skeleton (the loop calls `backward()` every iteration) or the saved activations too
 (no `backward()` in the loop, or `backward(retain_graph=True)`).
+
+The loop may be in the caller: a training step with no loop of its own that backpropagates its loss and
+then keeps it where it outlives the call — `self.losses.append(loss)`, `self.total += loss`, a global
+`history.append(loss)`, a list the caller passes — leaves one graph there per call, that is per batch
+(`Trainer.fit()` calling `self.train_step(x, y)` for each batch). The accumulator must not be re-created
+by the step itself, and the value kept must share the graph the step's `backward()` freed.
 
 ## Why is this bad?
 The accumulator keeps every iteration's graph reachable, so it is never freed. Measured on PyTorch
@@ -167,14 +183,18 @@ for x, y in loader:
   and loops over batches (`loader`, `batches`, `dataset`, `data`, through `enumerate`/`tqdm`/`zip`) are
   checked: a model's own methods collecting features, pyramid levels or time steps, and other loops
   (`range(n)`, over layers or crops) are a forward pass, not a leak; `self.<attr>` accumulators too (another
-  method may backpropagate them);
-* values that are not known to carry a graph (results of unknown functions), and test files.
+  method may backpropagate them: REINFORCE's `self.saved_log_probs.append(...)`);
+* a training step that keeps a graph it does not backpropagate itself, or backpropagates with
+  `retain_graph=True`;
+* values that are not known to carry a graph (results of unknown functions — unless `backward()` runs on
+  them first: `l = compute(model, x, y); l.backward(); total += l`), and test files.
 
 ## Fix safety
 The fix makes the accumulated value history-free. When the accumulator starts as a Python number in the
-same function (`total = 0`) and the statement is `+=` / `= acc + ...`, the fix is `.item()`: **unsafe**,
-because it turns the accumulator into a Python float (later `total.item()`, `.cpu()` or tensor
-arithmetic change or break) and `.item()` raises for a non-scalar tensor (`reduction="none"`).
+same function (`total = 0`; for `self.total`, in any method) and the statement is `+=` / `= acc + ...`,
+the fix is `.item()`: **unsafe**, because it turns the accumulator into a Python float (later
+`total.item()`, `.cpu()` or tensor arithmetic change or break) and `.item()` raises for a non-scalar
+tensor (`reduction="none"`).
 Otherwise (lists, dicts, tensor accumulators) the fix is `.detach()`: **safe** — it keeps the same
 values, dtype and device and only drops the history nobody backpropagates (the rule has checked that
 the accumulator is never passed to `backward()`); it is unsafe when the accumulator is returned from the
@@ -239,9 +259,16 @@ for x, y in val_loader:
         t = model.ext(TrainingFacts)
         reported: set[int] = set()
         for acc in t.accumulations:
-            if not acc.loops or id(acc.stmt) in reported:
+            if id(acc.stmt) in reported:
                 continue
             if model.effective_mode(acc.mode, acc.fn) is not Mode.ENABLED:
+                continue
+            if not acc.loops:
+                freed = self._kept_across_calls(t, acc)
+                if freed:
+                    reported.add(id(acc.stmt))
+                    yield Finding(acc.stmt, self._across_calls_message(model, t, acc, freed),
+                                  self._fix(model, t, acc, False))
                 continue
             loop = acc.loops[-1]
             if not model.loop_joins.crosses_iterations(loop, acc.reach, acc.stmt):
@@ -272,6 +299,28 @@ for x, y in val_loader:
                           tier="hygiene" if transient else None)
 
     @staticmethod
+    def _kept_across_calls(t: TrainingFacts, acc: Accumulation) -> list:
+        """A training step's own loss kept where it outlives the call: in a function with no loop of its own
+        that backpropagates the very graph it adds (`loss.backward()` ... `self.losses.append(loss)`), into an
+        accumulator the function does not create — an attribute of `self`, a global, a list its caller
+        passes. Each call (a training step runs once per batch) leaves one more graph there. Returns those
+        backward passes (none: not such an accumulation)."""
+        fn = acc.fn
+        if fn is None or not acc.roots or (acc.key.startswith("self.") and fn.class_info is None):
+            return []
+        if any(b.fn is fn and b.key == acc.key for b in t.bindings):
+            return []  # (re-created by the function itself: it lives for one call)
+        return [b for b in t.backwards if b.fn is fn and b.frees and b.roots & acc.roots]
+
+    def _across_calls_message(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, freed) -> str:
+        piece, holder, fix = model.code(acc.piece, 40), _holder(model, acc), self._fix_words(model, t, acc)
+        name = acc.fn.name if acc.fn is not None else "the function"
+        return (f"`{model.code(acc.stmt)}` keeps `{piece}`, which carries its autograd graph, in `{holder}`, which "
+                f"outlives each call of `{name}()`: `{model.code(freed[0].node, 40)}` freed the saved activations "
+                "but not the graph's nodes, so every call (one per training step) leaves its graph reachable "
+                f"from `{holder}` and memory grows a little with every step (a slow leak); {fix}")
+
+    @staticmethod
     def _through_helpers(model: SemanticModel, t: TrainingFacts, loop) -> list:
         """The backward passes of the functions of the file that the loop calls (`l = agent.update(x, y)`
         where `update` runs `loss.backward()` and returns the loss): the loop trains through them."""
@@ -279,15 +328,8 @@ for x, y in val_loader:
         return [b for b in t.backwards if b.fn is not None and id(b.fn) in callees] if callees else []
 
     def _message(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, in_loop) -> str:
-        piece = model.code(acc.piece, 40)
-        stmt = acc.stmt
-        if isinstance(stmt, cst.AugAssign):
-            holder = model.code(stmt.target, 40)
-        elif isinstance(stmt, cst.Call) and isinstance(stmt.func, cst.Attribute):
-            holder = model.code(stmt.func.value, 40)
-        else:
-            holder = acc.key
-        what = (f"`{model.code(stmt)}` accumulates `{piece}`, which carries its autograd graph, into `{holder}`, "
+        piece, holder = model.code(acc.piece, 40), _holder(model, acc)
+        what = (f"`{model.code(acc.stmt)}` accumulates `{piece}`, which carries its autograd graph, into `{holder}`, "
                 "which lives across loop iterations: every iteration's graph stays reachable from it")
         runs = self._iterations(t, acc, model)
         if runs is not None:
@@ -314,13 +356,19 @@ for x, y in val_loader:
             leak = ("nothing in the loop calls `backward()`: these graphs are never backpropagated, so none is freed "
                     "and every iteration's saved activations (all of its forward pass) stay alive too — memory grows "
                     "by a whole forward pass per iteration, held for as long as the accumulator lives")
-        if self._number_accumulator(t, acc):
-            fix = f"accumulate `{piece}.item()` (or `.detach()` to keep a tensor)"
-        else:
-            fix = f"store `{piece}.detach()` (or `.item()` for a scalar)"
+        fix = self._fix_words(model, t, acc)
         if not in_loop:
             fix += ", or run the loop under `torch.no_grad()`"
         return f"{what}; {leak}; {fix}"
+
+    def _fix_words(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation) -> str:
+        piece = model.code(acc.piece, 40)
+        if isinstance(acc.piece, (cst.BinaryOperation, cst.UnaryOperation, cst.BooleanOperation,
+                                  cst.Comparison, cst.IfExp)) and not acc.piece.lpar:
+            piece = f"({piece})"  # (`(loss * 0.001).detach()`, not `loss * 0.001.detach()`)
+        if self._number_accumulator(t, acc):
+            return f"accumulate `{piece}.item()` (or `.detach()` to keep a tensor)"
+        return f"store `{piece}.detach()` (or `.item()` for a scalar)"
 
     @staticmethod
     def _iterations(t: TrainingFacts, acc: Accumulation, model: SemanticModel | None = None) -> int | None:
@@ -339,8 +387,10 @@ for x, y in val_loader:
 
     @staticmethod
     def _number_accumulator(t: TrainingFacts, acc: Accumulation) -> bool:
+        # (`self.total = 0.0` is bound in another method, `__init__` or an epoch's start)
+        anywhere = acc.key.startswith("self.")
         return acc.op in ("+=", "-=", "= +") and any(
-            b.key == acc.key and b.fn is acc.fn and b.number_literal for b in t.bindings)
+            b.key == acc.key and (anywhere or b.fn is acc.fn) and b.number_literal for b in t.bindings)
 
     def _fix(self, model: SemanticModel, t: TrainingFacts, acc: Accumulation, returned: bool) -> FixSpec | None:
         piece = acc.piece

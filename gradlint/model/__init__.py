@@ -35,6 +35,7 @@ from gradlint.model.facts import (
     M_DISABLED, M_ENABLED, M_INFERENCE, M_INHERITED, M_UNKNOWN, ClassInfo, DataAccess, FunctionInfo, GradRead,
     ImportedCall, InplaceOp, LocalCall, LoopInfo, Mode, ModeSwitch, ModelCall, Rebind, Releaf,
 )
+from gradlint.model.late import MAX_WALKS, Seeds, late_seeds
 from gradlint.model.names import ImportMap, dotted
 from gradlint.model.project_facts import ExtCallee, ExtClass, ExternalFacts, ExtSite
 from gradlint.model.regions import RegionQueries
@@ -151,6 +152,7 @@ class SemanticModel(TrainingQueries, RegionQueries):
         self._fn_mode: dict[int, Mode] = {}
         self._fn_sets_eval: dict[int, bool] = {}
         self._mode_effects: dict[int, bool | None] = {}
+        self._mode_events_of: dict[int, list] = {}  # (_mode_events)
         self._switches_of: dict[int, list[ModeSwitch]] = defaultdict(list)  # id(fn), id(None) at the top level
         for sw in builder.switches:
             self._switches_of[id(sw.function)].append(sw)
@@ -424,27 +426,42 @@ class SemanticModel(TrainingQueries, RegionQueries):
         """The last event of `fn`'s own body (None: the module's top level) before `before` that decides a
         model's train/eval mode — a switch, or a call of a helper that switches — and whether it leaves eval."""
         seen = _seen if _seen is not None else set()
-        events: list[tuple[int, ModeSwitch | LocalCall]] = [(s.seq, s) for s in self._switches_of.get(id(fn), ())]
-        events += [(c.seq, c) for c in self._calls_by_fn.get(id(fn), ())]
-        if self.external.callees:
-            events += [(c.seq, c) for c in self._imported_by_fn.get(id(fn), ())]
-        for seq, event in sorted(events, key=lambda e: e[0], reverse=True):
+        for seq, event, callees in self._mode_events(fn):
             if before is not None and seq >= before:
                 continue
             if type(event) is ModeSwitch:
+                if event.kind == "restore":
+                    return None  # `model.train(was_training)`: back to the mode it was in before, not decided here
                 return event.kind != "train", event
             if type(event) is ImportedCall:
-                ext = self.external.callees.get(event.target)
-                if ext is not None and ext.effect is not None:
-                    return ext.effect, event
-                continue
-            for callee in self.functions_named(event.name):
-                if callee is fn:
-                    continue
+                return self.external.callees[event.target].effect, event
+            for callee in callees:
                 effect = self.mode_effect(callee, seen)
                 if effect is not None:
                     return effect, event
         return None
+
+    def _mode_events(self, fn: FunctionInfo | None) -> list[tuple[int, ModeSwitch | LocalCall | ImportedCall, list[FunctionInfo]]]:
+        """The events of `fn`'s own body that may decide a model's mode, last first: its switches, its calls
+        of functions of the file (with those functions), its calls of imported helpers that switch. Built once
+        per function (GL004 and the summary ask at every evaluation and every imported call)."""
+        key = id(fn)
+        found = self._mode_events_of.get(key)
+        if found is not None:
+            return found
+        events: list[tuple[int, ModeSwitch | LocalCall | ImportedCall, list[FunctionInfo]]] = [(s.seq, s, []) for s in self._switches_of.get(key, ())]
+        for c in self._calls_by_fn.get(key, ()):
+            callees = [g for g in self.functions_named(c.name) if g is not fn]
+            if callees:
+                events.append((c.seq, c, callees))
+        if self.external.callees:
+            for c in self._imported_by_fn.get(key, ()):
+                ext = self.external.callees.get(c.target)
+                if ext is not None and ext.effect is not None:
+                    events.append((c.seq, c, []))
+        events.sort(key=lambda e: e[0], reverse=True)
+        self._mode_events_of[key] = events
+        return events
 
     def calls_from(self, fn: FunctionInfo | None) -> list[LocalCall]:
         """The calls in `fn`'s own body (None: the module's top level) that may reach a function of this file."""
@@ -568,8 +585,21 @@ def build_model(module: cst.Module, options: RuleOptions, filename: str = "",
     name the file never mentions (see ModelBuilder.mentions). `project`: the file is part of a project
     analysis (calls of imported project functions are recorded, `gradlint.project`); `external`: what the
     rest of the project tells about it."""
+    builder = _walk(module, options, filename, extensions, source, project, external, None)
+    for _ in range(MAX_WALKS - 1):
+        # a call of a function defined below it learns what that function returns in another walk
+        seeds = late_seeds(builder)
+        if seeds is None:
+            break
+        builder = _walk(module, options, filename, extensions, source, project, external, seeds)
+    return SemanticModel(module, builder, external)
+
+
+def _walk(module: cst.Module, options: RuleOptions, filename: str, extensions: Sequence[type[Extension]],
+          source: str | None, project: bool, external: ExternalFacts | None, seeds: Seeds | None) -> ModelBuilder:
     builder = ModelBuilder(options, filename, extensions, source, project=project or external is not None)
     if external is not None and (external.values or external.classes):
         builder.set_external(external.values, external.classes)
+    builder.seeds = seeds
     builder.walk_module(module)
-    return SemanticModel(module, builder, external)
+    return builder

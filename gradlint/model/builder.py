@@ -146,6 +146,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         self._prescan_params: dict[str, Value] = {}
         self._def_names: frozenset[str] | None = None
         self._fns_by_name: dict[str, list[FunctionInfo]] = {}  # functions whose body the walk has left
+        self.seeds = None  # the last walk's summaries, for functions defined below their callers (`model.late`)
         self._branches: list[_Branch] = []  # enclosing `if` statements, innermost last
         self.loop_joins = LoopJoins()  # what names hold at loop heads (back-edge joins)
         self._alts: list = []  # enclosing `try`/`match` statements walked in a loop (`loop_joins._Alt`)
@@ -354,6 +355,7 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         fn = self._function
         if fn is not None and fn.node is original_node:
             fn.walked = True
+            fn.done_seq = self._seq
             fns = self._fns_by_name.setdefault(fn.name, [])
             fns.append(fn)
         floor = self._region_floor.pop()

@@ -526,15 +526,20 @@ class Evaluator:
             self.classes.get(recv.cls) if recv.cls is not None else None)
         if cls is None or method not in cls.method_names:
             return None
-        return [f for f in cls.methods if f.name == method and f.walked]
+        found = [f for f in cls.methods if f.name == method and f.walked]
+        if not found and self.seeds is not None:  # (defined below: `gradlint.model.late`)
+            found = self.seeds.methods(cls, method)
+        return found
 
     def local_function(self, name: str) -> FunctionInfo | None:
         """The one plain function of the file a call of `name` reaches here (a local of that name shadows it)."""
         fns = self._fns_by_name.get(name)
-        if fns and not (self._scope.function is not None and name in self._scope.bindings):
+        if self._scope.function is not None and name in self._scope.bindings:
+            return None
+        if fns:
             plain = [f for f in fns if f.class_info is None]
             return plain[0] if len(plain) == 1 else None
-        return None
+        return self.seeds.function(name) if self.seeds is not None else None  # (`gradlint.model.late`)
 
     def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
         """What this call of `fn` returns: the join of its `return` values, those that depend on its own

@@ -251,7 +251,7 @@ class TrainingFacts(GraphEvaluator, Extension):
                 if pr:
                     reach = self.b.reach(k) if loops else None
                     self.accumulations.append(Accumulation(node, k, piece[0], piece[1], self.b.next_seq(), fn, loops,
-                                                           self.b.mode, reach))
+                                                           self.b.mode, reach, pr))
                     if loops:
                         cid = self._new_root()
                         cur = cur | {cid}
@@ -344,7 +344,7 @@ class TrainingFacts(GraphEvaluator, Extension):
         if type(node.operator) in (cst.AddAssign, cst.SubtractAssign) and pr:
             op = "+=" if type(node.operator) is cst.AddAssign else "-="
             self.accumulations.append(Accumulation(node, key, node.value, op, self.b.next_seq(), self.b.function,
-                                                   loops, self.b.mode, reach))
+                                                   loops, self.b.mode, reach, pr))
         cur = self.b.roots_of(key) or EMPTY
         if pr and self._recording():
             cur = cur | pr | {self._new_root()}
@@ -359,7 +359,11 @@ class TrainingFacts(GraphEvaluator, Extension):
     def visit_Del(self, node: cst.Del) -> None:
         target = node.target
         if type(target) is cst.Subscript:
-            return  # (`del x[:]` re-creates `x` for the loop joins: `model.loop_joins`)
+            # (`del x[:]` re-creates `x` for the loop joins: `model.loop_joins`)
+            key = self._key(target.value) if _whole_slice(target) else None
+            if key is not None:
+                self.bindings.append(Binding(key, self.b.next_seq(), self.b.function, self._loops(), False, node))
+            return
         for k in _target_keys(target):
             self.b.drop_roots(k)
 
@@ -396,7 +400,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             if pr:
                 fn, loops = self.b.function, self._loops()
                 self.accumulations.append(Accumulation(node, key, piece, method, self.b.next_seq(), fn, loops,
-                                                       self.b.mode, self.b.reach(key) if loops else None))
+                                                       self.b.mode, self.b.reach(key) if loops else None, pr))
                 self.b.bind_roots(key, (self.b.roots_of(key) or EMPTY) | pr)
             self._st.derived.setdefault(key, []).append(piece)
             return
@@ -404,6 +408,7 @@ class TrainingFacts(GraphEvaluator, Extension):
             key = self._key(recv)
             if key is not None:
                 self.b.bind_roots(key, EMPTY)
+                self.bindings.append(Binding(key, self.b.next_seq(), self.b.function, self._loops(), False, node))
 
     def step_path(self, step: Step) -> tuple[tuple[int, int], ...]:
         """The block path of an optimizer step (for `may_precede`)."""
@@ -421,6 +426,8 @@ class TrainingFacts(GraphEvaluator, Extension):
         if kind == "backward" and target is not None and len(_positional(node)) >= 3:
             frees = False  # positional retain_graph: do not guess
         roots = self.roots(target) if target is not None else EMPTY
+        if not roots and kind == "backward" and type(target) is cst.Name:
+            roots = self._proved_by_backward(target)
         keys = frozenset(_keys_in(target)) if target is not None else frozenset()
         self.backwards.append(Backward(
             node=node, stmt=self._stmt, kind=kind, target=target, keys=keys, roots=roots, frees=frees,
@@ -428,6 +435,17 @@ class TrainingFacts(GraphEvaluator, Extension):
             loops=self._loops(), mode=self.b.mode, path=self._path(),
         ))
         self.b.mark_runs(node)  # (does every iteration run it: `finish`)
+
+    def _proved_by_backward(self, target: cst.Name) -> frozenset[int]:
+        """`loss.backward()` on a value whose graph the walk did not see (`loss = compute_loss(model, batch)`,
+        a helper whose model is its parameter): the value carries a graph, or the call raises. It carries one
+        from here on — unless it may have been made with grad mode off (GL011's case: the call raises)."""
+        prov = self.b.classify(target).prov
+        if prov is not None and prov.off is not None:
+            return EMPTY
+        proved = frozenset({self._new_root()})
+        self.b.bind_roots(target.value, proved)
+        return proved
 
     # ------------------------------------------------------------------ queries for the rules
 
@@ -488,3 +506,8 @@ class TrainingFacts(GraphEvaluator, Extension):
         return memo[1]
 
 
+def _whole_slice(target: cst.Subscript) -> bool:
+    """`x[:]` (what `del x[:]` empties)."""
+    els = target.slice
+    return (len(els) == 1 and type(els[0].slice) is cst.Slice and els[0].slice.lower is None
+            and els[0].slice.upper is None)

@@ -78,6 +78,7 @@ class FunctionInfo:
     # loss (recorded by `gradlint.model.ext_training` when graph facts are built; a call of it makes a graph)
     returns_graph: bool = False
     walked: bool = False  # the walk has left its body (its summary is complete)
+    done_seq: int = 0  # the sequence point when the walk left its body (`gradlint.model.late`)
 
 
 @dataclass(eq=False)

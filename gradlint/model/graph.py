@@ -122,6 +122,7 @@ class Accumulation:
     mode: Mode
     reach: object = None  # which bindings of `key` reach the statement (`bindings.Reach`): is it carried
     #                       across iterations — `model.loop_joins.crosses_iterations(loop, reach, stmt)`
+    roots: frozenset[int] = EMPTY  # the graphs the added value carries
 
 
 @dataclass(eq=False)

@@ -195,6 +195,19 @@ TRAIN_CALLS_VALIDATE_IN_LOOP = (
 )
 
 
+VALIDATE_RESTORING = (
+    "import torch\n\n\n@torch.no_grad()\ndef validate(model, loader):\n    was_training = model.training\n"
+    "    model.eval()\n    for x, y in loader:\n        model(x)\n    model.train(was_training)\n"
+)
+
+
+@pytest.mark.parametrize("train", [TRAIN_AFTER_VALIDATE, TRAIN_CALLS_VALIDATE_IN_LOOP])
+def test_an_imported_helper_that_restores_the_mode_it_found(gl, tmp_path, train):
+    """`model.train(was_training)` at the end: the model leaves `validate()` in the mode it entered with."""
+    root = tree(tmp_path, {"utils.py": VALIDATE_RESTORING, "train.py": train})
+    assert findings(check(gl, root)) == []
+
+
 @pytest.mark.parametrize("train, row", [(TRAIN_AFTER_VALIDATE, 7), (TRAIN_CALLS_VALIDATE_IN_LOOP, 12)])
 def test_an_imported_helper_leaves_the_model_in_eval_mode(gl, tmp_path, train, row):
     root = tree(tmp_path, {"utils.py": VALIDATE, "train.py": train})

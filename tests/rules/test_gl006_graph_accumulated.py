@@ -12,6 +12,16 @@ from gradlint.settings import Settings
 from ._lint import rows
 
 BAD = {
+    # an unknown function's result that the loop backpropagates carries a graph (or `backward()` raises)
+    "unknown_function_result_backpropagated": (
+        """
+        import torch
+        total = 0
+        for x, y in loader:
+            l = compute(model, x, y)
+            l.backward()
+            total += l
+        """, [7]),
     # the logging `continue` skips the reset: what the loop head gets back is the accumulated graph (the loop
     # joins at `continue` too), as with `if i % 100 == 99: ...; running = 0`
     "reset_skipped_by_continue": (
@@ -215,8 +225,9 @@ GOOD = {
         "        for layer in self.layers:\n            x = layer(x)\n            feats.append(x)\n        return feats\n"),
     "grad_norm_accumulation": (
         "import torch\ntotal_norm = 0\nfor p in model.parameters():\n    total_norm += p.grad.norm() ** 2\n"),
-    "unknown_function_result": (
-        "import torch\ntotal = 0\nfor x, y in loader:\n    l = compute(model, x, y)\n    l.backward()\n    total += l\n"),
+    # an unknown function's result without a backward: not known to carry a graph
+    "unknown_function_result_not_backpropagated": (
+        "import torch\ntotal = 0\nfor x, y in loader:\n    l = compute(model, x, y)\n    total += l\n"),
     "attribute_accumulator_without_backward": (
         "import torch\nclass M:\n    def step(self, x):\n        for t in x:\n            self.buf.append(model(t))\n"),
     "int_metric": (
@@ -430,3 +441,94 @@ def test_a_loss_returned_by_a_training_method_of_a_class_of_the_file(ret, report
             history.append(l)
     """)
     assert rows("GL006", code) == ([18] if reported else [])
+
+
+_STEP = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+HEAD
+class Trainer:
+    def __init__(self, model):
+        self.model = model
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        self.losses = []
+        self.total = 0.0
+    def train_step(self, x, y):
+        self.opt.zero_grad()
+        BODY
+        self.opt.step()
+    def fit(self, loader):
+        for x, y in loader:
+            self.train_step(x, y)
+"""
+
+
+@pytest.mark.parametrize("body, line", [
+    # the loss of each step, backpropagated, then kept by the object (the training loop is in the caller)
+    ("loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.losses.append(loss)", 16),
+    ("loss = F.mse_loss(self.model(x), y)\n        self.losses.append(loss)\n        loss.backward()", 15),
+    ("loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.total += loss", 16),
+    # the output kept: part of the graph the backward freed
+    ("out = self.model(x)\n        loss = F.mse_loss(out, y)\n        loss.backward()\n        self.outputs.append(out)",
+     17),
+    # a global history, or a list the caller passes
+    ("loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        HISTORY.append(loss)", 16),
+])
+def test_a_training_step_keeps_its_loss_in_what_outlives_the_call(body, line):
+    code = _STEP.replace("HEAD", "HISTORY = []").replace("BODY", body)
+    assert rows("GL006", code) == [line]
+
+
+@pytest.mark.parametrize("body", [
+    "loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.losses.append(loss.item())",
+    "loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.total += loss.detach()",
+    # re-created by the step itself: it lives for one call
+    "self.losses = []\n        loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.losses.append(loss)",
+    # kept with a graph that is not backpropagated here: another method's backward (REINFORCE's saved log-probs)
+    "out = self.model(x)\n        self.saved.append(out)",
+    # backpropagated with the graph kept on purpose
+    "loss = F.mse_loss(self.model(x), y)\n        loss.backward(retain_graph=True)\n        self.losses.append(loss)",
+    # a local list of the step
+    "parts = []\n        loss = F.mse_loss(self.model(x), y)\n        parts.append(loss)\n        loss.backward()",
+    # under no_grad: no graph
+    "loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        with torch.no_grad():\n"
+    "            self.losses.append(F.mse_loss(self.model(x), y))",
+])
+def test_a_training_step_that_keeps_no_graph_beyond_the_call_is_silent(body):
+    code = _STEP.replace("HEAD", "").replace("BODY", body)
+    assert rows("GL006", code) == []
+
+
+def test_a_training_function_with_a_global_history_and_its_fix():
+    code = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        model = nn.Linear(4, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        history = []
+        def train_step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            history.append(loss)
+        for epoch in range(3):
+            train_step(torch.randn(8, 4), torch.randn(8, 1))
+    """)
+    assert rows("GL006", code) == [12]
+    d = _diag(code)
+    assert "outlives each call of `train_step()`" in d.message and "`loss.detach()`" in d.message
+    assert d.fix is not None and d.fix.edits[0].content == "loss.detach()"
+    # a number accumulated in an attribute set in `__init__`: `.item()`
+    total = _diag(_STEP.replace("HEAD", "").replace(
+        "BODY", "loss = F.mse_loss(self.model(x), y)\n        loss.backward()\n        self.total += loss"))
+    assert total.fix is not None and total.fix.edits[0].content == "loss.item()"
+
+
+def test_the_message_parenthesises_a_computed_piece():
+    """char-RNN's `smooth_loss = smooth_loss * 0.999 + loss * 0.001`: the advice is valid Python."""
+    d = _diag(_LOOP.replace("HELPER", "").replace("LOSS", "criterion(model(x), y)").replace(
+        "ACC", "running = running * 0.999 + loss * 0.001"))
+    assert "`(loss * 0.001).detach()`" in d.message
+    assert d.fix is not None and d.fix.edits[0].content == "(loss * 0.001).detach()"

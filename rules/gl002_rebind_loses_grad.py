@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import Mode, SemanticModel
+from gradlint.model import Mode, SemanticModel, dotted
 from gradlint.model.builder import _has_grad_term, _names_in
 from gradlint.model.walk import iter_nodes
 from gradlint import edits as fixes
@@ -23,7 +23,9 @@ class RebindLosesGrad(Rule):
 ## What it does
 Flags an update step that rebinds the name of a parameter or a leaf tensor that requires grad to a new
 tensor computed from it and a gradient — `p = p - lr * p.grad`, `w = w.sub(lr * w.grad)`,
-`p = p - lr * g` — inside or outside `torch.no_grad()`.
+`p = p - lr * g`, several at once (`w, b = w - lr * w.grad, b - lr * b.grad`), an attribute that holds one
+(`self.w = self.w - lr * self.w.grad`) — inside or outside `torch.no_grad()`. Leaves are found as GL001
+finds them, also when a function of the file returns them (`W1, b1 = init_params()`).
 
 ## Why is this bad?
 Assignment makes the name point at a *new* tensor; the parameter itself is never changed.
@@ -104,7 +106,7 @@ w = w.sub(0.1 * w.grad)  # gradlint-expect: GL002
 
     def check(self, model: SemanticModel, options: RuleOptions) -> Iterator[Finding]:
         for rb in model.rebinds:
-            if rb.name not in _names_in(rb.rhs):
+            if rb.name not in _names_in(rb.rhs) and not _mentions_attribute(rb.rhs, rb.name):
                 continue
             if not _has_grad_term(rb.rhs):
                 continue
@@ -186,6 +188,11 @@ def _has_multiline_string(code: str) -> bool:
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= 50 else text[:49] + "…"
+
+
+def _mentions_attribute(rhs: cst.BaseExpression, name: str) -> bool:
+    """Does `rhs` read the attribute `name` (`self.w` in `self.w - lr * self.w.grad`)?"""
+    return "." in name and any(type(n) is cst.Attribute and dotted(n) == name for n in iter_nodes(rhs))
 
 
 def _outer_is_new_leaf(rhs: cst.BaseExpression) -> bool:

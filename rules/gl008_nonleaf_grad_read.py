@@ -27,6 +27,7 @@ class NonleafGradRead(Rule):
 Flags two faces of one mistake, a tensor that is *not a leaf* used as if it were one:
 
 * reading `.grad` of a tensor computed by an op from a tensor that requires grad (`y = x * 2; ... y.grad`),
+  or by a torch layer built in the file with trainable weights (`emb = embedding(tokens); ... emb.grad`),
   with grad mode on, when the code never calls `y.retain_grad()`;
 * a tensor created with `requires_grad=True` and then immediately cast, moved or scaled —
   `torch.randn(3, requires_grad=True).to(torch.float64)`, `.double()`, `.cuda()`, `.to(device)`,

@@ -27,7 +27,8 @@ class RequiresGradOnNonleaf(Rule):
 ## What it does
 Flags `y.requires_grad = ...` (any value) and `y.requires_grad_(False)` where `y` is a non-leaf: the
 result of an op on a tensor that requires grad, computed with grad mode on (`y = x * 2`,
-`y = w.to(torch.float64)`, `y = model_param[0]`).
+`y = w.to(torch.float64)`, `y = model_param[0]`), or the output of a torch layer built in the file with
+trainable weights (`emb = self.embedding(tokens)` for an `nn.Embedding`, an `nn.Linear`, a convolution).
 
 Also flags the flag set on a **temporary**, a new tensor object made by the very expression whose flag is
 set and then thrown away — a no-op freeze: `model.fc.weight.data.requires_grad = False`,
@@ -80,7 +81,9 @@ x.requires_grad = True
 Computed tensors that are leaves: results of ops on tensors that do not require grad (`c = a * b` of
 plain data), tensors computed under `torch.no_grad()`/`inference_mode()`, `.detach()`ed tensors (all
 verified to accept the flag); leaves themselves (parameters, factories); `requires_grad_(True)` /
-`requires_grad_()`; model outputs and anything else the model cannot trace (it may be a leaf);
+`requires_grad_()`; outputs of models, and of layers that may be frozen (`requires_grad_(False)`, a loop over
+their parameters, a frozen weight, `from_pretrained`), and anything else the model cannot trace (it may be a
+leaf);
 code inside `pytest.raises`/`assertRaises` blocks; test files. For temporaries: a result that is bound
 or used (`t = x.clone().detach().requires_grad_()`); a conversion that may return the tensor itself
 (`x.float()` of a float32 `x`, `x.to("cpu")`, `.cuda()`/`.to(...)` of a tensor whose device is not known);

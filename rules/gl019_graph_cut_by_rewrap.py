@@ -19,8 +19,10 @@ class GraphCutByRewrap(Rule):
 ## What it does
 Flags a re-wrapping call — `torch.tensor(...)`, `torch.from_numpy(...)`, `torch.as_tensor(...)`,
 `torch.Tensor(...)` — whose data was taken out of an autograd graph (`loss.item()`, `h.detach().numpy()`,
-`float(out)`, `.tolist()`, `.data`, or `torch.tensor(t)` of a graph tensor itself), when the new tensor is
-then used as if it were still connected:
+`float(out)`, `.tolist()`, `.data`, or `torch.tensor(t)` of a graph tensor itself — also through NumPy
+post-processing, `sorted(...)`/`max(...)` and functions called on what was taken out, such as a metric
+computed by `f1_numpy(probs.detach().numpy(), y)`), when the new tensor is then used as if it were still
+connected:
 
 * it is created with `requires_grad=True` and `backward()` is called on it (or on something computed
   from it), or

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from gradlint.model.evaluate import OTHER, _Batch, _positional
+from gradlint.model.evaluate import _MODEL_OUTPUT, _PACKED, OTHER, PACKED_RNN_OUTPUT, _Batch, _positional
 from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.loop_joins import LoopJoin, LoopJoinWalk, _loop_state, _merge_states, _same_core, _set_state
 from gradlint.model.names import dotted, is_inplace_method, target_names
@@ -175,6 +175,8 @@ class Bindings(LoopJoinWalk):
             each = value if value.kind is K_TENSOR and value.origin.startswith("a model output") else UNKNOWN
             for i, el in enumerate(target.elements):
                 p = prov[i] if type(prov) is tuple else regions_only(prov)
+                if value is PACKED_RNN_OUTPUT:  # (the output packed again, the hidden state a tensor)
+                    each = _PACKED if i == 0 else _MODEL_OUTPUT
                 self._bind(el.value, each, p)
         elif type(target) is cst.Attribute:
             if type(target.value) is cst.Name and self.classify(target.value).kind is K_SELF:
@@ -210,6 +212,12 @@ class Bindings(LoopJoinWalk):
                 # `net, loss = linreg, squared_loss`: each name is bound to its own value
                 pending += [(el.value, self._function_reference(src.value) or self.classify(src.value),
                              self.prov(src.value)) for el, src in zip(target.elements, node.value.elements)]
+                continue
+            if (type(target) in (cst.Tuple, cst.List) and type(node.value) is cst.Call
+                    and all(type(e) is cst.Element for e in target.elements)
+                    and (items := self.returned_items(node.value, len(target.elements))) is not None):
+                # `W1, b1 = init_params()` where the function of the file returns `W1, b1`: each its item
+                pending += [(el.value, item, regions_only(rprov)) for el, item in zip(target.elements, items)]
                 continue
             pending.append((target, self._function_reference(node.value) or rhs, rprov))
         return self._with_regions(node, pending)

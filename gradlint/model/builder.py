@@ -415,7 +415,12 @@ class ModelBuilder(Evaluator, TensorEvaluator, GradRegions, Bindings, ClassScan,
         if node.value is None:
             fn.returns_other = True
         else:
-            fn.returns.append(self.classify(node.value))
+            value = node.value
+            fn.returns.append(self.classify(value))
+            fn.returns_items.append(  # (`return W1, b1`: for `W1, b1 = init_params()`)
+                tuple(self.classify(el.value) for el in value.elements)
+                if type(value) in (cst.Tuple, cst.List) and all(type(el) is cst.Element for el in value.elements)
+                else None)
 
     def visit_Yield(self, node: cst.Yield) -> None:
         if self._function is not None:

@@ -22,6 +22,7 @@ import libcst as cst
 
 from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
+from gradlint.model.returns import CallSummaries
 from gradlint.model.values import (K_BATCHES, K_GROUP, K_GROUPS, K_LEAF, K_MODULE, K_MODULES, K_NAMED_MODULES,
                                    K_NAMED_PARAMS, K_NONLEAF, K_OTHER, K_PARAMS, K_SELF, K_TENSOR, K_UNKNOWN, OTHER,
                                    TENSOR_KINDS, UNKNOWN, Value, join)
@@ -115,9 +116,17 @@ def _subscript_key(expr: cst.Subscript) -> str | None:
 # values the evaluator returns often, made once (values are immutable)
 _TENSOR, _NONLEAF, _GROUP, _GROUPS = Value(K_TENSOR), Value(K_NONLEAF), Value(K_GROUP), Value(K_GROUPS)
 _GRADIENT, _MODEL_OUTPUT = Value(K_TENSOR, "a gradient"), Value(K_TENSOR, "a model output")
+# `pack_padded_sequence(...)`, and an RNN's output for one: its `.data` is a field, not `Tensor.data`
+_PACKED = Value(K_OTHER, "a `PackedSequence`")
+# `out, (h, c) = lstm(packed)`: `out` is packed again, the hidden state a tensor (`gradlint.model.bindings._bind`)
+PACKED_RNN_OUTPUT = Value(K_OTHER, "an RNN's output for a `PackedSequence`")
+_PACKERS = frozenset({"pack_padded_sequence", "pack_sequence", "PackedSequence"})
+# namespaces and config objects: not modules whatever their names (`encoder = SimpleNamespace(dim=8)`)
+_CONFIG_OBJECTS = frozenset({"types.SimpleNamespace", "argparse.Namespace", "easydict.EasyDict", "addict.Dict",
+                             "omegaconf.OmegaConf.create", "ml_collections.ConfigDict"})
 
 
-class Evaluator:
+class Evaluator(CallSummaries):
     # ----------------------------------------------------------------------------- classification
 
     def classify(self, expr: cst.BaseExpression) -> Value:
@@ -353,7 +362,7 @@ class Evaluator:
                 return UNKNOWN
             fv = self.classify(func)
             if fv.kind is K_MODULE:
-                return _MODEL_OUTPUT
+                return self._module_output(call)
             return UNKNOWN
         if type(func) is cst.Attribute:
             method = func.attr.value
@@ -394,7 +403,7 @@ class Evaluator:
                     return _TENSOR
                 if cls is not None and method not in cls.method_names and self._classify_attribute(
                         func, recv).kind is K_MODULE:
-                    return _MODEL_OUTPUT  # `self.encoder(x)`: a submodule's output
+                    return self._module_output(call)  # `self.encoder(x)`: a submodule's output
                 return UNKNOWN
             if recv.kind in TENSOR_KINDS:
                 return self._classify_tensor_method(recv, method, call)
@@ -402,8 +411,14 @@ class Evaluator:
         else:
             fv = self.classify(func)
         if fv.kind is K_MODULE:
-            return _MODEL_OUTPUT
+            return self._module_output(call)
         return UNKNOWN
+
+    def _module_output(self, call: cst.Call) -> Value:
+        """What calling a module returns: a model output; for a packed sequence (`rnn(packed)`), one again."""
+        if call.args and self.mentions(*_PACKERS) and self.classify(call.args[0].value).origin == _PACKED.origin:
+            return PACKED_RNN_OUTPUT
+        return _MODEL_OUTPUT
 
     def method_of(self, recv: Value, method: str) -> Value:
         """What `<recv>.<method>(...)` returns, for a receiver known only after the walk (a deferred value
@@ -495,6 +510,10 @@ class Evaluator:
             return None
         if q.startswith("torch.nn.functional."):
             return _TENSOR
+        if q in _CONFIG_OBJECTS:
+            return Value(K_OTHER, "a config object")
+        if last in _PACKERS and head.startswith("torch.nn.utils.rnn"):
+            return _PACKED
         if q.startswith("torch.nn.") and last[:1].isupper() and head in ("torch.nn", "torch.nn.modules"):
             return Value(K_MODULE, f"an `nn.{last}`")
         if q.startswith("torchvision.models.") or q in ("timm.create_model",):
@@ -519,60 +538,6 @@ class Evaluator:
         if it.kind is K_BATCHES:
             return _Batch(Value(K_TENSOR, f"a batch from {it.origin or 'a data loader'}"))
         return UNKNOWN
-
-    def methods_of(self, recv: Value, method: str) -> list[FunctionInfo] | None:
-        """The walked methods `method` of the file's class that `recv` (`self`, an instance) is, or None."""
-        cls = self.scope_class() if recv.kind is K_SELF else (
-            self.classes.get(recv.cls) if recv.cls is not None else None)
-        if cls is None or method not in cls.method_names:
-            return None
-        found = [f for f in cls.methods if f.name == method and f.walked]
-        if not found and self.seeds is not None:  # (defined below: `gradlint.model.late`)
-            found = self.seeds.methods(cls, method)
-        return found
-
-    def local_function(self, name: str) -> FunctionInfo | None:
-        """The one plain function of the file a call of `name` reaches here (a local of that name shadows it)."""
-        fns = self._fns_by_name.get(name)
-        if self._scope.function is not None and name in self._scope.bindings:
-            return None
-        if fns:
-            plain = [f for f in fns if f.class_info is None]
-            return plain[0] if len(plain) == 1 else None
-        return self.seeds.function(name) if self.seeds is not None else None  # (`gradlint.model.late`)
-
-    def return_value(self, call: cst.Call, fn: FunctionInfo, bound: bool) -> Value:
-        """What this call of `fn` returns: the join of its `return` values, those that depend on its own
-        parameters replayed on the arguments of this call."""
-        if fn.returns_other or not fn.returns or not fn.walked:
-            return UNKNOWN
-        values = []
-        for ret in fn.returns:
-            if ret.ref is not None and ret.ref.fn is fn.node:
-                arg = self._argument(call, ret.ref, bound)
-                if arg is None:
-                    return UNKNOWN
-                ret = self.replay(arg, ret.path)
-            if ret.kind is K_UNKNOWN and not ret.deferred:
-                return UNKNOWN
-            values.append(ret)
-        if len(values) == 1:
-            return values[0]
-        if any(v.deferred for v in values):
-            return UNKNOWN
-        return join(values)
-
-    def _argument(self, call: cst.Call, ref, bound: bool) -> Value | None:
-        for a in call.args:
-            if a.star:
-                return None
-            if a.keyword is not None and a.keyword.value == ref.name:
-                return self.classify(a.value)
-        i = ref.index - (1 if bound else 0)
-        pos = _positional(call)
-        if ref.index < 0 or not 0 <= i < len(pos):
-            return None
-        return self.classify(pos[i].value)
 
     def replay(self, current: Value, path: tuple[str, ...]) -> Value:
         """`current` taken through the steps of a deferred value's path."""

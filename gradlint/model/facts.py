@@ -74,6 +74,8 @@ class FunctionInfo:
     # `return`, falling off the end after a value return, or a `yield` makes it unknown
     returns: list[Value] = field(default_factory=list)
     returns_other: bool = False
+    # per `return`, the values of the items of a tuple / list literal it spells (None: it spells none)
+    returns_items: list[tuple[Value, ...] | None] = field(default_factory=list)
     # a `return` (or `yield`) of a value carrying an autograd graph made with grad mode on: a model output, a
     # loss (recorded by `gradlint.model.ext_training` when graph facts are built; a call of it makes a graph)
     returns_graph: bool = False

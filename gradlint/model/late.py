@@ -10,8 +10,8 @@ order of the definitions does not matter to what a call returns.
 So after the walk, `late_seeds(builder)` looks at the calls that reached a function walked after them. When
 one of those functions turned out to return something the rules can use (a graph, a leaf, parameters, a
 module, a data loader) that the call did not know, the file is walked again with the last walk's summaries
-as `Seeds`: a call of a function not walked yet reads its summary there (`Evaluator.local_function`,
-`Evaluator.methods_of`). A summary that needed another late summary converges in the next walk; at most
+as `Seeds`: a call of a function not walked yet reads its summary there (`CallSummaries.local_function`,
+`CallSummaries.methods_of`, `gradlint.model.returns`). A summary that needed another late summary converges in the next walk; at most
 `MAX_WALKS` walks in all (a file has such calls rarely: 4 % of the library files of the benchmark corpus).
 """
 
@@ -34,8 +34,11 @@ def _telling(fn: FunctionInfo | None) -> tuple:
     """What a call can learn from `fn`'s summary (empty: nothing a rule uses)."""
     if fn is None:
         return ()
-    kinds = () if fn.returns_other else tuple(
-        (v.kind, v.cls, v.ref is not None, v.path) for v in fn.returns)
+    if fn.returns_other:
+        kinds: tuple = ()
+    else:  # (each returned value, and each item of a returned tuple: `W1, b1 = init_params()`)
+        values = [*fn.returns, *(v for items in fn.returns_items if items is not None for v in items)]
+        kinds = tuple((v.kind, v.cls, v.ref is not None, v.path) for v in values)
     if not fn.returns_graph and not any(k[0] in _TELLING or k[2] for k in kinds):
         return ()
     return (fn.returns_graph, kinds)
@@ -58,6 +61,8 @@ class Seeds:
             found = self._stand_ins[id(fn.node)] = FunctionInfo(
                 node=fn.node, name=fn.name, class_info=None, parent=None, decorator_mode=fn.decorator_mode,
                 returns=[evolve(v, prov=None) for v in fn.returns], returns_other=fn.returns_other,
+                returns_items=[None if items is None else tuple(evolve(v, prov=None) for v in items)
+                               for items in fn.returns_items],
                 returns_graph=fn.returns_graph, walked=True)
         return found
 

@@ -145,6 +145,20 @@ class FactRecorder(CallRecorder):
                 for el in target.elements:
                     if type(el.value) is cst.Attribute and el.value.attr.value == "data":
                         self._writes[id(el.value)] = "assign"
+                rhs = node.value
+                if (type(rhs) in (cst.Tuple, cst.List) and len(rhs.elements) == len(target.elements)
+                        and all(type(e) is cst.Element for e in (*target.elements, *rhs.elements))):
+                    # `w, b = w - lr * w.grad, b - lr * b.grad`: each name rebound to its own item
+                    for el, src in zip(target.elements, rhs.elements):
+                        if type(el.value) is cst.Name:
+                            self._record_rebind(node, el.value.value, src.value)
+            elif type(target) is cst.Attribute:
+                # `self.w = self.w - lr * self.w.grad`: an attribute holding a leaf, rebound
+                name = dotted(target)
+                if name is not None and _reads_grad_of(node.value, name):
+                    old = self.classify(target)
+                    if old.kind is K_LEAF:
+                        self._record_rebind(node, name, node.value, old)
             elif type(target) is cst.Name:
                 self._record_rebind(node, target.value)
                 # (one target: nothing rebound since `rhs_value`; `a.requires_grad = b = f(a)` may rebind `a`)
@@ -238,14 +252,18 @@ class FactRecorder(CallRecorder):
                 return True
         return False
 
-    def _record_rebind(self, node: cst.Assign, name: str) -> None:
-        old = self._scope.lookup(name)
+    def _record_rebind(self, node: cst.Assign, name: str, rhs: cst.BaseExpression | None = None,
+                       old: Value | None = None) -> None:
+        """`name = rhs` (`rhs`: the statement's value, or the item of a tuple bound to `name`); `old`: what
+        `name` holds (looked up when not given)."""
+        rhs = node.value if rhs is None else rhs
+        old = self._scope.lookup(name) if old is None else old
         loop_target: bool | None = None
         if old is None or old.kind is not K_LEAF:
             loop_target = name in _loop_target_names(self._loops)
             deferred = old is not None and old.deferred
             # (the right-hand side is searched only when its answer matters)
-            reads_grad = (loop_target or deferred) and _reads_grad_of(node.value, name)
+            reads_grad = (loop_target or deferred) and _reads_grad_of(rhs, name)
             if loop_target and reads_grad:
                 # a loop variable whose .grad the update reads: `for p in params: p = p - lr * p.grad`
                 old = Value(K_LEAF, "a loop variable whose `.grad` is read")
@@ -256,7 +274,7 @@ class FactRecorder(CallRecorder):
                 node=node,
                 name=name,
                 value=old,
-                rhs=node.value,
+                rhs=rhs,
                 seq=self._next(),
                 mode=self._mode,
                 function=self._function,
@@ -276,6 +294,9 @@ class FactRecorder(CallRecorder):
             base = target.value
             full_slice = is_full_slice(target)
         value = self.classify(base)
+        if view and value.kind is K_PARAMS:
+            # `params[i] -= lr * params[i].grad` with `params = [W, b]`: the element itself, not a view
+            view, full_slice, base, value = False, False, target, self.item_of(value)
         bname = dotted(base)
         reads_own = bname is not None and extra is not None and _reads_grad_of(extra, bname)
         if value.kind is not K_LEAF and reads_own and type(base) is cst.Name:
@@ -325,6 +346,8 @@ class FactRecorder(CallRecorder):
                         self._frozen.add(d)
                 else:
                     self._set_requires_grad(recv, flag, node)
+                    if flag is False:  # (as `x.requires_grad = False`: what is computed from it is a leaf)
+                        self._requires_grad_set(node, recv, False)
                 if flag is not False:
                     self._mark_grad_use()
             elif method == "eval" and not node.args and not self._is_imported_name(recv):

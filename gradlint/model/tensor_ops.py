@@ -31,6 +31,7 @@ extension can tell where they flow (GL019).
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -72,6 +73,8 @@ REWRAP_FUNCS = frozenset({"tensor", "as_tensor", "from_numpy", "Tensor", "FloatT
 MAYBE_SELF = frozenset({"to", "cuda", "cpu", "float", "double", "half", "bfloat16", "type", "contiguous"})
 _BUILTINS = frozenset(dir(builtins))
 CUT_METHODS = frozenset({"item", "tolist", "numpy"})
+# builtins whose result of a value taken out of a graph is still out of it
+_KEEPING_CUT = frozenset({"sorted", "tuple", "sum", "max", "min", "abs", "round", "reversed"})
 
 
 @dataclass(eq=False)
@@ -99,6 +102,11 @@ def _pure(inputs: list[Prov]) -> bool:
         elif v.state not in (NUM, PLAIN, CUT):
             return False
     return found
+
+
+# torch layers whose weights are trainable when built (`nn.Embedding.from_pretrained` freezes by default and is
+# not among these origins)
+_TRAINABLE_LAYER = re.compile(r"an? `nn\.(Linear|Bilinear|Conv[123]d|ConvTranspose[123]d|Embedding|EmbeddingBag)`")
 
 
 class TensorEvaluator(Dtypes):
@@ -222,6 +230,14 @@ class TensorEvaluator(Dtypes):
             if off is not None:
                 result = evolve(result, off=off)
         return result
+
+    def _maybe_frozen(self, module: cst.BaseExpression) -> bool:
+        """Frozen whole (`requires_grad_(False)`, a loop over its parameters), or one of its tensors frozen
+        (`emb.weight.requires_grad = False`), as far as the walk has seen."""
+        if self.is_frozen(module):
+            return True
+        d = dotted(module)
+        return d is None or any(t.startswith(d + ".") for t in self._frozen_tensors)
 
     def _op_kind(self, inputs: list[Prov], node: cst.CSTNode, how: str) -> Prov:
         rewraps = frozenset().union(*(v.rewraps for v in inputs))
@@ -347,6 +363,9 @@ class TensorEvaluator(Dtypes):
             if v.state == CUT:
                 return v
             return UNK_PROV
+        if type(func) is cst.Name and func.value in _KEEPING_CUT and call.args and call.args[0].keyword is None:
+            v = self.prov(call.args[0].value)  # `sorted(losses.tolist(), reverse=True)`: still out of the graph
+            return v if v.state == CUT else UNK_PROV
         recv = None
         if type(func) is cst.Attribute:
             method = func.attr.value
@@ -366,6 +385,11 @@ class TensorEvaluator(Dtypes):
                 return Prov(PLAIN if self.mode in (M_DISABLED, M_INFERENCE) else UNK_STATE, rewraps=rewraps)
             # a layer applied to a re-wrapped value: its own parameters train, nothing before the cut does
             pure = any(a.pure for a in args) and all(a.pure or a.state in (NUM, PLAIN, CUT) for a in args)
+            if args and _TRAINABLE_LAYER.match(fv.origin) and not self._maybe_frozen(func):
+                # `nn.Linear` / `nn.Embedding` / a convolution built in this file with its weights trainable:
+                # its output is a non-leaf whenever grad mode is on, whatever its input
+                return Prov(NONLEAF, node=call, how=f"`{self._code(func)}(...)`, a layer with trainable weights",
+                            conds=conds, rewraps=rewraps, pure=pure)
             return Prov(GRAPH, node=call, conds=conds, rewraps=rewraps, pure=pure)
         if type(func) in (cst.Name, cst.Attribute) and not (type(func) is cst.Name and func.value in _BUILTINS):
             # an unknown function of a graph value (`criterion(out, y)`, `loss_fn(pred)`): maybe still in the
@@ -377,6 +401,8 @@ class TensorEvaluator(Dtypes):
                 if conds is not None:
                     return Prov(GRAPH, node=call, conds=conds,
                                 rewraps=frozenset().union(*(a.rewraps for a in args)))
+            elif type(func) is cst.Name and (cut := next((a for a in args if a.state == CUT), None)) is not None:
+                return cut  # `f1_numpy(probs.detach().numpy(), y)`: computed from what was taken out of the graph
             elif self.regions_tracked and (args or type(func) is cst.Attribute):
                 # `crit(out, target)`, `loss.mean()` of values made with grad mode off
                 off = self.op_off(args + [recv] if recv is not None else args)

@@ -145,19 +145,23 @@ def test_integer_tensor_made_a_leaf_is_recorded():
 
 
 def test_model_output_carries_a_graph_unless_under_no_grad():
-    _, (out, out2, loss) = probe("""
+    _, (out, out2, loss, lin) = probe("""
         import torch
         import torch.nn as nn
-        model = nn.Linear(2, 2)
+        model = torchvision.models.resnet18()
         out = model(x)
         with torch.no_grad():
             out2 = model(x)
         loss = criterion(out, y)
-        probe(out); probe(out2); probe(loss)
+        layer = nn.Linear(2, 2)
+        lin = layer(x)
+        probe(out); probe(out2); probe(loss); probe(lin)
     """)
     assert out.kind is Kind.TENSOR and out.prov.state == GRAPH
     assert out2.prov.state == PLAIN
     assert loss.prov.state == GRAPH  # an unknown function of a graph value may still be in the graph
+    # a torch layer with trainable weights: a non-leaf for sure with grad mode on
+    assert lin.prov.state == NONLEAF
 
 
 def test_unpacked_tuples():

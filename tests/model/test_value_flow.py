@@ -595,3 +595,79 @@ def test_after_an_imported_training_function_evaluation_is_not_in_eval_mode():
     m = model_of(code)
     call = next(c for c in m.local_calls if c.name == "predict")
     assert m.eval_mode_at(call.function, call.seq) is None
+
+
+# ------------------------------------------------------------------ tuples returned by functions of the file
+
+_INIT = """
+    import torch
+    def init_params(n_in, n_out):
+        W = torch.randn(n_in, n_out, requires_grad=True)
+        b = torch.zeros(n_out, requires_grad=True)
+        return RET
+    W, b = init_params(4, 1)
+    for epoch in range(5):
+        loss = ((torch.randn(8, 4) @ W + b) ** 2).mean()
+        loss.backward()
+        W -= 0.1 * W.grad
+"""
+
+
+@pytest.mark.parametrize("ret, reported", [
+    ("W, b", True),
+    ("[W, b]", True),
+    # look-alikes: plain tensors returned, or the leaves detached
+    ("W.detach(), b.detach()", False),
+    ("torch.randn(4, 1), torch.zeros(1)", False),
+])
+def test_leaves_returned_in_a_tuple_reach_the_names_unpacked(ret, reported):
+    code = _INIT.replace("RET", ret)
+    assert rows("GL001", code) == ([11] if reported else [])
+
+
+def test_items_returned_in_a_tuple_facts():
+    m = model_of("""
+        import torch
+        import torch.nn as nn
+        def build(n):
+            net = nn.Linear(n, 1)
+            return net, torch.optim.SGD(net.parameters(), lr=0.1), net.weight
+        def other():
+            return 1, 2
+        net, opt, w = build(3)
+        a, b = other()
+        c, d, e = build(3) if a else (1, 2, 3)
+    """)
+    kinds = {name: m._builder._scope.lookup(name) for name in ("net", "w", "a")}
+    assert kinds["net"].kind is Kind.MODULE and kinds["w"].kind is Kind.LEAF
+    assert kinds["a"].kind is Kind.OTHER
+
+
+def test_a_tuple_of_leaves_from_a_function_below_its_caller():
+    code = """
+        import torch
+        def main():
+            W, b = init_params()
+            W -= 0.1
+        def init_params():
+            return torch.randn(3, requires_grad=True), torch.zeros(1, requires_grad=True)
+        main()
+    """
+    assert rows("GL001", code) == [5]
+
+
+@pytest.mark.parametrize("last", ["return W, b, W", "return pair"])
+def test_tuples_of_different_shapes_tell_nothing(last):
+    # returns of different lengths, or one that is not a tuple: nothing is known of the items
+    code = (
+        "import torch\n"
+        "def init_params(n, pair):\n"
+        "    W = torch.randn(3, requires_grad=True)\n"
+        "    b = torch.zeros(1, requires_grad=True)\n"
+        "    if n:\n"
+        "        return W, b\n"
+        f"    {last}\n"
+        "W, b = init_params(1, None)\n"
+        "W -= 0.1\n"
+    )
+    assert rows("GL001", code) == []

@@ -147,3 +147,35 @@ def test_step_of_a_class_that_is_no_optimizer_keeps_its_callers_rule():
     code = code.replace("for param in self.params:\n                param -= self.lr * param.grad",
                         "self.w += 1")
     assert rows("GL001", code) == [11]
+
+
+@pytest.mark.parametrize("update, reported", [
+    # an element of a list of leaves updated by index (course notebooks' `for i in range(len(params))`)
+    ("params[i] -= lr * params[i].grad", True),
+    ("params[i].sub_(lr * params[i].grad)", True),
+    # look-alikes: under no_grad; the list rebound to plain tensors
+    ("with torch.no_grad():\n                params[i] -= lr * params[i].grad", False),
+])
+def test_an_element_of_a_list_of_leaves_updated_by_index(update, reported):
+    code = f"""
+        import torch
+        W = torch.normal(0, 0.01, size=(8, 3), requires_grad=True)
+        b = torch.zeros(3, requires_grad=True)
+        params = [W, b]
+        lr = 0.1
+        loss = (torch.randn(4, 8) @ W + b).sum()
+        loss.backward()
+        for i in range(len(params)):
+            {update}
+    """
+    assert rows("GL001", code) == ([10] if reported else [])
+
+
+def test_a_list_of_plain_tensors_updated_by_index_is_silent():
+    code = """
+        import torch
+        buffers = [torch.zeros(3), torch.zeros(1)]
+        for i in range(len(buffers)):
+            buffers[i] -= 0.1
+    """
+    assert rows("GL001", code) == []

@@ -48,3 +48,49 @@ def test_gl002_true_positives(name):
 @pytest.mark.parametrize("name", sorted(GL002_GOOD))
 def test_gl002_lookalikes_stay_silent(name):
     assert rows("GL002", GL002_GOOD[name]) == []
+
+
+@pytest.mark.parametrize("update, reported", [
+    ("w, b = w - lr * w.grad, b - lr * b.grad", True),
+    ("[w, b] = [w - lr * w.grad, b - lr * b.grad]", True),
+    # look-alikes: in place, or new leaves made on purpose
+    ("w -= lr * w.grad; b -= lr * b.grad", False),
+    ("w, b = (w - lr * w.grad).detach().requires_grad_(), (b - lr * b.grad).detach().requires_grad_()", False),
+])
+def test_a_tuple_of_leaves_rebound_in_one_statement(update, reported):
+    code = f"""
+        import torch
+        w = torch.zeros(3, requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        lr = 0.5
+        for epoch in range(5):
+            loss = (torch.randn(8, 3) @ w + b).pow(2).mean()
+            loss.backward()
+            with torch.no_grad():
+                {update}
+    """
+    assert rows("GL002", code) == ([10] if reported else [])
+
+
+@pytest.mark.parametrize("init, update, reported", [
+    ("torch.randn(3, requires_grad=True)", "self.w = self.w - self.lr * self.w.grad", True),
+    ("nn.Parameter(torch.randn(3))", "self.w = self.w - self.lr * self.w.grad", True),
+    # look-alikes: in place; an attribute that is not a leaf
+    ("torch.randn(3, requires_grad=True)", "self.w -= self.lr * self.w.grad", False),
+    ("torch.randn(3)", "self.w = self.w - self.lr * self.g", False),
+])
+def test_an_attribute_holding_a_leaf_rebound(init, update, reported):
+    code = f"""
+        import torch
+        import torch.nn as nn
+        class Regressor:
+            def __init__(self, lr=0.1):
+                self.w = {init}
+                self.lr = lr
+            def step(self, x, y):
+                loss = ((x @ self.w - y) ** 2).mean()
+                loss.backward()
+                with torch.no_grad():
+                    {update}
+    """
+    assert rows("GL002", code) == ([12] if reported else [])

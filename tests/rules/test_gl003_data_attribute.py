@@ -264,3 +264,40 @@ def test_data_read_copied_into_another_tensors_storage_is_not_a_graph_cut(body, 
     found = [d for d in lint_source(code, "t.py", Settings(selected=frozenset({"GL003"}))).diagnostics
              if "self.emb.weight.data" in d.message]
     assert [d.tier for d in found] == [tier]
+
+
+@pytest.mark.parametrize("inp, reported", [
+    # an RNN's output for a tensor input is a tensor: `.data` on it is Tensor.data
+    ("x", True),
+    # for a packed sequence it is a PackedSequence, whose `.data` is a field (its `.detach()` would crash)
+    ("pack_padded_sequence(x, lengths, batch_first=True)", False),
+    ("nn.utils.rnn.pack_sequence([x[0], x[1]])", False),
+])
+def test_data_of_an_rnn_output_for_a_packed_sequence_is_a_field(inp, reported):
+    code = f"""
+        import torch
+        import torch.nn as nn
+        from torch.nn.utils.rnn import pack_padded_sequence
+        rnn = nn.GRU(3, 5, batch_first=True)
+        head = nn.Linear(5, 2)
+        x = torch.randn(4, 6, 3)
+        lengths = torch.tensor([6, 5, 3, 2])
+        seq = {inp}
+        out, h = rnn(seq)
+        logits = head(out.data)
+    """
+    assert rows("GL003", code) == ([11] if reported else [])
+
+
+def test_the_hidden_state_of_an_rnn_run_on_a_packed_sequence_is_a_tensor():
+    code = """
+        import torch
+        import torch.nn as nn
+        from torch.nn.utils.rnn import pack_padded_sequence
+        lstm = nn.LSTM(3, 5)
+        packed = pack_padded_sequence(torch.randn(6, 4, 3), torch.tensor([6, 5, 3, 2]))
+        packed_output, (ht, ct) = lstm(packed)
+        print(packed_output.data.shape, ht[-1].data)
+    """
+    res = lint_source(textwrap.dedent(code), "train.py", Settings(selected=frozenset({"GL003"})))
+    assert [d.message.split("`")[1] for d in res.diagnostics] == ["ht[-1].data"]  # (not the packed output's field)

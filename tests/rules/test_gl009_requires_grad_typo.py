@@ -135,3 +135,20 @@ def test_module_requires_grad_in_a_freeze_method_stays_bug():
             "        return self.patch_embed(x)\n")
     (d,) = _diags(code)
     assert d.tier == "bug"
+
+
+@pytest.mark.parametrize("made, reported", [
+    ("nn.Linear(4, 8)", True),
+    # a namespace or config object named like a model is not a module
+    ("SimpleNamespace(dim=8, requires_grad=True)", False),
+    ("argparse.Namespace(dim=8, requires_grad=True)", False),
+])
+def test_a_config_object_named_like_a_model(made, reported):
+    code = f"""
+        import argparse
+        from types import SimpleNamespace
+        import torch.nn as nn
+        encoder = {made}
+        encoder.requires_grad = False
+    """
+    assert rows("GL009", code) == ([6] if reported else [])

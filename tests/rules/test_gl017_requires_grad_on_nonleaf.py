@@ -226,3 +226,74 @@ def test_gl003_leaves_the_temporary_to_gl017():
     assert res.diagnostics == []
     res = lint_source(TEMP_GOOD["data_method_kept"], "train.py", Settings(selected=frozenset({"GL003"})))
     assert [d.location.row for d in res.diagnostics] == [3]
+
+
+@pytest.mark.parametrize("freeze, reported", [
+    ("", True),
+    # frozen first (either form): what is computed from it is a leaf that accepts the flag
+    ("w.requires_grad_(False)", False),
+    ("w.requires_grad_(requires_grad=False)", False),
+    ("w.requires_grad = False", False),
+])
+def test_a_tensor_computed_from_a_frozen_source(freeze, reported):
+    code = f"""
+        import torch
+        w = torch.randn(3, requires_grad=True)
+        {freeze}
+        scaled = w * 2.0
+        scaled.requires_grad = True
+    """
+    assert rows(code) == ([6] if reported else [])
+
+
+@pytest.mark.parametrize("setup, reported", [
+    ("", True),
+    # look-alikes: the layer frozen (three ways), loaded frozen, or run with grad mode off
+    ("emb.requires_grad_(False)", False),
+    ("emb.weight.requires_grad = False", False),
+    ("for p in emb.parameters():\n    p.requires_grad = False", False),
+])
+def test_the_output_of_a_trainable_torch_layer_is_a_non_leaf(setup, reported):
+    code = (
+        "import torch\nimport torch.nn as nn\n"
+        "emb = nn.Embedding(10, 4)\n"
+        f"{setup}\n"
+        "tokens = torch.tensor([1, 2, 3])\n"
+        "out = emb(tokens)\n"
+        "out.requires_grad = True\n"
+    )
+    line = code.splitlines().index("out.requires_grad = True") + 1
+    assert rows(code) == ([line] if reported else [])
+
+
+@pytest.mark.parametrize("made", [
+    "nn.Embedding.from_pretrained(torch.randn(10, 4))(tokens)",
+    "with_no_grad",
+    "unknown_layer(tokens)",
+])
+def test_outputs_that_may_be_leaves_stay_silent(made):
+    code = (
+        "import torch\nimport torch.nn as nn\n"
+        "emb = nn.Embedding(10, 4)\n"
+        "tokens = torch.tensor([1, 2, 3])\n"
+        + ("with torch.no_grad():\n    out = emb(tokens)\n" if made == "with_no_grad" else f"out = {made}\n")
+        + "out.requires_grad = True\n"
+    )
+    assert rows(code) == []
+
+
+def test_a_layer_output_in_a_module_forward():
+    code = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        class Tagger(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.embedding = nn.Embedding(100, 8)
+                self.fc = nn.Linear(8, 3)
+            def forward(self, tokens):
+                emb = self.embedding(tokens)
+                emb.requires_grad = True
+                return self.fc(emb)
+    """)
+    assert rows(code) == [11]

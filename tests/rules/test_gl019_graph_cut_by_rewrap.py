@@ -115,3 +115,31 @@ def test_message_names_the_cut_and_the_consequence():
     assert "`out.pow(2).mean().item()`" in msg and "no gradient" in msg
     msg = diags(BAD["from_numpy_in_forward"][0])[0].message
     assert "`forward`" in msg and "h.detach().numpy()" in msg
+
+
+@pytest.mark.parametrize("score, reported", [
+    # a metric computed by NumPy code of the file from the detached output, then made the "loss"
+    ("f1 = f1_numpy(probs.detach().numpy(), y.numpy())", True),
+    ("f1 = f1_numpy(probs.detach().numpy(), y)", True),
+    # sorted / max of the numbers taken out: still out of the graph
+    ("f1 = max(sorted(probs.detach().flatten().tolist(), reverse=True))", True),
+    # look-alike: the metric of plain data only
+    ("f1 = f1_numpy(y.numpy(), y.numpy())", False),
+])
+def test_a_value_taken_out_through_a_helper_or_a_builtin(score, reported):
+    code = f"""
+        import numpy as np
+        import torch
+        import torch.nn as nn
+        def f1_numpy(p, t):
+            pred = (p > 0.5).astype(np.float32)
+            tp = (pred * t).sum()
+            return 2 * tp / (pred.sum() + t.sum() + 1e-8)
+        model = nn.Linear(4, 1)
+        x, y = torch.randn(8, 4), torch.randint(0, 2, (8, 1)).float()
+        probs = torch.sigmoid(model(x))
+        {score}
+        loss = torch.tensor(1.0 - f1, requires_grad=True)
+        loss.backward()
+    """
+    assert rows(code) == ([13] if reported else [])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import libcst as cst
+
 from gradlint.model import Mode, SemanticModel
 from gradlint.model.facts import LoopInfo
 from gradlint.model.ext_training import (
@@ -13,6 +15,7 @@ from gradlint.model.ext_training import (
     ModelRoot,
     Step,
     TrainingFacts,
+    _keys_in,
     dominates,
 )
 from gradlint.rules.base import Finding, Rule
@@ -53,7 +56,10 @@ Flags a backward pass through a graph that an earlier backward pass has already 
 * a recurrent hidden state or other carried tensor fed into the next iteration's graph without
   `.detach()`: `h = cell(x, h)`, `h, c = lstm(x, (h, c))`, `ema = 0.9 * ema + 0.1 * out`,
   `total = total + loss` with a `backward()` in the loop through a value computed from it — including
-  the common "fix" `backward(retain_graph=True)`. Reported at the carried assignment.
+  the common "fix" `backward(retain_graph=True)`. Reported at the carried assignment. Also a module that
+  keeps its state for its next call (`out, self.hidden = self.lstm(x, self.hidden)` in `forward`) when a
+  training loop of the file calls it and backpropagates every iteration, and nothing detaches or
+  re-initialises that state (a method of the class, `model.hidden = ...`).
 * a backward pass through a module call made before an optimizer step over that module's parameters, when
   an earlier backward filled their gradients: the GAN training step `d_loss.backward(retain_graph=True);
   opt_D.step(); g_loss.backward()` with `g_loss` computed from `D(...)` outputs of before the step, or
@@ -201,6 +207,7 @@ for x in data:
                 reported.add(id(b.node))
                 yield finding
         yield from self._carried(model, t, backwards)
+        yield from self._carried_across_calls(model, t, backwards)
 
     # ---------------------------------------------------------------- a second pass through the same graph
 
@@ -371,8 +378,42 @@ for x in data:
                 yield Finding(c.stmt, self._carried_message(model, c, through))
                 break
 
+    def _carried_across_calls(self, model: SemanticModel, t: TrainingFacts,
+                              backwards: list[Backward]) -> Iterator[Finding]:
+        """A module that keeps its recurrent state for its next call (`out, self.hidden = self.lstm(x,
+        self.hidden)` in `forward`), never detached nor re-initialised — not by a method of its class, not
+        from outside (`model.hidden = ...`) — and a training loop of the file that calls an instance of it and
+        backpropagates on every iteration: the second iteration's graph reaches into the first one's."""
+        for c in t.carried:
+            fn = c.fn
+            if c.loops or fn is None or fn.class_info is None or not model.runs_in_forward(fn):
+                continue
+            cls = fn.class_info
+            for key in (k for k in c.keys if k.startswith("self.")):
+                attr = key[len("self."):]
+                if any(b.node is not c.stmt and (b.key == key and not (b.fn is not None and b.fn.name == "__init__"
+                                                                       and b.fn.class_info is cls))
+                       or (b.key.endswith("." + attr) and not b.key.startswith("self.")) for b in t.bindings):
+                    continue  # re-created somewhere: a reset or detach method, `model.hidden = model.init_hidden()`
+                through = [b for b in backwards if b.frees and b.unconditional_in is not None and any(
+                    mc.value is not None and mc.value.cls == cls.name for mc in b.unconditional_in.model_calls)]
+                if not through or "detach" in model.module.code_for_node(cls.node):
+                    continue
+                yield Finding(c.stmt, self._across_calls_message(model, c, key, through[0]))
+                break
+
+    def _across_calls_message(self, model: SemanticModel, c: Carried, key: str, b: Backward) -> str:
+        return (f"`{model.code(c.stmt)}` keeps `{key}`, which carries this call's graph, for the next call of "
+                f"`{c.fn.name if c.fn is not None else 'forward'}()`, and the training loop calls the model and "
+                f"`{model.code(b.node)}` on every iteration: the first backward frees that graph, so the second "
+                f"iteration raises `{BACKWARD_TWICE}`; detach the state before keeping it (`{key} = "
+                f"tuple(h.detach() for h in {key})` for an LSTM's pair), or re-initialise it for each batch")
+
     def _carried_message(self, model: SemanticModel, c: Carried, through: list[Backward]) -> str:
-        names = ", ".join(f"`{k}`" for k in c.keys)
+        # the names whose previous value the statement reads (`hidden` in `output, hidden = rnn(x, hidden)`)
+        read = _keys_in(c.stmt.value) if isinstance(c.stmt, cst.Assign) else set()
+        keys = [k for k in c.keys if k in read] or list(c.keys)
+        names = ", ".join(f"`{k}`" for k in keys)
         b = through[0]
         head = (f"`{model.code(c.stmt)}` feeds {names}, which still carries the previous iteration's graph, into "
                 f"this iteration's graph, and `{model.code(b.node)}` in the loop backpropagates through it")
@@ -381,8 +422,8 @@ for x in data:
                     "iterations' graphs (memory and backward time grow every iteration), and once "
                     "`optimizer.step()` has updated the weights in place a later backward raises `RuntimeError: "
                     "one of the variables needed for gradient computation has been modified by an inplace "
-                    f"operation`; detach the carried state each iteration (`{c.keys[0]} = {c.keys[0]}.detach()`) "
+                    f"operation`; detach the carried state each iteration (`{keys[0]} = {keys[0]}.detach()`) "
                     "and drop `retain_graph=True`")
         return (f"{head}: the first backward frees that graph, so the second iteration raises `{BACKWARD_TWICE}`; "
-                f"detach the carried state each iteration (`{c.keys[0]} = {c.keys[0]}.detach()`, truncated "
+                f"detach the carried state each iteration (`{keys[0]} = {keys[0]}.detach()`, truncated "
                 "backpropagation through time)")

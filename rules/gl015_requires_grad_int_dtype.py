@@ -31,7 +31,8 @@ Flags asking for gradients of a tensor whose dtype is an integer or bool:
   `torch.randperm`, or an explicit integer/bool `dtype=` (`torch.long`, `torch.int32`, `torch.uint8`,
   `torch.bool`, ...) — reported at the `requires_grad=` keyword;
 * `nn.Parameter(...)` of such a tensor (a Parameter requires grad by default) — reported at the call;
-* `t.requires_grad_()` / `t.requires_grad = True` on a tensor the file made with an integer dtype.
+* `t.requires_grad_()` / `t.requires_grad = True` on a tensor the file made with an integer dtype, an integer
+  cast (`.long()`), or indices (`pred = out.argmax(1)`, `.argsort()`, `.nonzero()`).
 
 ## Why is this bad?
 Only floating point (and complex) tensors can have gradients; PyTorch 2.13 raises right there:

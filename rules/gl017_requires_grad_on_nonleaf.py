@@ -28,7 +28,8 @@ class RequiresGradOnNonleaf(Rule):
 Flags `y.requires_grad = ...` (any value) and `y.requires_grad_(False)` where `y` is a non-leaf: the
 result of an op on a tensor that requires grad, computed with grad mode on (`y = x * 2`,
 `y = w.to(torch.float64)`, `y = model_param[0]`), or the output of a torch layer built in the file with
-trainable weights (`emb = self.embedding(tokens)` for an `nn.Embedding`, an `nn.Linear`, a convolution).
+trainable weights (`emb = self.embedding(tokens)` for an `nn.Embedding`, an `nn.Linear`, a convolution),
+or a loss module's value on such a tensor (`loss = criterion(pred, y)` with `criterion = nn.MSELoss()`).
 
 Also flags the flag set on a **temporary**, a new tensor object made by the very expression whose flag is
 set and then thrown away — a no-op freeze: `model.fc.weight.data.requires_grad = False`,

@@ -273,7 +273,11 @@ class TrainingFacts(GraphEvaluator, Extension):
                     and type(rhs) in (cst.Tuple, cst.List) and len(targets[0].elements) == len(rhs.elements))
         # a Carried fact matters only to GL013, which needs a backward pass (GRAPH_REUSE_WORDS); the pairwise
         # form also binds by it, so it is always worked out there
-        if loops and keys and r and (self._graph_reuse_possible or pairwise):
+        # (or, in a module's method, an attribute of `self` kept for the next call: `out, self.h = self.rnn(x,
+        # self.h)` in `forward` — recorded with no loops)
+        across_calls = not loops and fn is not None and fn.class_info is not None and fn.class_info.is_module \
+            and any(k.startswith("self.") for k in keys)
+        if (loops or across_calls) and keys and r and (self._graph_reuse_possible or pairwise):
             sentinel = -1
             self._override = {k: (self.b.roots_of(k) or EMPTY) | {sentinel} for k in keys}
             try:

@@ -355,13 +355,13 @@ class GraphEvaluator:
             cls = self.b.scope_class()
             if cls is not None and cls.is_module:
                 return self._model_output(call, func)
-        d = dotted(func)
-        if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
-            return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
         if type(func) is cst.Name and self._recording():
             fn = self.b.local_function(func.value)
             if fn is not None and fn.returns_graph:
-                return self._returned_graph(call)
+                return self._returned_graph(call)  # (also `compute_loss(model, batch)` of the file)
+        d = dotted(func)
+        if d is not None and LOSS_NAME.fullmatch(d.rsplit(".", 1)[-1]):
+            return self._op(self._args(call))  # `criterion(out, y)`, `compute_loss(out, y)`
         return EMPTY, False
 
     def _returned_graph(self, call: cst.Call) -> tuple[frozenset[int], bool]:

@@ -106,6 +106,7 @@ def _pure(inputs: list[Prov]) -> bool:
 
 # torch layers whose weights are trainable when built (`nn.Embedding.from_pretrained` freezes by default and is
 # not among these origins)
+_LOSS_MODULE = re.compile(r"an? `nn\.\w+Loss`")
 _TRAINABLE_LAYER = re.compile(r"an? `nn\.(Linear|Bilinear|Conv[123]d|ConvTranspose[123]d|Embedding|EmbeddingBag)`")
 
 
@@ -377,6 +378,12 @@ class TensorEvaluator(Dtypes):
             if recv.state == UNK_STATE and method == "detach" and not call.args:
                 return Prov(PLAIN)  # whatever it was, a detached tensor is a leaf that does not require grad
         fv = self.classify(func)
+        if fv.kind is K_MODULE and _LOSS_MODULE.match(fv.origin):
+            # `criterion(pred, y)` with `criterion = nn.MSELoss()` and a non-leaf `pred`: a non-leaf (else as
+            # any module's output below)
+            v = self._op_kind([self.prov(a.value) for a in call.args if not a.star], call, f"`{self._code(func)}(...)`")
+            if v.state == NONLEAF:
+                return v
         if fv.kind is K_MODULE:
             conds = self._mode_conds(frozenset())
             args = [self.prov(a.value) for a in call.args]
@@ -447,6 +454,8 @@ class TensorEvaluator(Dtypes):
             return self._op([recv], call, "`.clone()`") if recv.state != PLAIN else evolve(recv, node=call)
         if method in INT_CASTS:
             return Prov(PLAIN, dtype=INT_CASTS[method], node=call)  # an integer copy never requires grad
+        if method in ("argmax", "argmin", "argsort", "nonzero"):
+            return Prov(PLAIN, dtype="int64", node=call)  # indices: int64, never requiring grad
         if method in MAYBE_SELF:
             return self._convert(recv, method, call)
         if is_inplace_method(method):

@@ -532,3 +532,27 @@ def test_the_message_parenthesises_a_computed_piece():
         "ACC", "running = running * 0.999 + loss * 0.001"))
     assert "`(loss * 0.001).detach()`" in d.message
     assert d.fix is not None and d.fix.edits[0].content == "(loss * 0.001).detach()"
+
+
+@pytest.mark.parametrize("helper_body, reported", [
+    # a helper of the file named like a loss function, whose model is its parameter
+    ("x, y = batch\n    return F.cross_entropy(model(x), y)", True),
+    ("x, y = batch\n    logits = model(x)\n    return F.cross_entropy(logits, y)", True),
+    # look-alikes: it returns a number, or computes without a graph
+    ("x, y = batch\n    return F.cross_entropy(model(x), y).item()", False),
+    ("x, y = batch\n    with torch.no_grad():\n        return F.cross_entropy(model(x), y)", False),
+])
+def test_an_evaluation_loop_sums_what_a_loss_helper_of_the_file_returns(helper_body, reported):
+    code = (
+        "import torch\nimport torch.nn.functional as F\n"
+        "def compute_loss(model, batch):\n"
+        f"    {helper_body}\n"
+        "def evaluate(model, val_loader):\n"
+        "    model.eval()\n"
+        "    val_loss = 0\n"
+        "    for batch in val_loader:\n"
+        "        val_loss += compute_loss(model, batch)\n"
+        "    return val_loss / len(val_loader)\n"
+    )
+    line = code.splitlines().index("        val_loss += compute_loss(model, batch)") + 1
+    assert rows("GL006", code) == ([line] if reported else [])

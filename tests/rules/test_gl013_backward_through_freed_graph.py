@@ -690,3 +690,81 @@ def test_part_of_the_graph_built_before_the_loop(setup, body, backward, reported
     lines = code.splitlines()
     line = next(i for i, text in enumerate(lines, 1) if text.strip().startswith("loss.backward("))
     assert rows("GL013", code) == ([line] if reported else [])
+
+
+_STATEFUL = """
+import torch
+import torch.nn as nn
+class Stateful(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNNKIND(3, 8, batch_first=True)
+        self.head = nn.Linear(8, 1)
+        self.hidden = INIT
+    RESET
+    def forward(self, x):
+        FORWARD
+        return self.head(out[:, -1])
+model = Stateful()
+opt = torch.optim.Adam(model.parameters())
+for seq, target in loader:
+    LOOP
+    opt.zero_grad()
+    loss = ((model(seq) - target) ** 2).mean()
+    loss.backward()
+    opt.step()
+"""
+_LSTM = {"RNNKIND": "LSTM", "INIT": "(torch.zeros(1, 4, 8), torch.zeros(1, 4, 8))"}
+_GRU = {"RNNKIND": "GRU", "INIT": "torch.zeros(1, 4, 8)"}
+
+
+def _stateful(kind, forward, reset="pass", loop="pass"):
+    code = _STATEFUL
+    for k, v in {**kind, "FORWARD": forward, "RESET": reset, "LOOP": loop}.items():
+        code = code.replace(k, v)
+    return code.replace("    pass\n", "")
+
+
+@pytest.mark.parametrize("kind, forward", [
+    (_LSTM, "out, self.hidden = self.rnn(x, self.hidden)"),
+    (_GRU, "out, self.hidden = self.rnn(x, self.hidden)"),
+])
+def test_a_module_keeps_its_recurrent_state_across_training_steps(kind, forward):
+    code = _stateful(kind, forward)
+    assert rows("GL013", code) == [11]
+
+
+@pytest.mark.parametrize("kind, forward, reset, loop", [
+    # detached before it is kept, or before it is used
+    (_GRU, "out, h = self.rnn(x, self.hidden)\n        self.hidden = h.detach()", "pass", "pass"),
+    (_LSTM, "out, self.hidden = self.rnn(x, self.hidden)\n        self.hidden = tuple(h.detach() for h in self.hidden)",
+     "pass", "pass"),
+    # re-initialised for each batch, by a method of the class or from outside
+    (_GRU, "out, self.hidden = self.rnn(x, self.hidden)",
+     "def reset_state(self):\n        self.hidden = torch.zeros(1, 4, 8)", "model.reset_state()"),
+    (_GRU, "out, self.hidden = self.rnn(x, self.hidden)", "pass", "model.hidden = torch.zeros(1, 4, 8)"),
+    # the state is not read back
+    (_GRU, "out, self.last = self.rnn(x)", "pass", "pass"),
+])
+def test_a_module_state_that_does_not_carry_a_graph_across_steps_is_silent(kind, forward, reset, loop):
+    assert rows("GL013", _stateful(kind, forward, reset, loop)) == []
+
+
+def test_the_carried_message_names_the_state_read_back_not_the_output():
+    code = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        rnn = nn.GRU(3, 8)
+        head = nn.Linear(8, 1)
+        opt = torch.optim.SGD([*rnn.parameters(), *head.parameters()], lr=0.1)
+        hidden = torch.zeros(1, 4, 8)
+        for x, y in loader:
+            output, hidden = rnn(x, hidden)
+            loss = ((head(output) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    """)
+    res = lint_source(code, "train.py", Settings(selected=frozenset({"GL013"})))
+    (d,) = res.diagnostics
+    assert "feeds `hidden`, which" in d.message and "(`hidden = hidden.detach()`" in d.message

@@ -9,6 +9,8 @@ import pytest
 from gradlint.linter import lint_source
 from gradlint.settings import Settings
 
+from ._lint import rows as _rows
+
 
 def diags(snippet: str, filename: str = "train.py"):
     res = lint_source(textwrap.dedent(snippet), filename, Settings(selected=frozenset({"GL015"})))
@@ -151,3 +153,22 @@ def test_no_fix_for_bool_and_parameter():
     for src in ("import torch\nm = torch.tensor([True], requires_grad=True)\n",
                 "import torch\nimport torch.nn as nn\np = nn.Parameter(torch.tensor([1, 2]))\n"):
         assert fixed(src, unsafe=True) == src
+
+
+@pytest.mark.parametrize("made, reported", [
+    ("out.argmax(1)", True),
+    ("out.argsort(dim=1)", True),
+    # look-alikes: the scores themselves, or the indices made float first
+    ("out.softmax(1)", False),
+    ("out.argmax(1).float()", False),
+])
+def test_indices_from_argmax_are_integers(made, reported):
+    code = f"""
+        import torch
+        import torch.nn as nn
+        model = nn.Linear(4, 3)
+        out = model(torch.randn(2, 4)).detach()
+        pred = {made}
+        pred.requires_grad = True
+    """
+    assert _rows("GL015", code) == ([7] if reported else [])

@@ -297,3 +297,23 @@ def test_a_layer_output_in_a_module_forward():
                 return self.fc(emb)
     """)
     assert rows(code) == [11]
+
+
+@pytest.mark.parametrize("pred, reported", [
+    ("X @ w", True),
+    # look-alikes: a prediction that does not require grad (the flag is accepted), or one made with grad off
+    ("X @ w.detach()", False),
+    ("(X @ w).detach()", False),
+])
+def test_a_loss_module_of_a_non_leaf_is_a_non_leaf(pred, reported):
+    code = f"""
+        import torch
+        import torch.nn as nn
+        X, y = torch.randn(8, 3), torch.randn(8)
+        w = torch.randn(3, requires_grad=True)
+        criterion = nn.MSELoss()
+        pred = {pred}
+        loss = criterion(pred, y)
+        loss.requires_grad = True
+    """
+    assert rows(code) == ([9] if reported else [])

@@ -155,7 +155,10 @@ class FactRecorder(CallRecorder):
             elif type(target) is cst.Attribute:
                 # `self.w = self.w - lr * self.w.grad`: an attribute holding a leaf, rebound
                 name = dotted(target)
-                if name is not None and _reads_grad_of(node.value, name):
+                rhs = node.value  # (an update's shapes only: `self.w - lr * self.w.grad`, `self.w.sub(...)`)
+                if name is not None and (type(rhs) is cst.BinaryOperation or (
+                        type(rhs) is cst.Call and type(rhs.func) is cst.Attribute and dotted(rhs.func.value) == name)) \
+                        and _reads_grad_of(rhs, name):
                     old = self.classify(target)
                     if old.kind is K_LEAF:
                         self._record_rebind(node, name, node.value, old)

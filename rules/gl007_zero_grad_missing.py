@@ -27,7 +27,13 @@ Flags an optimizer `step()` (`opt.step()`, `self.optimizer.step()`, `optimizer_G
 that loop resets the gradients: no `optimizer.zero_grad()`, `model.zero_grad()` (with or without
 `set_to_none`), `p.grad = None`, `p.grad.zero_()`, or a helper of this file that does. The loop checked is
 the innermost one that contains both the `backward()` and the `step()`, so a `zero_grad()` once per epoch,
-outside the batch loop, or once before the loop, does not count. Reported at the `step()` call.
+outside the batch loop, or once before the loop, does not count. A model's own reset (`netD.zero_grad()`,
+`for p in netD.parameters(): p.grad = None`) resets that model's parameters only: it does not count for an
+optimizer built over another model's (`optimizerG = Adam(netG.parameters())`) when another optimizer
+stepped in the loop captured that model (a GAN loop resetting only the discriminator), nor does another
+optimizer's `zero_grad()`. Also flagged: a `step()` that runs on every iteration when every reset in the
+loop runs only under a condition (`if step % 5 == 0: optimizer.zero_grad()`): the steps in between apply the
+sum of the gradients since the last reset. Reported at the `step()` call.
 
 ## Why is this bad?
 `backward()` *adds* into `.grad`. Without a reset, step k uses the sum of the gradients of batches
@@ -61,6 +67,14 @@ for x, y in loader:
   micro-batch loop of `backward()` calls inside a loop that resets and steps;
 * `model.zero_grad()`, `zero_grad(set_to_none=...)`, `for p in model.parameters(): p.grad = None`,
   `p.grad.zero_()`, assigning `p.grad = g` by hand, a local helper that resets;
+* a model's reset when the file does not show what the stepped optimizer captured (built elsewhere, through
+  an attribute no construction names) or when the model is, holds or is part of what it captured
+  (`model.zero_grad()` for optimizers over `model.backbone` and `model.head`; `self.aux` for an optimizer
+  over the `aux` that `__init__` stored): the DCGAN loop with `netD.zero_grad()` before D's backward and
+  `netG.zero_grad()` before G's;
+* a reset under a condition when the step is under it too (accumulation), or when resets run on every
+  iteration taken together (`if a: opt.zero_grad() else: model.zero_grad()`), or besides it in a helper
+  called every iteration, or in an inner loop over the parameters;
 * loops using `torch.autograd.grad` (it never accumulates into `.grad`), closures passed to
   `optimizer.step(closure)` (L-BFGS), Lightning's `training_step` / Hugging Face `Trainer` (no explicit
   loop: the framework resets), `scheduler.step()`, `env.step(action)`;
@@ -131,27 +145,49 @@ for epoch in range(3):
             if loop is None:
                 continue
             if model.resets_gradients(loop, step.optimizer):
-                continue  # reset (of this optimizer, a model, p.grad) in the loop, or by a helper it calls
+                # reset (of this optimizer, of a model it captured, p.grad) in the loop, or by a helper it calls;
+                # but a step on every iteration with resets only under a condition still sums the gradients
+                if step.loops[-1] is loop and model.loop_joins.runs_every_iteration(loop, step.node):
+                    some = model.conditional_resets(loop, step.optimizer)
+                    if some:
+                        yield Finding(step.node, self._conditional_message(model, step, some),
+                                      self._fix(model, step, loop))
+                continue
             if _fresh_leaves_each_iteration(model, step, loop):
                 continue
-            yield Finding(step.node, self._message(model, step, loop, steps), self._fix(model, step, loop))
+            yield Finding(step.node, self._message(model, step, loop), self._fix(model, step, loop))
 
-    def _message(self, model: SemanticModel, step: Step, loop: LoopInfo, steps: list[Step]) -> str:
+    def _message(self, model: SemanticModel, step: Step, loop: LoopInfo) -> str:
         opt = step.optimizer
         head = (f"`{model.code(step.node)}` runs in a loop that calls `backward()` every iteration, but nothing in "
                 "that loop resets the gradients")
-        stepped = {s.optimizer for s in steps if s.function is step.function and loop in s.loops}
-        others = [r for r in model.resets if r.function is step.function and loop in r.loops
-                  and r.receiver in stepped and r.receiver != opt]
+        counted = model.gradient_resets(loop, opt)
+        others = [r for r in model.gradient_resets(loop) if r.receiver != opt and r not in counted
+                  and (r.receiver or r.params_of)]
         outside = [r for r in model.resets if r.function is step.function and loop not in r.loops]
         if others:
-            head += f" (only `{others[0].receiver}` is reset, not `{opt}`)"
+            other = others[0]
+            if any(s.optimizer == other.receiver for s in model.steps if s.function is step.function):
+                head += f" (only `{other.receiver}` is reset, not `{opt}`)"
+            else:
+                owner = other.receiver or other.params_of
+                mine = ", ".join(f"`{m}`" for m in sorted(step.ctor.receivers)) if step.ctor else ""
+                head += (f" of `{opt}`: `{model.code(other.node)}` resets only `{owner}`'s gradients"
+                         + (f", and `{opt}` steps {mine}'s" if mine else ""))
         elif outside:
             head += (": the reset outside it runs once per outer iteration (or once before the loop), "
                      "which is numerically the same as never resetting between steps")
         return (f"{head}; `backward()` adds into `.grad`, so each step applies the sum of all gradients since the "
                 f"last reset and the updates grow every step (silent: training diverges or stalls); call "
                 f"`{opt}.zero_grad()` in every iteration, before `backward()` or right after `{opt}.step()`")
+
+    def _conditional_message(self, model: SemanticModel, step: Step, resets: list) -> str:
+        opt = step.optimizer
+        return (f"`{model.code(step.node)}` runs on every iteration of a loop that calls `backward()`, but "
+                f"`{model.code(resets[0].node)}` runs only under a condition; `backward()` adds into `.grad`, so "
+                f"every step between two resets applies the sum of the gradients since the last one and the "
+                f"updates grow (silent: training diverges or stalls); call `{opt}.zero_grad()` in every "
+                f"iteration, or, to accumulate gradients, put `{opt}.step()` under the same condition as the reset")
 
     def _fix(self, model: SemanticModel, step: Step, loop: LoopInfo) -> FixSpec | None:
         direct = [b for b in model.backwards

@@ -17,7 +17,11 @@ Facts (`TrainingRecorder`, driven by `ModelBuilder`; read them as `model.trainin
   `self.manual_backward(loss)`, `torch.autograd.backward(...)`, `torch.autograd.grad(...)` (kind "grad"),
   with the tensor they differentiate (`target`);
 - `Reset`: a gradient reset — `opt.zero_grad()`, `model.zero_grad()`, `p.grad = None` / `= g`,
-  `p.grad.zero_()`, `del p.grad`, a function called `zero_grad(...)` / `reset_grads(...)`;
+  `p.grad.zero_()`, `del p.grad`, a function called `zero_grad(...)` / `reset_grads(...)`; for a `p.grad`
+  reset in `for p in X.parameters()`, the model `X` whose parameters it resets (`params_of`). Each reset, and
+  each `Step`, is marked for the loop joins (`model.loop_joins.runs_every_iteration`): a step by its call, the
+  resets by one marker per receiver and one for all (`reset_marker(fn, receiver)`: `if a: opt.zero_grad()
+  else: opt.zero_grad(set_to_none=True)` resets on every path);
 - `LoopBinding`: a name or attribute (re)bound inside a loop (`model = Net()` rebuilds the model).
 
 `FunctionInfo.has_step` / `has_backward` and `LoopInfo.has_step` / `has_backward` are set from these facts
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradlint.model.facts import FunctionInfo, LoopInfo, Mode
-from gradlint.model.names import dotted
+from gradlint.model.names import dotted, target_names
 from gradlint.model.values import Kind, Prov, Value
 from gradlint.model.walk import Walker
 
@@ -115,6 +119,7 @@ class Reset:
     seq: int
     function: FunctionInfo | None
     loops: tuple[LoopInfo, ...]
+    params_of: str = ""  # `for p in X.parameters(): p.grad = None`: X (the model whose gradients it resets)
 
 
 @dataclass(eq=False)
@@ -226,6 +231,7 @@ class TrainingRecorder:
         self._param_names: dict[tuple[int, str], set[str]] = {}  # (id(fn) or 0, name) -> owners of .parameters()
         self._params_possible = builder.mentions("parameters")
         self._lists: dict[tuple[int, str], list] = {}  # (scope uid, name): `params = [w, b]`, its elements
+        self._reset_markers: dict[tuple[int, str | None], object] = {}  # (id(fn) or 0, receiver) -> its marker
 
     def _fkey(self) -> int:
         fn = self.b.function
@@ -244,7 +250,7 @@ class TrainingRecorder:
         for t in node.targets:
             target = t.target
             if type(target) is cst.Attribute and target.attr.value == "grad":
-                self._reset(node, "")
+                self._reset(node, "", target.value)
             d = dotted(target) if type(target) in (cst.Name, cst.Attribute) else None
             if type(value) is cst.Call and d is not None:
                 self._assign_target[id(value)] = d
@@ -279,11 +285,11 @@ class TrainingRecorder:
     def aug_assign(self, node: cst.AugAssign) -> None:
         target = node.target
         if type(target) is cst.Attribute and target.attr.value == "grad":
-            self._reset(node, "")  # `p.grad += g`: gradients written by hand
+            self._reset(node, "", target.value)  # `p.grad += g`: gradients written by hand
 
     def delete(self, node: cst.Del) -> None:
         if type(node.target) is cst.Attribute and node.target.attr.value == "grad":
-            self._reset(node, "")
+            self._reset(node, "", node.target.value)
 
     # ------------------------------------------------------------------ calls
 
@@ -312,7 +318,8 @@ class TrainingRecorder:
         elif "grad" in method and RESET_NAME.search(method):
             self._reset(node, dotted(recv) or "")
         elif method in _GRAD_WRITES and _is_grad_attr(recv):
-            self._reset(node, "")  # p.grad.zero_()
+            grad = recv.value if type(recv) is cst.Attribute and recv.attr.value == "data" else recv
+            self._reset(node, "", grad.value)  # type: ignore[attr-defined]  # p.grad.zero_()
         elif method == "step":
             self._step(node, recv)
 
@@ -338,8 +345,37 @@ class TrainingRecorder:
             for where in (fn, *loops) if fn is not None else loops:
                 where.has_backward = where.has_grad_use = True
 
-    def _reset(self, node: cst.CSTNode, receiver: str) -> None:
-        self.resets.append(Reset(node, receiver, self.b.next_seq(), self.b.function, self._loops()))
+    def _reset(self, node: cst.CSTNode, receiver: str, param: cst.BaseExpression | None = None) -> None:
+        loops = self._loops()
+        owner = self._params_of(param, loops) if param is not None and loops and self._params_possible else ""
+        self.resets.append(Reset(node, receiver, self.b.next_seq(), self.b.function, loops, owner))
+        for key in (receiver, None):
+            self.b.mark_runs(self.reset_marker(self.b.function, key))  # type: ignore[arg-type]
+
+    def reset_marker(self, fn: FunctionInfo | None, receiver: str | None = None) -> object:
+        """The one marker the loop joins know the resets of `receiver` in `fn` by (every reset of `fn` when
+        None), marked at each of them: `model.loop_joins.runs_every_iteration(loop, marker)` tells whether
+        every iteration resets it."""
+        key = (id(fn) if fn is not None else 0, receiver)
+        found = self._reset_markers.get(key)
+        if found is None:
+            found = self._reset_markers[key] = object()
+        return found
+
+    def _params_of(self, param: cst.BaseExpression, loops: tuple[LoopInfo, ...]) -> str:
+        """X, when `param` (of `param.grad`) is the target of an enclosing `for param in X.parameters()` (or
+        `X.named_parameters()`, or a name bound to a list of them) of this function; "" if not known."""
+        if type(param) is not cst.Name:
+            return ""
+        for lp in reversed(loops):
+            node = lp.node
+            if type(node) is cst.For and param.value in target_names(node.target):
+                owner = parameters_owner(node.iter)
+                if owner is None and type(node.iter) is cst.Name:
+                    owners = self._param_names.get((self._fkey(), node.iter.value), set())
+                    owner = next(iter(owners)) if len(owners) == 1 else None
+                return owner or ""
+        return ""
 
     def _step(self, node: cst.Call, recv: cst.BaseExpression) -> None:
         d = dotted(recv)
@@ -366,6 +402,7 @@ class TrainingRecorder:
         loops = self._loops()
         fact = Step(node, d or "", rv, optimizer, self._ctor_of(optimizer, fn), scheduler, self.b.mode,
                     self.b.next_seq(), fn, loops)
+        self.b.mark_runs(node)  # (does every iteration of its loop step: `model.loop_joins`)
         self.steps.append(fact)
         self.step_at[id(node)] = fact
         if scheduler:

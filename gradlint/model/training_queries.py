@@ -5,7 +5,10 @@ what runs inside it. `TrainingQueries` is mixed into `SemanticModel` (it uses it
   itself, through a function of this file it calls (the call graph), or through an imported project
   function whose summary says it trains (`ExtCallee.trains`); `training_loops()`, `trains(fn)`,
   `innermost_training_loop(fn, seq)`, `in_training_loop(loop)`;
-- `resets_gradients(loop)`: the loop resets gradients, itself or through a function of this file it calls;
+- `resets_gradients(loop, optimizer)`: the loop resets gradients, itself or through a function of this file it
+  calls; `gradient_resets(loop, optimizer)` the loop's own resets of what `optimizer` steps (a model's
+  `zero_grad()` resets only its own parameters), `conditional_resets(loop, optimizer)` those resets when none
+  runs on every iteration (`if step % 5 == 0: optimizer.zero_grad()`);
 - `trained_models()` / `is_trained(receiver)`: models this file trains (`X.train()`, an optimizer over
   `X.parameters()`, an in-place update from the gradients in a loop over `X.parameters()`),
   `restores_train_mode(loop, receiver)`, `eval_switches(fn)`, `sets_train(fn)`.
@@ -205,22 +208,67 @@ class TrainingQueries:
             parent = parent.parent
         return False
 
-    def resets_gradients(self, loop: LoopInfo, receiver: str | None = None) -> bool:
-        """Does `loop` reset gradients — itself (of `receiver`, a model, or `p.grad`, when `receiver` is
-        given: a reset of another optimizer stepped in the loop does not count), or through a function
-        of this file it calls (at any depth)?"""
+    def gradient_resets(self, loop: LoopInfo, optimizer: str | None = None) -> list[Reset]:
+        """The resets in `loop`'s body (inner loops included) that reset the gradients `optimizer` steps (any
+        reset when None). Not another optimizer's `zero_grad()` stepped in the loop, nor a model-level reset
+        (`netD.zero_grad()`, `for p in netD.parameters(): p.grad = None`) of a model whose parameters another
+        optimizer stepped in the loop captured, when `optimizer`'s construction captured other models'
+        (`optimizerG = Adam(netG.parameters())`): a model's `zero_grad()` resets only its own parameters. A
+        reset whose owner is not known (a helper, an attribute no construction names, an optimizer built
+        elsewhere) counts."""
         fn = loop.function
-        stepped = {s.optimizer for s in self.steps if s.function is fn and loop in s.loops and s.optimizer}
-        for r in self.resets:
-            if r.function is fn and loop in r.loops and (
-                    receiver is None or r.receiver not in stepped or r.receiver == receiver):
-                return True
+        mine = [r for r in self.resets if r.function is fn and loop in r.loops]
+        if optimizer is None or not mine:
+            return mine
+        in_loop = [s for s in self.steps if s.function is fn and loop in s.loops and s.optimizer]
+        stepped = {s.optimizer for s in in_loop}
+        captured = {s.ctor.receivers for s in in_loop if s.optimizer == optimizer and s.ctor is not None}
+        own = frozenset().union(*captured) if len(captured) == 1 else frozenset()  # (one known construction)
+        others: set[str] = set()
+        for s in in_loop:
+            if s.optimizer != optimizer and s.ctor is not None:
+                others |= s.ctor.receivers
+        out = []
+        for r in mine:
+            if r.receiver == optimizer or not r.receiver and not r.params_of:
+                out.append(r)
+            elif r.receiver in stepped:
+                continue  # another optimizer's reset
+            elif not own or _owns(own, r.receiver or r.params_of) or not _owns(others, r.receiver or r.params_of):
+                out.append(r)
+        return out
+
+    def resets_gradients(self, loop: LoopInfo, receiver: str | None = None) -> bool:
+        """Does `loop` reset gradients — itself (of `receiver`, when given: `gradient_resets`), or through a
+        function of this file it calls (at any depth)?"""
+        return bool(self.gradient_resets(loop, receiver)) or self._helper_resets(loop)
+
+    def _helper_resets(self, loop: LoopInfo) -> bool:
+        """Does a call in `loop` reach a function of this file that resets gradients (at any depth)?"""
         cache = self._tcache()
         resetting = cache.get("resetting")
         if resetting is None:
             resetting = cache["resetting"] = {id(r.function) for r in self.resets}
         return any(self.reaches(f, lambda g: id(g) in resetting, depth=64)  # type: ignore[attr-defined]
                    for call in self.calls_in(loop) for f in self.functions_named(call.name))  # type: ignore[attr-defined]
+
+    def conditional_resets(self, loop: LoopInfo, optimizer: str) -> list[Reset]:
+        """The resets of `optimizer`'s gradients in `loop` (`gradient_resets`) when they run only on some
+        iterations: each directly in `loop`'s body (not in an inner loop, which the joins cannot follow), the
+        resets of no receiver on every path of an iteration that runs to the end of the body (`if step % 5 ==
+        0: optimizer.zero_grad()`; those of one receiver taken together — `if a: ... else: ...` —, or all the
+        loop's resets when each counts: `if a: opt.zero_grad() else: model.zero_grad()`), and no
+        function of this file called in the loop resets. [] otherwise (also when there is no reset)."""
+        found = self.gradient_resets(loop, optimizer)
+        if not found or any(r.loops[-1] is not loop for r in found) or self._helper_resets(loop):
+            return []
+        joins, marker = self.loop_joins, self.training.reset_marker  # type: ignore[attr-defined]
+        fn = loop.function
+        if any(joins.runs_every_iteration(loop, marker(fn, receiver)) for receiver in {r.receiver for r in found}):
+            return []
+        if len(found) == len(self.gradient_resets(loop)) and joins.runs_every_iteration(loop, marker(fn)):
+            return []  # all the loop's resets count, and together they run on every path
+        return found
 
     # ------------------------------------------------------------------ models trained, train/eval mode
 
@@ -311,6 +359,14 @@ class TrainingQueries:
         for callee in self.callees(fn):  # type: ignore[attr-defined]
             out += self.eval_switches(callee, _depth + 1, seen)
         return out
+
+
+def _owns(models: frozenset[str] | set[str], key: str) -> bool:
+    """Is `key` (a model reset) one of `models`, a submodule of one, or one of their parent modules — by its
+    text or its last name (`self.netD` and `netD`, the parameter `__init__` stored)?"""
+    last = key.rsplit(".", 1)[-1]
+    return any(key == m or m.startswith(key + ".") or key.startswith(m + ".") or m.rsplit(".", 1)[-1] == last
+               for m in models)
 
 
 def _updates(op) -> bool:

@@ -242,6 +242,104 @@ def test_resets_gradients_itself_through_a_helper_or_not_of_this_optimizer():
     assert not m.resets_gradients(lc, "opt")
 
 
+def test_reset_of_a_parameter_loop_knows_the_model_it_resets():
+    m = model_of("""
+        import torch
+        for x in data:
+            for p in netD.parameters():
+                p.grad = None
+            for name, q in self.netG.named_parameters():
+                q.grad.data.zero_()
+            params = list(enc.parameters())
+            for r in params:
+                del r.grad
+            for s in chain(a.parameters(), b.parameters()):
+                s.grad = None
+            w.grad = None
+    """)
+    assert [(r.receiver, r.params_of) for r in m.resets] == [
+        ("", "netD"), ("", "self.netG"), ("", "enc"), ("", ""), ("", "")]
+
+
+def test_a_model_reset_counts_for_the_optimizers_of_that_model_only():
+    m = model_of("""
+        import torch
+        optD = torch.optim.Adam(netD.parameters())
+        optG = torch.optim.Adam(netG.parameters())
+        opt_all = torch.optim.SGD(list(netD.parameters()) + list(netG.parameters()), lr=0.1)
+        for real in a:
+            netD.zero_grad()
+            d_loss.backward()
+            optD.step()
+            g_loss.backward()
+            optG.step()
+        for real in b:
+            for p in netG.parameters():
+                p.grad = None
+            d_loss.backward()
+            optD.step()
+            g_loss.backward()
+            optG.step()
+        for real in c:
+            netD.zero_grad()
+            d_loss.backward()
+            optD.step()
+            unknown_opt.step()
+            opt_all.step()
+    """)
+    la, lb, lc = loop_at(m, "for real in a:"), loop_at(m, "for real in b:"), loop_at(m, "for real in c:")
+    (reset_a,) = m.gradient_resets(la)
+    assert m.gradient_resets(la, "optD") == [reset_a] and m.gradient_resets(la, "optG") == []
+    assert m.resets_gradients(la, "optD") and not m.resets_gradients(la, "optG")
+    assert m.gradient_resets(lb, "optD") == [] and len(m.gradient_resets(lb, "optG")) == 1
+    # an optimizer built elsewhere, or one over the model reset (among others): counts
+    assert m.resets_gradients(lc, "unknown_opt") and m.resets_gradients(lc, "opt_all")
+
+
+def test_steps_and_resets_are_marked_for_the_loop_joins():
+    m = model_of("""
+        import torch
+        for i, x in enumerate(a):
+            loss.backward()
+            opt.step()
+            if i % 5 == 0:
+                opt.zero_grad()
+        for i, x in enumerate(b):
+            if i % 5 == 0:
+                opt.zero_grad(set_to_none=True)
+            else:
+                opt.zero_grad()
+            loss.backward()
+            if (i + 1) % 4 == 0:
+                opt.step()
+        for i, x in enumerate(c):
+            loss.backward()
+            opt.step()
+            for p in model.parameters():
+                p.grad = None
+        for i, x in enumerate(d):
+            if use_optimizer:
+                opt.zero_grad()
+            else:
+                model.zero_grad()
+            loss.backward()
+            opt.step()
+    """)
+    la, lb, lc, ld = m.loops[0], m.loops[1], m.loops[2], m.loops[4]
+    joins, marker = m.loop_joins, m.training.reset_marker
+    step_a, step_b, step_c, _ = m.steps
+    assert joins.runs_every_iteration(la, step_a.node) and not joins.runs_every_iteration(lb, step_b.node)
+    assert joins.runs_every_iteration(lc, step_c.node)
+    assert not joins.runs_every_iteration(la, marker(None, "opt"))  # only when `i % 5 == 0`
+    assert joins.runs_every_iteration(lb, marker(None, "opt"))  # one of the two branches on every path
+    assert m.conditional_resets(la, "opt") == m.gradient_resets(la, "opt") != []
+    assert m.conditional_resets(lb, "opt") == []
+    assert m.conditional_resets(lc, "opt") == []  # in an inner loop: not followed
+    # two receivers, one in each branch: no receiver's resets on every path, all the loop's resets together
+    assert not joins.runs_every_iteration(ld, marker(None, "opt")) and joins.runs_every_iteration(ld, marker(None))
+    assert m.conditional_resets(ld, "opt") == []
+
+
 def test_trained_models_and_train_mode_restored():
     m = model_of("""
         import torch

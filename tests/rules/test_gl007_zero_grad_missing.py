@@ -104,6 +104,94 @@ BAD = {
                 optimizer.step()
         optimizer.zero_grad()
         """, [6]),
+    # a model's own zero_grad() resets only that model's parameters
+    "gan_only_discriminator_model_reset": (
+        """
+        import torch
+        optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+        optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+        for epoch in range(5):
+            for i, real in enumerate(dataloader):
+                netD.zero_grad()
+                errD = criterion(netD(real), ones) + criterion(netD(netG(z).detach()), zeros)
+                errD.backward()
+                optimizerD.step()
+                errG = criterion(netD(netG(z)), ones)
+                errG.backward()
+                optimizerG.step()
+        """, [13]),
+    "gan_grad_none_loop_of_discriminator_only": (
+        """
+        import torch
+        opt_d = torch.optim.SGD(disc.parameters(), lr=0.01)
+        opt_g = torch.optim.SGD(gen.parameters(), lr=0.01)
+        for real in loader:
+            for p in disc.parameters():
+                p.grad = None
+            (disc(real).mean() - disc(gen(noise).detach()).mean()).backward()
+            opt_d.step()
+            (-disc(gen(noise)).mean()).backward()
+            opt_g.step()
+        """, [11]),
+    "gan_attributes_set_to_none_discriminator_only": (
+        """
+        import torch
+        class GANTrainer:
+            def __init__(self, gen, disc):
+                self.gen, self.disc = gen, disc
+                self.opt_g = torch.optim.Adam(self.gen.parameters())
+                self.opt_d = torch.optim.Adam(self.disc.parameters())
+            def fit(self, loader):
+                for real in loader:
+                    self.disc.zero_grad(set_to_none=True)
+                    d_loss = self.disc(real).mean() - self.disc(self.gen(z).detach()).mean()
+                    d_loss.backward()
+                    self.opt_d.step()
+                    g_loss = -self.disc(self.gen(z)).mean()
+                    g_loss.backward()
+                    self.opt_g.step()
+        """, [16]),
+    # the step runs on every iteration, the reset only under a condition
+    "reset_only_when_logging_while_loop": (
+        """
+        import torch
+        optim = torch.optim.Adam(model.parameters(), lr=1e-3)
+        step = 0
+        while step < max_steps:
+            xb, yb = next(batches)
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            optim.step()
+            step += 1
+            if step % 5 == 0:
+                print(step, loss.item())
+                optim.zero_grad()
+        """, [9]),
+    "reset_every_k_but_step_every_batch": (
+        """
+        import torch
+        def train(model, loader, optimizer, accum_steps):
+            for i, (x, y) in enumerate(loader):
+                if i % accum_steps == 0:
+                    optimizer.zero_grad()
+                loss = criterion(model(x), y) / accum_steps
+                loss.backward()
+                optimizer.step()
+        """, [9]),
+    "scaler_step_reset_in_a_branch": (
+        """
+        import torch
+        scaler = torch.cuda.amp.GradScaler()
+        for it, batch in enumerate(loader):
+            with torch.autocast("cuda"):
+                loss = model(batch).mean()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if it % log_every == 0:
+                log(loss)
+                opt.zero_grad(set_to_none=True)
+        """, [8]),
 }
 
 GOOD = {
@@ -152,6 +240,52 @@ GOOD = {
         "import torch\nfor batch in loader:\n    with accelerator.accumulate(model):\n        loss = model(batch).loss\n"
         "        accelerator.backward(loss)\n        optimizer.step()\n        optimizer.zero_grad()\n"),
     "no_torch_import": "for x in data:\n    loss = model(x)\n    loss.backward()\n    optimizer.step()\n",
+    "dcgan_both_models_reset": (
+        "import torch\noptimizerD = torch.optim.Adam(netD.parameters())\noptimizerG = torch.optim.Adam(netG.parameters())\n"
+        "for i, real in enumerate(loader):\n    netD.zero_grad()\n    crit(netD(real), ones).backward()\n"
+        "    crit(netD(netG(z).detach()), zeros).backward()\n    optimizerD.step()\n    netG.zero_grad()\n"
+        "    crit(netD(netG(z)), ones).backward()\n    optimizerG.step()\n"),
+    "model_reset_optimizer_built_elsewhere": (
+        "import torch\nfor real in loader:\n    netD.zero_grad()\n    d_loss(real).backward()\n    optimizerD.step()\n"
+        "    g_loss(real).backward()\n    optimizerG.step()\n"),
+    "parent_model_reset_resets_both_parts": (
+        "import torch\nopt_body = torch.optim.SGD(model.backbone.parameters(), lr=0.1)\n"
+        "opt_head = torch.optim.SGD(model.head.parameters(), lr=0.1)\nfor x, y in loader:\n    model.zero_grad()\n"
+        "    crit(model(x), y).backward()\n    opt_body.step()\n    opt_head.step()\n"),
+    "attribute_reset_of_the_model_stored_from_a_parameter": (
+        "import torch\nclass T:\n    def __init__(self, model, aux):\n        self.model, self.aux = model, aux\n"
+        "        self.opt = torch.optim.Adam(model.parameters())\n        self.aux_opt = torch.optim.SGD(aux.parameters(), lr=0.1)\n"
+        "    def _reset(self):\n        self.opt.zero_grad(set_to_none=True)\n    def fit(self, data):\n"
+        "        for x, y in data:\n            self._reset()\n            self.model(x).sum().backward()\n"
+        "            self.opt.step()\n            self.aux.zero_grad()\n            self.aux(x).sum().backward()\n"
+        "            self.aux_opt.step()\n"),
+    "generator_grad_none_loop": (
+        "import torch\nopt_d = torch.optim.SGD(disc.parameters(), lr=0.1)\nopt_g = torch.optim.SGD(gen.parameters(), lr=0.1)\n"
+        "for real in loader:\n    opt_d.zero_grad()\n    d_loss(real).backward()\n    opt_d.step()\n"
+        "    for name, p in gen.named_parameters():\n        p.grad = None\n    g_loss(real).backward()\n    opt_g.step()\n"),
+    "reset_in_both_branches": (
+        "import torch\nfor i, (x, y) in enumerate(loader):\n    if use_none:\n        opt.zero_grad(set_to_none=True)\n"
+        "    else:\n        opt.zero_grad()\n    crit(model(x), y).backward()\n    opt.step()\n"),
+    "optimizer_or_model_reset_in_two_branches": (
+        "import torch\noptimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)\nfor batch, i in enumerate(starts):\n"
+        "    if args.use_optimizer:\n        optimizer.zero_grad()\n    else:\n        model.zero_grad()\n"
+        "    crit(model(data[i]), targets[i]).backward()\n    optimizer.step()\n"),
+    "conditional_reset_and_a_helper_every_iteration": (
+        "import torch\ndef clear(o):\n    o.zero_grad()\nfor i, (x, y) in enumerate(loader):\n    if i == 0:\n"
+        "        opt.zero_grad()\n    clear(opt)\n    crit(model(x), y).backward()\n    opt.step()\n"),
+    "conditional_reset_and_model_reset_every_iteration": (
+        "import torch\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nfor i, (x, y) in enumerate(loader):\n"
+        "    crit(model(x), y).backward()\n    opt.step()\n    if i % 10 == 0:\n        opt.zero_grad()\n"
+        "    model.zero_grad()\n"),
+    "reset_before_continue_and_at_the_end": (
+        "import torch\nfor x, y in loader:\n    loss = crit(model(x), y)\n    loss.backward()\n    opt.step()\n"
+        "    if not torch.isfinite(loss):\n        opt.zero_grad()\n        continue\n    log(loss)\n    opt.zero_grad()\n"),
+    "accumulation_reset_and_step_under_their_own_conditions": (
+        "import torch\nfor i, (x, y) in enumerate(loader):\n    if i % k == 0:\n        optimizer.zero_grad()\n"
+        "    (crit(model(x), y) / k).backward()\n    if (i + 1) % k == 0:\n        optimizer.step()\n"),
+    "conditional_grad_none_loop": (
+        "import torch\nfor i, (x, y) in enumerate(loader):\n    crit(model(x), y).backward()\n    optimizer.step()\n"
+        "    for p in model.parameters():\n        if p.grad is not None:\n            p.grad = None\n"),
 }
 
 
@@ -189,3 +323,13 @@ def test_fix_inserts_zero_grad_before_backward():
     (edit,) = d.fix.edits
     assert edit.content.strip() == "optimizer.zero_grad()" and edit.location.row == 5
     assert _diag(BAD["accumulation_reset_after_loop"][0]).fix is not None
+
+
+def test_messages_of_a_model_reset_and_a_conditional_reset():
+    gan = _diag(BAD["gan_only_discriminator_model_reset"][0]).message
+    assert "`netD.zero_grad()` resets only `netD`'s gradients, and `optimizerG` steps `netG`'s" in gan
+    cond = _diag(BAD["reset_only_when_logging_while_loop"][0]).message
+    assert cond.startswith("`optim.step()` runs on every iteration") and "`optim.zero_grad()` runs only under a" in cond
+    assert "under the same condition as the reset" in cond
+    d = _diag(BAD["reset_only_when_logging_while_loop"][0])
+    assert d.fix is not None and d.fix.edits[0].content.strip() == "optim.zero_grad()"

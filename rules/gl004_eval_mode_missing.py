@@ -341,7 +341,7 @@ def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int, call: Mo
         if ext and all(s.eval_mode is True for s in ext):
             return True
         # a class whose methods put the model in eval mode (an evaluator / predictor object)
-        if fn.class_info is not None and any(model.sets_eval(m) for m in fn.class_info.methods):
+        if fn.class_info is not None and any(model.sets_eval(m, model=of) for m in fn.class_info.methods):
             return True
     return False
 

@@ -208,7 +208,9 @@ for epoch in range(3):
                 continue  # (a loop that runs backward only to read gradients — Grad-CAM — may run in eval mode)
             found = model.last_mode_event(loop.function, loop.seq)
             if found is None or not found[0]:
-                continue
+                found = _left_in_eval_before(model, loop)  # (`G.eval()`, then `D.train()` before the loop)
+                if found is None:
+                    continue
             event = found[1]
             call: LocalCall | None = None
             if isinstance(event, ImportedCall):
@@ -336,6 +338,18 @@ def _at_call(sw: ModeSwitch, callee: FunctionInfo, call: LocalCall) -> str:
     arg = argument_expr(call, ref)
     text = dotted(arg) if arg is not None else None
     return text + dot + rest if text is not None else recv
+
+
+def _left_in_eval_before(model: SemanticModel, loop: LoopInfo) -> tuple[bool, ModeSwitch] | None:
+    """An `X.eval()` before `loop`, in its function, that is the last switch of `X` there when the switches of
+    other models are passed over (`G.eval()` for a baseline sample, then `D.train()`, then the loop)."""
+    for sw in reversed(model.switches):
+        if sw.function is not loop.function or sw.seq >= loop.seq or sw.kind != "eval" or not sw.receiver:
+            continue
+        found = model.last_mode_event(loop.function, loop.seq, set(), (sw.receiver, loop.function))
+        if found is not None and found[1] is sw:
+            return True, sw
+    return None
 
 
 def _spelled_in(sw: ModeSwitch, receiver: str, call: LocalCall | None) -> FunctionInfo | None:

@@ -377,8 +377,8 @@ class SemanticModel(TrainingQueries, RegionQueries):
                   model: tuple[str, FunctionInfo | None] | None = None) -> bool:
         """Does fn (None: the module's top level) put a model in eval mode (itself, or through a helper of
         this file it calls) before sequence point `before`? With `model` (a receiver and the function that
-        spells it), a switch of `fn`'s own body counts only when its receiver may be that model (not
-        `student.eval()` for `teacher`); a helper's or an imported function's switch always counts."""
+        spells it), a switch (of `fn` or of a helper of this file) counts only when its receiver may be that
+        model (not `student.eval()` for `teacher`); an imported function's always counts."""
         seen = _seen if _seen is not None else set()
         if id(fn) in seen:
             return False
@@ -394,7 +394,7 @@ class SemanticModel(TrainingQueries, RegionQueries):
             if before is not None and call.seq >= before:
                 continue
             for callee in self.functions_named(call.name):
-                if self.sets_eval(callee, None, seen):
+                if self.sets_eval(callee, None, seen, model):
                     return True
         if self.external.callees:
             for icall in self._imported_by_fn.get(id(fn), ()):

@@ -2,19 +2,20 @@
 switches or model calls are different objects (`G` and `D` of a GAN, a student and its teacher, a model
 and its EMA copy), for the train/eval mode queries (`restores_train_mode`, `sets_eval`, `last_mode_event`).
 
-`ModelObjects(model).holds(text, fn, seq)`: the constructions a receiver (`G`, `self.netD`, a parameter)
-may hold where `fn` spells it at sequence point `seq` — each a call that makes a new object (a class,
-`nn.Sequential(...)`, a factory given no model, `copy.deepcopy(model)`, `torch.load(...)`), or a parameter
-whose call sites do not tell — joined over every assignment of the name in its scope (flow-insensitive:
-`if ...: model = A() else: model = B()` may hold either). `.to(device)` / `.cuda()` / `.eval()`, `nn.DataParallel`,
-DDP and `torch.compile` keep the object they are given. None when the file does not tell: an attribute of
-another object (`model.module`, `ema.module`), a binding by `for` / `with` / unpacking a call, a subscript, a
-call handed a model (`accelerator.prepare(model)`, `EMA(model)`, `Wrapper(backbone)`: it may wrap, hold or
-return it), a name bound nowhere in the file.
+`ModelObjects(model).holds(text, fn)`: the constructions a receiver (`G`, `self.netD`, a parameter) may hold
+where `fn` spells it — each a call that makes a new object (a class, `nn.Sequential(...)`, a factory given no
+model, `copy.deepcopy(model)`, `torch.load(...)`), or a parameter whose call sites do not tell — joined over
+every assignment of the name in its scope (flow-insensitive: `if ...: model = A() else: model = B()` may hold
+either; at the module's top level every assignment of the file, notebook cells included). `.to(device)` /
+`.cuda()` / `.eval()`, `nn.DataParallel`, DDP and `torch.compile` keep the object they are given. None when
+the file does not tell: an attribute of another object (`model.module`, `ema.module`), a binding by `for` /
+`with` / unpacking a call, a subscript, a call handed a model (`accelerator.prepare(model)`, `EMA(model)`,
+`Wrapper(backbone)`: it may wrap, hold or return it), a name bound nowhere in the file.
 
-`distinct(a, b)`: both are known and share no construction; two parameters of the same function count as
-different objects unless a call site passes the same expression for both. Anything unknown is "maybe the
-same" (the queries then keep today's answer: the switch counts).
+`distinct(a, a_fn, b, b_fn)`: both are known and share no construction; two parameters of the same function
+count as different objects unless a call site passes the same expression for both. Anything unknown is "maybe
+the same" (the queries then keep their answer: the switch counts). `made_in_train_mode(text, fn)`: every
+object it may hold is known to start in train mode (GL004 reports another model's evaluation only then).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class ModelObjects:
 
     # ------------------------------------------------------------------ queries
 
-    def holds(self, text: str, fn: FunctionInfo | None, seq: int = -1) -> frozenset | None:
+    def holds(self, text: str, fn: FunctionInfo | None) -> frozenset | None:
         """The constructions receiver `text` (as `fn` spells it; None: the top level) may hold; None: unknown."""
         if not text:
             return None

@@ -443,6 +443,19 @@ def predict(batches):
     with torch.no_grad():
         return [big(x).argmax(1) for x in batches] + [big(batches[0])]
 """, "+ [big(batches[0])]"),
+    # a distiller object: another method switches the student only
+    "distiller_attributes": (_TWO_HEAD + """
+class Distiller:
+    def __init__(self):
+        self.student = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        self.teacher = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    def prepare(self):
+        self.student.eval()
+    def evaluate(self, loader):
+        self.prepare()
+        for x, y in loader:
+            out = self.teacher(x)
+""", "self.teacher(x)"),
 }
 
 OTHER_MODEL_GOOD = {
@@ -470,6 +483,22 @@ OTHER_MODEL_GOOD = {
     # an attribute of another object (`ema.module`): the file cannot tell which model it is
     "attribute_of_another_object": _EMA_HEAD + "def evaluate(batches):\n    model.eval()\n"
                                                "    for x in batches:\n        ema.module(x)\n",
+    # the same distiller, switching the teacher in another method
+    "distiller_teacher_switched_elsewhere": _TWO_HEAD + """
+class Distiller:
+    def __init__(self):
+        self.student = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        self.teacher = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        self.teacher.eval()
+    def evaluate(self, loader):
+        self.student.eval()
+        for x, y in loader:
+            out = self.teacher(x)
+""",
+    # a helper of the file switching the teacher it is handed
+    "teacher_switched_by_a_helper": _TWO_HEAD + "def freeze(m):\n    m.eval()\n"
+                                                "def evaluate(batches):\n    student.eval()\n    freeze(teacher)\n"
+                                                "    for x in batches:\n        teacher(x)\n",
     # a model that may start in eval mode: `from_pretrained` returns one, a class that switches itself
     "from_pretrained": _EMA_HEAD + "from transformers import AutoModel\nbert = AutoModel.from_pretrained('b')\n"
                                    "def evaluate(batches):\n    model.eval()\n"

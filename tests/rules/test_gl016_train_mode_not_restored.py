@@ -600,3 +600,23 @@ fit(G, G, loader)
     assert rows("GL016", code) == []
     assert rows("GL016", code.replace("fit(G, G, loader)", "fit(G, D, loader)")) == [
         code.splitlines().index("        netG.eval()") + 1]
+
+
+def test_eval_before_the_loop_then_train_of_another_model():
+    """`G.eval()` for a baseline sample, then `D.train()` right before the loop: the last switch before the
+    loop is of D, the last one of G leaves it in eval mode."""
+    code = _GAN_HEAD + """
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+G.eval()
+baseline = G(fixed_z)
+D.train()
+for epoch in range(3):
+    for real in loader:
+        fake = G(torch.randn(32, 8))
+        opt_d.zero_grad(); d_loss(D(real), D(fake.detach())).backward(); opt_d.step()
+        opt_g.zero_grad(); g_loss(D(fake)).backward(); opt_g.step()
+"""
+    assert rows("GL016", code) == [code.splitlines().index("G.eval()") + 1]
+    assert rows("GL016", code.replace("D.train()", "G.train()")) == []
+    assert rows("GL016", code.replace("D.train()", "D.train()\nnet = G\nnet.train()")) == []

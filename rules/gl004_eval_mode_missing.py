@@ -77,13 +77,15 @@ def evaluate(model, loader):
 (and `model.train()` again before training resumes).
 
 ## Not flagged
-After an `.eval()` of another model: an alias, a wrapper (`nn.DataParallel(model)`) or an attribute of another
-object (`ema.module`) the file cannot tell apart from the switched model, a model that may start in eval mode
+After an `.eval()` of another model: an alias, a wrapper (`nn.DataParallel(model)`), a container of the switched
+model's own layers (`nn.Sequential(*list(model.children())[:-1])`) or an attribute of another object
+(`ema.module`) the file cannot tell apart from the switched model, a model that may start in eval mode
 (`from_pretrained`, a checkpoint, another library's or file's class, a class that switches itself, a copy of
-unknown mode), a module known to compute the same in both modes (`nn.Softmax`). Calls of something that is not a model: a function of the file or of an imported module bound to the name
+unknown mode), a module known to compute the same in both modes (`nn.Softmax`). Calls of something that is not
+a model: a function of the file or of an imported module bound to the name
 (`net, loss = d2l.linreg, d2l.squared_loss`), a lambda. Lightning's `validation_step` / `test_step` / `predict_step` (the framework sets eval mode); a
 model's own methods (`self(...)` inside an `nn.Module`: the caller decides the mode); classes where
-some method puts the model in eval mode; pytest/unittest test functions and functions named `test*`
+some method puts that model in eval mode; pytest/unittest test functions and functions named `test*`
 that call a model once without a loop; loops that call `backward()` or an optimizer `step()`.
 
 ## Fix safety

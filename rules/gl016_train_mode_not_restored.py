@@ -347,9 +347,20 @@ def _left_in_eval_before(model: SemanticModel, loop: LoopInfo) -> tuple[bool, Mo
         if sw.function is not loop.function or sw.seq >= loop.seq or sw.kind != "eval" or not sw.receiver:
             continue
         found = model.last_mode_event(loop.function, loop.seq, set(), (sw.receiver, loop.function))
-        if found is not None and found[1] is sw:
+        if found is not None and found[1] is sw and not _rebound_between(model, sw, loop):
             return True, sw
     return None
+
+
+def _rebound_between(model: SemanticModel, sw: ModeSwitch, loop: LoopInfo) -> bool:
+    """May the receiver of `sw` be bound to a new model between the switch and the loop (a notebook cell that
+    builds it again)? At the top level, an assignment in a top-level statement between them; in a function, a
+    second assignment (one assignment of a local comes before its use)."""
+    assigned = model.assignments(loop.function, sw.receiver)
+    if loop.function is not None:
+        return len(assigned) > 1
+    start, end = model.top_of(sw.seq), model.top_of(loop.seq)
+    return any(start <= a.top <= end for a in assigned)
 
 
 def _spelled_in(sw: ModeSwitch, receiver: str, call: LocalCall | None) -> FunctionInfo | None:

@@ -27,6 +27,7 @@ import libcst as cst
 from gradlint.model.callgraph import argument_expr
 from gradlint.model.names import dotted
 from gradlint.model.values import ParamRef
+from gradlint.model.walk import iter_nodes
 
 if TYPE_CHECKING:
     from gradlint.model import SemanticModel
@@ -279,10 +280,11 @@ class ModelObjects:
         return frozenset({("new", id(e))})
 
     def _model_ish(self, e: cst.BaseExpression, fn: FunctionInfo | None, depth: int) -> bool:
-        """Might argument `e` be a model (an existing object a call may wrap, hold or return)? A name or
+        """Might argument `e` be or reach a model (an existing object a call may wrap, hold or return)? A name or
         attribute the file uses as a model (a switch's receiver, a model call, an optimizer's `X.parameters()`),
-        named like one (`model-names`), or built by a model constructor (torch.nn, torchvision, timm, a module
-        class of the file, a copy); a fresh construction in place (`Wrapper(Net())`) is not an existing one."""
+        named like one (`model-names`), built by a model constructor (torch.nn, torchvision, timm, a module class
+        of the file, a copy), a part of one (`model.features`, `model.layers[0]`, `model.children()`), or any
+        expression reading one; a fresh construction in place (`Wrapper(Net())`) is not an existing one."""
         if depth > _MAX_DEPTH:
             return True
         tp = type(e)
@@ -291,12 +293,24 @@ class ModelObjects:
         if tp is cst.Dict:
             return any(type(el) is not cst.DictElement or self._model_ish(el.value, fn, depth + 1)
                        for el in e.elements)
-        if tp in (cst.ListComp, cst.GeneratorExp, cst.SetComp):
-            return self._model_ish(e.elt, fn, depth + 1)
+        if tp in (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp):
+            if self._model_ish(e.value if tp is cst.DictComp else e.elt, fn, depth + 1):
+                return True
+            comp = e.for_in
+            while comp is not None:  # (`[m for m in model.children()]`)
+                if self._model_ish(comp.iter, fn, depth + 1):
+                    return True
+                comp = comp.inner_for_in
+            return False
         if tp is cst.Call:
             return self._expr(e, fn, depth + 1) is None and self._calls_model(e, fn, depth)
+        if tp is cst.Subscript:
+            return self._model_ish(e.value, fn, depth + 1)
+        if tp is cst.Attribute and self._model_ish(e.value, fn, depth + 1):
+            return True
         if tp not in (cst.Name, cst.Attribute):
-            return False
+            # an operator, a lambda, ...: any name it reads; a literal reads none
+            return any(type(n) is cst.Name and self._model_ish(n, fn, depth + 1) for n in iter_nodes(e))
         text = dotted(e)
         if text is None:
             return True

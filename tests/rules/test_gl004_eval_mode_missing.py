@@ -443,6 +443,15 @@ def predict(batches):
     with torch.no_grad():
         return [big(x).argmax(1) for x in batches] + [big(batches[0])]
 """, "+ [big(batches[0])]"),
+    # a head built apart, with its own Dropout, on top of the switched model
+    "separate_head": (_EMA_HEAD + """
+head = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1))
+def evaluate(batches):
+    model.eval()
+    with torch.no_grad():
+        for x in batches:
+            probs = head(model(x)).softmax(1)
+""", "head(model(x))"),
     # a distiller object: another method switches the student only
     "distiller_attributes": (_TWO_HEAD + """
 class Distiller:
@@ -499,6 +508,11 @@ class Distiller:
     "teacher_switched_by_a_helper": _TWO_HEAD + "def freeze(m):\n    m.eval()\n"
                                                 "def evaluate(batches):\n    student.eval()\n    freeze(teacher)\n"
                                                 "    for x in batches:\n        teacher(x)\n",
+    # a container of the switched model's own layers (they are in eval mode)
+    "parts_of_the_model": _EMA_HEAD + "feat = nn.Sequential(model[0], model[1])\n"
+                                      "body = nn.Sequential(*list(model.children())[:-1])\n"
+                                      "def evaluate(batches):\n    model.eval()\n"
+                                      "    for x in batches:\n        feat(x)\n        body(x)\n",
     # a model that may start in eval mode: `from_pretrained` returns one, a class that switches itself
     "from_pretrained": _EMA_HEAD + "from transformers import AutoModel\nbert = AutoModel.from_pretrained('b')\n"
                                    "def evaluate(batches):\n    model.eval()\n"

@@ -620,3 +620,6 @@ for epoch in range(3):
     assert rows("GL016", code) == [code.splitlines().index("G.eval()") + 1]
     assert rows("GL016", code.replace("D.train()", "G.train()")) == []
     assert rows("GL016", code.replace("D.train()", "D.train()\nnet = G\nnet.train()")) == []
+    # a notebook cell that builds G again: the new G is in train mode
+    assert rows("GL016", code.replace("D.train()", "G = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16))\n"
+                                                   "D.train()")) == []

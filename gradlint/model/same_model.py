@@ -88,14 +88,19 @@ class ModelObjects:
     def made_in_train_mode(self, text: str, fn: FunctionInfo | None) -> bool:
         """Is every object `text` may hold known to start in train mode? A torch, torchvision or timm model, a
         module class of the file none of whose methods switches a mode, a copy (`copy.deepcopy(model)`) made at
-        the module's top level after a `model.train()`, or a parameter (what callers pass, as evaluation code
-        assumes). Not a checkpoint, a factory of another library (`from_pretrained` returns a model in eval
+        the module's top level after a `model.train()`, or a parameter no call of the project fills (as
+        evaluation code assumes). Not a checkpoint, a factory of another library (`from_pretrained` returns a model in eval
         mode), another file's class, a copy made in a function or of a model whose mode is unknown."""
         held = self.holds(text, fn)
         if not held:
             return False
         for k in held:
             if k[0] == "param":
+                # (a parameter no call of the project fills — as evaluation code assumes of its parameters;
+                # one whose callers pass what the file cannot follow may be a wrapper kept in eval mode)
+                f = next((f for f in self.m.functions if id(f.node) == k[1]), None)
+                if f is None or self.m.call_sites(f) or self.m.external_sites(f):
+                    return False
                 continue
             call, where, top = self._made[k[1]]
             q = self.m.imports.resolve(call.func) or ""

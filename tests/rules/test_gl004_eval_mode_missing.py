@@ -538,3 +538,17 @@ def test_eval_of_another_model_does_not_count(name):
 @pytest.mark.parametrize("name", OTHER_MODEL_GOOD)
 def test_eval_of_the_same_model_counts(name):
     assert rows("GL004", OTHER_MODEL_GOOD[name]) == []
+
+
+def test_two_parameters_of_an_evaluation_function():
+    """Two parameters are two models; the second one is reported when no call of the file fills it, not when
+    a call passes something the file cannot follow (a wrapper such as timm's `ModelEmaV2` keeps its copy in
+    eval mode)."""
+    code = ("import torch\n"
+            "def evaluate(model, ema_model, batches):\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        for x in batches:\n"
+            "            out = ema_model(x)\n")
+    assert rows("GL004", code) == [6]
+    assert rows("GL004", code + "from timm.utils import ModelEmaV2\nevaluate(net, ModelEmaV2(net), val)\n") == []

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from gradlint.model import EvalContext, SemanticModel
+from gradlint.model import EvalContext, ModelCall, SemanticModel
 from gradlint.model.modes import MODE_DEPENDENT, ModeFree, self_sites
 from gradlint import edits as fixes
 from gradlint.rules.base import Finding, FixSpec, InsertLinesAfter, InsertLinesBefore, Rule
@@ -26,7 +26,12 @@ Flags evaluation code that calls the model before any `model.eval()`, `model.tra
 the place this file calls the evaluation function. Evaluation code is a function whose name says so
 (`evaluate`, `validate`, `test`, `predict`, `infer`, `run_validation`, … — see Options), or a loop over
 a validation/test loader (`val_loader`, `test_dl`, `loaders["val"]`, …) that does no backward/step.
-Reported at the first model call.
+Reported at the first model call. An `.eval()` counts for the model it switches: after `student.eval()`,
+an evaluation through `teacher(x)`, or after `model.eval()` one through the EMA copy `ema_model(x)` taken while
+`model` was in train mode, is reported at that call — when the evaluated model is known to be another object
+than every model switched there (built apart in this file, another parameter, a copy), and to start in train
+mode (a torch, torchvision or timm model, a module class of the file, a parameter, a copy made after
+`model.train()`).
 
 ## Why is this bad?
 `torch.no_grad()` and `torch.inference_mode()` do **not** switch a model to eval mode. In train mode,
@@ -72,10 +77,15 @@ def evaluate(model, loader):
 (and `model.train()` again before training resumes).
 
 ## Not flagged
-Calls of something that is not a model: a function of the file or of an imported module bound to the name
+After an `.eval()` of another model: an alias, a wrapper (`nn.DataParallel(model)`), a container of the switched
+model's own layers (`nn.Sequential(*list(model.children())[:-1])`) or an attribute of another object
+(`ema.module`) the file cannot tell apart from the switched model, a model that may start in eval mode
+(`from_pretrained`, a checkpoint, another library's or file's class, a class that switches itself, a copy of
+unknown mode), a module known to compute the same in both modes (`nn.Softmax`). Calls of something that is not
+a model: a function of the file or of an imported module bound to the name
 (`net, loss = d2l.linreg, d2l.squared_loss`), a lambda. Lightning's `validation_step` / `test_step` / `predict_step` (the framework sets eval mode); a
 model's own methods (`self(...)` inside an `nn.Module`: the caller decides the mode); classes where
-some method puts the model in eval mode; pytest/unittest test functions and functions named `test*`
+some method puts that model in eval mode; pytest/unittest test functions and functions named `test*`
 that call a model once without a loop; loops that call `backward()` or an optimizer `step()`.
 
 ## Fix safety
@@ -146,7 +156,10 @@ def train(model, train_loader, val_loader, opt):
                 continue
             first = min(calls, key=lambda c: c.seq)
             if _eval_mode_set(model, ctx, first.seq) or _global_left_in_eval(model, ctx, first):
-                continue
+                # an `.eval()` there may be of another model: `student.eval()`, then `teacher(x)`
+                first = _other_model_evaluated(model, ctx, calls)
+                if first is None:
+                    continue
             inert = _built_without_mode_layers(model, first)
             today = (" (the model is built of layers without Dropout or BatchNorm, so its results do not change today; "
                      "they will once one is added)" if inert else "")
@@ -281,30 +294,56 @@ def _global_left_in_eval(model: SemanticModel, ctx: EvalContext, call) -> bool:
     return since is not None and model.runs_after(fn, since)
 
 
-def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int) -> bool:
+def _other_model_evaluated(model: SemanticModel, ctx: EvalContext, calls: list) -> ModelCall | None:
+    """The first call of a model that no `.eval()` before it can have switched, when the evaluation code
+    switches only other models: every switch there (in the function, its helpers, its callers) is known to be
+    of a different object (`student.eval()` and `teacher(x)` built apart, two parameters, a copy made while the
+    original was in train mode), and the evaluated model is known to start in train mode
+    (`ModelObjects.made_in_train_mode`) — not a model known to compute the same in both modes, not an alias,
+    an attribute of another object or a wrapper the file cannot follow (`model.module`, `ema.module`)."""
+    seen: set[str] = set()
+    for call in sorted(calls, key=lambda c: c.seq):
+        text = call.text
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        if not model.model_objects().made_in_train_mode(text, call.function):
+            continue  # (what the file cannot follow, or a model that may start in eval mode)
+        if _eval_mode_set(model, ctx, call.seq, call) or _global_left_in_eval(model, ctx, call):
+            continue
+        if _built_without_mode_layers(model, call):
+            continue  # (`softmax = nn.Softmax(1)` beside the model: nothing to switch)
+        return call
+    return None
+
+
+def _eval_mode_set(model: SemanticModel, ctx: EvalContext, before: int, call: ModelCall | None = None) -> bool:
+    """Is the model in eval mode at `before`, as the evaluation code, its helpers and its callers tell? With
+    `call`, only the switches that may be of the model it calls count."""
     fn = ctx.function
+    of = (call.text, call.function) if call is not None else None
     if fn is None:
-        return model.eval_mode_at(None, before) is True
-    if model.sets_eval(fn, before):
+        return model.eval_mode_at(None, before, of) is True
+    if model.sets_eval(fn, before, model=of):
         return True
     # the enclosing functions (a nested evaluate() defined inside main())
     parent = fn.parent
     while parent is not None:
-        if model.sets_eval(parent, before):
+        if model.sets_eval(parent, before, model=of):
             return True
         parent = parent.parent
     if ctx.loop is None:
         # callers that put the model in eval mode before calling this function
         for site in model.call_sites(fn):
             # the caller (or a helper it called earlier, like `evaluate()`) left the model in eval mode
-            if model.eval_mode_at(site.function, site.seq) is True:
+            if model.eval_mode_at(site.function, site.seq, of) is True:
                 return True
         # callers in other files of the project: every one of them has the model in eval mode
         ext = model.external_sites(fn)
         if ext and all(s.eval_mode is True for s in ext):
             return True
         # a class whose methods put the model in eval mode (an evaluator / predictor object)
-        if fn.class_info is not None and any(model.sets_eval(m) for m in fn.class_info.methods):
+        if fn.class_info is not None and any(model.sets_eval(m, model=of) for m in fn.class_info.methods):
             return True
     return False
 

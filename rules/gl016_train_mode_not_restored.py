@@ -27,7 +27,11 @@ Flags `model.eval()` (or `model.train(False)`) inside a training loop — a loop
 nothing in that loop puts the model back in training mode: no `model.train()` anywhere in the loop
 (at its top, after the validation, in a nested loop), no call to a helper of this file that calls
 `.train()` (a `train_one_epoch(model)` that starts with `model.train()`, an `evaluate(model)` that
-restores the mode with `model.train()` / `model.train(was_training)`). Also flags the `eval()` inside
+restores the mode with `model.train()` / `model.train(was_training)`). A `train()` of another model does not
+count: in a GAN loop that starts with `D.train()` and puts `G` in eval mode to draw samples, `G` trains in eval
+mode from the second epoch on (two models the file builds apart, two parameters of the training function, two
+`self.X` built apart; an alias, a wrapper such as `nn.DataParallel(model)`, a container holding the model, or a
+receiver the file cannot follow counts as the same model). Also flags the `eval()` inside
 such a helper (`validate(model)`) when the training loop calling it never switches back. Reported at
 the `eval()` call — or, when the helper is imported from another file of the project
 (`from utils import validate`), at the call in the training loop, naming the helper's file and line.
@@ -78,7 +82,8 @@ for epoch in range(epochs):
 ```
 
 ## Not flagged
-`model.train()` anywhere in the training loop; a helper of this file called in the loop that calls
+`model.train()` anywhere in the training loop (or the `train()` of an alias, a wrapper or a container of the
+model, or of a receiver the file cannot tell apart from it); a helper of this file called in the loop that calls
 `model.train()` (`train_one_epoch`), or an evaluation helper that restores the mode
 (`was = model.training; model.eval(); ...; model.train(was)`); an `eval()` after the training loop (final
 evaluation); an `eval()` followed by `break` / `return` / `raise` in its block (the loop ends there); a
@@ -193,7 +198,7 @@ for epoch in range(3):
                         receiver = _at_call(sw, callee, call)
                         if id(sw.node) in reported or not model.is_trained(receiver):
                             continue
-                        if model.restores_train_mode(loop, receiver):
+                        if model.restores_train_mode(loop, receiver, _spelled_in(sw, receiver, call)):
                             continue
                         reported.add(id(sw.node))
                         yield _tiered(model, sw.node, _message(sw, call, receiver), receiver, call.function, call.seq)
@@ -203,7 +208,9 @@ for epoch in range(3):
                 continue  # (a loop that runs backward only to read gradients — Grad-CAM — may run in eval mode)
             found = model.last_mode_event(loop.function, loop.seq)
             if found is None or not found[0]:
-                continue
+                found = _left_in_eval_before(model, loop)  # (`G.eval()`, then `D.train()` before the loop)
+                if found is None:
+                    continue
             event = found[1]
             call: LocalCall | None = None
             if isinstance(event, ImportedCall):
@@ -222,7 +229,7 @@ for epoch in range(3):
                                  if f is sw.function), receiver)
             if sw.kind != "eval" or id(sw.node) in reported or not model.is_trained(receiver):
                 continue
-            if model.restores_train_mode(loop, receiver):
+            if model.restores_train_mode(loop, receiver, _spelled_in(sw, receiver, call)):
                 continue
             reported.add(id(sw.node))
             node, where = (call.node, call) if call is not None else (sw.node, sw)
@@ -331,6 +338,35 @@ def _at_call(sw: ModeSwitch, callee: FunctionInfo, call: LocalCall) -> str:
     arg = argument_expr(call, ref)
     text = dotted(arg) if arg is not None else None
     return text + dot + rest if text is not None else recv
+
+
+def _left_in_eval_before(model: SemanticModel, loop: LoopInfo) -> tuple[bool, ModeSwitch] | None:
+    """An `X.eval()` before `loop`, in its function, that is the last switch of `X` there when the switches of
+    other models are passed over (`G.eval()` for a baseline sample, then `D.train()`, then the loop)."""
+    for sw in reversed(model.switches):
+        if sw.function is not loop.function or sw.seq >= loop.seq or sw.kind != "eval" or not sw.receiver:
+            continue
+        found = model.last_mode_event(loop.function, loop.seq, set(), (sw.receiver, loop.function))
+        if found is not None and found[1] is sw and not _rebound_between(model, sw, loop):
+            return True, sw
+    return None
+
+
+def _rebound_between(model: SemanticModel, sw: ModeSwitch, loop: LoopInfo) -> bool:
+    """May the receiver of `sw` be bound to a new model between the switch and the loop (a notebook cell that
+    builds it again)? At the top level, an assignment in a top-level statement between them; in a function, a
+    second assignment (one assignment of a local comes before its use)."""
+    assigned = model.assignments(loop.function, sw.receiver)
+    if loop.function is not None:
+        return len(assigned) > 1
+    start, end = model.top_of(sw.seq), model.top_of(loop.seq)
+    return any(start <= a.top <= end for a in assigned)
+
+
+def _spelled_in(sw: ModeSwitch, receiver: str, call: LocalCall | None) -> FunctionInfo | None:
+    """The function whose names a switch's receiver is in: the caller's when the call maps it to an argument
+    (`validate(model)`), else the switch's own."""
+    return call.function if call is not None and receiver != sw.receiver else sw.function
 
 
 def _tiered(model: SemanticModel, node, message: str, receiver: str, fn, seq: int) -> Finding:

@@ -373,21 +373,28 @@ class SemanticModel(TrainingQueries, RegionQueries):
                 return False
         return True
 
-    def sets_eval(self, fn: FunctionInfo | None, before: int | None = None, _seen: set[int] | None = None) -> bool:
+    def sets_eval(self, fn: FunctionInfo | None, before: int | None = None, _seen: set[int] | None = None,
+                  model: tuple[str, FunctionInfo | None] | None = None) -> bool:
         """Does fn (None: the module's top level) put a model in eval mode (itself, or through a helper of
-        this file it calls) before sequence point `before`?"""
+        this file it calls) before sequence point `before`? With `model` (a receiver and the function that
+        spells it), a switch (of `fn` or of a helper of this file) counts only when its receiver may be that
+        model (not `student.eval()` for `teacher`); an imported function's always counts."""
         seen = _seen if _seen is not None else set()
         if id(fn) in seen:
             return False
         seen.add(id(fn))
-        seqs = fn.eval_seqs if fn is not None else self.module_eval_seqs
-        if any(before is None or s < before for s in seqs):
+        if model is None:
+            seqs = fn.eval_seqs if fn is not None else self.module_eval_seqs
+            if any(before is None or s < before for s in seqs):
+                return True
+        elif any(sw.kind != "train" and (before is None or sw.seq < before)
+                 and not self.other_model(sw.receiver, fn, *model) for sw in self._switches_of.get(id(fn), ())):
             return True
         for call in self._calls_by_fn.get(id(fn), ()):
             if before is not None and call.seq >= before:
                 continue
             for callee in self.functions_named(call.name):
-                if self.sets_eval(callee, None, seen):
+                if self.sets_eval(callee, None, seen, model):
                     return True
         if self.external.callees:
             for icall in self._imported_by_fn.get(id(fn), ()):
@@ -412,31 +419,46 @@ class SemanticModel(TrainingQueries, RegionQueries):
         self._mode_effects[key] = result
         return result
 
-    def eval_mode_at(self, fn: FunctionInfo | None, before: int) -> bool | None:
+    def eval_mode_at(self, fn: FunctionInfo | None, before: int,
+                     model: tuple[str, FunctionInfo | None] | None = None) -> bool | None:
         """Is a model in eval mode at sequence point `before` of `fn` (None: the module's top level), as
-        far as the switches and the calls of that scope before it tell? True / False, None: nothing there."""
-        return self._last_switch(fn, before, set())
+        far as the switches and the calls of that scope before it tell? True / False, None: nothing there.
+        `model`: that model (a receiver, the function that spells it; see `last_mode_event`)."""
+        found = self.last_mode_event(fn, before, None if model is None else set(), model)
+        return found[0] if found is not None else None
 
     def _last_switch(self, fn: FunctionInfo | None, before: int | None, seen: set[int]) -> bool | None:
         found = self.last_mode_event(fn, before, seen)
         return found[0] if found is not None else None
 
-    def last_mode_event(self, fn: FunctionInfo | None, before: int | None,
-                        _seen: set[int] | None = None) -> tuple[bool, ModeSwitch | LocalCall] | None:
+    def last_mode_event(self, fn: FunctionInfo | None, before: int | None, _seen: set[int] | None = None,
+                        model: tuple[str, FunctionInfo | None] | None = None,
+                        ) -> tuple[bool, ModeSwitch | LocalCall] | None:
         """The last event of `fn`'s own body (None: the module's top level) before `before` that decides a
-        model's train/eval mode — a switch, or a call of a helper that switches — and whether it leaves eval."""
+        model's train/eval mode — a switch, or a call of a helper that switches — and whether it leaves eval.
+        `model` (a receiver, the function that spells it): the switches known to be of another model
+        (`other_model`) are passed over, in `fn` and in the helpers it calls (`evaluate(student, teacher)` that
+        switches only `student`, asked for `teacher`)."""
         seen = _seen if _seen is not None else set()
         for seq, event, callees in self._mode_events(fn):
             if before is not None and seq >= before:
                 continue
             if type(event) is ModeSwitch:
+                if model is not None and self.other_model(event.receiver, event.function, *model):
+                    continue
                 if event.kind == "restore":
                     return None  # `model.train(was_training)`: back to the mode it was in before, not decided here
                 return event.kind != "train", event
             if type(event) is ImportedCall:
                 return self.external.callees[event.target].effect, event
             for callee in callees:
-                effect = self.mode_effect(callee, seen)
+                if model is None:
+                    effect = self.mode_effect(callee, seen)
+                elif id(callee) in seen:
+                    continue
+                else:
+                    found = self.last_mode_event(callee, None, seen | {id(fn)}, model)
+                    effect = found[0] if found is not None else None
                 if effect is not None:
                     return effect, event
         return None

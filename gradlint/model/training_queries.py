@@ -324,11 +324,30 @@ class TrainingQueries:
         """Does `fn` (or a function it calls) switch a model to train mode (`train()`, `train(flag)`)?"""
         return self.reaches(fn, lambda f: any(s.kind in ("train", "restore") for s in self._switches_in(f)))  # type: ignore[attr-defined]
 
-    def restores_train_mode(self, loop: LoopInfo, receiver: str) -> bool:
-        """Does something in `loop` put `receiver` back in train mode: a `train()` switch, a call of a
-        function that switches to train mode (of this file or imported), or a rebinding of the model?"""
+    def other_model(self, a: str, a_fn: FunctionInfo | None, b: str, b_fn: FunctionInfo | None) -> bool:
+        """Are the receivers `a` (as `a_fn` spells it; None: the top level) and `b` (in `b_fn`) known to be
+        different model objects (`G` and `D`, a student and its teacher)? False when unknown
+        (`gradlint.model.same_model`)."""
+        return self.model_objects().distinct(a, a_fn, b, b_fn)
+
+    def model_objects(self):
+        """What each receiver may hold (`gradlint.model.same_model.ModelObjects`), built once."""
+        found = self.__dict__.get("_model_objects")
+        if found is None:
+            from gradlint.model.same_model import ModelObjects
+
+            found = self._model_objects = ModelObjects(self)  # type: ignore[arg-type]
+        return found
+
+    def restores_train_mode(self, loop: LoopInfo, receiver: str, spelled_in: FunctionInfo | None | bool = True) -> bool:
+        """Does something in `loop` put `receiver` back in train mode: a `train()` switch that may be of the
+        same model (`D.train()` does not restore `G`: two models the file builds apart), a call of a function
+        that switches to train mode (of this file or imported), or a rebinding of the model? `spelled_in`:
+        the function whose names `receiver` is in (True: the loop's)."""
         fn = loop.function
+        where = fn if spelled_in is True else spelled_in
         if any(sw.kind in ("train", "restore") and self.inside(sw.seq, sw.function, loop)
+               and not self.other_model(sw.receiver, fn, receiver, where)  # type: ignore[arg-type]
                for sw in self._switches_in(fn)):
             return True
         if any(self.sets_train(callee) for call in self.calls_in(loop) for callee in self.functions_named(call.name)):  # type: ignore[attr-defined]

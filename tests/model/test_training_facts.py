@@ -567,3 +567,115 @@ def test_gl008_reads_the_core_optimizer_facts():
     """, extensions=(TensorFacts,))
     (op,) = m.ext(TensorFacts).optimizer_params
     assert op.call is m.optimizers[0].node and op.key == "b" and op.optimizer == "torch.optim.adam.Adam"
+
+
+# ------------------------------------------------------------------ which model a switch is of
+
+
+def test_other_model_tells_models_built_apart():
+    """`other_model(a, fn_a, b, fn_b)`: known different objects — two constructions of the file, two
+    `self.X` built apart, two parameters; not an alias, a wrapper, a container, a copy's original and copy
+    when unknown, an attribute of another object, a name the file does not bind."""
+    m = model_of("""
+        import copy
+        import torch.nn as nn
+        G = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16)).to(device)
+        D = nn.DataParallel(Discriminator(ndf))
+        alias = G
+        wrapped = nn.DataParallel(G)
+        whole = nn.Sequential(G, nn.Linear(16, 1))
+        ema = copy.deepcopy(G)
+        both = G if flag else D
+        def fit(netG, netD):
+            pass
+        class Trainer:
+            def __init__(self, nz):
+                self.gen = Generator(nz)
+                self.disc = Discriminator(nz)
+                self.again = self.gen
+    """)
+    f = fn(m, "fit")
+    t = fn(m, "__init__")
+    assert m.other_model("G", None, "D", None)
+    assert m.other_model("G", None, "ema", None)  # a copy is another object
+    assert m.other_model("netG", f, "netD", f)  # two parameters no call site fills with the same model
+    assert m.other_model("self.gen", t, "self.disc", t)
+    for same in ("alias", "wrapped", "whole", "both", "G.module", "unknown_name"):
+        assert not m.other_model("G", None, same, None), same
+    assert not m.other_model("self.gen", t, "self.again", t)
+    assert not m.other_model("netG", f, "G", None)  # a parameter may hold any model of the file
+    objects = m.model_objects()
+    assert objects.holds("G", None) == objects.holds("alias", None) == objects.holds("wrapped", None)
+    assert objects.holds("whole", None) is None  # handed an existing model: it may hold it
+
+
+def test_restores_train_mode_counts_the_switch_of_the_same_model():
+    m = model_of("""
+        import torch
+        import torch.nn as nn
+        G = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16))
+        D = nn.Sequential(nn.Linear(16, 1))
+        net = G
+        opt = torch.optim.Adam(G.parameters())
+        for epoch in range(3):
+            D.train()
+            opt.zero_grad(); G(z).sum().backward(); opt.step()
+            G.eval()
+        for epoch in range(3):
+            net.train()
+            opt.zero_grad(); G(z).sum().backward(); opt.step()
+            G.eval()
+    """)
+    first, second = m.loops
+    assert not m.restores_train_mode(first, "G")  # D.train() is of another model
+    assert m.restores_train_mode(first, "D")
+    assert m.restores_train_mode(second, "G")  # net is G
+
+
+def test_eval_switches_of_another_model_are_passed_over_when_asked_for_a_model():
+    """`sets_eval(fn, before, model=...)`, `eval_mode_at(fn, before, model)`, `last_mode_event(..., model)`:
+    a switch of another model does not count, in the function and in the helpers it calls."""
+    m = model_of("""
+        import torch.nn as nn
+        student = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
+        teacher = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
+        def evaluate(batches):
+            student.eval()
+            return [teacher(x) for x in batches]
+        def switch(a, b):
+            a.eval()
+        teacher.train()
+        switch(student, teacher)
+        probe()
+    """)
+    ev = fn(m, "evaluate")
+    end = max(c.seq for c in m.local_calls) + 1
+    assert m.sets_eval(ev) and m.sets_eval(ev, model=("student", ev))
+    assert not m.sets_eval(ev, model=("teacher", ev))
+    assert m.eval_mode_at(None, end) is True
+    assert m.eval_mode_at(None, end, ("student", None)) is True  # through the helper's `a.eval()`
+    assert m.eval_mode_at(None, end, ("teacher", None)) is False  # passed over to `teacher.train()`
+
+
+def test_made_in_train_mode():
+    """Evaluation of another model is reported only for a model known to start in train mode."""
+    m = model_of("""
+        import copy
+        import torch.nn as nn
+        from transformers import AutoModel
+        model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())
+        early = copy.deepcopy(model)
+        model.train()
+        ema = copy.deepcopy(model)
+        model.eval()
+        late = copy.deepcopy(model)
+        bert = AutoModel.from_pretrained("b")
+        def make():
+            return copy.deepcopy(model)
+        inner = make()
+    """)
+    objects = m.model_objects()
+    assert objects.made_in_train_mode("model", None)
+    assert objects.made_in_train_mode("ema", None)  # copied after `model.train()`
+    for name in ("early", "late", "bert", "unknown"):
+        assert not objects.made_in_train_mode(name, None), name

@@ -367,3 +367,188 @@ def test_tier_of_a_global_assigned_after_the_function(layer, tier):
             "def test():\n    for x, y in loader:\n        classifier(x)\n"
             "if __name__ == '__main__':\n    classifier = Net()\n    test()\n")
     assert [t for _, t in _tiers(code)] == [tier]
+
+
+# An `.eval()` counts for the model it switches (and the objects that are the same model): `student.eval()`
+# then an evaluation through `teacher(x)`, or `model.eval()` then the EMA copy `ema_model(x)` made while the
+# model was in train mode, leaves the evaluated model in train mode. Reported only when the evaluated model is
+# known to be another object than every switched one; aliases, wrappers, attributes of other objects
+# (`ema.module`) and copies whose mode is unknown stay silent.
+_TWO_HEAD = (
+    "import copy\n"
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "student = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))\n"
+    "teacher = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))\n"
+)
+_EMA_HEAD = (
+    "import copy\n"
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "model = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.Dropout(0.3), nn.Linear(32, 3))\n"
+    "model.train()\n"
+    "ema_model = copy.deepcopy(model)\n"
+)
+_EMA_EVALUATE = """
+def evaluate(model, ema_model, batches):
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for x, y in batches:
+            total += loss_fn(ema_model(x), y).item()
+    return total
+"""
+
+OTHER_MODEL_BAD = {
+    # bug_27: the EMA copy, taken in train mode, evaluated after `model.eval()`
+    "ema_copy_parameter": (_EMA_HEAD + _EMA_EVALUATE + "e1, e2 = evaluate(model, ema_model, val), "
+                           "evaluate(model, ema_model, val)\n", "ema_model(x)"),
+    # a teacher of the module's top level, evaluated after `student.eval()`
+    "teacher_global": (_TWO_HEAD + """
+def evaluate(batches):
+    student.eval()
+    outs = []
+    with torch.no_grad():
+        for x in batches:
+            outs.append(teacher(x))
+    return outs
+""", "teacher(x)"),
+    # an evaluation loop of the top level
+    "teacher_top_level_loop": (_TWO_HEAD + """
+student.eval()
+with torch.no_grad():
+    for x, y in val_loader:
+        out = teacher(x)
+""", "teacher(x)"),
+    # two parameters, the first one switched, the second one evaluated
+    "teacher_parameter": (_TWO_HEAD + """
+def validate(student_net, teacher_net, loader):
+    student_net.eval()
+    with torch.no_grad():
+        for x, y in loader:
+            agreement = (teacher_net(x).argmax(1) == y).float().mean()
+validate(student, teacher, val_loader)
+""", "teacher_net(x)"),
+    # a module class of the file, built apart from the switched model
+    "teacher_class_of_the_file": (_TWO_HEAD + """
+class Teacher(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2))
+    def forward(self, x):
+        return self.body(x)
+big = Teacher()
+def predict(batches):
+    student.eval()
+    with torch.no_grad():
+        return [big(x).argmax(1) for x in batches] + [big(batches[0])]
+""", "+ [big(batches[0])]"),
+    # a head built apart, with its own Dropout, on top of the switched model
+    "separate_head": (_EMA_HEAD + """
+head = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.1))
+def evaluate(batches):
+    model.eval()
+    with torch.no_grad():
+        for x in batches:
+            probs = head(model(x)).softmax(1)
+""", "head(model(x))"),
+    # a distiller object: another method switches the student only
+    "distiller_attributes": (_TWO_HEAD + """
+class Distiller:
+    def __init__(self):
+        self.student = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        self.teacher = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+    def prepare(self):
+        self.student.eval()
+    def evaluate(self, loader):
+        self.prepare()
+        for x, y in loader:
+            out = self.teacher(x)
+""", "self.teacher(x)"),
+}
+
+OTHER_MODEL_GOOD = {
+    # both switched
+    "both_switched": _TWO_HEAD + "def evaluate(batches):\n    student.eval()\n    teacher.eval()\n"
+                                 "    for x in batches:\n        teacher(x)\n",
+    # the teacher put in eval mode by the caller
+    "teacher_switched_by_the_caller": _TWO_HEAD + "def evaluate(batches):\n    student.eval()\n"
+                                                  "    for x in batches:\n        teacher(x)\n"
+                                                  "teacher.eval()\nevaluate(val)\n",
+    # an alias of the switched model
+    "alias": _TWO_HEAD + "net = student\ndef evaluate(batches):\n    student.eval()\n"
+                         "    for x in batches:\n        net(x)\n",
+    # a wrapper running the switched model
+    "data_parallel": _TWO_HEAD + "dp = nn.DataParallel(student)\ndef evaluate(batches):\n    student.eval()\n"
+                                 "    for x in batches:\n        dp(x)\n",
+    # the copy was made after `model.eval()`: it is in eval mode too
+    "copy_made_in_eval_mode": _EMA_HEAD.replace("model.train()", "model.eval()") + _EMA_EVALUATE
+    + "evaluate(model, ema_model, val)\n",
+    # the copy's mode is not known (nothing switched the original before the copy)
+    "copy_of_unknown_mode": _EMA_HEAD.replace("model.train()\n", "") + _EMA_EVALUATE
+    + "evaluate(model, ema_model, val)\n",
+    # the same object passed for both parameters
+    "same_model_twice": _EMA_HEAD + _EMA_EVALUATE + "evaluate(model, model, val)\n",
+    # an attribute of another object (`ema.module`): the file cannot tell which model it is
+    "attribute_of_another_object": _EMA_HEAD + "def evaluate(batches):\n    model.eval()\n"
+                                               "    for x in batches:\n        ema.module(x)\n",
+    # the same distiller, switching the teacher in another method
+    "distiller_teacher_switched_elsewhere": _TWO_HEAD + """
+class Distiller:
+    def __init__(self):
+        self.student = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+        self.teacher = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        self.teacher.eval()
+    def evaluate(self, loader):
+        self.student.eval()
+        for x, y in loader:
+            out = self.teacher(x)
+""",
+    # a helper of the file switching the teacher it is handed
+    "teacher_switched_by_a_helper": _TWO_HEAD + "def freeze(m):\n    m.eval()\n"
+                                                "def evaluate(batches):\n    student.eval()\n    freeze(teacher)\n"
+                                                "    for x in batches:\n        teacher(x)\n",
+    # a container of the switched model's own layers (they are in eval mode)
+    "parts_of_the_model": _EMA_HEAD + "feat = nn.Sequential(model[0], model[1])\n"
+                                      "body = nn.Sequential(*list(model.children())[:-1])\n"
+                                      "def evaluate(batches):\n    model.eval()\n"
+                                      "    for x in batches:\n        feat(x)\n        body(x)\n",
+    # a model that may start in eval mode: `from_pretrained` returns one, a class that switches itself
+    "from_pretrained": _EMA_HEAD + "from transformers import AutoModel\nbert = AutoModel.from_pretrained('b')\n"
+                                   "def evaluate(batches):\n    model.eval()\n"
+                                   "    for x in batches:\n        bert(x)\n",
+    "class_that_switches_itself": _EMA_HEAD + "class Frozen(nn.Module):\n    def __init__(self):\n"
+                                              "        super().__init__()\n        self.f = nn.Dropout()\n"
+                                              "        self.eval()\nfeat = Frozen()\n"
+                                              "def evaluate(batches):\n    model.eval()\n"
+                                              "    for x in batches:\n        feat(x)\n",
+    # a module without train/eval behaviour beside the model
+    "mode_free_module": _EMA_HEAD + "softmax = nn.Softmax(dim=1)\ndef evaluate(batches):\n    model.eval()\n"
+                                    "    for x in batches:\n        softmax(model(x))\n",
+}
+
+
+@pytest.mark.parametrize("name", OTHER_MODEL_BAD)
+def test_eval_of_another_model_does_not_count(name):
+    code, call = OTHER_MODEL_BAD[name]
+    row = next(i for i, line in enumerate(code.splitlines(), 1) if call in line)
+    assert rows("GL004", code) == [row]
+
+
+@pytest.mark.parametrize("name", OTHER_MODEL_GOOD)
+def test_eval_of_the_same_model_counts(name):
+    assert rows("GL004", OTHER_MODEL_GOOD[name]) == []
+
+
+def test_two_parameters_of_an_evaluation_function():
+    """Two parameters are two models; the second one is reported when no call of the file fills it, not when
+    a call passes something the file cannot follow (a wrapper such as timm's `ModelEmaV2` keeps its copy in
+    eval mode)."""
+    code = ("import torch\n"
+            "def evaluate(model, ema_model, batches):\n"
+            "    model.eval()\n"
+            "    with torch.no_grad():\n"
+            "        for x in batches:\n"
+            "            out = ema_model(x)\n")
+    assert rows("GL004", code) == [6]
+    assert rows("GL004", code + "from timm.utils import ModelEmaV2\nevaluate(net, ModelEmaV2(net), val)\n") == []

@@ -439,3 +439,187 @@ def test_a_model_updated_by_hand_from_its_gradients_is_trained(start, update, te
     code = _MANUAL.format(start=start, update=update, tested=tested)
     eval_line = code.splitlines().index("    net.eval()") + 1
     assert rows("GL016", code) == ([eval_line] if reported else [])
+
+
+# Two models in one training loop (a GAN): a `train()` of one does not restore the other. `D.train()` at the top
+# of the epoch and `G.eval()` for the samples leave G training in eval mode from the second epoch on (BatchNorm
+# frozen). A switch counts for the object it switches: the same name, an alias, a wrapper, a container holding
+# it, or a receiver the file cannot follow (then the rule stays silent).
+_GAN_HEAD = (
+    "import copy\n"
+    "import torch\n"
+    "import torch.nn as nn\n"
+    "G = nn.Sequential(nn.Linear(8, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 16))\n"
+    "D = nn.Sequential(nn.Linear(16, 32), nn.Dropout(0.3), nn.Linear(32, 1))\n"
+)
+
+TWO_MODELS_BAD = {
+    # bug_34: D.train() at the top of the epoch, G.eval() for the samples
+    "gan_only_d_train": (
+        _GAN_HEAD + """
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+G.train()
+for epoch in range(3):
+    D.train()
+    for real in loader:
+        fake = G(torch.randn(32, 8))
+        opt_d.zero_grad(); d_loss(D(real), D(fake.detach())).backward(); opt_d.step()
+        opt_g.zero_grad(); g_loss(D(fake)).backward(); opt_g.step()
+    G.eval()
+    with torch.no_grad():
+        samples = G(fixed_z)
+""", "    G.eval()"),
+    # the mirror: G.train() at the top, D put in eval mode after the epoch
+    "gan_only_g_train": (
+        _GAN_HEAD + """
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+for epoch in range(3):
+    G.train()
+    for real in loader:
+        fake = G(torch.randn(32, 8))
+        opt_d.zero_grad(); d_loss(D(real), D(fake.detach())).backward(); opt_d.step()
+        opt_g.zero_grad(); g_loss(D(fake)).backward(); opt_g.step()
+    D.eval()
+    with torch.no_grad():
+        scores = D(real)
+""", "    D.eval()"),
+    # two parameters of the training function
+    "gan_function_parameters": (
+        _GAN_HEAD + """
+def fit(netG, netD, loader, epochs):
+    opt_g = torch.optim.Adam(netG.parameters())
+    opt_d = torch.optim.Adam(netD.parameters())
+    for epoch in range(epochs):
+        netD.train()
+        for real in loader:
+            fake = netG(torch.randn(32, 8))
+            opt_d.zero_grad(); d_loss(netD(real), netD(fake.detach())).backward(); opt_d.step()
+            opt_g.zero_grad(); g_loss(netD(fake)).backward(); opt_g.step()
+        netG.eval()
+        save_samples(netG(fixed_z))
+""", "        netG.eval()"),
+    # a trainer class building both
+    "gan_trainer_attributes": (
+        _GAN_HEAD + """
+class GANTrainer:
+    def __init__(self, nz):
+        self.G = nn.Sequential(nn.Linear(nz, 16), nn.BatchNorm1d(16))
+        self.D = nn.Sequential(nn.Linear(16, 1))
+        self.opt_g = torch.optim.Adam(self.G.parameters())
+        self.opt_d = torch.optim.Adam(self.D.parameters())
+    def fit(self, loader, epochs):
+        for epoch in range(epochs):
+            self.D.train()
+            for real in loader:
+                fake = self.G(torch.randn(32, 8))
+                self.opt_d.zero_grad(); d_loss(self.D(real), self.D(fake.detach())).backward(); self.opt_d.step()
+                self.opt_g.zero_grad(); g_loss(self.D(fake)).backward(); self.opt_g.step()
+            self.G.eval()
+            self.sample()
+""", "            self.G.eval()"),
+    # G left in eval mode before the loop, which puts only D in train mode
+    "gan_eval_before_the_loop": (
+        _GAN_HEAD + """
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+G.eval()
+with torch.no_grad():
+    baseline = G(fixed_z)
+for epoch in range(3):
+    D.train()
+    for real in loader:
+        fake = G(torch.randn(32, 8))
+        opt_d.zero_grad(); d_loss(D(real), D(fake.detach())).backward(); opt_d.step()
+        opt_g.zero_grad(); g_loss(D(fake)).backward(); opt_g.step()
+""", "G.eval()"),
+}
+
+_TWO_MODELS_LOOP = """
+opt = torch.optim.Adam(model.parameters())
+for epoch in range(3):
+    {train}
+    for x, y in loader:
+        opt.zero_grad(); loss_fn(model(x), y).backward(); opt.step()
+    {evaluated}.eval()
+    with torch.no_grad():
+        val = {evaluated}(x_val)
+"""
+
+TWO_MODELS_GOOD = {
+    # the same name, switched back at the top of the loop
+    "same_name": "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())\n"
+                 + _TWO_MODELS_LOOP.format(train="model.train()", evaluated="model"),
+    # an alias of the model
+    "alias": "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())\nnet = model\n"
+             + _TWO_MODELS_LOOP.format(train="net.train()", evaluated="model"),
+    # a wrapper runs the module it is given: its train() switches the model
+    "data_parallel_wrapper": "net = nn.Sequential(nn.Linear(4, 4), nn.Dropout())\nmodel = nn.DataParallel(net)\n"
+                             + _TWO_MODELS_LOOP.format(train="model.train()", evaluated="net").replace(
+                                 "model.parameters()", "net.parameters()"),
+    # a container holding the model it switches
+    "container": "backbone = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))\n"
+                 "model = nn.Sequential(backbone, nn.Linear(4, 2))\n"
+                 + _TWO_MODELS_LOOP.format(train="model.train()", evaluated="backbone").replace(
+                     "model.parameters()", "backbone.parameters()"),
+    # a model given to a class of another library (it may hold it)
+    "wrapped_by_an_unknown_class": "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())\nwrapped = Wrapper(model)\n"
+                                   + _TWO_MODELS_LOOP.format(train="wrapped.train()", evaluated="model"),
+    # a receiver the file cannot follow: an attribute of another object, a name bound by a loop
+    "attribute_of_another_object": "model = nn.Sequential(nn.Linear(4, 4), nn.Dropout())\n"
+                                   + _TWO_MODELS_LOOP.format(train="trainer.model.train()", evaluated="model"),
+    "imported_model": "from nets import model, other\n"
+                      + _TWO_MODELS_LOOP.format(train="other.train()", evaluated="model"),
+}
+
+
+@pytest.mark.parametrize("name", TWO_MODELS_BAD)
+def test_train_of_another_model_does_not_restore(name):
+    code, line = TWO_MODELS_BAD[name]
+    assert rows("GL016", code) == [code.splitlines().index(line) + 1]
+
+
+@pytest.mark.parametrize("name", TWO_MODELS_GOOD)
+def test_train_of_the_same_model_restores(name):
+    code = "import torch\nimport torch.nn as nn\n" + TWO_MODELS_GOOD[name]
+    assert rows("GL016", code) == []
+
+
+def test_two_parameters_passed_the_same_model_are_the_same_model():
+    code = _GAN_HEAD + """
+def fit(netG, netD, loader):
+    opt = torch.optim.Adam(netG.parameters())
+    for epoch in range(3):
+        netD.train()
+        for real in loader:
+            opt.zero_grad(); netG(real).sum().backward(); opt.step()
+        netG.eval()
+fit(G, G, loader)
+"""
+    assert rows("GL016", code) == []
+    assert rows("GL016", code.replace("fit(G, G, loader)", "fit(G, D, loader)")) == [
+        code.splitlines().index("        netG.eval()") + 1]
+
+
+def test_eval_before_the_loop_then_train_of_another_model():
+    """`G.eval()` for a baseline sample, then `D.train()` right before the loop: the last switch before the
+    loop is of D, the last one of G leaves it in eval mode."""
+    code = _GAN_HEAD + """
+opt_g = torch.optim.Adam(G.parameters())
+opt_d = torch.optim.Adam(D.parameters())
+G.eval()
+baseline = G(fixed_z)
+D.train()
+for epoch in range(3):
+    for real in loader:
+        fake = G(torch.randn(32, 8))
+        opt_d.zero_grad(); d_loss(D(real), D(fake.detach())).backward(); opt_d.step()
+        opt_g.zero_grad(); g_loss(D(fake)).backward(); opt_g.step()
+"""
+    assert rows("GL016", code) == [code.splitlines().index("G.eval()") + 1]
+    assert rows("GL016", code.replace("D.train()", "G.train()")) == []
+    assert rows("GL016", code.replace("D.train()", "D.train()\nnet = G\nnet.train()")) == []
+    # a notebook cell that builds G again: the new G is in train mode
+    assert rows("GL016", code.replace("D.train()", "G = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16))\n"
+                                                   "D.train()")) == []

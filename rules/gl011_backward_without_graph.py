@@ -25,6 +25,10 @@ Flags `.backward()` on a value that was computed entirely with grad mode off:
   or after a bare `torch.set_grad_enabled(False)`;
 * in a function decorated with `@torch.no_grad()` / `@torch.no_grad` / `@torch.inference_mode()`,
   or returned by such a function of this file (`loss = compute_loss(...)`);
+* returned by a function of this file that computes what it returns with grad mode off in its body
+  (`with torch.no_grad(): return criterion(model(x), y)`, or `out` made in the block and
+  `return F.mse_loss(out, y)` where every other operand is an argument that carries no graph at that
+  call: data, a batch of a loader, a value made with grad mode off);
 * or derived only from such values afterwards (`loss.mean()`, `loss * 0.5`, `(a + b) / 2`).
 
 * or in a Lightning `validation_step` / `test_step` / `predict_step`, which the framework runs under
@@ -66,7 +70,9 @@ recording of new operations: verified, gradients arrive); a value only partly co
 factories, `nn.Parameter`: that is GL019's graph-cut pattern); tensors built with `requires_grad=True`
 under no_grad (factories are not affected by no_grad); a name bound differently in another branch
 (`if train: ... else: with torch.no_grad(): ...`); `set_grad_enabled(flag)` with a non-constant flag;
-helpers that use `enable_grad` themselves.
+helpers that use `enable_grad` themselves; a helper that computes only part of its result under no_grad
+(a target, a teacher's output) and returns a loss on a model output or on an argument that carries a
+graph (`distill(student(x), x)`).
 
 ## Fix safety
 No automatic fix: moving the computation out of the block changes what is recorded.
@@ -132,6 +138,15 @@ import torch
 with torch.inference_mode():
     model(x).sum().backward()  # gradlint-expect: GL011
 """,
+        """\
+import torch
+def compute_loss(model, x, y):
+    with torch.no_grad():
+        out = model(x)
+    return torch.nn.functional.mse_loss(out, y)
+loss = compute_loss(model, torch.randn(4, 3), torch.randn(4, 1))
+loss.backward()  # gradlint-expect: GL011
+""",
     )
     # Lightning's validation/test/predict hooks run under no_grad / inference_mode without saying so
     prefilter = BACKWARD_WORDS
@@ -163,6 +178,8 @@ with torch.inference_mode():
         if any(model.releafed_after(n, use.function, use.seq) for n in use.names):
             return None  # made a leaf again later (a value re-made each pass)
         callee = model.returned_by(use.values[0])
-        if callee is not None:
+        if callee is not None and model.grad_off_decorator(callee) is not None:
             return f"returned by `{callee}()`, which runs under a grad-mode-off decorator"
+        if callee is not None:
+            return f"returned by `{callee}()`, which computes it with grad mode off (a `no_grad`/`inference_mode` block in it or in a helper it calls)"
         return "computed under `no_grad`/`inference_mode` (grad mode off)"

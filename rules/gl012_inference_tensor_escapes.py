@@ -29,7 +29,10 @@ class InferenceTensorEscapes(Rule):
     docs = f"""\
 ## What it does
 Tracks tensors created inside `with torch.inference_mode():` (or returned by a function of this file
-decorated with `@torch.inference_mode()`) and flags the uses *after* the block that PyTorch rejects:
+decorated with `@torch.inference_mode()`, or that returns a value made in such a block), also kept in a
+list built in the block (`targets = [teacher(x) for x in xs]`, `targets.append(teacher(x))`) and read
+back as `targets[i]`, `for t in targets`, `for x, t in zip(xs, targets)` or `enumerate(targets)`, and
+flags the uses *after* the block that PyTorch rejects:
 
 * an operand of an operation that saves it for backward, with grad mode on and another operand that
   requires grad: `*`, `/`, `@`, `**`, `torch.mul`/`div`/`matmul`/`mm`/`bmm`/`pow`, `.mul()`/`.matmul()`…,
@@ -76,7 +79,9 @@ grad, uses under `no_grad` or inside a later `inference_mode` block (except in-p
 `x.clone()` after the block (a normal tensor), `x = x.to(device)` / `.float()` after the block (may be a
 normal copy), tensors made under `no_grad` instead; views of normal
 tensors taken inside the block (`x = data[0]` is a normal tensor); a name bound differently in another
-branch; values returned by unknown functions.
+branch; values returned by unknown functions; a list that is also given normal tensors (`.append` outside
+the block, `.extend`, `+=`), re-made with `[t.clone() for t in targets]`, or a generator expression
+(it runs where it is read, outside the block).
 
 ## Fix safety
 No automatic fix: whether to switch the block to `torch.no_grad()` or to `.clone()` the result is a
@@ -135,6 +140,15 @@ with torch.inference_mode():
     target = teacher(torch.randn(4, 3))
 loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
 """,
+        """\
+import torch
+import torch.nn.functional as F
+teacher = torch.nn.Linear(3, 2)
+with torch.inference_mode():
+    targets = [teacher(x) for x in batches]
+for x, t in zip(batches, targets):
+    loss = F.mse_loss(model(x), t)  # gradlint-expect: GL012
+""",
     )
     prefilter = INFERENCE_USE_WORDS
     extensions = (NoGradUses,)
@@ -155,7 +169,7 @@ loss = F.mse_loss(model(x), target)  # gradlint-expect: GL012
 
     @staticmethod
     def _message(use: InferenceUse, facts: NoGradUses, model: SemanticModel) -> str | None:
-        name = use.node.value
+        name = model.code(use.node)
         if use.mode is Mode.INFERENCE or use.mode is Mode.UNKNOWN:
             return None
         mode = model.effective_mode(use.mode, use.function)

@@ -23,8 +23,8 @@ from gradlint.model.evaluate import _const_bool, _kwarg, _positional
 from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, Mode
 from gradlint.model.names import GRAD_MODE_NAMES, dotted, is_inplace_method
-from gradlint.model.regions import ALIAS_METHODS, REGION_WORDS
-from gradlint.model.values import GRAPH, Kind, Prov
+from gradlint.model.regions import ALIAS_METHODS, ELEMENTS, EMPTY, REGION_WORDS, element_inference
+from gradlint.model.values import GRAPH, Kind, Prov, evolve
 
 if TYPE_CHECKING:
     from gradlint.model import SemanticModel
@@ -79,7 +79,7 @@ class Operand:
 
 @dataclass(eq=False)
 class InferenceUse:
-    node: cst.Name  # the inference tensor operand
+    node: cst.Name | cst.Subscript  # the inference tensor operand (`t`, an element `targets[i]` of a list)
     value: Prov | None  # what the name holds here (None: not bound in this scope)
     what: str  # "inplace", "requires_grad", "saved"
     op: str  # human words: "`+=`", "`add_()`", "`*`", "`F.mse_loss(...)`", "`model(...)`"
@@ -108,8 +108,11 @@ class NoGradUses(Extension):
     # -------------------------------------------------------------------- assignments
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if self._uses_needed:
-            for t in node.targets:
+        for t in node.targets:
+            target = t.target
+            if type(target) is cst.Subscript and type(target.value) is cst.Name and self.b.regions_tracked:
+                self._list_written(target.value.value, node.value)  # `targets[i] = v`: as `.append(v)`
+            if self._uses_needed:
                 self._target(t.target, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
@@ -135,19 +138,94 @@ class NoGradUses(Extension):
         elif type(node.target) is cst.Subscript and type(node.target.value) is cst.Name:
             self._use(node.target.value, "inplace", f"`{node.target.value.value}[...] {op}`")
 
+    # -------------------------------------------------------------------- regions of returns, lists
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.b.region_return(node)  # what the function returns was made in (`GradRegions.return_regions`)
+
+    def visit_With(self, node: cst.With) -> None:
+        self.b.region_with()  # a grad-mode-off block of the function (`GradRegions.off_blocks`)
+
+    # Lists of inference tensors (`regions.ELEMENTS`): their elements are written into the builder's binding
+    # table here, after the builder's own visit (the loop target bound, the call or assignment evaluated).
+
+    def visit_For(self, node: cst.For) -> None:
+        """`for t in lst`, `for x, t in zip(xs, lst)`, `for i, t in enumerate(lst)`: an element of a list of
+        inference tensors (or a row of one) is one."""
+        if self.b.regions_tracked:
+            self._element_regions(node.target, node.iter)
+
+    def _element_regions(self, target: cst.BaseExpression, it: cst.BaseExpression) -> None:
+        b = self.b
+        if type(target) is cst.Name:
+            if type(it) is cst.Name:
+                inference = element_inference(b.own_prov(it.value))
+                v = b._scope.bindings.get(target.value)
+                if inference is not None and v is not None and v.prov is None:
+                    b._scope.bindings[target.value] = v.with_prov(Prov(inference=inference))
+            return
+        if type(target) not in (cst.Tuple, cst.List) or type(it) is not cst.Call or type(it.func) is not cst.Name:
+            return
+        els = [e.value for e in target.elements]
+        pos = [a.value for a in it.args if a.keyword is None and not a.star]
+        if it.func.value == "zip" and len(pos) == len(it.args) == len(els):
+            for t, src in zip(els, pos):
+                self._element_regions(t, src)
+        elif it.func.value == "enumerate" and len(els) == 2 and pos:
+            self._element_regions(els[1], pos[0])
+
+    def _list_call(self, call: cst.Call) -> None:
+        """`lst.append(v)` (and other calls on a list) where `lst` is an empty list or a list of inference
+        tensors: it stays one only while every element added is an inference tensor made here."""
+        func = call.func
+        method = func.attr.value
+        if not self.b.regions_tracked or method in ("count", "index", "copy", "pop", "clear", "remove", "reverse",
+                                                     "sort"):
+            return  # what is left are elements it had
+        one = method == "append" and len(call.args) == 1 and not call.args[0].star
+        self._list_written(func.value.value, call.args[0].value if one else None)
+
+    def _list_written(self, key: str, value: cst.BaseExpression | None) -> None:
+        """`lst` (its own binding) is given `value` as an element (None: something else)."""
+        b = self.b
+        cur = b.own_prov(key)
+        if cur is None or cur.inference is None or not (ELEMENTS in cur.inference or EMPTY in cur.inference):
+            return
+        keep = False
+        if value is not None:
+            own = b.own_prov(value.value) if type(value) is cst.Name else None
+            keep = (own is not None and own.inference == frozenset()) or (
+                b.mode is Mode.INFERENCE and b.fresh_tensor(value))
+        new = frozenset({ELEMENTS}) if keep else None
+        if new == cur.inference:
+            return
+        # the same list, changed: no new binding for the loop joins (GL006 asks whether a list appended to in a
+        # loop is the one of the previous iteration), only for the merges after a branch or a loop
+        scope = b._scope
+        if scope.frames:
+            frame = scope.frames[-1]
+            frame.before.setdefault(key, cur)
+            frame.assigned.setdefault(key, []).append(evolve(cur, inference=new))
+        scope.bindings[key] = scope.bindings[key].with_prov(evolve(cur, inference=new))
+
     # -------------------------------------------------------------------- calls
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         b = self.b
-        if type(func) is cst.Attribute and func.attr.value == "backward":
-            self._backward(node, func.value)
+        if type(func) is cst.Attribute:
+            if func.attr.value == "backward":
+                self._backward(node, func.value)
+            elif type(func.value) is cst.Name:
+                self._list_call(node)  # `targets.append(teacher(x))`
         if not self._uses_needed:
             return
         q = b.imports.resolve(func) if type(func) in (cst.Name, cst.Attribute) else None
         if type(func) is cst.Attribute:
             method = func.attr.value
             recv = func.value
+            if type(recv) is cst.Subscript and method in SAVING_METHODS and _element(recv):
+                self._saved_use(recv, f"`.{method}()`", [a.value for a in node.args if not a.star])
             if type(recv) is cst.Name and method != "backward":
                 if method == "requires_grad_":
                     arg = _kwarg(node, "requires_grad") or (_positional(node)[0] if _positional(node) else None)
@@ -159,7 +237,7 @@ class NoGradUses(Extension):
                     self._saved_use(recv, f"`.{method}()`", [a.value for a in node.args if not a.star])
             if method in SAVING_METHODS:
                 for a in node.args:
-                    if type(a.value) is cst.Name and a.keyword is None:
+                    if _operand(a.value) and a.keyword is None:
                         self._saved_use(a.value, f"`.{method}()`", [recv])
         # operands of saving torch functions and modules
         saving = q in SAVING_TORCH_FUNCS if q else False
@@ -172,25 +250,35 @@ class NoGradUses(Extension):
             args = [a.value for a in node.args if not a.star and (a.keyword is None or a.keyword.value in (
                 "input", "target", "weight", "other"))]
             for a in args:
-                if type(a) is cst.Name:
+                if _operand(a):
                     self._saved_use(a, label, [o for o in args if o is not a] + (
                         [func] if not (q and q.startswith("torch.")) else []))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if self._uses_needed and isinstance(node.operator, SAVING_BINOPS):
             sym = {cst.Multiply: "*", cst.Divide: "/", cst.MatrixMultiply: "@", cst.Power: "**"}[type(node.operator)]
-            if type(node.left) is cst.Name:
+            if _operand(node.left):
                 self._saved_use(node.left, f"`{sym}`", [node.right])
-            if type(node.right) is cst.Name:
+            if _operand(node.right):
                 self._saved_use(node.right, f"`{sym}`", [node.left])
 
     # -------------------------------------------------------------------- uses
 
-    def _use(self, node: cst.Name, what: str, op: str, others: list[Operand] | None = None) -> None:
-        self.inference_uses.append(
-            InferenceUse(node, self._value(node.value), what, op, self.b.mode, self.b.function, others or []))
+    def _use(self, node: cst.Name | cst.Subscript, what: str, op: str, others: list[Operand] | None = None) -> None:
+        if type(node) is cst.Subscript:  # an element of a list of inference tensors, a row of one
+            base = self._value(node.value.value)
+            index = node.slice[0].slice.value
+            if type(index) is cst.UnaryOperation:
+                index = index.expression
+            if base is not None and base.inference is not None and ELEMENTS not in base.inference and (
+                    type(index) is not cst.Integer):
+                base = None  # `x[idx]` of a tensor may be advanced indexing: a copy, a normal tensor (verified)
+            value = Prov(inference=element_inference(base)) if base is not None else None
+        else:
+            value = self._value(node.value)
+        self.inference_uses.append(InferenceUse(node, value, what, op, self.b.mode, self.b.function, others or []))
 
-    def _saved_use(self, node: cst.Name, op: str, others: list[cst.BaseExpression]) -> None:
+    def _saved_use(self, node: cst.Name | cst.Subscript, op: str, others: list[cst.BaseExpression]) -> None:
         b = self.b
         desc = []
         for o in others:
@@ -274,6 +362,17 @@ _AUG = {
     cst.FloorDivideAssign: "//=", cst.PowerAssign: "**=", cst.ModuloAssign: "%=",
     cst.MatrixMultiplyAssign: "@=", cst.BitAndAssign: "&=", cst.BitOrAssign: "|=", cst.BitXorAssign: "^=",
 }
+
+
+def _operand(expr: cst.BaseExpression) -> bool:
+    """A name (`t`) or an element of one (`targets[i]`): an operand whose value the uses record."""
+    return type(expr) is cst.Name or _element(expr)
+
+
+def _element(expr: cst.BaseExpression) -> bool:
+    """`targets[i]`: one element (no slice) of a name."""
+    return (type(expr) is cst.Subscript and type(expr.value) is cst.Name and len(expr.slice) == 1
+            and type(expr.slice[0].slice) is cst.Index)
 
 
 def _root_name(expr: cst.BaseExpression) -> cst.Name | None:

@@ -11,7 +11,14 @@ They are part of the tensor's provenance (`Prov.off`, `Prov.inference` in `gradl
   that function is decorated no_grad/inference_mode, or the call itself runs with grad mode off; a name that
   is no function of the file is an ordinary computation). `None`: not known to be made without recording.
 - `inference`: an inference tensor once every condition holds (empty: for sure; `Returned`: the function
-  is decorated `inference_mode`).
+  is decorated `inference_mode`); `ELEMENTS`: a list whose elements are inference tensors (`element_inference`).
+
+A `Returned` also holds when every value the function returns was made so in its body (`returns_made`, from
+`return_regions`: `with torch.no_grad(): return crit(model(x), y)`), where an `Arg` (a parameter of that
+function) holds when the argument the call passed carries no graph (`Returned.args`: data, a loader's batch,
+a value made with grad mode off). Returns and grad-mode-off blocks are recorded from `NoGradUses`'s visits
+(`region_return`, `region_with`), which run after the builder's; so are a list's elements (`for` targets,
+`.append`, `lst[i] = v`: `gradlint.model.ext_nograd_uses`).
 
 How values get them (`GradRegions`, a mixin of the builder; only when an extension asks for them —
 `needs_regions`, GL011's and GL012's `NoGradUses` — and the file spells a grad-mode word):
@@ -34,7 +41,7 @@ The conditions are decided after the walk by `RegionQueries` (part of `SemanticM
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
@@ -90,6 +97,33 @@ class Returned:
     function: FunctionInfo | None
     otherwise_off: frozenset | None  # `callee` is no function of the file: as any computation
     otherwise_inference: bool
+    # what each argument of the call is (`Arg` conditions of what the callee returns): for the positional
+    # ones and the keywords, the conditions under which it carries no graph (None: it may carry one)
+    args: tuple = ()
+    kwargs: tuple = ()  # ((name, conditions), ...)
+    bound: bool = False  # `self.f(...)`: the callee's first parameter is not among `args`
+
+
+@dataclass(frozen=True, eq=False)
+class Arg:
+    """A parameter of the function whose body is walked: it carries no graph when the argument a call
+    passes does not (decided for each call of the function, `Returned.args`; never on its own)."""
+
+    fn: cst.FunctionDef = field(repr=False)
+    name: str = ""
+    index: int = -1  # among the positional parameters (counting `self`), -1 for keyword-only
+
+
+# markers of `inference` that never hold of the value itself: a list (`[teacher(x) for x in xs]`, `.append(...)`
+# in the block) whose elements are inference tensors (`lst[i]`, `for t in lst`, `zip(..., lst)`), and an empty
+# list literal (no element yet: it agrees with ELEMENTS in a merge after a loop that appends)
+ELEMENTS = "<a list of inference tensors>"
+EMPTY = "<an empty list>"
+# a condition of `off`: the value of an unknown callable (`crit(out, y)`, maybe a model: `head(feats)`) of values
+# made without grad; it holds in the function where it is computed, not of what it returns to its callers
+CALLED = "<the value of an unknown callable>"
+_ELEMENTS = frozenset({ELEMENTS})
+_EMPTY = frozenset({EMPTY})
 
 
 def _union(sets) -> frozenset:
@@ -101,8 +135,9 @@ def merge_regions(final: Prov | None, before: Prov | None, values: list[Prov]) -
     before, None when unbound): kept only when bound before and every value agrees."""
     if final is None or (final.off is None and final.inference is None):
         return final
-    if before is not None and all(v.off == final.off and v.inference == final.inference for v in (before, *values)):
-        return final
+    if before is not None and all(v.off == final.off and (v.inference == final.inference or (
+            v.inference == _EMPTY and final.inference == _ELEMENTS)) for v in (before, *values)):
+        return final  # (an empty list before a loop that appends inference tensors to it: a list of them)
     return evolve(final, off=None, inference=None)
 
 
@@ -110,7 +145,20 @@ def regions_only(prov: Prov | None) -> Prov:
     """What an element unpacked from `prov`'s value knows: its regions alone."""
     if prov is None or (prov.off is None and prov.inference is None):
         return UNK_PROV
+    if prov.inference is not None and (ELEMENTS in prov.inference or EMPTY in prov.inference):
+        return Prov(inference=element_inference(prov)) if prov.inference == _ELEMENTS else UNK_PROV
     return Prov(off=prov.off, inference=prov.inference)
+
+
+def element_inference(prov: Prov | None) -> frozenset | None:
+    """The `inference` of an element of a value (a list of inference tensors, a row of an inference tensor)."""
+    if prov is None or prov.inference is None:
+        return None
+    if prov.inference == _ELEMENTS:
+        return frozenset()
+    if ELEMENTS in prov.inference or EMPTY in prov.inference:
+        return None
+    return prov.inference  # a row of an inference tensor is a view of it: one too
 
 
 def _is_one_of(node: cst.CSTNode, nodes: list) -> bool:
@@ -235,7 +283,18 @@ class GradRegions:
                 return None, None
             alias = type(expr) is cst.Name
             inference = None if alias and via_method and self.mode is not M_INFERENCE else cur.inference
+            if inference is not None and (ELEMENTS in inference or EMPTY in inference) and not alias:
+                # an element of a list (`lst[i]`; a slice is a list again); a list has no views
+                if type(expr) is not cst.Subscript or via_method:
+                    inference = None
+                elif not any(type(e.slice) is cst.Slice for e in expr.slice):
+                    inference = element_inference(cur)
             return cur.off, inference
+        if type(expr) is cst.List and not expr.elements and not via_method:
+            return None, _EMPTY
+        if type(expr) is cst.ListComp and not via_method:
+            # a list made here (a generator is run later, where it is read: not in this region)
+            return None, _ELEMENTS if self.mode is M_INFERENCE and self.fresh_tensor(expr.elt) else None
         if type(expr) not in (cst.Call, cst.BinaryOperation, cst.UnaryOperation):
             return None, None
         callee = None
@@ -256,13 +315,15 @@ class GradRegions:
             off = rprov.off
         inference = self.mode is M_INFERENCE and self.fresh_tensor(expr)
         if callee is not None:
-            ret = frozenset({Returned(callee, self.mode, self.function, off, inference)})
+            ret = frozenset({Returned(callee, self.mode, self.function, off, inference, *self._arguments(expr))})
             return ret, ret
         return off, (frozenset() if inference else None)
 
     def _aug_regions(self, target: cst.BaseExpression, new: Prov) -> Prov:
         """`x += ...`: the same tensor when it is one (an inference tensor stays one), a new value otherwise."""
         cur = self.own_prov(target.value) if self.regions_tracked and type(target) is cst.Name else None
+        if cur is not None and cur.inference in (_EMPTY, _ELEMENTS):  # `lst += [...]`: other elements
+            return evolve(new, off=None, inference=None)
         if cur is not None and cur.inference is not None:
             return evolve(new, off=None, inference=cur.inference)
         return evolve(new, off=None) if new.off is not None else new
@@ -284,6 +345,23 @@ class GradRegions:
             for key, other in list(bindings.items()):  # its aliases (`l2 = loss`) are the same tensor
                 if other.prov is v.prov:
                     bindings[key] = other.with_prov(cleared)
+
+    # ------------------------------------------------------------------ returns, loops, lists
+
+    def region_return(self, node: cst.Return) -> None:
+        """`return <value>` (driven by `NoGradUses`, after the builder recorded `FunctionInfo.returns`): for
+        each function, (`off`, `inference`) of each value it returns, as `made` says of it bound there
+        (`return_regions`, read after the walk: `RegionQueries.returns_made`)."""
+        fn = self.function
+        if fn is not None and node.value is not None and self.regions_tracked:
+            found = self.__dict__.setdefault("return_regions", {})
+            found.setdefault(fn, []).append(self.made(node.value, self.prov(node.value)))
+
+    def region_with(self) -> None:
+        """A `with` block (driven by `NoGradUses`, inside it): a function with a grad-mode-off block of its
+        own (`off_blocks`), whose returned values may be made there."""
+        if self.function is not None and self.mode in (M_DISABLED, M_INFERENCE) and self.regions_tracked:
+            self.__dict__.setdefault("off_blocks", set()).add(self.function)
 
     # ------------------------------------------------------------------ fresh tensors
 
@@ -336,6 +414,27 @@ class GradRegions:
         if type(func) is cst.Attribute and type(func.value) is cst.Name and func.value.value == "self":
             name = func.attr.value
         return name is not None and (name in self.function_names or name in self.classes)
+
+
+def _calls_helper(conds: frozenset | None) -> bool:
+    """Does a returned value's condition ask a function of the file (`Returned`) about what it returns?"""
+    stack = list(conds or ())
+    while stack:
+        c = stack.pop()
+        if type(c) is Returned:
+            return True
+        if type(c) is AnyOf:
+            stack += [x for alt in c.alternatives for x in alt]
+    return False
+
+
+def _argument(call: Returned, param: Arg) -> frozenset | None:
+    """The conditions under which the argument `call` passes for `param` carries no graph."""
+    for name, cond in call.kwargs:
+        if name == param.name:
+            return cond
+    i = param.index - (1 if call.bound else 0)
+    return call.args[i] if param.index >= 0 and 0 <= i < len(call.args) else None
 
 
 def _local_callee(call: cst.Call) -> str | None:
@@ -397,33 +496,69 @@ class RegionQueries:
         return prov is not None and prov.inference is not None and all(self._inference_holds(c) for c in prov.inference)
 
     def returned_by(self, prov: Prov | None) -> str | None:
-        """The function of the file whose grad-mode-off decorator made this value (the call itself ran with
-        grad mode on), for messages."""
+        """The function of the file that made this value with grad mode off — under a grad-mode-off decorator
+        or in a `with` block of its body (`returns_made`) — while the call itself ran with grad mode on, for
+        messages."""
         if prov is None or prov.off is None or len(prov.off) != 1:
             return None
         (c,) = prov.off
-        if type(c) is Returned and self.grad_off_decorator(c.callee) is not None and not self.runs_without_grad(
-                c.mode, c.function):
+        if type(c) is Returned and any(f.name == c.callee for f in self.functions) and not self.runs_without_grad(
+                c.mode, c.function) and self._off_holds(c):
             return c.callee
         return None
 
-    def _off_holds(self, c) -> bool:
+    def returns_made(self, fn: FunctionInfo, calls: tuple = (), inference: bool = False) -> bool:
+        """Is every value `fn` returns made with grad mode off (`inference`: an inference tensor) — in a
+        `with torch.no_grad():` block of its body, or computed from values made there and from arguments that
+        carry no graph (`Arg`: what `calls[0]`, the call of `fn`, passes; `calls[1:]`, the calls of the
+        functions it is called from, for their own `Arg`s)?"""
+        found = self._builder.__dict__ if "_builder" in self.__dict__ else {}
+        regions = found.get("return_regions", {}).get(fn)
+        if fn.returns_other or not regions or len(regions) != len(fn.returns) or len(calls) > 4:
+            return False
+        if fn not in found.get("off_blocks", ()) and not any(_calls_helper(r[1 if inference else 0]) for r in regions):
+            return False  # made from its arguments alone (data in, data out): no grad-mode-off region
+        cache = self._rcache()
+        key = ("returns", id(fn), inference, *map(id, calls))
+        if key in cache:
+            return cache[key]
+        cache[key] = False  # cycle guard (recursion)
+        if inference:
+            result = all(r[1] is not None and all(self._inference_holds(x, calls) for x in r[1]) for r in regions)
+        else:
+            result = all(r[0] is not None and all(self._off_holds(x, calls) for x in r[0]) for r in regions)
+        cache[key] = result
+        return result
+
+    def _off_holds(self, c, calls: tuple = ()) -> bool:
+        """Does condition `c` hold (`calls`: the calls of the functions whose returned value is asked, the
+        innermost first, for their `Arg`s)?"""
         if type(c) is AnyOf:
-            return any(all(self._off_holds(x) for x in alt) for alt in c.alternatives)
+            return any(all(self._off_holds(x, calls) for x in alt) for alt in c.alternatives)
         if type(c) is Returned:
             fns = [f for f in self.functions if f.name == c.callee]
             if not fns:
-                return c.otherwise_off is not None and all(self._off_holds(x) for x in c.otherwise_off)
+                return c.otherwise_off is not None and all(self._off_holds(x, calls) for x in c.otherwise_off)
             if any(f.has_grad_use for f in fns):
                 return False
-            return self.runs_without_grad(c.mode, c.function) or self.grad_off_decorator(c.callee) is not None
+            return self.runs_without_grad(c.mode, c.function) or self.grad_off_decorator(c.callee) is not None or all(
+                self.returns_made(f, (c, *calls)) for f in fns)
+        if c is CALLED:
+            return not calls
+        if type(c) is Arg:
+            cond = _argument(calls[0], c) if calls else None
+            return cond is not None and all(self._off_holds(x, calls[1:]) for x in cond)
         return self.runs_without_grad(M_INHERITED, c)
 
-    def _inference_holds(self, c) -> bool:
+    def _inference_holds(self, c, calls: tuple = ()) -> bool:
         if type(c) is Returned:
-            if not any(f.name == c.callee for f in self.functions):
+            fns = [f for f in self.functions if f.name == c.callee]
+            if not fns:
                 return c.otherwise_inference
-            return self.grad_off_decorator(c.callee) is M_INFERENCE
+            if any(f.has_grad_use for f in fns):
+                return False
+            return self.grad_off_decorator(c.callee) is M_INFERENCE or all(
+                self.returns_made(f, (c, *calls), inference=True) for f in fns)
         return False
 
     def releafed_after(self, name: str, fn: FunctionInfo | None, seq: int) -> bool:
@@ -432,8 +567,12 @@ class RegionQueries:
 
 
 __all__ = [
+    "CALLED",
+    "ELEMENTS",
+    "EMPTY",
     "REGION_WORDS",
     "AnyOf",
+    "Arg",
     "GradRegions",
     "RegionQueries",
     "Returned",

@@ -46,6 +46,7 @@ from gradlint.model.names import (
     is_inplace_method,
     short_code,
 )
+from gradlint.model.regions import CALLED, Arg, Returned, _local_callee
 from gradlint.model.values import (
     CUT,
     GRADISH,
@@ -75,6 +76,7 @@ _BUILTINS = frozenset(dir(builtins))
 CUT_METHODS = frozenset({"item", "tolist", "numpy"})
 # builtins whose result of a value taken out of a graph is still out of it
 _KEEPING_CUT = frozenset({"sorted", "tuple", "sum", "max", "min", "abs", "round", "reversed"})
+_CALLED = frozenset({CALLED})
 
 
 @dataclass(eq=False)
@@ -141,6 +143,10 @@ class TensorEvaluator(Dtypes):
             v = scope.lookup(key)
             if v is not None and v.prov is not None:
                 return v.prov
+            if v is not None and v.ref is not None and not v.path and self.regions_tracked:
+                fn = self.function
+                if fn is not None and v.ref.fn is fn.node and v.kind is K_UNKNOWN:
+                    return self.argument_prov(v.ref)  # (`gradlint.model.regions.Arg`)
             if v is not None and v.kind is not K_UNKNOWN and type(expr) is cst.Name:
                 return self.prov_of_kind(v)  # (what `classify(expr)` finds first)
             if v is None and type(expr) is cst.Attribute:
@@ -411,10 +417,14 @@ class TensorEvaluator(Dtypes):
             elif type(func) is cst.Name and (cut := next((a for a in args if a.state == CUT), None)) is not None:
                 return cut  # `f1_numpy(probs.detach().numpy(), y)`: computed from what was taken out of the graph
             elif self.regions_tracked and (args or type(func) is cst.Attribute):
-                # `crit(out, target)`, `loss.mean()` of values made with grad mode off
+                returned = self.returned_off(call)  # a function of the file: what it returns decides
+                if returned is not None:
+                    return returned
+                # `crit(out, target)`, `loss.mean()` of values made with grad mode off (an unknown callable:
+                # not for what a function returns to its callers, `CALLED`)
                 off = self.op_off(args + [recv] if recv is not None else args)
                 if off is not None:
-                    return Prov(off=off)
+                    return Prov(off=off | _CALLED if type(func) is cst.Name else off)
         return UNK_PROV
 
     def _detach(self, recv: Prov, node: cst.CSTNode) -> Prov:
@@ -541,6 +551,49 @@ class TensorEvaluator(Dtypes):
             return UNK_PROV
         return recv  # `.to("cpu")` of a CPU tensor, `.float()` of a float32 tensor: returns self
 
+
+    # ------------------------------------------------------------------ calls of the file's functions
+    # (their grad-mode regions: `gradlint.model.regions.Returned`, `Arg`)
+
+    def argument_prov(self, ref) -> Prov:
+        """What a parameter of the function walked holds: made without grad when its argument is (`Arg`)."""
+        found = self.__dict__.get("_arg_provs")
+        if found is None:
+            found = self._arg_provs = {}
+        prov = found.get(ref)
+        if prov is None:
+            prov = found[ref] = Prov(off=frozenset({Arg(ref.fn, ref.name, ref.index)}))
+        return prov
+
+    def returned_off(self, call: cst.Call) -> Prov | None:
+        """The value of a call of a function of the file inside an expression (`F.mse_loss(out_of(model, x), y)`):
+        made with grad mode off as `Returned` says (None: no function of the file)."""
+        callee = _local_callee(call)
+        if callee is None or not self._names_local_callable(call.func) or callee in self.classes:
+            return None
+        return Prov(off=frozenset({Returned(callee, self.mode, self.function, None, False, *self._arguments(call))}))
+
+    def _arguments(self, call: cst.Call) -> tuple:
+        """(`args`, `kwargs`, `bound`) of a `Returned`: the conditions under which each argument of `call`
+        carries no graph (made with grad mode off, or data: a plain tensor, a number, a batch)."""
+        args: list = []
+        kwargs: list = []
+        for a in call.args:
+            if a.star:
+                return (), (), False
+            p = self.prov(a.value)
+            cond = p.off if p.off is not None else frozenset() if p.state in (PLAIN, NUM, CUT) or (
+                p.state == UNK_STATE and self._plain_data(a.value)) else None
+            if a.keyword is None:
+                args.append(cond)
+            else:
+                kwargs.append((a.keyword.value, cond))
+        return tuple(args), tuple(kwargs), type(call.func) is cst.Attribute
+
+    def _plain_data(self, expr: cst.BaseExpression) -> bool:
+        """A tensor the evaluator knows by its kind alone not to require grad (a batch of a loader)."""
+        v = self.classify(expr)
+        return v.kind is K_TENSOR and v.origin.startswith("a batch")
 
     def _rewrap_event(self, call: cst.Call, q: str, last: str) -> "RewrapCall | None":
         """The re-wrapping event of `torch.tensor(<value taken out of a graph>)` & co (created once per call)."""

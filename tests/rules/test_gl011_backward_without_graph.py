@@ -147,3 +147,164 @@ def test_gl011_alias_of_a_releafed_value_is_the_same_tensor():
     code = ("import torch\nwith torch.no_grad():\n    loss = model(x).sum()\nl2 = loss\nloss.requires_grad_()\n"
             "l2.backward()\n")
     assert rows("GL011", code) == []
+
+
+# A helper that computes what it returns with grad mode off in its own body (a `with` block, not a
+# decorator): the summary of what it returns (`GradRegions.return_regions`) says so, and its caller's
+# backward raises (each verified on torch 2.13: "element 0 of tensors does not require grad").
+GL011_HELPER_BODY = {
+    "loss_assigned_in_block_then_returned": ("""
+        import torch
+        import torch.nn.functional as F
+        def compute_loss(model, x, y):
+            with torch.no_grad():
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+            return loss
+        x, y = torch.randn(16, 6), torch.randint(0, 2, (16,))
+        for step in range(3):
+            optimizer.zero_grad()
+            loss = compute_loss(model, x, y)
+            loss.backward()
+            optimizer.step()
+    """, [13]),
+    "returned_inside_the_block": ("""
+        import torch
+        def compute_loss(x):
+            with torch.no_grad():
+                return model(x).pow(2).mean()
+        loss = compute_loss(torch.randn(2, 3))
+        loss.backward()
+    """, [7]),
+    "output_in_block_loss_on_data_argument": ("""
+        import torch
+        import torch.nn.functional as F
+        def compute_loss(model, x, y):
+            with torch.no_grad():
+                out = model(x)
+            return F.mse_loss(out, y)
+        x, y = torch.randn(4, 3), torch.randn(4, 1)
+        loss = compute_loss(model, x, y)
+        loss.backward()
+    """, [10]),
+    "method_with_loader_batches": ("""
+        import torch
+        class Trainer:
+            def loss(self, x, y):
+                with torch.no_grad():
+                    return self.criterion(self.model(x), y)
+            def fit(self, loader):
+                for x, y in loader:
+                    l = self.loss(x, y)
+                    l.backward()
+    """, [10]),
+    "through_a_second_helper": ("""
+        import torch
+        import torch.nn.functional as F
+        loader = torch.utils.data.DataLoader(dataset, batch_size=4)
+        def forward_out(model, x):
+            with torch.no_grad():
+                return model(x)
+        def compute_loss(model, x, y):
+            out = forward_out(model, x)
+            return F.mse_loss(out, y)
+        for x, y in loader:
+            loss = compute_loss(model, x, y)
+            loss.backward()
+    """, [13]),
+}
+
+GL011_HELPER_BODY_GOOD = {
+    "teacher_target_under_no_grad": """
+        import torch
+        import torch.nn.functional as F
+        def compute_loss(x):
+            with torch.no_grad():
+                t = teacher(x)
+            return F.mse_loss(student(x), t)
+        compute_loss(x).backward()
+    """,
+    "prediction_argument_carries_a_graph": """
+        import torch
+        import torch.nn.functional as F
+        def distill(pred, x):
+            with torch.no_grad():
+                t = teacher(x)
+            return F.mse_loss(pred, t)
+        loss = distill(student(x), x)
+        loss.backward()
+    """,
+    "enable_grad_inside": """
+        import torch
+        def compute_loss(x):
+            with torch.no_grad():
+                with torch.enable_grad():
+                    return student(x).pow(2).mean()
+        loss = compute_loss(x)
+        loss.backward()
+    """,
+    "evaluation_only_helper": """
+        import torch
+        import torch.nn.functional as F
+        def evaluate(x, y):
+            with torch.no_grad():
+                return F.mse_loss(model(x), y)
+        val = evaluate(x, y)
+        print(val.item())
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+    """,
+    "returned_on_one_path_only": """
+        import torch
+        def compute_loss(x, train):
+            if train:
+                return model(x).sum()
+            with torch.no_grad():
+                return model(x).sum()
+        loss = compute_loss(x, True)
+        loss.backward()
+    """,
+    "callable_passed_as_an_argument": """
+        import torch
+        def run(fn, x):
+            return fn(x).sum()
+        def features(x):
+            with torch.no_grad():
+                return x * 2
+        net = build()
+        loss = run(net, torch.randn(4, 3))
+        loss.backward()
+    """,
+    "unknown_head_on_frozen_features": """
+        import torch
+        import torch.nn.functional as F
+        head = make_head()
+        def step(x, y):
+            with torch.no_grad():
+                feats = backbone(x)
+            return F.cross_entropy(head(feats), y)
+        loss = step(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))
+        loss.backward()
+    """,
+    "argument_of_unknown_origin": """
+        import torch
+        import torch.nn.functional as F
+        def compute_loss(model, x, y):
+            with torch.no_grad():
+                out = model(x)
+            return F.mse_loss(out, y)
+        loss = compute_loss(model, x, make_target(x))
+        loss.backward()
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GL011_HELPER_BODY))
+def test_gl011_helper_computes_its_result_under_no_grad(name):
+    code, expected = GL011_HELPER_BODY[name]
+    assert rows("GL011", code) == expected
+
+
+@pytest.mark.parametrize("name", sorted(GL011_HELPER_BODY_GOOD))
+def test_gl011_helper_lookalikes_stay_silent(name):
+    assert rows("GL011", GL011_HELPER_BODY_GOOD[name]) == []

@@ -121,4 +121,169 @@ def test_gl012_copy_after_block_is_normal():
 def test_gl012_views_and_detach_outside_stay_inference():
     code = ("import torch\nwith torch.inference_mode():\n    x = torch.randn(4, 3)\nv = x.view(12)\nd = x.detach()\n"
             "w = torch.ones(12, requires_grad=True)\ny = v * w\nz = d[0] * w[:3]\n")
-    assert rows("GL012", code) == [7]  # `d[0] * ...`: only named operands are tracked
+    assert rows("GL012", code) == [7, 8]  # `d[0]`: a view of a detached inference tensor (verified: raises)
+
+
+# Inference tensors kept in a list built in the block and read back as its elements (each verified on torch
+# 2.13: "Inference tensors cannot be saved for backward").
+GL012_LISTS = {
+    "comprehension_zip_loop": ("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        batches = [torch.randn(8, 16) for _ in range(4)]
+        with torch.inference_mode():
+            teacher_logits = [teacher(xb) for xb in batches]
+            soft_targets = [F.softmax(t / 2.0, dim=-1) for t in teacher_logits]
+        for epoch in range(2):
+            for xb, target in zip(batches, soft_targets):
+                student_logp = F.log_softmax(student(xb) / 2.0, dim=-1)
+                loss = -(target * student_logp).sum(dim=-1).mean()
+                loss.backward()
+    """, [13]),
+    "comprehension_indexed": ("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        xs = [torch.randn(2, 4) for _ in range(2)]
+        with torch.inference_mode():
+            soft = [F.softmax(teacher(x), dim=-1) for x in xs]
+        loss = -(soft[0] * F.log_softmax(student(xs[0]), -1)).sum()
+        for i, x in enumerate(xs):
+            loss = F.mse_loss(student(x), soft[i])
+    """, [9, 11]),
+    "append_in_block_zip_loop": ("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            soft = []
+            for x in xs:
+                soft.append(F.softmax(teacher(x), dim=-1))
+        for x, t in zip(xs, soft):
+            loss = F.mse_loss(student(x), t)
+            loss.backward()
+    """, [11]),
+    "empty_list_before_block_enumerate": ("""
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        targets = []
+        with torch.inference_mode():
+            for x in xs:
+                targets.append(teacher(x))
+        for i, t in enumerate(targets):
+            loss = F.mse_loss(student(xs[i]), t)
+    """, [11]),
+    "plain_for_over_the_list": ("""
+        import torch
+        with torch.inference_mode():
+            feats = [encoder(x) for x in xs]
+        w = torch.randn(3, requires_grad=True)
+        for f in feats:
+            (f * w).sum().backward()
+    """, [7]),
+}
+
+GL012_LISTS_GOOD = {
+    "advanced_indexing_of_an_inference_tensor_copies": """
+        import torch
+        with torch.inference_mode():
+            x = torch.randn(4, 3)
+        w = torch.ones(3, requires_grad=True)
+        idx = torch.tensor([0, 1])
+        y = x[idx] * w
+        z = x[[0, 1]] * w
+    """,
+    "cloned_into_a_new_list": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            cached = [teacher(b) for b in batches]
+        cached = [t.clone() for t in cached]
+        for b, t in zip(batches, cached):
+            loss = F.mse_loss(student(b), t)
+    """,
+    "appended_outside_the_block": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        targets = []
+        for x in xs:
+            targets.append(teacher(x))
+        for x, t in zip(xs, targets):
+            loss = F.mse_loss(student(x), t)
+    """,
+    "a_normal_tensor_appended_after": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            mixed = [teacher(x) for x in xs]
+        mixed.append(torch.randn(2, 3))
+        for x, m in zip(xs, mixed):
+            loss = F.mse_loss(student(x), m)
+    """,
+    "generator_runs_outside": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            gen = (teacher(x) for x in xs)
+        for x, g in zip(xs, gen):
+            loss = F.mse_loss(student(x), g)
+    """,
+    "non_tensor_elements": """
+        import torch
+        with torch.inference_mode():
+            scores = [teacher(x).argmax(1).tolist() for x in xs]
+            means = [teacher(x).mean().item() for x in xs]
+        w = torch.randn(3, requires_grad=True)
+        for s, m in zip(scores, means):
+            (w * m).sum().backward()
+    """,
+    "elements_used_in_add_and_metrics": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            emb = [encoder(x) for x in xs]
+        for x, e in zip(xs, emb):
+            out = student(x) + e
+            loss = F.l1_loss(out, e)
+            print((e.argmax(1) == 0).float().mean().item())
+    """,
+    "appended_in_a_branch_outside": """
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        teacher, student = nn.Linear(4, 3), nn.Linear(4, 3)
+        with torch.inference_mode():
+            cache = [teacher(x) for x in xs]
+        if refresh:
+            cache.append(student(x).detach())
+        for x, t in zip(xs, cache):
+            loss = F.mse_loss(student(x), t)
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GL012_LISTS))
+def test_gl012_inference_tensors_kept_in_a_list(name):
+    code, expected = GL012_LISTS[name]
+    assert rows("GL012", code) == expected
+
+
+@pytest.mark.parametrize("name", sorted(GL012_LISTS_GOOD))
+def test_gl012_list_lookalikes_stay_silent(name):
+    assert rows("GL012", GL012_LISTS_GOOD[name]) == []

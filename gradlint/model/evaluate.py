@@ -20,12 +20,12 @@ import re
 
 import libcst as cst
 
-from gradlint.model.facts import ClassInfo, FunctionInfo
+from gradlint.model.facts import ClassInfo
 from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
 from gradlint.model.returns import CallSummaries
 from gradlint.model.values import (K_BATCHES, K_GROUP, K_GROUPS, K_LEAF, K_MODULE, K_MODULES, K_NAMED_MODULES,
                                    K_NAMED_PARAMS, K_NONLEAF, K_OTHER, K_PARAMS, K_SELF, K_TENSOR, K_UNKNOWN, OTHER,
-                                   TENSOR_KINDS, UNKNOWN, Value, join)
+                                   TENSOR_KINDS, UNKNOWN, Value)
 
 NON_TENSOR_METHODS = frozenset(
     "item tolist numpy size dim numel stride data_ptr element_size nelement is_contiguous "

@@ -24,7 +24,7 @@ from gradlint.model.extension import Extension
 from gradlint.model.facts import FunctionInfo, Mode
 from gradlint.model.names import GRAD_MODE_NAMES, dotted, is_inplace_method
 from gradlint.model.regions import ALIAS_METHODS, ELEMENTS, EMPTY, REGION_WORDS, element_inference
-from gradlint.model.values import GRAPH, Kind, Prov, evolve
+from gradlint.model.values import GRAPH, NONLEAF, Kind, Prov, evolve
 
 if TYPE_CHECKING:
     from gradlint.model import SemanticModel
@@ -285,7 +285,7 @@ class NoGradUses(Extension):
             root = _root_name(o)
             bound = root is not None and b.binds_here(root.value)
             value = self._value(root.value) if root is not None else None
-            made_by_model = value is not None and value.state == GRAPH and self._calls_model(value.node)
+            made_by_model = value is not None and value.state in (GRAPH, NONLEAF) and self._calls_model(value.node)
             desc.append(Operand(b.classify(o).kind, self._is_model(o) or self._calls_model(o), root is not None,
                                 bound, value, made_by_model))
         self._use(node, "saved", op, desc)

@@ -35,7 +35,7 @@ import libcst as cst
 from gradlint.model.evaluate import _MODEL_OUTPUT, _PACKED, OTHER, PACKED_RNN_OUTPUT, _Batch, _positional
 from gradlint.model.facts import ClassInfo, FunctionInfo
 from gradlint.model.loop_joins import LoopJoin, LoopJoinWalk, _loop_state, _merge_states, _same_core, _set_state
-from gradlint.model.names import dotted, is_inplace_method, target_names
+from gradlint.model.names import dotted, is_inplace_method, paired_items, target_names
 from gradlint.model.regions import merge_regions, regions_only
 from gradlint.model.values import (
     GRADISH, K_LEAF, K_OTHER, K_SELF, K_TENSOR, K_UNKNOWN, MOVED, NUM, PLAIN, RG, UNKNOWN, UNK_PROV, UNK_STATE,
@@ -203,15 +203,11 @@ class Bindings(LoopJoinWalk):
                     if cur is not None and cur.prov is not None and cur.prov.state == PLAIN:
                         pending.append((target.value, None, UNK_PROV))  # it may now hold graph values
                 continue
-            if (
-                type(target) in (cst.Tuple, cst.List)
-                and type(node.value) in (cst.Tuple, cst.List)
-                and len(target.elements) == len(node.value.elements)
-                and all(type(e) is cst.Element for e in (*target.elements, *node.value.elements))
-            ):
+            pairs = paired_items(target, node.value)
+            if pairs is not None:
                 # `net, loss = linreg, squared_loss`: each name is bound to its own value
-                pending += [(el.value, self._function_reference(src.value) or self.classify(src.value),
-                             self.prov(src.value)) for el, src in zip(target.elements, node.value.elements)]
+                pending += [(el, self._function_reference(src) or self.classify(src), self.prov(src))
+                            for el, src in pairs]
                 continue
             if (type(target) in (cst.Tuple, cst.List) and type(node.value) is cst.Call
                     and all(type(e) is cst.Element for e in target.elements)

@@ -21,7 +21,7 @@ import re
 import libcst as cst
 
 from gradlint.model.facts import ClassInfo
-from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, dotted, is_inplace_method
+from gradlint.model.names import TORCH_FACTORIES, TORCH_TENSOR_FUNCS, _positional, dotted, is_inplace_method
 from gradlint.model.returns import CallSummaries
 from gradlint.model.values import (K_BATCHES, K_GROUP, K_GROUPS, K_LEAF, K_MODULE, K_MODULES, K_NAMED_MODULES,
                                    K_NAMED_PARAMS, K_NONLEAF, K_OTHER, K_PARAMS, K_SELF, K_TENSOR, K_UNKNOWN, OTHER,
@@ -55,10 +55,6 @@ def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
         if arg.keyword is not None and arg.keyword.value == name:
             return arg
     return None
-
-
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
 
 
 

@@ -124,6 +124,22 @@ def target_names(target: cst.BaseExpression, *, starred: bool = False) -> list[s
     return []
 
 
+def _positional(call: cst.Call) -> list[cst.Arg]:
+    """The positional arguments of a call (no keyword, no star)."""
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def paired_items(target: cst.BaseExpression,
+                 value: cst.BaseExpression) -> list[tuple[cst.BaseExpression, cst.BaseExpression]] | None:
+    """`a, b = x, y`: each target item with the item bound to it, when both sides are tuple or list literals
+    of the same length without a starred item; None otherwise."""
+    if (type(target) in (cst.Tuple, cst.List) and type(value) in (cst.Tuple, cst.List)
+            and len(target.elements) == len(value.elements)
+            and all(type(e) is cst.Element for e in (*target.elements, *value.elements))):
+        return [(el.value, src.value) for el, src in zip(target.elements, value.elements)]
+    return None
+
+
 def is_full_slice(target: cst.Subscript) -> bool:
     """`x[:]` (torch treats an in-place write into it like a write to `x` itself)."""
     return len(target.slice) == 1 and type(target.slice[0].slice) is cst.Slice and all(

@@ -22,7 +22,9 @@ from gradlint.model.facts import (
     Rebind,
     Releaf,
 )
-from gradlint.model.names import GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, target_names
+from gradlint.model.names import (
+    GRAD_MODE_NAMES, TORCH_FACTORIES, dotted, is_full_slice, is_inplace_method, paired_items, target_names,
+)
 from gradlint.model.record_calls import CallRecorder
 from gradlint.model.values import K_LEAF, K_MODULE, K_OTHER, K_PARAMS, K_TENSOR, UNKNOWN, UNK_PROV, Value
 from gradlint.model.walk import iter_nodes
@@ -145,13 +147,10 @@ class FactRecorder(CallRecorder):
                 for el in target.elements:
                     if type(el.value) is cst.Attribute and el.value.attr.value == "data":
                         self._writes[id(el.value)] = "assign"
-                rhs = node.value
-                if (type(rhs) in (cst.Tuple, cst.List) and len(rhs.elements) == len(target.elements)
-                        and all(type(e) is cst.Element for e in (*target.elements, *rhs.elements))):
-                    # `w, b = w - lr * w.grad, b - lr * b.grad`: each name rebound to its own item
-                    for el, src in zip(target.elements, rhs.elements):
-                        if type(el.value) is cst.Name:
-                            self._record_rebind(node, el.value.value, src.value)
+                # `w, b = w - lr * w.grad, b - lr * b.grad`: each name rebound to its own item
+                for el, src in paired_items(target, node.value) or ():
+                    if type(el) is cst.Name:
+                        self._record_rebind(node, el.value, src)
             elif type(target) is cst.Attribute:
                 # `self.w = self.w - lr * self.w.grad`: an attribute holding a leaf, rebound
                 name = dotted(target)

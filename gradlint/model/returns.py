@@ -15,14 +15,11 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from gradlint.model.facts import FunctionInfo
+from gradlint.model.names import _positional
 from gradlint.model.values import K_SELF, K_UNKNOWN, UNKNOWN, Value, join
 
 if TYPE_CHECKING:
     from gradlint.model.late import Seeds
-
-
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
 
 
 class CallSummaries:
